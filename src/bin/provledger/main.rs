@@ -1,0 +1,2 @@
+//! The `provledger` command-line tool (work in progress).
+fn main() {}

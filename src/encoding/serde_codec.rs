@@ -1,0 +1,67 @@
+//! The one module that touches bincode, so the serializer can be swapped without hunting.
+//!
+//! Structured payloads (genesis, and the governance records) are bincode 2 with a fixed
+//! configuration: fixed-width little-endian integers, `u64` length prefixes for strings and
+//! sequences, `u32` enum variant indices, a `u8` tag for `Option`, and a hard size limit that
+//! bounds every allocation the decoder makes. docs/FORMAT.md §6 spells the layout out and the
+//! vectors pin it, so the bytes never depend on whatever a future bincode emits by default.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::DecodeError;
+
+/// Largest structured payload accepted, in bytes (1 MiB).
+pub const MAX_STRUCTURED_PAYLOAD: usize = 1 << 20;
+
+fn config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_STRUCTURED_PAYLOAD>()
+}
+
+/// Encodes `value` in the fixed layout.
+///
+/// # Errors
+/// [`DecodeError::Payload`] if the value cannot be encoded or exceeds the size limit.
+pub fn encode<T: Serialize>(value: &T, context: &'static str) -> Result<Vec<u8>, DecodeError> {
+    let bytes = bincode::serde::encode_to_vec(value, config()).map_err(|e| DecodeError::Payload {
+        context,
+        message: e.to_string(),
+    })?;
+    if bytes.len() > MAX_STRUCTURED_PAYLOAD {
+        return Err(DecodeError::TooLong {
+            context,
+            len: bytes.len() as u64,
+            max: MAX_STRUCTURED_PAYLOAD as u64,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Decodes exactly `bytes` (trailing bytes are an error) and checks that the value re-encodes
+/// to the same bytes, so one value has one encoding.
+///
+/// # Errors
+/// [`DecodeError::Payload`], [`DecodeError::TrailingBytes`] or [`DecodeError::Invalid`].
+pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], context: &'static str) -> Result<T, DecodeError> {
+    let (value, used): (T, usize) =
+        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| DecodeError::Payload {
+            context,
+            message: e.to_string(),
+        })?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes {
+            context,
+            count: (bytes.len() - used) as u64,
+        });
+    }
+    if encode(&value, context)? != bytes {
+        return Err(DecodeError::Invalid {
+            context,
+            reason: "non-canonical encoding",
+        });
+    }
+    Ok(value)
+}

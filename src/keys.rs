@@ -1,0 +1,310 @@
+//! Ed25519 keys: signing and verifying types kept apart, key ids, and key files.
+//!
+//! A [`KeyId`] is `BLAKE3-derive_key("provledger v1 key id", public_key)`. Secret key files are
+//! written with mode 0600 and refused when group or others can read them. `Debug` never prints
+//! secret material, and the secret is zeroized on drop (ed25519-dalek's `zeroize` feature).
+
+use core::fmt;
+use core::str::FromStr;
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::{Error, KeyError};
+use crate::hash::{derive, hex_decode_into, hex_encode, Digest, KEY_ID_CONTEXT};
+
+/// Length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+/// Length of an Ed25519 public key.
+pub const PUBLIC_KEY_LEN: usize = 32;
+/// First token of a secret key file; the hex seed follows it on the same line.
+pub const SECRET_KEY_FILE_TAG: &str = "provledger-secret-key-v1";
+
+/// The identifier of a public key: a domain-separated BLAKE3 hash of its 32 bytes.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub Digest);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.0)
+    }
+}
+
+/// An Ed25519 public key that has passed validation (canonical point, not of small order).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct VerifyingKey {
+    inner: ed25519_dalek::VerifyingKey,
+    id: KeyId,
+}
+
+impl VerifyingKey {
+    /// Parses and validates 32 public-key bytes.
+    ///
+    /// # Errors
+    /// [`KeyError::InvalidPublicKey`] for a non-canonical encoding or a weak (small-order) key.
+    pub fn from_bytes(bytes: &[u8; PUBLIC_KEY_LEN]) -> Result<Self, KeyError> {
+        let inner = ed25519_dalek::VerifyingKey::from_bytes(bytes)
+            .map_err(|_| KeyError::InvalidPublicKey("not a valid Ed25519 point"))?;
+        if inner.is_weak() {
+            return Err(KeyError::InvalidPublicKey("small-order (weak) key"));
+        }
+        Ok(Self::wrap(inner))
+    }
+
+    fn wrap(inner: ed25519_dalek::VerifyingKey) -> Self {
+        let id = KeyId(derive(KEY_ID_CONTEXT, &[inner.as_bytes()]));
+        VerifyingKey { inner, id }
+    }
+
+    /// The 32 public-key bytes.
+    #[must_use]
+    pub fn to_bytes(&self) -> [u8; PUBLIC_KEY_LEN] {
+        self.inner.to_bytes()
+    }
+
+    /// The key's identifier.
+    #[must_use]
+    pub fn key_id(&self) -> KeyId {
+        self.id
+    }
+
+    /// Lowercase hex of the public key, as the CLI prints and `--trust` takes it.
+    #[must_use]
+    pub fn to_hex(&self) -> String {
+        hex_encode(self.inner.as_bytes())
+    }
+
+    /// Strictly verifies `signature` over `message` (`verify_strict`: rejects non-canonical
+    /// and small-order components).
+    #[must_use]
+    pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(signature);
+        self.inner.verify_strict(message, &sig).is_ok()
+    }
+}
+
+impl FromStr for VerifyingKey {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, KeyError> {
+        let mut bytes = [0u8; PUBLIC_KEY_LEN];
+        hex_decode_into(s.trim(), &mut bytes)
+            .map_err(|_| KeyError::InvalidPublicKey("expected 64 hexadecimal digits"))?;
+        VerifyingKey::from_bytes(&bytes)
+    }
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyingKey({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// An Ed25519 secret key. `Debug` shows only the key id; the secret is zeroized on drop.
+///
+/// ```
+/// use provledger::SigningKey;
+/// let key = SigningKey::generate()?;
+/// let sig = key.sign(b"message");
+/// assert!(key.verifying_key().verify(b"message", &sig));
+/// assert!(!format!("{key:?}").contains(&provledger::hash::hex_encode(&key.to_seed())));
+/// # Ok::<_, provledger::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct SigningKey {
+    inner: ed25519_dalek::SigningKey,
+    public: VerifyingKey,
+}
+
+impl SigningKey {
+    /// A fresh key from the operating system's random source.
+    ///
+    /// # Errors
+    /// [`Error::Input`] if the OS random source fails.
+    pub fn generate() -> Result<Self, Error> {
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(seed.as_mut()).map_err(|e| Error::input(format!("OS random source failed: {e}")))?;
+        Ok(Self::from_seed(&seed))
+    }
+
+    /// The key whose 32-byte seed is `seed` (deterministic; for tests and vectors).
+    #[must_use]
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        let inner = ed25519_dalek::SigningKey::from_bytes(seed);
+        let public = VerifyingKey::wrap(inner.verifying_key());
+        SigningKey { inner, public }
+    }
+
+    /// The 32-byte seed. Handle with care.
+    #[must_use]
+    pub fn to_seed(&self) -> [u8; 32] {
+        self.inner.to_bytes()
+    }
+
+    /// The public half.
+    #[must_use]
+    pub fn verifying_key(&self) -> VerifyingKey {
+        self.public
+    }
+
+    /// The public key's identifier.
+    #[must_use]
+    pub fn key_id(&self) -> KeyId {
+        self.public.key_id()
+    }
+
+    /// Signs `message` (deterministic Ed25519, RFC 8032).
+    #[must_use]
+    pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        use ed25519_dalek::Signer;
+        self.inner.sign(message).to_bytes()
+    }
+
+    /// Writes the key to a new file with mode 0600. Refuses to overwrite an existing file.
+    ///
+    /// # Errors
+    /// [`KeyError::Io`] if the file exists or cannot be written.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        let io = |source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut file = opts.open(path).map_err(io)?;
+        let line = zeroize::Zeroizing::new(format!("{SECRET_KEY_FILE_TAG} {}\n", hex_encode(&self.to_seed())));
+        file.write_all(line.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+
+    /// Reads a key file written by [`SigningKey::save`] (or `provledger keygen`).
+    ///
+    /// # Errors
+    /// [`KeyError::InsecurePermissions`] if group or others may read it (Unix),
+    /// [`KeyError::InvalidKeyFile`] if it is not a key file, [`KeyError::Io`] on I/O failure.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        let bad = |reason| KeyError::InvalidKeyFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let meta = std::fs::metadata(path).map_err(|source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if !meta.is_file() {
+            return Err(bad("not a regular file"));
+        }
+        // A key file is one short line; anything larger is not one (and is not read whole).
+        if meta.len() > 256 {
+            return Err(bad("file too large to be a key file"));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::InsecurePermissions {
+                    path: path.to_path_buf(),
+                    mode,
+                });
+            }
+        }
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?);
+        let mut words = text.split_whitespace();
+        if words.next() != Some(SECRET_KEY_FILE_TAG) {
+            return Err(bad("missing 'provledger-secret-key-v1' tag"));
+        }
+        let hex = words.next().ok_or_else(|| bad("missing key"))?;
+        if words.next().is_some() {
+            return Err(bad("unexpected text after the key"));
+        }
+        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        hex_decode_into(hex, seed.as_mut()).map_err(|_| bad("key must be 64 hexadecimal digits"))?;
+        Ok(Self::from_seed(&seed))
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey {{ key_id: {}, .. }}", self.key_id())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_load_round_trip_and_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        let key = SigningKey::from_seed(&[7; 32]);
+        key.save(&path).unwrap();
+        let back = SigningKey::load(&path).unwrap();
+        assert_eq!(back.to_seed(), key.to_seed());
+        assert!(key.save(&path).is_err(), "save must not overwrite");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(
+                SigningKey::load(&path),
+                Err(KeyError::InsecurePermissions { mode: 0o644, .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_key_files() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, body) in [
+            "",
+            "provledger-secret-key-v1",
+            "provledger-secret-key-v1 abcd",
+            "other 00",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("k{i}"));
+            std::fs::write(&path, body).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            assert!(
+                matches!(SigningKey::load(&path), Err(KeyError::InvalidKeyFile { .. })),
+                "{body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_hides_secret_and_weak_keys_are_refused() {
+        let key = SigningKey::from_seed(&[9; 32]);
+        assert!(!format!("{key:?}").contains(&hex_encode(&key.to_seed())));
+        // The identity point (small order) encodes as 1 followed by zeros.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        assert!(VerifyingKey::from_bytes(&weak).is_err());
+        let vk = key.verifying_key();
+        assert_eq!(vk.to_hex().parse::<VerifyingKey>().unwrap(), vk);
+    }
+}

@@ -1,0 +1,661 @@
+//! The writer: create or open a ledger directory, append entries, make them durable.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::entry::{
+    entry_hash, sign_digest, statement_digest, AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId,
+    PayloadCommitment, SaltSource, Statement, Timestamp, MAX_PAYLOAD_LEN, SALT_LEN,
+};
+use crate::error::{Error, StorageError};
+use crate::hash::Digest;
+use crate::keys::SigningKey;
+use crate::record::{Genesis, TrustAnchorKey, GENESIS_CONTENT_TYPE};
+use crate::storage::frame::{encode_frame, FRAME_OVERHEAD, PAYLOAD_PREFIX_LEN};
+use crate::storage::index::{encode_index_header, slot};
+use crate::storage::recovery::{recover_segment, ChainHead};
+use crate::storage::segment::{SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::storage::{
+    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, StdBackend, StorageFile,
+    TornTail, LOCK_FILE, SEGMENTS_DIR,
+};
+
+/// When appended entries reach stable storage. Each variant states its guarantee.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// No automatic `fdatasync`. Entries survive a crash of the process once `append`
+    /// returns, but a power loss may lose any entry not covered by an explicit
+    /// [`Ledger::sync`]. Receipts say `durable: false`.
+    None,
+    /// One `fdatasync` at the end of every `append` / `append_batch` call: when the call
+    /// returns, all its entries are durable. The default.
+    #[default]
+    PerBatch,
+    /// One `fdatasync` after every entry, even inside a batch: each entry is durable before the
+    /// next one is written. Slowest; for callers that hand receipts out one by one.
+    EveryAppend,
+}
+
+/// Settings for creating or opening a ledger.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// When entries become durable.
+    pub durability: Durability,
+    /// A new segment file is started once the current one reaches this many bytes.
+    pub segment_size: u64,
+    /// The I/O backend (the real file system unless a test injects another).
+    pub backend: Arc<dyn Backend>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            durability: Durability::default(),
+            segment_size: 64 << 20,
+            backend: Arc::new(StdBackend),
+        }
+    }
+}
+
+/// An entry to append: kind, payload, references, and who signs it.
+///
+/// ```
+/// use provledger::Draft;
+/// let d = Draft::application("application/json", br#"{"event":"model-deployed"}"#.to_vec());
+/// assert_eq!(d.payload().len(), 26);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Draft {
+    kind: EntryKind,
+    content_type: String,
+    payload: Vec<u8>,
+    refs: Vec<Digest>,
+    timestamp: Option<Timestamp>,
+    cosigners: Vec<SigningKey>,
+    signed_by_appender: bool,
+}
+
+impl Draft {
+    /// An application entry with a media type and arbitrary payload bytes.
+    #[must_use]
+    pub fn application(content_type: impl Into<String>, payload: Vec<u8>) -> Self {
+        Draft {
+            kind: EntryKind::Application,
+            content_type: content_type.into(),
+            payload,
+            refs: Vec::new(),
+            timestamp: None,
+            cosigners: Vec::new(),
+            signed_by_appender: true,
+        }
+    }
+
+    /// References earlier entries by their hashes.
+    #[must_use]
+    pub fn with_refs(mut self, refs: Vec<Digest>) -> Self {
+        self.refs = refs;
+        self
+    }
+
+    /// Sets the statement time (default: the time of appending).
+    #[must_use]
+    pub fn with_timestamp(mut self, t: Timestamp) -> Self {
+        self.timestamp = Some(t);
+        self
+    }
+
+    /// Adds a signature by another key (e.g. a reviewer and an approver both sign).
+    #[must_use]
+    pub fn cosigned_by(mut self, key: &SigningKey) -> Self {
+        self.cosigners.push(key.clone());
+        self
+    }
+
+    /// Leaves the appending key's signature off: the high-volume mode, where a signed
+    /// checkpoint covering the entry stands in for it. Until that entry is covered, `verify`
+    /// reports it as unsigned.
+    #[must_use]
+    pub fn without_appender_signature(mut self) -> Self {
+        self.signed_by_appender = false;
+        self
+    }
+
+    /// The payload bytes.
+    #[must_use]
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
+/// What `append` hands back for each entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The entry's sequence number.
+    pub seq: EntrySeq,
+    /// The entry hash.
+    pub entry_hash: Digest,
+    /// Whether the entry was on stable storage when the call returned.
+    pub durable: bool,
+}
+
+/// What opening a ledger had to do to recover from a crash.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// The incomplete final record that was cut, if any.
+    pub torn_tail: Option<TornTail>,
+    /// A newest segment file whose header was incomplete (a rotation cut short), removed.
+    pub removed_segment: Option<PathBuf>,
+    /// Whether the newest segment's index had to be rebuilt.
+    pub index_rebuilt: bool,
+}
+
+/// The segment being appended to.
+#[derive(Debug)]
+struct Active {
+    path: PathBuf,
+    file: Box<dyn StorageFile>,
+    idx_path: PathBuf,
+    idx: Box<dyn StorageFile>,
+    /// Bytes in the segment file.
+    len: u64,
+    /// Entries in the segment.
+    count: u64,
+}
+
+/// The single writer of a ledger directory (an OS lock keeps others out).
+///
+/// ```
+/// use provledger::{Draft, Ledger, Options, SigningKey};
+/// let dir = tempfile::tempdir()?;
+/// let key = SigningKey::generate()?;
+/// let mut ledger = Ledger::create(dir.path(), &key, "demo", Options::default())?;
+/// let receipt = ledger.append(Draft::application("text/plain", b"hello".to_vec()))?;
+/// assert_eq!(receipt.seq.0, 1); // 0 is the genesis entry
+/// assert!(receipt.durable);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Ledger {
+    dir: PathBuf,
+    opts: Options,
+    _lock: Box<dyn LockGuard>,
+    ledger_id: LedgerId,
+    signer: SigningKey,
+    salts: SaltSourceCell,
+    chain: ChainHead,
+    durable_len: u64,
+    active: Active,
+    recovery: Recovery,
+    poisoned: bool,
+}
+
+struct SaltSourceCell(SaltSource);
+
+impl std::fmt::Debug for SaltSourceCell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SaltSource { .. }")
+    }
+}
+
+/// A prepared entry: statement, salt, payload and signatures, before it gets its place.
+struct Prepared {
+    statement_bytes: Vec<u8>,
+    statement: Statement,
+    salt: [u8; SALT_LEN],
+    payload: Vec<u8>,
+    signatures: Vec<AuthorSignature>,
+}
+
+fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, Error> {
+    let path = dir.join(LOCK_FILE);
+    backend.try_lock(&path).map_err(io_err("lock", &path))?.ok_or_else(|| {
+        StorageError::Locked {
+            path: dir.to_path_buf(),
+        }
+        .into()
+    })
+}
+
+impl Ledger {
+    /// Creates a ledger in `dir` whose genesis trusts `key` (admin and operator roles), and
+    /// opens it for appending with that key.
+    ///
+    /// # Errors
+    /// [`StorageError::AlreadyExists`] if `dir` already holds a ledger; I/O errors.
+    pub fn create(dir: &Path, key: &SigningKey, name: &str, opts: Options) -> Result<Self, Error> {
+        let genesis = Genesis {
+            name: name.to_owned(),
+            anchors: vec![TrustAnchorKey::operator(&key.verifying_key(), name)],
+        };
+        Self::create_with_genesis(dir, key, &genesis, opts)
+    }
+
+    /// Creates a ledger with an explicit genesis record (several anchors, roles…). The
+    /// genesis entry is signed by `key`, which must be one of the anchors.
+    ///
+    /// # Errors
+    /// As [`Ledger::create`]; [`Error::Input`] if `key` is not an anchor.
+    pub fn create_with_genesis(dir: &Path, key: &SigningKey, genesis: &Genesis, opts: Options) -> Result<Self, Error> {
+        if !genesis
+            .anchors
+            .iter()
+            .any(|a| a.public_key == key.verifying_key().to_bytes())
+        {
+            return Err(Error::input("the genesis signer must be one of the trust anchors"));
+        }
+        let payload = genesis.encode()?;
+        Genesis::decode(&payload)?;
+        let backend = Arc::clone(&opts.backend);
+        let seg_dir = dir.join(SEGMENTS_DIR);
+        backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
+        let lock = take_lock(backend.as_ref(), dir)?;
+        let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
+        if names
+            .iter()
+            .any(|n| crate::storage::segment::parse_segment_file_name(n).is_some())
+        {
+            return Err(StorageError::AlreadyExists {
+                path: dir.to_path_buf(),
+            }
+            .into());
+        }
+        let ledger_id = LedgerId::random()?;
+        let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
+        backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+        let mut ledger = Ledger {
+            dir: dir.to_path_buf(),
+            opts,
+            _lock: lock,
+            ledger_id,
+            signer: key.clone(),
+            salts: SaltSourceCell(SaltSource::new()?),
+            chain: ChainHead {
+                next_seq: 0,
+                head: Digest::ZERO,
+            },
+            durable_len: 0,
+            active,
+            recovery: Recovery::default(),
+            poisoned: false,
+        };
+        let mut draft = Draft::application(GENESIS_CONTENT_TYPE, payload);
+        draft.kind = EntryKind::Genesis;
+        ledger.append(draft)?;
+        ledger.sync()?;
+        Ok(ledger)
+    }
+
+    /// Opens an existing ledger for appending with `key`, recovering from a crash: only an
+    /// incomplete final record is cut (see [`Ledger::recovery`]); damage is an error.
+    ///
+    /// # Errors
+    /// [`StorageError::Locked`] if another writer holds the directory,
+    /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
+    /// [`StorageError::NotALedger`] if `dir` is not a ledger.
+    pub fn open(dir: &Path, key: &SigningKey, opts: Options) -> Result<Self, Error> {
+        let backend = Arc::clone(&opts.backend);
+        let lock = take_lock(backend.as_ref(), dir)?;
+        let mut recovery = Recovery::default();
+        let mut segs = list_segments(backend.as_ref(), dir)?;
+        let ledger_id = first_ledger_id(backend.as_ref(), dir)?;
+        let mut newest_header = None;
+        while let Some(&last) = segs.last() {
+            let path = segment_path(dir, last);
+            let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+            let len = file.len().map_err(io_err("stat", &path))?;
+            if let Some(h) = read_segment_header(file.as_ref(), &path, len, last != 0)? {
+                newest_header = Some(h);
+                break;
+            }
+            // A rotation cut short before the new segment's header was complete.
+            backend.remove_file(&path).map_err(io_err("remove", &path))?;
+            let idx = index_path(dir, last);
+            let _ = backend.remove_file(&idx);
+            recovery.removed_segment = Some(path);
+            segs.pop();
+        }
+        let header = newest_header.ok_or_else(|| StorageError::NotALedger {
+            path: dir.to_path_buf(),
+            reason: "no readable segment".into(),
+        })?;
+        if header.ledger_id != ledger_id {
+            let path = segment_path(dir, header.first_seq);
+            return Err(crate::storage::corrupt(&path, 0, None, "segment belongs to another ledger".into()).into());
+        }
+        let before = chain_before(backend.as_ref(), dir, ledger_id, &segs)?;
+        let (scan, idx) = recover_segment(backend.as_ref(), dir, ledger_id, header.first_seq, before, true, true)?;
+        recovery.index_rebuilt = idx.reset;
+        let path = segment_path(dir, header.first_seq);
+        let mut file = backend.open_write(&path, false).map_err(io_err("open", &path))?;
+        if let Some(torn) = &scan.torn {
+            file.set_len(torn.offset).map_err(io_err("truncate", &path))?;
+            file.sync_data().map_err(io_err("sync", &path))?;
+        }
+        let count = idx.count;
+        recovery.torn_tail = scan.torn;
+        let chain = scan.chain;
+        Ok(Ledger {
+            dir: dir.to_path_buf(),
+            opts,
+            _lock: lock,
+            ledger_id,
+            signer: key.clone(),
+            salts: SaltSourceCell(SaltSource::new()?),
+            chain,
+            durable_len: chain.next_seq,
+            active: Active {
+                path,
+                file,
+                idx_path: idx.path,
+                idx: idx.file,
+                len: scan.end,
+                count,
+            },
+            recovery,
+            poisoned: false,
+        })
+    }
+
+    /// What [`Ledger::open`] recovered from.
+    #[must_use]
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The ledger's id.
+    #[must_use]
+    pub fn ledger_id(&self) -> LedgerId {
+        self.ledger_id
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of entries (the next sequence number).
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.chain.next_seq
+    }
+
+    /// Whether the ledger has no entries (never true once created: genesis is entry 0).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.chain.next_seq == 0
+    }
+
+    /// Hash of the newest entry.
+    #[must_use]
+    pub fn head(&self) -> Digest {
+        self.chain.head
+    }
+
+    /// Number of entries known to be on stable storage.
+    #[must_use]
+    pub fn durable_len(&self) -> u64 {
+        self.durable_len
+    }
+
+    /// The key that signs appended entries.
+    #[must_use]
+    pub fn signer(&self) -> &SigningKey {
+        &self.signer
+    }
+
+    /// Appends one entry, signed by the appending key (and any co-signers).
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an invalid draft; [`StorageError`] on I/O failure, after which
+    /// the writer is poisoned (reopen to continue).
+    pub fn append(&mut self, draft: Draft) -> Result<Receipt, Error> {
+        let mut r = self.append_batch(vec![draft])?;
+        r.pop().ok_or_else(|| Error::input("empty batch"))
+    }
+
+    /// Appends entries in order with one write (and, under [`Durability::PerBatch`], one
+    /// sync). Signatures are computed in parallel.
+    ///
+    /// # Errors
+    /// As [`Ledger::append`]. After an I/O error a prefix of the batch may be in the ledger:
+    /// reopen and check [`Ledger::len`].
+    pub fn append_batch(&mut self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, Error> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned.into());
+        }
+        let prepared = self.prepare(drafts)?;
+        let result = self.write_prepared(prepared);
+        if matches!(result, Err(Error::Storage(_))) {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    /// Makes every appended entry durable; returns how many entries are durable.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if the sync fails (the writer is then poisoned).
+    pub fn sync(&mut self) -> Result<u64, Error> {
+        let a = &mut self.active;
+        let r = a
+            .file
+            .sync_data()
+            .map_err(io_err("sync", &a.path))
+            .and_then(|()| a.idx.sync_data().map_err(io_err("sync", &a.idx_path)));
+        if let Err(e) = r {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        self.durable_len = self.chain.next_seq;
+        Ok(self.durable_len)
+    }
+
+    fn prepare(&mut self, drafts: Vec<Draft>) -> Result<Vec<Prepared>, Error> {
+        let now = Timestamp::now();
+        let mut out = Vec::with_capacity(drafts.len());
+        let mut signers = Vec::with_capacity(drafts.len());
+        for d in drafts {
+            if d.payload.len() as u64 > MAX_PAYLOAD_LEN {
+                return Err(Error::input(format!(
+                    "payload of {} bytes exceeds {MAX_PAYLOAD_LEN}",
+                    d.payload.len()
+                )));
+            }
+            let salt = self.salts.0.next_salt();
+            let statement = Statement {
+                ledger_id: self.ledger_id,
+                kind: d.kind,
+                timestamp: d.timestamp.unwrap_or(now),
+                content_type: d.content_type,
+                payload: PayloadCommitment::new(&salt, &d.payload),
+                refs: d.refs,
+            };
+            statement.check()?;
+            let mut keys = d.cosigners;
+            if d.signed_by_appender {
+                keys.insert(0, self.signer.clone());
+            }
+            signers.push(keys);
+            out.push(Prepared {
+                statement_bytes: statement.to_bytes(),
+                statement,
+                salt,
+                payload: d.payload,
+                signatures: Vec::new(),
+            });
+        }
+        let sign = |(p, keys): (&mut Prepared, &Vec<SigningKey>)| {
+            let digest = statement_digest(&p.statement_bytes);
+            p.signatures = keys.iter().map(|k| sign_digest(&digest, k)).collect();
+        };
+        if out.len() >= 32 {
+            out.par_iter_mut().zip(signers.par_iter()).for_each(sign);
+        } else {
+            out.iter_mut().zip(signers.iter()).for_each(sign);
+        }
+        Ok(out)
+    }
+
+    fn write_prepared(&mut self, prepared: Vec<Prepared>) -> Result<Vec<Receipt>, Error> {
+        let mut receipts = Vec::with_capacity(prepared.len());
+        let mut pending = Pending::new(self.chain);
+        for p in prepared {
+            let frame_len =
+                (FRAME_OVERHEAD + PAYLOAD_PREFIX_LEN + p.payload.len() + p.statement_bytes.len() + 41) as u64;
+            let seg_len = self.active.len + pending.buf.len() as u64;
+            if seg_len + frame_len > self.opts.segment_size && self.active.count + pending.count() > 0 {
+                self.flush(&mut pending)?;
+                self.rotate()?;
+            }
+            let entry = Entry {
+                seq: EntrySeq(pending.chain.next_seq),
+                prev: pending.chain.head,
+                statement: p.statement,
+                signatures: p.signatures,
+            };
+            let bytes = entry.to_bytes()?;
+            let hash = entry_hash(&bytes);
+            pending.offsets.push(self.active.len + pending.buf.len() as u64);
+            encode_frame(&mut pending.buf, &bytes, &p.salt, &p.payload);
+            receipts.push(Receipt {
+                seq: entry.seq,
+                entry_hash: hash,
+                durable: false,
+            });
+            pending.chain = ChainHead {
+                next_seq: entry.seq.0 + 1,
+                head: hash,
+            };
+            if self.opts.durability == Durability::EveryAppend {
+                self.flush(&mut pending)?;
+                self.sync()?;
+            }
+        }
+        self.flush(&mut pending)?;
+        if self.opts.durability == Durability::PerBatch {
+            self.sync()?;
+        }
+        for r in &mut receipts {
+            r.durable = r.seq.0 < self.durable_len;
+        }
+        Ok(receipts)
+    }
+
+    /// Writes pending frames and index slots, then advances the in-memory chain.
+    fn flush(&mut self, pending: &mut Pending) -> Result<(), Error> {
+        if pending.offsets.is_empty() {
+            return Ok(());
+        }
+        let a = &mut self.active;
+        a.file
+            .write_all_at(&pending.buf, a.len)
+            .map_err(io_err("write", &a.path))?;
+        let mut slots = Vec::with_capacity(pending.offsets.len() * 8);
+        for o in &pending.offsets {
+            slots.extend_from_slice(&o.to_le_bytes());
+        }
+        a.idx
+            .write_all_at(&slots, slot(a.count))
+            .map_err(io_err("write", &a.idx_path))?;
+        a.len += pending.buf.len() as u64;
+        a.count += pending.offsets.len() as u64;
+        self.chain = pending.chain;
+        pending.buf.clear();
+        pending.offsets.clear();
+        Ok(())
+    }
+
+    /// Seals the active segment (synced) and starts a new one.
+    fn rotate(&mut self) -> Result<(), Error> {
+        self.sync()?;
+        let backend = Arc::clone(&self.opts.backend);
+        self.active = create_segment(backend.as_ref(), &self.dir, self.ledger_id, self.chain.next_seq)?;
+        Ok(())
+    }
+}
+
+/// Frames built but not yet written.
+struct Pending {
+    buf: Vec<u8>,
+    offsets: Vec<u64>,
+    chain: ChainHead,
+}
+
+impl Pending {
+    fn new(chain: ChainHead) -> Self {
+        Pending {
+            buf: Vec::with_capacity(64 << 10),
+            offsets: Vec::new(),
+            chain,
+        }
+    }
+
+    fn count(&self) -> u64 {
+        self.offsets.len() as u64
+    }
+}
+
+/// Creates, fills in and syncs a new segment file and its index.
+fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_seq: u64) -> Result<Active, Error> {
+    let path = segment_path(dir, first_seq);
+    let mut file = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+    let header = SegmentHeader { ledger_id, first_seq }.encode();
+    file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
+    file.sync_data().map_err(io_err("sync", &path))?;
+    let idx_path = index_path(dir, first_seq);
+    let mut idx = backend
+        .open_write(&idx_path, true)
+        .map_err(io_err("create", &idx_path))?;
+    idx.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
+        .map_err(io_err("write", &idx_path))?;
+    idx.sync_data().map_err(io_err("sync", &idx_path))?;
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    Ok(Active {
+        path,
+        file,
+        idx_path,
+        idx,
+        len: SEGMENT_HEADER_LEN as u64,
+        count: 0,
+    })
+}
+
+/// The ledger id from the first segment's header.
+fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, Error> {
+    let path = segment_path(dir, 0);
+    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+    let len = file.len().map_err(io_err("stat", &path))?;
+    let header = read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
+        path: dir.to_path_buf(),
+        reason: "first segment has no header".into(),
+    })?;
+    Ok(header.ledger_id)
+}
+
+/// The chain state at the start of the newest segment: the end of the one before it.
+fn chain_before(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<ChainHead, Error> {
+    let genesis = ChainHead {
+        next_seq: 0,
+        head: Digest::ZERO,
+    };
+    let [.., prev, last] = segs else {
+        return Ok(genesis);
+    };
+    // The sealed segment's own start is not needed: its index points at its last frame, and
+    // only when the index is unusable is it scanned (and then chained from its first entry).
+    let start = ChainHead {
+        next_seq: *prev,
+        head: Digest::ZERO,
+    };
+    let (scan, _) = recover_segment(backend, dir, ledger_id, *prev, start, false, false)?;
+    if scan.chain.next_seq != *last {
+        let path = segment_path(dir, *last);
+        let why = format!("segment should start at entry {}", scan.chain.next_seq);
+        return Err(crate::storage::corrupt(&path, 0, Some(*last), why).into());
+    }
+    Ok(scan.chain)
+}

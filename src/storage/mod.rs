@@ -1,0 +1,254 @@
+//! Storage: the ledger directory, its segment and index files, and the I/O backend.
+//!
+//! ```text
+//! DIR/
+//!   LOCK                          held (flock) by the one writer
+//!   segments/00000000000000000000.seg   frames of entries 0..k
+//!   segments/00000000000000000000.idx   offsets of those frames (derived, rebuildable)
+//!   segments/0000000000000000000k.seg   …
+//! ```
+
+mod backend;
+pub mod frame;
+pub mod index;
+pub(crate) mod recovery;
+pub mod segment;
+mod sim;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub use backend::{Backend, LockGuard, StdBackend, StorageFile};
+pub use sim::SimBackend;
+
+use crate::entry::LedgerId;
+use crate::error::StorageError;
+use segment::{
+    parse_segment_file_name, segment_file_name, Chunk, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN,
+};
+
+/// Name of the writer lock file.
+pub const LOCK_FILE: &str = "LOCK";
+/// Name of the directory holding segments and indexes.
+pub const SEGMENTS_DIR: &str = "segments";
+
+/// Wraps an I/O error with what was being done and to which path.
+pub(crate) fn io_err<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> StorageError + 'p {
+    move |source| {
+        if source.kind() == io::ErrorKind::InvalidInput {
+            return StorageError::NotARegularFile {
+                path: path.to_path_buf(),
+            };
+        }
+        StorageError::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The sorted first sequence numbers of the segments in a ledger directory.
+///
+/// # Errors
+/// [`StorageError::NotALedger`] if there is no segment directory or no segment.
+pub(crate) fn list_segments(backend: &dyn Backend, dir: &Path) -> Result<Vec<u64>, StorageError> {
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    let names = backend.list_dir(&seg_dir).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StorageError::NotALedger {
+            path: dir.to_path_buf(),
+            reason: "no segments directory".into(),
+        },
+        _ => io_err("list", &seg_dir)(e),
+    })?;
+    let mut seqs: Vec<u64> = names.iter().filter_map(|n| parse_segment_file_name(n)).collect();
+    seqs.sort_unstable();
+    if seqs.first() != Some(&0) {
+        return Err(StorageError::NotALedger {
+            path: dir.to_path_buf(),
+            reason: "no first segment (00000000000000000000.seg)".into(),
+        });
+    }
+    Ok(seqs)
+}
+
+/// Path of the segment file starting at `first_seq`.
+#[must_use]
+pub fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
+    dir.join(SEGMENTS_DIR).join(segment_file_name(first_seq))
+}
+
+/// Path of the index file of the segment starting at `first_seq`.
+#[must_use]
+pub fn index_path(dir: &Path, first_seq: u64) -> PathBuf {
+    dir.join(SEGMENTS_DIR).join(index::index_file_name(first_seq))
+}
+
+/// An incomplete final record, cut on recovery or skipped by readers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The segment file.
+    pub file: PathBuf,
+    /// Offset where the incomplete record starts.
+    pub offset: u64,
+    /// Bytes from there to the end of the file.
+    pub bytes: u64,
+    /// Why it is incomplete.
+    pub reason: String,
+}
+
+/// Reads the header of a segment file, given its length.
+///
+/// `Ok(None)` for an incomplete header in the newest segment (a rotation cut short).
+pub(crate) fn read_segment_header(
+    file: &dyn StorageFile,
+    path: &Path,
+    len: u64,
+    newest: bool,
+) -> Result<Option<SegmentHeader>, StorageError> {
+    if len < SEGMENT_HEADER_LEN as u64 {
+        if newest {
+            return Ok(None);
+        }
+        return Err(corrupt(path, 0, None, "incomplete segment header".into()));
+    }
+    let mut h = [0u8; SEGMENT_HEADER_LEN];
+    file.read_exact_at(&mut h, 0).map_err(io_err("read", path))?;
+    SegmentHeader::decode(&h)
+        .map(Some)
+        .map_err(|e| corrupt(path, 0, None, e.to_string()))
+}
+
+pub(crate) fn corrupt(file: &Path, offset: u64, seq: Option<u64>, reason: String) -> StorageError {
+    StorageError::Corrupt {
+        file: file.to_path_buf(),
+        offset,
+        seq,
+        reason,
+    }
+}
+
+/// Streams the frames of every segment of a ledger in order, with bounded memory.
+#[derive(Debug)]
+pub struct SegmentStream<'b> {
+    backend: &'b dyn Backend,
+    dir: PathBuf,
+    segments: Vec<u64>,
+    next_segment: usize,
+    scanner: Option<Scanner>,
+    ledger_id: Option<LedgerId>,
+    tail: Option<TornTail>,
+}
+
+/// One chunk of frames and the segment it came from.
+#[derive(Debug)]
+pub struct StreamChunk {
+    /// The segment's header.
+    pub header: SegmentHeader,
+    /// Path of the segment file.
+    pub path: PathBuf,
+    /// The frames.
+    pub chunk: Chunk,
+}
+
+impl<'b> SegmentStream<'b> {
+    /// Lists the segments of `dir` and prepares to stream them.
+    ///
+    /// # Errors
+    /// [`StorageError`] if the directory is not a ledger.
+    pub fn open(backend: &'b dyn Backend, dir: &Path) -> Result<Self, StorageError> {
+        Ok(SegmentStream {
+            backend,
+            dir: dir.to_path_buf(),
+            segments: list_segments(backend, dir)?,
+            next_segment: 0,
+            scanner: None,
+            ledger_id: None,
+            tail: None,
+        })
+    }
+
+    /// The torn tail found at the end, if any (known once the stream is exhausted).
+    #[must_use]
+    pub fn tail(&self) -> Option<&TornTail> {
+        self.tail.as_ref()
+    }
+
+    /// The next non-empty chunk, or `None` at the end of the ledger.
+    ///
+    /// # Errors
+    /// [`StorageError::Corrupt`] at damage, [`StorageError::Io`] on read errors.
+    pub fn next_chunk(&mut self, max_frames: usize) -> Result<Option<StreamChunk>, StorageError> {
+        loop {
+            if self.scanner.is_none() && !self.open_next()? {
+                return Ok(None);
+            }
+            let Some(scanner) = self.scanner.as_mut() else {
+                continue;
+            };
+            let path = scanner.path.clone();
+            match scanner.next_chunk(max_frames) {
+                Ok(chunk) if chunk.frames.is_empty() => self.scanner = None,
+                Ok(chunk) => {
+                    let header = self.current_header(&path)?;
+                    return Ok(Some(StreamChunk { header, path, chunk }));
+                }
+                Err(ScanStop::Torn { offset, bytes, reason }) => {
+                    self.tail = Some(TornTail {
+                        file: path,
+                        offset,
+                        bytes,
+                        reason: reason.into(),
+                    });
+                    self.scanner = None;
+                }
+                Err(ScanStop::Corrupt { offset, reason }) => return Err(corrupt(&path, offset, None, reason.into())),
+                Err(ScanStop::Io(kind)) => return Err(io_err("read", &path)(kind.into())),
+            }
+        }
+    }
+
+    fn current_header(&self, path: &Path) -> Result<SegmentHeader, StorageError> {
+        let first_seq = self.segments[self.next_segment - 1];
+        let ledger_id = self
+            .ledger_id
+            .ok_or_else(|| corrupt(path, 0, None, "segment header not read".into()))?;
+        Ok(SegmentHeader { ledger_id, first_seq })
+    }
+
+    fn open_next(&mut self) -> Result<bool, StorageError> {
+        let Some(&first_seq) = self.segments.get(self.next_segment) else {
+            return Ok(false);
+        };
+        self.next_segment += 1;
+        let newest = self.next_segment == self.segments.len();
+        let path = segment_path(&self.dir, first_seq);
+        let file = self.backend.open_read(&path).map_err(io_err("open", &path))?;
+        let len = file.len().map_err(io_err("stat", &path))?;
+        let Some(header) = read_segment_header(file.as_ref(), &path, len, newest)? else {
+            self.tail = Some(TornTail {
+                file: path,
+                offset: 0,
+                bytes: len,
+                reason: "incomplete segment header".into(),
+            });
+            return Ok(false);
+        };
+        if header.first_seq != first_seq {
+            return Err(corrupt(
+                &path,
+                0,
+                None,
+                "segment header does not match its file name".into(),
+            ));
+        }
+        match self.ledger_id {
+            Some(id) if id != header.ledger_id => {
+                return Err(corrupt(&path, 0, None, "segment belongs to another ledger".into()));
+            }
+            _ => self.ledger_id = Some(header.ledger_id),
+        }
+        self.scanner = Some(Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, newest));
+        Ok(true)
+    }
+}

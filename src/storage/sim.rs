@@ -1,0 +1,282 @@
+//! An in-memory [`Backend`] that models power loss and failing disks, for tests and fuzzing.
+//!
+//! Every file keeps the bytes written so far and the bytes last made durable by `sync_data`.
+//! [`SimBackend::crash`] throws away everything not synced — file contents back to their
+//! synced state, files whose directory entry was never synced disappear — and releases the
+//! writer lock, as if the process and the machine died at that instant. A write budget makes
+//! writes fail part-way (disk full) once it is spent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::backend::{Backend, LockGuard, StorageFile};
+
+#[derive(Debug, Default)]
+struct SimFile {
+    data: Vec<u8>,
+    synced: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    files: BTreeMap<PathBuf, SimFile>,
+    /// Files whose directory entry is durable.
+    durable_names: BTreeSet<PathBuf>,
+    dirs: BTreeSet<PathBuf>,
+    locks: BTreeSet<PathBuf>,
+    /// Bytes that may still be written before writes fail with "no space left".
+    write_budget: Option<u64>,
+    /// Make every `sync_data` fail.
+    fail_sync: bool,
+    /// Bumped by every crash; lock guards from before a crash release nothing.
+    epoch: u64,
+}
+
+/// A simulated disk. Clones share the same disk.
+///
+/// ```
+/// use provledger::storage::SimBackend;
+/// let disk = SimBackend::new();
+/// disk.crash(); // loses nothing: nothing was written
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SimBackend {
+    state: Arc<Mutex<State>>,
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    // A panic while holding the lock leaves plain data behind; keep using it.
+    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl SimBackend {
+    /// An empty disk.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Power loss: every file returns to its last synced bytes, unsynced files vanish, locks
+    /// are released.
+    pub fn crash(&self) {
+        let mut s = lock(&self.state);
+        let durable = s.durable_names.clone();
+        s.files.retain(|p, _| durable.contains(p));
+        for f in s.files.values_mut() {
+            f.data.clone_from(&f.synced);
+        }
+        s.locks.clear();
+        s.epoch += 1;
+    }
+
+    /// After `bytes` more bytes are written, writes fail with "no space left on device"
+    /// (the write that crosses the limit is partly done). `None` removes the limit.
+    pub fn set_write_budget(&self, bytes: Option<u64>) {
+        lock(&self.state).write_budget = bytes;
+    }
+
+    /// Makes every `sync_data` fail (`true`) or succeed (`false`).
+    pub fn set_fail_sync(&self, fail: bool) {
+        lock(&self.state).fail_sync = fail;
+    }
+
+    /// The current (possibly unsynced) bytes of a file.
+    #[must_use]
+    pub fn file_bytes(&self, path: &Path) -> Option<Vec<u8>> {
+        lock(&self.state).files.get(path).map(|f| f.data.clone())
+    }
+
+    /// Replaces a file's bytes, written and synced (to plant damage).
+    pub fn set_file_bytes(&self, path: &Path, bytes: Vec<u8>) {
+        let mut s = lock(&self.state);
+        s.durable_names.insert(path.to_path_buf());
+        let f = s.files.entry(path.to_path_buf()).or_default();
+        f.synced.clone_from(&bytes);
+        f.data = bytes;
+    }
+
+    /// Paths of all files.
+    #[must_use]
+    pub fn files(&self) -> Vec<PathBuf> {
+        lock(&self.state).files.keys().cloned().collect()
+    }
+}
+
+#[derive(Debug)]
+struct SimHandle {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+    writable: bool,
+}
+
+#[derive(Debug)]
+struct SimLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+    epoch: u64,
+}
+
+impl LockGuard for SimLock {}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        let mut s = lock(&self.state);
+        if s.epoch == self.epoch {
+            s.locks.remove(&self.path);
+        }
+    }
+}
+
+fn not_found() -> io::Error {
+    io::Error::from(io::ErrorKind::NotFound)
+}
+
+impl Backend for SimBackend {
+    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut s = lock(&self.state);
+        for a in path.ancestors() {
+            s.dirs.insert(a.to_path_buf());
+        }
+        Ok(())
+    }
+
+    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+        let s = lock(&self.state);
+        if !s.dirs.contains(path) {
+            return Err(not_found());
+        }
+        let names = s.files.keys().chain(s.dirs.iter()).filter(|p| p.parent() == Some(path));
+        Ok(names
+            .filter_map(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect())
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
+        let s = lock(&self.state);
+        if !s.files.contains_key(path) {
+            return Err(not_found());
+        }
+        Ok(Box::new(SimHandle {
+            state: Arc::clone(&self.state),
+            path: path.to_path_buf(),
+            writable: false,
+        }))
+    }
+
+    fn open_write(&self, path: &Path, create_new: bool) -> io::Result<Box<dyn StorageFile>> {
+        let mut s = lock(&self.state);
+        match (s.files.contains_key(path), create_new) {
+            (true, true) => return Err(io::ErrorKind::AlreadyExists.into()),
+            (false, false) => return Err(not_found()),
+            (false, true) => {
+                s.files.insert(path.to_path_buf(), SimFile::default());
+            }
+            (true, false) => {}
+        }
+        Ok(Box::new(SimHandle {
+            state: Arc::clone(&self.state),
+            path: path.to_path_buf(),
+            writable: true,
+        }))
+    }
+
+    fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        let mut s = lock(&self.state);
+        let children: Vec<PathBuf> = s.files.keys().filter(|p| p.parent() == Some(path)).cloned().collect();
+        s.durable_names.retain(|p| p.parent() != Some(path));
+        s.durable_names.extend(children);
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        lock(&self.state).files.remove(path).map(|_| ()).ok_or_else(not_found)
+    }
+
+    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+        let mut s = lock(&self.state);
+        if !s.locks.insert(path.to_path_buf()) {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(SimLock {
+            state: Arc::clone(&self.state),
+            path: path.to_path_buf(),
+            epoch: s.epoch,
+        })))
+    }
+}
+
+impl SimHandle {
+    fn with_file<T>(&self, f: impl FnOnce(&mut SimFile, &mut Option<u64>, bool) -> io::Result<T>) -> io::Result<T> {
+        let mut guard = lock(&self.state);
+        let s = &mut *guard;
+        let fail_sync = s.fail_sync;
+        let file = s.files.get_mut(&self.path).ok_or_else(not_found)?;
+        f(file, &mut s.write_budget, fail_sync)
+    }
+}
+
+impl StorageFile for SimHandle {
+    fn len(&self) -> io::Result<u64> {
+        self.with_file(|f, _, _| Ok(f.data.len() as u64))
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.with_file(|f, _, _| {
+            let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+            let src = f
+                .data
+                .get(start..start.saturating_add(buf.len()))
+                .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+            buf.copy_from_slice(src);
+            Ok(())
+        })
+    }
+
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "opened read-only"));
+        }
+        self.with_file(|f, budget, _| {
+            let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            let allowed = budget.map_or(buf.len(), |b| usize::try_from(b).unwrap_or(usize::MAX).min(buf.len()));
+            if let Some(b) = budget.as_mut() {
+                *b -= allowed as u64;
+            }
+            let end = start + allowed;
+            if f.data.len() < end {
+                f.data.resize(end, 0);
+            }
+            f.data[start..end].copy_from_slice(&buf[..allowed]);
+            if allowed < buf.len() {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device (simulated)",
+                ));
+            }
+            Ok(())
+        })
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.with_file(|f, _, fail| {
+            if fail {
+                return Err(io::Error::other("sync failed (simulated)"));
+            }
+            f.synced.clone_from(&f.data);
+            Ok(())
+        })
+    }
+
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.with_file(|f, _, _| {
+            f.data.resize(
+                usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+                0,
+            );
+            Ok(())
+        })
+    }
+}

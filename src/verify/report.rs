@@ -1,0 +1,105 @@
+//! What verification found: counts, the trust anchor used, and the first failure.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::entry::LedgerId;
+use crate::hash::Digest;
+use crate::storage::TornTail;
+
+/// Which check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Check {
+    /// Bytes could not be parsed, or framing/checksums are damaged.
+    Format,
+    /// Sequence numbers or previous-hash links do not continue the chain.
+    Chain,
+    /// A payload does not open its commitment.
+    Commitment,
+    /// A signature is missing or does not verify.
+    Signature,
+    /// A signature is by a key that is not enrolled (or lacks the role).
+    Key,
+    /// The genesis does not match the trust anchor the auditor supplied.
+    TrustAnchor,
+    /// The index (derived data) disagrees with the segment; rebuild it.
+    Index,
+}
+
+impl Check {
+    /// Lowercase name used in JSON and messages.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Check::Format => "format",
+            Check::Chain => "chain",
+            Check::Commitment => "commitment",
+            Check::Signature => "signature",
+            Check::Key => "key",
+            Check::TrustAnchor => "trust_anchor",
+            Check::Index => "index",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The first thing found wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Sequence number of the entry concerned (the entry expected there, for damage).
+    pub seq: Option<u64>,
+    /// The check that failed.
+    pub check: Check,
+    /// The file, when the failure is located in one.
+    pub file: Option<PathBuf>,
+    /// Byte offset in that file.
+    pub offset: Option<u64>,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} check failed", self.check)?;
+        if let Some(seq) = self.seq {
+            write!(f, " at entry {seq}")?;
+        }
+        if let (Some(file), Some(off)) = (&self.file, self.offset) {
+            write!(f, " ({} offset {off})", file.display())?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The outcome of [`crate::verify()`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The ledger's id (once the first segment was read).
+    pub ledger_id: Option<LedgerId>,
+    /// What was trusted, in words (e.g. `operator key 3b6a…`).
+    pub trusted: String,
+    /// Entries that passed every check, from genesis on.
+    pub entries: u64,
+    /// Hash of the last verified entry.
+    pub head: Digest,
+    /// Sequence numbers of entries whose payload was erased (their commitments still hold).
+    pub redacted: Vec<u64>,
+    /// An incomplete final record (a crash or a racing writer); not a failure.
+    pub torn_tail: Option<TornTail>,
+    /// The first failure; `None` means the ledger verified.
+    pub failure: Option<Failure>,
+}
+
+impl VerifyReport {
+    /// Whether every check passed.
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.failure.is_none()
+    }
+}
