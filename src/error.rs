@@ -153,6 +153,9 @@ pub enum StorageError {
         /// Number of entries in the ledger.
         len: u64,
     },
+    /// The ledger holds the largest number of entries the format allows.
+    #[error("the ledger is full")]
+    Full,
     /// An earlier write failed; the writer refuses further appends until reopened.
     #[error("the writer is poisoned by an earlier I/O failure; reopen the ledger")]
     Poisoned,

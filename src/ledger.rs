@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::checkpoint::{Checkpoint, LogWriter};
 use crate::entry::{
     entry_hash, sign_digest, statement_digest, AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId,
     PayloadCommitment, SaltSource, Statement, Timestamp, MAX_PAYLOAD_LEN, SALT_LEN,
@@ -18,9 +19,10 @@ use crate::storage::index::{encode_index_header, slot};
 use crate::storage::recovery::{recover_segment, ChainHead};
 use crate::storage::segment::{SegmentHeader, SEGMENT_HEADER_LEN};
 use crate::storage::{
-    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, StdBackend, StorageFile,
-    TornTail, LOCK_FILE, SEGMENTS_DIR,
+    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, SegmentStream,
+    StdBackend, StorageFile, TornTail, LOCK_FILE, SEGMENTS_DIR,
 };
+use crate::tree::TreeWriter;
 
 /// When appended entries reach stable storage. Each variant states its guarantee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -149,6 +151,8 @@ pub struct Recovery {
     pub removed_segment: Option<PathBuf>,
     /// Whether the newest segment's index had to be rebuilt.
     pub index_rebuilt: bool,
+    /// Leaves added back to the stored Merkle tree (hashes a crash kept from reaching disk).
+    pub tree_replayed: u64,
 }
 
 /// The segment being appended to.
@@ -187,6 +191,8 @@ pub struct Ledger {
     chain: ChainHead,
     durable_len: u64,
     active: Active,
+    tree: TreeWriter,
+    checkpoints: LogWriter,
     recovery: Recovery,
     poisoned: bool,
 }
@@ -263,6 +269,8 @@ impl Ledger {
         }
         let ledger_id = LedgerId::random()?;
         let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
+        let tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, 0)?;
+        let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
         backend.sync_dir(dir).map_err(io_err("sync", dir))?;
         let mut ledger = Ledger {
             dir: dir.to_path_buf(),
@@ -277,6 +285,8 @@ impl Ledger {
             },
             durable_len: 0,
             active,
+            tree,
+            checkpoints,
             recovery: Recovery::default(),
             poisoned: false,
         };
@@ -336,6 +346,9 @@ impl Ledger {
         let count = idx.count;
         recovery.torn_tail = scan.torn;
         let chain = scan.chain;
+        let mut tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, chain.next_seq)?;
+        recovery.tree_replayed = replay_tree(backend.as_ref(), dir, &mut tree, chain.next_seq)?;
+        let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             opts,
@@ -353,9 +366,51 @@ impl Ledger {
                 len: scan.end,
                 count,
             },
+            tree,
+            checkpoints,
             recovery,
             poisoned: false,
         })
+    }
+
+    /// Signs a checkpoint of the current state with the appending key and records it in the
+    /// checkpoint log. Every entry is made durable first, so a checkpoint never covers an
+    /// entry a crash could lose.
+    ///
+    /// # Errors
+    /// I/O errors (the writer is then poisoned).
+    pub fn checkpoint(&mut self) -> Result<Checkpoint, Error> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned.into());
+        }
+        self.sync()?;
+        let backend = Arc::clone(&self.opts.backend);
+        let r = self.tree.flush(backend.as_ref()).and_then(|()| self.tree.sync());
+        let c = Checkpoint::sign(
+            self.ledger_id,
+            self.tree.size(),
+            self.tree.root(),
+            Timestamp::now(),
+            &self.signer,
+        );
+        let r = r.and_then(|()| self.checkpoints.append(&c));
+        if let Err(e) = r {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        Ok(c)
+    }
+
+    /// The newest checkpoint in the log, if any.
+    #[must_use]
+    pub fn latest_checkpoint(&self) -> Option<&Checkpoint> {
+        self.checkpoints.latest.as_ref()
+    }
+
+    /// The Merkle root over all entries appended so far.
+    #[must_use]
+    pub fn root(&self) -> Digest {
+        self.tree.root()
     }
 
     /// What [`Ledger::open`] recovered from.
@@ -518,6 +573,7 @@ impl Ledger {
             };
             let bytes = entry.to_bytes()?;
             let hash = entry_hash(&bytes);
+            self.tree.push(&hash)?;
             pending.offsets.push(self.active.len + pending.buf.len() as u64);
             encode_frame(&mut pending.buf, &bytes, &p.salt, &p.payload);
             receipts.push(Receipt {
@@ -562,6 +618,7 @@ impl Ledger {
             .map_err(io_err("write", &a.idx_path))?;
         a.len += pending.buf.len() as u64;
         a.count += pending.offsets.len() as u64;
+        self.tree.flush(self.opts.backend.as_ref())?;
         self.chain = pending.chain;
         pending.buf.clear();
         pending.offsets.clear();
@@ -571,10 +628,41 @@ impl Ledger {
     /// Seals the active segment (synced) and starts a new one.
     fn rotate(&mut self) -> Result<(), Error> {
         self.sync()?;
+        self.tree.sync()?;
         let backend = Arc::clone(&self.opts.backend);
         self.active = create_segment(backend.as_ref(), &self.dir, self.ledger_id, self.chain.next_seq)?;
         Ok(())
     }
+}
+
+impl Drop for Ledger {
+    fn drop(&mut self) {
+        // The tree files are derived data, rebuilt on open; syncing them here only saves that
+        // replay after a clean shutdown.
+        if !self.poisoned {
+            let _ = self.tree.sync();
+        }
+    }
+}
+
+/// Pushes the entry hashes the stored tree lacks (`tree.size()..entries`) and writes them.
+fn replay_tree(backend: &dyn Backend, dir: &Path, tree: &mut TreeWriter, entries: u64) -> Result<u64, Error> {
+    let from = tree.size();
+    if from >= entries {
+        return Ok(0);
+    }
+    let mut stream = SegmentStream::open_at(backend, dir, from)?;
+    while tree.size() < entries {
+        let Some(sc) = stream.next_chunk(4096)? else { break };
+        for f in &sc.chunk.frames {
+            if tree.size() < entries {
+                tree.push(&entry_hash(f.entry(&sc.chunk.data)))?;
+            }
+        }
+    }
+    tree.flush(backend)?;
+    tree.sync()?;
+    Ok(entries - from)
 }
 
 /// Frames built but not yet written.

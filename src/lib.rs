@@ -48,6 +48,7 @@
     clippy::struct_field_names        // `Ledger::ledger_id` is the clearest name
 )]
 
+pub mod checkpoint;
 pub mod encoding;
 pub mod entry;
 pub mod error;
@@ -57,9 +58,11 @@ mod ledger;
 pub mod merkle;
 pub mod record;
 pub mod storage;
+pub mod tree;
 pub mod verify;
 
 // The public interface is:
+pub use checkpoint::Checkpoint;
 pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, PayloadCommitment, Statement, Timestamp};
 pub use error::{DecodeError, Error, InputError, KeyError, StorageError};
 pub use hash::Digest;

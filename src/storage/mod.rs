@@ -138,6 +138,10 @@ pub struct SegmentStream<'b> {
     scanner: Option<Scanner>,
     ledger_id: Option<LedgerId>,
     tail: Option<TornTail>,
+    /// Where to start scanning the next segment opened (instead of after its header).
+    start_offset: Option<u64>,
+    /// Frames of entries before this sequence number are skipped.
+    skip_before: u64,
 }
 
 /// One chunk of frames and the segment it came from.
@@ -165,7 +169,27 @@ impl<'b> SegmentStream<'b> {
             scanner: None,
             ledger_id: None,
             tail: None,
+            start_offset: None,
+            skip_before: 0,
         })
+    }
+
+    /// Like [`SegmentStream::open`], but starting at entry `seq`: the index locates its frame
+    /// (checked by its sequence number); without a usable index the segment is scanned from
+    /// its start and earlier entries are skipped.
+    ///
+    /// # Errors
+    /// As [`SegmentStream::open`].
+    pub fn open_at(backend: &'b dyn Backend, dir: &Path, seq: u64) -> Result<Self, StorageError> {
+        let mut s = Self::open(backend, dir)?;
+        let i = s.segments.partition_point(|&first| first <= seq).saturating_sub(1);
+        s.next_segment = i;
+        s.skip_before = seq;
+        let first = s.segments[i];
+        if let Some(off) = indexed_offset(backend, dir, first, seq) {
+            s.start_offset = Some(off);
+        }
+        Ok(s)
     }
 
     /// The torn tail found at the end, if any (known once the stream is exhausted).
@@ -189,7 +213,15 @@ impl<'b> SegmentStream<'b> {
             let path = scanner.path.clone();
             match scanner.next_chunk(max_frames) {
                 Ok(chunk) if chunk.frames.is_empty() => self.scanner = None,
-                Ok(chunk) => {
+                Ok(mut chunk) => {
+                    if self.skip_before > 0 {
+                        let skip = self.skip_before;
+                        chunk.frames.retain(|f| frame_seq(&chunk.data, f) >= skip);
+                        if chunk.frames.is_empty() {
+                            continue;
+                        }
+                        self.skip_before = 0;
+                    }
                     let header = self.current_header(&path)?;
                     return Ok(Some(StreamChunk { header, path, chunk }));
                 }
@@ -248,7 +280,30 @@ impl<'b> SegmentStream<'b> {
             }
             _ => self.ledger_id = Some(header.ledger_id),
         }
-        self.scanner = Some(Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, newest));
+        let start = self.start_offset.take().unwrap_or(SEGMENT_HEADER_LEN as u64);
+        self.scanner = Some(Scanner::new(file, &path, start, len, newest));
         Ok(true)
     }
+}
+
+/// The sequence number of a frame's entry: its first 8 bytes.
+fn frame_seq(data: &[u8], f: &segment::FrameLoc) -> u64 {
+    let e = f.entry(data);
+    // Every frame's entry is at least MIN_ENTRY_LEN (> 8) bytes long.
+    e.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+}
+
+/// The offset of entry `seq` in the segment starting at `first_seq`, if its index has it and
+/// the frame there really holds that entry.
+fn indexed_offset(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -> Option<u64> {
+    let idx = backend.open_read(&index_path(dir, first_seq)).ok()?;
+    let mut b = [0u8; 8];
+    idx.read_exact_at(&mut b, index::slot(seq - first_seq)).ok()?;
+    let off = u64::from_le_bytes(b);
+    if off < SEGMENT_HEADER_LEN as u64 {
+        return None;
+    }
+    let seg = backend.open_read(&segment_path(dir, first_seq)).ok()?;
+    seg.read_exact_at(&mut b, off + frame::FRAME_HEADER_LEN as u64).ok()?;
+    (u64::from_le_bytes(b) == seq).then_some(off)
 }

@@ -1,12 +1,18 @@
-//! Verification: stream the whole ledger against a trust anchor the auditor supplies.
+//! Verification: stream the ledger against a trust anchor the auditor supplies.
 //!
-//! Checks, for every entry: framing and checksums, decoding, sequence numbers and previous-hash
-//! links, the ledger id, the payload commitment (unless erased), and every author signature
-//! (`verify_strict`) against keys the genesis enrolled. The genesis itself must match the
-//! trust anchor. Entry hashing, commitments and signatures run in parallel per chunk; chain
-//! links are checked in order. Memory stays bounded by the chunk size.
+//! For every entry: framing and checksums, decoding, sequence numbers and previous-hash links,
+//! the ledger id, the payload commitment (unless erased), and every author signature
+//! (`verify_strict`) against keys the genesis enrolled; the genesis must match the trust
+//! anchor. The Merkle tree is recomputed: every stored tree node and every checkpoint root is
+//! compared with it, and every checkpoint signature is checked against an operator key.
+//! Entries without an author signature (high-volume mode) pass only when a checkpoint covers
+//! them. Hashing, commitments and signatures run in parallel per chunk; links are checked in
+//! order; memory stays bounded by the chunk size.
 
+mod entry_check;
+mod index_check;
 mod report;
+mod tree_check;
 
 use std::path::{Path, PathBuf};
 
@@ -14,15 +20,20 @@ use rayon::prelude::*;
 
 pub use report::{Check, Failure, VerifyReport};
 
-use crate::entry::{entry_hash, signing_message, statement_digest, Entry, EntryKind, STATEMENT_OFFSET};
+use crate::checkpoint::{read_log, Checkpoint};
+use crate::entry::{entry_hash, Entry, EntryKind, LedgerId};
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
-use crate::keys::{KeyId, VerifyingKey};
-use crate::record::Genesis;
+use crate::keys::VerifyingKey;
+use crate::merkle::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion_of_entry, Frontier};
+use crate::record::{Genesis, Role};
 use crate::storage::frame::{parse_section, StoredPayload};
-use crate::storage::index::{check_index_header, count, slot, INDEX_HEADER_LEN};
 use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
-use crate::storage::{index_path, Backend, SegmentStream, StdBackend, StorageFile};
+use crate::storage::{list_segments, Backend, SegmentStream, StdBackend};
+use crate::tree::TreeReader;
+use entry_check::{check_frame, Checked, Registry};
+use index_check::IndexCursor;
+use tree_check::{TreeCheck, TreeProblem};
 
 /// Frames verified per parallel chunk.
 const CHUNK_FRAMES: usize = 4096;
@@ -46,7 +57,19 @@ impl TrustAnchor {
     }
 }
 
-/// Verifies the ledger in `dir` on the real file system. See [`verify_with`].
+/// Settings of a verification.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// Accept entries without an author signature after the last checkpoint (a live ledger
+    /// between checkpoints), counting them in [`VerifyReport::uncovered_tail`]. Off by
+    /// default: otherwise anyone with write access could append unsigned entries unnoticed.
+    pub allow_uncovered_tail: bool,
+    /// Verify incrementally from this checkpoint, which the auditor trusts (e.g. verified
+    /// last time): the stored tree must reproduce its root, and only newer entries are read.
+    pub from_checkpoint: Option<Checkpoint>,
+}
+
+/// Verifies the ledger in `dir` on the real file system with default options.
 ///
 /// ```
 /// use provledger::{verify, Draft, Ledger, Options, SigningKey, TrustAnchor};
@@ -64,7 +87,15 @@ impl TrustAnchor {
 /// Only when the ledger cannot be read at all ([`StorageError::NotALedger`], I/O errors).
 /// Damage and failed checks are reported in [`VerifyReport::failure`].
 pub fn verify(dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
-    verify_with(&StdBackend, dir, anchor)
+    verify_opts(&StdBackend, dir, anchor, &VerifyOptions::default())
+}
+
+/// Verifies the ledger in `dir` through `backend` with default options.
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_with(backend: &dyn Backend, dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
+    verify_opts(backend, dir, anchor, &VerifyOptions::default())
 }
 
 /// Verifies the ledger in `dir` through `backend`. Needs no lock: it may run while a writer
@@ -72,77 +103,84 @@ pub fn verify(dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
 ///
 /// # Errors
 /// As [`verify`].
-pub fn verify_with(backend: &dyn Backend, dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
+pub fn verify_opts(
+    backend: &dyn Backend,
+    dir: &Path,
+    anchor: &TrustAnchor,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, Error> {
     let mut v = Verifier {
         backend,
         dir: dir.to_path_buf(),
         anchor,
+        opts,
         report: VerifyReport {
             trusted: anchor.describe(),
             ..VerifyReport::default()
         },
-        keys: Vec::new(),
+        keys: Registry::default(),
         index: None,
+        checkpoints: Vec::new(),
+        covered_until: 0,
+        newest_segment: list_segments(backend, dir)?.last().copied().unwrap_or(0),
     };
-    let mut stream = SegmentStream::open(backend, dir)?;
-    loop {
-        let next = match stream.next_chunk(CHUNK_FRAMES) {
-            Ok(n) => n,
-            Err(StorageError::Corrupt {
-                file, offset, reason, ..
-            }) => {
-                v.fail_at(Check::Format, file, offset, reason);
-                break;
-            }
-            Err(e) => return Err(e.into()),
+    let mut genesis_stream = SegmentStream::open(backend, dir)?;
+    let Some(first) = v.next(&mut genesis_stream)? else {
+        v.finish_empty(&genesis_stream);
+        return Ok(v.report);
+    };
+    let Some(f0) = first.chunk.frames.first() else {
+        return Ok(v.report);
+    };
+    if !v.genesis(&first.chunk.data, f0)? || !v.load_checkpoints()? {
+        return Ok(v.report);
+    }
+    let (mut stream, mut tree) = if let Some(t) = &opts.from_checkpoint {
+        let Some((stream, frontier)) = v.resume(t)? else {
+            return Ok(v.report);
         };
-        let Some(sc) = next else { break };
-        if v.report.ledger_id.is_none() {
-            v.report.ledger_id = Some(sc.header.ledger_id);
+        (stream, v.tree_check(frontier))
+    } else {
+        let mut tree = v.tree_check(Frontier::new());
+        let (data, frames) = (&first.chunk.data, &first.chunk.frames);
+        if !v.chunk(&first.path, first.header.first_seq, data, frames, &mut tree)? {
+            return Ok(v.report);
         }
-        if !v.chunk(&sc.path, sc.header.first_seq, &sc.chunk.data, &sc.chunk.frames)? {
-            break;
+        (genesis_stream, tree)
+    };
+    while let Some(sc) = v.next(&mut stream)? {
+        if !v.chunk(
+            &sc.path,
+            sc.header.first_seq,
+            &sc.chunk.data,
+            &sc.chunk.frames,
+            &mut tree,
+        )? {
+            return Ok(v.report);
         }
     }
     if v.report.is_ok() {
-        if let Some(msg) = v.finish_index() {
-            v.fail(Some(v.report.entries), Check::Index, msg);
-        }
         v.report.torn_tail = stream.tail().cloned();
-        if v.report.entries == 0 && v.report.is_ok() {
-            v.fail(None, Check::Format, "the ledger has no complete genesis entry".into());
-        }
+        v.finish(&tree);
     }
     Ok(v.report)
-}
-
-/// The per-entry results computed in parallel.
-struct Checked {
-    entry: Option<Entry>,
-    hash: Digest,
-    redacted: bool,
-    problem: Option<(Check, String)>,
-}
-
-/// The index file of the segment being verified, and how far it was compared.
-struct IndexCursor {
-    path: PathBuf,
-    file: Option<Box<dyn StorageFile>>,
-    slots: u64,
-    seen: u64,
-    sealed: bool,
 }
 
 struct Verifier<'a> {
     backend: &'a dyn Backend,
     dir: PathBuf,
     anchor: &'a TrustAnchor,
+    opts: &'a VerifyOptions,
     report: VerifyReport,
-    keys: Vec<(KeyId, VerifyingKey)>,
+    keys: Registry,
     index: Option<IndexCursor>,
+    checkpoints: Vec<Checkpoint>,
+    /// Entries below this sequence number are covered by a signed checkpoint.
+    covered_until: u64,
+    newest_segment: u64,
 }
 
-impl Verifier<'_> {
+impl<'a> Verifier<'a> {
     fn fail(&mut self, seq: Option<u64>, check: Check, message: String) {
         self.report.failure = Some(Failure {
             seq,
@@ -163,97 +201,61 @@ impl Verifier<'_> {
         });
     }
 
-    /// Verifies one chunk; `Ok(false)` once a failure is recorded.
-    fn chunk(&mut self, path: &Path, first_seq: u64, data: &[u8], frames: &[FrameLoc]) -> Result<bool, Error> {
-        let mut rest = frames;
-        if self.report.entries == 0 {
-            let Some((first, tail)) = frames.split_first() else {
-                return Ok(true);
-            };
-            if !self.genesis(path, data, first)? {
-                return Ok(false);
+    /// The next chunk; damage becomes a `Format` failure (and `None`).
+    fn next(&mut self, stream: &mut SegmentStream<'_>) -> Result<Option<crate::storage::StreamChunk>, Error> {
+        match stream.next_chunk(CHUNK_FRAMES) {
+            Ok(Some(sc)) => {
+                self.report.ledger_id.get_or_insert(sc.header.ledger_id);
+                Ok(Some(sc))
             }
-            rest = tail;
+            Ok(None) => Ok(None),
+            Err(StorageError::Corrupt {
+                file, offset, reason, ..
+            }) => {
+                self.fail_at(Check::Format, file, offset, reason);
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
         }
-        let checked: Vec<Checked> = rest.par_iter().map(|f| self.check_frame(data, f)).collect();
-        for (f, c) in rest.iter().zip(checked) {
-            if !self.link(path, first_seq, f, c)? {
+    }
+
+    fn finish_empty(&mut self, stream: &SegmentStream<'_>) {
+        if self.report.is_ok() {
+            self.report.torn_tail = stream.tail().cloned();
+            self.fail(
+                Some(0),
+                Check::Format,
+                "the ledger has no complete genesis entry".into(),
+            );
+        }
+    }
+
+    fn tree_check(&self, frontier: Frontier) -> TreeCheck {
+        let ledger_id = self.report.ledger_id.unwrap_or_default();
+        TreeCheck::new(self.backend, &self.dir, ledger_id, frontier, self.checkpoints.clone())
+    }
+
+    /// Verifies one chunk; `Ok(false)` once a failure is recorded.
+    fn chunk(
+        &mut self,
+        path: &Path,
+        first_seq: u64,
+        data: &[u8],
+        frames: &[FrameLoc],
+        tree: &mut TreeCheck,
+    ) -> Result<bool, Error> {
+        let keys = &self.keys;
+        let checked: Vec<Checked> = frames.par_iter().map(|f| check_frame(keys, data, f)).collect();
+        for (f, c) in frames.iter().zip(checked) {
+            if !self.link(path, first_seq, f, c, tree)? {
                 return Ok(false);
             }
         }
         Ok(true)
     }
 
-    fn check_frame(&self, data: &[u8], f: &FrameLoc) -> Checked {
-        let bytes = f.entry(data);
-        let hash = entry_hash(bytes);
-        let mut c = Checked {
-            entry: None,
-            hash,
-            redacted: false,
-            problem: None,
-        };
-        let (entry, stmt_end) = match Entry::decode_parts(bytes) {
-            Ok(x) => x,
-            Err(e) => {
-                c.problem = Some((Check::Format, e.to_string()));
-                return c;
-            }
-        };
-        c.problem = Self::check_payload(&entry, f.section(data), &mut c.redacted).err();
-        if c.problem.is_none() {
-            let digest = statement_digest(&bytes[STATEMENT_OFFSET..stmt_end]);
-            c.problem = self.check_signatures(&entry, &digest).err();
-        }
-        c.entry = Some(entry);
-        c
-    }
-
-    fn check_payload(entry: &Entry, section: &[u8], redacted: &mut bool) -> Result<(), (Check, String)> {
-        let p = &entry.statement.payload;
-        if section.len() as u64 != p.len + crate::storage::frame::PAYLOAD_PREFIX_LEN as u64 {
-            return Err((
-                Check::Format,
-                "payload section length differs from the committed length".into(),
-            ));
-        }
-        match parse_section(section).map_err(|e| (Check::Format, e.to_string()))? {
-            StoredPayload::Erased => {
-                *redacted = true;
-                Ok(())
-            }
-            StoredPayload::Present { salt, bytes } if p.opens(&salt, &bytes) => Ok(()),
-            StoredPayload::Present { .. } => Err((Check::Commitment, "payload does not open its commitment".into())),
-        }
-    }
-
-    fn check_signatures(&self, entry: &Entry, digest: &Digest) -> Result<(), (Check, String)> {
-        if entry.signatures.is_empty() {
-            return Err((Check::Signature, "entry carries no author signature".into()));
-        }
-        let msg = signing_message(digest);
-        for (i, s) in entry.signatures.iter().enumerate() {
-            if entry.signatures[..i].iter().any(|o| o.key_id == s.key_id) {
-                return Err((Check::Format, format!("key {} signs twice", s.key_id)));
-            }
-            let key = self
-                .keys
-                .iter()
-                .find(|(id, _)| *id == s.key_id)
-                .map(|(_, k)| k)
-                .ok_or_else(|| (Check::Key, format!("signed by key {} which is not enrolled", s.key_id)))?;
-            if !key.verify(&msg, &s.signature) {
-                return Err((
-                    Check::Signature,
-                    format!("signature by key {} does not verify", s.key_id),
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// Checks the genesis entry against the trust anchor and loads its keys.
-    fn genesis(&mut self, path: &Path, data: &[u8], f: &FrameLoc) -> Result<bool, Error> {
+    fn genesis(&mut self, data: &[u8], f: &FrameLoc) -> Result<bool, Error> {
         let bytes = f.entry(data);
         let entry = match Entry::decode(bytes) {
             Ok(e) => e,
@@ -274,27 +276,25 @@ impl Verifier<'_> {
             self.fail(Some(0), Check::Format, "genesis payload missing or erased".into());
             return Ok(false);
         };
-        let genesis = Genesis::decode(&g);
-        let genesis = match genesis {
+        let genesis = match Genesis::decode(&g) {
             Ok(g) => g,
             Err(e) => {
                 self.fail(Some(0), Check::Format, format!("genesis payload: {e}"));
                 return Ok(false);
             }
         };
-        for a in &genesis.anchors {
-            let k = a.verifying_key()?;
-            self.keys.push((k.key_id(), k));
-        }
+        self.keys = Registry::from_genesis(&genesis)?;
         if let Err(why) = self.check_anchor(&entry, bytes, &genesis) {
             self.fail(Some(0), Check::TrustAnchor, why);
             return Ok(false);
         }
-        let c = self.check_frame(data, f);
-        self.link(path, 0, f, c)
+        Ok(true)
     }
 
     fn check_anchor(&self, entry: &Entry, bytes: &[u8], genesis: &Genesis) -> Result<(), String> {
+        if entry.signatures.is_empty() {
+            return Err("the genesis entry carries no signature".into());
+        }
         match self.anchor {
             TrustAnchor::GenesisHash(h) if entry_hash(bytes) == *h => Ok(()),
             TrustAnchor::GenesisHash(h) => Err(format!(
@@ -313,17 +313,111 @@ impl Verifier<'_> {
         }
     }
 
-    /// Checks the chain link of one checked entry and records it; `Ok(false)` on failure.
-    fn link(&mut self, path: &Path, first_seq: u64, f: &FrameLoc, c: Checked) -> Result<bool, Error> {
-        let expected = self.report.entries;
-        let Some(entry) = c.entry.as_ref() else {
-            let (check, msg) = c.problem.unwrap_or((Check::Format, "undecodable entry".into()));
-            self.fail_at(check, path.to_path_buf(), f.offset, msg);
-            return Ok(false);
+    /// Reads the checkpoint log and checks every signature and the order of sizes.
+    fn load_checkpoints(&mut self) -> Result<bool, Error> {
+        let ledger_id = self.report.ledger_id.unwrap_or_default();
+        let log = match read_log(self.backend, &self.dir, ledger_id) {
+            Ok(l) => l,
+            Err(StorageError::Corrupt {
+                file, offset, reason, ..
+            }) => {
+                self.fail_at(Check::Checkpoint, file, offset, reason);
+                self.report.failure.as_mut().map(|f| f.seq.take());
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
         };
+        let mut last = 0;
+        for (i, c) in log.checkpoints.iter().enumerate() {
+            let problem = if c.tree_size < last {
+                Some("its size is smaller than the checkpoint before it")
+            } else if !self.keys.has_role(&c.key_id, Role::Operator) {
+                Some("it is not signed by an operator key of this ledger")
+            } else if !self.keys.get(&c.key_id).is_some_and(|k| c.verify(k)) {
+                Some("its signature does not verify")
+            } else {
+                None
+            };
+            if let Some(why) = problem {
+                let msg = format!("checkpoint #{i} (size {}) is invalid: {why}", c.tree_size);
+                self.fail(c.tree_size.checked_sub(1), Check::Checkpoint, msg);
+                return Ok(false);
+            }
+            last = c.tree_size;
+        }
+        self.covered_until = last;
+        self.checkpoints = log.checkpoints;
+        Ok(true)
+    }
+
+    /// Incremental start: authenticate the stored tree and entry `size - 1` against the
+    /// trusted checkpoint, then stream from entry `size`.
+    fn resume(&mut self, t: &Checkpoint) -> Result<Option<(SegmentStream<'a>, Frontier)>, Error> {
+        let ledger_id = self.report.ledger_id.unwrap_or_default();
+        let seq = t.tree_size.checked_sub(1);
+        let bad = |v: &mut Self, why: &str| {
+            v.fail(
+                seq,
+                Check::Checkpoint,
+                format!("trusted checkpoint (size {}): {why}", t.tree_size),
+            );
+            Ok(None)
+        };
+        let Some(last) = seq else {
+            return bad(self, "an empty checkpoint cannot anchor verification");
+        };
+        if t.ledger_id != ledger_id {
+            return bad(self, "it belongs to another ledger");
+        }
+        let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
+        let frontier = match Frontier::load(&reader, t.tree_size) {
+            Ok(f) if f.root() == t.root => f,
+            Ok(_) => {
+                return bad(
+                    self,
+                    "the stored tree does not reproduce its root: the ledger was rewritten",
+                )
+            }
+            Err(e) => return bad(self, &format!("the stored tree is incomplete ({e})")),
+        };
+        let mut stream = SegmentStream::open_at(self.backend, &self.dir, last)?;
+        let Some(sc) = self.next(&mut stream)? else {
+            return bad(self, "the entry it ends with is missing");
+        };
+        let Some(f) = sc.chunk.frames.first() else {
+            return Ok(None);
+        };
+        let hash = entry_hash(f.entry(&sc.chunk.data));
+        let proven = inclusion_proof(&reader, last, t.tree_size)
+            .ok()
+            .is_some_and(|p| verify_inclusion_of_entry(&hash, last, t.tree_size, &p, &t.root).is_ok());
+        if !proven {
+            return bad(self, &format!("entry {last} is not the one it covers"));
+        }
+        self.report.entries = t.tree_size;
+        self.report.head = hash;
+        self.report.verified_from = t.tree_size;
+        let rest = SegmentStream::open_at(self.backend, &self.dir, t.tree_size)?;
+        Ok(Some((rest, frontier)))
+    }
+
+    /// Checks the chain link of one checked entry and records it; `Ok(false)` on failure.
+    fn link(
+        &mut self,
+        path: &Path,
+        first_seq: u64,
+        f: &FrameLoc,
+        c: Checked,
+        tree: &mut TreeCheck,
+    ) -> Result<bool, Error> {
+        let expected = self.report.entries;
         let fail = |v: &mut Self, check, msg: String| {
             v.fail_at(check, path.to_path_buf(), f.offset, msg);
             Ok(false)
+        };
+        let Some(entry) = c.entry.as_ref() else {
+            let (check, msg) = c.problem.unwrap_or((Check::Format, "undecodable entry".into()));
+            return fail(self, check, msg);
         };
         if entry.seq.0 != expected {
             return fail(
@@ -348,8 +442,21 @@ impl Verifier<'_> {
         if let Some((check, msg)) = c.problem {
             return fail(self, check, msg);
         }
-        if let Some(msg) = self.index_check(path, first_seq, f.offset)? {
+        if c.unsigned {
+            if expected < self.covered_until {
+                self.report.unsigned_covered += 1;
+            } else if self.opts.allow_uncovered_tail {
+                self.report.uncovered_tail += 1;
+            } else {
+                let msg = "entry carries no author signature and no checkpoint covers it".into();
+                return fail(self, Check::Signature, msg);
+            }
+        }
+        if let Some(msg) = self.index_check(path, first_seq, expected, f.offset)? {
             return fail(self, Check::Index, msg);
+        }
+        if let Err(p) = tree.push(&c.hash) {
+            return Ok(self.tree_problem(&p));
         }
         if c.redacted {
             self.report.redacted.push(expected);
@@ -359,86 +466,90 @@ impl Verifier<'_> {
         Ok(true)
     }
 
-    /// Compares the index slot of the entry at `offset` with that offset.
-    fn index_check(&mut self, seg_path: &Path, first_seq: u64, offset: u64) -> Result<Option<String>, Error> {
-        if self
-            .index
-            .as_ref()
-            .is_none_or(|c| c.path != index_path(&self.dir, first_seq))
-        {
-            if let Some(msg) = self.finish_index() {
+    fn tree_problem(&mut self, p: &TreeProblem) -> bool {
+        match *p {
+            TreeProblem::Node { level, index } => {
+                let msg = format!(
+                    "stored tree node (level {level}, index {index}) differs from the entries; rebuild the tree files"
+                );
+                self.fail(Some(self.report.entries), Check::Tree, msg);
+            }
+            TreeProblem::Checkpoint { number, size } => {
+                let msg = format!(
+                    "checkpoint #{number} (size {size}) has a different root than the ledger: entries up to {} were rewritten or forked after it was issued",
+                    size - 1
+                );
+                self.fail(Some(size - 1), Check::Checkpoint, msg);
+            }
+        }
+        false
+    }
+
+    fn index_check(&mut self, seg_path: &Path, first_seq: u64, seq: u64, offset: u64) -> Result<Option<String>, Error> {
+        if self.index.as_ref().is_none_or(|c| c.first_seq() != first_seq) {
+            if let Some(msg) = self.index.take().and_then(IndexCursor::finish) {
                 return Ok(Some(msg));
             }
-            self.index = Some(self.open_index(first_seq)?);
+            let ledger_id = self.report.ledger_id.unwrap_or_default();
+            let sealed = first_seq != self.newest_segment;
+            self.index = Some(IndexCursor::open(
+                self.backend,
+                &self.dir,
+                ledger_id,
+                first_seq,
+                sealed,
+            )?);
         }
-        let Some(cur) = self.index.as_mut() else {
-            return Ok(None);
-        };
-        let i = cur.seen;
-        cur.seen += 1;
-        let Some(file) = cur.file.as_ref() else {
-            return Ok(Some(format!(
-                "index {} is missing or has a bad header",
-                cur.path.display()
-            )));
-        };
-        if i >= cur.slots {
-            // The newest segment's index may trail a writer that is appending right now.
-            return Ok(cur.sealed.then(|| {
-                format!(
-                    "index {} has fewer entries than {}",
-                    cur.path.display(),
-                    seg_path.display()
-                )
-            }));
+        match self.index.as_mut() {
+            Some(cur) => cur.check(seg_path, seq, offset),
+            None => Ok(None),
         }
-        let mut b = [0u8; 8];
-        file.read_exact_at(&mut b, slot(i))
-            .map_err(crate::storage::io_err("read", &cur.path))?;
-        let slot_offset = u64::from_le_bytes(b);
-        Ok((slot_offset != offset).then(|| {
-            format!(
-                "index {} says entry {} is at offset {slot_offset}, segment has it at {offset}",
-                cur.path.display(),
-                first_seq + i
-            )
-        }))
     }
 
-    fn open_index(&self, first_seq: u64) -> Result<IndexCursor, Error> {
-        let path = index_path(&self.dir, first_seq);
-        let segs = crate::storage::list_segments(self.backend, &self.dir)?;
-        let sealed = segs.last() != Some(&first_seq);
-        let mut cur = IndexCursor {
-            path: path.clone(),
-            file: None,
-            slots: 0,
-            seen: 0,
-            sealed,
-        };
-        let Ok(file) = self.backend.open_read(&path) else {
-            return Ok(cur);
-        };
-        let len = file.len().map_err(crate::storage::io_err("stat", &path))?;
-        let mut h = [0u8; INDEX_HEADER_LEN];
-        let ledger_id = self.report.ledger_id.unwrap_or_default();
-        if file.read_exact_at(&mut h, 0).is_ok() && check_index_header(&h, ledger_id, first_seq).is_ok() {
-            cur.slots = count(len);
-            cur.file = Some(file);
+    /// End of the ledger: index completeness, checkpoints beyond the end, consistency.
+    fn finish(&mut self, tree: &TreeCheck) {
+        if let Some(msg) = self.index.take().and_then(IndexCursor::finish) {
+            self.fail(Some(self.report.entries), Check::Index, msg);
+            return;
         }
-        Ok(cur)
+        self.report.root = tree.root();
+        self.report.tree_missing_nodes = tree.missing;
+        let n = self.report.entries;
+        if let Some((i, c)) = self.checkpoints.iter().enumerate().find(|(_, c)| c.tree_size > n) {
+            let msg = format!(
+                "the ledger has {n} entries but checkpoint #{i} covers {}: entries were removed after it was issued",
+                c.tree_size
+            );
+            self.fail(Some(n), Check::Checkpoint, msg);
+            return;
+        }
+        let verified: Vec<&Checkpoint> = self
+            .checkpoints
+            .iter()
+            .filter(|c| c.tree_size > self.report.verified_from)
+            .collect();
+        self.report.checkpoints_verified = verified.len() as u64;
+        self.report.latest_checkpoint = self.checkpoints.last().copied();
+        if let (Some(t), Some(latest)) = (self.opts.from_checkpoint, self.checkpoints.last().copied()) {
+            self.check_consistency(&t, &latest);
+        }
     }
 
-    /// At the end of a segment: a sealed segment's index must have exactly its entries.
-    fn finish_index(&mut self) -> Option<String> {
-        let cur = self.index.take()?;
-        (cur.sealed && cur.slots != cur.seen).then(|| {
-            format!(
-                "index {} has {} entries, its segment {}",
-                cur.path.display(),
-                cur.slots,
-                cur.seen
-            )
-        })
+    fn check_consistency(&mut self, old: &Checkpoint, new: &Checkpoint) {
+        if new.tree_size <= old.tree_size {
+            return;
+        }
+        let ledger_id = self.report.ledger_id.unwrap_or(LedgerId::default());
+        let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
+        let ok = consistency_proof(&reader, old.tree_size, new.tree_size)
+            .ok()
+            .is_some_and(|p| verify_consistency(old.tree_size, new.tree_size, &old.root, &new.root, &p).is_ok());
+        if !ok {
+            let msg = format!(
+                "no valid consistency proof from size {} to {}",
+                old.tree_size, new.tree_size
+            );
+            self.fail(Some(new.tree_size - 1), Check::Checkpoint, msg);
+        }
     }
 }

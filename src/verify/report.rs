@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use crate::checkpoint::Checkpoint;
 use crate::entry::LedgerId;
 use crate::hash::Digest;
 use crate::storage::TornTail;
@@ -25,6 +26,10 @@ pub enum Check {
     TrustAnchor,
     /// The index (derived data) disagrees with the segment; rebuild it.
     Index,
+    /// A stored Merkle tree node (derived data) disagrees with the entries.
+    Tree,
+    /// A checkpoint is invalid, or the ledger no longer matches one that was issued.
+    Checkpoint,
 }
 
 impl Check {
@@ -39,6 +44,8 @@ impl Check {
             Check::Key => "key",
             Check::TrustAnchor => "trust_anchor",
             Check::Index => "index",
+            Check::Tree => "tree",
+            Check::Checkpoint => "checkpoint",
         }
     }
 }
@@ -92,6 +99,23 @@ pub struct VerifyReport {
     pub redacted: Vec<u64>,
     /// An incomplete final record (a crash or a racing writer); not a failure.
     pub torn_tail: Option<TornTail>,
+    /// The Merkle root recomputed over the verified entries.
+    pub root: Digest,
+    /// Checkpoints whose signature and root were verified.
+    pub checkpoints_verified: u64,
+    /// The newest checkpoint verified.
+    pub latest_checkpoint: Option<Checkpoint>,
+    /// Entries without an author signature that a verified checkpoint covers (high-volume mode).
+    pub unsigned_covered: u64,
+    /// Entries without an author signature after the last checkpoint, accepted only because
+    /// [`VerifyOptions::allow_uncovered_tail`](super::VerifyOptions::allow_uncovered_tail) was set.
+    pub uncovered_tail: u64,
+    /// Merkle nodes the stored tree lacks (derived data a crash kept from disk; the writer
+    /// rebuilds them on open). Proofs touching them cannot be built until then.
+    pub tree_missing_nodes: u64,
+    /// Where verification started: 0 for a full verification, else the size of the trusted
+    /// checkpoint an incremental verification started from.
+    pub verified_from: u64,
     /// The first failure; `None` means the ledger verified.
     pub failure: Option<Failure>,
 }

@@ -1,0 +1,281 @@
+//! Stored Merkle tree hashes: one file per level, so that any inclusion or consistency proof
+//! needs O(log n) reads and no rescan (docs/FORMAT.md §7).
+//!
+//! ```text
+//! DIR/tree/level-00.hashes   leaf hashes, 32 bytes each, in leaf order
+//! DIR/tree/level-01.hashes   hashes of complete 2-leaf subtrees
+//! DIR/tree/level-kk.hashes   hashes of complete 2^k-leaf subtrees
+//! each file: 32-byte header (magic "PLEDGTRE", u16 version, u8 level, 5 zero, ledger id [16])
+//! ```
+//! The files are derived data: the writer rebuilds whatever a crash left missing from the
+//! segments, and `verify` compares every stored node with the hash it recomputes.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::entry::LedgerId;
+use crate::error::StorageError;
+use crate::hash::Digest;
+use crate::merkle::{CompletedNode, Frontier, NodeSource};
+use crate::storage::segment::FORMAT_VERSION;
+use crate::storage::{io_err, Backend, StorageFile};
+
+/// Name of the directory holding the level files.
+pub const TREE_DIR: &str = "tree";
+/// Magic bytes of a level file.
+pub const TREE_MAGIC: &[u8; 8] = b"PLEDGTRE";
+/// Length of a level file's header.
+pub const TREE_HEADER_LEN: u64 = 32;
+/// Number of levels a tree of up to 2^63 leaves can have.
+pub const MAX_LEVELS: usize = 64;
+
+/// Path of the file holding the nodes of `level`.
+#[must_use]
+pub fn level_path(dir: &Path, level: u8) -> PathBuf {
+    dir.join(TREE_DIR).join(format!("level-{level:02}.hashes"))
+}
+
+/// The 32 header bytes of the file of `level`.
+#[must_use]
+pub fn level_header(ledger_id: LedgerId, level: u8) -> [u8; TREE_HEADER_LEN as usize] {
+    let mut h = [0u8; TREE_HEADER_LEN as usize];
+    h[..8].copy_from_slice(TREE_MAGIC);
+    h[8..10].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    h[10] = level;
+    h[16..].copy_from_slice(&ledger_id.0);
+    h
+}
+
+fn node_offset(index: u64) -> u64 {
+    TREE_HEADER_LEN + index * 32
+}
+
+/// A stored node could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("tree node (level {level}, index {index}) unavailable: {reason}")]
+pub struct NodeUnavailable {
+    /// Level of the node.
+    pub level: u8,
+    /// Index of the node within its level.
+    pub index: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// Read access to the stored level files (opened lazily, checked against the ledger id).
+#[derive(Debug)]
+pub struct TreeReader<'b> {
+    backend: &'b dyn Backend,
+    dir: PathBuf,
+    ledger_id: LedgerId,
+    files: Mutex<Vec<Option<Box<dyn StorageFile>>>>,
+}
+
+impl<'b> TreeReader<'b> {
+    /// Reads the tree of the ledger in `dir`.
+    #[must_use]
+    pub fn new(backend: &'b dyn Backend, dir: &Path, ledger_id: LedgerId) -> Self {
+        TreeReader {
+            backend,
+            dir: dir.to_path_buf(),
+            ledger_id,
+            files: Mutex::new((0..MAX_LEVELS).map(|_| None).collect()),
+        }
+    }
+
+    /// Number of nodes stored at `level` (0 if the file is missing or has a bad header).
+    #[must_use]
+    pub fn stored(&self, level: u8) -> u64 {
+        self.with_file(level, |f| f.len().map_err(|e| e.to_string()))
+            .map_or(0, |len| len.saturating_sub(TREE_HEADER_LEN) / 32)
+    }
+
+    fn with_file<T>(&self, level: u8, op: impl FnOnce(&dyn StorageFile) -> Result<T, String>) -> Result<T, String> {
+        let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = files.get_mut(usize::from(level)).ok_or("level out of range")?;
+        if slot.is_none() {
+            let path = level_path(&self.dir, level);
+            let f = self.backend.open_read(&path).map_err(|e| e.to_string())?;
+            let mut h = [0u8; TREE_HEADER_LEN as usize];
+            f.read_exact_at(&mut h, 0).map_err(|e| e.to_string())?;
+            if h != level_header(self.ledger_id, level) {
+                return Err(format!("{} has a bad header", path.display()));
+            }
+            *slot = Some(f);
+        }
+        // Filled just above when it was empty.
+        let f = slot.as_deref().ok_or("level file not open")?;
+        op(f)
+    }
+}
+
+impl NodeSource for TreeReader<'_> {
+    type Error = NodeUnavailable;
+
+    fn node(&self, level: u8, index: u64) -> Result<Digest, NodeUnavailable> {
+        let read = |f: &dyn StorageFile| {
+            let mut b = [0u8; 32];
+            f.read_exact_at(&mut b, node_offset(index)).map_err(|e| e.to_string())?;
+            Ok(Digest::from_bytes(b))
+        };
+        self.with_file(level, read)
+            .map_err(|reason| NodeUnavailable { level, index, reason })
+    }
+}
+
+/// The writer's side: the frontier in memory plus buffered appends to the level files.
+#[derive(Debug)]
+pub(crate) struct TreeWriter {
+    dir: PathBuf,
+    ledger_id: LedgerId,
+    frontier: Frontier,
+    files: Vec<Option<Box<dyn StorageFile>>>,
+    /// Nodes stored per level (written, maybe not yet synced).
+    counts: Vec<u64>,
+    pending: Vec<Vec<u8>>,
+}
+
+impl TreeWriter {
+    /// Opens the tree files of a ledger holding `entries` entries, cutting what a crash left
+    /// inconsistent. Returns the writer and the number of leaves still to be replayed (the
+    /// caller pushes the entry hashes of `[writer.size(), entries)`).
+    pub(crate) fn open(
+        backend: &dyn Backend,
+        dir: &Path,
+        ledger_id: LedgerId,
+        entries: u64,
+    ) -> Result<Self, StorageError> {
+        let tree_dir = dir.join(TREE_DIR);
+        backend.create_dir_all(&tree_dir).map_err(io_err("create", &tree_dir))?;
+        let reader = TreeReader::new(backend, dir, ledger_id);
+        let stored: Vec<u64> = (0..MAX_LEVELS as u8).map(|l| reader.stored(l)).collect();
+        let size = consistent_size(&stored, entries);
+        // Nodes of a consistent prefix: a frontier needs only O(log n) of them.
+        let frontier = Frontier::load(&reader, size).map_err(|e| StorageError::NotALedger {
+            path: tree_dir.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut w = TreeWriter {
+            dir: dir.to_path_buf(),
+            ledger_id,
+            frontier,
+            files: (0..MAX_LEVELS).map(|_| None).collect(),
+            counts: vec![0; MAX_LEVELS],
+            pending: vec![Vec::new(); MAX_LEVELS],
+        };
+        for level in 0..MAX_LEVELS as u8 {
+            let keep = size >> level;
+            if keep == 0 && stored[usize::from(level)] == 0 {
+                continue;
+            }
+            w.open_level(backend, level, keep)?;
+        }
+        Ok(w)
+    }
+
+    /// Leaves in the tree.
+    pub(crate) fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The current root.
+    pub(crate) fn root(&self) -> Digest {
+        self.frontier.root()
+    }
+
+    /// Adds the leaf of an entry; completed nodes are buffered for [`TreeWriter::flush`].
+    pub(crate) fn push(&mut self, entry_hash: &Digest) -> Result<(), StorageError> {
+        let done = self
+            .frontier
+            .push(crate::hash::hash_leaf(entry_hash))
+            .map_err(|_| StorageError::Full)?;
+        for CompletedNode { level, hash, .. } in done {
+            self.pending[usize::from(level)].extend_from_slice(hash.as_bytes());
+        }
+        Ok(())
+    }
+
+    /// Writes buffered nodes to the level files.
+    pub(crate) fn flush(&mut self, backend: &dyn Backend) -> Result<(), StorageError> {
+        for level in 0..MAX_LEVELS {
+            if self.pending[level].is_empty() {
+                continue;
+            }
+            let lvl = level as u8;
+            if self.files[level].is_none() {
+                self.open_level(backend, lvl, 0)?;
+            }
+            let path = level_path(&self.dir, lvl);
+            let off = node_offset(self.counts[level]);
+            let f = self.files[level].as_mut().ok_or(StorageError::Poisoned)?;
+            f.write_all_at(&self.pending[level], off)
+                .map_err(io_err("write", &path))?;
+            self.counts[level] += self.pending[level].len() as u64 / 32;
+            self.pending[level].clear();
+        }
+        Ok(())
+    }
+
+    /// Syncs every level file written to.
+    pub(crate) fn sync(&mut self) -> Result<(), StorageError> {
+        for (level, f) in self.files.iter_mut().enumerate() {
+            if let Some(f) = f {
+                f.sync_data()
+                    .map_err(io_err("sync", &level_path(&self.dir, level as u8)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (or creates) a level file and cuts it to `keep` nodes.
+    fn open_level(&mut self, backend: &dyn Backend, level: u8, keep: u64) -> Result<(), StorageError> {
+        let path = level_path(&self.dir, level);
+        let header = level_header(self.ledger_id, level);
+        let mut f = match backend.open_write(&path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+                let tree_dir = self.dir.join(TREE_DIR);
+                backend.sync_dir(&tree_dir).map_err(io_err("sync", &tree_dir))?;
+                f
+            }
+            Err(e) => return Err(io_err("open", &path)(e)),
+        };
+        f.set_len(node_offset(keep)).map_err(io_err("truncate", &path))?;
+        f.write_all_at(&header, 0).map_err(io_err("write", &path))?;
+        self.files[usize::from(level)] = Some(f);
+        self.counts[usize::from(level)] = keep;
+        Ok(())
+    }
+}
+
+/// The largest tree size `≤ entries` for which every level file holds all its nodes
+/// (`stored[k] ≥ size >> k`), so a crash that persisted some level files further than others
+/// costs only a replay of the difference.
+#[must_use]
+pub fn consistent_size(stored: &[u64], entries: u64) -> u64 {
+    let mut size = u128::from(entries.min(stored.first().copied().unwrap_or(0)));
+    for (k, &m) in stored.iter().enumerate().skip(1).take(63) {
+        // floor(size / 2^k) ≤ m  ⇔  size < (m + 1)·2^k
+        size = size.min(((u128::from(m) + 1) << k) - 1);
+    }
+    // size ≤ entries, a u64.
+    u64::try_from(size).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consistent_size_cuts_to_the_shortest_level() {
+        // 8 leaves: level 1 has 4, level 2 has 2, level 3 has 1.
+        assert_eq!(consistent_size(&[8, 4, 2, 1], 8), 8);
+        assert_eq!(consistent_size(&[8, 4, 2, 1], 5), 5);
+        // Level 2 lost its second node: at most 7 leaves are consistent.
+        assert_eq!(consistent_size(&[8, 4, 1, 0], 8), 7);
+        // Level 1 lost everything: only 1 leaf is consistent.
+        assert_eq!(consistent_size(&[8, 0, 0, 0], 8), 1);
+        assert_eq!(consistent_size(&[0, 0], 8), 0);
+    }
+}

@@ -1,0 +1,96 @@
+//! Cross-checks the index files (derived data) against the frames actually found.
+
+use std::path::{Path, PathBuf};
+
+use crate::entry::LedgerId;
+use crate::error::Error;
+use crate::storage::index::{check_index_header, count, slot, INDEX_HEADER_LEN};
+use crate::storage::{index_path, io_err, Backend, StorageFile};
+
+/// The index of the segment being verified and how far it was compared.
+pub(super) struct IndexCursor {
+    path: PathBuf,
+    first_seq: u64,
+    file: Option<Box<dyn StorageFile>>,
+    slots: u64,
+    /// One past the highest slot compared.
+    seen: u64,
+    sealed: bool,
+}
+
+impl IndexCursor {
+    pub(super) fn open(
+        backend: &dyn Backend,
+        dir: &Path,
+        ledger_id: LedgerId,
+        first_seq: u64,
+        sealed: bool,
+    ) -> Result<Self, Error> {
+        let path = index_path(dir, first_seq);
+        let mut cur = IndexCursor {
+            path: path.clone(),
+            first_seq,
+            file: None,
+            slots: 0,
+            seen: 0,
+            sealed,
+        };
+        let Ok(file) = backend.open_read(&path) else {
+            return Ok(cur);
+        };
+        let len = file.len().map_err(io_err("stat", &path))?;
+        let mut h = [0u8; INDEX_HEADER_LEN];
+        if file.read_exact_at(&mut h, 0).is_ok() && check_index_header(&h, ledger_id, first_seq).is_ok() {
+            cur.slots = count(len);
+            cur.file = Some(file);
+        }
+        Ok(cur)
+    }
+
+    pub(super) fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Compares the slot of entry `seq` with the frame's `offset`; a message on mismatch.
+    pub(super) fn check(&mut self, seg_path: &Path, seq: u64, offset: u64) -> Result<Option<String>, Error> {
+        let i = seq - self.first_seq;
+        self.seen = i + 1;
+        let Some(file) = self.file.as_ref() else {
+            return Ok(Some(format!(
+                "index {} is missing or has a bad header",
+                self.path.display()
+            )));
+        };
+        if i >= self.slots {
+            // The newest segment's index may trail a writer that is appending right now.
+            let msg = format!(
+                "index {} has fewer entries than {}",
+                self.path.display(),
+                seg_path.display()
+            );
+            return Ok(self.sealed.then_some(msg));
+        }
+        let mut b = [0u8; 8];
+        file.read_exact_at(&mut b, slot(i))
+            .map_err(io_err("read", &self.path))?;
+        let at = u64::from_le_bytes(b);
+        Ok((at != offset).then(|| {
+            format!(
+                "index {} says entry {seq} is at offset {at}, the segment has it at {offset}",
+                self.path.display()
+            )
+        }))
+    }
+
+    /// At the end of a segment: a sealed segment's index must hold exactly its entries.
+    pub(super) fn finish(self) -> Option<String> {
+        (self.sealed && self.slots != self.seen).then(|| {
+            format!(
+                "index {} has {} entries, its segment {}",
+                self.path.display(),
+                self.slots,
+                self.seen
+            )
+        })
+    }
+}
