@@ -37,7 +37,11 @@ pub const CHECKPOINT_RECORD_LEN: usize = 8 + 32 + 8 + 32 + SIGNATURE_LEN + 4;
 pub const MAX_NOTE_LEN: usize = 8 << 10;
 
 /// A signed statement that the ledger had `tree_size` entries with Merkle root `root`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// Serialized (serde) with hex strings for ids, root and signature, and the timestamp in
+/// nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "CheckpointJson", into = "CheckpointJson")]
 pub struct Checkpoint {
     /// The ledger.
     pub ledger_id: LedgerId,
@@ -51,6 +55,47 @@ pub struct Checkpoint {
     pub key_id: KeyId,
     /// Ed25519 signature over [`Checkpoint::body`].
     pub signature: [u8; SIGNATURE_LEN],
+}
+
+/// The JSON shape of a [`Checkpoint`].
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckpointJson {
+    ledger_id: String,
+    tree_size: u64,
+    root: Digest,
+    timestamp: u64,
+    key_id: Digest,
+    signature: String,
+}
+
+impl From<Checkpoint> for CheckpointJson {
+    fn from(c: Checkpoint) -> Self {
+        CheckpointJson {
+            ledger_id: c.ledger_id.to_string(),
+            tree_size: c.tree_size,
+            root: c.root,
+            timestamp: c.timestamp.0,
+            key_id: c.key_id.0,
+            signature: crate::hash::hex_encode(&c.signature),
+        }
+    }
+}
+
+impl TryFrom<CheckpointJson> for Checkpoint {
+    type Error = String;
+    fn try_from(j: CheckpointJson) -> Result<Self, String> {
+        let mut signature = [0u8; SIGNATURE_LEN];
+        crate::hash::hex_decode_into(&j.signature, &mut signature).map_err(|_| "signature must be 128 hex digits")?;
+        Ok(Checkpoint {
+            ledger_id: j.ledger_id.parse().map_err(|_| "ledger_id must be 32 hex digits")?,
+            tree_size: j.tree_size,
+            root: j.root,
+            timestamp: Timestamp(j.timestamp),
+            key_id: KeyId(j.key_id),
+            signature,
+        })
+    }
 }
 
 /// The origin line of a ledger's checkpoints.

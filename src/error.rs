@@ -226,6 +226,9 @@ pub enum Error {
     /// See [`crate::merkle::ProofError`].
     #[error(transparent)]
     Proof(#[from] crate::merkle::ProofError),
+    /// See [`crate::proof::ProofCheckError`].
+    #[error(transparent)]
+    ProofCheck(#[from] crate::proof::ProofCheckError),
     /// An I/O error outside the ledger directory (e.g. reading input).
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -117,10 +117,10 @@ pub(crate) fn open_index(
     first_seq: u64,
 ) -> Result<OpenIndex, StorageError> {
     let path = index_path(dir, first_seq);
-    let (mut file, created) = match backend.open_write(&path, false) {
-        Ok(f) => (f, false),
+    let mut file = match backend.open_write(&path, false) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            (backend.open_write(&path, true).map_err(io_err("create", &path))?, true)
+            backend.open_write(&path, true).map_err(io_err("create", &path))?
         }
         Err(e) => return Err(io_err("open", &path)(e)),
     };
@@ -140,11 +140,13 @@ pub(crate) fn open_index(
     file.set_len(0).map_err(io_err("truncate", &path))?;
     file.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
         .map_err(io_err("write", &path))?;
+    // A missing index is rebuilt just like a foreign or damaged one, and reported as such
+    // (`Recovery::index_rebuilt`): it used to say `false` when the file had been deleted.
     Ok(OpenIndex {
         file,
         path,
         count: 0,
-        reset: !created,
+        reset: true,
     })
 }
 

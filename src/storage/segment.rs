@@ -211,20 +211,34 @@ impl Scanner {
             if start >= SCAN_CHUNK && !chunk.frames.is_empty() {
                 break;
             }
-            let header = self.read_header(&mut chunk.data, base)?;
-            let len = header.frame_len();
-            self.fill(&mut chunk.data, base, start + len)?;
-            if let Err(p) = check_body(header, &chunk.data[start..start + len]) {
-                return Err(self.body_problem(p, header, &chunk.data[start..start + len]));
+            match self.next_frame(&mut chunk.data, base, start) {
+                Ok(frame) => {
+                    self.pos += frame.header.frame_len() as u64;
+                    chunk.frames.push(frame);
+                }
+                // Hand out the good frames before a problem first, and report the problem on
+                // the next call (which starts at the bad frame): a caller that counts entries
+                // then names the damaged entry's sequence number, not its chunk's first one.
+                Err(_) if !chunk.frames.is_empty() => break,
+                Err(stop) => return Err(stop),
             }
-            chunk.frames.push(FrameLoc {
-                offset: self.pos,
-                start,
-                header,
-            });
-            self.pos += len as u64;
         }
         Ok(chunk)
+    }
+
+    /// Reads and checks the frame at `self.pos` (which is `start` within `data`).
+    fn next_frame(&self, data: &mut Vec<u8>, base: u64, start: usize) -> Result<FrameLoc, ScanStop> {
+        let header = self.read_header(data, base)?;
+        let len = header.frame_len();
+        self.fill(data, base, start + len)?;
+        if let Err(p) = check_body(header, &data[start..start + len]) {
+            return Err(self.body_problem(p, header, &data[start..start + len]));
+        }
+        Ok(FrameLoc {
+            offset: self.pos,
+            start,
+            header,
+        })
     }
 
     fn corrupt(&self, reason: &'static str) -> ScanStop {
@@ -340,5 +354,43 @@ mod tests {
         assert_eq!(parse_segment_file_name(&segment_file_name(42)), Some(42));
         assert_eq!(parse_segment_file_name("42.seg"), None);
         assert_eq!(parse_segment_file_name("0000000000000000004x.seg"), None);
+    }
+
+    /// Damage in the third frame of a chunk: the two good frames come first, then the damage,
+    /// so that callers counting entries name the damaged one (not the chunk's first).
+    #[test]
+    fn frames_before_damage_are_returned_before_the_damage() {
+        use crate::storage::{Backend, SimBackend};
+        let mut seg = SegmentHeader {
+            ledger_id: LedgerId([4; 16]),
+            first_seq: 0,
+        }
+        .encode()
+        .to_vec();
+        let mut offsets = Vec::new();
+        for i in 0..4u8 {
+            offsets.push(seg.len() as u64);
+            let entry = vec![i; crate::storage::frame::MIN_ENTRY_LEN];
+            crate::storage::frame::encode_frame(&mut seg, &entry, &[i; 32], b"payload");
+        }
+        seg[offsets[2] as usize + 20] ^= 1; // an entry byte of the third frame
+        let disk = SimBackend::new();
+        let path = Path::new("/s/0.seg");
+        disk.set_file_bytes(path, seg.clone());
+        for newest in [false, true] {
+            let file = disk.open_read(path).unwrap();
+            let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, seg.len() as u64, newest);
+            let chunk = sc.next_chunk(100).unwrap();
+            let found: Vec<u64> = chunk.frames.iter().map(|f| f.offset).collect();
+            assert_eq!(found, offsets[..2]);
+            let stop = sc.next_chunk(100).unwrap_err();
+            assert_eq!(
+                stop,
+                ScanStop::Corrupt {
+                    offset: offsets[2],
+                    reason: "entry checksum mismatch"
+                }
+            );
+        }
     }
 }

@@ -21,7 +21,7 @@ use rayon::prelude::*;
 pub use report::{Check, Failure, VerifyReport};
 
 use crate::checkpoint::{read_log, Checkpoint};
-use crate::entry::{entry_hash, Entry, EntryKind, LedgerId};
+use crate::entry::{entry_hash, Entry, EntryKind};
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
 use crate::keys::VerifyingKey;
@@ -539,7 +539,7 @@ impl<'a> Verifier<'a> {
         if new.tree_size <= old.tree_size {
             return;
         }
-        let ledger_id = self.report.ledger_id.unwrap_or(LedgerId::default());
+        let ledger_id = self.report.ledger_id.unwrap_or_default();
         let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
         let ok = consistency_proof(&reader, old.tree_size, new.tree_size)
             .ok()

@@ -1,0 +1,128 @@
+//! Portable proofs: an inclusion or consistency proof together with the signed checkpoint(s)
+//! it is relative to, serializable (with serde) as the JSON documented in docs/CLI.md, and
+//! checkable offline with nothing but the operator's public key.
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::Checkpoint;
+use crate::hash::Digest;
+use crate::keys::VerifyingKey;
+use crate::merkle::{verify_consistency, verify_inclusion_of_entry, ProofError};
+
+/// Why a proof was not accepted. "Malformed" (cannot be a proof) differs from "invalid" (a
+/// well-formed proof that does not hold).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofCheckError {
+    /// Structurally wrong: sizes, index, path length, missing checkpoint.
+    #[error("malformed proof: {0}")]
+    Malformed(String),
+    /// Well-formed but false: wrong root, bad checkpoint signature, mismatched checkpoint.
+    #[error("invalid proof: {0}")]
+    Invalid(String),
+}
+
+impl From<ProofError> for ProofCheckError {
+    fn from(e: ProofError) -> Self {
+        match e {
+            ProofError::RootMismatch => ProofCheckError::Invalid(e.to_string()),
+            ProofError::Malformed(m) => ProofCheckError::Malformed(m.to_string()),
+        }
+    }
+}
+
+/// Proof that an entry is in the ledger state a checkpoint pins.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InclusionProof {
+    /// Size of the tree the proof is against.
+    pub tree_size: u64,
+    /// The entry's sequence number (its leaf index).
+    pub leaf_index: u64,
+    /// The entry hash.
+    pub entry_hash: Digest,
+    /// RFC 9162 audit path, leaf to root.
+    pub path: Vec<Digest>,
+    /// The root of the tree of `tree_size` entries.
+    pub root: Digest,
+    /// The signed checkpoint that pins `tree_size` and `root`.
+    pub checkpoint: Option<Checkpoint>,
+}
+
+impl InclusionProof {
+    /// Checks the checkpoint's signature by `operator`, that it pins this proof's size and
+    /// root, and the audit path.
+    ///
+    /// # Errors
+    /// [`ProofCheckError`] saying whether the proof is malformed or invalid.
+    pub fn verify(&self, operator: &VerifyingKey) -> Result<(), ProofCheckError> {
+        check_checkpoint(self.checkpoint.as_ref(), self.tree_size, &self.root, operator)?;
+        verify_inclusion_of_entry(
+            &self.entry_hash,
+            self.leaf_index,
+            self.tree_size,
+            &self.path,
+            &self.root,
+        )?;
+        Ok(())
+    }
+}
+
+/// Proof that a newer ledger state extends an older one (nothing rewritten or removed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The older tree size.
+    pub old_size: u64,
+    /// The newer tree size.
+    pub new_size: u64,
+    /// The older root.
+    pub old_root: Digest,
+    /// The newer root.
+    pub new_root: Digest,
+    /// RFC 9162 consistency path.
+    pub path: Vec<Digest>,
+    /// The checkpoint pinning the older state.
+    pub old_checkpoint: Option<Checkpoint>,
+    /// The checkpoint pinning the newer state.
+    pub new_checkpoint: Option<Checkpoint>,
+}
+
+impl ConsistencyProof {
+    /// Checks both checkpoints' signatures by `operator`, that they pin the proof's sizes and
+    /// roots, and the consistency path.
+    ///
+    /// # Errors
+    /// [`ProofCheckError`] saying whether the proof is malformed or invalid.
+    pub fn verify(&self, operator: &VerifyingKey) -> Result<(), ProofCheckError> {
+        check_checkpoint(self.old_checkpoint.as_ref(), self.old_size, &self.old_root, operator)?;
+        check_checkpoint(self.new_checkpoint.as_ref(), self.new_size, &self.new_root, operator)?;
+        if let (Some(a), Some(b)) = (&self.old_checkpoint, &self.new_checkpoint) {
+            if a.ledger_id != b.ledger_id {
+                return Err(ProofCheckError::Invalid(
+                    "the checkpoints belong to different ledgers".into(),
+                ));
+            }
+        }
+        verify_consistency(self.old_size, self.new_size, &self.old_root, &self.new_root, &self.path)?;
+        Ok(())
+    }
+}
+
+fn check_checkpoint(
+    c: Option<&Checkpoint>,
+    size: u64,
+    root: &Digest,
+    operator: &VerifyingKey,
+) -> Result<(), ProofCheckError> {
+    let c = c.ok_or_else(|| ProofCheckError::Malformed("no signed checkpoint in the proof".into()))?;
+    if !c.verify(operator) {
+        return Err(ProofCheckError::Invalid(
+            "the checkpoint is not signed by the trusted key".into(),
+        ));
+    }
+    if c.tree_size != size || c.root != *root {
+        return Err(ProofCheckError::Invalid(
+            "the checkpoint pins a different size or root".into(),
+        ));
+    }
+    Ok(())
+}

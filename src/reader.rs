@@ -1,0 +1,269 @@
+//! Reading a ledger without the writer lock: entries by sequence number, checkpoints, and
+//! inclusion / consistency proofs built from the stored tree with O(log n) reads.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::checkpoint::{read_log, Checkpoint};
+use crate::entry::{entry_hash, Entry, LedgerId};
+use crate::error::{Error, StorageError};
+use crate::hash::Digest;
+use crate::merkle::{consistency_proof, inclusion_proof, BuildError};
+use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::storage::frame::{check_body, parse_header, parse_section, StoredPayload, FRAME_HEADER_LEN};
+use crate::storage::segment::SEGMENT_HEADER_LEN;
+use crate::storage::{
+    corrupt, index, index_path, io_err, list_segments, read_segment_header, segment_path, Backend, SegmentStream,
+    StdBackend,
+};
+use crate::tree::TreeReader;
+
+/// An entry as read from disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// The decoded entry.
+    pub entry: Entry,
+    /// Its entry hash.
+    pub hash: Digest,
+    /// Its payload (or the fact that it was erased).
+    pub payload: StoredPayload,
+    /// The segment file holding it.
+    pub file: PathBuf,
+    /// Byte offset of its frame in that file.
+    pub offset: u64,
+}
+
+/// Read-only access to a ledger directory; needs no lock and may run beside the writer.
+///
+/// ```
+/// use provledger::{Draft, Ledger, LedgerReader, Options, SigningKey};
+/// let dir = tempfile::tempdir()?;
+/// let key = SigningKey::generate()?;
+/// let mut ledger = Ledger::create(dir.path(), &key, "demo", Options::default())?;
+/// ledger.append(Draft::application("text/plain", b"a".to_vec()))?;
+/// let cp = ledger.checkpoint()?;
+/// let reader = LedgerReader::open(dir.path())?;
+/// let proof = reader.inclusion_proof(1, None)?;
+/// proof.verify(&key.verifying_key())?;
+/// assert_eq!(proof.tree_size, cp.tree_size);
+/// # Ok::<_, provledger::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct LedgerReader {
+    backend: Arc<dyn Backend>,
+    dir: PathBuf,
+    ledger_id: LedgerId,
+}
+
+impl LedgerReader {
+    /// Opens the ledger in `dir` on the real file system.
+    ///
+    /// # Errors
+    /// [`StorageError::NotALedger`] or I/O errors.
+    pub fn open(dir: &Path) -> Result<Self, Error> {
+        Self::open_with(Arc::new(StdBackend), dir)
+    }
+
+    /// Opens the ledger in `dir` through `backend`.
+    ///
+    /// # Errors
+    /// As [`LedgerReader::open`].
+    pub fn open_with(backend: Arc<dyn Backend>, dir: &Path) -> Result<Self, Error> {
+        list_segments(backend.as_ref(), dir)?;
+        let path = segment_path(dir, 0);
+        let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+        let len = file.len().map_err(io_err("stat", &path))?;
+        let header =
+            read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
+                path: dir.to_path_buf(),
+                reason: "first segment has no header".into(),
+            })?;
+        Ok(LedgerReader {
+            backend,
+            dir: dir.to_path_buf(),
+            ledger_id: header.ledger_id,
+        })
+    }
+
+    /// The ledger's id.
+    #[must_use]
+    pub fn ledger_id(&self) -> LedgerId {
+        self.ledger_id
+    }
+
+    /// The directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Reads entry `seq` (one index read and one frame read).
+    ///
+    /// # Errors
+    /// [`StorageError::NoSuchEntry`] past the end; [`StorageError::Corrupt`] for damage.
+    pub fn get(&self, seq: u64) -> Result<StoredEntry, Error> {
+        let segs = list_segments(self.backend.as_ref(), &self.dir)?;
+        let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
+        match self.read_indexed(first, seq)? {
+            Some(e) => Ok(e),
+            None => self.scan_for(seq),
+        }
+    }
+
+    /// The frame the index points at, if the index has it and the frame is entry `seq`.
+    fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, Error> {
+        let Ok(idx) = self.backend.open_read(&index_path(&self.dir, first)) else {
+            return Ok(None);
+        };
+        let mut b = [0u8; 8];
+        if idx.read_exact_at(&mut b, index::slot(seq - first)).is_err() {
+            return Ok(None);
+        }
+        let offset = u64::from_le_bytes(b);
+        let path = segment_path(&self.dir, first);
+        let file = self.backend.open_read(&path).map_err(io_err("open", &path))?;
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        if offset < SEGMENT_HEADER_LEN as u64 || file.read_exact_at(&mut h, offset).is_err() {
+            return Ok(None);
+        }
+        let Ok(header) = parse_header(&h) else { return Ok(None) };
+        let mut frame = vec![0u8; header.frame_len()];
+        if file.read_exact_at(&mut frame, offset).is_err() || check_body(header, &frame).is_err() {
+            return Ok(None);
+        }
+        let loc = crate::storage::segment::FrameLoc {
+            offset,
+            start: 0,
+            header,
+        };
+        let stored = decode(&frame, &loc, path)?;
+        Ok((stored.entry.seq.0 == seq).then_some(stored))
+    }
+
+    /// Finds entry `seq` by scanning its segment (when the index cannot be used).
+    fn scan_for(&self, seq: u64) -> Result<StoredEntry, Error> {
+        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, seq)?;
+        if let Some(sc) = stream.next_chunk(1)? {
+            if let Some(f) = sc.chunk.frames.first() {
+                let e = decode(&sc.chunk.data, f, sc.path.clone())?;
+                if e.entry.seq.0 == seq {
+                    return Ok(e);
+                }
+            }
+        }
+        Err(StorageError::NoSuchEntry { seq, len: seq }.into())
+    }
+
+    /// Calls `f` for every entry from `from` on, in order, until it returns `false`.
+    ///
+    /// # Errors
+    /// Storage errors, or what `f` returns.
+    pub fn scan(&self, from: u64, mut f: impl FnMut(StoredEntry) -> Result<bool, Error>) -> Result<(), Error> {
+        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, from)?;
+        while let Some(sc) = stream.next_chunk(1024)? {
+            for loc in &sc.chunk.frames {
+                if !f(decode(&sc.chunk.data, loc, sc.path.clone())?)? {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Every checkpoint in the log, oldest first.
+    ///
+    /// # Errors
+    /// [`StorageError::Corrupt`] if the log is damaged.
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, Error> {
+        Ok(read_log(self.backend.as_ref(), &self.dir, self.ledger_id)?.checkpoints)
+    }
+
+    fn checkpoint_for(&self, size: Option<u64>) -> Result<Checkpoint, Error> {
+        let all = self.checkpoints()?;
+        let found = match size {
+            None => all.last().copied(),
+            Some(n) => all.iter().rev().find(|c| c.tree_size == n).copied(),
+        };
+        found.ok_or_else(|| match size {
+            None => Error::input("the ledger has no checkpoint yet; run `provledger checkpoint` first"),
+            Some(n) => Error::input(format!("no checkpoint of size {n}")),
+        })
+    }
+
+    /// An inclusion proof of entry `seq` against the newest checkpoint, or the one of size
+    /// `size`.
+    ///
+    /// # Errors
+    /// [`Error::Input`] without such a checkpoint or when it does not cover `seq`; storage
+    /// errors when tree nodes cannot be read.
+    pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, Error> {
+        let cp = self.checkpoint_for(size)?;
+        if seq >= cp.tree_size {
+            return Err(Error::input(format!(
+                "entry {seq} is not covered by the checkpoint of size {}",
+                cp.tree_size
+            )));
+        }
+        let entry = self.get(seq)?;
+        let tree = TreeReader::new(self.backend.as_ref(), &self.dir, self.ledger_id);
+        let path = inclusion_proof(&tree, seq, cp.tree_size).map_err(build_error)?;
+        Ok(InclusionProof {
+            tree_size: cp.tree_size,
+            leaf_index: seq,
+            entry_hash: entry.hash,
+            path,
+            root: cp.root,
+            checkpoint: Some(cp),
+        })
+    }
+
+    /// A consistency proof from the checkpoint of size `from` to the newest checkpoint (or the
+    /// one of size `to`). Both checkpoints are included so the proof can be checked offline.
+    ///
+    /// # Errors
+    /// As [`LedgerReader::inclusion_proof`].
+    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, Error> {
+        let old = self.checkpoint_for(Some(from))?;
+        let new = self.checkpoint_for(to)?;
+        if new.tree_size < old.tree_size {
+            return Err(Error::input("the newer size must not be smaller than the older one"));
+        }
+        let tree = TreeReader::new(self.backend.as_ref(), &self.dir, self.ledger_id);
+        let path = consistency_proof(&tree, old.tree_size, new.tree_size).map_err(build_error)?;
+        Ok(ConsistencyProof {
+            old_size: old.tree_size,
+            new_size: new.tree_size,
+            old_root: old.root,
+            new_root: new.root,
+            path,
+            old_checkpoint: Some(old),
+            new_checkpoint: Some(new),
+        })
+    }
+}
+
+fn build_error(e: BuildError<crate::tree::NodeUnavailable>) -> Error {
+    match e {
+        BuildError::Source(n) => StorageError::NotALedger {
+            path: PathBuf::from(crate::tree::TREE_DIR),
+            reason: format!("{n}; reopen the ledger with a writer to rebuild the tree files"),
+        }
+        .into(),
+        BuildError::Range(r) => Error::input(r),
+    }
+}
+
+/// Decodes a complete, checksum-valid frame into a [`StoredEntry`].
+fn decode(data: &[u8], loc: &crate::storage::segment::FrameLoc, file: PathBuf) -> Result<StoredEntry, Error> {
+    let bytes = loc.entry(data);
+    let entry = Entry::decode(bytes).map_err(|e| corrupt(&file, loc.offset, None, e.to_string()))?;
+    let payload =
+        parse_section(loc.section(data)).map_err(|e| corrupt(&file, loc.offset, Some(entry.seq.0), e.into()))?;
+    Ok(StoredEntry {
+        hash: entry_hash(bytes),
+        entry,
+        payload,
+        file,
+        offset: loc.offset,
+    })
+}
