@@ -1,0 +1,138 @@
+//! Command-line syntax: every command, flag and argument, with a doc line each.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use provledger::{Digest, Durability, VerifyingKey};
+
+/// An append-only, tamper-evident ledger of AI-influenced decisions.
+///
+/// Exit codes: 0 success; 1 verification failed or the ledger is damaged; 2 usage error,
+/// unreadable path or bad input.
+#[derive(Debug, Parser)]
+#[command(name = "provledger", version, propagate_version = true)]
+pub struct Cli {
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+// Parsed once per run; boxing the verify arguments (a parsed public key) would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a new Ed25519 secret key file (mode 0600) and print its public key.
+    Keygen(KeygenArgs),
+    /// Create a new ledger whose genesis trusts the given key.
+    Init(InitArgs),
+    /// Append JSON Lines from standard input, one application entry per line.
+    Append(AppendArgs),
+    /// Verify a ledger against a trust anchor you supply.
+    Verify(VerifyArgs),
+    /// Print decoded entries (does not verify them; run `verify` for that).
+    Show(ShowArgs),
+    /// Build a sample ledger of an AI-assisted credit decision and verify it.
+    Demo(DemoArgs),
+}
+
+/// Arguments of `keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the secret key file; an existing file is never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create the ledger in (created if missing).
+    pub dir: PathBuf,
+    /// Secret key file of the operator (written by `keygen`, mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Human-readable ledger name, recorded in the genesis entry.
+    #[arg(long, default_value = "provledger")]
+    pub name: String,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// When appended entries are synced to stable storage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DurabilityArg {
+    /// No sync per batch; one sync at the end of the input.
+    None,
+    /// One sync per batch (the default).
+    Batch,
+    /// One sync per entry.
+    Every,
+}
+
+impl From<DurabilityArg> for Durability {
+    fn from(d: DurabilityArg) -> Self {
+        match d {
+            DurabilityArg::None => Durability::None,
+            DurabilityArg::Batch => Durability::PerBatch,
+            DurabilityArg::Every => Durability::EveryAppend,
+        }
+    }
+}
+
+/// Arguments of `append`.
+#[derive(Debug, Args)]
+pub struct AppendArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Secret key file that signs the entries (must be enrolled in the genesis).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// When entries become durable: `none` (one sync at the end), `batch`, or `every` entry.
+    #[arg(long, value_enum, default_value_t = DurabilityArg::Batch)]
+    pub durability: DurabilityArg,
+    /// Lines per batch: validated together, then appended with one write.
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub batch: u32,
+}
+
+/// Arguments of `verify`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("anchor").required(true).args(["trust", "trust_genesis"])))]
+pub struct VerifyArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Trust this operator/admin public key (64 hex digits), obtained out of band.
+    #[arg(long, value_name = "PUBKEY_HEX")]
+    pub trust: Option<VerifyingKey>,
+    /// Trust this genesis entry hash (64 hex digits), obtained out of band.
+    #[arg(long, value_name = "HASH_HEX")]
+    pub trust_genesis: Option<Digest>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Show only the entry with this sequence number (0 is the genesis).
+    #[arg(long, value_name = "N")]
+    pub seq: Option<u64>,
+    /// Print one JSON object per entry (JSON Lines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Directory to build the demo in (default: a new directory under the system temp dir).
+    pub dir: Option<PathBuf>,
+}

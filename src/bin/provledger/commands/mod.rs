@@ -1,0 +1,23 @@
+//! One module per command; each `run` returns the exit code or a [`crate::error::CliError`].
+
+pub mod append;
+pub mod demo;
+pub mod init;
+pub mod keygen;
+pub mod show;
+pub mod verify;
+
+use crate::cli::Command;
+use crate::error::CliError;
+
+/// Runs `command`.
+pub fn dispatch(command: &Command) -> Result<u8, CliError> {
+    match command {
+        Command::Keygen(a) => keygen::run(a),
+        Command::Init(a) => init::run(a),
+        Command::Append(a) => append::run(a),
+        Command::Verify(a) => verify::run(a),
+        Command::Show(a) => show::run(a),
+        Command::Demo(a) => demo::run(a),
+    }
+}

@@ -1,0 +1,57 @@
+//! Output helpers shared by the commands: human text vs `--json`, payload previews.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use crate::error::CliError;
+
+/// Payloads up to this many bytes are shown as text when they are valid UTF-8.
+pub const TEXT_PREVIEW_MAX: usize = 4096;
+/// Bytes of a binary (or long) payload shown as hex.
+pub const HEX_PREVIEW_LEN: usize = 32;
+
+/// Writes one line to stdout. Write errors (e.g. a closed pipe) are reported, not panics.
+pub fn line(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    Ok(())
+}
+
+/// Writes `value` as one line of compact JSON to stdout.
+pub fn json(value: &Value) -> Result<(), CliError> {
+    line(&serde_json::to_string(value)?)
+}
+
+/// How a payload is shown: as text when it is valid UTF-8 and small, else a hex prefix.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Preview<'a> {
+    /// The whole payload as text.
+    Text(&'a str),
+    /// Hex of the first [`HEX_PREVIEW_LEN`] bytes.
+    HexPrefix(String),
+}
+
+impl<'a> Preview<'a> {
+    /// Chooses the preview for `bytes`.
+    pub fn of(bytes: &'a [u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) if bytes.len() <= TEXT_PREVIEW_MAX && !text.contains('\0') => Preview::Text(text),
+            _ => Preview::HexPrefix(hex_prefix(bytes)),
+        }
+    }
+}
+
+/// Hex of the first [`HEX_PREVIEW_LEN`] bytes.
+pub fn hex_prefix(bytes: &[u8]) -> String {
+    provledger::hash::hex_encode(&bytes[..bytes.len().min(HEX_PREVIEW_LEN)])
+}
+
+/// A byte count with its unit, e.g. `1 byte`, `27 bytes`.
+pub fn bytes(n: u64) -> String {
+    if n == 1 {
+        "1 byte".into()
+    } else {
+        format!("{n} bytes")
+    }
+}

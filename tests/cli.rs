@@ -1,0 +1,326 @@
+//! Runs the real `provledger` binary: exit codes, JSON shapes, and tamper detection.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// Runs the binary with `args` and `stdin`.
+fn run(args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(out)))
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A ledger made by keygen + init, with its key file and public key.
+struct Fixture {
+    _tmp: tempfile::TempDir,
+    dir: PathBuf,
+    key: PathBuf,
+    public: String,
+}
+
+fn fixture() -> Fixture {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("operator.key");
+    let out = run(&["keygen", "--out", s(&key), "--json"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let k = json(&out);
+    assert_eq!(k["file"], s(&key));
+    assert_eq!(k["key_id"].as_str().unwrap().len(), 64);
+    let public = k["public_key"].as_str().unwrap().to_owned();
+    let dir = tmp.path().join("ledger");
+    let out = run(&["init", s(&dir), "--key", s(&key), "--name", "t", "--json"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["public_key"], public.as_str());
+    Fixture {
+        _tmp: tmp,
+        dir,
+        key,
+        public,
+    }
+}
+
+fn append(f: &Fixture, lines: &str) -> Output {
+    run(&["append", s(&f.dir), "--key", s(&f.key)], lines)
+}
+
+/// Three entries on four lines (one blank), with a `kind` field and a number wider than u64.
+const THREE: &str = concat!(
+    "{\"event\":\"ai_output\",\"gen_ai.request.model\":\"m\"}\n",
+    "\n",
+    "{\"kind\":\"review\", \"n\" : 12345678901234567890123}\n",
+    "{\"event\":\"exec\"}\n",
+);
+
+fn verify_json(dir: &Path, trust: &str) -> (i32, Value) {
+    let out = run(&["verify", s(dir), "--trust", trust, "--json"], "");
+    (code(&out), json(&out))
+}
+
+#[test]
+fn keygen_init_append_verify_round_trip() {
+    let f = fixture();
+    let out = append(&f, THREE);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let receipts: Vec<Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seqs: Vec<u64> = receipts.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert_eq!(seqs, [1, 2, 3], "blank line skipped, one receipt per entry");
+    assert!(receipts.iter().all(|r| r["durable"] == true));
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!(c, 0, "{report}");
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["entries"], 4);
+    assert_eq!(report["head"], receipts[2]["entry_hash"]);
+    assert!(report["failure"].is_null() && report["torn_tail"].is_null());
+    assert!(report["trusted"].as_str().unwrap().contains(&f.public));
+    // The payload is the line's JSON minus whitespace: every digit of the big number survives.
+    let out = run(&["show", s(&f.dir), "--seq", "2", "--json"], "");
+    let e = json(&out);
+    assert_eq!(e["payload_text"], r#"{"kind":"review","n":12345678901234567890123}"#);
+}
+
+#[test]
+fn durability_none_still_leaves_entries_durable_and_verifiable() {
+    let f = fixture();
+    let out = run(
+        &[
+            "append",
+            s(&f.dir),
+            "--key",
+            s(&f.key),
+            "--durability",
+            "none",
+            "--batch",
+            "2",
+        ],
+        THREE,
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("all durable"), "{}", stderr(&out));
+    assert_eq!(verify_json(&f.dir, &f.public).1["entries"], 4);
+}
+
+#[test]
+fn verify_with_another_key_fails_the_trust_anchor_check() {
+    let f = fixture();
+    let other = f.dir.parent().unwrap().join("other.key");
+    let k = json(&run(&["keygen", "--out", s(&other), "--json"], ""));
+    let (c, report) = verify_json(&f.dir, k["public_key"].as_str().unwrap());
+    assert_eq!(c, 1);
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["failure"]["check"], "trust_anchor");
+    assert_eq!(report["failure"]["seq"], 0);
+}
+
+#[test]
+fn verify_by_genesis_hash_and_a_wrong_one() {
+    let f = fixture();
+    let genesis = json(&run(&["show", s(&f.dir), "--seq", "0", "--json"], ""))["entry_hash"].clone();
+    let genesis = genesis.as_str().unwrap();
+    let out = run(&["verify", s(&f.dir), "--trust-genesis", genesis], "");
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    assert!(stdout(&out).contains("genesis entry hash"), "says what it trusted");
+    let out = run(&["verify", s(&f.dir), "--trust-genesis", &"0".repeat(64)], "");
+    assert_eq!(code(&out), 1);
+    // Both anchors at once, or neither, is a usage error.
+    let both = run(
+        &["verify", s(&f.dir), "--trust", &f.public, "--trust-genesis", genesis],
+        "",
+    );
+    assert_eq!(code(&both), 2);
+    assert_eq!(code(&run(&["verify", s(&f.dir)], "")), 2);
+}
+
+#[test]
+fn verify_of_a_non_ledger_path_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pk = "11".repeat(32);
+    for dir in [tmp.path().to_path_buf(), tmp.path().join("missing")] {
+        let out = run(&["verify", s(&dir), "--trust", &pk], "");
+        assert_eq!(code(&out), 2, "{}", stderr(&out));
+        assert!(stderr(&out).contains("not a valid ledger"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn append_with_an_invalid_line_exits_2_naming_it_and_appends_nothing_of_its_batch() {
+    let f = fixture();
+    for (bad, why) in [
+        ("{\"a\":1,}", "invalid JSON"),
+        ("[1,2]", "expected a JSON object"),
+        (
+            &format!("{{\"a\":{}{}}}", "[".repeat(300), "]".repeat(300)),
+            "recursion limit",
+        ),
+    ] {
+        let out = append(&f, &format!("{{\"ok\":1}}\n\n{bad}\n{{\"ok\":2}}\n"));
+        assert_eq!(code(&out), 2);
+        let err = stderr(&out);
+        assert!(err.contains("line 3") && err.contains(why), "{err}");
+        assert_eq!(stdout(&out), "", "the good line 1 shares the bad line's batch");
+    }
+    assert_eq!(verify_json(&f.dir, &f.public).1["entries"], 1);
+}
+
+/// Flips a bit in the middle of entry `seq`'s frame (it must be the last frame); returns the
+/// frame's offset.
+fn flip_in_last_frame(f: &Fixture, seq: &str) -> u64 {
+    let last = json(&run(&["show", s(&f.dir), "--seq", seq, "--json"], ""));
+    let seg = f.dir.join("segments/00000000000000000000.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let offset = last["offset"].as_u64().unwrap();
+    let start = usize::try_from(offset).unwrap();
+    let at = start + (bytes.len() - start) / 2;
+    bytes[at] ^= 0x04;
+    std::fs::write(&seg, &bytes).unwrap();
+    offset
+}
+
+#[test]
+fn a_flipped_bit_in_the_last_frame_fails_verify_with_a_seq() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    let offset = flip_in_last_frame(&f, "3");
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!(c, 1, "{report}");
+    assert_eq!(report["ok"], false);
+    let failure = &report["failure"];
+    assert_eq!(failure["seq"], 3, "{report}");
+    assert_eq!(report["entries"], 3, "entries before the damage still verify");
+    assert_eq!(failure["offset"], offset, "names the damaged frame");
+    assert!(failure["file"].as_str().unwrap().ends_with("00000000000000000000.seg"));
+    let human = run(&["verify", s(&f.dir), "--trust", &f.public], "");
+    assert_eq!(code(&human), 1);
+    assert!(stdout(&human).contains("FAILED"), "{}", stdout(&human));
+}
+
+#[test]
+fn a_torn_tail_is_reported_not_failed() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    let last = json(&run(&["show", s(&f.dir), "--seq", "3", "--json"], ""));
+    let seg = f.dir.join("segments/00000000000000000000.seg");
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let len = bytes.len() as u64;
+    // The start of a copy of the last frame: a valid header whose frame runs past the end.
+    let start = usize::try_from(last["offset"].as_u64().unwrap()).unwrap();
+    let partial = bytes[start..start + 40].to_vec();
+    bytes.extend_from_slice(&partial);
+    std::fs::write(&seg, &bytes).unwrap();
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!(c, 0, "{report}");
+    assert_eq!(report["entries"], 4);
+    assert_eq!(report["torn_tail"]["offset"], len);
+    assert_eq!(report["torn_tail"]["bytes"], 40);
+    let human = stdout(&run(&["verify", s(&f.dir), "--trust", &f.public], ""));
+    assert!(
+        human.contains(&format!(
+            "incomplete final record at {} offset {len} (40 bytes)",
+            s(&seg)
+        )),
+        "{human}"
+    );
+}
+
+#[test]
+fn keygen_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k");
+    std::fs::write(&key, "precious").unwrap();
+    let out = run(&["keygen", "--out", s(&key)], "");
+    assert_eq!(code(&out), 2);
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), "precious");
+}
+
+#[cfg(unix)]
+#[test]
+fn init_refuses_a_group_readable_key_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("k");
+    assert_eq!(code(&run(&["keygen", "--out", s(&key)], "")), 0);
+    assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dir = tmp.path().join("ledger");
+    let out = run(&["init", s(&dir), "--key", s(&key)], "");
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("permissions"), "{}", stderr(&out));
+    assert!(!dir.join("segments").exists(), "no ledger was created");
+}
+
+#[test]
+fn demo_builds_and_verifies_a_ledger() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("demo");
+    let out = run(&["demo", s(&root)], "");
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("verification passed"), "{text}");
+    assert!(text.contains("gpt-4o") || text.contains("AI output"), "{text}");
+    assert!(root.join("keys/operator.key").is_file());
+    // The ledger it leaves behind verifies on its own, with refs from later entries.
+    let approval = json(&run(&["show", s(&root.join("ledger")), "--seq", "3", "--json"], ""));
+    assert_eq!(approval["refs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        approval["signers"].as_array().unwrap().len(),
+        2,
+        "operator and approver sign"
+    );
+    // A second run into the same directory refuses to clobber it.
+    assert_eq!(code(&run(&["demo", s(&root)], "")), 2);
+}
+
+#[test]
+fn show_seq_returns_that_entry() {
+    let f = fixture();
+    let receipts = stdout(&append(&f, THREE));
+    let first: Value = serde_json::from_str(receipts.lines().next().unwrap()).unwrap();
+    let out = run(&["show", s(&f.dir), "--json", "--seq", "1"], "");
+    assert_eq!(code(&out), 0);
+    let e = json(&out);
+    assert_eq!(e["seq"], 1);
+    assert_eq!(e["kind"], "application");
+    assert_eq!(e["content_type"], "application/json");
+    assert_eq!(e["entry_hash"], first["entry_hash"]);
+    assert_eq!(e["payload_text"], r#"{"event":"ai_output","gen_ai.request.model":"m"}"#);
+    assert!(e["timestamp"].as_str().unwrap().ends_with('Z'));
+    let missing = run(&["show", s(&f.dir), "--seq", "9"], "");
+    assert_eq!(code(&missing), 2);
+}
+
+#[test]
+fn help_and_version_exit_0_usage_errors_exit_2() {
+    assert_eq!(code(&run(&["--help"], "")), 0);
+    assert_eq!(code(&run(&["verify", "--help"], "")), 0);
+    assert_eq!(code(&run(&["--version"], "")), 0);
+    assert_eq!(code(&run(&["frobnicate"], "")), 2);
+    assert_eq!(code(&run(&["verify", ".", "--trust", "not-hex"], "")), 2);
+}
