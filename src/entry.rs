@@ -74,8 +74,9 @@ impl FromStr for LedgerId {
     }
 }
 
-/// Nanoseconds since the Unix epoch (UTC).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
+/// Nanoseconds since the Unix epoch (UTC). In JSON, a number of nanoseconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Timestamp(pub u64);
 
 impl Timestamp {
@@ -137,9 +138,48 @@ impl fmt::Display for EntrySeq {
 pub enum EntryKind {
     /// The first entry: ledger id, trust anchors (see [`crate::Genesis`]).
     Genesis,
-    /// An application event: a content type and arbitrary payload bytes.
+    /// An application event: a content type and arbitrary payload bytes (the extension kind).
     Application,
+    /// Enrolls a key ([`crate::record::KeyEnrollment`]).
+    KeyEnrollment,
+    /// Revokes a key ([`crate::record::KeyRevocation`]).
+    KeyRevocation,
+    /// Sets the policy in force ([`crate::record::Policy`]).
+    PolicyUpdate,
+    /// Output of an AI system ([`crate::record::AiOutput`]).
+    AiOutput,
+    /// A decision request ([`crate::record::Proposal`]).
+    Proposal,
+    /// A review ([`crate::record::Review`]).
+    Review,
+    /// An approval ([`crate::record::Approval`]).
+    Approval,
+    /// A rejection ([`crate::record::Rejection`]).
+    Rejection,
+    /// An execution ([`crate::record::Execution`]).
+    Execution,
+    /// An override or reversal ([`crate::record::Override`]).
+    Override,
+    /// A payload erasure ([`crate::record::Redaction`]).
+    Redaction,
 }
+
+/// Every kind, in code order.
+const KINDS: [EntryKind; 13] = [
+    EntryKind::Genesis,
+    EntryKind::Application,
+    EntryKind::KeyEnrollment,
+    EntryKind::KeyRevocation,
+    EntryKind::PolicyUpdate,
+    EntryKind::AiOutput,
+    EntryKind::Proposal,
+    EntryKind::Review,
+    EntryKind::Approval,
+    EntryKind::Rejection,
+    EntryKind::Execution,
+    EntryKind::Override,
+    EntryKind::Redaction,
+];
 
 impl EntryKind {
     /// The format's code for this kind.
@@ -148,6 +188,17 @@ impl EntryKind {
         match self {
             EntryKind::Genesis => 0,
             EntryKind::Application => 1,
+            EntryKind::KeyEnrollment => 2,
+            EntryKind::KeyRevocation => 3,
+            EntryKind::PolicyUpdate => 4,
+            EntryKind::AiOutput => 5,
+            EntryKind::Proposal => 6,
+            EntryKind::Review => 7,
+            EntryKind::Approval => 8,
+            EntryKind::Rejection => 9,
+            EntryKind::Execution => 10,
+            EntryKind::Override => 11,
+            EntryKind::Redaction => 12,
         }
     }
 
@@ -156,23 +207,50 @@ impl EntryKind {
     /// # Errors
     /// [`DecodeError::InvalidTag`] for an undefined code.
     pub fn from_code(code: u16) -> Result<Self, DecodeError> {
-        match code {
-            0 => Ok(EntryKind::Genesis),
-            1 => Ok(EntryKind::Application),
-            other => Err(DecodeError::InvalidTag {
-                context: "entry kind",
-                tag: u64::from(other),
-            }),
-        }
+        KINDS.get(usize::from(code)).copied().ok_or(DecodeError::InvalidTag {
+            context: "entry kind",
+            tag: u64::from(code),
+        })
     }
 
-    /// A short lowercase name (`genesis`, `application`).
+    /// The kind named `name` (as [`EntryKind::name`] gives it).
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        KINDS.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// A short lowercase name (`genesis`, `application`, `approval`…).
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
             EntryKind::Genesis => "genesis",
             EntryKind::Application => "application",
+            EntryKind::KeyEnrollment => "key_enrollment",
+            EntryKind::KeyRevocation => "key_revocation",
+            EntryKind::PolicyUpdate => "policy_update",
+            EntryKind::AiOutput => "ai_output",
+            EntryKind::Proposal => "proposal",
+            EntryKind::Review => "review",
+            EntryKind::Approval => "approval",
+            EntryKind::Rejection => "rejection",
+            EntryKind::Execution => "execution",
+            EntryKind::Override => "override",
+            EntryKind::Redaction => "redaction",
         }
+    }
+
+    /// Whether a redaction may erase the payload of an entry of this kind (application events
+    /// and AI outputs, which may hold personal data; never the records decisions rest on).
+    #[must_use]
+    pub const fn redactable(self) -> bool {
+        matches!(self, EntryKind::Application | EntryKind::AiOutput)
+    }
+
+    /// Whether entries of this kind must carry author signatures even in high-volume mode:
+    /// everything but application events.
+    #[must_use]
+    pub const fn must_be_signed(self) -> bool {
+        !matches!(self, EntryKind::Application)
     }
 }
 

@@ -110,16 +110,49 @@ impl FromStr for Digest {
     }
 }
 
+/// Hex in human-readable formats (JSON), 32 raw bytes in binary ones (bincode).
 impl serde::Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_hex())
+        hex32::serialize(&self.0, s)
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Digest::from_hex(&s).map_err(serde::de::Error::custom)
+        hex32::deserialize(d).map(Digest)
+    }
+}
+
+/// serde for `[u8; 32]` fields: lowercase hex in human-readable formats (JSON), the 32 raw
+/// bytes in binary formats (bincode), so JSON stays readable and the binary layout compact.
+pub mod hex32 {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    /// Serializes 32 bytes.
+    ///
+    /// # Errors
+    /// The serializer's.
+    pub fn serialize<S: Serializer>(bytes: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&super::hex_encode(bytes))
+        } else {
+            bytes.serialize(s)
+        }
+    }
+
+    /// Deserializes 32 bytes.
+    ///
+    /// # Errors
+    /// The deserializer's, or a message for bad hex.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            let mut out = [0u8; 32];
+            super::hex_decode_into(&s, &mut out).map_err(serde::de::Error::custom)?;
+            Ok(out)
+        } else {
+            <[u8; 32]>::deserialize(d)
+        }
     }
 }
 

@@ -53,6 +53,11 @@ impl VerifyingKey {
         if inner.is_weak() {
             return Err(KeyError::InvalidPublicKey("small-order (weak) key"));
         }
+        // ed25519-dalek accepts y ≥ p (reduced mod p); one key must have one encoding, or it
+        // would have two key ids.
+        if inner.to_edwards().compress().to_bytes() != *bytes {
+            return Err(KeyError::InvalidPublicKey("non-canonical encoding"));
+        }
         Ok(Self::wrap(inner))
     }
 
@@ -306,5 +311,26 @@ mod tests {
         assert!(VerifyingKey::from_bytes(&weak).is_err());
         let vk = key.verifying_key();
         assert_eq!(vk.to_hex().parse::<VerifyingKey>().unwrap(), vk);
+    }
+
+    #[test]
+    fn non_canonical_encodings_are_refused() {
+        // y = p + 3 (p = 2^255 - 19) decodes to the same point as y = 3 in ed25519-dalek.
+        let mut y = [0xffu8; 32];
+        y[0] = 0xed + 3;
+        y[31] = 0x7f;
+        let canonical = {
+            let mut c = [0u8; 32];
+            c[0] = 3;
+            c
+        };
+        if VerifyingKey::from_bytes(&canonical).is_ok() {
+            assert!(VerifyingKey::from_bytes(&y).is_err());
+        }
+        for sign in [0u8, 0x80] {
+            let mut k = y;
+            k[31] = 0x7f | sign;
+            assert!(VerifyingKey::from_bytes(&k).is_err(), "sign bit {sign:#x}");
+        }
     }
 }

@@ -73,4 +73,5 @@ pub use ledger::{Draft, Durability, Ledger, Options, Receipt, Recovery};
 pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
 pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};
+pub use storage::frame::StoredPayload;
 pub use verify::{verify, verify_opts, verify_with, Check, Failure, TrustAnchor, VerifyOptions, VerifyReport};

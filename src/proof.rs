@@ -33,6 +33,7 @@ impl From<ProofError> for ProofCheckError {
 
 /// Proof that an entry is in the ledger state a checkpoint pins.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct InclusionProof {
     /// Size of the tree the proof is against.
     pub tree_size: u64,
@@ -69,6 +70,7 @@ impl InclusionProof {
 
 /// Proof that a newer ledger state extends an older one (nothing rewritten or removed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ConsistencyProof {
     /// The older tree size.
     pub old_size: u64,

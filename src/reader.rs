@@ -151,7 +151,12 @@ impl LedgerReader {
                 }
             }
         }
-        Err(StorageError::NoSuchEntry { seq, len: seq }.into())
+        let mut len = 0;
+        self.scan(0, |e| {
+            len = e.entry.seq.0 + 1;
+            Ok(true)
+        })?;
+        Err(StorageError::NoSuchEntry { seq, len }.into())
     }
 
     /// Calls `f` for every entry from `from` on, in order, until it returns `false`.

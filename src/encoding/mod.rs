@@ -5,6 +5,8 @@
 
 pub(crate) mod serde_codec;
 
+pub use serde_codec::MAX_STRUCTURED_PAYLOAD;
+
 use crate::error::DecodeError;
 
 /// A cursor over a byte slice. Every read is bounds-checked and returns

@@ -11,6 +11,8 @@ pub const GENESIS_CONTENT_TYPE: &str = "application/vnd.provledger.genesis.v1+bi
 
 /// Largest number of trust anchors in a genesis record.
 pub const MAX_ANCHORS: usize = 64;
+/// Longest ledger name, principal id or display name, in bytes.
+pub const MAX_NAME_LEN: usize = 256;
 
 /// What a principal is, in W3C PROV terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -46,6 +48,7 @@ pub enum Role {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustAnchorKey {
     /// The Ed25519 public key.
+    #[serde(with = "crate::hash::hex32")]
     pub public_key: [u8; 32],
     /// Stable identifier of the principal (e.g. an email or service name).
     pub principal_id: String,
@@ -81,7 +84,11 @@ impl TrustAnchorKey {
 /// ```
 /// use provledger::{Genesis, SigningKey, TrustAnchorKey};
 /// let key = SigningKey::from_seed(&[1; 32]);
-/// let g = Genesis { name: "payments".into(), anchors: vec![TrustAnchorKey::operator(&key.verifying_key(), "svc")] };
+/// let g = Genesis {
+///     name: "payments".into(),
+///     anchors: vec![TrustAnchorKey::operator(&key.verifying_key(), "svc")],
+///     policy: Default::default(),
+/// };
 /// assert_eq!(Genesis::decode(&g.encode()?)?, g);
 /// # Ok::<_, provledger::Error>(())
 /// ```
@@ -91,6 +98,8 @@ pub struct Genesis {
     pub name: String,
     /// The keys trusted from the start (at least one, with the admin role).
     pub anchors: Vec<TrustAnchorKey>,
+    /// The policy in force until a policy update changes it.
+    pub policy: super::Policy,
 }
 
 impl Genesis {
@@ -125,6 +134,21 @@ impl Genesis {
         }
         if g.anchors.iter().any(|a| a.verifying_key().is_err()) {
             return Err(invalid("invalid anchor public key"));
+        }
+        if !g.anchors.iter().any(|a| a.roles.contains(&Role::Admin)) {
+            return Err(invalid("no anchor has the admin role"));
+        }
+        let dup = g
+            .anchors
+            .iter()
+            .enumerate()
+            .any(|(i, a)| g.anchors[..i].iter().any(|b| b.public_key == a.public_key));
+        if dup {
+            return Err(invalid("an anchor key appears twice"));
+        }
+        let names = std::iter::once(&g.name).chain(g.anchors.iter().map(|a| &a.principal_id));
+        if names.clone().any(|n| n.len() > MAX_NAME_LEN) {
+            return Err(invalid("name longer than 256 bytes"));
         }
         Ok(g)
     }

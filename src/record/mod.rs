@@ -1,8 +1,153 @@
-//! Structured payloads: the genesis record and (later) the governance records.
+//! Structured payloads: the genesis record and the governance records.
 //!
 //! Structured payloads are encoded by [`crate::encoding`]'s fixed bincode layout
-//! (docs/FORMAT.md §6) and committed like any payload.
+//! (docs/FORMAT.md §6) and committed like any payload. In JSON (the CLI's `append` input and
+//! `show` output) a [`Record`] carries its kind in a `"kind"` field.
 
 mod genesis;
+mod governance;
+mod policy;
 
-pub use genesis::{Genesis, PrincipalType, Role, TrustAnchorKey, GENESIS_CONTENT_TYPE};
+use serde::{Deserialize, Serialize};
+
+pub use genesis::{Genesis, PrincipalType, Role, TrustAnchorKey, GENESIS_CONTENT_TYPE, MAX_ANCHORS, MAX_NAME_LEN};
+pub use governance::{
+    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
+    KeyEnrollment, KeyRevocation, Override, Proposal, Redaction, Rejection, Review, TokenUsage, Verdict,
+};
+pub use policy::{Policy, RuleId};
+
+use crate::encoding::serde_codec;
+use crate::entry::EntryKind;
+use crate::error::DecodeError;
+use crate::hash::Digest;
+
+/// A governance record of any kind.
+///
+/// ```
+/// use provledger::record::{Approval, Record};
+/// let json = r#"{"kind":"approval","proposal":"0000000000000000000000000000000000000000000000000000000000000001","scope":"limit 8000"}"#;
+/// let r: Record = serde_json::from_str(json).unwrap();
+/// assert_eq!(r.entry_kind(), provledger::EntryKind::Approval);
+/// let bytes = r.encode()?;
+/// assert_eq!(Record::decode(r.entry_kind(), &bytes)?, r);
+/// # Ok::<_, provledger::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// See [`KeyEnrollment`].
+    KeyEnrollment(KeyEnrollment),
+    /// See [`KeyRevocation`].
+    KeyRevocation(KeyRevocation),
+    /// See [`Policy`].
+    PolicyUpdate(Policy),
+    /// See [`AiOutput`].
+    AiOutput(AiOutput),
+    /// See [`Proposal`].
+    Proposal(Proposal),
+    /// See [`Review`].
+    Review(Review),
+    /// See [`Approval`].
+    Approval(Approval),
+    /// See [`Rejection`].
+    Rejection(Rejection),
+    /// See [`Execution`].
+    Execution(Execution),
+    /// See [`Override`].
+    Override(Override),
+    /// See [`Redaction`].
+    Redaction(Redaction),
+}
+
+impl Record {
+    /// The entry kind that carries this record.
+    #[must_use]
+    pub fn entry_kind(&self) -> EntryKind {
+        match self {
+            Record::KeyEnrollment(_) => EntryKind::KeyEnrollment,
+            Record::KeyRevocation(_) => EntryKind::KeyRevocation,
+            Record::PolicyUpdate(_) => EntryKind::PolicyUpdate,
+            Record::AiOutput(_) => EntryKind::AiOutput,
+            Record::Proposal(_) => EntryKind::Proposal,
+            Record::Review(_) => EntryKind::Review,
+            Record::Approval(_) => EntryKind::Approval,
+            Record::Rejection(_) => EntryKind::Rejection,
+            Record::Execution(_) => EntryKind::Execution,
+            Record::Override(_) => EntryKind::Override,
+            Record::Redaction(_) => EntryKind::Redaction,
+        }
+    }
+
+    /// The payload bytes (the record without its kind, in the fixed bincode layout).
+    ///
+    /// # Errors
+    /// [`DecodeError`] if the record exceeds the structured-payload limit.
+    pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        let ctx = self.entry_kind().name();
+        match self {
+            Record::KeyEnrollment(r) => serde_codec::encode(r, ctx),
+            Record::KeyRevocation(r) => serde_codec::encode(r, ctx),
+            Record::PolicyUpdate(r) => serde_codec::encode(r, ctx),
+            Record::AiOutput(r) => serde_codec::encode(r, ctx),
+            Record::Proposal(r) => serde_codec::encode(r, ctx),
+            Record::Review(r) => serde_codec::encode(r, ctx),
+            Record::Approval(r) => serde_codec::encode(r, ctx),
+            Record::Rejection(r) => serde_codec::encode(r, ctx),
+            Record::Execution(r) => serde_codec::encode(r, ctx),
+            Record::Override(r) => serde_codec::encode(r, ctx),
+            Record::Redaction(r) => serde_codec::encode(r, ctx),
+        }
+    }
+
+    /// Decodes the payload of an entry of `kind`.
+    ///
+    /// # Errors
+    /// [`DecodeError`] for malformed bytes, or a kind that carries no governance record.
+    pub fn decode(kind: EntryKind, bytes: &[u8]) -> Result<Self, DecodeError> {
+        let ctx = kind.name();
+        Ok(match kind {
+            EntryKind::KeyEnrollment => Record::KeyEnrollment(serde_codec::decode(bytes, ctx)?),
+            EntryKind::KeyRevocation => Record::KeyRevocation(serde_codec::decode(bytes, ctx)?),
+            EntryKind::PolicyUpdate => Record::PolicyUpdate(serde_codec::decode(bytes, ctx)?),
+            EntryKind::AiOutput => Record::AiOutput(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Proposal => Record::Proposal(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Review => Record::Review(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Approval => Record::Approval(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Rejection => Record::Rejection(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Execution => Record::Execution(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Override => Record::Override(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Redaction => Record::Redaction(serde_codec::decode(bytes, ctx)?),
+            EntryKind::Genesis | EntryKind::Application => {
+                return Err(DecodeError::InvalidTag {
+                    context: "governance record kind",
+                    tag: u64::from(kind.code()),
+                })
+            }
+        })
+    }
+
+    /// Entry hashes this record refers to; they become the statement's signed `refs`.
+    #[must_use]
+    pub fn refs(&self) -> Vec<Digest> {
+        match self {
+            Record::Proposal(p) => p.ai_outputs.clone(),
+            Record::Review(r) => vec![r.subject],
+            Record::Approval(a) => vec![a.proposal],
+            Record::Rejection(r) => vec![r.proposal],
+            Record::Execution(e) => std::iter::once(e.proposal).chain(e.approvals.iter().copied()).collect(),
+            Record::Override(o) => vec![o.target],
+            Record::Redaction(r) => vec![r.target],
+            Record::KeyEnrollment(_) | Record::KeyRevocation(_) | Record::PolicyUpdate(_) | Record::AiOutput(_) => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// The content type of a record of `kind`, e.g.
+    /// `application/vnd.provledger.approval.v1+bincode`.
+    #[must_use]
+    pub fn content_type(kind: EntryKind) -> String {
+        format!("application/vnd.provledger.{}.v1+bincode", kind.name())
+    }
+}

@@ -1,77 +1,70 @@
-//! Checks of one entry that need no other entry: decoding, payload commitment, signatures.
-//! They run in parallel over a chunk.
+//! Checks of one entry that need no other entry — decoding, the payload commitment, the
+//! governance record — and, once keys are resolved, its signatures. Both run in parallel
+//! over a chunk.
 
-use crate::entry::{entry_hash, signing_message, statement_digest, Entry, STATEMENT_OFFSET};
+use crate::entry::{entry_hash, signing_message, statement_digest, Entry, EntryKind, STATEMENT_OFFSET};
 use crate::hash::Digest;
-use crate::keys::{KeyId, VerifyingKey};
-use crate::record::{Genesis, Role};
+use crate::keys::VerifyingKey;
+use crate::record::Record;
 use crate::storage::frame::{parse_section, StoredPayload, PAYLOAD_PREFIX_LEN};
 use crate::storage::segment::FrameLoc;
 
 use super::Check;
 
-/// Keys enrolled by the genesis, with their roles.
-#[derive(Default)]
-pub(super) struct Registry {
-    keys: Vec<(KeyId, VerifyingKey, Vec<Role>)>,
-}
+pub(super) type Problem = (Check, String);
 
-impl Registry {
-    pub(super) fn from_genesis(g: &Genesis) -> Result<Self, crate::error::KeyError> {
-        let mut keys = Vec::with_capacity(g.anchors.len());
-        for a in &g.anchors {
-            let k = a.verifying_key()?;
-            keys.push((k.key_id(), k, a.roles.clone()));
-        }
-        Ok(Registry { keys })
-    }
-
-    pub(super) fn get(&self, id: &KeyId) -> Option<&VerifyingKey> {
-        self.keys.iter().find(|(k, _, _)| k == id).map(|(_, v, _)| v)
-    }
-
-    pub(super) fn has_role(&self, id: &KeyId, role: Role) -> bool {
-        self.keys.iter().any(|(k, _, roles)| k == id && roles.contains(&role))
-    }
-}
-
-/// The per-entry results computed in parallel.
-pub(super) struct Checked {
+/// An entry decoded and checked on its own.
+pub(super) struct Decoded {
     pub entry: Option<Entry>,
     pub hash: Digest,
+    /// The statement digest (what the signatures are over).
+    pub digest: Digest,
     pub redacted: bool,
-    pub unsigned: bool,
-    pub problem: Option<(Check, String)>,
+    /// The governance record, for governance kinds whose payload is present.
+    pub record: Option<Record>,
+    pub problem: Option<Problem>,
 }
 
-/// Decodes the frame's entry and checks its payload and signatures against `keys`.
-pub(super) fn check_frame(keys: &Registry, data: &[u8], f: &FrameLoc) -> Checked {
+/// Decodes the frame's entry, checks its payload commitment and decodes its record.
+pub(super) fn decode_frame(data: &[u8], f: &FrameLoc) -> Decoded {
     let bytes = f.entry(data);
-    let mut c = Checked {
+    let mut d = Decoded {
         entry: None,
         hash: entry_hash(bytes),
+        digest: Digest::ZERO,
         redacted: false,
-        unsigned: false,
+        record: None,
         problem: None,
     };
     let (entry, stmt_end) = match Entry::decode_parts(bytes) {
         Ok(x) => x,
         Err(e) => {
-            c.problem = Some((Check::Format, e.to_string()));
-            return c;
+            d.problem = Some((Check::Format, e.to_string()));
+            return d;
         }
     };
-    c.problem = check_payload(&entry, f.section(data), &mut c.redacted).err();
-    if c.problem.is_none() {
-        c.unsigned = entry.signatures.is_empty();
-        let digest = statement_digest(&bytes[STATEMENT_OFFSET..stmt_end]);
-        c.problem = check_signatures(keys, &entry, &digest).err();
+    d.digest = statement_digest(&bytes[STATEMENT_OFFSET..stmt_end]);
+    match check_payload(&entry, f.section(data)) {
+        Ok(Some(payload)) => match decode_record(entry.statement.kind, &payload) {
+            Ok(r) => d.record = r,
+            Err(p) => d.problem = Some(p),
+        },
+        Ok(None) => d.redacted = true,
+        Err(p) => d.problem = Some(p),
     }
-    c.entry = Some(entry);
-    c
+    if d.redacted && !entry.statement.kind.redactable() {
+        let msg = format!(
+            "the payload of a {} entry was erased; only application and AI output payloads may be",
+            entry.statement.kind.name()
+        );
+        d.problem = Some((Check::Redaction, msg));
+    }
+    d.entry = Some(entry);
+    d
 }
 
-fn check_payload(entry: &Entry, section: &[u8], redacted: &mut bool) -> Result<(), (Check, String)> {
+/// The payload if present and opening its commitment, `None` if erased.
+fn check_payload(entry: &Entry, section: &[u8]) -> Result<Option<Vec<u8>>, Problem> {
     let p = &entry.statement.payload;
     if section.len() as u64 != p.len + PAYLOAD_PREFIX_LEN as u64 {
         return Err((
@@ -80,30 +73,31 @@ fn check_payload(entry: &Entry, section: &[u8], redacted: &mut bool) -> Result<(
         ));
     }
     match parse_section(section).map_err(|e| (Check::Format, e.to_string()))? {
-        StoredPayload::Erased => {
-            *redacted = true;
-            Ok(())
-        }
-        StoredPayload::Present { salt, bytes } if p.opens(&salt, &bytes) => Ok(()),
+        StoredPayload::Erased => Ok(None),
+        StoredPayload::Present { salt, bytes } if p.opens(&salt, &bytes) => Ok(Some(bytes)),
         StoredPayload::Present { .. } => Err((Check::Commitment, "payload does not open its commitment".into())),
     }
 }
 
-fn check_signatures(keys: &Registry, entry: &Entry, digest: &Digest) -> Result<(), (Check, String)> {
+fn decode_record(kind: EntryKind, payload: &[u8]) -> Result<Option<Record>, Problem> {
+    if matches!(kind, EntryKind::Genesis | EntryKind::Application) {
+        return Ok(None);
+    }
+    Record::decode(kind, payload)
+        .map(Some)
+        .map_err(|e| (Check::Format, format!("{} record: {e}", kind.name())))
+}
+
+/// Verifies every signature of `entry` with the keys resolved for it (same order).
+pub(super) fn check_signatures(entry: &Entry, digest: &Digest, keys: &[VerifyingKey]) -> Option<Problem> {
     let msg = signing_message(digest);
-    for (i, s) in entry.signatures.iter().enumerate() {
-        if entry.signatures[..i].iter().any(|o| o.key_id == s.key_id) {
-            return Err((Check::Format, format!("key {} signs twice", s.key_id)));
-        }
-        let key = keys
-            .get(&s.key_id)
-            .ok_or_else(|| (Check::Key, format!("signed by key {} which is not enrolled", s.key_id)))?;
+    for (s, key) in entry.signatures.iter().zip(keys) {
         if !key.verify(&msg, &s.signature) {
-            return Err((
+            return Some((
                 Check::Signature,
                 format!("signature by key {} does not verify", s.key_id),
             ));
         }
     }
-    Ok(())
+    None
 }

@@ -11,14 +11,17 @@
 
 mod entry_check;
 mod index_check;
+mod policy;
+mod registry;
 mod report;
 mod tree_check;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use report::{Check, Failure, VerifyReport};
+pub use report::{Check, Failure, VerifyReport, Violation};
 
 use crate::checkpoint::{read_log, Checkpoint};
 use crate::entry::{entry_hash, Entry, EntryKind};
@@ -31,9 +34,45 @@ use crate::storage::frame::{parse_section, StoredPayload};
 use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
 use crate::storage::{list_segments, Backend, SegmentStream, StdBackend};
 use crate::tree::TreeReader;
-use entry_check::{check_frame, Checked, Registry};
+use entry_check::{check_signatures, decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
+use policy::{Observed, PolicyEngine, Signer};
+use registry::Registry;
 use tree_check::{TreeCheck, TreeProblem};
+
+/// An entry's signature keys as resolved in ledger order.
+#[derive(Default)]
+struct Resolved {
+    keys: Vec<VerifyingKey>,
+    /// Signers with what the registry knew of them (governance entries, policy on).
+    signers: Vec<Signer>,
+    bootstrap: bool,
+    problem: Option<Problem>,
+}
+
+/// The chain rules for `entry` at position `expected`; a message if one is broken.
+fn chain_problem(
+    entry: &Entry,
+    expected: u64,
+    head: Digest,
+    ledger_id: Option<crate::entry::LedgerId>,
+    first_seq: u64,
+    f: &FrameLoc,
+) -> Option<String> {
+    if entry.seq.0 != expected {
+        return Some(format!("sequence number {} where {expected} was expected", entry.seq));
+    }
+    if entry.prev != head || (expected == 0) != (entry.statement.kind == EntryKind::Genesis) {
+        return Some("does not link to the previous entry".into());
+    }
+    if Some(entry.statement.ledger_id) != ledger_id {
+        return Some("statement belongs to another ledger".into());
+    }
+    if f.offset == SEGMENT_HEADER_LEN as u64 && entry.seq.0 != first_seq {
+        return Some(format!("segment says it starts at entry {first_seq}"));
+    }
+    None
+}
 
 /// Frames verified per parallel chunk.
 const CHUNK_FRAMES: usize = 4096;
@@ -67,6 +106,9 @@ pub struct VerifyOptions {
     /// Verify incrementally from this checkpoint, which the auditor trusts (e.g. verified
     /// last time): the stored tree must reproduce its root, and only newer entries are read.
     pub from_checkpoint: Option<Checkpoint>,
+    /// Evaluate the policy rules (DESIGN §4) and report violations. Integrity checks,
+    /// including key roles and revocations, run either way.
+    pub policy: bool,
 }
 
 /// Verifies the ledger in `dir` on the real file system with default options.
@@ -119,6 +161,8 @@ pub fn verify_opts(
             ..VerifyReport::default()
         },
         keys: Registry::default(),
+        policy: None,
+        erased: BTreeMap::new(),
         index: None,
         checkpoints: Vec::new(),
         covered_until: 0,
@@ -173,6 +217,9 @@ struct Verifier<'a> {
     opts: &'a VerifyOptions,
     report: VerifyReport,
     keys: Registry,
+    policy: Option<PolicyEngine>,
+    /// Erased payloads not (yet) explained by a redaction entry: seq → entry hash.
+    erased: BTreeMap<u64, Digest>,
     index: Option<IndexCursor>,
     checkpoints: Vec<Checkpoint>,
     /// Entries below this sequence number are covered by a signed checkpoint.
@@ -236,6 +283,10 @@ impl<'a> Verifier<'a> {
     }
 
     /// Verifies one chunk; `Ok(false)` once a failure is recorded.
+    ///
+    /// Decoding, hashing and commitments run in parallel; then signature keys are resolved in
+    /// ledger order (enrollments and revocations change the registry); then signatures are
+    /// verified in parallel; then links, coverage, tree and policy are checked in order.
     fn chunk(
         &mut self,
         path: &Path,
@@ -244,14 +295,48 @@ impl<'a> Verifier<'a> {
         frames: &[FrameLoc],
         tree: &mut TreeCheck,
     ) -> Result<bool, Error> {
-        let keys = &self.keys;
-        let checked: Vec<Checked> = frames.par_iter().map(|f| check_frame(keys, data, f)).collect();
-        for (f, c) in frames.iter().zip(checked) {
-            if !self.link(path, first_seq, f, c, tree)? {
+        let decoded: Vec<Decoded> = frames.par_iter().map(|f| decode_frame(data, f)).collect();
+        let resolved: Vec<Resolved> = decoded.iter().map(|d| self.resolve(d)).collect();
+        let sig_problems: Vec<Option<Problem>> = decoded
+            .par_iter()
+            .zip(resolved.par_iter())
+            .map(|(d, r)| match (&d.entry, d.problem.is_none() && r.problem.is_none()) {
+                (Some(e), true) => check_signatures(e, &d.digest, &r.keys),
+                _ => None,
+            })
+            .collect();
+        for ((f, d), (r, sp)) in frames.iter().zip(decoded).zip(resolved.into_iter().zip(sig_problems)) {
+            if !self.link(path, first_seq, f, d, &r, sp, tree)? {
                 return Ok(false);
             }
         }
         Ok(true)
+    }
+
+    /// Resolves an entry's signature keys against the registry as of that entry, then applies
+    /// the entry if it enrolls or revokes a key.
+    fn resolve(&mut self, d: &Decoded) -> Resolved {
+        let mut r = Resolved::default();
+        let Some(e) = d.entry.as_ref().filter(|_| d.problem.is_none()) else {
+            return r;
+        };
+        let kind = e.statement.kind;
+        match self.keys.resolve(kind, &e.signatures, e.seq.0) {
+            Ok(keys) => r.keys = keys,
+            Err(p) => {
+                r.problem = Some(p);
+                return r;
+            }
+        }
+        if self.policy.is_some() && kind != EntryKind::Application {
+            r.bootstrap = !self.keys.has_approver();
+            let info = |s: &crate::entry::AuthorSignature| self.keys.get(&s.key_id).map(|k| (s.key_id, k.clone()));
+            r.signers = e.signatures.iter().filter_map(info).collect();
+        }
+        if let Some(rec) = &d.record {
+            r.problem = self.keys.apply(e.seq.0, rec).err();
+        }
+        r
     }
 
     /// Checks the genesis entry against the trust anchor and loads its keys.
@@ -265,11 +350,7 @@ impl<'a> Verifier<'a> {
             }
         };
         if entry.seq.0 != 0 || entry.prev != Digest::ZERO || entry.statement.kind != EntryKind::Genesis {
-            self.fail(
-                Some(entry.seq.0),
-                Check::Chain,
-                "the first entry is not a genesis entry".into(),
-            );
+            self.fail(Some(0), Check::Chain, "the first entry is not a genesis entry".into());
             return Ok(false);
         }
         let Ok(StoredPayload::Present { bytes: g, .. }) = parse_section(f.section(data)) else {
@@ -284,6 +365,10 @@ impl<'a> Verifier<'a> {
             }
         };
         self.keys = Registry::from_genesis(&genesis)?;
+        self.report.policy_checked = self.opts.policy;
+        if self.opts.policy {
+            self.policy = Some(PolicyEngine::new(genesis.policy.clone()));
+        }
         if let Err(why) = self.check_anchor(&entry, bytes, &genesis) {
             self.fail(Some(0), Check::TrustAnchor, why);
             return Ok(false);
@@ -331,9 +416,9 @@ impl<'a> Verifier<'a> {
         for (i, c) in log.checkpoints.iter().enumerate() {
             let problem = if c.tree_size < last {
                 Some("its size is smaller than the checkpoint before it")
-            } else if !self.keys.has_role(&c.key_id, Role::Operator) {
+            } else if !self.keys.get(&c.key_id).is_some_and(|k| k.has(Role::Operator)) {
                 Some("it is not signed by an operator key of this ledger")
-            } else if !self.keys.get(&c.key_id).is_some_and(|k| c.verify(k)) {
+            } else if !self.keys.get(&c.key_id).is_some_and(|k| c.verify(&k.key)) {
                 Some("its signature does not verify")
             } else {
                 None
@@ -369,6 +454,13 @@ impl<'a> Verifier<'a> {
         if t.ledger_id != ledger_id {
             return bad(self, "it belongs to another ledger");
         }
+        if !self
+            .keys
+            .get(&t.key_id)
+            .is_some_and(|k| k.has(Role::Operator) && t.verify(&k.key))
+        {
+            return bad(self, "it is not signed by an operator key of this ledger");
+        }
         let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
         let frontier = match Frontier::load(&reader, t.tree_size) {
             Ok(f) if f.root() == t.root => f,
@@ -402,12 +494,15 @@ impl<'a> Verifier<'a> {
     }
 
     /// Checks the chain link of one checked entry and records it; `Ok(false)` on failure.
+    #[allow(clippy::too_many_arguments)] // the four results of the chunk pipeline, consumed here
     fn link(
         &mut self,
         path: &Path,
         first_seq: u64,
         f: &FrameLoc,
-        c: Checked,
+        d: Decoded,
+        r: &Resolved,
+        sig_problem: Option<Problem>,
         tree: &mut TreeCheck,
     ) -> Result<bool, Error> {
         let expected = self.report.entries;
@@ -415,55 +510,75 @@ impl<'a> Verifier<'a> {
             v.fail_at(check, path.to_path_buf(), f.offset, msg);
             Ok(false)
         };
-        let Some(entry) = c.entry.as_ref() else {
-            let (check, msg) = c.problem.unwrap_or((Check::Format, "undecodable entry".into()));
+        let Some(entry) = d.entry.as_ref() else {
+            let (check, msg) = d.problem.unwrap_or((Check::Format, "undecodable entry".into()));
             return fail(self, check, msg);
         };
-        if entry.seq.0 != expected {
-            return fail(
-                self,
-                Check::Chain,
-                format!("sequence number {} where {expected} was expected", entry.seq),
-            );
+        if let Some(msg) = chain_problem(entry, expected, self.report.head, self.report.ledger_id, first_seq, f) {
+            return fail(self, Check::Chain, msg);
         }
-        if entry.prev != self.report.head || (expected == 0) != (entry.statement.kind == EntryKind::Genesis) {
-            return fail(self, Check::Chain, "does not link to the previous entry".into());
-        }
-        if Some(entry.statement.ledger_id) != self.report.ledger_id {
-            return fail(self, Check::Chain, "statement belongs to another ledger".into());
-        }
-        if f.offset == SEGMENT_HEADER_LEN as u64 && entry.seq.0 != first_seq {
-            return fail(
-                self,
-                Check::Chain,
-                format!("segment says it starts at entry {first_seq}"),
-            );
-        }
-        if let Some((check, msg)) = c.problem {
+        if let Some((check, msg)) = d.problem.or_else(|| r.problem.clone()).or(sig_problem) {
             return fail(self, check, msg);
         }
-        if c.unsigned {
-            if expected < self.covered_until {
-                self.report.unsigned_covered += 1;
-            } else if self.opts.allow_uncovered_tail {
-                self.report.uncovered_tail += 1;
-            } else {
-                let msg = "entry carries no author signature and no checkpoint covers it".into();
+        if entry.signatures.is_empty() {
+            if let Some(msg) = self.uncovered(entry.statement.kind, expected) {
                 return fail(self, Check::Signature, msg);
             }
         }
         if let Some(msg) = self.index_check(path, first_seq, expected, f.offset)? {
             return fail(self, Check::Index, msg);
         }
-        if let Err(p) = tree.push(&c.hash) {
+        if let Err(p) = tree.push(&d.hash) {
             return Ok(self.tree_problem(&p));
         }
-        if c.redacted {
+        if d.redacted {
             self.report.redacted.push(expected);
+            self.erased.insert(expected, d.hash);
+        }
+        if let Some(rec) = &d.record {
+            self.observe(entry, &d.hash, rec, r);
         }
         self.report.entries += 1;
-        self.report.head = c.hash;
+        self.report.head = d.hash;
         Ok(true)
+    }
+
+    /// Accounts for an entry without author signature; a message if it is not acceptable.
+    fn uncovered(&mut self, kind: EntryKind, seq: u64) -> Option<String> {
+        if kind.must_be_signed() {
+            return Some(format!("a {} entry must carry an author signature", kind.name()));
+        }
+        if seq < self.covered_until {
+            self.report.unsigned_covered += 1;
+        } else if self.opts.allow_uncovered_tail {
+            self.report.uncovered_tail += 1;
+        } else {
+            return Some("entry carries no author signature and no checkpoint covers it".into());
+        }
+        None
+    }
+
+    /// Redaction bookkeeping and policy evaluation for a governance record.
+    fn observe(&mut self, entry: &Entry, hash: &Digest, rec: &crate::record::Record, r: &Resolved) {
+        if let crate::record::Record::Redaction(red) = rec {
+            match self.erased.get(&red.target_seq) {
+                Some(h) if *h == red.target => {
+                    self.erased.remove(&red.target_seq);
+                }
+                _ => self.report.redaction_pending.push(red.target_seq),
+            }
+        }
+        let Some(engine) = self.policy.as_mut() else { return };
+        let o = Observed {
+            seq: entry.seq.0,
+            hash: *hash,
+            timestamp: entry.statement.timestamp,
+            refs: &entry.statement.refs,
+            signers: &r.signers,
+            bootstrap: r.bootstrap,
+        };
+        let keys = &self.keys;
+        engine.observe(&o, rec, &|id| keys.get(id).and_then(|k| k.revoked_at));
     }
 
     fn tree_problem(&mut self, p: &TreeProblem) -> bool {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::checkpoint::Checkpoint;
 use crate::entry::LedgerId;
 use crate::hash::Digest;
+use crate::record::RuleId;
 use crate::storage::TornTail;
 
 /// Which check failed.
@@ -30,6 +31,8 @@ pub enum Check {
     Tree,
     /// A checkpoint is invalid, or the ledger no longer matches one that was issued.
     Checkpoint,
+    /// A payload was erased without an authorised redaction, or one that may not be erased was.
+    Redaction,
 }
 
 impl Check {
@@ -46,6 +49,7 @@ impl Check {
             Check::Index => "index",
             Check::Tree => "tree",
             Check::Checkpoint => "checkpoint",
+            Check::Redaction => "redaction",
         }
     }
 }
@@ -113,6 +117,15 @@ pub struct VerifyReport {
     /// Merkle nodes the stored tree lacks (derived data a crash kept from disk; the writer
     /// rebuilds them on open). Proofs touching them cannot be built until then.
     pub tree_missing_nodes: u64,
+    /// Whether the policy rules were evaluated ([`VerifyOptions::policy`](super::VerifyOptions::policy)).
+    pub policy_checked: bool,
+    /// Policy violations, in ledger order (at most 10,000; see `violations_dropped`).
+    pub violations: Vec<Violation>,
+    /// Violations found beyond the 10,000 kept.
+    pub violations_dropped: u64,
+    /// Entries a redaction names whose payload is still present (erasure interrupted; the
+    /// writer completes it when it next opens the ledger).
+    pub redaction_pending: Vec<u64>,
     /// Where verification started: 0 for a full verification, else the size of the trusted
     /// checkpoint an incremental verification started from.
     pub verified_from: u64,
@@ -121,9 +134,26 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
-    /// Whether every check passed.
+    /// Whether every integrity check passed (policy violations aside).
     #[must_use]
     pub fn is_ok(&self) -> bool {
         self.failure.is_none()
     }
+
+    /// Whether every integrity check passed and no policy rule was violated.
+    #[must_use]
+    pub fn is_compliant(&self) -> bool {
+        self.is_ok() && self.violations.is_empty() && self.violations_dropped == 0
+    }
+}
+
+/// A broken policy rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// The rule.
+    pub rule: RuleId,
+    /// What happened, for a person.
+    pub message: String,
+    /// The entries involved.
+    pub seqs: Vec<u64>,
 }

@@ -32,6 +32,12 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Print decoded entries (does not verify them; run `verify` for that).
     Show(ShowArgs),
+    /// Sign a checkpoint of the ledger's current state and print it.
+    Checkpoint(CheckpointArgs),
+    /// Print an inclusion or consistency proof against signed checkpoints, as JSON.
+    Prove(ProveArgs),
+    /// Check a proof file offline against the operator's public key.
+    VerifyProof(VerifyProofArgs),
     /// Build a sample ledger of an AI-assisted credit decision and verify it.
     Demo(DemoArgs),
 }
@@ -112,6 +118,12 @@ pub struct VerifyArgs {
     /// Trust this genesis entry hash (64 hex digits), obtained out of band.
     #[arg(long, value_name = "HASH_HEX")]
     pub trust_genesis: Option<Digest>,
+    /// Accept entries without an author signature after the last checkpoint (a live ledger).
+    #[arg(long)]
+    pub allow_uncovered_tail: bool,
+    /// Start from this checkpoint (JSON, as printed by `checkpoint --json`), which you trust.
+    #[arg(long, value_name = "FILE")]
+    pub from_checkpoint: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -135,4 +147,56 @@ pub struct ShowArgs {
 pub struct DemoArgs {
     /// Directory to build the demo in (default: a new directory under the system temp dir).
     pub dir: Option<PathBuf>,
+}
+
+/// Arguments of `checkpoint`.
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Secret key file of the operator that signs the checkpoint (takes the writer lock).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Print the checkpoint as a C2SP signed note.
+    #[arg(long, conflicts_with = "json")]
+    pub note: bool,
+    /// Print the checkpoint as one JSON object (the form `verify --from-checkpoint` reads).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `prove`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("proof").required(true).args(["seq", "from"])))]
+pub struct ProveArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Prove that entry N is included (inclusion proof).
+    #[arg(long, value_name = "N")]
+    pub seq: Option<u64>,
+    /// With `--seq`: against the checkpoint of size M instead of the newest one.
+    #[arg(long, value_name = "M", requires = "seq")]
+    pub size: Option<u64>,
+    /// Prove that the checkpoint of size M is a prefix of a newer one (consistency proof).
+    #[arg(long, value_name = "M")]
+    pub from: Option<u64>,
+    /// With `--from`: up to the checkpoint of size N instead of the newest one.
+    #[arg(long, value_name = "N", requires = "from")]
+    pub to: Option<u64>,
+    /// Print the proof as one line of JSON (without it: the same JSON, indented).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `verify-proof`.
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// The proof file (JSON, as printed by `prove`; at most 1 MiB).
+    pub proof: PathBuf,
+    /// Trust this operator public key (64 hex digits), obtained out of band.
+    #[arg(long, value_name = "PUBKEY_HEX")]
+    pub trust: VerifyingKey,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -55,3 +55,36 @@ pub fn bytes(n: u64) -> String {
         format!("{n} bytes")
     }
 }
+
+/// Writes `text` to stdout as is (it carries its own line endings).
+pub fn raw(text: &str) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads a whole input file, refusing one longer than `max` bytes (never reading past it).
+pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let at = |e: std::io::Error| CliError::usage(format!("{}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(at)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1).read_to_end(&mut bytes).map_err(at)?;
+    if bytes.len() as u64 > max {
+        return Err(CliError::usage(format!(
+            "{}: larger than the maximum of {}",
+            path.display(),
+            bytes_of(max)
+        )));
+    }
+    Ok(bytes)
+}
+
+fn bytes_of(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => bytes(n),
+    }
+}

@@ -31,15 +31,7 @@ pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
         ..Options::default()
     };
     let mut ledger = Ledger::open(&args.dir, &key, opts)?;
-    if let Some(torn) = &ledger.recovery().torn_tail {
-        eprintln!(
-            "provledger: note: cut an incomplete final record at {} offset {} ({} bytes): {}",
-            torn.file.display(),
-            torn.offset,
-            torn.bytes,
-            torn.reason
-        );
-    }
+    note_recovery(&ledger);
     let mut lines = LineReader::new(std::io::stdin().lock(), MAX_LINE);
     let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
     let result = append_all(&mut ledger, &mut lines, batch);
@@ -57,6 +49,19 @@ pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
         ledger.durable_len()
     );
     Ok(0)
+}
+
+/// Tells stderr when opening the ledger cut an incomplete final record left by a crash.
+pub fn note_recovery(ledger: &Ledger) {
+    if let Some(torn) = &ledger.recovery().torn_tail {
+        eprintln!(
+            "provledger: note: cut an incomplete final record at {} offset {} ({} bytes): {}",
+            torn.file.display(),
+            torn.offset,
+            torn.bytes,
+            torn.reason
+        );
+    }
 }
 
 /// Appends batch after batch until the input ends; returns how many entries were appended.

@@ -1,11 +1,14 @@
 //! One module per command; each `run` returns the exit code or a [`crate::error::CliError`].
 
 pub mod append;
+pub mod checkpoint;
 pub mod demo;
 pub mod init;
 pub mod keygen;
+pub mod prove;
 pub mod show;
 pub mod verify;
+pub mod verify_proof;
 
 use crate::cli::Command;
 use crate::error::CliError;
@@ -19,5 +22,8 @@ pub fn dispatch(command: &Command) -> Result<u8, CliError> {
         Command::Verify(a) => verify::run(a),
         Command::Show(a) => show::run(a),
         Command::Demo(a) => demo::run(a),
+        Command::Checkpoint(a) => checkpoint::run(a),
+        Command::Prove(a) => prove::run(a),
+        Command::VerifyProof(a) => verify_proof::run(a),
     }
 }

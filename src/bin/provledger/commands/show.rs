@@ -1,104 +1,49 @@
-//! `provledger show`: decoded entries, streamed. Shows; does not verify.
-
-use std::path::Path;
+//! `provledger show`: decoded entries, streamed through [`LedgerReader`]. Shows; does not
+//! verify.
 
 use serde_json::{json, Value};
 
-use provledger::entry::entry_hash;
-use provledger::storage::frame::{parse_section, StoredPayload};
-use provledger::storage::{SegmentStream, StdBackend, TornTail};
-use provledger::{Digest, Entry, EntryKind, Genesis};
+use provledger::storage::frame::StoredPayload;
+use provledger::{Digest, EntryKind, Genesis, LedgerReader, StoredEntry};
 
 use crate::cli::ShowArgs;
-use crate::error::{CliError, EXIT_FAILED};
+use crate::error::CliError;
 use crate::output::{self, Preview};
 
-/// Frames read per chunk while streaming.
-const CHUNK_FRAMES: usize = 1024;
-
-/// One stored entry, decoded, with where it is.
-pub struct Stored<'a> {
-    /// The decoded entry.
-    pub entry: Entry,
-    /// Its entry hash.
-    pub hash: Digest,
-    /// The payload as stored (present or erased).
-    pub payload: StoredPayload,
-    /// The segment file.
-    pub file: &'a Path,
-    /// Offset of the entry's frame in that file.
-    pub offset: u64,
-}
-
-/// Prints every entry, or only `--seq N`.
+/// Prints every entry, or only `--seq N`. Damage that stops reading exits 1; `--seq N` past
+/// the end exits 2.
 pub fn run(args: &ShowArgs) -> Result<u8, CliError> {
-    let mut found = false;
-    let mut count = 0;
-    let torn = for_each_entry(&args.dir, args.seq, |s| {
-        count = s.entry.seq.0 + 1;
-        found = true;
-        if args.json {
-            output::json(&entry_json(&s))?;
-        } else {
-            print_human(&s)?;
-        }
-        Ok(args.seq.is_none())
+    let reader = LedgerReader::open(&args.dir)?;
+    if let Some(seq) = args.seq {
+        print(&reader.get(seq)?, args.json)?;
+        return Ok(0);
+    }
+    let mut count = 0u64;
+    let mut failed = None;
+    reader.scan(0, |e| {
+        count += 1;
+        // Stop at the first output error (e.g. a closed pipe); it is returned below.
+        Ok(print(&e, args.json).map_err(|err| failed = Some(err)).is_ok())
     })?;
-    if let (Some(seq), false) = (args.seq, found) {
-        return Err(CliError::usage(format!("no entry with sequence number {seq}")));
+    if let Some(err) = failed {
+        return Err(err);
     }
-    if let Some(t) = torn.filter(|_| args.seq.is_none()) {
-        eprintln!("provledger: note: {}", super::verify::torn_line(&t));
-    }
-    if !args.json && args.seq.is_none() {
+    if !args.json {
         eprintln!("provledger: {count} entries shown; they are not verified (run `provledger verify`)");
     }
     Ok(0)
 }
 
-/// Streams the ledger's entries in order, calling `visit` for each (only for `only`, when
-/// given) until it returns `false`. Returns the torn tail, if the end was reached and had one.
-///
-/// This is the one place that reads entries; it will be swapped for a reader API.
-pub fn for_each_entry(
-    dir: &Path,
-    only: Option<u64>,
-    mut visit: impl FnMut(Stored<'_>) -> Result<bool, CliError>,
-) -> Result<Option<TornTail>, CliError> {
-    let mut stream = SegmentStream::open(&StdBackend, dir)?;
-    while let Some(sc) = stream.next_chunk(CHUNK_FRAMES)? {
-        for f in &sc.chunk.frames {
-            let bytes = f.entry(&sc.chunk.data);
-            let damaged = |what: &str| damage(&sc.path, f.offset, what);
-            let entry = Entry::decode(bytes).map_err(|e| damaged(&e.to_string()))?;
-            if only.is_some_and(|seq| seq != entry.seq.0) {
-                continue;
-            }
-            let payload = parse_section(f.section(&sc.chunk.data)).map_err(damaged)?;
-            let stored = Stored {
-                hash: entry_hash(bytes),
-                entry,
-                payload,
-                file: &sc.path,
-                offset: f.offset,
-            };
-            if !visit(stored)? {
-                return Ok(None);
-            }
-        }
-    }
-    Ok(stream.tail().cloned())
-}
-
-fn damage(file: &Path, offset: u64, what: &str) -> CliError {
-    CliError {
-        code: EXIT_FAILED,
-        message: format!("{} offset {offset}: {what}", file.display()),
+fn print(e: &StoredEntry, json: bool) -> Result<(), CliError> {
+    if json {
+        output::json(&entry_json(e))
+    } else {
+        print_human(e)
     }
 }
 
 /// The JSON object `show --json` prints per entry (docs/CLI.md documents its shape).
-pub fn entry_json(s: &Stored<'_>) -> Value {
+pub fn entry_json(s: &StoredEntry) -> Value {
     let st = &s.entry.statement;
     let (state, text, hex) = match &s.payload {
         StoredPayload::Erased => ("erased", None, None),
@@ -120,6 +65,7 @@ pub fn entry_json(s: &Stored<'_>) -> Value {
         "payload_state": state,
         "payload_text": text,
         "payload_hex_prefix": hex,
+        "redacted": matches!(s.payload, StoredPayload::Erased),
         "signers": s.entry.signatures.iter().map(|g| g.key_id.to_string()).collect::<Vec<_>>(),
         "refs": st.refs.iter().map(Digest::to_hex).collect::<Vec<_>>(),
         "entry_hash": s.hash.to_hex(),
@@ -130,10 +76,13 @@ pub fn entry_json(s: &Stored<'_>) -> Value {
     if let Some(g) = genesis_of(s) {
         v["genesis"] = genesis_json(&g);
     }
+    if matches!(s.payload, StoredPayload::Erased) {
+        v["payload"] = Value::Null;
+    }
     v
 }
 
-fn genesis_of(s: &Stored<'_>) -> Option<Genesis> {
+fn genesis_of(s: &StoredEntry) -> Option<Genesis> {
     match (&s.payload, s.entry.statement.kind) {
         (StoredPayload::Present { bytes, .. }, EntryKind::Genesis) => Genesis::decode(bytes).ok(),
         _ => None,
@@ -158,7 +107,7 @@ fn genesis_json(g: &Genesis) -> Value {
     json!({ "name": g.name, "anchors": anchors })
 }
 
-fn print_human(s: &Stored<'_>) -> Result<(), CliError> {
+fn print_human(s: &StoredEntry) -> Result<(), CliError> {
     let st = &s.entry.statement;
     output::line(&format!("entry {} ({})", s.entry.seq, st.kind.name()))?;
     output::line(&format!("  time:         {}", st.timestamp))?;
@@ -183,7 +132,7 @@ fn print_human(s: &Stored<'_>) -> Result<(), CliError> {
     Ok(())
 }
 
-fn payload_line(s: &Stored<'_>) -> String {
+fn payload_line(s: &StoredEntry) -> String {
     let len = output::bytes(s.entry.statement.payload.len);
     match &s.payload {
         StoredPayload::Erased => format!("{len}, erased"),

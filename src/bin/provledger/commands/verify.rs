@@ -1,13 +1,18 @@
 //! `provledger verify`: check a ledger against a trust anchor the auditor supplies.
 
+use std::path::Path;
+
 use serde_json::{json, Value};
 
-use provledger::storage::TornTail;
-use provledger::{Failure, TrustAnchor, VerifyReport};
+use provledger::storage::{StdBackend, TornTail};
+use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport};
 
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, EXIT_FAILED};
 use crate::output;
+
+/// Largest checkpoint file `--from-checkpoint` reads (one checkpoint is about 400 bytes).
+const MAX_CHECKPOINT_FILE: u64 = 64 << 10;
 
 /// Runs verification; exit 0 when every check passed, 1 when a failure was found.
 pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
@@ -17,13 +22,30 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         // clap's "anchor" group requires exactly one of the two.
         _ => return Err(CliError::usage("give exactly one of --trust or --trust-genesis")),
     };
-    let report = provledger::verify(&args.dir, &anchor)?;
+    let opts = VerifyOptions {
+        allow_uncovered_tail: args.allow_uncovered_tail,
+        from_checkpoint: args.from_checkpoint.as_deref().map(read_checkpoint).transpose()?,
+        // Other settings (e.g. policy evaluation) keep the library's defaults.
+        ..VerifyOptions::default()
+    };
+    let report = provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts)?;
     if args.json {
         output::json(&report_json(&report))?;
     } else {
         print_human(&report)?;
     }
     Ok(if report.is_ok() { 0 } else { EXIT_FAILED })
+}
+
+/// Reads a checkpoint JSON file as printed by `checkpoint --json`.
+fn read_checkpoint(path: &Path) -> Result<Checkpoint, CliError> {
+    let bytes = output::read_bounded(path, MAX_CHECKPOINT_FILE)?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        CliError::usage(format!(
+            "{}: not a checkpoint (expected the JSON `provledger checkpoint --json` prints): {e}",
+            path.display()
+        ))
+    })
 }
 
 /// The single JSON object `verify --json` prints (docs/CLI.md documents its shape).
@@ -33,8 +55,15 @@ pub fn report_json(r: &VerifyReport) -> Value {
         "entries": r.entries,
         "ledger_id": r.ledger_id.map(|id| id.to_string()),
         "head": r.head.to_hex(),
+        "root": r.root.to_hex(),
         "trusted": r.trusted,
         "redacted": r.redacted,
+        "checkpoints_verified": r.checkpoints_verified,
+        "latest_checkpoint": r.latest_checkpoint.and_then(|c| serde_json::to_value(c).ok()),
+        "unsigned_covered": r.unsigned_covered,
+        "uncovered_tail": r.uncovered_tail,
+        "tree_missing_nodes": r.tree_missing_nodes,
+        "verified_from": r.verified_from,
         "torn_tail": r.torn_tail.as_ref().map(torn_json),
         "failure": r.failure.as_ref().map(failure_json),
     })
@@ -75,12 +104,31 @@ fn print_human(r: &VerifyReport) -> Result<(), CliError> {
     if let Some(id) = r.ledger_id {
         output::line(&format!("ledger:   {id}"))?;
     }
-    match r.entries {
-        0 => output::line("verified: no entries")?,
-        n => {
-            output::line(&format!("verified: {n} entries (0 to {})", n - 1))?;
-            output::line(&format!("head:     {} (entry {})", r.head, n - 1))?;
-        }
+    print_entries(r)?;
+    print_checkpoints(r)?;
+    print_notes(r)?;
+    match &r.failure {
+        None => output::line("result:   OK, every check passed (see docs/CLI.md for what this proves)"),
+        Some(f) => output::line(&format!("result:   FAILED: {f}")),
+    }
+}
+
+fn print_entries(r: &VerifyReport) -> Result<(), CliError> {
+    match (r.entries, r.verified_from) {
+        (0, _) => output::line("verified: no entries")?,
+        (n, 0) => output::line(&format!("verified: {n} entries (0 to {})", n - 1))?,
+        (n, from) => output::line(&format!(
+            "verified: {n} entries; 0 to {} trusted from your checkpoint, {} read",
+            from - 1,
+            n - from
+        ))?,
+    }
+    if r.entries > 0 {
+        output::line(&format!("head:     {} (entry {})", r.head, r.entries - 1))?;
+        output::line(&format!(
+            "root:     {} (Merkle root of all {} entries)",
+            r.root, r.entries
+        ))?;
     }
     if !r.redacted.is_empty() {
         let seqs: Vec<String> = r.redacted.iter().map(u64::to_string).collect();
@@ -89,11 +137,45 @@ fn print_human(r: &VerifyReport) -> Result<(), CliError> {
             seqs.join(", ")
         ))?;
     }
+    Ok(())
+}
+
+fn print_checkpoints(r: &VerifyReport) -> Result<(), CliError> {
+    let Some(latest) = &r.latest_checkpoint else {
+        if r.is_ok() {
+            output::line("checkpts: none (nothing pins the ledger's length; see docs/CLI.md)")?;
+        }
+        return Ok(());
+    };
+    let after = if r.verified_from > 0 { " after yours" } else { "" };
+    output::line(&format!(
+        "checkpts: {} verified{after}; the newest covers {} entries, signed {}",
+        r.checkpoints_verified, latest.tree_size, latest.timestamp
+    ))?;
+    if r.unsigned_covered > 0 {
+        output::line(&format!(
+            "unsigned: {} entries without an author signature, covered by a verified checkpoint",
+            r.unsigned_covered
+        ))?;
+    }
+    Ok(())
+}
+
+fn print_notes(r: &VerifyReport) -> Result<(), CliError> {
+    if r.uncovered_tail > 0 {
+        output::line(&format!(
+            "note:     {} unsigned entries after the last checkpoint, accepted by --allow-uncovered-tail",
+            r.uncovered_tail
+        ))?;
+    }
+    if r.tree_missing_nodes > 0 {
+        output::line(&format!(
+            "warning:  {} Merkle nodes missing from the tree files (derived data; the writer rebuilds them on open)",
+            r.tree_missing_nodes
+        ))?;
+    }
     if let Some(t) = &r.torn_tail {
         output::line(&format!("note:     {}", torn_line(t)))?;
     }
-    match &r.failure {
-        None => output::line("result:   OK, every check passed (see docs/CLI.md for what this proves)"),
-        Some(f) => output::line(&format!("result:   FAILED: {f}")),
-    }
+    Ok(())
 }

@@ -1,5 +1,7 @@
 //! The writer: create or open a ledger directory, append entries, make them durable.
 
+mod erasure;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,7 +10,7 @@ use rayon::prelude::*;
 use crate::checkpoint::{Checkpoint, LogWriter};
 use crate::entry::{
     entry_hash, sign_digest, statement_digest, AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId,
-    PayloadCommitment, SaltSource, Statement, Timestamp, MAX_PAYLOAD_LEN, SALT_LEN,
+    PayloadCommitment, SaltSource, Statement, Timestamp, MAX_PAYLOAD_LEN, SALT_LEN, STATEMENT_OFFSET,
 };
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
@@ -94,6 +96,23 @@ impl Draft {
         }
     }
 
+    /// A governance record, its references as the statement's `refs`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] if the record exceeds the structured-payload limit.
+    pub fn record(record: &crate::record::Record) -> Result<Self, Error> {
+        let kind = record.entry_kind();
+        Ok(Draft {
+            kind,
+            content_type: crate::record::Record::content_type(kind),
+            payload: record.encode()?,
+            refs: record.refs(),
+            timestamp: None,
+            cosigners: Vec::new(),
+            signed_by_appender: true,
+        })
+    }
+
     /// References earlier entries by their hashes.
     #[must_use]
     pub fn with_refs(mut self, refs: Vec<Digest>) -> Self {
@@ -153,6 +172,8 @@ pub struct Recovery {
     pub index_rebuilt: bool,
     /// Leaves added back to the stored Merkle tree (hashes a crash kept from reaching disk).
     pub tree_replayed: u64,
+    /// An erasure a crash interrupted, finished on open: the sequence number erased.
+    pub erasure_completed: Option<u64>,
 }
 
 /// The segment being appended to.
@@ -234,6 +255,7 @@ impl Ledger {
         let genesis = Genesis {
             name: name.to_owned(),
             anchors: vec![TrustAnchorKey::operator(&key.verifying_key(), name)],
+            policy: crate::record::Policy::default(),
         };
         Self::create_with_genesis(dir, key, &genesis, opts)
     }
@@ -257,11 +279,7 @@ impl Ledger {
         let seg_dir = dir.join(SEGMENTS_DIR);
         backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
         let lock = take_lock(backend.as_ref(), dir)?;
-        let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
-        if names
-            .iter()
-            .any(|n| crate::storage::segment::parse_segment_file_name(n).is_some())
-        {
+        if !unfinished_create(backend.as_ref(), dir)? {
             return Err(StorageError::AlreadyExists {
                 path: dir.to_path_buf(),
             }
@@ -346,9 +364,17 @@ impl Ledger {
         let count = idx.count;
         recovery.torn_tail = scan.torn;
         let chain = scan.chain;
+        if chain.next_seq == 0 {
+            return Err(StorageError::NotALedger {
+                path: dir.to_path_buf(),
+                reason: "no complete genesis entry: creating the ledger did not finish; create it again".into(),
+            }
+            .into());
+        }
         let mut tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, chain.next_seq)?;
         recovery.tree_replayed = replay_tree(backend.as_ref(), dir, &mut tree, chain.next_seq)?;
         let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
+        recovery.erasure_completed = erasure::complete_pending(&backend, dir, chain.next_seq)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             opts,
@@ -558,8 +584,8 @@ impl Ledger {
         let mut receipts = Vec::with_capacity(prepared.len());
         let mut pending = Pending::new(self.chain);
         for p in prepared {
-            let frame_len =
-                (FRAME_OVERHEAD + PAYLOAD_PREFIX_LEN + p.payload.len() + p.statement_bytes.len() + 41) as u64;
+            let entry_len = STATEMENT_OFFSET + p.statement_bytes.len() + 1 + SIGNATURE_BLOCK_LEN * p.signatures.len();
+            let frame_len = (FRAME_OVERHEAD + PAYLOAD_PREFIX_LEN + p.payload.len() + entry_len) as u64;
             let seg_len = self.active.len + pending.buf.len() as u64;
             if seg_len + frame_len > self.opts.segment_size && self.active.count + pending.count() > 0 {
                 self.flush(&mut pending)?;
@@ -665,6 +691,9 @@ fn replay_tree(backend: &dyn Backend, dir: &Path, tree: &mut TreeWriter, entries
     Ok(entries - from)
 }
 
+/// Bytes of one author signature in an entry: key id and signature.
+const SIGNATURE_BLOCK_LEN: usize = 32 + 64;
+
 /// Frames built but not yet written.
 struct Pending {
     buf: Vec<u8>,
@@ -710,6 +739,39 @@ fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_
         len: SEGMENT_HEADER_LEN as u64,
         count: 0,
     })
+}
+
+/// Whether `dir` holds no ledger, or only the remains of a `create` that never wrote a
+/// complete genesis entry (which are removed, as there is nothing in them to lose).
+fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, Error> {
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
+    let segs: Vec<u64> = names
+        .iter()
+        .filter_map(|n| crate::storage::segment::parse_segment_file_name(n))
+        .collect();
+    if segs.is_empty() {
+        return Ok(true);
+    }
+    if segs != [0] {
+        return Ok(false);
+    }
+    let mut stream = SegmentStream::open(backend, dir)?;
+    if !matches!(stream.next_chunk(1), Ok(None)) {
+        return Ok(false);
+    }
+    for path in [
+        segment_path(dir, 0),
+        index_path(dir, 0),
+        crate::checkpoint::log_path(dir),
+    ] {
+        match backend.remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+            _ => {}
+        }
+    }
+    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    Ok(true)
 }
 
 /// The ledger id from the first segment's header.

@@ -1,0 +1,162 @@
+//! Erasure: an authorised, itself-recorded redaction destroys a payload and its salt in place,
+//! while the commitment (and so every hash and proof) stays valid.
+//!
+//! Order of work, each step durable before the next: (1) `redaction.pending` names the target
+//! and the sequence number the redaction entry will get; (2) the redaction entry is appended
+//! and synced; (3) the target's payload section is overwritten (state 1, zeros, new CRC) and
+//! synced; (4) the pending file is removed. A crash anywhere is finished by [`complete_pending`]
+//! when the writer next opens the ledger.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Draft, Ledger, Receipt};
+use crate::encoding::crc;
+use crate::error::Error;
+use crate::keys::SigningKey;
+use crate::reader::LedgerReader;
+use crate::record::{Record, Redaction};
+use crate::storage::frame::{erased_section, parse_header, StoredPayload, FRAME_HEADER_LEN};
+use crate::storage::{io_err, Backend};
+
+/// Name of the file recording an erasure in progress.
+pub const PENDING_FILE: &str = "redaction.pending";
+
+fn pending_path(dir: &Path) -> PathBuf {
+    dir.join(PENDING_FILE)
+}
+
+impl Ledger {
+    /// Erases the payload of entry `seq`: appends a redaction entry (signed by the appending
+    /// key and `cosigners`; verification requires one of them to hold the admin role), then
+    /// destroys the payload bytes and salt in the segment file. The ledger still verifies and
+    /// reports the entry as redacted. Only application and AI-output payloads can be erased.
+    ///
+    /// ```
+    /// use provledger::{Draft, Ledger, Options, SigningKey};
+    /// let dir = tempfile::tempdir()?;
+    /// let admin = SigningKey::generate()?;
+    /// let mut ledger = Ledger::create(dir.path(), &admin, "demo", Options::default())?;
+    /// let r = ledger.append(Draft::application("text/plain", b"jane@example.com".to_vec()))?;
+    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88", &[])?;
+    /// let report = provledger::verify(dir.path(), &provledger::TrustAnchor::PublicKey(admin.verifying_key()))?;
+    /// assert!(report.is_ok());
+    /// assert_eq!(report.redacted, vec![r.seq.0]);
+    /// # Ok::<_, provledger::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
+    /// storage errors (the erasure is then finished on the next open).
+    pub fn redact(&mut self, seq: u64, reason: &str, cosigners: &[SigningKey]) -> Result<Receipt, Error> {
+        let reader = LedgerReader::open_with(self.opts.backend.clone(), &self.dir)?;
+        let target = reader.get(seq)?;
+        let kind = target.entry.statement.kind;
+        if !kind.redactable() {
+            return Err(Error::input(format!(
+                "the payload of a {} entry may not be erased",
+                kind.name()
+            )));
+        }
+        if target.payload == StoredPayload::Erased {
+            return Err(Error::input(format!("the payload of entry {seq} is already erased")));
+        }
+        let record = Record::Redaction(Redaction {
+            target_seq: seq,
+            target: target.hash,
+            reason: reason.to_owned(),
+        });
+        let draft = cosigners.iter().fold(Draft::record(&record)?, Draft::cosigned_by);
+        let backend = self.opts.backend.clone();
+        write_pending(backend.as_ref(), &self.dir, seq, self.len())?;
+        let receipt = self.append(draft)?;
+        self.sync()?;
+        erase(backend.as_ref(), &target.file, target.offset)?;
+        remove_pending(backend.as_ref(), &self.dir)?;
+        Ok(Receipt {
+            durable: true,
+            ..receipt
+        })
+    }
+}
+
+fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64) -> Result<(), Error> {
+    let path = pending_path(dir);
+    let mut rec = Vec::with_capacity(20);
+    rec.extend_from_slice(&target.to_le_bytes());
+    rec.extend_from_slice(&redaction_seq.to_le_bytes());
+    let c = crc(&[&rec]);
+    rec.extend_from_slice(&c.to_le_bytes());
+    let _ = backend.remove_file(&path);
+    let mut f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+    f.write_all_at(&rec, 0).map_err(io_err("write", &path))?;
+    f.sync_data().map_err(io_err("sync", &path))?;
+    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+    Ok(())
+}
+
+fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), Error> {
+    let path = pending_path(dir);
+    match backend.remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+        _ => {}
+    }
+    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+    Ok(())
+}
+
+/// Overwrites the payload section of the frame at `offset` with its erased form, and syncs.
+fn erase(backend: &dyn Backend, file: &Path, offset: u64) -> Result<(), Error> {
+    let mut f = backend.open_write(file, false).map_err(io_err("open", file))?;
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    f.read_exact_at(&mut h, offset).map_err(io_err("read", file))?;
+    let header = parse_header(&h)
+        .map_err(|_| crate::storage::corrupt(file, offset, None, "frame header to erase is damaged".into()))?;
+    let payload_len = header.section_len - crate::storage::frame::PAYLOAD_PREFIX_LEN;
+    let section = erased_section(payload_len);
+    f.write_all_at(&section, offset + header.section_offset() as u64)
+        .map_err(io_err("write", file))?;
+    f.sync_data().map_err(io_err("sync", file))?;
+    Ok(())
+}
+
+/// Finishes an erasure a crash interrupted: if the redaction entry made it into the ledger,
+/// the target is (re-)erased; either way the pending file is removed. Returns the erased
+/// target, if any.
+pub(crate) fn complete_pending(backend: &Arc<dyn Backend>, dir: &Path, len: u64) -> Result<Option<u64>, Error> {
+    let path = pending_path(dir);
+    let Ok(f) = backend.open_read(&path) else {
+        return Ok(None);
+    };
+    let mut rec = [0u8; 20];
+    let valid = f.read_exact_at(&mut rec, 0).is_ok() && crc(&[&rec[..16]]).to_le_bytes() == rec[16..];
+    drop(f);
+    let mut done = None;
+    if valid {
+        let word = |i: usize| {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&rec[i..i + 8]);
+            u64::from_le_bytes(b)
+        };
+        let (target, redaction_seq) = (word(0), word(8));
+        let reader = LedgerReader::open_with(Arc::clone(backend), dir)?;
+        if redaction_seq < len && names_target(&reader, redaction_seq, target)? {
+            let t = reader.get(target)?;
+            erase(backend.as_ref(), &t.file, t.offset)?;
+            done = Some(target);
+        }
+    }
+    remove_pending(backend.as_ref(), dir)?;
+    Ok(done)
+}
+
+fn names_target(reader: &LedgerReader, redaction_seq: u64, target: u64) -> Result<bool, Error> {
+    let e = reader.get(redaction_seq)?;
+    let StoredPayload::Present { bytes, .. } = &e.payload else {
+        return Ok(false);
+    };
+    Ok(matches!(
+        Record::decode(e.entry.statement.kind, bytes),
+        Ok(Record::Redaction(r)) if r.target_seq == target
+    ))
+}

@@ -1,0 +1,177 @@
+//! The key registry, built while reading the ledger: genesis anchors, then enrollments and
+//! revocations in ledger order. A signature by a key that is not enrolled, was revoked at an
+//! earlier point, or lacks the role the entry kind needs fails verification (check `key`).
+
+use std::collections::HashMap;
+
+use crate::entry::{AuthorSignature, EntryKind};
+use crate::keys::{KeyId, VerifyingKey};
+use crate::record::{Environment, Genesis, KeyEnrollment, PrincipalType, Record, Role};
+
+use super::Check;
+
+/// What the registry knows about one key.
+#[derive(Clone, Debug)]
+pub(super) struct KeyInfo {
+    pub key: VerifyingKey,
+    pub principal_id: String,
+    pub principal_type: PrincipalType,
+    pub roles: Vec<Role>,
+    /// Environments the key may act in; genesis anchors act everywhere.
+    pub environments: Option<Vec<Environment>>,
+    /// Sequence number of the revocation, if revoked.
+    pub revoked_at: Option<u64>,
+}
+
+impl KeyInfo {
+    pub(super) fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// Whether the key is a machine acting for itself (an AI agent).
+    pub(super) fn is_ai(&self) -> bool {
+        self.has(Role::AiAgent) || self.principal_type == PrincipalType::SoftwareAgent
+    }
+
+    pub(super) fn may_act_in(&self, env: Environment) -> bool {
+        self.environments.as_ref().is_none_or(|e| e.contains(&env))
+    }
+}
+
+/// Enrolled keys by id.
+#[derive(Default)]
+pub(super) struct Registry {
+    keys: HashMap<KeyId, KeyInfo>,
+}
+
+type Problem = (Check, String);
+
+/// The roles of which an entry of `kind` needs at least one signature (any of them).
+#[must_use]
+pub(super) fn required_roles(kind: EntryKind) -> &'static [Role] {
+    match kind {
+        EntryKind::KeyEnrollment | EntryKind::KeyRevocation | EntryKind::PolicyUpdate | EntryKind::Redaction => {
+            &[Role::Admin]
+        }
+        EntryKind::AiOutput => &[Role::AiAgent, Role::Operator],
+        EntryKind::Proposal => &[Role::Requester, Role::AiAgent],
+        EntryKind::Review => &[Role::Reviewer],
+        EntryKind::Approval | EntryKind::Rejection => &[Role::Approver],
+        EntryKind::Execution => &[Role::Operator],
+        EntryKind::Override => &[Role::Admin, Role::Approver],
+        EntryKind::Genesis | EntryKind::Application => &[],
+    }
+}
+
+impl Registry {
+    pub(super) fn from_genesis(g: &Genesis) -> Result<Self, crate::error::KeyError> {
+        let mut keys = HashMap::with_capacity(g.anchors.len());
+        for a in &g.anchors {
+            let key = a.verifying_key()?;
+            let info = KeyInfo {
+                key,
+                principal_id: a.principal_id.clone(),
+                principal_type: a.principal_type,
+                roles: a.roles.clone(),
+                environments: None,
+                revoked_at: None,
+            };
+            keys.insert(key.key_id(), info);
+        }
+        Ok(Registry { keys })
+    }
+
+    pub(super) fn get(&self, id: &KeyId) -> Option<&KeyInfo> {
+        self.keys.get(id)
+    }
+
+    /// Resolves every signature's key as of entry `seq`, and checks the kind's role.
+    pub(super) fn resolve(
+        &self,
+        kind: EntryKind,
+        sigs: &[AuthorSignature],
+        seq: u64,
+    ) -> Result<Vec<VerifyingKey>, Problem> {
+        let mut out = Vec::with_capacity(sigs.len());
+        for (i, s) in sigs.iter().enumerate() {
+            if sigs[..i].iter().any(|o| o.key_id == s.key_id) {
+                return Err((Check::Format, format!("key {} signs twice", s.key_id)));
+            }
+            let info = self
+                .keys
+                .get(&s.key_id)
+                .ok_or_else(|| (Check::Key, format!("signed by key {} which is not enrolled", s.key_id)))?;
+            if let Some(at) = info.revoked_at.filter(|&at| at < seq) {
+                return Err((
+                    Check::Key,
+                    format!("signed by key {} which was revoked at entry {at}", s.key_id),
+                ));
+            }
+            out.push(info.key);
+        }
+        let roles = required_roles(kind);
+        let has_role = |s: &AuthorSignature| {
+            self.keys
+                .get(&s.key_id)
+                .is_some_and(|k| roles.iter().any(|r| k.has(*r)))
+        };
+        if !roles.is_empty() && !sigs.iter().any(has_role) {
+            let names: Vec<String> = roles.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
+            let msg = format!(
+                "a {} entry needs a signature by a key with role {}",
+                kind.name(),
+                names.join(" or ")
+            );
+            return Err((Check::Key, msg));
+        }
+        Ok(out)
+    }
+
+    /// Applies an enrollment or revocation recorded at `seq`.
+    pub(super) fn apply(&mut self, seq: u64, record: &Record) -> Result<(), Problem> {
+        match record {
+            Record::KeyEnrollment(e) => self.enroll(e),
+            Record::KeyRevocation(r) => {
+                let id = KeyId(r.key_id);
+                let info = self
+                    .keys
+                    .get_mut(&id)
+                    .ok_or_else(|| (Check::Key, format!("revokes key {id} which is not enrolled")))?;
+                if info.revoked_at.is_some() {
+                    return Err((Check::Key, format!("revokes key {id} a second time")));
+                }
+                info.revoked_at = Some(seq);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn enroll(&mut self, e: &KeyEnrollment) -> Result<(), Problem> {
+        let key = VerifyingKey::from_bytes(&e.public_key).map_err(|err| (Check::Key, err.to_string()))?;
+        if self.keys.contains_key(&key.key_id()) {
+            return Err((
+                Check::Key,
+                format!("key {} is already enrolled (rotate with a new key)", key.key_id()),
+            ));
+        }
+        let info = KeyInfo {
+            key,
+            principal_id: e.principal_id.clone(),
+            principal_type: e.principal_type,
+            roles: e.roles.clone(),
+            environments: Some(e.environments.clone()),
+            revoked_at: None,
+        };
+        self.keys.insert(key.key_id(), info);
+        Ok(())
+    }
+
+    /// Whether any unrevoked key can approve (before that, governance changes cannot be
+    /// gated: the bootstrap phase).
+    pub(super) fn has_approver(&self) -> bool {
+        self.keys
+            .values()
+            .any(|k| k.has(Role::Approver) && k.revoked_at.is_none())
+    }
+}
