@@ -1,4 +1,7 @@
 //! Runs the real `provledger` binary: exit codes, JSON shapes, and tamper detection.
+//! Checkpoints and proofs are in `proofs.rs`.
+
+mod proofs;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -284,6 +287,27 @@ fn demo_builds_and_verifies_a_ledger() {
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("verification passed"), "{text}");
+    assert_eq!(
+        text.matches("proof VALID").count(),
+        2,
+        "inclusion and consistency: {text}"
+    );
+    assert!(text.contains("checkpoints verified: 2"), "{text}");
+    // The proof files it leaves behind verify offline with the operator's public key.
+    let public = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("provledger verify-proof "))
+        .and_then(|l| l.split("--trust ").nth(1))
+        .unwrap()
+        .to_owned();
+    for proof in ["proofs/inclusion-3.json", "proofs/consistency-5-9.json"] {
+        let out = run(&["verify-proof", s(&root.join(proof)), "--trust", &public], "");
+        assert_eq!(code(&out), 0, "{proof}: {}", stdout(&out));
+        assert!(
+            text.contains(&format!("verify-proof {}", s(&root.join(proof)))),
+            "{text}"
+        );
+    }
     assert!(text.contains("gpt-4o") || text.contains("AI output"), "{text}");
     assert!(root.join("keys/operator.key").is_file());
     // The ledger it leaves behind verifies on its own, with refs from later entries.

@@ -1,0 +1,239 @@
+//! Checkpoints, proofs and `verify-proof`, through the real binary.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{append, code, fixture, json, run, s, stderr, stdout, verify_json, Fixture, THREE};
+
+/// Signs a checkpoint (`checkpoint --json`) and returns it.
+fn checkpoint(f: &Fixture) -> Value {
+    let out = run(&["checkpoint", s(&f.dir), "--key", s(&f.key), "--json"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    json(&out)
+}
+
+/// Runs `prove` with `args` and returns the proof.
+fn prove(f: &Fixture, args: &[&str]) -> Value {
+    let mut all = vec!["prove", s(&f.dir), "--json"];
+    all.extend_from_slice(args);
+    let out = run(&all, "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    json(&out)
+}
+
+/// Writes `proof` next to the ledger and runs `verify-proof --json` on it with `trust`.
+fn verify_proof(f: &Fixture, proof: &str, trust: &str) -> (i32, Value) {
+    let file = proof_file(f);
+    std::fs::write(&file, proof).unwrap();
+    let out = run(&["verify-proof", s(&file), "--trust", trust, "--json"], "");
+    (code(&out), json(&out))
+}
+
+fn proof_file(f: &Fixture) -> PathBuf {
+    f.dir.parent().unwrap().join("proof.json")
+}
+
+/// The proof with one hex digit of `field` (or of its first element, for a list) changed.
+fn flip_digit(proof: &Value, field: &str) -> String {
+    let mut p = proof.clone();
+    let v = match &mut p[field] {
+        Value::Array(a) => &mut a[0],
+        v => v,
+    };
+    let hex = v.as_str().unwrap();
+    let first = if hex.starts_with('0') { "1" } else { "0" };
+    *v = Value::String(format!("{first}{}", &hex[1..]));
+    p.to_string()
+}
+
+fn other_key(f: &Fixture) -> String {
+    let other = f.dir.parent().unwrap().join("other.key");
+    let k = json(&run(&["keygen", "--out", s(&other), "--json"], ""));
+    k["public_key"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn inclusion_proof_round_trip_and_every_way_to_break_it() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    let cp = checkpoint(&f);
+    assert_eq!(cp["tree_size"], 4);
+    let proof = prove(&f, &["--seq", "2"]);
+    assert_eq!(
+        (proof["leaf_index"].clone(), proof["tree_size"].clone()),
+        (2.into(), 4.into())
+    );
+    assert_eq!(
+        proof["checkpoint"], cp,
+        "the proof carries the checkpoint it is against"
+    );
+    let (c, v) = verify_proof(&f, &proof.to_string(), &f.public);
+    assert_eq!(
+        (c, v["ok"].clone(), v["kind"].clone()),
+        (0, true.into(), "inclusion".into()),
+        "{v}"
+    );
+    assert!(v["error"].is_null());
+    let (c, v) = verify_proof(&f, &flip_digit(&proof, "path"), &f.public);
+    assert_eq!((c, v["ok"].clone()), (1, false.into()), "a changed path element: {v}");
+    assert!(v["error"].as_str().unwrap().starts_with("invalid proof"), "{v}");
+    assert_eq!(
+        verify_proof(&f, &proof.to_string(), &other_key(&f)).0,
+        1,
+        "wrong trusted key"
+    );
+    for broken in malformed_variants(&proof) {
+        let (c, v) = verify_proof(&f, &broken, &f.public);
+        assert_eq!(c, 2, "{broken} -> {v}");
+        assert_eq!(v["ok"], false);
+    }
+    // Text output names the proof and the verdict.
+    std::fs::write(proof_file(&f), proof.to_string()).unwrap();
+    let out = run(&["verify-proof", s(&proof_file(&f)), "--trust", &f.public], "");
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("entry 2 is in the ledger of size 4") && stdout(&out).contains("VALID"));
+}
+
+/// Malformed inputs: not JSON, no kind, an unknown field, a missing field, a wrong type, and a
+/// path longer than any tree of 2^64 entries needs.
+fn malformed_variants(proof: &Value) -> Vec<String> {
+    let without = |field: &str| {
+        let mut p = proof.clone();
+        p.as_object_mut().unwrap().remove(field);
+        p.to_string()
+    };
+    let with = |field: &str, v: Value| {
+        let mut p = proof.clone();
+        p[field] = v;
+        p.to_string()
+    };
+    let long_path = Value::Array(vec![proof["path"][0].clone(); 70]);
+    vec![
+        "not json".into(),
+        "[1,2]".into(),
+        without("leaf_index"),
+        without("entry_hash"),
+        with("extra", Value::Bool(true)),
+        with("tree_size", Value::String("4".into())),
+        with("path", long_path),
+    ]
+}
+
+#[test]
+fn consistency_proof_round_trip_and_a_tampered_old_root() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    checkpoint(&f);
+    assert_eq!(code(&append(&f, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n")), 0);
+    assert_eq!(checkpoint(&f)["tree_size"], 7);
+    let proof = prove(&f, &["--from", "4"]);
+    assert_eq!(
+        (proof["old_size"].clone(), proof["new_size"].clone()),
+        (4.into(), 7.into())
+    );
+    assert_eq!(prove(&f, &["--from", "4", "--to", "7"]), proof);
+    let (c, v) = verify_proof(&f, &proof.to_string(), &f.public);
+    assert_eq!((c, v["kind"].clone()), (0, "consistency".into()), "{v}");
+    let (c, v) = verify_proof(&f, &flip_digit(&proof, "old_root"), &f.public);
+    assert_eq!(c, 1, "{v}");
+    // An inclusion proof against the older checkpoint still works.
+    let old = prove(&f, &["--seq", "3", "--size", "4"]);
+    assert_eq!(verify_proof(&f, &old.to_string(), &f.public).0, 0);
+}
+
+#[test]
+fn prove_without_a_checkpoint_or_past_it_exits_2() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    let out = run(&["prove", s(&f.dir), "--seq", "1"], "");
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("no checkpoint yet"), "{}", stderr(&out));
+    checkpoint(&f);
+    let out = run(&["prove", s(&f.dir), "--seq", "4"], "");
+    assert_eq!(code(&out), 2, "entry 4 is not covered by the checkpoint of size 4");
+    // Exactly one of --seq and --from.
+    assert_eq!(code(&run(&["prove", s(&f.dir)], "")), 2);
+    assert_eq!(code(&run(&["prove", s(&f.dir), "--seq", "1", "--from", "4"], "")), 2);
+}
+
+#[test]
+fn checkpoint_note_is_a_c2sp_signed_note() {
+    let f = fixture();
+    let ledger_id = verify_json(&f.dir, &f.public).1["ledger_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = run(&["checkpoint", s(&f.dir), "--key", s(&f.key), "--note"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let note = stdout(&out);
+    assert!(note.starts_with(&format!("provledger/{ledger_id}\n1\n")), "{note}");
+    assert!(note.contains("\n\n\u{2014} "), "{note}");
+    assert!(note.lines().any(|l| l.starts_with("\u{2014} provledger/")), "{note}");
+    let out = run(&["checkpoint", s(&f.dir), "--key", s(&f.key)], "");
+    assert!(
+        stdout(&out).contains(&format!("verifier: provledger/{ledger_id}+")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn cutting_the_ledger_after_a_checkpoint_fails_verify_naming_the_checkpoint() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    checkpoint(&f);
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!((c, report["checkpoints_verified"].clone()), (0, 1.into()), "{report}");
+    let entry = json(&run(&["show", s(&f.dir), "--json", "--seq", "2"], ""));
+    let seg = Path::new(entry["file"].as_str().unwrap());
+    let file = std::fs::OpenOptions::new().write(true).open(seg).unwrap();
+    file.set_len(entry["offset"].as_u64().unwrap()).unwrap();
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!(c, 1, "{report}");
+    assert_eq!(report["failure"]["check"], "checkpoint", "{report}");
+    assert_eq!(report["entries"], 2);
+}
+
+#[test]
+fn verify_from_a_checkpoint_reads_only_newer_entries() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    let held = f.dir.parent().unwrap().join("held.json");
+    std::fs::write(&held, checkpoint(&f).to_string()).unwrap();
+    assert_eq!(code(&append(&f, "{\"a\":1}\n")), 0);
+    let cp2 = checkpoint(&f);
+    let out = run(
+        &[
+            "verify",
+            s(&f.dir),
+            "--trust",
+            &f.public,
+            "--from-checkpoint",
+            s(&held),
+            "--json",
+        ],
+        "",
+    );
+    let report = json(&out);
+    assert_eq!(code(&out), 0, "{report}");
+    assert_eq!(report["verified_from"], 4);
+    assert_eq!(report["entries"], 5);
+    assert_eq!(report["checkpoints_verified"], 1);
+    assert_eq!(report["latest_checkpoint"], cp2);
+    assert_eq!(report["root"], cp2["root"]);
+    for field in ["unsigned_covered", "uncovered_tail", "tree_missing_nodes"] {
+        assert_eq!(report[field], 0, "{field}");
+    }
+    let human = run(
+        &["verify", s(&f.dir), "--trust", &f.public, "--from-checkpoint", s(&held)],
+        "",
+    );
+    assert!(stdout(&human).contains("1 verified after yours"), "{}", stdout(&human));
+    std::fs::write(&held, "{}").unwrap();
+    let bad = run(
+        &["verify", s(&f.dir), "--trust", &f.public, "--from-checkpoint", s(&held)],
+        "",
+    );
+    assert_eq!(code(&bad), 2, "not a checkpoint");
+}
