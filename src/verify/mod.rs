@@ -171,24 +171,24 @@ pub fn verify_opts(
     let mut genesis_stream = SegmentStream::open(backend, dir)?;
     let Some(first) = v.next(&mut genesis_stream)? else {
         v.finish_empty(&genesis_stream);
-        return Ok(v.report);
+        return Ok(v.into_report());
     };
     let Some(f0) = first.chunk.frames.first() else {
-        return Ok(v.report);
+        return Ok(v.into_report());
     };
     if !v.genesis(&first.chunk.data, f0)? || !v.load_checkpoints()? {
-        return Ok(v.report);
+        return Ok(v.into_report());
     }
     let (mut stream, mut tree) = if let Some(t) = &opts.from_checkpoint {
         let Some((stream, frontier)) = v.resume(t)? else {
-            return Ok(v.report);
+            return Ok(v.into_report());
         };
         (stream, v.tree_check(frontier))
     } else {
         let mut tree = v.tree_check(Frontier::new());
         let (data, frames) = (&first.chunk.data, &first.chunk.frames);
         if !v.chunk(&first.path, first.header.first_seq, data, frames, &mut tree)? {
-            return Ok(v.report);
+            return Ok(v.into_report());
         }
         (genesis_stream, tree)
     };
@@ -200,14 +200,14 @@ pub fn verify_opts(
             &sc.chunk.frames,
             &mut tree,
         )? {
-            return Ok(v.report);
+            return Ok(v.into_report());
         }
     }
     if v.report.is_ok() {
         v.report.torn_tail = stream.tail().cloned();
         v.finish(&tree);
     }
-    Ok(v.report)
+    Ok(v.into_report())
 }
 
 struct Verifier<'a> {
@@ -622,9 +622,23 @@ impl<'a> Verifier<'a> {
     }
 
     /// End of the ledger: index completeness, checkpoints beyond the end, consistency.
+    /// The report, with the policy engine's violations.
+    fn into_report(mut self) -> VerifyReport {
+        if let Some(engine) = self.policy.take() {
+            self.report.violations = engine.violations;
+            self.report.violations_dropped = engine.dropped;
+        }
+        self.report
+    }
+
     fn finish(&mut self, tree: &TreeCheck) {
         if let Some(msg) = self.index.take().and_then(IndexCursor::finish) {
             self.fail(Some(self.report.entries), Check::Index, msg);
+            return;
+        }
+        if let Some((&seq, _)) = self.erased.iter().next() {
+            let msg = format!("the payload of entry {seq} was erased but no authorised redaction entry names it");
+            self.fail(Some(seq), Check::Redaction, msg);
             return;
         }
         self.report.root = tree.root();

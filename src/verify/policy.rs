@@ -94,7 +94,10 @@ impl PolicyEngine {
             Record::Rejection(r) => self.rejection(o, r.proposal),
             Record::Execution(e) => self.execution(o, e, revoked),
             Record::AiOutput(_) => {
-                if o.signers.iter().all(|(_, k)| !k.may_act_in(Environment::Production)) {
+                // The output is experimental when an AI agent that produced it may not act in
+                // production (the appending service's own signature does not change that).
+                let lab = |(_, k): &Signer| k.has(Role::AiAgent) && !k.may_act_in(Environment::Production);
+                if o.signers.iter().any(lab) {
                     self.experimental.insert(o.hash);
                 }
             }
