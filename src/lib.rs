@@ -75,3 +75,8 @@ pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};
 pub use storage::frame::StoredPayload;
 pub use verify::{verify, verify_opts, verify_with, Check, Failure, TrustAnchor, VerifyOptions, VerifyReport};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
