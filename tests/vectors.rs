@@ -9,16 +9,21 @@
 //!   mini-verifier written from docs/FORMAT.md alone (BLAKE3, Ed25519 and CRC-32C used
 //!   directly), which shows the specification suffices.
 
+#[path = "vectors_support/checkpoint_gen.rs"]
+mod checkpoint_gen;
 #[path = "vectors_support/generate.rs"]
 mod generate;
 #[path = "vectors_support/independent.rs"]
 mod independent;
 #[path = "vectors_support/json.rs"]
 mod json;
+#[path = "vectors_support/records_gen.rs"]
+mod records_gen;
 
 use std::path::{Path, PathBuf};
 
 use json::J;
+use provledger::checkpoint::{note_verifier_key, Checkpoint, CHECKPOINT_HEADER_LEN, CHECKPOINT_RECORD_LEN};
 use provledger::entry::{
     entry_hash, signing_message, statement_digest, MAX_CONTENT_TYPE_LEN, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN, MAX_REFS,
     MAX_SIGNATURES, STATEMENT_OFFSET, STATEMENT_SIGNATURE_PREFIX,
@@ -27,18 +32,22 @@ use provledger::hash::{derive, hash_leaf, hash_node, hex_encode, KEY_ID_CONTEXT}
 use provledger::merkle::{
     consistency_proof, empty_root, inclusion_proof, verify_consistency, verify_inclusion, ProofError,
 };
+use provledger::record::{Record, MAX_ANCHORS, MAX_NAME_LEN};
 use provledger::storage::frame::{
     check_body, encode_frame, erased_section, parse_header, parse_section, StoredPayload, MAX_FRAME_LEN, MIN_ENTRY_LEN,
 };
 use provledger::storage::index::{check_index_header, index_file_name, INDEX_HEADER_LEN};
 use provledger::storage::segment::{segment_file_name, SegmentHeader, SEGMENT_HEADER_LEN};
+use provledger::tree::{level_header, TREE_HEADER_LEN};
 use provledger::{
     AuthorSignature, DecodeError, Digest, Entry, EntryKind, EntrySeq, Genesis, LedgerId, PayloadCommitment, SigningKey,
     Statement, Timestamp, VerifyingKey,
 };
 use serde_json::Value;
 
+use checkpoint_gen::{gen_checkpoint, CHECKPOINT_TIME};
 use generate::*;
+use records_gen::gen_records;
 
 // ---------------------------------------------------------------------------------------------
 // Staleness.
@@ -46,13 +55,15 @@ use generate::*;
 /// Builds one vector file from the library.
 type Generator = fn() -> J;
 
-const FILES: [(&str, Generator); 6] = [
+const FILES: [(&str, Generator); 8] = [
     ("hashes.json", gen_hashes),
     ("entry.json", gen_entry),
     ("frame.json", gen_frame),
     ("segment_header.json", gen_segment_header),
     ("genesis.json", gen_genesis),
     ("merkle.json", gen_merkle),
+    ("records.json", gen_records),
+    ("checkpoint.json", gen_checkpoint),
 ];
 
 fn vector_path(name: &str) -> PathBuf {
@@ -535,5 +546,325 @@ fn documented_bounds_match_constants() {
     assert_eq!(SEGMENT_HEADER_LEN, 64);
     assert_eq!(INDEX_HEADER_LEN, 48);
     assert_eq!(KEY_ID_CONTEXT, "provledger v1 key id");
+    assert_eq!(MAX_ANCHORS, 64);
+    assert_eq!(MAX_NAME_LEN, 256);
+    assert_eq!(provledger::encoding::MAX_STRUCTURED_PAYLOAD, 1 << 20);
+    assert_eq!(CHECKPOINT_HEADER_LEN, 32);
+    assert_eq!(CHECKPOINT_RECORD_LEN, 148);
+    assert_eq!(TREE_HEADER_LEN, 32);
+    assert_eq!(provledger::checkpoint::MAX_NOTE_LEN, 8192);
+    // Entry kinds: codes 0..=12, names, and which may be erased / must be signed.
+    let kinds = [
+        ("genesis", false, true),
+        ("application", true, false),
+        ("key_enrollment", false, true),
+        ("key_revocation", false, true),
+        ("policy_update", false, true),
+        ("ai_output", true, true),
+        ("proposal", false, true),
+        ("review", false, true),
+        ("approval", false, true),
+        ("rejection", false, true),
+        ("execution", false, true),
+        ("override", false, true),
+        ("redaction", false, true),
+    ];
+    for (code, (name, redactable, signed)) in kinds.iter().enumerate() {
+        let k = EntryKind::from_code(u16::try_from(code).expect("small")).expect("defined");
+        assert_eq!(
+            (k.name(), k.redactable(), k.must_be_signed()),
+            (*name, *redactable, *signed)
+        );
+        assert_eq!(k.code() as usize, code);
+    }
+    assert!(EntryKind::from_code(13).is_err());
     assert_eq!(hex_encode(&derive(KEY_ID_CONTEXT, &[b""]).to_bytes()).len(), 64);
+}
+
+#[test]
+fn records_match_library() {
+    let cases = load("records.json");
+    let mut kinds = Vec::new();
+    for c in &cases {
+        let desc = &c["desc"];
+        let code = u16::try_from(num(&c["entry_kind"])).expect("u16");
+        let kind = EntryKind::from_code(code).expect("defined kind");
+        assert_eq!(kind.name(), c["kind"].as_str().expect("kind"), "{desc}");
+        let b = bytes(&c["payload"]);
+        if let Some(err) = c["want_err"].as_str() {
+            let e = Record::decode(kind, &b).expect_err("must fail");
+            assert_eq!(class(&e), err, "{desc}: {e}");
+            continue;
+        }
+        kinds.push(code);
+        let r = Record::decode(kind, &b).expect("decodes");
+        assert_eq!(r.entry_kind(), kind, "{desc}");
+        assert_eq!(r.encode().expect("encodes"), b, "{desc}: encode(decode(x)) == x");
+        let json = c["json"].as_str().expect("json");
+        let from_json: Record = serde_json::from_str(json).expect("JSON record");
+        assert_eq!(from_json, r, "{desc}: JSON and payload are the same record");
+        assert_eq!(serde_json::to_string(&r).expect("JSON"), json, "{desc}");
+        let v: Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(v["kind"], c["kind"], "{desc}: the JSON form carries the kind");
+        assert_eq!(Record::content_type(kind), c["content_type"].as_str().expect("ct"));
+        let refs: Vec<Digest> = c["refs"].as_array().expect("refs").iter().map(digest).collect();
+        assert_eq!(r.refs(), refs, "{desc}");
+        let joined: Vec<u8> = c["fields"]
+            .as_array()
+            .expect("fields")
+            .iter()
+            .flat_map(|f| bytes(&f["hex"]))
+            .collect();
+        assert_eq!(joined, b, "{desc}: fields cover the payload");
+    }
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        (2..=12).collect::<Vec<u16>>(),
+        "one positive case per governance kind, in order"
+    );
+    assert!(cases.len() - 12 >= 8);
+}
+
+/// Checks a field breakdown: contiguous fields that cover `payload` exactly.
+fn check_fields(fields: &Value, payload: &[u8], desc: &Value) {
+    let mut offset = 0;
+    for f in fields.as_array().expect("fields") {
+        assert_eq!(num(&f["offset"]), offset, "{desc}");
+        let b = bytes(&f["hex"]);
+        assert_eq!(num(&f["size"]), b.len() as u64, "{desc}");
+        let at = usize::try_from(offset).expect("small");
+        assert_eq!(b.as_slice(), &payload[at..at + b.len()], "{desc}");
+        offset += num(&f["size"]);
+    }
+    assert_eq!(offset, payload.len() as u64, "{desc}");
+}
+
+#[test]
+fn checkpoints_match_library() {
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(vector_path("checkpoint.json")).expect("file")).expect("JSON");
+    let hashes: Vec<Digest> = file["entry_hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(digest)
+        .collect();
+    let ledger_entries: Vec<Digest> = load("entry.json")
+        .iter()
+        .filter(|c| c["want_err"].is_null())
+        .map(|c| digest(&c["output"]["entry_hash"]))
+        .collect();
+    assert_eq!(hashes, ledger_entries, "the checkpointed ledger is entry.json's");
+    let leaves: Vec<Digest> = hashes.iter().map(hash_leaf).collect();
+    let id = LedgerId(LEDGER_ID);
+    for c in load("checkpoint.json") {
+        let desc = &c["desc"];
+        match (c["type"].as_str().expect("type"), c["want_err"].as_str()) {
+            ("checkpoint", None) => {
+                let key = SigningKey::from_seed(&b32(&c["seed"]));
+                let vk = key.verifying_key();
+                assert_eq!(vk.to_bytes(), b32(&c["public_key"]));
+                let n = num(&c["tree_size"]);
+                let root = provledger::merkle::root_from_leaves(&leaves[..usize::try_from(n).expect("small")]);
+                assert_eq!(root, digest(&c["root"]), "{desc}");
+                assert_eq!(num(&c["timestamp"]), CHECKPOINT_TIME);
+                let cp = Checkpoint::sign(id, n, root, Timestamp(num(&c["timestamp"])), &key);
+                assert_eq!(cp.body(), c["body"].as_str().expect("body"), "{desc}");
+                assert_eq!(cp.signature.to_vec(), bytes(&c["signature"]), "{desc}");
+                assert_eq!(cp.key_id.0, digest(&c["key_id"]));
+                assert!(cp.verify(&vk));
+                let rec: [u8; CHECKPOINT_RECORD_LEN] = bytes(&c["record"]).try_into().expect("148 bytes");
+                assert_eq!(cp.encode(), rec, "{desc}");
+                assert_eq!(Checkpoint::decode(&rec, id), Ok(cp));
+                let note = c["note"].as_str().expect("note");
+                assert_eq!(cp.to_note(&vk), note, "{desc}");
+                assert_eq!(Checkpoint::from_note(note, &vk), Ok(cp), "{desc}");
+                assert_eq!(note_verifier_key(id, &vk), c["verifier_key"].as_str().expect("vkey"));
+                check_fields(&c["record_fields"], &rec, desc);
+            }
+            ("log_header", None) => {
+                let h = bytes(&c["header"]);
+                assert_eq!(h.len(), CHECKPOINT_HEADER_LEN);
+                let dir = tempfile::tempdir().expect("temp dir");
+                std::fs::write(
+                    dir.path().join(c["file_name"].as_str().expect("name")),
+                    bytes(&c["log"]),
+                )
+                .expect("write log");
+                let log = provledger::checkpoint::read_log(&provledger::storage::StdBackend, dir.path(), id)
+                    .expect("log reads");
+                assert_eq!(log.checkpoints.len(), 1, "{desc}");
+                assert_eq!(log.torn_bytes, 0);
+                assert!(provledger::checkpoint::read_log(
+                    &provledger::storage::StdBackend,
+                    dir.path(),
+                    LedgerId([0; 16])
+                )
+                .is_err());
+            }
+            ("tree_level", None) => {
+                let level = u8::try_from(num(&c["level"])).expect("u8");
+                assert_eq!(level_header(id, level).to_vec(), bytes(&c["header"]), "{desc}");
+                assert_eq!(
+                    provledger::tree::level_path(Path::new(""), level),
+                    Path::new(c["file_name"].as_str().expect("name"))
+                );
+                let tree = {
+                    let mut t = provledger::merkle::MemoryTree::new();
+                    for l in &leaves {
+                        t.push(*l).expect("push");
+                    }
+                    t
+                };
+                let nodes: Vec<Digest> = c["nodes"].as_array().expect("nodes").iter().map(digest).collect();
+                assert_eq!(nodes.len() as u64, tree.size() >> level, "{desc}");
+                for (i, n) in nodes.iter().enumerate() {
+                    assert_eq!(
+                        provledger::merkle::NodeSource::node(&tree, level, i as u64).expect("node"),
+                        *n,
+                        "{desc}"
+                    );
+                }
+            }
+            ("record", Some(err)) => {
+                let rec: [u8; CHECKPOINT_RECORD_LEN] = bytes(&c["record"]).try_into().expect("148 bytes");
+                let e = Checkpoint::decode(&rec, id).expect_err("must fail");
+                assert_eq!(class(&e), err, "{desc}: {e}");
+            }
+            ("note", Some(err)) => {
+                let vk = VerifyingKey::from_bytes(&b32(&c["public_key"])).expect("key");
+                let e = Checkpoint::from_note(c["note"].as_str().expect("note"), &vk).expect_err("must fail");
+                assert_eq!(class(&e), err, "{desc}: {e}");
+            }
+            (t, w) => panic!("{desc}: unknown case type {t} / {w:?}"),
+        }
+    }
+}
+
+#[test]
+fn independent_verifier_agrees_on_records_and_checkpoints() {
+    for c in load("records.json").iter().filter(|c| c["want_err"].is_null()) {
+        check_fields(&c["fields"], &bytes(&c["payload"]), &c["desc"]);
+        let ct = c["content_type"].as_str().expect("ct");
+        assert_eq!(
+            ct,
+            format!(
+                "application/vnd.provledger.{}.v1+bincode",
+                c["kind"].as_str().expect("kind")
+            )
+        );
+    }
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(vector_path("checkpoint.json")).expect("file")).expect("JSON");
+    let hashes: Vec<[u8; 32]> = file["entry_hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(b32)
+        .collect();
+    let levels = independent::tree_levels(&hashes);
+    for c in load("checkpoint.json") {
+        let desc = &c["desc"];
+        match (c["type"].as_str().expect("type"), c["want_err"].as_str()) {
+            ("checkpoint", None) => {
+                let pk = b32(&c["public_key"]);
+                let id: [u8; 16] = bytes(&c["ledger_id"]).try_into().expect("16 bytes");
+                let root = b32(&c["root"]);
+                let (n, t) = (num(&c["tree_size"]), num(&c["timestamp"]));
+                // The root: RFC 9162 with BLAKE3 over the leaf hashes (top node of the levels
+                // when the size is a power of two; here built from the subtrees).
+                let leaves = &levels[0][..usize::try_from(n).expect("small")];
+                assert_eq!(rfc9162_root(leaves), root, "{desc}");
+                let body = independent::checkpoint_body(&id, n, &root, t);
+                assert_eq!(body, c["body"].as_str().expect("body"), "{desc}");
+                let sig: [u8; 64] = bytes(&c["signature"]).try_into().expect("64 bytes");
+                independent::verify_checkpoint_body(&pk, &body, &sig).expect("signature verifies");
+                let rec = independent::parse_checkpoint_record(&bytes(&c["record"])).expect("record");
+                assert_eq!(
+                    rec,
+                    independent::CheckpointRecord {
+                        tree_size: n,
+                        root,
+                        time_ns: t,
+                        key_id: independent::key_id(&pk),
+                        signature: sig,
+                    }
+                );
+                let name = independent::origin(&id);
+                assert_eq!(name, c["origin"].as_str().expect("origin"));
+                assert_eq!(
+                    independent::note_key_hash(&name, &pk).to_vec(),
+                    bytes(&c["note_key_hash"])
+                );
+                assert_eq!(
+                    independent::verifier_key(&name, &pk),
+                    c["verifier_key"].as_str().expect("vkey")
+                );
+                let note = c["note"].as_str().expect("note");
+                let mut sig_line = independent::note_key_hash(&name, &pk).to_vec();
+                sig_line.extend_from_slice(&sig);
+                assert_eq!(
+                    note,
+                    format!("{body}\n\u{2014} {name} {}\n", independent::base64(&sig_line))
+                );
+                let parsed = independent::parse_note(note, &pk).expect("note verifies");
+                assert_eq!((parsed.tree_size, parsed.root, parsed.time_ns), (n, root, t));
+            }
+            ("log_header", None) => {
+                let id: [u8; 16] = bytes(&c["ledger_id"]).try_into().expect("16 bytes");
+                assert_eq!(independent::checkpoint_log_header(&id), bytes(&c["header"]), "{desc}");
+                let log = bytes(&c["log"]);
+                assert_eq!((log.len() - 32) % 148, 0);
+                for r in log[32..].chunks(148) {
+                    independent::parse_checkpoint_record(r).expect("record");
+                }
+            }
+            ("tree_level", None) => {
+                let level = u8::try_from(num(&c["level"])).expect("u8");
+                assert_eq!(
+                    independent::tree_level_header(&LEDGER_ID, level),
+                    bytes(&c["header"]),
+                    "{desc}"
+                );
+                assert_eq!(c["file_name"], format!("tree/level-{level:02}.hashes"));
+                let nodes: Vec<[u8; 32]> = c["nodes"].as_array().expect("nodes").iter().map(b32).collect();
+                assert_eq!(nodes, levels[usize::from(level)], "{desc}");
+            }
+            ("record", Some(_)) => assert!(
+                independent::parse_checkpoint_record(&bytes(&c["record"])).is_err(),
+                "{desc}"
+            ),
+            ("note", Some(_)) => {
+                assert!(
+                    independent::parse_note(c["note"].as_str().expect("note"), &b32(&c["public_key"])).is_err(),
+                    "{desc}"
+                );
+            }
+            (t, _) => panic!("{desc}: unknown case type {t}"),
+        }
+    }
+    // Non-canonical keys: the genesis vector's non-canonical anchor is rejected here too.
+    let nc = non_canonical_key();
+    assert!(!independent::canonical_y(&nc));
+    assert!(independent::public_key(&nc).is_err());
+    assert!(independent::public_key(&SigningKey::from_seed(&SEED_OPERATOR).verifying_key().to_bytes()).is_ok());
+    assert!(
+        VerifyingKey::from_bytes(&nc).is_err(),
+        "the library rejects non-canonical keys as well"
+    );
+}
+
+/// RFC 9162 MTH over leaf hashes, with BLAKE3 (docs/FORMAT.md §10), written directly.
+fn rfc9162_root(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => *blake3::hash(b"").as_bytes(),
+        1 => leaves[0],
+        n => {
+            // The largest power of two strictly less than n.
+            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
+            let (l, r) = (rfc9162_root(&leaves[..k]), rfc9162_root(&leaves[k..]));
+            *blake3::hash(&[&[1u8][..], &l, &r].concat()).as_bytes()
+        }
+    }
 }

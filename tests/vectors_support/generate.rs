@@ -6,6 +6,7 @@ use provledger::encoding::crc;
 use provledger::entry::{entry_hash, signing_message, statement_digest, MAX_PAYLOAD_LEN, SALT_LEN};
 use provledger::hash::{hash_leaf, hash_node};
 use provledger::merkle::{consistency_proof, empty_root, inclusion_proof, root_from_leaves, MemoryTree};
+use provledger::record::{Approval, Policy, Record, RuleId};
 use provledger::storage::frame::{encode_frame, erased_section, FRAME_HEADER_LEN, MIN_ENTRY_LEN};
 use provledger::storage::index::{encode_index_header, index_file_name};
 use provledger::storage::segment::{segment_file_name, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN};
@@ -72,6 +73,7 @@ pub(crate) fn genesis_fixture() -> Genesis {
                 roles: vec![Role::AiAgent],
             },
         ],
+        policy: Policy::default(),
     }
 }
 
@@ -167,7 +169,31 @@ pub(crate) fn entry_inputs() -> Vec<EntryInput> {
         refs: vec![],
         seeds: vec![],
     };
-    vec![genesis, app, cosigned, unsigned]
+    let u_hash = entry_hash(&unsigned.build().to_bytes().expect("encodes"));
+    let approval = approval_fixture(a_hash);
+    let approval_entry = EntryInput {
+        desc: "approval entry 4 (kind 8): payload = the approval record of records.json with proposal = entry 1's \
+               hash, refs = Record::refs() = [proposal], signed by the reviewer (who holds the approver role)",
+        seq: 4,
+        prev: u_hash,
+        kind: EntryKind::Approval,
+        timestamp: T0 + 4_000_000_000,
+        content_type: "application/vnd.provledger.approval.v1+bincode",
+        salt: arr32(0x60),
+        payload: approval.encode().expect("encodes"),
+        refs: approval.refs(),
+        seeds: vec![SEED_REVIEWER],
+    };
+    vec![genesis, app, cosigned, unsigned, approval_entry]
+}
+
+/// The approval record used in entry.json (entry 4) and records.json.
+pub(crate) fn approval_fixture(proposal: Digest) -> Record {
+    Record::Approval(Approval {
+        proposal,
+        scope: "raise limit of account 42 to 8000 EUR".into(),
+        expires_at: Some(Timestamp(T0 + 86_400_000_000_000)),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,8 +375,8 @@ pub(crate) fn gen_entry() -> J {
             "TrailingBytes",
         ),
         neg(
-            "kind code 2 (reserved for governance records, undefined in v1)",
-            mutate(&|b| b[56..58].copy_from_slice(&2u16.to_le_bytes())),
+            "kind code 13 (the first undefined code; 0..=12 are defined)",
+            mutate(&|b| b[56..58].copy_from_slice(&13u16.to_le_bytes())),
             "InvalidTag",
         ),
         neg(
@@ -742,34 +768,109 @@ pub(crate) fn gen_segment_header() -> J {
     )
 }
 
+/// Variant index of a principal type (docs/FORMAT.md §6), written out, not taken from bincode.
+pub(crate) fn principal_type_index(t: PrincipalType) -> u32 {
+    match t {
+        PrincipalType::Person => 0,
+        PrincipalType::SoftwareAgent => 1,
+        PrincipalType::Service => 2,
+    }
+}
+
+/// Variant index of a role (docs/FORMAT.md §6).
+pub(crate) fn role_index(r: Role) -> u32 {
+    match r {
+        Role::Admin => 0,
+        Role::Operator => 1,
+        Role::Requester => 2,
+        Role::Reviewer => 3,
+        Role::Approver => 4,
+        Role::AiAgent => 5,
+    }
+}
+
+/// Variant index of a policy rule (docs/FORMAT.md §6.1).
+pub(crate) fn rule_index(r: RuleId) -> u32 {
+    match r {
+        RuleId::GatedImpact => 0,
+        RuleId::ApprovalRequired => 1,
+        RuleId::SelfApproval => 2,
+        RuleId::ApprovalByAi => 3,
+        RuleId::ApprovalNotPerson => 4,
+        RuleId::ApprovalAfterExecution => 5,
+        RuleId::ApprovalWrongProposal => 6,
+        RuleId::ApprovalExpired => 7,
+        RuleId::ApprovalRevoked => 8,
+        RuleId::HumanOnlyNotByPerson => 9,
+        RuleId::KeyOutsideEnvironment => 10,
+        RuleId::ProductionReliesOnExperimentation => 11,
+        RuleId::UngatedGovernanceChange => 12,
+        RuleId::ExecutionAfterRejection => 13,
+        other => panic!("rule {other} has no documented index: update docs/FORMAT.md §6.1"),
+    }
+}
+
+/// A policy written field by field (docs/FORMAT.md §6.1).
+pub(crate) fn policy_by_hand(w: &mut independent::FieldWriter, prefix: &str, p: &Policy) {
+    w.u8(&format!("{prefix}min_approvals"), p.min_approvals);
+    w.count(&format!("{prefix}rules"), p.rules.len());
+    for (j, r) in p.rules.iter().enumerate() {
+        w.variant(&format!("{prefix}rules[{j}] = {r}"), rule_index(*r));
+    }
+}
+
 /// The genesis fixture written field by field from docs/FORMAT.md (independently of bincode).
-pub(crate) fn genesis_by_hand(g: &Genesis) -> independent::GenesisWriter {
-    let mut w = independent::GenesisWriter::new();
+pub(crate) fn genesis_by_hand(g: &Genesis) -> independent::FieldWriter {
+    let mut w = independent::FieldWriter::new();
     w.string("name", &g.name);
     w.count("anchors", g.anchors.len());
     for (i, a) in g.anchors.iter().enumerate() {
         w.raw(&format!("anchors[{i}].public_key ([u8; 32])"), &a.public_key);
         w.string(&format!("anchors[{i}].principal_id"), &a.principal_id);
-        let pt = match a.principal_type {
-            PrincipalType::Person => 0,
-            PrincipalType::SoftwareAgent => 1,
-            PrincipalType::Service => 2,
-        };
-        w.variant(&format!("anchors[{i}].principal_type"), pt);
+        w.variant(
+            &format!("anchors[{i}].principal_type"),
+            principal_type_index(a.principal_type),
+        );
         w.count(&format!("anchors[{i}].roles"), a.roles.len());
         for (j, r) in a.roles.iter().enumerate() {
-            let code = match r {
-                Role::Admin => 0,
-                Role::Operator => 1,
-                Role::Requester => 2,
-                Role::Reviewer => 3,
-                Role::Approver => 4,
-                Role::AiAgent => 5,
-            };
-            w.variant(&format!("anchors[{i}].roles[{j}]"), code);
+            w.variant(&format!("anchors[{i}].roles[{j}]"), role_index(*r));
         }
     }
+    policy_by_hand(&mut w, "policy.", &g.policy);
     w
+}
+
+/// Field breakdown `[{offset, size, field, hex}]` of a hand-written payload.
+pub(crate) fn fields_json(w: &independent::FieldWriter) -> J {
+    w.fields
+        .iter()
+        .map(|(off, size, name)| {
+            obj([
+                ("offset", (*off as u64).into()),
+                ("size", (*size as u64).into()),
+                ("field", name.as_str().into()),
+                ("hex", hex(&w.bytes[*off..off + size])),
+            ])
+        })
+        .collect::<Vec<J>>()
+        .into()
+}
+
+/// A 32-byte string that decodes (as ed25519-dalek decodes) to a point of large order but is
+/// not canonical: its y value is p + k for a small k (docs/FORMAT.md §3).
+pub(crate) fn non_canonical_key() -> [u8; 32] {
+    for k in 0u8..19 {
+        // p + k, little-endian: p = 2^255 - 19 = ed ff .. ff 7f.
+        let mut b = [0xffu8; 32];
+        b[31] = 0x7f;
+        b[0] = 0xed + k;
+        if let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&b) {
+            if !vk.is_weak() {
+                return b;
+            }
+        }
+    }
+    panic!("no non-canonical key of large order");
 }
 
 pub(crate) fn gen_genesis() -> J {
@@ -777,18 +878,6 @@ pub(crate) fn gen_genesis() -> J {
     let bytes = g.encode().expect("encodes");
     let hand = genesis_by_hand(&g);
     assert_eq!(hand.bytes, bytes, "FORMAT.md's genesis layout disagrees with bincode");
-    let fields: Vec<J> = hand
-        .fields
-        .iter()
-        .map(|(off, size, name)| {
-            obj([
-                ("offset", (*off as u64).into()),
-                ("size", (*size as u64).into()),
-                ("field", name.as_str().into()),
-                ("hex", hex(&bytes[*off..off + size])),
-            ])
-        })
-        .collect();
     let anchors: Vec<J> = g
         .anchors
         .iter()
@@ -808,76 +897,107 @@ pub(crate) fn gen_genesis() -> J {
             ])
         })
         .collect();
+    let policy = obj([
+        ("min_approvals", u64::from(g.policy.min_approvals).into()),
+        (
+            "rules",
+            g.policy.rules.iter().map(|r| r.id().into()).collect::<Vec<J>>().into(),
+        ),
+    ]);
     let mut cases = vec![obj([
         (
             "desc",
-            "genesis record with three anchors (keys of seeds 0x01, 0x02, 0x03 x 32)".into(),
+            "genesis record with three anchors (keys of seeds 0x01, 0x02, 0x03 x 32) and the default policy \
+             (one approval, all 14 rules)"
+                .into(),
         ),
         (
             "record",
-            obj([("name", g.name.as_str().into()), ("anchors", anchors.into())]),
+            obj([
+                ("name", g.name.as_str().into()),
+                ("anchors", anchors.into()),
+                ("policy", policy),
+            ]),
         ),
         ("payload", hex(&bytes)),
-        ("fields", fields.into()),
+        ("fields", fields_json(&hand)),
     ])];
     let neg = |desc: &str, b: Vec<u8>, err: &str| {
         obj([("desc", desc.into()), ("payload", hex(&b)), ("want_err", err.into())])
     };
-    let minimal = |pk: [u8; 32]| {
-        let g = Genesis {
-            name: "x".into(),
-            anchors: vec![TrustAnchorKey {
-                public_key: pk,
-                principal_id: String::new(),
-                principal_type: PrincipalType::Service,
-                roles: vec![],
-            }],
-        };
-        g.encode().expect("encodes")
-    };
     let op = SigningKey::from_seed(&SEED_OPERATOR).verifying_key().to_bytes();
-    let min = minimal(op);
-    // Offsets inside `min`: name len 0..8, name 8, anchors count 9..17, public key 17..49,
-    // principal id len 49..57, principal type 57..61, roles count 61..69.
-    let mut too_many = Genesis {
-        name: "x".into(),
-        anchors: vec![],
+    let rev = SigningKey::from_seed(&SEED_REVIEWER).verifying_key().to_bytes();
+    let anchor = |pk: [u8; 32], roles: Vec<Role>| TrustAnchorKey {
+        public_key: pk,
+        principal_id: String::new(),
+        principal_type: PrincipalType::Service,
+        roles,
     };
-    for _ in 0..65 {
-        too_many.anchors.push(TrustAnchorKey {
-            public_key: op,
-            principal_id: String::new(),
-            principal_type: PrincipalType::Service,
-            roles: vec![],
-        });
-    }
+    let record = |name: &str, anchors: Vec<TrustAnchorKey>| Genesis {
+        name: name.into(),
+        anchors,
+        policy: Policy {
+            min_approvals: 1,
+            rules: vec![],
+        },
+    };
+    let enc = |g: &Genesis| g.encode().expect("encodes");
+    let min = enc(&record("x", vec![anchor(op, vec![Role::Admin])]));
+    // Offsets inside `min`: name len 0..8, name 8, anchors count 9..17, public key 17..49,
+    // principal id len 49..57, principal type 57..61, roles count 61..69, role 69..73,
+    // min_approvals 73, rules count 74..82.
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = min.clone();
         f(&mut b);
         b
     };
+    let long = "n".repeat(provledger::record::MAX_NAME_LEN);
+    let longer = "n".repeat(provledger::record::MAX_NAME_LEN + 1);
+    let mut long_principal = anchor(op, vec![Role::Admin]);
+    long_principal.principal_id = longer.clone();
     cases.extend([
         obj([
             (
                 "desc",
-                "minimal valid record: one anchor, empty principal id, no roles".into(),
+                "minimal valid record: one anchor (role Admin), empty principal id, min_approvals 1, no rules".into(),
             ),
             ("payload", hex(&min)),
         ]),
+        obj([
+            ("desc", "name of exactly 256 bytes (MAX_NAME_LEN) is accepted".into()),
+            (
+                "payload",
+                hex(&enc(&record(&long, vec![anchor(op, vec![Role::Admin])]))),
+            ),
+        ]),
+        neg("no anchors", enc(&record("x", vec![])), "Invalid"),
         neg(
-            "no anchors",
-            Genesis {
-                name: "x".into(),
-                anchors: vec![],
-            }
-            .encode()
-            .expect("encodes"),
+            "65 anchors (above MAX_ANCHORS = 64)",
+            enc(&record("x", vec![anchor(op, vec![Role::Admin]); 65])),
+            "TooLong",
+        ),
+        neg(
+            "no anchor has the Admin role",
+            enc(&record("x", vec![anchor(op, vec![Role::Operator])])),
             "Invalid",
         ),
         neg(
-            "65 anchors (above MAX_ANCHORS = 64)",
-            too_many.encode().expect("encodes"),
-            "TooLong",
+            "the same public key in two anchors",
+            enc(&record(
+                "x",
+                vec![anchor(op, vec![Role::Admin]), anchor(op, vec![Role::Operator])],
+            )),
+            "Invalid",
+        ),
+        neg(
+            "name of 257 bytes (above MAX_NAME_LEN = 256)",
+            enc(&record(&longer, vec![anchor(op, vec![Role::Admin])])),
+            "Invalid",
+        ),
+        neg(
+            "principal id of 257 bytes (above MAX_NAME_LEN = 256)",
+            enc(&record("x", vec![anchor(rev, vec![]), long_principal])),
+            "Invalid",
         ),
         neg("truncated by one byte", min[..min.len() - 1].to_vec(), "Payload"),
         neg("one trailing byte", with(&|b| b.push(0)), "TrailingBytes"),
@@ -888,17 +1008,23 @@ pub(crate) fn gen_genesis() -> J {
         ),
         neg("name is not UTF-8 (0xff)", with(&|b| b[8] = 0xff), "Payload"),
         neg("principal type variant 3 (undefined)", with(&|b| b[57] = 3), "Payload"),
+        neg("role variant 6 (undefined)", with(&|b| b[69] = 6), "Payload"),
         neg(
-            "role variant 6 (undefined)",
+            "rule variant 14 (undefined)",
             with(&|b| {
-                b[61] = 1;
-                b.extend_from_slice(&6u32.to_le_bytes());
+                b[74] = 1;
+                b.extend_from_slice(&14u32.to_le_bytes());
             }),
             "Payload",
         ),
         neg(
             "anchor key is the identity point (weak)",
-            minimal(IDENTITY_POINT),
+            enc(&record("x", vec![anchor(IDENTITY_POINT, vec![Role::Admin])])),
+            "Invalid",
+        ),
+        neg(
+            "anchor key is a non-canonical encoding (y = p + k >= p) of a large-order point",
+            enc(&record("x", vec![anchor(non_canonical_key(), vec![Role::Admin])])),
             "Invalid",
         ),
     ]);
@@ -906,8 +1032,8 @@ pub(crate) fn gen_genesis() -> J {
         "Genesis payloads (docs/FORMAT.md: Genesis payload): bincode 2, fixed-width little-endian integers; \
          String = u64 length + UTF-8; Vec = u64 count + items; enum = u32 variant index (PrincipalType: \
          Person 0, SoftwareAgent 1, Service 2; Role: Admin 0, Operator 1, Requester 2, Reviewer 3, \
-         Approver 4, AiAgent 5); [u8; 32] = 32 raw bytes. 'fields' breaks the first payload down. want_err \
-         names the DecodeError variant of Genesis::decode.",
+         Approver 4, AiAgent 5; RuleId: §6.1); [u8; 32] = 32 raw bytes; u8 = one byte. 'fields' breaks the \
+         first payload down. want_err names the DecodeError variant of Genesis::decode.",
         cases,
     )
 }

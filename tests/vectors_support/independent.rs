@@ -1,8 +1,8 @@
 //! An independent mini-verifier, written from docs/FORMAT.md alone.
 //!
-//! It uses `blake3`, `ed25519-dalek` and `crc32c` directly and nothing from provledger, so
-//! that agreeing with the vectors shows the specification is sufficient to verify entries,
-//! frames and genesis payloads.
+//! It uses `blake3`, `ed25519-dalek`, `crc32c`, `sha2` and `base64ct` directly and nothing
+//! from provledger, so that agreeing with the vectors shows the specification is sufficient to
+//! verify entries, frames, structured payloads, checkpoints and tree files.
 
 /// A decoded entry (docs/FORMAT.md, "Entry").
 #[derive(Debug)]
@@ -52,7 +52,7 @@ pub fn parse_entry(b: &[u8]) -> Result<Parsed, String> {
     let prev = c.arr()?;
     let ledger_id = c.arr()?;
     let kind = u16::try_from(c.le(2)?).expect("two bytes");
-    if kind > 1 {
+    if kind > 12 {
         return Err(format!("undefined kind {kind}"));
     }
     let timestamp = c.le(8)?;
@@ -136,14 +136,45 @@ pub fn verify_signatures(entry: &[u8], p: &Parsed, keys: &[[u8; 32]]) -> Result<
             .iter()
             .find(|k| key_id(k) == *kid)
             .ok_or("signature by an unknown key")?;
-        let vk = ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| "public key does not decode")?;
-        if vk.is_weak() {
-            return Err("weak public key".into());
-        }
+        let vk = public_key(pk)?;
         vk.verify_strict(&msg, &ed25519_dalek::Signature::from_bytes(sig))
             .map_err(|_| format!("signature {i} does not verify"))?;
     }
     Ok(digest)
+}
+
+/// The field prime p = 2^255 - 19, little-endian.
+const FIELD_PRIME: [u8; 32] = {
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+/// Whether the 255-bit y coordinate of an encoded point (sign bit cleared) is below p.
+pub fn canonical_y(pk: &[u8; 32]) -> bool {
+    let mut y = *pk;
+    y[31] &= 0x7f;
+    // Compare little-endian numbers from the most significant byte down.
+    for i in (0..32).rev() {
+        if y[i] != FIELD_PRIME[i] {
+            return y[i] < FIELD_PRIME[i];
+        }
+    }
+    false
+}
+
+/// Decodes a public key as docs/FORMAT.md §3 requires: canonical (y < p), a curve point, and
+/// not of small order.
+pub fn public_key(pk: &[u8; 32]) -> Result<ed25519_dalek::VerifyingKey, String> {
+    if !canonical_y(pk) {
+        return Err("non-canonical public key (y >= p)".into());
+    }
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(pk).map_err(|_| "public key does not decode")?;
+    if vk.is_weak() {
+        return Err("weak public key".into());
+    }
+    Ok(vk)
 }
 
 /// A frame split into its parts (docs/FORMAT.md, "Frame"), all checksums verified.
@@ -181,16 +212,16 @@ pub fn parse_frame(f: &[u8]) -> Result<Frame<'_>, String> {
     Ok(Frame { entry, section })
 }
 
-/// Hand-written bincode (fixed-int, little-endian) of a genesis record, field by field.
-pub struct GenesisWriter {
+/// Hand-written bincode (fixed-int, little-endian) of a structured payload, field by field.
+pub struct FieldWriter {
     pub bytes: Vec<u8>,
     /// (offset, size, field) for each field written.
     pub fields: Vec<(usize, usize, String)>,
 }
 
-impl GenesisWriter {
+impl FieldWriter {
     pub fn new() -> Self {
-        GenesisWriter {
+        FieldWriter {
             bytes: Vec::new(),
             fields: Vec::new(),
         }
@@ -212,4 +243,200 @@ impl GenesisWriter {
     pub fn raw(&mut self, field: &str, b: &[u8]) {
         self.put(field.to_owned(), b);
     }
+    pub fn u8(&mut self, field: &str, v: u8) {
+        self.put(format!("{field} (u8)"), &[v]);
+    }
+    pub fn u64(&mut self, field: &str, v: u64) {
+        self.put(format!("{field} (u64)"), &v.to_le_bytes());
+    }
+    pub fn bool(&mut self, field: &str, v: bool) {
+        self.put(format!("{field} (bool)"), &[u8::from(v)]);
+    }
+    pub fn digest(&mut self, field: &str, d: &[u8; 32]) {
+        self.put(format!("{field} ([u8; 32])"), d);
+    }
+    /// The `Option` tag: 0 for `None`, 1 for `Some` (the value follows).
+    pub fn option(&mut self, field: &str, some: bool) {
+        self.put(format!("{field} Option tag (u8)"), &[u8::from(some)]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints (docs/FORMAT.md §11).
+
+/// Standard base64 with padding (RFC 4648 §4).
+pub fn base64(b: &[u8]) -> String {
+    use base64ct::Encoding as _;
+    base64ct::Base64::encode_string(b)
+}
+
+/// The origin line: "provledger/" and the ledger id in lowercase hex.
+pub fn origin(ledger_id: &[u8; 16]) -> String {
+    let hex: String = ledger_id.iter().map(|b| format!("{b:02x}")).collect();
+    format!("provledger/{hex}")
+}
+
+/// The signed checkpoint body (four lines, each ending in a newline).
+pub fn checkpoint_body(ledger_id: &[u8; 16], size: u64, root: &[u8; 32], time_ns: u64) -> String {
+    format!("{}\n{size}\n{}\ntime {time_ns}\n", origin(ledger_id), base64(root))
+}
+
+/// Strict Ed25519 verification of a checkpoint signature over its body text.
+pub fn verify_checkpoint_body(pk: &[u8; 32], body: &str, sig: &[u8; 64]) -> Result<(), String> {
+    public_key(pk)?
+        .verify_strict(body.as_bytes(), &ed25519_dalek::Signature::from_bytes(sig))
+        .map_err(|_| "checkpoint signature does not verify".to_string())
+}
+
+/// A checkpoint log record, checksum verified.
+#[derive(Debug, PartialEq, Eq)]
+pub struct CheckpointRecord {
+    pub tree_size: u64,
+    pub root: [u8; 32],
+    pub time_ns: u64,
+    pub key_id: [u8; 32],
+    pub signature: [u8; 64],
+}
+
+/// Parses one 148-byte checkpoint log record.
+pub fn parse_checkpoint_record(b: &[u8]) -> Result<CheckpointRecord, String> {
+    if b.len() != 148 {
+        return Err("a checkpoint record is 148 bytes".into());
+    }
+    if crc(&b[..144]) != b[144..] {
+        return Err("checkpoint record checksum".into());
+    }
+    let mut c = Cur { b, pos: 0 };
+    Ok(CheckpointRecord {
+        tree_size: c.le(8)?,
+        root: c.arr()?,
+        time_ns: c.le(8)?,
+        key_id: c.arr()?,
+        signature: c.arr()?,
+    })
+}
+
+/// The 32-byte header of a checkpoint log (magic, version 1, zeros, ledger id).
+pub fn checkpoint_log_header(ledger_id: &[u8; 16]) -> Vec<u8> {
+    let mut h = b"PLEDGCKP".to_vec();
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&[0; 6]);
+    h.extend_from_slice(ledger_id);
+    h
+}
+
+/// C2SP signed-note key hash: SHA-256(name || "\n" || 0x01 || public key)[..4].
+pub fn note_key_hash(name: &str, pk: &[u8; 32]) -> [u8; 4] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(name.as_bytes());
+    h.update([b'\n', 0x01]);
+    h.update(pk);
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
+
+/// The C2SP verifier key string `name+hex(key hash)+base64(0x01 || public key)`.
+pub fn verifier_key(name: &str, pk: &[u8; 32]) -> String {
+    let hash: String = note_key_hash(name, pk).iter().map(|b| format!("{b:02x}")).collect();
+    let mut k = vec![1u8];
+    k.extend_from_slice(pk);
+    format!("{name}+{hash}+{}", base64(&k))
+}
+
+fn canonical_decimal(s: &str) -> Result<u64, String> {
+    if s.is_empty() || (s.len() > 1 && s.starts_with('0')) || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{s:?} is not a canonical decimal"));
+    }
+    s.parse().map_err(|_| format!("{s:?} does not fit in u64"))
+}
+
+/// A checkpoint read from a signed note.
+#[derive(Debug, PartialEq, Eq)]
+pub struct NoteCheckpoint {
+    pub ledger_id: [u8; 16],
+    pub tree_size: u64,
+    pub root: [u8; 32],
+    pub time_ns: u64,
+    pub signature: [u8; 64],
+}
+
+/// Parses a signed note and verifies the signature of `pk` on it (docs/FORMAT.md §11.2).
+pub fn parse_note(text: &str, pk: &[u8; 32]) -> Result<NoteCheckpoint, String> {
+    use base64ct::Encoding as _;
+    let (body, sigs) = text.split_once("\n\n").ok_or("no blank line")?;
+    let body = format!("{body}\n");
+    let lines: Vec<&str> = body.split_terminator('\n').collect();
+    let [origin_line, size, root_b64, time] = lines[..] else {
+        return Err("the body must have exactly four lines".into());
+    };
+    let id_hex = origin_line.strip_prefix("provledger/").ok_or("bad origin")?;
+    if id_hex.len() != 32 || !id_hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err("bad ledger id".into());
+    }
+    let mut ledger_id = [0u8; 16];
+    for (i, o) in ledger_id.iter_mut().enumerate() {
+        *o = u8::from_str_radix(&id_hex[2 * i..2 * i + 2], 16).map_err(|e| e.to_string())?;
+    }
+    let tree_size = canonical_decimal(size)?;
+    let root: [u8; 32] = base64ct::Base64::decode_vec(root_b64)
+        .map_err(|_| "root is not base64")?
+        .try_into()
+        .map_err(|_| "root is not 32 bytes")?;
+    let time_ns = canonical_decimal(time.strip_prefix("time ").ok_or("no time line")?)?;
+    if checkpoint_body(&ledger_id, tree_size, &root, time_ns) != body {
+        return Err("body is not canonical".into());
+    }
+    let name = origin(&ledger_id);
+    let want = note_key_hash(&name, pk);
+    for line in sigs.split_terminator('\n') {
+        let rest = line
+            .strip_prefix("\u{2014} ")
+            .ok_or("signature line must start with an em dash")?;
+        let (n, b64) = rest.split_once(' ').ok_or("no signature")?;
+        let raw = base64ct::Base64::decode_vec(b64).map_err(|_| "signature is not base64")?;
+        if n != name || raw.len() != 68 || raw[..4] != want {
+            continue;
+        }
+        let signature: [u8; 64] = raw[4..].try_into().expect("64 bytes");
+        verify_checkpoint_body(pk, &body, &signature)?;
+        return Ok(NoteCheckpoint {
+            ledger_id,
+            tree_size,
+            root,
+            time_ns,
+            signature,
+        });
+    }
+    Err("no signature by the given key".into())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tree files (docs/FORMAT.md §11.4).
+
+/// The 32-byte header of `tree/level-NN.hashes`.
+pub fn tree_level_header(ledger_id: &[u8; 16], level: u8) -> Vec<u8> {
+    let mut h = b"PLEDGTRE".to_vec();
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.push(level);
+    h.extend_from_slice(&[0; 5]);
+    h.extend_from_slice(ledger_id);
+    h
+}
+
+/// The node hashes of every level for the given entry hashes: level 0 the leaf hashes, level
+/// k the roots of the complete perfect subtrees of 2^k leaves, left to right.
+pub fn tree_levels(entry_hashes: &[[u8; 32]]) -> Vec<Vec<[u8; 32]>> {
+    let leaf = |h: &[u8; 32]| *blake3::hash(&[&[0u8][..], h].concat()).as_bytes();
+    let mut levels = vec![entry_hashes.iter().map(leaf).collect::<Vec<_>>()];
+    while levels.last().expect("non-empty").len() >= 2 {
+        let up = levels
+            .last()
+            .expect("non-empty")
+            .chunks_exact(2)
+            .map(|p| *blake3::hash(&[&[1u8][..], &p[0], &p[1]].concat()).as_bytes())
+            .collect();
+        levels.push(up);
+    }
+    levels
 }
