@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use crate::entry::LedgerId;
 use crate::error::StorageError;
 use crate::hash::Digest;
-use crate::merkle::{CompletedNode, Frontier, NodeSource};
+use crate::merkle::{Frontier, NodeSource};
 use crate::storage::segment::FORMAT_VERSION;
 use crate::storage::{io_err, Backend, StorageFile};
 
@@ -185,13 +185,12 @@ impl TreeWriter {
 
     /// Adds the leaf of an entry; completed nodes are buffered for [`TreeWriter::flush`].
     pub(crate) fn push(&mut self, entry_hash: &Digest) -> Result<(), StorageError> {
-        let done = self
-            .frontier
-            .push(crate::hash::hash_leaf(entry_hash))
+        let pending = &mut self.pending;
+        self.frontier
+            .push_with(crate::hash::hash_leaf(entry_hash), |n| {
+                pending[usize::from(n.level)].extend_from_slice(n.hash.as_bytes());
+            })
             .map_err(|_| StorageError::Full)?;
-        for CompletedNode { level, hash, .. } in done {
-            self.pending[usize::from(level)].extend_from_slice(hash.as_bytes());
-        }
         Ok(())
     }
 

@@ -9,8 +9,8 @@ use rayon::prelude::*;
 
 use crate::checkpoint::{Checkpoint, LogWriter};
 use crate::entry::{
-    entry_hash, sign_digest, statement_digest, AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId,
-    PayloadCommitment, SaltSource, Statement, Timestamp, MAX_PAYLOAD_LEN, SALT_LEN, STATEMENT_OFFSET,
+    entry_hash, sign_digest, statement_digest, EntryKind, EntrySeq, LedgerId, PayloadCommitment, SaltSource, Statement,
+    Timestamp, MAX_PAYLOAD_LEN, MAX_SIGNATURES, SALT_LEN, STATEMENT_OFFSET,
 };
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
@@ -229,10 +229,10 @@ impl std::fmt::Debug for SaltSourceCell {
 /// A prepared entry: statement, salt, payload and signatures, before it gets its place.
 struct Prepared {
     statement_bytes: Vec<u8>,
-    statement: Statement,
     salt: [u8; SALT_LEN],
     payload: Vec<u8>,
-    signatures: Vec<AuthorSignature>,
+    /// Signature count and (key id, signature) pairs, as encoded in the entry.
+    sig_block: Vec<u8>,
 }
 
 fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, Error> {
@@ -534,20 +534,33 @@ impl Ledger {
         Ok(self.durable_len)
     }
 
+    /// Builds statements, commitments and signatures; in parallel for larger batches.
     fn prepare(&mut self, drafts: Vec<Draft>) -> Result<Vec<Prepared>, Error> {
         let now = Timestamp::now();
-        let mut out = Vec::with_capacity(drafts.len());
-        let mut signers = Vec::with_capacity(drafts.len());
+        let mut jobs = Vec::with_capacity(drafts.len());
         for d in drafts {
             if d.payload.len() as u64 > MAX_PAYLOAD_LEN {
+                let len = d.payload.len();
                 return Err(Error::input(format!(
-                    "payload of {} bytes exceeds {MAX_PAYLOAD_LEN}",
-                    d.payload.len()
+                    "payload of {len} bytes exceeds {MAX_PAYLOAD_LEN}"
                 )));
             }
-            let salt = self.salts.0.next_salt();
+            let mut keys = d.cosigners.clone();
+            if d.signed_by_appender {
+                keys.insert(0, self.signer.clone());
+            }
+            if keys.len() as u64 > MAX_SIGNATURES {
+                return Err(Error::input(format!(
+                    "{} signatures exceed {MAX_SIGNATURES}",
+                    keys.len()
+                )));
+            }
+            jobs.push((d, self.salts.0.next_salt(), keys));
+        }
+        let ledger_id = self.ledger_id;
+        let build = |(d, salt, keys): (Draft, [u8; SALT_LEN], Vec<SigningKey>)| -> Result<Prepared, Error> {
             let statement = Statement {
-                ledger_id: self.ledger_id,
+                ledger_id,
                 kind: d.kind,
                 timestamp: d.timestamp.unwrap_or(now),
                 content_type: d.content_type,
@@ -555,60 +568,59 @@ impl Ledger {
                 refs: d.refs,
             };
             statement.check()?;
-            let mut keys = d.cosigners;
-            if d.signed_by_appender {
-                keys.insert(0, self.signer.clone());
+            let statement_bytes = statement.to_bytes();
+            let digest = statement_digest(&statement_bytes);
+            let mut sig_block = Vec::with_capacity(1 + SIGNATURE_BLOCK_LEN * keys.len());
+            // At most MAX_SIGNATURES (16), checked above.
+            sig_block.push(u8::try_from(keys.len()).unwrap_or(u8::MAX));
+            for k in &keys {
+                let s = sign_digest(&digest, k);
+                sig_block.extend_from_slice(s.key_id.0.as_bytes());
+                sig_block.extend_from_slice(&s.signature);
             }
-            signers.push(keys);
-            out.push(Prepared {
-                statement_bytes: statement.to_bytes(),
-                statement,
+            Ok(Prepared {
+                statement_bytes,
                 salt,
                 payload: d.payload,
-                signatures: Vec::new(),
-            });
-        }
-        let sign = |(p, keys): (&mut Prepared, &Vec<SigningKey>)| {
-            let digest = statement_digest(&p.statement_bytes);
-            p.signatures = keys.iter().map(|k| sign_digest(&digest, k)).collect();
+                sig_block,
+            })
         };
-        if out.len() >= 32 {
-            out.par_iter_mut().zip(signers.par_iter()).for_each(sign);
+        if jobs.len() >= 32 {
+            jobs.into_par_iter().map(build).collect()
         } else {
-            out.iter_mut().zip(signers.iter()).for_each(sign);
+            jobs.into_iter().map(build).collect()
         }
-        Ok(out)
     }
 
     fn write_prepared(&mut self, prepared: Vec<Prepared>) -> Result<Vec<Receipt>, Error> {
         let mut receipts = Vec::with_capacity(prepared.len());
         let mut pending = Pending::new(self.chain);
+        let mut scratch = Vec::with_capacity(512);
         for p in prepared {
-            let entry_len = STATEMENT_OFFSET + p.statement_bytes.len() + 1 + SIGNATURE_BLOCK_LEN * p.signatures.len();
+            let entry_len = STATEMENT_OFFSET + p.statement_bytes.len() + p.sig_block.len();
             let frame_len = (FRAME_OVERHEAD + PAYLOAD_PREFIX_LEN + p.payload.len() + entry_len) as u64;
             let seg_len = self.active.len + pending.buf.len() as u64;
             if seg_len + frame_len > self.opts.segment_size && self.active.count + pending.count() > 0 {
                 self.flush(&mut pending)?;
                 self.rotate()?;
             }
-            let entry = Entry {
-                seq: EntrySeq(pending.chain.next_seq),
-                prev: pending.chain.head,
-                statement: p.statement,
-                signatures: p.signatures,
-            };
-            let bytes = entry.to_bytes()?;
-            let hash = entry_hash(&bytes);
+            let seq = pending.chain.next_seq;
+            scratch.clear();
+            scratch.extend_from_slice(&seq.to_le_bytes());
+            scratch.extend_from_slice(pending.chain.head.as_bytes());
+            scratch.extend_from_slice(&p.statement_bytes);
+            scratch.extend_from_slice(&p.sig_block);
+            let hash = entry_hash(&scratch);
             self.tree.push(&hash)?;
             pending.offsets.push(self.active.len + pending.buf.len() as u64);
-            encode_frame(&mut pending.buf, &bytes, &p.salt, &p.payload);
+            encode_frame(&mut pending.buf, &scratch, &p.salt, &p.payload);
             receipts.push(Receipt {
-                seq: entry.seq,
+                seq: EntrySeq(seq),
                 entry_hash: hash,
                 durable: false,
             });
             pending.chain = ChainHead {
-                next_seq: entry.seq.0 + 1,
+                next_seq: seq + 1,
                 head: hash,
             };
             if self.opts.durability == Durability::EveryAppend {

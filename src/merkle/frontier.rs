@@ -118,14 +118,28 @@ impl Frontier {
     /// # Errors
     /// [`FrontierError::Full`] if the tree already has `u64::MAX` leaves; nothing changes.
     pub fn push(&mut self, leaf_hash: Digest) -> Result<Vec<CompletedNode>, FrontierError> {
+        let mut completed = Vec::with_capacity(self.size.trailing_ones() as usize + 1);
+        self.push_with(leaf_hash, |n| completed.push(n))?;
+        Ok(completed)
+    }
+
+    /// Like [`Frontier::push`], but hands each completed node to `on_node` (lowest level
+    /// first) instead of allocating a list: the append hot path.
+    ///
+    /// # Errors
+    /// [`FrontierError::Full`] if the tree already has `u64::MAX` leaves; nothing changes.
+    pub fn push_with(
+        &mut self,
+        leaf_hash: Digest,
+        mut on_node: impl FnMut(CompletedNode),
+    ) -> Result<(), FrontierError> {
         let old = self.size;
         let new = old.checked_add(1).ok_or(FrontierError::Full)?;
         // The trailing one bits of `old` are the perfect subtrees that merge with the new leaf;
         // they are the last `merges` hashes (invariant: one hash per set bit, largest first).
         let merges = old.trailing_ones() as usize;
         let keep = self.hashes.len().saturating_sub(merges);
-        let mut completed = Vec::with_capacity(merges + 1);
-        completed.push(CompletedNode {
+        on_node(CompletedNode {
             level: 0,
             index: old,
             hash: leaf_hash,
@@ -133,7 +147,7 @@ impl Frontier {
         let mut hash = leaf_hash;
         for (level, left) in (1u8..).zip(self.hashes.drain(keep..).rev()) {
             hash = hash_node(&left, &hash);
-            completed.push(CompletedNode {
+            on_node(CompletedNode {
                 level,
                 // The low `level` bits of `old` are ones, so this node ends at `new`.
                 index: old >> level,
@@ -142,7 +156,7 @@ impl Frontier {
         }
         self.hashes.push(hash);
         self.size = new;
-        Ok(completed)
+        Ok(())
     }
 }
 

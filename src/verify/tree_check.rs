@@ -109,19 +109,23 @@ impl TreeCheck {
 
     /// Adds an entry's leaf; reports the first stored node or checkpoint that disagrees.
     pub(super) fn push(&mut self, entry_hash: &Digest) -> Result<(), TreeProblem> {
+        let (levels, missing) = (&mut self.levels, &mut self.missing);
+        let mut bad = None;
         // `Full` needs u64::MAX leaves, more than any ledger can hold.
-        let done = self.frontier.push(hash_leaf(entry_hash)).unwrap_or_default();
-        for n in done {
-            match self.levels[usize::from(n.level)].get(n.index) {
+        let _ = self.frontier.push_with(hash_leaf(entry_hash), |n| {
+            match levels[usize::from(n.level)].get(n.index) {
                 Some(stored) if stored != n.hash => {
-                    return Err(TreeProblem::Node {
+                    bad.get_or_insert(TreeProblem::Node {
                         level: n.level,
                         index: n.index,
-                    })
+                    });
                 }
                 Some(_) => {}
-                None => self.missing += 1,
+                None => *missing += 1,
             }
+        });
+        if let Some(p) = bad {
+            return Err(p);
         }
         let size = self.frontier.size();
         while let Some(c) = self.checkpoints.get(self.next_checkpoint) {
