@@ -722,3 +722,52 @@ fn a_crash_during_erasure_is_finished_on_open() {
         "some crash must land between the redaction entry and the overwrite"
     );
 }
+
+#[test]
+fn a_redaction_must_name_the_true_hash_of_an_earlier_entry() {
+    let mut w = world();
+    let app = w.ledger.append(Draft::application("text/plain", b"x".to_vec())).unwrap();
+    let wrong = Record::Redaction(provledger::record::Redaction {
+        target_seq: seq(&app),
+        target: Digest::from_bytes([9; 32]),
+        reason: "typo".into(),
+    });
+    let r = w.add(&wrong, &[]);
+    let f = w.report().failure.expect("a redaction with the wrong hash");
+    assert_eq!((f.check, f.seq), (Check::Redaction, Some(seq(&r))));
+}
+
+#[test]
+fn checkpoints_by_a_later_enrolled_operator_and_incremental_policy_state() {
+    let mut w = world();
+    let op2 = key(44);
+    let rec = enrollment(&op2, "svc:decisions-2", PrincipalType::Service, &[Role::Operator], BOTH);
+    w.add(&rec, &[]);
+    let req = w.req.clone();
+    let p = w.add(&gated(Environment::Production), &[&req]);
+    let trusted = w.ledger.checkpoint().unwrap();
+    let World { dir, ledger, op, appr, .. } = w;
+    drop(ledger);
+    // The second operator takes over appending and checkpointing.
+    let mut l = Ledger::open(dir.path(), &op2, Options::default()).unwrap();
+    let a = l.append(Draft::record(&approval(&p)).unwrap().cosigned_by(&appr)).unwrap();
+    l.append(Draft::record(&execution(&p, &[&a])).unwrap()).unwrap();
+    l.checkpoint().unwrap();
+    drop(l);
+    let anchor = TrustAnchor::PublicKey(op.verifying_key());
+    let full = VerifyOptions {
+        policy: true,
+        ..VerifyOptions::default()
+    };
+    let r = verify_opts(&StdBackend, dir.path(), &anchor, &full).unwrap();
+    assert!(r.is_compliant(), "{:?} {:?}", r.failure, r.violations);
+    assert_eq!(r.checkpoints_verified, 2);
+    // From the first checkpoint: keys, the proposal and the approver carry over.
+    let incremental = VerifyOptions {
+        from_checkpoint: Some(trusted),
+        ..full
+    };
+    let r = verify_opts(&StdBackend, dir.path(), &anchor, &incremental).unwrap();
+    assert!(r.is_compliant(), "{:?} {:?}", r.failure, r.violations);
+    assert_eq!((r.verified_from, r.checkpoints_verified), (trusted.tree_size, 1));
+}

@@ -44,6 +44,21 @@ pub enum Role {
     AiAgent,
 }
 
+impl Role {
+    /// The role's name as in JSON (`admin`, `ai_agent`…).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Requester => "requester",
+            Role::Reviewer => "reviewer",
+            Role::Approver => "approver",
+            Role::AiAgent => "ai_agent",
+        }
+    }
+}
+
 /// A key trusted from the start, with who holds it and what it may do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustAnchorKey {

@@ -10,6 +10,7 @@
 //! order; memory stays bounded by the chunk size.
 
 mod entry_check;
+mod incremental;
 mod index_check;
 mod policy;
 mod registry;
@@ -28,7 +29,7 @@ use crate::entry::{entry_hash, Entry, EntryKind};
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
 use crate::keys::VerifyingKey;
-use crate::merkle::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion_of_entry, Frontier};
+use crate::merkle::Frontier;
 use crate::record::{Genesis, Role};
 use crate::storage::frame::{parse_section, StoredPayload};
 use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
@@ -166,6 +167,7 @@ pub fn verify_opts(
         index: None,
         checkpoints: Vec::new(),
         covered_until: 0,
+        next_signature: 0,
         newest_segment: list_segments(backend, dir)?.last().copied().unwrap_or(0),
     };
     let mut genesis_stream = SegmentStream::open(backend, dir)?;
@@ -224,6 +226,8 @@ struct Verifier<'a> {
     checkpoints: Vec<Checkpoint>,
     /// Entries below this sequence number are covered by a signed checkpoint.
     covered_until: u64,
+    /// The next checkpoint (in log order) whose signature is still to be checked.
+    next_signature: usize,
     newest_segment: u64,
 }
 
@@ -414,12 +418,10 @@ impl<'a> Verifier<'a> {
         };
         let mut last = 0;
         for (i, c) in log.checkpoints.iter().enumerate() {
-            let problem = if c.tree_size < last {
+            let problem = if c.tree_size == 0 {
+                Some("it covers no entry")
+            } else if c.tree_size < last {
                 Some("its size is smaller than the checkpoint before it")
-            } else if !self.keys.get(&c.key_id).is_some_and(|k| k.has(Role::Operator)) {
-                Some("it is not signed by an operator key of this ledger")
-            } else if !self.keys.get(&c.key_id).is_some_and(|k| c.verify(&k.key)) {
-                Some("its signature does not verify")
             } else {
                 None
             };
@@ -433,64 +435,6 @@ impl<'a> Verifier<'a> {
         self.covered_until = last;
         self.checkpoints = log.checkpoints;
         Ok(true)
-    }
-
-    /// Incremental start: authenticate the stored tree and entry `size - 1` against the
-    /// trusted checkpoint, then stream from entry `size`.
-    fn resume(&mut self, t: &Checkpoint) -> Result<Option<(SegmentStream<'a>, Frontier)>, Error> {
-        let ledger_id = self.report.ledger_id.unwrap_or_default();
-        let seq = t.tree_size.checked_sub(1);
-        let bad = |v: &mut Self, why: &str| {
-            v.fail(
-                seq,
-                Check::Checkpoint,
-                format!("trusted checkpoint (size {}): {why}", t.tree_size),
-            );
-            Ok(None)
-        };
-        let Some(last) = seq else {
-            return bad(self, "an empty checkpoint cannot anchor verification");
-        };
-        if t.ledger_id != ledger_id {
-            return bad(self, "it belongs to another ledger");
-        }
-        if !self
-            .keys
-            .get(&t.key_id)
-            .is_some_and(|k| k.has(Role::Operator) && t.verify(&k.key))
-        {
-            return bad(self, "it is not signed by an operator key of this ledger");
-        }
-        let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
-        let frontier = match Frontier::load(&reader, t.tree_size) {
-            Ok(f) if f.root() == t.root => f,
-            Ok(_) => {
-                return bad(
-                    self,
-                    "the stored tree does not reproduce its root: the ledger was rewritten",
-                )
-            }
-            Err(e) => return bad(self, &format!("the stored tree is incomplete ({e})")),
-        };
-        let mut stream = SegmentStream::open_at(self.backend, &self.dir, last)?;
-        let Some(sc) = self.next(&mut stream)? else {
-            return bad(self, "the entry it ends with is missing");
-        };
-        let Some(f) = sc.chunk.frames.first() else {
-            return Ok(None);
-        };
-        let hash = entry_hash(f.entry(&sc.chunk.data));
-        let proven = inclusion_proof(&reader, last, t.tree_size)
-            .ok()
-            .is_some_and(|p| verify_inclusion_of_entry(&hash, last, t.tree_size, &p, &t.root).is_ok());
-        if !proven {
-            return bad(self, &format!("entry {last} is not the one it covers"));
-        }
-        self.report.entries = t.tree_size;
-        self.report.head = hash;
-        self.report.verified_from = t.tree_size;
-        let rest = SegmentStream::open_at(self.backend, &self.dir, t.tree_size)?;
-        Ok(Some((rest, frontier)))
     }
 
     /// Checks the chain link of one checked entry and records it; `Ok(false)` on failure.
@@ -531,11 +475,18 @@ impl<'a> Verifier<'a> {
         if let Err(p) = tree.push(&d.hash) {
             return Ok(self.tree_problem(&p));
         }
+        if let Some(msg) = self.checkpoint_signatures(expected + 1) {
+            self.fail(Some(expected), Check::Checkpoint, msg);
+            return Ok(false);
+        }
         if d.redacted {
             self.report.redacted.push(expected);
             self.erased.insert(expected, d.hash);
         }
         if let Some(rec) = &d.record {
+            if let Some(msg) = self.redaction(rec)? {
+                return fail(self, Check::Redaction, msg);
+            }
             self.observe(entry, &d.hash, rec, r);
         }
         self.report.entries += 1;
@@ -558,16 +509,70 @@ impl<'a> Verifier<'a> {
         None
     }
 
-    /// Redaction bookkeeping and policy evaluation for a governance record.
-    fn observe(&mut self, entry: &Entry, hash: &Digest, rec: &crate::record::Record, r: &Resolved) {
-        if let crate::record::Record::Redaction(red) = rec {
-            match self.erased.get(&red.target_seq) {
-                Some(h) if *h == red.target => {
-                    self.erased.remove(&red.target_seq);
-                }
-                _ => self.report.redaction_pending.push(red.target_seq),
+    /// Checks the signatures of the checkpoints of `size` entries, with the registry as of
+    /// then: an operator key enrolled before and not revoked by that point.
+    fn checkpoint_signatures(&mut self, size: u64) -> Option<String> {
+        while let Some(c) = self.checkpoints.get(self.next_signature).copied() {
+            if c.tree_size != size {
+                break;
             }
+            let key = self.keys.get(&c.key_id);
+            let why = if !key.is_some_and(|k| k.has(Role::Operator) && k.valid_at_size(size)) {
+                Some("it is not signed by an operator key valid at that point")
+            } else if !key.is_some_and(|k| c.verify(&k.key)) {
+                Some("its signature does not verify")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Some(format!(
+                    "checkpoint #{} (size {size}) is invalid: {why}",
+                    self.next_signature
+                ));
+            }
+            self.next_signature += 1;
         }
+        None
+    }
+
+    /// A redaction must name an earlier entry by its true hash; a message if it does not.
+    fn redaction(&mut self, rec: &crate::record::Record) -> Result<Option<String>, Error> {
+        let crate::record::Record::Redaction(red) = rec else {
+            return Ok(None);
+        };
+        let (seq, want) = (red.target_seq, red.target);
+        if seq >= self.report.entries {
+            return Ok(Some(format!(
+                "the redaction names entry {seq}, which is not an earlier entry"
+            )));
+        }
+        let actual = match self.erased.get(&seq) {
+            Some(h) => *h,
+            None => {
+                let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
+                match stream.next_chunk(1) {
+                    Ok(Some(sc)) => sc
+                        .chunk
+                        .frames
+                        .first()
+                        .map_or(Digest::ZERO, |f| entry_hash(f.entry(&sc.chunk.data))),
+                    _ => Digest::ZERO,
+                }
+            }
+        };
+        if actual != want {
+            return Ok(Some(format!(
+                "the redaction names entry {seq} with a hash that is not its hash"
+            )));
+        }
+        if self.erased.remove(&seq).is_none() {
+            self.report.redaction_pending.push(seq);
+        }
+        Ok(None)
+    }
+
+    /// Policy evaluation for a governance record.
+    fn observe(&mut self, entry: &Entry, hash: &Digest, rec: &crate::record::Record, r: &Resolved) {
         let Some(engine) = self.policy.as_mut() else { return };
         let o = Observed {
             seq: entry.seq.0,
@@ -670,10 +675,7 @@ impl<'a> Verifier<'a> {
         }
         let ledger_id = self.report.ledger_id.unwrap_or_default();
         let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
-        let ok = consistency_proof(&reader, old.tree_size, new.tree_size)
-            .ok()
-            .is_some_and(|p| verify_consistency(old.tree_size, new.tree_size, &old.root, &new.root, &p).is_ok());
-        if !ok {
+        if !incremental::consistent(&reader, old, new) {
             let msg = format!(
                 "no valid consistency proof from size {} to {}",
                 old.tree_size, new.tree_size

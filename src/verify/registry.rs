@@ -19,6 +19,8 @@ pub(super) struct KeyInfo {
     pub roles: Vec<Role>,
     /// Environments the key may act in; genesis anchors act everywhere.
     pub environments: Option<Vec<Environment>>,
+    /// Sequence number of the enrollment (0 for genesis anchors).
+    pub enrolled_at: u64,
     /// Sequence number of the revocation, if revoked.
     pub revoked_at: Option<u64>,
 }
@@ -35,6 +37,11 @@ impl KeyInfo {
 
     pub(super) fn may_act_in(&self, env: Environment) -> bool {
         self.environments.as_ref().is_none_or(|e| e.contains(&env))
+    }
+
+    /// Whether the key was enrolled and not yet revoked when the ledger had `size` entries.
+    pub(super) fn valid_at_size(&self, size: u64) -> bool {
+        self.enrolled_at < size && self.revoked_at.is_none_or(|r| r >= size)
     }
 }
 
@@ -74,6 +81,7 @@ impl Registry {
                 principal_type: a.principal_type,
                 roles: a.roles.clone(),
                 environments: None,
+                enrolled_at: 0,
                 revoked_at: None,
             };
             keys.insert(key.key_id(), info);
@@ -116,7 +124,7 @@ impl Registry {
                 .is_some_and(|k| roles.iter().any(|r| k.has(*r)))
         };
         if !roles.is_empty() && !sigs.iter().any(has_role) {
-            let names: Vec<String> = roles.iter().map(|r| format!("{r:?}").to_lowercase()).collect();
+            let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
             let msg = format!(
                 "a {} entry needs a signature by a key with role {}",
                 kind.name(),
@@ -130,7 +138,7 @@ impl Registry {
     /// Applies an enrollment or revocation recorded at `seq`.
     pub(super) fn apply(&mut self, seq: u64, record: &Record) -> Result<(), Problem> {
         match record {
-            Record::KeyEnrollment(e) => self.enroll(e),
+            Record::KeyEnrollment(e) => self.enroll(seq, e),
             Record::KeyRevocation(r) => {
                 let id = KeyId(r.key_id);
                 let info = self
@@ -147,7 +155,7 @@ impl Registry {
         }
     }
 
-    fn enroll(&mut self, e: &KeyEnrollment) -> Result<(), Problem> {
+    fn enroll(&mut self, seq: u64, e: &KeyEnrollment) -> Result<(), Problem> {
         let key = VerifyingKey::from_bytes(&e.public_key).map_err(|err| (Check::Key, err.to_string()))?;
         if self.keys.contains_key(&key.key_id()) {
             return Err((
@@ -161,6 +169,7 @@ impl Registry {
             principal_type: e.principal_type,
             roles: e.roles.clone(),
             environments: Some(e.environments.clone()),
+            enrolled_at: seq,
             revoked_at: None,
         };
         self.keys.insert(key.key_id(), info);
