@@ -1,6 +1,8 @@
 //! Runs the real `provledger` binary: exit codes, JSON shapes, and tamper detection.
-//! Checkpoints and proofs are in `proofs.rs`.
+//! Checkpoints and proofs are in `proofs.rs`; governance records, keys, erasure and the
+//! policy audit in `governance.rs`.
 
+mod governance;
 mod proofs;
 
 use std::io::Write;
@@ -75,11 +77,12 @@ fn append(f: &Fixture, lines: &str) -> Output {
     run(&["append", s(&f.dir), "--key", s(&f.key)], lines)
 }
 
-/// Three entries on four lines (one blank), with a `kind` field and a number wider than u64.
+/// Three entries on four lines (one blank), with `"kind":"application"` and a number wider
+/// than u64.
 const THREE: &str = concat!(
     "{\"event\":\"ai_output\",\"gen_ai.request.model\":\"m\"}\n",
     "\n",
-    "{\"kind\":\"review\", \"n\" : 12345678901234567890123}\n",
+    "{\"kind\":\"application\", \"n\" : 12345678901234567890123}\n",
     "{\"event\":\"exec\"}\n",
 );
 
@@ -107,7 +110,10 @@ fn keygen_init_append_verify_round_trip() {
     // The payload is the line's JSON minus whitespace: every digit of the big number survives.
     let out = run(&["show", s(&f.dir), "--seq", "2", "--json"], "");
     let e = json(&out);
-    assert_eq!(e["payload_text"], r#"{"kind":"review","n":12345678901234567890123}"#);
+    assert_eq!(
+        e["payload_text"],
+        r#"{"kind":"application","n":12345678901234567890123}"#
+    );
 }
 
 #[test]
@@ -286,7 +292,7 @@ fn demo_builds_and_verifies_a_ledger() {
     let out = run(&["demo", s(&root)], "");
     assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("verification passed"), "{text}");
+    assert!(text.contains("integrity verification passed"), "{text}");
     assert_eq!(
         text.matches("proof VALID").count(),
         2,
@@ -294,30 +300,33 @@ fn demo_builds_and_verifies_a_ledger() {
     );
     assert!(text.contains("checkpoints verified: 2"), "{text}");
     // The proof files it leaves behind verify offline with the operator's public key.
-    let public = text
+    let proof_lines: Vec<&str> = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("provledger verify-proof "))
-        .and_then(|l| l.split("--trust ").nth(1))
-        .unwrap()
-        .to_owned();
-    for proof in ["proofs/inclusion-3.json", "proofs/consistency-5-9.json"] {
-        let out = run(&["verify-proof", s(&root.join(proof)), "--trust", &public], "");
-        assert_eq!(code(&out), 0, "{proof}: {}", stdout(&out));
-        assert!(
-            text.contains(&format!("verify-proof {}", s(&root.join(proof)))),
-            "{text}"
-        );
+        .filter_map(|l| l.trim().strip_prefix("provledger verify-proof "))
+        .collect();
+    assert_eq!(proof_lines.len(), 2, "{text}");
+    for line in proof_lines {
+        let (file, public) = line.split_once(" --trust ").unwrap();
+        let out = run(&["verify-proof", file, "--trust", public], "");
+        assert_eq!(code(&out), 0, "{file}: {}", stdout(&out));
     }
-    assert!(text.contains("gpt-4o") || text.contains("AI output"), "{text}");
+    assert!(
+        root.join("proofs/inclusion-9.json").is_file(),
+        "the approval is entry 9"
+    );
+    assert!(text.contains("gen_ai.request.model=gpt-4o"), "{text}");
     assert!(root.join("keys/operator.key").is_file());
-    // The ledger it leaves behind verifies on its own, with refs from later entries.
-    let approval = json(&run(&["show", s(&root.join("ledger")), "--seq", "3", "--json"], ""));
-    assert_eq!(approval["refs"].as_array().unwrap().len(), 2);
+    // The approval binds the proposal and is co-signed by the approver.
+    let approval = json(&run(&["show", s(&root.join("ledger")), "--seq", "9", "--json"], ""));
+    assert_eq!(approval["kind"], "approval");
+    assert_eq!(approval["refs"].as_array().unwrap().len(), 1, "{approval}");
+    assert_eq!(approval["record"]["proposal"], approval["refs"][0]);
     assert_eq!(
         approval["signers"].as_array().unwrap().len(),
         2,
         "operator and approver sign"
     );
+    governance::demo_names_the_planted_violation(&root, &text);
     // A second run into the same directory refuses to clobber it.
     assert_eq!(code(&run(&["demo", s(&root)], "")), 2);
 }

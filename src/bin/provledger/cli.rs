@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use provledger::{Digest, Durability, VerifyingKey};
+use provledger::record::Environment;
+use provledger::{Digest, Durability, PrincipalType, Role, VerifyingKey};
 
 /// An append-only, tamper-evident ledger of AI-influenced decisions.
 ///
@@ -26,8 +27,14 @@ pub enum Command {
     Keygen(KeygenArgs),
     /// Create a new ledger whose genesis trusts the given key.
     Init(InitArgs),
-    /// Append JSON Lines from standard input, one application entry per line.
+    /// Append JSON Lines from standard input: governance records by `"kind"`, else application entries.
     Append(AppendArgs),
+    /// Enroll a key: who holds it, what it is, its roles and environments (admin-signed).
+    Enroll(EnrollArgs),
+    /// Revoke a key from this point of the ledger on (admin-signed).
+    Revoke(RevokeArgs),
+    /// Erase the payload of an entry (personal data) by a recorded, admin-signed redaction.
+    Redact(RedactArgs),
     /// Verify a ledger against a trust anchor you supply.
     Verify(VerifyArgs),
     /// Print decoded entries (does not verify them; run `verify` for that).
@@ -38,7 +45,7 @@ pub enum Command {
     Prove(ProveArgs),
     /// Check a proof file offline against the operator's public key.
     VerifyProof(VerifyProofArgs),
-    /// Build a sample ledger of an AI-assisted credit decision and verify it.
+    /// Build a sample ledger of an AI-assisted, human-approved permission change and audit it.
     Demo(DemoArgs),
 }
 
@@ -64,6 +71,9 @@ pub struct InitArgs {
     /// Human-readable ledger name, recorded in the genesis entry.
     #[arg(long, default_value = "provledger")]
     pub name: String,
+    /// Initial policy (JSON, e.g. `{"min_approvals":2,"rules":[...]}`); default: every rule, one approval.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
     /// Print a JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -98,6 +108,9 @@ pub struct AppendArgs {
     /// Secret key file that signs the entries (must be enrolled in the genesis).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    /// Secret key file that co-signs every entry of this run (e.g. a reviewer or approver); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub cosign: Vec<PathBuf>,
     /// When entries become durable: `none` (one sync at the end), `batch`, or `every` entry.
     #[arg(long, value_enum, default_value_t = DurabilityArg::Batch)]
     pub durability: DurabilityArg,
@@ -124,6 +137,9 @@ pub struct VerifyArgs {
     /// Start from this checkpoint (JSON, as printed by `checkpoint --json`), which you trust.
     #[arg(long, value_name = "FILE")]
     pub from_checkpoint: Option<PathBuf>,
+    /// Also evaluate the policy rules in force (genesis and policy updates); violations exit 1.
+    #[arg(long)]
+    pub policy: bool,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -196,6 +212,157 @@ pub struct VerifyProofArgs {
     /// Trust this operator public key (64 hex digits), obtained out of band.
     #[arg(long, value_name = "PUBKEY_HEX")]
     pub trust: VerifyingKey,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a principal is (W3C PROV), as `enroll --type` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum PrincipalTypeArg {
+    /// A human being.
+    Person,
+    /// An AI system or other software acting with some autonomy.
+    SoftwareAgent,
+    /// A service acting on its own behalf.
+    Service,
+}
+
+impl From<PrincipalTypeArg> for PrincipalType {
+    fn from(t: PrincipalTypeArg) -> Self {
+        match t {
+            PrincipalTypeArg::Person => PrincipalType::Person,
+            PrincipalTypeArg::SoftwareAgent => PrincipalType::SoftwareAgent,
+            PrincipalTypeArg::Service => PrincipalType::Service,
+        }
+    }
+}
+
+/// A role, as `enroll --role` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum RoleArg {
+    /// Enrolls and revokes keys, changes policy, redacts.
+    Admin,
+    /// Runs the ledger: appends entries, signs checkpoints, records executions.
+    Operator,
+    /// Requests decisions (proposals).
+    Requester,
+    /// Reviews AI output and proposals.
+    Reviewer,
+    /// Approves or rejects proposals.
+    Approver,
+    /// Signs AI output.
+    AiAgent,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Self {
+        match r {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Operator => Role::Operator,
+            RoleArg::Requester => Role::Requester,
+            RoleArg::Reviewer => Role::Reviewer,
+            RoleArg::Approver => Role::Approver,
+            RoleArg::AiAgent => Role::AiAgent,
+        }
+    }
+}
+
+/// An environment, as `enroll --env` takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum EnvArg {
+    /// Trials, sandboxes, evaluation: no production authority.
+    Experimentation,
+    /// Real customers, real permissions, real money.
+    Production,
+}
+
+impl From<EnvArg> for Environment {
+    fn from(e: EnvArg) -> Self {
+        match e {
+            EnvArg::Experimentation => Environment::Experimentation,
+            EnvArg::Production => Environment::Production,
+        }
+    }
+}
+
+/// Arguments of `enroll`.
+#[derive(Debug, Args)]
+pub struct EnrollArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Secret key file of an admin (signs the enrollment and appends it).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The Ed25519 public key to enroll (64 hex digits, as `keygen` prints it).
+    #[arg(long, value_name = "HEX")]
+    pub public_key: VerifyingKey,
+    /// Stable identifier of the principal (email, service name…).
+    #[arg(long, value_name = "ID")]
+    pub principal: String,
+    /// Display name.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub name: String,
+    /// Person, software agent or service.
+    #[arg(long = "type", value_enum, value_name = "TYPE")]
+    pub principal_type: PrincipalTypeArg,
+    /// A role granted (repeatable).
+    #[arg(long = "role", value_enum, value_name = "ROLE", required = true)]
+    pub roles: Vec<RoleArg>,
+    /// An environment the key may act in (repeatable).
+    #[arg(long = "env", value_enum, value_name = "ENV", required = true)]
+    pub envs: Vec<EnvArg>,
+    /// Secret key file that co-signs the enrollment (e.g. a second admin); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub cosign: Vec<PathBuf>,
+    /// Entry hash to reference, e.g. the approved permission-change proposal that gates an
+    /// admin or approver grant; repeatable.
+    #[arg(long = "ref", value_name = "HEX")]
+    pub refs: Vec<Digest>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Secret key file of an admin (signs the revocation and appends it).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Id of the key to revoke (64 hex digits, as `enroll` and `keygen` print it).
+    #[arg(long, value_name = "HEX")]
+    pub key_id: Digest,
+    /// Why (recorded in the ledger).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `redact`.
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Secret key file of an admin (signs the redaction entry and appends it).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// Sequence number of the entry whose payload is erased (`application` or `ai_output` only).
+    #[arg(long, value_name = "N")]
+    pub seq: u64,
+    /// Why: legal basis or request reference (recorded in the ledger; no personal data here).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Secret key file that co-signs the redaction entry; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub cosign: Vec<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

@@ -13,6 +13,7 @@ mod cli;
 mod commands;
 mod error;
 mod output;
+mod records;
 
 use std::process::ExitCode;
 

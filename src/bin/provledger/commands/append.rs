@@ -1,4 +1,6 @@
-//! `provledger append`: JSON Lines from stdin, one application entry per line.
+//! `provledger append`: JSON Lines from stdin, one entry per line. A line whose `"kind"` names
+//! a governance record (proposal, approval…) becomes that record; any other object becomes an
+//! application entry (see [`parse_line`]).
 //!
 //! Lines are read with a hard cap (never more than [`MAX_LINE`] bytes of one line in memory),
 //! validated a batch at a time, and each batch is appended with one write. A bad line stops
@@ -7,10 +9,12 @@
 
 use std::io::{BufRead, BufWriter, Read, Write};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use provledger::entry::MAX_PAYLOAD_LEN;
 use provledger::{Draft, Durability, Ledger, Options, Receipt, SigningKey};
+
+use crate::records;
 
 use crate::cli::AppendArgs;
 use crate::error::CliError;
@@ -25,6 +29,7 @@ const BATCH_BYTES: usize = 64 << 20;
 /// Opens the ledger, appends every line of stdin, and leaves every appended entry durable.
 pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
+    let cosigners = load_keys(&args.cosign)?;
     let durability = Durability::from(args.durability);
     let opts = Options {
         durability,
@@ -34,7 +39,7 @@ pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
     note_recovery(&ledger);
     let mut lines = LineReader::new(std::io::stdin().lock(), MAX_LINE);
     let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
-    let result = append_all(&mut ledger, &mut lines, batch);
+    let result = append_all(&mut ledger, &mut lines, batch, &cosigners);
     // Whatever happened, entries that made it into the ledger must be durable on exit.
     let synced = if durability == Durability::None {
         ledger.sync().map(drop)
@@ -51,6 +56,14 @@ pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
     Ok(0)
 }
 
+/// Loads the `--cosign` key files.
+pub fn load_keys(files: &[std::path::PathBuf]) -> Result<Vec<SigningKey>, CliError> {
+    files
+        .iter()
+        .map(|f| SigningKey::load(f).map_err(|e| CliError::from(e).context(f.display())))
+        .collect()
+}
+
 /// Tells stderr when opening the ledger cut an incomplete final record left by a crash.
 pub fn note_recovery(ledger: &Ledger) {
     if let Some(torn) = &ledger.recovery().torn_tail {
@@ -65,11 +78,16 @@ pub fn note_recovery(ledger: &Ledger) {
 }
 
 /// Appends batch after batch until the input ends; returns how many entries were appended.
-fn append_all<R: BufRead>(ledger: &mut Ledger, lines: &mut LineReader<R>, batch: usize) -> Result<u64, CliError> {
+fn append_all<R: BufRead>(
+    ledger: &mut Ledger,
+    lines: &mut LineReader<R>,
+    batch: usize,
+    cosigners: &[SigningKey],
+) -> Result<u64, CliError> {
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut total = 0;
     loop {
-        let drafts = read_batch(lines, batch)?;
+        let drafts = read_batch(lines, batch, cosigners)?;
         if drafts.is_empty() {
             return Ok(total);
         }
@@ -82,7 +100,8 @@ fn append_all<R: BufRead>(ledger: &mut Ledger, lines: &mut LineReader<R>, batch:
     }
 }
 
-fn write_receipt(out: &mut impl Write, r: &Receipt) -> std::io::Result<()> {
+/// Writes a receipt as one line of JSON (the form `append` prints).
+pub fn write_receipt(out: &mut impl Write, r: &Receipt) -> std::io::Result<()> {
     writeln!(
         out,
         r#"{{"seq":{},"entry_hash":"{}","durable":{}}}"#,
@@ -91,8 +110,13 @@ fn write_receipt(out: &mut impl Write, r: &Receipt) -> std::io::Result<()> {
 }
 
 /// Reads and validates up to `max` non-blank lines (fewer at the end of input, or once the
-/// batch holds [`BATCH_BYTES`]). Any bad line fails the whole batch.
-fn read_batch<R: BufRead>(lines: &mut LineReader<R>, max: usize) -> Result<Vec<Draft>, CliError> {
+/// batch holds [`BATCH_BYTES`]). Any bad line fails the whole batch. Every entry is
+/// co-signed by `cosigners`.
+fn read_batch<R: BufRead>(
+    lines: &mut LineReader<R>,
+    max: usize,
+    cosigners: &[SigningKey],
+) -> Result<Vec<Draft>, CliError> {
     let mut drafts = Vec::new();
     let mut bytes = 0;
     while drafts.len() < max && bytes < BATCH_BYTES {
@@ -101,29 +125,38 @@ fn read_batch<R: BufRead>(lines: &mut LineReader<R>, max: usize) -> Result<Vec<D
         };
         let draft = parse_line(line).map_err(|e| e.context(format_args!("line {number}")))?;
         bytes += draft.payload().len();
-        drafts.push(draft);
+        drafts.push(cosigners.iter().fold(draft, Draft::cosigned_by));
     }
     Ok(drafts)
 }
 
 /// Turns one input line into the entry to append.
 ///
-/// Today every JSON object becomes an application entry (`application/json`). This is the
-/// seam where a `"kind"` field will select a governance record type (proposal, review,
-/// approval…); until then an object with a `"kind"` field is an application entry too.
+/// An object whose `"kind"` names a governance record (`proposal`, `approval`…) becomes that
+/// record ([`records::governance_entry`]); an object without `"kind"`, or with
+/// `"kind":"application"`, becomes an application entry (`application/json`) whose payload is
+/// the line as written.
 pub fn parse_line(line: &[u8]) -> Result<Draft, CliError> {
     let value: Value = serde_json::from_slice(line).map_err(|e| CliError::usage(format!("invalid JSON: {e}")))?;
-    let Value::Object(fields) = &value else {
+    let Value::Object(fields) = value else {
         return Err(CliError::usage(format!(
             "expected a JSON object, found {}",
             type_name(&value)
         )));
     };
-    application_entry(fields, line)
+    match fields.get("kind") {
+        None => application_entry(line),
+        Some(Value::String(kind)) if kind == "application" => application_entry(line),
+        Some(Value::String(_)) => records::governance_entry(fields),
+        Some(other) => Err(CliError::usage(format!(
+            "\"kind\" must be a string, found {}",
+            type_name(other)
+        ))),
+    }
 }
 
 /// An application entry whose payload is the line's JSON without insignificant whitespace.
-fn application_entry(_fields: &Map<String, Value>, line: &[u8]) -> Result<Draft, CliError> {
+fn application_entry(line: &[u8]) -> Result<Draft, CliError> {
     let payload = minify(line);
     if payload.len() as u64 > MAX_PAYLOAD_LEN {
         return Err(CliError::usage(format!(
@@ -134,7 +167,8 @@ fn application_entry(_fields: &Map<String, Value>, line: &[u8]) -> Result<Draft,
     Ok(Draft::application(JSON_CONTENT_TYPE, payload))
 }
 
-fn type_name(v: &Value) -> &'static str {
+/// How a JSON value is named in messages (`an array`, `a string`…).
+pub fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -252,7 +286,8 @@ mod tests {
 
     #[test]
     fn parse_line_rejects_non_objects_and_deep_nesting() {
-        assert!(parse_line(br#"{"kind":"review","x":1}"#).is_ok());
+        assert!(parse_line(br#"{"kind":"application","x":1}"#).is_ok());
+        assert!(parse_line(br#"{"kind":7}"#).unwrap_err().message.contains("a number"));
         assert!(parse_line(b"[1]").unwrap_err().message.contains("an array"));
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
         assert!(parse_line(deep.as_bytes())

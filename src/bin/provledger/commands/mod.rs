@@ -3,9 +3,11 @@
 pub mod append;
 pub mod checkpoint;
 pub mod demo;
+pub mod enroll;
 pub mod init;
 pub mod keygen;
 pub mod prove;
+pub mod redact;
 pub mod show;
 pub mod verify;
 pub mod verify_proof;
@@ -19,6 +21,9 @@ pub fn dispatch(command: &Command) -> Result<u8, CliError> {
         Command::Keygen(a) => keygen::run(a),
         Command::Init(a) => init::run(a),
         Command::Append(a) => append::run(a),
+        Command::Enroll(a) => enroll::run(a),
+        Command::Revoke(a) => enroll::revoke(a),
+        Command::Redact(a) => redact::run(a),
         Command::Verify(a) => verify::run(a),
         Command::Show(a) => show::run(a),
         Command::Demo(a) => demo::run(a),

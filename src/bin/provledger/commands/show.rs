@@ -9,6 +9,7 @@ use provledger::{Digest, EntryKind, Genesis, LedgerReader, StoredEntry};
 use crate::cli::ShowArgs;
 use crate::error::CliError;
 use crate::output::{self, Preview};
+use crate::records;
 
 /// Prints every entry, or only `--seq N`. Damage that stops reading exits 1; `--seq N` past
 /// the end exits 2.
@@ -76,6 +77,9 @@ pub fn entry_json(s: &StoredEntry) -> Value {
     if let Some(g) = genesis_of(s) {
         v["genesis"] = genesis_json(&g);
     }
+    if let Some(r) = record_of(s) {
+        v["record"] = r;
+    }
     if matches!(s.payload, StoredPayload::Erased) {
         v["payload"] = Value::Null;
     }
@@ -86,6 +90,14 @@ fn genesis_of(s: &StoredEntry) -> Option<Genesis> {
     match (&s.payload, s.entry.statement.kind) {
         (StoredPayload::Present { bytes, .. }, EntryKind::Genesis) => Genesis::decode(bytes).ok(),
         _ => None,
+    }
+}
+
+/// The governance record a present payload carries, in its JSON form (`"kind"` included).
+fn record_of(s: &StoredEntry) -> Option<Value> {
+    match &s.payload {
+        StoredPayload::Present { bytes, .. } => records::record_json(s.entry.statement.kind, bytes),
+        StoredPayload::Erased => None,
     }
 }
 
@@ -113,6 +125,9 @@ fn print_human(s: &StoredEntry) -> Result<(), CliError> {
     output::line(&format!("  time:         {}", st.timestamp))?;
     output::line(&format!("  content type: {}", st.content_type))?;
     output::line(&format!("  payload:      {}", payload_line(s)))?;
+    if let Some(r) = record_of(s) {
+        output::line(&format!("  record:       {r}"))?;
+    }
     for g in &s.entry.signatures {
         output::line(&format!("  signed by:    key {}", g.key_id))?;
     }

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use provledger::storage::{StdBackend, TornTail};
+use provledger::verify::Violation;
 use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport};
 
 use crate::cli::VerifyArgs;
@@ -25,8 +26,7 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
     let opts = VerifyOptions {
         allow_uncovered_tail: args.allow_uncovered_tail,
         from_checkpoint: args.from_checkpoint.as_deref().map(read_checkpoint).transpose()?,
-        // Other settings (e.g. policy evaluation) keep the library's defaults.
-        ..VerifyOptions::default()
+        policy: args.policy,
     };
     let report = provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts)?;
     if args.json {
@@ -34,7 +34,16 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
     } else {
         print_human(&report)?;
     }
-    Ok(if report.is_ok() { 0 } else { EXIT_FAILED })
+    Ok(if passed(&report) { 0 } else { EXIT_FAILED })
+}
+
+/// Integrity verified and, when the policy was evaluated, no rule violated.
+pub fn passed(r: &VerifyReport) -> bool {
+    if r.policy_checked {
+        r.is_compliant()
+    } else {
+        r.is_ok()
+    }
 }
 
 /// Reads a checkpoint JSON file as printed by `checkpoint --json`.
@@ -66,7 +75,26 @@ pub fn report_json(r: &VerifyReport) -> Value {
         "verified_from": r.verified_from,
         "torn_tail": r.torn_tail.as_ref().map(torn_json),
         "failure": r.failure.as_ref().map(failure_json),
+        "policy_checked": r.policy_checked,
+        "compliant": r.policy_checked.then(|| r.is_compliant()),
+        "violations": r.violations.iter().map(violation_json).collect::<Vec<_>>(),
+        "violations_dropped": r.violations_dropped,
+        "redaction_pending": r.redaction_pending,
     })
+}
+
+fn violation_json(v: &Violation) -> Value {
+    json!({ "rule": v.rule.id(), "message": v.message, "seqs": v.seqs })
+}
+
+/// A violation as one line: `rule  seqs  message`.
+pub fn violation_line(v: &Violation) -> String {
+    format!("{}  {}  {}", v.rule, seq_list(&v.seqs), v.message)
+}
+
+/// Sequence numbers as `3,7`.
+fn seq_list(seqs: &[u64]) -> String {
+    seqs.iter().map(u64::to_string).collect::<Vec<_>>().join(",")
 }
 
 fn torn_json(t: &TornTail) -> Value {
@@ -107,9 +135,46 @@ fn print_human(r: &VerifyReport) -> Result<(), CliError> {
     print_entries(r)?;
     print_checkpoints(r)?;
     print_notes(r)?;
+    print_policy(r)?;
     match &r.failure {
-        None => output::line("result:   OK, every check passed (see docs/CLI.md for what this proves)"),
         Some(f) => output::line(&format!("result:   FAILED: {f}")),
+        None if !passed(r) => output::line(&format!(
+            "result:   FAILED policy: {} (every integrity check passed)",
+            violation_count(r)
+        )),
+        None if r.policy_checked => output::line(
+            "result:   OK, every check passed and no policy rule is violated (see docs/CLI.md for what this proves)",
+        ),
+        None => output::line("result:   OK, every check passed (see docs/CLI.md for what this proves)"),
+    }
+}
+
+/// `1 violation`, `3 violations`.
+pub fn violation_count(r: &VerifyReport) -> String {
+    match r.violations.len() as u64 + r.violations_dropped {
+        1 => "1 violation".into(),
+        n => format!("{n} violations"),
+    }
+}
+
+/// The policy verdict: one `rule  seqs  message` line per violation, then the count.
+pub fn print_policy(r: &VerifyReport) -> Result<(), CliError> {
+    if !r.policy_checked || r.failure.is_some() {
+        return Ok(());
+    }
+    for v in &r.violations {
+        output::line(&format!("violation: {}", violation_line(v)))?;
+    }
+    if r.violations_dropped > 0 {
+        output::line(&format!(
+            "violation: … {} more not listed (the report keeps the first 10,000)",
+            r.violations_dropped
+        ))?;
+    }
+    if r.violations.is_empty() && r.violations_dropped == 0 {
+        output::line("policy:   no violations of the rules in force")
+    } else {
+        output::line(&format!("policy:   {} of the rules in force", violation_count(r)))
     }
 }
 
@@ -176,6 +241,12 @@ fn print_notes(r: &VerifyReport) -> Result<(), CliError> {
     }
     if let Some(t) = &r.torn_tail {
         output::line(&format!("note:     {}", torn_line(t)))?;
+    }
+    if !r.redaction_pending.is_empty() {
+        output::line(&format!(
+            "note:     erasure of entries {} was interrupted; the writer completes it when it next opens the ledger",
+            seq_list(&r.redaction_pending)
+        ))?;
     }
     Ok(())
 }

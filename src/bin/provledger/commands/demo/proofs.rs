@@ -1,5 +1,6 @@
 //! The demo's checkpoint and proof steps: sign a checkpoint, prove the approval is in it,
-//! grow the ledger, sign again, and prove the second state extends the first. Every proof is
+//! grow the ledger and erase the ticket's personal data, sign again, and prove the second
+//! state extends the first (the erasure changed no hash). Every proof is
 //! written to a file and checked from that file with the operator's public key alone, exactly
 //! as `provledger verify-proof` does.
 
@@ -9,7 +10,8 @@ use serde::Serialize;
 
 use provledger::{Checkpoint, Ledger, LedgerReader, Options};
 
-use super::scenario::{append_follow_ups, APPROVAL_SEQ};
+use super::audit::erase_ticket;
+use super::scenario::{append_follow_ups, Story};
 use super::{Cast, Steps};
 use crate::commands::verify_proof;
 use crate::error::CliError;
@@ -25,11 +27,13 @@ pub struct ProofFiles {
     pub consistency: PathBuf,
 }
 
-/// Checkpoint, inclusion proof, more entries, second checkpoint, consistency proof.
+/// Checkpoint, inclusion proof, more entries and an erasure, second checkpoint, consistency
+/// proof.
 pub fn checkpoints_and_proofs(
     dir: &Path,
     proofs: &Path,
     cast: &Cast,
+    story: &Story,
     steps: &mut Steps,
 ) -> Result<ProofFiles, CliError> {
     std::fs::create_dir_all(proofs).map_err(|e| CliError::usage(format!("{}: {e}", proofs.display())))?;
@@ -37,8 +41,9 @@ pub fn checkpoints_and_proofs(
     let first = sign_checkpoint(&mut ledger, cast, steps)?;
     // The reader needs no lock: it runs beside the writer.
     let reader = LedgerReader::open(dir)?;
-    let (inclusion_ok, inclusion) = prove_inclusion(&reader, proofs, cast, steps)?;
+    let (inclusion_ok, inclusion) = prove_inclusion(&reader, story.approval_seq, proofs, cast, steps)?;
     append_follow_ups(&mut ledger, steps)?;
+    erase_ticket(&mut ledger, story, steps)?;
     let second = sign_checkpoint(&mut ledger, cast, steps)?;
     drop(ledger);
     let (consistency_ok, consistency) = prove_consistency(&reader, (&first, &second), proofs, cast, steps)?;
@@ -67,15 +72,16 @@ fn sign_checkpoint(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Resul
 /// Proves the approval entry is covered by the newest checkpoint; checks it from the file.
 fn prove_inclusion(
     reader: &LedgerReader,
+    seq: u64,
     proofs: &Path,
     cast: &Cast,
     steps: &mut Steps,
 ) -> Result<(bool, PathBuf), CliError> {
-    let proof = reader.inclusion_proof(APPROVAL_SEQ, None)?;
-    let file = proofs.join(format!("inclusion-{APPROVAL_SEQ}.json"));
+    let proof = reader.inclusion_proof(seq, None)?;
+    let file = proofs.join(format!("inclusion-{seq}.json"));
     write_proof(&file, &proof)?;
     steps.step(&format!(
-        "Proved that the approval (entry {APPROVAL_SEQ}) is in the checkpointed ledger"
+        "Proved that the approval (entry {seq}) is in the checkpointed ledger"
     ))?;
     Steps::detail(&format!(
         "an audit path of {} hashes leads from its entry hash to the signed root of {} entries",
@@ -98,7 +104,7 @@ fn prove_consistency(
     let file = proofs.join(format!("consistency-{}-{}.json", old.tree_size, new.tree_size));
     write_proof(&file, &proof)?;
     steps.step(&format!(
-        "Proved that the ledger of {} entries extends the one of {}: nothing checkpointed was changed or removed",
+        "Proved that the ledger of {} entries extends the one of {}: nothing checkpointed was changed or removed, the erasure included",
         new.tree_size, old.tree_size
     ))?;
     Steps::detail(&format!("a consistency path of {} hashes", proof.path.len()))?;

@@ -1,108 +1,273 @@
-//! The demo's story: an AI-assisted credit-limit decision, then routine follow-up events.
+//! The demo's story: support tier 2 cannot issue refunds, so an AI assistant drafts a
+//! permission change; a person requests it, another reviews the AI's draft, a third approves
+//! the exact proposal, and the change service executes it. Then routine follow-up events.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use provledger::hash::derive;
-use provledger::{Digest, Ledger};
+use provledger::record::{
+    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
+    KeyEnrollment, Proposal, Record, Review, TokenUsage, Verdict,
+};
+use provledger::{Digest, Draft, Ledger, PrincipalType, Role, SigningKey, Timestamp};
 
-use super::{json_draft, record, Cast, Steps, APPROVER_ID, OPERATOR_ID, REVIEWER_ID};
+use super::{record, Cast, Steps, AGENT_ID, APPROVER_ID, OPERATOR_ID, REQUESTER_ID, REVIEWER_ID};
 use crate::error::CliError;
+use crate::records;
 
-/// Sequence number of the approval entry (the one the inclusion proof is for).
-pub const APPROVAL_SEQ: u64 = 3;
+/// How long the approval authorises execution.
+const APPROVAL_VALID_NANOS: u64 = 7 * 24 * 3600 * 1_000_000_000;
+/// The customer's address in the support ticket: personal data, erased later.
+pub const CUSTOMER_EMAIL: &str = "jane.doe@example.com";
 
-/// The decision path: AI output, human review, approval, execution. Each entry references
-/// the entries it relies on by hash; reviewer and approver co-sign theirs.
-pub fn append_decision(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(), CliError> {
-    let what = "AI output: the model recommends raising customer C-10442's limit from 5,000 to 8,000 EUR";
-    let ai = record(ledger, json_draft(&ai_output(), vec![])?, what, steps)?;
-    let draft = json_draft(&review(ai), vec![ai])?.cosigned_by(&cast.reviewer);
-    let what = format!("human review by {REVIEWER_ID} of entry 1 (co-signed by the reviewer)");
-    let rev = record(ledger, draft, &what, steps)?;
-    let draft = json_draft(&approval(ai, rev), vec![ai, rev])?.cosigned_by(&cast.approver);
-    let what = format!("approval by {APPROVER_ID}, referencing entries 1 and 2 (co-signed by the approver)");
-    let appr = record(ledger, draft, &what, steps)?;
-    let what = "execution: the limit was set to 8,000 EUR, relying on the approval in entry 3";
-    record(ledger, json_draft(&execution(appr), vec![appr])?, what, steps)?;
-    Ok(())
+/// Where the story's entries landed.
+pub struct Story {
+    /// The support ticket holding the customer's email (erased later).
+    pub ticket_seq: u64,
+    /// The approval (the entry the inclusion proof is for).
+    pub approval_seq: u64,
 }
 
-fn review(ai: Digest) -> Value {
-    json!({
-        "event": "human_review",
-        "reviewer": REVIEWER_ID,
-        "reviewed_entry": ai.to_hex(),
-        "verdict": "agree",
-        "notes": "income and repayment history checked against payslips and statements",
+/// Enrollments, then the decision path. Each governance entry references what it relies on
+/// by hash; the acting person or agent co-signs beside the operator service.
+pub fn append_decision(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<Story, CliError> {
+    enroll_cast(ledger, cast, steps)?;
+    let ticket_seq = append_ticket(ledger, steps)?;
+    let (ai, output_digest) = append_ai_output(ledger, cast, steps)?;
+    let (p_seq, proposal) = append_proposal(ledger, cast, ai, output_digest, steps)?;
+    append_review(ledger, cast, (ai, output_digest), steps)?;
+    let (approval_seq, approval) = append_approval(ledger, cast, (p_seq, proposal), steps)?;
+    append_execution(ledger, (proposal, approval), steps)?;
+    Ok(Story {
+        ticket_seq,
+        approval_seq,
     })
 }
 
-fn approval(ai: Digest, review: Digest) -> Value {
-    json!({
-        "event": "approval",
-        "approver": APPROVER_ID,
-        "decision": "approved",
-        "proposal_entry": ai.to_hex(),
-        "review_entry": review.to_hex(),
-        "scope": "credit limit of customer C-10442 up to 8,000 EUR",
-        "expires": "2030-01-01T00:00:00Z",
-    })
+/// Appends `rec` signed by the operator and `cosigner`.
+fn governance(
+    ledger: &mut Ledger,
+    rec: &Record,
+    cosigner: Option<&SigningKey>,
+    what: &str,
+    steps: &mut Steps,
+) -> Result<(u64, Digest), CliError> {
+    let draft = records::draft(rec, &[])?;
+    let draft = cosigner.into_iter().fold(draft, Draft::cosigned_by);
+    record(ledger, draft, what, steps)
 }
 
-fn execution(approval: Digest) -> Value {
-    json!({
-        "event": "execution",
-        "action": "set_credit_limit",
-        "customer": "C-10442",
-        "old_limit": 5000,
-        "new_limit": 8000,
-        "currency": "EUR",
-        "relied_on": [approval.to_hex()],
-        "system": OPERATOR_ID,
-        "environment": "production",
-    })
+/// Bootstrap: before any approver exists, enrollments are not gated by an approval.
+fn enroll_cast(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(), CliError> {
+    use Environment::{Experimentation, Production};
+    let people = [
+        (
+            &cast.agent,
+            AGENT_ID,
+            "Access assistant (LLM agent)",
+            PrincipalType::SoftwareAgent,
+            Role::AiAgent,
+            vec![Production, Experimentation],
+        ),
+        (
+            &cast.requester,
+            REQUESTER_ID,
+            "Rita, support lead",
+            PrincipalType::Person,
+            Role::Requester,
+            vec![Production],
+        ),
+        (
+            &cast.reviewer,
+            REVIEWER_ID,
+            "Alice, security engineer",
+            PrincipalType::Person,
+            Role::Reviewer,
+            vec![Production],
+        ),
+        (
+            &cast.approver,
+            APPROVER_ID,
+            "Bob, payments access owner",
+            PrincipalType::Person,
+            Role::Approver,
+            vec![Production],
+        ),
+    ];
+    for (key, id, name, principal_type, role, environments) in people {
+        let rec = Record::KeyEnrollment(KeyEnrollment {
+            public_key: key.verifying_key().to_bytes(),
+            principal_id: id.into(),
+            display_name: name.into(),
+            principal_type,
+            roles: vec![role],
+            environments: environments.clone(),
+        });
+        let what = format!(
+            "key enrollment of {id} ({}, role {}, environments {}), signed by the admin",
+            name_of(&principal_type),
+            name_of(&role),
+            environments.iter().map(name_of).collect::<Vec<_>>().join("+")
+        );
+        governance(ledger, &rec, None, &what, steps)?;
+    }
+    Steps::detail("bootstrap: no approver existed before these enrollments, so they need no approval;")?;
+    Steps::detail("from now on, granting the admin or approver role needs an approved permission-change proposal")
 }
 
-/// An AI model's recommendation, described with OpenTelemetry `GenAI` attribute names.
-fn ai_output() -> Value {
-    let prompt = b"Customer C-10442 requests a credit limit increase from 5000 EUR to 8000 EUR. ...";
-    let config = b"temperature=0;max_tokens=512;system_prompt=credit-policy-v7";
-    json!({
-        "event": "ai_output",
-        "task": "credit_limit_review",
-        "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": "openai",
-        "gen_ai.request.model": "gpt-4o",
-        "gen_ai.response.model": "gpt-4o-2024-08-06",
-        "gen_ai.response.id": "chatcmpl-demo-8f3a",
-        "config_digest": derive("provledger demo config", &[config]).to_hex(),
-        "input_digest": derive("provledger demo input", &[prompt]).to_hex(),
-        "recommendation": {
-            "action": "increase_credit_limit", "customer": "C-10442",
-            "from": 5000, "to": 8000, "currency": "EUR", "confidence": 0.87,
-            "rationale": "stable income for 36 months, utilisation 92%, no missed payments",
+/// The JSON name of an enum value (`software_agent`, `ai_agent`, `production`…).
+fn name_of(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The customer complaint that starts it all: an application event holding personal data.
+fn append_ticket(ledger: &mut Ledger, steps: &mut Steps) -> Result<u64, CliError> {
+    let ticket = json!({
+        "event": "support_ticket",
+        "ticket": "SUP-2291",
+        "customer_email": CUSTOMER_EMAIL,
+        "summary": "refund of 120 EUR pending 9 days; tier-2 support cannot issue refunds",
+    });
+    let draft = Draft::application("application/json", serde_json::to_vec(&ticket)?);
+    let what = format!("support ticket SUP-2291 from {CUSTOMER_EMAIL} (personal data; erased later)");
+    Ok(record(ledger, draft, &what, steps)?.0)
+}
+
+/// The AI assistant's draft of the permission change, described with OpenTelemetry `GenAI`
+/// attribute names, committed by digests, and co-signed by the agent's own key.
+fn append_ai_output(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(Digest, Digest), CliError> {
+    let output_digest = derive(
+        "provledger demo output",
+        &[b"grant refund-issuer (max 500 EUR) to support-tier2"],
+    );
+    let rec = Record::AiOutput(AiOutput {
+        system: AiSystem {
+            provider_name: "openai".into(),
+            request_model: "gpt-4o".into(),
+            version: "gpt-4o-2024-08-06".into(),
+            config_digest: Some(derive(
+                "provledger demo config",
+                &[b"temperature=0;prompt=iam-drafter-v4"],
+            )),
         },
-        "decision_boundary": "human_approval_required",
-        "environment": "production",
-    })
+        task: "draft_permission_change".into(),
+        input_digest: derive(
+            "provledger demo input",
+            &[b"SUP-2291 + current IAM policy of payments-prod"],
+        ),
+        output_digest,
+        summary: "grant role refund-issuer (max 500 EUR per refund) to group support-tier2 in payments-prod".into(),
+        usage: Some(TokenUsage {
+            input_tokens: 1843,
+            output_tokens: 212,
+        }),
+    });
+    let what = format!("AI output: {AGENT_ID} (gen_ai.provider.name=openai, gen_ai.request.model=gpt-4o) drafts the permission change; co-signed by the agent");
+    let (_, hash) = governance(ledger, &rec, Some(&cast.agent), &what, steps)?;
+    Ok((hash, output_digest))
+}
+
+fn append_proposal(
+    ledger: &mut Ledger,
+    cast: &Cast,
+    ai: Digest,
+    output_digest: Digest,
+    steps: &mut Steps,
+) -> Result<(u64, Digest), CliError> {
+    let evidence = vec![
+        Evidence {
+            name: "SUP-2291".into(),
+            uri: "https://support.bank.example/tickets/SUP-2291".into(),
+            digest: derive("provledger demo evidence", &[b"SUP-2291"]),
+            description: "customer refunds stuck at tier 2".into(),
+        },
+        Evidence {
+            name: "AI draft".into(),
+            uri: "https://iam.bank.example/drafts/4471".into(),
+            digest: output_digest,
+            description: "the change as the assistant drafted it".into(),
+        },
+    ];
+    let rec = Record::Proposal(Proposal {
+        action: "grant role refund-issuer (max 500 EUR per refund) to group support-tier2 in payments-prod".into(),
+        boundary: DecisionBoundary::HumanApprovalRequired,
+        autonomy: Autonomy::Assistance,
+        environment: Environment::Production,
+        impact: ImpactFlags {
+            permission_change: true,
+            customer_impacting: true,
+            ..ImpactFlags::default()
+        },
+        evidence,
+        rationale: "tier-2 support resolves refund tickets without escalation".into(),
+        ai_outputs: vec![ai],
+    });
+    let what = format!("proposal by {REQUESTER_ID}: production permission change, human_approval_required, autonomy=assistance, citing the AI output and 2 pieces of evidence");
+    governance(ledger, &rec, Some(&cast.requester), &what, steps)
+}
+
+fn append_review(
+    ledger: &mut Ledger,
+    cast: &Cast,
+    (ai, output_digest): (Digest, Digest),
+    steps: &mut Steps,
+) -> Result<(), CliError> {
+    let rec = Record::Review(Review {
+        subject: ai,
+        verdict: Verdict::Endorse,
+        digests: vec![output_digest],
+        comment: "scope limited to refunds up to 500 EUR; matches least privilege".into(),
+    });
+    let what = format!("review by {REVIEWER_ID} of the AI output's exact digest: endorse");
+    governance(ledger, &rec, Some(&cast.reviewer), &what, steps).map(drop)
+}
+
+fn append_approval(
+    ledger: &mut Ledger,
+    cast: &Cast,
+    (p_seq, proposal): (u64, Digest),
+    steps: &mut Steps,
+) -> Result<(u64, Digest), CliError> {
+    let rec = Record::Approval(Approval {
+        proposal,
+        scope: "refund-issuer for support-tier2 in payments-prod, max 500 EUR per refund".into(),
+        expires_at: Some(Timestamp(Timestamp::now().0.saturating_add(APPROVAL_VALID_NANOS))),
+    });
+    let what = format!("approval by {APPROVER_ID} of exactly proposal {p_seq} (its entry hash), valid for 7 days");
+    governance(ledger, &rec, Some(&cast.approver), &what, steps)
+}
+
+fn append_execution(
+    ledger: &mut Ledger,
+    (proposal, approval): (Digest, Digest),
+    steps: &mut Steps,
+) -> Result<(), CliError> {
+    let rec = Record::Execution(Execution {
+        proposal,
+        approvals: vec![approval],
+        action_taken: "role refund-issuer granted to support-tier2 (IAM change CHG-88120)".into(),
+        outcome: "applied".into(),
+    });
+    let what = format!("execution by {OPERATOR_ID}, relying on the approval");
+    governance(ledger, &rec, None, &what, steps).map(drop)
 }
 
 /// Later, routine events: each appended entry is one more leaf of the Merkle tree.
 pub fn append_follow_ups(ledger: &mut Ledger, steps: &mut Steps) -> Result<(), CliError> {
     let events = [
-        ("notification", "the customer was told of the new limit"),
-        ("monitoring", "first statement under the new limit: utilisation 41%"),
-        ("ai_output", "the model's monthly re-score: no change recommended"),
-        ("monitoring", "second statement: paid in full"),
+        ("notification", "support-tier2 was told of its new permission"),
+        (
+            "monitoring",
+            "first week: 14 refunds issued by tier 2, all under 500 EUR",
+        ),
     ];
     for (event, what) in events {
-        let payload = json!({ "event": event, "customer": "C-10442", "summary": what });
-        record(
-            ledger,
-            json_draft(&payload, vec![])?,
-            &format!("{event}: {what}"),
-            steps,
-        )?;
+        let payload = json!({ "event": event, "group": "support-tier2", "summary": what });
+        let draft = Draft::application("application/json", serde_json::to_vec(&payload)?);
+        record(ledger, draft, &format!("{event}: {what}"), steps)?;
     }
     Ok(())
 }

@@ -1,0 +1,198 @@
+//! The demo's audit steps: integrity and policy verification as an auditor runs it, erasure of
+//! personal data, and one deliberately planted violation that the policy audit must name.
+
+use std::path::Path;
+
+use provledger::record::{Autonomy, DecisionBoundary, Environment, Execution, ImpactFlags, Proposal, Record, RuleId};
+use provledger::storage::StdBackend;
+use provledger::{verify_opts, Ledger, Options, TrustAnchor, VerifyOptions, VerifyReport};
+
+use super::scenario::{Story, CUSTOMER_EMAIL};
+use super::{record, Cast, Steps, AGENT_ID};
+use crate::commands::verify::{torn_line, violation_count, violation_line};
+use crate::error::CliError;
+use crate::records;
+
+/// The entries of the planted violation.
+pub struct Planted {
+    /// The proposal executed without approval.
+    pub proposal_seq: u64,
+    /// Its execution.
+    pub execution_seq: u64,
+}
+
+/// Verifies integrity and policy against the operator's public key, as an auditor would.
+fn audit(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<VerifyReport, CliError> {
+    let anchor = TrustAnchor::PublicKey(cast.operator.verifying_key());
+    let opts = VerifyOptions {
+        policy: true,
+        ..VerifyOptions::default()
+    };
+    let report = verify_opts(&StdBackend, dir, &anchor, &opts)?;
+    steps.step("Verified the whole ledger against the operator's public key, with the policy rules")?;
+    Steps::detail(&format!("trusted: {}", report.trusted))?;
+    Steps::detail(&format!(
+        "checked {} entries: chain links, payload commitments, every signature by a key enrolled (and not revoked) at that point, with the role its entry kind needs",
+        report.entries
+    ))?;
+    Steps::detail(&format!("head: {}", report.head))?;
+    if report.checkpoints_verified > 0 {
+        Steps::detail(&format!(
+            "checkpoints verified: {} (signatures, and each root recomputed from the entries)",
+            report.checkpoints_verified
+        ))?;
+        Steps::detail(&format!("Merkle root: {}", report.root))?;
+    }
+    if !report.redacted.is_empty() {
+        Steps::detail(&format!(
+            "redacted entries: {:?} (payload erased by a recorded redaction; commitment still verifies)",
+            report.redacted
+        ))?;
+    }
+    if let Some(t) = &report.torn_tail {
+        Steps::detail(&format!("note: {}", torn_line(t)))?;
+    }
+    match &report.failure {
+        None => Steps::detail("integrity verification passed: OK")?,
+        Some(f) => Steps::detail(&format!("integrity verification FAILED: {f}"))?,
+    }
+    print_violations(&report)?;
+    Ok(report)
+}
+
+fn print_violations(r: &VerifyReport) -> Result<(), CliError> {
+    if r.failure.is_some() {
+        return Ok(());
+    }
+    if r.violations.is_empty() && r.violations_dropped == 0 {
+        return Steps::detail("policy: no violations of the rules in force");
+    }
+    Steps::detail(&format!(
+        "policy: {} (rule  entries  what happened):",
+        violation_count(r)
+    ))?;
+    for v in &r.violations {
+        Steps::detail(&format!("  {}", violation_line(v)))?;
+    }
+    Ok(())
+}
+
+/// The first audit: the decision path must be intact and compliant.
+pub fn verify_compliant(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<bool, CliError> {
+    Ok(audit(dir, cast, steps)?.is_compliant())
+}
+
+/// Erases the support ticket's payload (the customer's email) by an admin-signed redaction,
+/// then searches every file of the ledger for the address.
+pub fn erase_ticket(ledger: &mut Ledger, story: &Story, steps: &mut Steps) -> Result<(), CliError> {
+    let receipt = ledger.redact(story.ticket_seq, "GDPR art. 17 erasure request ER-5521", &[])?;
+    steps.step(&format!(
+        "Erased the payload of entry {} (the ticket with {CUSTOMER_EMAIL}) at the customer's request",
+        story.ticket_seq
+    ))?;
+    Steps::detail(&format!(
+        "the redaction is itself recorded: entry {}, signed by the admin key",
+        receipt.seq
+    ))?;
+    let found = files_containing(ledger.dir(), CUSTOMER_EMAIL.as_bytes())?;
+    if found.is_empty() {
+        Steps::detail(&format!(
+            "searched every file under {}: the address is no longer there",
+            ledger.dir().display()
+        ))
+    } else {
+        Steps::detail(&format!("UNEXPECTED: the address is still in {found:?}"))
+    }
+}
+
+/// Files under `dir` (recursively) whose bytes contain `needle`.
+fn files_containing(dir: &Path, needle: &[u8]) -> Result<Vec<String>, CliError> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle)?);
+        } else if std::fs::read(&path)?.windows(needle.len()).any(|w| w == needle) {
+            found.push(path.display().to_string());
+        }
+    }
+    Ok(found)
+}
+
+/// PLANTED VIOLATION: the AI agent proposes a customer-impacting production change and the
+/// change service executes it with no approval at all.
+pub fn plant_violation(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Planted, CliError> {
+    let mut ledger = Ledger::open(dir, &cast.operator, Options::default())?;
+    steps.step("PLANTED VIOLATION (on purpose, to show what the policy audit catches):")?;
+    Steps::detail(&format!(
+        "{AGENT_ID} proposes raising tier-2's refund limit to 5,000 EUR and it is executed without any approval"
+    ))?;
+    let proposal = Record::Proposal(Proposal {
+        action: "raise refund-issuer limit of support-tier2 to 5,000 EUR".into(),
+        boundary: DecisionBoundary::HumanApprovalRequired,
+        autonomy: Autonomy::Autonomy,
+        environment: Environment::Production,
+        impact: ImpactFlags {
+            customer_impacting: true,
+            permission_change: true,
+            ..ImpactFlags::default()
+        },
+        evidence: Vec::new(),
+        rationale: "refund backlog".into(),
+        ai_outputs: Vec::new(),
+    });
+    let draft = records::draft(&proposal, &[])?.cosigned_by(&cast.agent);
+    let what = format!("[planted] proposal by {AGENT_ID}: production permission change, human_approval_required");
+    let (proposal_seq, hash) = record(&mut ledger, draft, &what, steps)?;
+    let execution = Record::Execution(Execution {
+        proposal: hash,
+        approvals: Vec::new(),
+        action_taken: "limit raised to 5,000 EUR".into(),
+        outcome: "applied".into(),
+    });
+    let what = format!("[planted] execution of proposal {proposal_seq}, citing no approval");
+    let (execution_seq, _) = record(&mut ledger, records::draft(&execution, &[])?, &what, steps)?;
+    Ok(Planted {
+        proposal_seq,
+        execution_seq,
+    })
+}
+
+/// The final audit. Passes only when integrity verified, the ticket is reported redacted, and
+/// the violations are exactly the planted one: rule `approval.required` on its two entries.
+pub fn final_audit(
+    dir: &Path,
+    cast: &Cast,
+    story: &Story,
+    planted: &Planted,
+    steps: &mut Steps,
+) -> Result<bool, CliError> {
+    let report = audit(dir, cast, steps)?;
+    let expected = [(
+        RuleId::ApprovalRequired,
+        vec![planted.proposal_seq, planted.execution_seq],
+    )];
+    let found: Vec<(RuleId, Vec<u64>)> = report.violations.iter().map(|v| (v.rule, v.seqs.clone())).collect();
+    let ok = report.is_ok()
+        && found == expected
+        && report.violations_dropped == 0
+        && report.redacted == [story.ticket_seq]
+        && report.redaction_pending.is_empty();
+    if ok {
+        Steps::detail(&format!(
+            "as expected: integrity holds, entry {} is reported redacted, and the only violation is the planted {} on entries {} and {}",
+            story.ticket_seq,
+            RuleId::ApprovalRequired,
+            planted.proposal_seq,
+            planted.execution_seq
+        ))?;
+    } else {
+        Steps::detail(&format!(
+            "UNEXPECTED audit result: wanted only {} on entries {} and {}, found {found:?}",
+            RuleId::ApprovalRequired,
+            planted.proposal_seq,
+            planted.execution_seq
+        ))?;
+    }
+    Ok(ok)
+}

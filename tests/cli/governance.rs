@@ -1,0 +1,317 @@
+//! Governance through the real binary: records appended as JSON lines with co-signatures,
+//! `enroll`/`revoke`, `redact`, and `verify --policy`.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{code, fixture, json, run, s, stderr, stdout, Fixture};
+
+const Z: &str = "00000000000000000000000000000000000000000000000000000000000000aa";
+
+/// A new key file next to the ledger; returns its path and public key.
+fn keygen(f: &Fixture, name: &str) -> (PathBuf, String) {
+    let file = f.dir.parent().unwrap().join(format!("{name}.key"));
+    let out = run(&["keygen", "--out", s(&file), "--json"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    (file, json(&out)["public_key"].as_str().unwrap().to_owned())
+}
+
+/// Enrolls a new key for `principal` with `--type ty`, the given roles, in production.
+fn enroll(f: &Fixture, name: &str, ty: &str, roles: &[&str]) -> (PathBuf, String) {
+    let (file, public) = keygen(f, name);
+    let mut args = vec!["enroll", s(&f.dir), "--key", s(&f.key), "--json"];
+    args.extend([
+        "--public-key",
+        &public,
+        "--principal",
+        name,
+        "--type",
+        ty,
+        "--env",
+        "production",
+    ]);
+    for r in roles {
+        args.extend(["--role", r]);
+    }
+    let out = run(&args, "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let receipt = json(&out);
+    assert_eq!(receipt["key_id"].as_str().unwrap().len(), 64);
+    (file, receipt["key_id"].as_str().unwrap().to_owned())
+}
+
+/// Appends one line signed by the operator and `cosign`; returns (seq, entry hash).
+fn add(f: &Fixture, line: &str, cosign: &[&Path]) -> (u64, String) {
+    let mut args = vec!["append", s(&f.dir), "--key", s(&f.key)];
+    for c in cosign {
+        args.extend(["--cosign", s(c)]);
+    }
+    let out = run(&args, &format!("{line}\n"));
+    assert_eq!(code(&out), 0, "{line}: {}", stderr(&out));
+    let r = json(&out);
+    (r["seq"].as_u64().unwrap(), r["entry_hash"].as_str().unwrap().to_owned())
+}
+
+fn policy_verify(f: &Fixture) -> (i32, Value) {
+    let out = run(&["verify", s(&f.dir), "--trust", &f.public, "--policy", "--json"], "");
+    (code(&out), json(&out))
+}
+
+fn ai_output() -> String {
+    format!(
+        r#"{{"kind":"ai_output","system":{{"provider_name":"openai","request_model":"gpt-4o"}},"task":"draft","input_digest":"{Z}","output_digest":"{Z}"}}"#
+    )
+}
+
+fn proposal(ai: &str) -> String {
+    format!(
+        r#"{{"kind":"proposal","action":"grant refund-issuer","boundary":"human_approval_required","autonomy":"assistance","environment":"production","impact":{{"permission_change":true}},"evidence":[{{"name":"ticket","uri":"https://t.example/1","digest":"{Z}"}}],"ai_outputs":["{ai}"]}}"#
+    )
+}
+
+fn approval(p: &str) -> String {
+    format!(r#"{{"kind":"approval","proposal":"{p}","scope":"as proposed","expires_at":null}}"#)
+}
+
+#[test]
+fn a_compliant_flow_appended_as_json_lines_passes_verify_policy() {
+    let f = fixture();
+    let (agent, _) = enroll(&f, "agent", "software_agent", &["ai_agent"]);
+    let (requester, _) = enroll(&f, "rita", "person", &["requester"]);
+    let (reviewer, _) = enroll(&f, "alice", "person", &["reviewer"]);
+    let (approver, _) = enroll(&f, "bob", "person", &["approver"]);
+    let (_, ai) = add(&f, &ai_output(), &[&agent]);
+    let (_, p) = add(&f, &proposal(&ai), &[&requester]);
+    let review = format!(r#"{{"kind":"review","subject":"{ai}","verdict":"endorse","digests":["{Z}"]}}"#);
+    add(&f, &review, &[&reviewer]);
+    let (a_seq, a) = add(&f, &approval(&p), &[&approver]);
+    let exec = format!(r#"{{"kind":"execution","proposal":"{p}","approvals":["{a}"],"action_taken":"granted"}}"#);
+    add(&f, &exec, &[]);
+    let (c, report) = policy_verify(&f);
+    assert_eq!(c, 0, "{report}");
+    assert_eq!(report["policy_checked"], true);
+    assert_eq!(report["violations"], serde_json::json!([]));
+    assert_eq!(report["violations_dropped"], 0);
+    let human = stdout(&run(&["verify", s(&f.dir), "--trust", &f.public, "--policy"], ""));
+    assert!(human.contains("no violations"), "{human}");
+    // `show --json` decodes the record.
+    let shown = json(&run(&["show", s(&f.dir), "--seq", &a_seq.to_string(), "--json"], ""));
+    assert_eq!(shown["record"]["kind"], "approval");
+    assert_eq!(shown["record"]["proposal"], p.as_str());
+    assert_eq!(shown["refs"], serde_json::json!([p]));
+    assert_eq!(shown["signers"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_self_approval_exits_1_naming_the_rule_and_entries() {
+    let f = fixture();
+    let (carol, _) = enroll(&f, "carol", "person", &["requester", "approver"]);
+    let (_, ai) = add(&f, &ai_output(), &[]);
+    let (p_seq, p) = add(&f, &proposal(&ai), &[&carol]);
+    let (a_seq, _) = add(&f, &approval(&p), &[&carol]);
+    let (c, report) = policy_verify(&f);
+    assert_eq!(c, 1, "{report}");
+    assert_eq!(report["ok"], true, "integrity holds: {report}");
+    let v = &report["violations"];
+    assert_eq!(v.as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(v[0]["rule"], "approval.self_approval");
+    assert_eq!(v[0]["seqs"], serde_json::json!([p_seq, a_seq]));
+    let human = run(&["verify", s(&f.dir), "--trust", &f.public, "--policy"], "");
+    assert_eq!(code(&human), 1);
+    let text = stdout(&human);
+    assert!(
+        text.contains(&format!("approval.self_approval  {p_seq},{a_seq}  ")),
+        "{text}"
+    );
+    assert!(text.contains("1 violation"), "{text}");
+    // Without --policy only integrity is judged.
+    assert_eq!(code(&run(&["verify", s(&f.dir), "--trust", &f.public], "")), 0);
+}
+
+#[test]
+fn separation_of_duties_survives_an_empty_policy() {
+    let f = fixture();
+    let policy = f.dir.parent().unwrap().join("policy.json");
+    std::fs::write(&policy, r#"{"min_approvals":1,"rules":[]}"#).unwrap();
+    let dir = f.dir.parent().unwrap().join("lax");
+    let out = run(&["init", s(&dir), "--key", s(&f.key), "--policy", s(&policy)], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lax = Fixture {
+        _tmp: tempfile::tempdir().unwrap(),
+        dir,
+        key: f.key.clone(),
+        public: f.public.clone(),
+    };
+    let (carol, _) = enroll(&lax, "carol", "person", &["requester", "approver"]);
+    let (_, p) = add(&lax, &proposal(Z), &[&carol]);
+    add(&lax, &approval(&p), &[&carol]);
+    let (c, report) = policy_verify(&lax);
+    assert_eq!(c, 1, "{report}");
+    assert_eq!(report["violations"][0]["rule"], "approval.self_approval");
+    std::fs::write(&policy, r#"{"rules":"all"}"#).unwrap();
+    let out = run(
+        &[
+            "init",
+            s(&f.dir.with_extension("x")),
+            "--key",
+            s(&f.key),
+            "--policy",
+            s(&policy),
+        ],
+        "",
+    );
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("not a policy"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_revoked_keys_later_signature_fails_the_key_check() {
+    let f = fixture();
+    let (reviewer, key_id) = enroll(&f, "alice", "person", &["reviewer"]);
+    let (_, ai) = add(&f, &ai_output(), &[]);
+    let review = format!(r#"{{"kind":"review","subject":"{ai}","verdict":"concerns"}}"#);
+    add(&f, &review, &[&reviewer]);
+    let out = run(
+        &[
+            "revoke",
+            s(&f.dir),
+            "--key",
+            s(&f.key),
+            "--key-id",
+            &key_id,
+            "--reason",
+            "left",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let revoked_at = json(&out)["seq"].as_u64().unwrap();
+    assert_eq!(policy_verify(&f).0, 0, "signatures before the revocation stay valid");
+    let (late, _) = add(&f, &review, &[&reviewer]);
+    assert!(late > revoked_at);
+    let (c, report) = policy_verify(&f);
+    assert_eq!(c, 1, "{report}");
+    assert_eq!(report["failure"]["check"], "key", "{report}");
+    assert_eq!(report["failure"]["seq"], late);
+}
+
+#[test]
+fn redact_destroys_the_bytes_and_the_ledger_still_verifies() {
+    let f = fixture();
+    let email = "jane.doe@example.com";
+    let (requester, _) = enroll(&f, "rita", "person", &["requester"]);
+    let (seq, _) = add(&f, &format!(r#"{{"event":"ticket","customer":"{email}"}}"#), &[]);
+    let (p_seq, p) = add(&f, &proposal(Z), &[&requester]);
+    let out = run(
+        &[
+            "redact",
+            s(&f.dir),
+            "--key",
+            s(&f.key),
+            "--seq",
+            &seq.to_string(),
+            "--reason",
+            "GDPR 17",
+            "--json",
+        ],
+        "",
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["redacted"], seq);
+    assert!(
+        files_with(&f.dir, email.as_bytes()).is_empty(),
+        "the address survives somewhere"
+    );
+    let (c, report) = policy_verify(&f);
+    assert_eq!(c, 0, "{report}");
+    assert_eq!(report["redacted"], serde_json::json!([seq]));
+    let human = stdout(&run(&["verify", s(&f.dir), "--trust", &f.public], ""));
+    assert!(human.contains(&format!("redacted: entries {seq}")), "{human}");
+    let shown = json(&run(&["show", s(&f.dir), "--seq", &seq.to_string(), "--json"], ""));
+    assert_eq!(shown["payload_state"], "erased");
+    // Records decisions rest on cannot be erased; a redaction line cannot bypass the library.
+    let p_seq = p_seq.to_string();
+    let out = run(
+        &[
+            "redact",
+            s(&f.dir),
+            "--key",
+            s(&f.key),
+            "--seq",
+            &p_seq,
+            "--reason",
+            "x",
+        ],
+        "",
+    );
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("may not be erased"), "{}", stderr(&out));
+    let line = format!(r#"{{"kind":"redaction","target_seq":1,"target":"{p}","reason":"x"}}"#);
+    let out = run(&["append", s(&f.dir), "--key", s(&f.key)], &line);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("provledger redact"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_governance_lines_exit_2_naming_the_line() {
+    let f = fixture();
+    for (bad, why) in [
+        (r#"{"kind":"frobnicate"}"#, "unknown kind"),
+        (r#"{"kind":"approval","scope":"x"}"#, "invalid approval record"),
+        (
+            &format!(r#"{{"kind":"approval","proposal":"{Z}","expires":1}}"#),
+            "unknown field(s) expires",
+        ),
+    ] {
+        let out = run(&["append", s(&f.dir), "--key", s(&f.key)], &format!("{{}}\n{bad}\n"));
+        assert_eq!(code(&out), 2, "{bad}");
+        let err = stderr(&out);
+        assert!(err.contains("line 2") && err.contains(why), "{err}");
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_with(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_with(&path, needle));
+        } else if std::fs::read(&path).unwrap().windows(needle.len()).any(|w| w == needle) {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Called by the demo test: the output names the planted rule and its entries, and the
+/// ledger it leaves reports exactly that violation and the redaction.
+pub fn demo_names_the_planted_violation(root: &Path, text: &str) {
+    assert!(text.contains("PLANTED VIOLATION"), "{text}");
+    assert!(text.contains("approval.required  14,15  "), "{text}");
+    assert!(
+        text.contains("the only violation is the planted approval.required"),
+        "{text}"
+    );
+    let public = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("provledger verify-proof "))
+        .and_then(|l| l.split("--trust ").nth(1))
+        .unwrap();
+    let ledger = root.join("ledger");
+    let out = run(&["verify", s(&ledger), "--trust", public, "--policy", "--json"], "");
+    assert_eq!(code(&out), 1);
+    let report = json(&out);
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["redacted"], serde_json::json!([5]));
+    let rules: Vec<&str> = report["violations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["approval.required"], "{report}");
+    assert!(files_with(&ledger, b"jane.doe@example.com").is_empty());
+}
