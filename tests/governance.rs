@@ -178,6 +178,28 @@ fn execution(p: &Receipt, approvals: &[&Receipt]) -> Record {
 }
 
 impl World {
+    /// Appends, expecting the writer to refuse because verification would reject the entry.
+    fn refused(&mut self, rec: &Record, cosigners: &[&SigningKey]) {
+        let d = cosigners
+            .iter()
+            .fold(Draft::record(rec).unwrap(), |d, k| d.cosigned_by(k));
+        let err = self.ledger.append(d).unwrap_err();
+        assert!(err.to_string().contains("would not verify"), "{err}");
+    }
+
+    /// Reopens the writer without its signer checks, to build a ledger verification must reject.
+    fn unchecked(&mut self) {
+        let opts = Options {
+            check_signers: false,
+            ..Options::default()
+        };
+        let dir = self.dir.path().to_path_buf();
+        let placeholder =
+            Ledger::create(tempfile::tempdir().unwrap().path(), &key(99), "x", Options::default()).unwrap();
+        drop(std::mem::replace(&mut self.ledger, placeholder));
+        self.ledger = Ledger::open(&dir, &self.op, opts).unwrap();
+    }
+
     fn add(&mut self, rec: &Record, cosigners: &[&SigningKey]) -> Receipt {
         let d = cosigners
             .iter()
@@ -390,6 +412,8 @@ fn a_revoked_key_signing_later_fails_integrity() {
         reason: "rotated".into(),
     });
     w.add(&revoke, &[]);
+    w.refused(&gated(Environment::Production), &[&req]);
+    w.unchecked();
     let p = w.add(&gated(Environment::Production), &[&req]);
     let f = w.report().failure.expect("a signature after revocation");
     assert_eq!((f.check, f.seq), (Check::Key, Some(seq(&p))));
@@ -402,6 +426,8 @@ fn a_missing_role_fails_integrity() {
     let req = w.req.clone();
     let p = w.add(&gated(Environment::Production), &[&req]);
     // Signed by the operator (admin, operator) and the requester: nobody with the approver role.
+    w.refused(&approval(&p), &[&req]);
+    w.unchecked();
     let a = w.add(&approval(&p), &[&req]);
     let f = w.report().failure.expect("approval without an approver");
     assert_eq!((f.check, f.seq), (Check::Key, Some(seq(&a))));
@@ -652,6 +678,14 @@ fn a_redaction_by_a_non_admin_fails() {
     // The requester's service appends and redacts with its own key: no admin signature.
     let mut l = Ledger::open(w.dir.path(), &req, Options::default()).unwrap();
     let app = l.append(Draft::application("text/plain", b"x".to_vec())).unwrap();
+    let err = l.redact(seq(&app), "no authority", &[]).unwrap_err();
+    assert!(err.to_string().contains("would not verify"), "{err}");
+    drop(l);
+    let opts = Options {
+        check_signers: false,
+        ..Options::default()
+    };
+    let mut l = Ledger::open(w.dir.path(), &req, opts).unwrap();
     let red = l.redact(seq(&app), "no authority", &[]).unwrap();
     drop(l);
     let anchor = TrustAnchor::PublicKey(w.op.verifying_key());
@@ -726,7 +760,10 @@ fn a_crash_during_erasure_is_finished_on_open() {
 #[test]
 fn a_redaction_must_name_the_true_hash_of_an_earlier_entry() {
     let mut w = world();
-    let app = w.ledger.append(Draft::application("text/plain", b"x".to_vec())).unwrap();
+    let app = w
+        .ledger
+        .append(Draft::application("text/plain", b"x".to_vec()))
+        .unwrap();
     let wrong = Record::Redaction(provledger::record::Redaction {
         target_seq: seq(&app),
         target: Digest::from_bytes([9; 32]),
@@ -746,11 +783,15 @@ fn checkpoints_by_a_later_enrolled_operator_and_incremental_policy_state() {
     let req = w.req.clone();
     let p = w.add(&gated(Environment::Production), &[&req]);
     let trusted = w.ledger.checkpoint().unwrap();
-    let World { dir, ledger, op, appr, .. } = w;
+    let World {
+        dir, ledger, op, appr, ..
+    } = w;
     drop(ledger);
     // The second operator takes over appending and checkpointing.
     let mut l = Ledger::open(dir.path(), &op2, Options::default()).unwrap();
-    let a = l.append(Draft::record(&approval(&p)).unwrap().cosigned_by(&appr)).unwrap();
+    let a = l
+        .append(Draft::record(&approval(&p)).unwrap().cosigned_by(&appr))
+        .unwrap();
     l.append(Draft::record(&execution(&p, &[&a])).unwrap()).unwrap();
     l.checkpoint().unwrap();
     drop(l);

@@ -67,6 +67,8 @@ impl Ledger {
             reason: reason.to_owned(),
         });
         let draft = cosigners.iter().fold(Draft::record(&record)?, Draft::cosigned_by);
+        // Refuse before anything is written if verification would reject the redaction.
+        self.gate(std::slice::from_ref(&draft))?;
         let backend = self.opts.backend.clone();
         write_pending(backend.as_ref(), &self.dir, seq, self.len())?;
         let receipt = self.append(draft)?;

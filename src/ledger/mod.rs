@@ -1,6 +1,7 @@
 //! The writer: create or open a ledger directory, append entries, make them durable.
 
 mod erasure;
+mod gate;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -51,6 +52,11 @@ pub struct Options {
     pub segment_size: u64,
     /// The I/O backend (the real file system unless a test injects another).
     pub backend: Arc<dyn Backend>,
+    /// Refuse governance entries whose signers verification would reject (not enrolled,
+    /// revoked, or lacking the kind's role). On by default; turn off only to build test
+    /// fixtures of bad ledgers or to import foreign records as they are — verification
+    /// rejects such entries either way.
+    pub check_signers: bool,
 }
 
 impl Default for Options {
@@ -59,6 +65,7 @@ impl Default for Options {
             durability: Durability::default(),
             segment_size: 64 << 20,
             backend: Arc::new(StdBackend),
+            check_signers: true,
         }
     }
 }
@@ -216,6 +223,8 @@ pub struct Ledger {
     checkpoints: LogWriter,
     recovery: Recovery,
     poisoned: bool,
+    /// Key registry for checking governance drafts; built on first need (see `gate.rs`).
+    registry: Option<crate::verify::registry::Registry>,
 }
 
 struct SaltSourceCell(SaltSource);
@@ -307,6 +316,7 @@ impl Ledger {
             checkpoints,
             recovery: Recovery::default(),
             poisoned: false,
+            registry: None,
         };
         let mut draft = Draft::application(GENESIS_CONTENT_TYPE, payload);
         draft.kind = EntryKind::Genesis;
@@ -396,6 +406,7 @@ impl Ledger {
             checkpoints,
             recovery,
             poisoned: false,
+            registry: None,
         })
     }
 
@@ -507,10 +518,19 @@ impl Ledger {
         if self.poisoned {
             return Err(StorageError::Poisoned.into());
         }
+        self.gate(&drafts)?;
+        let first_seq = self.len();
+        let key_changes: Vec<(u64, EntryKind, Vec<u8>)> = (first_seq..)
+            .zip(&drafts)
+            .filter(|(_, d)| matches!(d.kind, EntryKind::KeyEnrollment | EntryKind::KeyRevocation))
+            .map(|(seq, d)| (seq, d.kind, d.payload.clone()))
+            .collect();
         let prepared = self.prepare(drafts)?;
         let result = self.write_prepared(prepared);
-        if matches!(result, Err(Error::Storage(_))) {
-            self.poisoned = true;
+        match &result {
+            Err(Error::Storage(_)) => self.poisoned = true,
+            Ok(_) => self.gate_commit(&key_changes),
+            Err(_) => {}
         }
         result
     }

@@ -13,7 +13,7 @@ mod entry_check;
 mod incremental;
 mod index_check;
 mod policy;
-mod registry;
+pub(crate) mod registry;
 mod report;
 mod tree_check;
 

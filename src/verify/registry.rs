@@ -12,7 +12,7 @@ use super::Check;
 
 /// What the registry knows about one key.
 #[derive(Clone, Debug)]
-pub(super) struct KeyInfo {
+pub(crate) struct KeyInfo {
     pub key: VerifyingKey,
     pub principal_id: String,
     pub principal_type: PrincipalType,
@@ -26,28 +26,28 @@ pub(super) struct KeyInfo {
 }
 
 impl KeyInfo {
-    pub(super) fn has(&self, role: Role) -> bool {
+    pub(crate) fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
 
     /// Whether the key is a machine acting for itself (an AI agent).
-    pub(super) fn is_ai(&self) -> bool {
+    pub(crate) fn is_ai(&self) -> bool {
         self.has(Role::AiAgent) || self.principal_type == PrincipalType::SoftwareAgent
     }
 
-    pub(super) fn may_act_in(&self, env: Environment) -> bool {
+    pub(crate) fn may_act_in(&self, env: Environment) -> bool {
         self.environments.as_ref().is_none_or(|e| e.contains(&env))
     }
 
     /// Whether the key was enrolled and not yet revoked when the ledger had `size` entries.
-    pub(super) fn valid_at_size(&self, size: u64) -> bool {
+    pub(crate) fn valid_at_size(&self, size: u64) -> bool {
         self.enrolled_at < size && self.revoked_at.is_none_or(|r| r >= size)
     }
 }
 
 /// Enrolled keys by id.
-#[derive(Default)]
-pub(super) struct Registry {
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Registry {
     keys: HashMap<KeyId, KeyInfo>,
 }
 
@@ -55,7 +55,7 @@ type Problem = (Check, String);
 
 /// The roles of which an entry of `kind` needs at least one signature (any of them).
 #[must_use]
-pub(super) fn required_roles(kind: EntryKind) -> &'static [Role] {
+pub(crate) fn required_roles(kind: EntryKind) -> &'static [Role] {
     match kind {
         EntryKind::KeyEnrollment | EntryKind::KeyRevocation | EntryKind::PolicyUpdate | EntryKind::Redaction => {
             &[Role::Admin]
@@ -71,7 +71,7 @@ pub(super) fn required_roles(kind: EntryKind) -> &'static [Role] {
 }
 
 impl Registry {
-    pub(super) fn from_genesis(g: &Genesis) -> Result<Self, crate::error::KeyError> {
+    pub(crate) fn from_genesis(g: &Genesis) -> Result<Self, crate::error::KeyError> {
         let mut keys = HashMap::with_capacity(g.anchors.len());
         for a in &g.anchors {
             let key = a.verifying_key()?;
@@ -89,12 +89,12 @@ impl Registry {
         Ok(Registry { keys })
     }
 
-    pub(super) fn get(&self, id: &KeyId) -> Option<&KeyInfo> {
+    pub(crate) fn get(&self, id: &KeyId) -> Option<&KeyInfo> {
         self.keys.get(id)
     }
 
     /// Resolves every signature's key as of entry `seq`, and checks the kind's role.
-    pub(super) fn resolve(
+    pub(crate) fn resolve(
         &self,
         kind: EntryKind,
         sigs: &[AuthorSignature],
@@ -136,7 +136,7 @@ impl Registry {
     }
 
     /// Applies an enrollment or revocation recorded at `seq`.
-    pub(super) fn apply(&mut self, seq: u64, record: &Record) -> Result<(), Problem> {
+    pub(crate) fn apply(&mut self, seq: u64, record: &Record) -> Result<(), Problem> {
         match record {
             Record::KeyEnrollment(e) => self.enroll(seq, e),
             Record::KeyRevocation(r) => {
@@ -178,7 +178,7 @@ impl Registry {
 
     /// Whether any unrevoked key can approve (before that, governance changes cannot be
     /// gated: the bootstrap phase).
-    pub(super) fn has_approver(&self) -> bool {
+    pub(crate) fn has_approver(&self) -> bool {
         self.keys
             .values()
             .any(|k| k.has(Role::Approver) && k.revoked_at.is_none())
