@@ -120,10 +120,11 @@ impl Draft {
         })
     }
 
-    /// References earlier entries by their hashes.
+    /// Adds references to earlier entries (by entry hash) after those a record implies, e.g.
+    /// the approved proposal that gates a role grant.
     #[must_use]
     pub fn with_refs(mut self, refs: Vec<Digest>) -> Self {
-        self.refs = refs;
+        self.refs.extend(refs);
         self
     }
 

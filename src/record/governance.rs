@@ -51,6 +51,7 @@ pub enum Autonomy {
 /// What a proposal would touch.
 #[allow(clippy::struct_excessive_bools)] // four independent flags, as the governance model names them
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ImpactFlags {
     /// Customers feel the effect.
     #[serde(default)]
@@ -76,6 +77,7 @@ impl ImpactFlags {
 
 /// A pointer to evidence: an in-toto style resource descriptor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Evidence {
     /// Human-readable name.
     pub name: String,
@@ -90,6 +92,7 @@ pub struct Evidence {
 
 /// Enrolls a key: who holds it, what they are, what they may do, and where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeyEnrollment {
     /// The Ed25519 public key (hex in JSON).
     #[serde(with = "crate::hash::hex32")]
@@ -109,6 +112,7 @@ pub struct KeyEnrollment {
 
 /// Revokes a key from this point of the ledger on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct KeyRevocation {
     /// The revoked key's id.
     pub key_id: Digest,
@@ -118,6 +122,7 @@ pub struct KeyRevocation {
 
 /// Identity of an AI system (OpenTelemetry GenAI attribute names in spirit).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiSystem {
     /// `gen_ai.provider.name`, e.g. `openai`, `anthropic`, `internal`.
     pub provider_name: String,
@@ -133,6 +138,7 @@ pub struct AiSystem {
 
 /// Token usage of one AI call (`gen_ai.usage.*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TokenUsage {
     /// `gen_ai.usage.input_tokens`.
     pub input_tokens: u64,
@@ -142,6 +148,7 @@ pub struct TokenUsage {
 
 /// Output of an AI system, committed by digests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AiOutput {
     /// Which system produced it.
     pub system: AiSystem,
@@ -161,6 +168,7 @@ pub struct AiOutput {
 
 /// A request for a decision or action.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Proposal {
     /// The action requested.
     pub action: String,
@@ -198,6 +206,7 @@ pub enum Verdict {
 
 /// A review of exact content: an AI output or a proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Review {
     /// Entry hash of what was reviewed.
     pub subject: Digest,
@@ -213,6 +222,7 @@ pub struct Review {
 
 /// Approval of one exact proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Approval {
     /// Entry hash of the proposal approved.
     pub proposal: Digest,
@@ -226,6 +236,7 @@ pub struct Approval {
 
 /// Rejection of one exact proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Rejection {
     /// Entry hash of the proposal rejected.
     pub proposal: Digest,
@@ -235,6 +246,7 @@ pub struct Rejection {
 
 /// What was done, and on which approvals it relied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Execution {
     /// Entry hash of the proposal executed.
     pub proposal: Digest,
@@ -250,6 +262,7 @@ pub struct Execution {
 
 /// Overrides or reverses an earlier decision or execution.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Override {
     /// Entry hash of what is overridden.
     pub target: Digest,
@@ -261,6 +274,7 @@ pub struct Override {
 
 /// Erases the payload of an earlier entry (personal data); the commitment stays.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Redaction {
     /// Sequence number of the entry whose payload is erased.
     pub target_seq: u64,

@@ -31,6 +31,9 @@ use crate::hash::Digest;
 /// assert_eq!(r.entry_kind(), provledger::EntryKind::Approval);
 /// let bytes = r.encode()?;
 /// assert_eq!(Record::decode(r.entry_kind(), &bytes)?, r);
+/// // A misspelt field is an error, not silently dropped.
+/// let typo = json.replace("scope", "scoop");
+/// assert!(serde_json::from_str::<Record>(&typo).is_err());
 /// # Ok::<_, provledger::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,7 +130,8 @@ impl Record {
         })
     }
 
-    /// Entry hashes this record refers to; they become the statement's signed `refs`.
+    /// Entry hashes this record refers to; they become the statement's signed `refs`
+    /// (before any added with [`Draft::with_refs`](crate::Draft::with_refs)).
     #[must_use]
     pub fn refs(&self) -> Vec<Digest> {
         match self {

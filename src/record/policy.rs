@@ -117,6 +117,7 @@ impl fmt::Display for RuleId {
 /// assert!(lax.enforces(RuleId::SelfApproval), "separation of duties cannot be switched off");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
     /// Valid approvals needed before a gated proposal may be executed (at least 1).
     pub min_approvals: u8,

@@ -269,7 +269,7 @@ fn bad_governance_lines_exit_2_naming_the_line() {
         (r#"{"kind":"approval","scope":"x"}"#, "invalid approval record"),
         (
             &format!(r#"{{"kind":"approval","proposal":"{Z}","expires":1}}"#),
-            "unknown field(s) expires",
+            "unknown field `expires`",
         ),
     ] {
         let out = run(&["append", s(&f.dir), "--key", s(&f.key)], &format!("{{}}\n{bad}\n"));
