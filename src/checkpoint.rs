@@ -10,7 +10,7 @@
 //! <root, standard base64>             BLAKE3 RFC 9162 root (not SHA-256)
 //! time <unix nanoseconds, decimal>    extension line
 //! ```
-//! docs/FORMAT.md §8 is normative.
+//! docs/FORMAT.md §11 is normative.
 
 use std::path::{Path, PathBuf};
 

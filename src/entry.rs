@@ -9,7 +9,7 @@
 //!   payload      [32] commitment + u64    sig_count × (key_id [32], signature [64])
 //!   refs         u16 count × [32]
 //! ```
-//! docs/FORMAT.md §3 is normative.
+//! docs/FORMAT.md §4 is normative.
 
 use core::fmt;
 use core::str::FromStr;

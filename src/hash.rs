@@ -1,6 +1,6 @@
 //! Digests and every hash the format uses, each in its own named domain.
 //!
-//! All hashes are BLAKE3. Entry, statement, payload, key-id and checkpoint hashes use BLAKE3's
+//! All hashes are BLAKE3. Entry, statement, payload and key-id hashes use BLAKE3's
 //! `derive_key` mode with the context strings below, so a digest from one domain can never be
 //! mistaken for one from another. Merkle leaves and nodes follow RFC 9162 §2.1 with BLAKE3 in
 //! place of SHA-256: a one-byte prefix (`0x00` leaf, `0x01` node) in front of plain BLAKE3.
@@ -19,8 +19,6 @@ pub const STATEMENT_CONTEXT: &str = "provledger v1 statement";
 pub const PAYLOAD_CONTEXT: &str = "provledger v1 payload";
 /// `derive_key` context for key identifiers.
 pub const KEY_ID_CONTEXT: &str = "provledger v1 key id";
-/// `derive_key` context for checkpoint digests (what the operator signs).
-pub const CHECKPOINT_CONTEXT: &str = "provledger v1 checkpoint";
 /// RFC 9162 §2.1 prefix of a Merkle leaf hash input.
 pub const LEAF_PREFIX: u8 = 0x00;
 /// RFC 9162 §2.1 prefix of a Merkle interior-node hash input.

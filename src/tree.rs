@@ -1,5 +1,5 @@
 //! Stored Merkle tree hashes: one file per level, so that any inclusion or consistency proof
-//! needs O(log n) reads and no rescan (docs/FORMAT.md §7).
+//! needs O(log n) reads and no rescan (docs/FORMAT.md §11.4).
 //!
 //! ```text
 //! DIR/tree/level-00.hashes   leaf hashes, 32 bytes each, in leaf order

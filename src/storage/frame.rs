@@ -1,11 +1,11 @@
-//! Framed records inside segment files (docs/FORMAT.md §4).
+//! Framed records inside segment files (docs/FORMAT.md §7.3).
 //!
 //! ```text
 //! offset  size  field
 //! 0       4     entry_len    E (u32)
 //! 4       4     payload_len  P (u32) = 33 + payload bytes
 //! 8       4     header_crc   CRC-32C of bytes 0..8
-//! 12      E     entry        (docs/FORMAT.md §3; the entry hash covers exactly these bytes)
+//! 12      E     entry        (docs/FORMAT.md §4; the entry hash covers exactly these bytes)
 //! 12+E    4     entry_crc    CRC-32C of the entry bytes
 //! 16+E    P     payload section: state u8 (0 present, 1 erased) ‖ salt [32] ‖ payload
 //! 16+E+P  4     payload_crc  CRC-32C of the payload section
