@@ -202,13 +202,29 @@ fn hex_val(c: u8) -> Result<u8, ParseDigestError> {
 }
 
 /// BLAKE3 `derive_key(context, parts[0] ‖ parts[1] ‖ …)`.
+///
+/// The four contexts of the format start from a hasher prepared once (the context string is
+/// hashed a single time per process); any other context is prepared on each call.
 #[must_use]
 pub fn derive(context: &str, parts: &[&[u8]]) -> Digest {
-    let mut h = blake3::Hasher::new_derive_key(context);
+    let mut h = prepared(context).unwrap_or_else(|| blake3::Hasher::new_derive_key(context));
     for p in parts {
         h.update(p);
     }
     h.finalize().into()
+}
+
+/// A clone of the prepared `derive_key` hasher of one of the format's contexts.
+fn prepared(context: &str) -> Option<blake3::Hasher> {
+    use std::sync::LazyLock;
+    static HASHERS: LazyLock<[(&str, blake3::Hasher); 4]> = LazyLock::new(|| {
+        [ENTRY_CONTEXT, STATEMENT_CONTEXT, PAYLOAD_CONTEXT, KEY_ID_CONTEXT]
+            .map(|c| (c, blake3::Hasher::new_derive_key(c)))
+    });
+    HASHERS
+        .iter()
+        .find(|(c, _)| core::ptr::eq(*c, context) || *c == context)
+        .map(|(_, h)| h.clone())
 }
 
 /// RFC 9162 leaf hash: `BLAKE3(0x00 ‖ entry_hash)`.
@@ -241,6 +257,21 @@ mod tests {
         assert_eq!(Digest::from_hex(&d.to_hex().to_uppercase()), Ok(d));
         assert!(Digest::from_hex("00").is_err());
         assert!(Digest::from_hex(&"g".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn prepared_hashers_match_fresh_ones() {
+        for c in [
+            ENTRY_CONTEXT,
+            STATEMENT_CONTEXT,
+            PAYLOAD_CONTEXT,
+            KEY_ID_CONTEXT,
+            "other context",
+        ] {
+            let mut fresh = blake3::Hasher::new_derive_key(c);
+            fresh.update(b"abc");
+            assert_eq!(derive(c, &[b"a", b"bc"]), Digest::from(fresh.finalize()), "{c}");
+        }
     }
 
     #[test]

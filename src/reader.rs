@@ -16,7 +16,7 @@ use crate::storage::{
     corrupt, index, index_path, io_err, list_segments, read_segment_header, segment_path, Backend, SegmentStream,
     StdBackend,
 };
-use crate::tree::TreeReader;
+use crate::tree::{BackendHandle, TreeReader};
 
 /// An entry as read from disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,11 +48,13 @@ pub struct StoredEntry {
 /// assert_eq!(proof.tree_size, cp.tree_size);
 /// # Ok::<_, provledger::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LedgerReader {
     backend: Arc<dyn Backend>,
     dir: PathBuf,
     ledger_id: LedgerId,
+    /// Level files stay open across proofs.
+    tree: TreeReader<'static>,
 }
 
 impl LedgerReader {
@@ -78,10 +80,12 @@ impl LedgerReader {
                 path: dir.to_path_buf(),
                 reason: "first segment has no header".into(),
             })?;
+        let tree = TreeReader::with_handle(BackendHandle::Shared(Arc::clone(&backend)), dir, header.ledger_id);
         Ok(LedgerReader {
             backend,
             dir: dir.to_path_buf(),
             ledger_id: header.ledger_id,
+            tree,
         })
     }
 
@@ -210,8 +214,7 @@ impl LedgerReader {
             )));
         }
         let entry = self.get(seq)?;
-        let tree = TreeReader::new(self.backend.as_ref(), &self.dir, self.ledger_id);
-        let path = inclusion_proof(&tree, seq, cp.tree_size).map_err(build_error)?;
+        let path = inclusion_proof(&self.tree, seq, cp.tree_size).map_err(build_error)?;
         Ok(InclusionProof {
             tree_size: cp.tree_size,
             leaf_index: seq,
@@ -233,8 +236,7 @@ impl LedgerReader {
         if new.tree_size < old.tree_size {
             return Err(Error::input("the newer size must not be smaller than the older one"));
         }
-        let tree = TreeReader::new(self.backend.as_ref(), &self.dir, self.ledger_id);
-        let path = consistency_proof(&tree, old.tree_size, new.tree_size).map_err(build_error)?;
+        let path = consistency_proof(&self.tree, old.tree_size, new.tree_size).map_err(build_error)?;
         Ok(ConsistencyProof {
             old_size: old.tree_size,
             new_size: new.tree_size,

@@ -62,10 +62,29 @@ pub struct NodeUnavailable {
     pub reason: String,
 }
 
-/// Read access to the stored level files (opened lazily, checked against the ledger id).
+/// A backend either borrowed for one operation or shared by a long-lived reader.
+#[derive(Debug, Clone)]
+pub enum BackendHandle<'b> {
+    /// Borrowed for the lifetime `'b`.
+    Borrowed(&'b dyn Backend),
+    /// Shared ownership.
+    Shared(std::sync::Arc<dyn Backend>),
+}
+
+impl BackendHandle<'_> {
+    fn get(&self) -> &dyn Backend {
+        match self {
+            BackendHandle::Borrowed(b) => *b,
+            BackendHandle::Shared(b) => b.as_ref(),
+        }
+    }
+}
+
+/// Read access to the stored level files (opened lazily and kept open, checked against the
+/// ledger id).
 #[derive(Debug)]
 pub struct TreeReader<'b> {
-    backend: &'b dyn Backend,
+    backend: BackendHandle<'b>,
     dir: PathBuf,
     ledger_id: LedgerId,
     files: Mutex<Vec<Option<Box<dyn StorageFile>>>>,
@@ -75,6 +94,12 @@ impl<'b> TreeReader<'b> {
     /// Reads the tree of the ledger in `dir`.
     #[must_use]
     pub fn new(backend: &'b dyn Backend, dir: &Path, ledger_id: LedgerId) -> Self {
+        Self::with_handle(BackendHandle::Borrowed(backend), dir, ledger_id)
+    }
+
+    /// Reads the tree of the ledger in `dir` through a borrowed or shared backend.
+    #[must_use]
+    pub fn with_handle(backend: BackendHandle<'b>, dir: &Path, ledger_id: LedgerId) -> Self {
         TreeReader {
             backend,
             dir: dir.to_path_buf(),
@@ -95,7 +120,7 @@ impl<'b> TreeReader<'b> {
         let slot = files.get_mut(usize::from(level)).ok_or("level out of range")?;
         if slot.is_none() {
             let path = level_path(&self.dir, level);
-            let f = self.backend.open_read(&path).map_err(|e| e.to_string())?;
+            let f = self.backend.get().open_read(&path).map_err(|e| e.to_string())?;
             let mut h = [0u8; TREE_HEADER_LEN as usize];
             f.read_exact_at(&mut h, 0).map_err(|e| e.to_string())?;
             if h != level_header(self.ledger_id, level) {

@@ -590,10 +590,15 @@ impl Ledger {
             };
             statement.check()?;
             let statement_bytes = statement.to_bytes();
-            let digest = statement_digest(&statement_bytes);
             let mut sig_block = Vec::with_capacity(1 + SIGNATURE_BLOCK_LEN * keys.len());
             // At most MAX_SIGNATURES (16), checked above.
             sig_block.push(u8::try_from(keys.len()).unwrap_or(u8::MAX));
+            // Unsigned (high-volume) entries need no statement digest here.
+            let digest = if keys.is_empty() {
+                Digest::ZERO
+            } else {
+                statement_digest(&statement_bytes)
+            };
             for k in &keys {
                 let s = sign_digest(&digest, k);
                 sig_block.extend_from_slice(s.key_id.0.as_bytes());
