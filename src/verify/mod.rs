@@ -231,7 +231,7 @@ struct Verifier<'a> {
     newest_segment: u64,
 }
 
-impl<'a> Verifier<'a> {
+impl Verifier<'_> {
     fn fail(&mut self, seq: Option<u64>, check: Check, message: String) {
         self.report.failure = Some(Failure {
             seq,
@@ -546,18 +546,17 @@ impl<'a> Verifier<'a> {
                 "the redaction names entry {seq}, which is not an earlier entry"
             )));
         }
-        let actual = match self.erased.get(&seq) {
-            Some(h) => *h,
-            None => {
-                let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
-                match stream.next_chunk(1) {
-                    Ok(Some(sc)) => sc
-                        .chunk
-                        .frames
-                        .first()
-                        .map_or(Digest::ZERO, |f| entry_hash(f.entry(&sc.chunk.data))),
-                    _ => Digest::ZERO,
-                }
+        let actual = if let Some(h) = self.erased.get(&seq) {
+            *h
+        } else {
+            let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
+            match stream.next_chunk(1) {
+                Ok(Some(sc)) => sc
+                    .chunk
+                    .frames
+                    .first()
+                    .map_or(Digest::ZERO, |f| entry_hash(f.entry(&sc.chunk.data))),
+                _ => Digest::ZERO,
             }
         };
         if actual != want {

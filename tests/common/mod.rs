@@ -40,6 +40,7 @@ pub fn sim_opts(disk: &SimBackend, durability: Durability, segment_size: u64) ->
         durability,
         segment_size,
         backend: Arc::new(disk.clone()),
+        ..Options::default()
     }
 }
 
