@@ -20,7 +20,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criteri
 use ed25519_dalek::Signer;
 use provledger::hash::{hash_leaf, hash_node, Digest};
 use provledger::merkle::Frontier;
-use provledger::{Durability, Ledger, LedgerReader};
+use provledger::{Appender, Durability, Ledger, LedgerReader};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -178,6 +178,51 @@ fn append_mutex_threads(c: &mut Criterion) {
     g.finish();
 }
 
+/// `threads` producers appending single entries through one [`Appender`] (group commit): each
+/// does `iters × 256` appends; one write and, with `PerBatch`, one fdatasync per group.
+fn time_group_commit(threads: usize, durability: Durability, iters: u64) -> Duration {
+    const PER_ITER: u64 = 256;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ledger = Ledger::create(dir.path(), &key(), "bench", opts(durability)).expect("create ledger");
+    let appender = Appender::new(ledger);
+    let start = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            let (a, start) = (appender.clone(), Arc::clone(&start));
+            std::thread::spawn(move || {
+                start.wait();
+                for i in 0..iters * PER_ITER {
+                    let d = drafts(1, (t as u64) << 40 | i, false).pop().expect("one draft");
+                    black_box(a.append(d).expect("append"));
+                }
+            })
+        })
+        .collect();
+    start.wait();
+    let t = Instant::now();
+    for h in handles {
+        h.join().expect("producer thread");
+    }
+    t.elapsed()
+}
+
+fn append_group_commit(c: &mut Criterion) {
+    let mut g = c.benchmark_group("append_group_commit");
+    g.sample_size(10);
+    for threads in [2usize, 8, 32] {
+        g.throughput(Throughput::Elements(threads as u64 * 256));
+        for (mode, durability) in [
+            ("unsigned_none", Durability::None),
+            ("unsigned_per_batch_sync", Durability::PerBatch),
+        ] {
+            g.bench_with_input(BenchmarkId::new(mode, threads), &threads, |b, &n| {
+                b.iter_custom(|iters| time_group_commit(n, durability, iters))
+            });
+        }
+    }
+    g.finish();
+}
+
 fn tree_cost(c: &mut Criterion) {
     // The real bytes of an unsigned 256-byte-payload entry, to hash at their true length.
     let dir = tempfile::tempdir().expect("tempdir");
@@ -248,6 +293,6 @@ fn checkpoint(c: &mut Criterion) {
 criterion_group!(
     name = benches;
     config = Criterion::default();
-    targets = raw, append_batch, append_mutex_threads, tree_cost, checkpoint
+    targets = raw, append_batch, append_mutex_threads, append_group_commit, tree_cost, checkpoint
 );
 criterion_main!(benches);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{anchor, draft, key, std_opts};
-use provledger::{verify, Durability, Error, Ledger, StorageError};
+use provledger::{verify, Draft, Durability, Error, Ledger, Options, SigningKey, StorageError};
 
 const SEGMENT: u64 = 2048;
 
@@ -129,4 +129,95 @@ fn verify_during_appends_per_batch() {
 #[test]
 fn verify_during_appends_without_sync() {
     reader_during_writes(Durability::None);
+}
+
+/// Many threads append through one `Appender` (group commit) while a reader verifies: no
+/// sequence number is lost or duplicated, every receipt matches the ledger, all verifies.
+/// `PROVLEDGER_STRESS_THREADS` / `PROVLEDGER_STRESS_APPENDS` scale it up.
+#[test]
+fn many_threads_append_through_one_appender_while_a_reader_verifies() {
+    use provledger::{Appender, LedgerReader, TrustAnchor};
+    let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let (threads, per_thread) = (
+        env("PROVLEDGER_STRESS_THREADS", 8),
+        env("PROVLEDGER_STRESS_APPENDS", 150),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_seed(&[21; 32]);
+    let opts = Options {
+        durability: Durability::PerBatch,
+        segment_size: 16 << 10,
+        ..Options::default()
+    };
+    let appender = Appender::new(Ledger::create(dir.path(), &key, "stress", opts).unwrap());
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, path) = (stop.clone(), dir.path().to_path_buf());
+        let anchor = TrustAnchor::PublicKey(key.verifying_key());
+        std::thread::spawn(move || {
+            let mut rounds = 0;
+            while !stop.load(Ordering::Relaxed) || rounds == 0 {
+                let r = provledger::verify(&path, &anchor).unwrap();
+                assert!(r.is_ok(), "{:?}", r.failure);
+                rounds += 1;
+            }
+            rounds
+        })
+    };
+    let workers: Vec<_> = (0..threads)
+        .map(|t| {
+            let a = appender.clone();
+            std::thread::spawn(move || {
+                (0..per_thread)
+                    .map(|i| {
+                        let payload = format!(r#"{{"thread":{t},"i":{i}}}"#).into_bytes();
+                        let r = a.append(Draft::application("application/json", payload)).unwrap();
+                        assert!(r.durable);
+                        r
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut receipts: Vec<_> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    stop.store(true, Ordering::Relaxed);
+    assert!(reader.join().unwrap() >= 1);
+    receipts.sort_by_key(|r| r.seq);
+    let seqs: Vec<u64> = receipts.iter().map(|r| r.seq.0).collect();
+    let total = (threads * per_thread) as u64;
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "no sequence number lost or duplicated"
+    );
+    appender.with_ledger(|l| assert_eq!(l.len(), total + 1));
+    drop(appender);
+    let r = LedgerReader::open(dir.path()).unwrap();
+    for rc in &receipts {
+        assert_eq!(r.get(rc.seq.0).unwrap().hash, rc.entry_hash, "entry {}", rc.seq);
+    }
+    let report = provledger::verify(dir.path(), &provledger::TrustAnchor::PublicKey(key.verifying_key())).unwrap();
+    assert!(report.is_ok() && report.entries == total + 1, "{:?}", report.failure);
+}
+
+/// A rejected draft fails alone; the rest of its group is appended.
+#[test]
+fn a_bad_draft_in_a_group_fails_alone() {
+    use provledger::Appender;
+    let dir = tempfile::tempdir().unwrap();
+    let key = SigningKey::from_seed(&[22; 32]);
+    let appender = Appender::new(Ledger::create(dir.path(), &key, "g", Options::default()).unwrap());
+    let workers: Vec<_> = (0..6u8)
+        .map(|t| {
+            let a = appender.clone();
+            std::thread::spawn(move || {
+                let ct = if t == 3 { "not a content type" } else { "text/plain" };
+                a.append(Draft::application(ct, vec![t; 4])).is_ok()
+            })
+        })
+        .collect();
+    let ok: Vec<bool> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_eq!(ok.iter().filter(|&&b| b).count(), 5, "{ok:?}");
+    assert!(!ok[3]);
+    appender.with_ledger(|l| assert_eq!(l.len(), 6));
 }

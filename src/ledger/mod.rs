@@ -1,7 +1,10 @@
 //! The writer: create or open a ledger directory, append entries, make them durable.
 
+mod appender;
 mod erasure;
 mod gate;
+
+pub use appender::Appender;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
