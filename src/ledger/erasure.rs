@@ -143,13 +143,44 @@ pub(crate) fn complete_pending(backend: &Arc<dyn Backend>, dir: &Path, len: u64)
         let (target, redaction_seq) = (word(0), word(8));
         let reader = LedgerReader::open_with(Arc::clone(backend), dir)?;
         if redaction_seq < len && names_target(&reader, redaction_seq, target)? {
-            let t = reader.get(target)?;
-            erase(backend.as_ref(), &t.file, t.offset)?;
+            // The target's payload section may be half overwritten (its checksum fails), so
+            // it is found by walking frame headers and checking only the entry bytes.
+            let (file, offset) = locate(backend.as_ref(), dir, target)?;
+            erase(backend.as_ref(), &file, offset)?;
             done = Some(target);
         }
     }
     remove_pending(backend.as_ref(), dir)?;
     Ok(done)
+}
+
+/// The segment file and frame offset of entry `seq`, trusting frame headers and entry
+/// checksums but not payload checksums.
+fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64), Error> {
+    let segs = crate::storage::list_segments(backend, dir)?;
+    let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
+    let path = crate::storage::segment_path(dir, first);
+    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+    let len = file.len().map_err(io_err("stat", &path))?;
+    let mut offset = crate::storage::segment::SEGMENT_HEADER_LEN as u64;
+    let not_found = |at| crate::storage::corrupt(&path, at, Some(seq), "entry to erase not found".into());
+    while offset + FRAME_HEADER_LEN as u64 <= len {
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        file.read_exact_at(&mut h, offset).map_err(io_err("read", &path))?;
+        let header = parse_header(&h).map_err(|_| not_found(offset))?;
+        let mut entry = vec![0u8; header.entry_len + 4];
+        file.read_exact_at(&mut entry, offset + FRAME_HEADER_LEN as u64)
+            .map_err(io_err("read", &path))?;
+        let (bytes, sum) = entry.split_at(header.entry_len);
+        if crc(&[bytes]).to_le_bytes() != sum {
+            return Err(not_found(offset).into());
+        }
+        if bytes.get(..8).is_some_and(|b| b == seq.to_le_bytes()) {
+            return Ok((path, offset));
+        }
+        offset += header.frame_len() as u64;
+    }
+    Err(not_found(offset).into())
 }
 
 fn names_target(reader: &LedgerReader, redaction_seq: u64, target: u64) -> Result<bool, Error> {

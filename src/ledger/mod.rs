@@ -227,6 +227,9 @@ pub struct Ledger {
     checkpoints: LogWriter,
     recovery: Recovery,
     poisoned: bool,
+    /// Whether the tree state loaded from disk at open was checked against the entries (done
+    /// once, before the first checkpoint is signed; see `Ledger::check_tree`).
+    tree_checked: bool,
     /// Key registry for checking governance drafts; built on first need (see `gate.rs`).
     registry: Option<crate::verify::registry::Registry>,
 }
@@ -320,6 +323,7 @@ impl Ledger {
             checkpoints,
             recovery: Recovery::default(),
             poisoned: false,
+            tree_checked: true,
             registry: None,
         };
         let mut draft = Draft::application(GENESIS_CONTENT_TYPE, payload);
@@ -373,8 +377,10 @@ impl Ledger {
         let mut file = backend.open_write(&path, false).map_err(io_err("open", &path))?;
         if let Some(torn) = &scan.torn {
             file.set_len(torn.offset).map_err(io_err("truncate", &path))?;
-            file.sync_data().map_err(io_err("sync", &path))?;
         }
+        // Entries a previous writer wrote but never synced become durable here, before
+        // `durable_len` claims them.
+        file.sync_data().map_err(io_err("sync", &path))?;
         let count = idx.count;
         recovery.torn_tail = scan.torn;
         let chain = scan.chain;
@@ -410,6 +416,7 @@ impl Ledger {
             checkpoints,
             recovery,
             poisoned: false,
+            tree_checked: false,
             registry: None,
         })
     }
@@ -425,6 +432,10 @@ impl Ledger {
             return Err(StorageError::Poisoned.into());
         }
         self.sync()?;
+        if !self.tree_checked {
+            self.check_tree()?;
+            self.tree_checked = true;
+        }
         let backend = Arc::clone(&self.opts.backend);
         let r = self.tree.flush(backend.as_ref()).and_then(|()| self.tree.sync());
         let c = Checkpoint::sign(
@@ -440,6 +451,58 @@ impl Ledger {
             return Err(e.into());
         }
         Ok(c)
+    }
+
+    /// Before signing over tree state that came from disk: the stored frontier must reproduce
+    /// the newest checkpoint's root, and the entries after it must hash to the current root.
+    /// Otherwise the tree files were damaged, and they are rebuilt from the segments (from the
+    /// checkpoint when its frontier is intact, else from the start). Costs one read of the
+    /// entries since the newest checkpoint, once per open.
+    fn check_tree(&mut self) -> Result<(), Error> {
+        let backend = Arc::clone(&self.opts.backend);
+        let len = self.len();
+        let latest = self.checkpoints.latest.filter(|c| c.tree_size <= len);
+        let reader = crate::tree::TreeReader::new(backend.as_ref(), &self.dir, self.ledger_id);
+        let base = latest.and_then(|c| {
+            crate::merkle::Frontier::load(&reader, c.tree_size)
+                .ok()
+                .filter(|f| f.root() == c.root)
+        });
+        let mut frontier = base.clone().unwrap_or_default();
+        let mut stream = SegmentStream::open_at(backend.as_ref(), &self.dir, frontier.size())?;
+        while frontier.size() < len {
+            let Some(sc) = stream.next_chunk(4096)? else { break };
+            for f in &sc.chunk.frames {
+                if frontier.size() < len {
+                    let leaf = crate::hash::hash_leaf(&entry_hash(f.entry(&sc.chunk.data)));
+                    frontier.push_with(leaf, |_| {}).map_err(|_| StorageError::Full)?;
+                }
+            }
+        }
+        let base_damaged = latest.is_some() && base.is_none();
+        if !base_damaged && frontier.size() == len && frontier.root() == self.tree.root() {
+            return Ok(());
+        }
+        // Damaged tree files: keep only what the checkpoint authenticates, replay the rest.
+        let keep = base.map_or(0, |f| f.size());
+        self.tree = TreeWriter::open(backend.as_ref(), &self.dir, self.ledger_id, keep)?;
+        self.recovery.tree_replayed += replay_tree(backend.as_ref(), &self.dir, &mut self.tree, len)?;
+        Ok(())
+    }
+
+    /// Rebuilds the stored Merkle tree files (derived data) from the segments, e.g. after
+    /// `verify` reported a damaged tree node. Reads every entry once.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub fn rebuild_tree(&mut self) -> Result<(), Error> {
+        let backend = Arc::clone(&self.opts.backend);
+        let len = self.len();
+        let mut tree = TreeWriter::open(backend.as_ref(), &self.dir, self.ledger_id, 0)?;
+        replay_tree(backend.as_ref(), &self.dir, &mut tree, len)?;
+        self.tree = tree;
+        self.tree_checked = true;
+        Ok(())
     }
 
     /// The newest checkpoint in the log, if any.
