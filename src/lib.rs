@@ -69,7 +69,7 @@ pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, PayloadCo
 pub use error::{DecodeError, Error, InputError, KeyError, StorageError};
 pub use hash::Digest;
 pub use keys::{KeyId, SigningKey, VerifyingKey};
-pub use ledger::{Appender, Draft, Durability, Ledger, Options, Receipt, Recovery};
+pub use ledger::{rebuild_derived, Appender, Rebuilt, Draft, Durability, Ledger, Options, Receipt, Recovery};
 pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
 pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};

@@ -3,8 +3,10 @@
 mod appender;
 mod erasure;
 mod gate;
+mod repair;
 
 pub use appender::Appender;
+pub use repair::{rebuild_derived, Rebuilt};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -357,3 +357,18 @@ fn help_and_version_exit_0_usage_errors_exit_2() {
     assert_eq!(code(&run(&["frobnicate"], "")), 2);
     assert_eq!(code(&run(&["verify", ".", "--trust", "not-hex"], "")), 2);
 }
+
+#[test]
+fn repair_rebuilds_a_deleted_index() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    std::fs::remove_file(f.dir.join("segments/00000000000000000000.idx")).unwrap();
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!((c, report["failure"]["check"].as_str()), (1, Some("index")), "{report}");
+    let out = run(&["repair", s(&f.dir), "--json"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["indexes"], 1);
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!(c, 0, "{report}");
+    assert_eq!(report["entries"], 4);
+}

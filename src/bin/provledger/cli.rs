@@ -37,6 +37,8 @@ pub enum Command {
     Redact(RedactArgs),
     /// Verify a ledger against a trust anchor you supply.
     Verify(VerifyArgs),
+    /// Rebuild the derived files (segment indexes, Merkle tree files) from the segments.
+    Repair(RepairArgs),
     /// Print decoded entries (does not verify them; run `verify` for that).
     Show(ShowArgs),
     /// Sign a checkpoint of the ledger's current state and print it.
@@ -341,6 +343,16 @@ pub struct RevokeArgs {
     /// Why (recorded in the ledger).
     #[arg(long, value_name = "TEXT")]
     pub reason: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `repair`.
+#[derive(Debug, Args)]
+pub struct RepairArgs {
+    /// The ledger directory (no writer may hold it).
+    pub dir: PathBuf,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

@@ -8,6 +8,7 @@ pub mod init;
 pub mod keygen;
 pub mod prove;
 pub mod redact;
+pub mod repair;
 pub mod show;
 pub mod verify;
 pub mod verify_proof;
@@ -25,6 +26,7 @@ pub fn dispatch(command: &Command) -> Result<u8, CliError> {
         Command::Revoke(a) => enroll::revoke(a),
         Command::Redact(a) => redact::run(a),
         Command::Verify(a) => verify::run(a),
+        Command::Repair(a) => repair::run(a),
         Command::Show(a) => show::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Checkpoint(a) => checkpoint::run(a),
