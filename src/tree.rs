@@ -265,8 +265,14 @@ impl TreeWriter {
             }
             Err(e) => return Err(io_err("open", &path)(e)),
         };
+        let cut = f.len().map_err(io_err("stat", &path))? > node_offset(keep);
         f.set_len(node_offset(keep)).map_err(io_err("truncate", &path))?;
         f.write_all_at(&header, 0).map_err(io_err("write", &path))?;
+        if cut {
+            // A cut must be durable before new nodes land over it, or a power loss could
+            // bring back nodes of entries that were lost.
+            f.sync_data().map_err(io_err("sync", &path))?;
+        }
         self.files[usize::from(level)] = Some(f);
         self.counts[usize::from(level)] = keep;
         Ok(())

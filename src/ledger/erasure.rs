@@ -8,7 +8,6 @@
 //! when the writer next opens the ledger.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{Draft, Ledger, Receipt};
 use crate::encoding::crc;
@@ -124,8 +123,10 @@ fn erase(backend: &dyn Backend, file: &Path, offset: u64) -> Result<(), Error> {
 
 /// Finishes an erasure a crash interrupted: if the redaction entry made it into the ledger,
 /// the target is (re-)erased; either way the pending file is removed. Returns the erased
-/// target, if any.
-pub(crate) fn complete_pending(backend: &Arc<dyn Backend>, dir: &Path, len: u64) -> Result<Option<u64>, Error> {
+/// target, if any. Runs before recovery, and reads frames by their headers and entry
+/// checksums only, because the target's payload section may be half overwritten (its
+/// checksum fails) and recovery would stop there.
+pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Option<u64>, Error> {
     let path = pending_path(dir);
     let Ok(f) = backend.open_read(&path) else {
         return Ok(None);
@@ -141,22 +142,19 @@ pub(crate) fn complete_pending(backend: &Arc<dyn Backend>, dir: &Path, len: u64)
             u64::from_le_bytes(b)
         };
         let (target, redaction_seq) = (word(0), word(8));
-        let reader = LedgerReader::open_with(Arc::clone(backend), dir)?;
-        if redaction_seq < len && names_target(&reader, redaction_seq, target)? {
-            // The target's payload section may be half overwritten (its checksum fails), so
-            // it is found by walking frame headers and checking only the entry bytes.
-            let (file, offset) = locate(backend.as_ref(), dir, target)?;
-            erase(backend.as_ref(), &file, offset)?;
+        if names_target(backend, dir, redaction_seq, target) {
+            let (file, offset, _) = locate(backend, dir, target)?;
+            erase(backend, &file, offset)?;
             done = Some(target);
         }
     }
-    remove_pending(backend.as_ref(), dir)?;
+    remove_pending(backend, dir)?;
     Ok(done)
 }
 
-/// The segment file and frame offset of entry `seq`, trusting frame headers and entry
-/// checksums but not payload checksums.
-fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64), Error> {
+/// The segment file, frame offset and complete frame bytes of entry `seq`, trusting frame
+/// headers and entry checksums but not payload checksums.
+fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, Vec<u8>), Error> {
     let segs = crate::storage::list_segments(backend, dir)?;
     let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
     let path = crate::storage::segment_path(dir, first);
@@ -168,28 +166,43 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64),
         let mut h = [0u8; FRAME_HEADER_LEN];
         file.read_exact_at(&mut h, offset).map_err(io_err("read", &path))?;
         let header = parse_header(&h).map_err(|_| not_found(offset))?;
-        let mut entry = vec![0u8; header.entry_len + 4];
-        file.read_exact_at(&mut entry, offset + FRAME_HEADER_LEN as u64)
-            .map_err(io_err("read", &path))?;
-        let (bytes, sum) = entry.split_at(header.entry_len);
-        if crc(&[bytes]).to_le_bytes() != sum {
+        if offset + header.frame_len() as u64 > len {
+            break;
+        }
+        let mut frame = vec![0u8; header.frame_len()];
+        file.read_exact_at(&mut frame, offset).map_err(io_err("read", &path))?;
+        let entry = &frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len];
+        let sum = &frame[FRAME_HEADER_LEN + header.entry_len..header.section_offset()];
+        if crc(&[entry]).to_le_bytes() != sum {
             return Err(not_found(offset).into());
         }
-        if bytes.get(..8).is_some_and(|b| b == seq.to_le_bytes()) {
-            return Ok((path, offset));
+        if entry.get(..8).is_some_and(|b| b == seq.to_le_bytes()) {
+            return Ok((path, offset, frame));
         }
         offset += header.frame_len() as u64;
     }
     Err(not_found(offset).into())
 }
 
-fn names_target(reader: &LedgerReader, redaction_seq: u64, target: u64) -> Result<bool, Error> {
-    let e = reader.get(redaction_seq)?;
-    let StoredPayload::Present { bytes, .. } = &e.payload else {
-        return Ok(false);
+/// Whether entry `redaction_seq` is complete and is a redaction of `target` (an incomplete or
+/// missing entry means the redaction never made it into the ledger).
+fn names_target(backend: &dyn Backend, dir: &Path, redaction_seq: u64, target: u64) -> bool {
+    let Ok((_, _, frame)) = locate(backend, dir, redaction_seq) else {
+        return false;
     };
-    Ok(matches!(
-        Record::decode(e.entry.statement.kind, bytes),
-        Ok(Record::Redaction(r)) if r.target_seq == target
-    ))
+    let Ok(header) = parse_header(&frame[..FRAME_HEADER_LEN].try_into().unwrap_or([0; FRAME_HEADER_LEN])) else {
+        return false;
+    };
+    if crate::storage::frame::check_body(header, &frame).is_err() {
+        return false;
+    }
+    let entry = &frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len];
+    let section = &frame[header.section_offset()..header.section_offset() + header.section_len];
+    let (Ok(e), Ok(StoredPayload::Present { bytes, .. })) = (
+        crate::entry::Entry::decode(entry),
+        crate::storage::frame::parse_section(section),
+    ) else {
+        return false;
+    };
+    matches!(Record::decode(e.statement.kind, &bytes), Ok(Record::Redaction(r)) if r.target_seq == target)
 }

@@ -345,7 +345,10 @@ impl Ledger {
     pub fn open(dir: &Path, key: &SigningKey, opts: Options) -> Result<Self, Error> {
         let backend = Arc::clone(&opts.backend);
         let lock = take_lock(backend.as_ref(), dir)?;
-        let mut recovery = Recovery::default();
+        let mut recovery = Recovery {
+            erasure_completed: erasure::complete_pending(backend.as_ref(), dir)?,
+            ..Recovery::default()
+        };
         let mut segs = list_segments(backend.as_ref(), dir)?;
         let ledger_id = first_ledger_id(backend.as_ref(), dir)?;
         let mut newest_header = None;
@@ -396,7 +399,6 @@ impl Ledger {
         let mut tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, chain.next_seq)?;
         recovery.tree_replayed = replay_tree(backend.as_ref(), dir, &mut tree, chain.next_seq)?;
         let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
-        recovery.erasure_completed = erasure::complete_pending(&backend, dir, chain.next_seq)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
             opts,
@@ -769,9 +771,9 @@ impl Ledger {
 
 impl Drop for Ledger {
     fn drop(&mut self) {
-        // The tree files are derived data, rebuilt on open; syncing them here only saves that
-        // replay after a clean shutdown.
-        if !self.poisoned {
+        // Entries first, then the tree: the tree (derived data) must never be durable ahead of
+        // the entries it hashes. Syncing the tree saves its replay after a clean shutdown.
+        if !self.poisoned && self.sync().is_ok() {
             let _ = self.tree.sync();
         }
     }
@@ -829,9 +831,17 @@ fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_
     file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
     file.sync_data().map_err(io_err("sync", &path))?;
     let idx_path = index_path(dir, first_seq);
-    let mut idx = backend
-        .open_write(&idx_path, true)
-        .map_err(io_err("create", &idx_path))?;
+    // A stray index left under this name (no segment had it) is derived data: replace it.
+    let mut idx = match backend.open_write(&idx_path, true) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mut f = backend
+                .open_write(&idx_path, false)
+                .map_err(io_err("open", &idx_path))?;
+            f.set_len(0).map_err(io_err("truncate", &idx_path))?;
+            f
+        }
+        r => r.map_err(io_err("create", &idx_path))?,
+    };
     idx.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
         .map_err(io_err("write", &idx_path))?;
     idx.sync_data().map_err(io_err("sync", &idx_path))?;
