@@ -55,6 +55,21 @@ pub struct LedgerReader {
     ledger_id: LedgerId,
     /// Level files stay open across proofs.
     tree: TreeReader<'static>,
+    cache: std::sync::Mutex<Cache>,
+}
+
+/// Segment list and open segment/index files, kept across reads.
+#[derive(Debug, Default)]
+struct Cache {
+    segments: Vec<u64>,
+    files: std::collections::HashMap<PathBuf, Box<dyn crate::storage::StorageFile>>,
+}
+
+impl Cache {
+    fn clear(&mut self) {
+        self.segments.clear();
+        self.files.clear();
+    }
 }
 
 impl LedgerReader {
@@ -86,6 +101,7 @@ impl LedgerReader {
             dir: dir.to_path_buf(),
             ledger_id: header.ledger_id,
             tree,
+            cache: std::sync::Mutex::new(Cache::default()),
         })
     }
 
@@ -106,33 +122,61 @@ impl LedgerReader {
     /// # Errors
     /// [`StorageError::NoSuchEntry`] past the end; [`StorageError::Corrupt`] for damage.
     pub fn get(&self, seq: u64) -> Result<StoredEntry, Error> {
-        let segs = list_segments(self.backend.as_ref(), &self.dir)?;
-        let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
-        match self.read_indexed(first, seq)? {
-            Some(e) => Ok(e),
-            None => self.scan_for(seq),
+        // The segment list and open files are cached; a miss (a segment created since, a
+        // writer's repair) refreshes them once before falling back to a scan.
+        for fresh in [false, true] {
+            if fresh {
+                self.cache().clear();
+            }
+            let segs = self.segments()?;
+            let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
+            if let Some(e) = self.read_indexed(first, seq)? {
+                return Ok(e);
+            }
         }
+        self.scan_for(seq)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
+        // The cache holds plain handles; a panic elsewhere leaves it usable.
+        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn segments(&self) -> Result<Vec<u64>, Error> {
+        let mut c = self.cache();
+        if c.segments.is_empty() {
+            c.segments = list_segments(self.backend.as_ref(), &self.dir)?;
+        }
+        Ok(c.segments.clone())
+    }
+
+    /// Reads `buf.len()` bytes at `offset` of `path` through a cached handle.
+    fn read_at(&self, path: &Path, buf: &mut [u8], offset: u64) -> bool {
+        let mut c = self.cache();
+        if !c.files.contains_key(path) {
+            let Ok(f) = self.backend.open_read(path) else {
+                return false;
+            };
+            c.files.insert(path.to_path_buf(), f);
+        }
+        c.files.get(path).is_some_and(|f| f.read_exact_at(buf, offset).is_ok())
     }
 
     /// The frame the index points at, if the index has it and the frame is entry `seq`.
     fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, Error> {
-        let Ok(idx) = self.backend.open_read(&index_path(&self.dir, first)) else {
-            return Ok(None);
-        };
         let mut b = [0u8; 8];
-        if idx.read_exact_at(&mut b, index::slot(seq - first)).is_err() {
+        if !self.read_at(&index_path(&self.dir, first), &mut b, index::slot(seq - first)) {
             return Ok(None);
         }
         let offset = u64::from_le_bytes(b);
         let path = segment_path(&self.dir, first);
-        let file = self.backend.open_read(&path).map_err(io_err("open", &path))?;
         let mut h = [0u8; FRAME_HEADER_LEN];
-        if offset < SEGMENT_HEADER_LEN as u64 || file.read_exact_at(&mut h, offset).is_err() {
+        if offset < SEGMENT_HEADER_LEN as u64 || !self.read_at(&path, &mut h, offset) {
             return Ok(None);
         }
         let Ok(header) = parse_header(&h) else { return Ok(None) };
         let mut frame = vec![0u8; header.frame_len()];
-        if file.read_exact_at(&mut frame, offset).is_err() || check_body(header, &frame).is_err() {
+        if !self.read_at(&path, &mut frame, offset) || check_body(header, &frame).is_err() {
             return Ok(None);
         }
         let loc = crate::storage::segment::FrameLoc {
@@ -155,12 +199,28 @@ impl LedgerReader {
                 }
             }
         }
-        let mut len = 0;
-        self.scan(0, |e| {
-            len = e.entry.seq.0 + 1;
-            Ok(true)
-        })?;
-        Err(StorageError::NoSuchEntry { seq, len }.into())
+        Err(StorageError::NoSuchEntry {
+            seq,
+            len: self.indexed_len()?,
+        }
+        .into())
+    }
+
+    /// Number of entries, as the newest segment's index tells it (an index trailing a writer
+    /// that is appending right now gives a smaller number, never a larger one).
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub fn indexed_len(&self) -> Result<u64, Error> {
+        let segs = list_segments(self.backend.as_ref(), &self.dir)?;
+        let last = segs.last().copied().unwrap_or(0);
+        let idx = index_path(&self.dir, last);
+        let slots = self
+            .backend
+            .open_read(&idx)
+            .and_then(|f| f.len())
+            .map_or(0, index::count);
+        Ok(last + slots)
     }
 
     /// Calls `f` for every entry from `from` on, in order, until it returns `false`.
