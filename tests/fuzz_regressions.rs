@@ -238,3 +238,63 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
     }
     assert_eq!(outcomes, [true, true]);
 }
+
+/// F4: an index slot near `u64::MAX` overflowed an offset addition (a panic in debug builds)
+/// when a stream was positioned through the index.
+#[test]
+fn fuzz_f4_a_huge_index_offset_does_not_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut l = Ledger::create(dir.path(), &key(), "f4", Options::default()).unwrap();
+    l.append_batch((0..10).map(event).collect()).unwrap();
+    drop(l);
+    let idx = dir.path().join("segments/00000000000000000000.idx");
+    let mut bytes = std::fs::read(&idx).unwrap();
+    bytes[48..56].copy_from_slice(&(u64::MAX - 3).to_le_bytes());
+    std::fs::write(&idx, &bytes).unwrap();
+    std::fs::remove_dir_all(dir.path().join("tree")).unwrap();
+    // Rebuilding the tree streams from entry 0 through the damaged slot.
+    let l = Ledger::open(dir.path(), &key(), Options::default()).unwrap();
+    assert_eq!(l.recovery().tree_replayed, 11);
+    drop(l);
+    let r = provledger::LedgerReader::open(dir.path()).unwrap();
+    assert_eq!(r.get(0).unwrap().entry.seq.0, 0, "found by scanning instead");
+}
+
+/// F8: a rotation that failed after creating the new segment left its directory entry
+/// unsynced; the next writer adopted the segment, reported appends there durable, and a power
+/// loss removed the file with them.
+#[test]
+fn fuzz_f8_entries_in_an_adopted_segment_are_durable_when_reported() {
+    let anchor = TrustAnchor::PublicKey(key().verifying_key());
+    for budget in (200..4000u64).step_by(23) {
+        let disk = SimBackend::new();
+        let dir = Path::new(DIR);
+        let opts = || Options {
+            segment_size: 1024,
+            ..sim(&disk, Durability::PerBatch)
+        };
+        drop(Ledger::create(dir, &key(), "f8", opts()).unwrap());
+        let mut l = Ledger::open(dir, &key(), opts()).unwrap();
+        disk.set_write_budget(Some(budget));
+        for i in 0..40 {
+            if l.append(event(i)).is_err() {
+                break;
+            }
+        }
+        drop(l);
+        disk.set_write_budget(None);
+        let mut l = Ledger::open(dir, &key(), opts()).unwrap();
+        let receipts: Vec<_> = (100..105).map(|i| l.append(event(i)).unwrap()).collect();
+        drop(l);
+        disk.crash();
+        let l = Ledger::open(dir, &key(), opts()).unwrap();
+        let last = receipts.last().unwrap();
+        assert!(
+            last.durable && l.len() > last.seq.0,
+            "budget {budget}: durable entries lost"
+        );
+        assert_eq!(l.head(), last.entry_hash, "budget {budget}");
+        drop(l);
+        assert!(verify_with(&disk, dir, &anchor).unwrap().is_ok(), "budget {budget}");
+    }
+}

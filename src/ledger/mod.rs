@@ -375,6 +375,10 @@ impl Ledger {
             let path = segment_path(dir, header.first_seq);
             return Err(crate::storage::corrupt(&path, 0, None, "segment belongs to another ledger".into()).into());
         }
+        // A rotation cut short may have left the newest segment's name unsynced: make the
+        // directory durable before any entry written there is reported durable.
+        let seg_dir = dir.join(SEGMENTS_DIR);
+        backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
         let before = chain_before(backend.as_ref(), dir, ledger_id, &segs)?;
         let (scan, idx) = recover_segment(backend.as_ref(), dir, ledger_id, header.first_seq, before, true, true)?;
         recovery.index_rebuilt = idx.reset;

@@ -304,6 +304,8 @@ fn indexed_offset(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -
         return None;
     }
     let seg = backend.open_read(&segment_path(dir, first_seq)).ok()?;
-    seg.read_exact_at(&mut b, off + frame::FRAME_HEADER_LEN as u64).ok()?;
+    // `off` comes from a file and may be anything: no arithmetic that can overflow.
+    seg.read_exact_at(&mut b, off.checked_add(frame::FRAME_HEADER_LEN as u64)?)
+        .ok()?;
     (u64::from_le_bytes(b) == seq).then_some(off)
 }
