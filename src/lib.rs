@@ -52,6 +52,8 @@ pub mod checkpoint;
 pub mod encoding;
 pub mod entry;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod hash;
 pub mod keys;
 mod ledger;
@@ -69,7 +71,7 @@ pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, PayloadCo
 pub use error::{DecodeError, Error, InputError, KeyError, StorageError};
 pub use hash::Digest;
 pub use keys::{KeyId, SigningKey, VerifyingKey};
-pub use ledger::{rebuild_derived, Appender, Rebuilt, Draft, Durability, Ledger, Options, Receipt, Recovery};
+pub use ledger::{rebuild_derived, Appender, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery};
 pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
 pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};

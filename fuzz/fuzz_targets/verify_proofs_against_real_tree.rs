@@ -1,0 +1,3 @@
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| provledger::fuzz::verify_proofs_against_real_tree(data));
