@@ -120,7 +120,11 @@ pub fn decode_checkpoint(data: &[u8]) {
         // The note carries no key id (the record's is only a hint of which key signed, and a
         // wrong one makes `verify` fail): all else must round-trip.
         Ok(back) => assert!(
-            back.verify(&key) && Checkpoint { key_id: c.key_id, ..back } == c,
+            back.verify(&key)
+                && Checkpoint {
+                    key_id: c.key_id,
+                    ..back
+                } == c,
             "{note:?} parsed to {back:?}"
         ),
         Err(e) => assert!(!c.verify(&key), "a valid checkpoint's note fails to parse: {e}"),
