@@ -126,6 +126,20 @@ impl PolicyEngine {
         }
     }
 
+    /// A production `what` must not reference entries made in experimentation.
+    fn relies_on_experimentation(&mut self, o: &Observed<'_>, what: &str) {
+        let exp: Vec<Digest> = o
+            .refs
+            .iter()
+            .filter(|r| self.experimental.contains(*r))
+            .copied()
+            .collect();
+        for r in exp {
+            let msg = format!("production {what} {} relies on experimentation entry {r}", o.seq);
+            self.violate(RuleId::ProductionReliesOnExperimentation, vec![o.seq], msg);
+        }
+    }
+
     fn proposal(&mut self, o: &Observed<'_>, p: &Proposal) {
         let seq = o.seq;
         let production = p.environment == Environment::Production;
@@ -137,16 +151,7 @@ impl PolicyEngine {
             self.violate(RuleId::GatedImpact, vec![seq], msg);
         }
         if production {
-            let exp: Vec<Digest> = o
-                .refs
-                .iter()
-                .filter(|r| self.experimental.contains(*r))
-                .copied()
-                .collect();
-            for r in exp {
-                let msg = format!("production proposal {seq} relies on experimentation entry {r}");
-                self.violate(RuleId::ProductionReliesOnExperimentation, vec![seq], msg);
-            }
+            self.relies_on_experimentation(o, "proposal");
         }
         self.env_check(o, p.environment, &format!("proposal {seq}"));
         let requesters: Vec<&KeyInfo> = o
@@ -261,16 +266,7 @@ impl PolicyEngine {
             self.violate(RuleId::HumanOnlyNotByPerson, vec![p_seq, seq], msg);
         }
         if env == Environment::Production {
-            let exp: Vec<Digest> = o
-                .refs
-                .iter()
-                .filter(|r| self.experimental.contains(*r))
-                .copied()
-                .collect();
-            for r in exp {
-                let msg = format!("production execution {seq} relies on experimentation entry {r}");
-                self.violate(RuleId::ProductionReliesOnExperimentation, vec![seq], msg);
-            }
+            self.relies_on_experimentation(o, "execution");
         }
         if boundary != DecisionBoundary::AiMayAssist {
             let valid = self.count_valid(o, e, revoked);
