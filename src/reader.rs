@@ -247,8 +247,7 @@ impl LedgerReader {
         Ok(read_log(self.backend.as_ref(), &self.dir, self.ledger_id)?.checkpoints)
     }
 
-    fn checkpoint_for(&self, size: Option<u64>) -> Result<Checkpoint, Error> {
-        let all = self.checkpoints()?;
+    fn checkpoint_for(all: &[Checkpoint], size: Option<u64>) -> Result<Checkpoint, Error> {
         let found = match size {
             None => all.last().copied(),
             Some(n) => all.iter().rev().find(|c| c.tree_size == n).copied(),
@@ -266,7 +265,7 @@ impl LedgerReader {
     /// [`Error::Input`] without such a checkpoint or when it does not cover `seq`; storage
     /// errors when tree nodes cannot be read.
     pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, Error> {
-        let cp = self.checkpoint_for(size)?;
+        let cp = Self::checkpoint_for(&self.checkpoints()?, size)?;
         if seq >= cp.tree_size {
             return Err(Error::input(format!(
                 "entry {seq} is not covered by the checkpoint of size {}",
@@ -291,8 +290,10 @@ impl LedgerReader {
     /// # Errors
     /// As [`LedgerReader::inclusion_proof`].
     pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, Error> {
-        let old = self.checkpoint_for(Some(from))?;
-        let new = self.checkpoint_for(to)?;
+        // One read of the checkpoint log serves both ends.
+        let all = self.checkpoints()?;
+        let old = Self::checkpoint_for(&all, Some(from))?;
+        let new = Self::checkpoint_for(&all, to)?;
         if new.tree_size < old.tree_size {
             return Err(Error::input("the newer size must not be smaller than the older one"));
         }
