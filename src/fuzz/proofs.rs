@@ -1,0 +1,293 @@
+//! Proofs: decoding portable proofs, and mutating real proofs.
+
+use crate::encoding::serde_codec;
+use crate::hash::{hash_leaf, hash_node, Digest};
+use crate::merkle::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion_of_entry, MemoryTree};
+use crate::proof::{ConsistencyProof, InclusionProof};
+
+use super::{fuzz_key, Input};
+
+/// Decodes `data` (bincode, the library's structured-payload codec; serde_json is not a library
+/// dependency) as an [`InclusionProof`] and a [`ConsistencyProof`]: what decodes re-encodes to
+/// the same bytes and verifies without panicking. Then reads the same bytes as raw proof fields
+/// (sizes, index, path) and runs both verifiers: never a panic, and a malformed shape is never
+/// accepted.
+pub fn decode_proofs(data: &[u8]) {
+    let key = fuzz_key().verifying_key();
+    if let Ok(p) = serde_codec::decode::<InclusionProof>(data, "inclusion proof") {
+        assert_eq!(serde_codec::encode(&p, "inclusion proof").as_deref(), Ok(data));
+        let _ = p.verify(&key);
+    }
+    if let Ok(p) = serde_codec::decode::<ConsistencyProof>(data, "consistency proof") {
+        assert_eq!(serde_codec::encode(&p, "consistency proof").as_deref(), Ok(data));
+        let _ = p.verify(&key);
+    }
+    let mut input = Input(data);
+    let (a, b) = (input.u64(), input.u64());
+    let (d1, d2) = (input.digest(), input.digest());
+    let path: Vec<Digest> = (0..input.u8() % 72).map(|_| input.digest()).collect();
+    let ok = verify_inclusion_of_entry(&d1, a, b, &path, &d2).is_ok();
+    assert_eq!(
+        ok,
+        reference_inclusion(&hash_leaf(&d1), a, b, &path, &d2),
+        "inclusion verifiers differ"
+    );
+    let ok = verify_consistency(a, b, &d1, &d2, &path).is_ok();
+    assert_eq!(
+        ok,
+        reference_consistency(a, b, &d1, &d2, &path),
+        "consistency verifiers differ"
+    );
+}
+
+/// RFC 9162 §2.1.3.2, transcribed step by step (independent of `merkle::verify`).
+/// Returns the sides (true = sibling on the left) it consumed, or `None` if it fails before
+/// comparing roots; `reference_inclusion` compares.
+fn inclusion_walk(leaf: &Digest, index: u64, size: u64, path: &[Digest]) -> Option<(Digest, Vec<bool>)> {
+    if index >= size || path.len() > 64 {
+        return None;
+    }
+    let (mut fn_, mut sn, mut r, mut sides) = (index, size - 1, *leaf, Vec::new());
+    for p in path {
+        if sn == 0 {
+            return None;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = hash_node(p, &r);
+            sides.push(true);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            r = hash_node(&r, p);
+            sides.push(false);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    (sn == 0).then_some((r, sides))
+}
+
+fn reference_inclusion(leaf: &Digest, index: u64, size: u64, path: &[Digest], root: &Digest) -> bool {
+    inclusion_walk(leaf, index, size, path).is_some_and(|(r, _)| r == *root)
+}
+
+/// RFC 9162 §2.1.4.2, transcribed step by step; equal sizes take an empty path and equal roots
+/// (the library's documented convention, where the RFC defines no proof).
+fn reference_consistency(m: u64, n: u64, old: &Digest, new: &Digest, path: &[Digest]) -> bool {
+    if m == 0 || m > n || path.len() > 65 {
+        return false;
+    }
+    if m == n {
+        return path.is_empty() && old == new;
+    }
+    let mut p = path.to_vec();
+    if m.is_power_of_two() {
+        p.insert(0, *old);
+    }
+    let Some((&first, rest)) = p.split_first() else {
+        return false;
+    };
+    let (mut fn_, mut sn) = (m - 1, n - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (first, first);
+    for c in rest {
+        if sn == 0 {
+            return false;
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = hash_node(c, &fr);
+            sr = hash_node(c, &sr);
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        } else {
+            sr = hash_node(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    fr == *old && sr == *new && sn == 0
+}
+
+/// Two trees sharing their first `k` entries: the real one and a fork.
+struct Trees {
+    entries: [Vec<Digest>; 2],
+    trees: [MemoryTree; 2],
+    /// `roots[t][s]`: root of tree `t` at size `s`.
+    roots: [Vec<Digest>; 2],
+}
+
+impl Trees {
+    fn new(n: u64, k: u64) -> Self {
+        let entry = |fork: u64, i: u64| {
+            let tag = if i < k { 0 } else { fork };
+            Digest::from(blake3::hash(&[i.to_le_bytes(), tag.to_le_bytes()].concat()))
+        };
+        let entries: [Vec<Digest>; 2] = [0, 1].map(|t| (0..n).map(|i| entry(t, i)).collect());
+        let trees = [0, 1].map(|t| {
+            let mut tree = MemoryTree::new();
+            for e in &entries[t] {
+                // At most a few hundred leaves: the frontier cannot be full.
+                tree.push(hash_leaf(e)).expect("small tree");
+            }
+            tree
+        });
+        let roots = [0, 1].map(|t| (0..=n).map(|s| trees[t].root_at(s).unwrap_or_default()).collect());
+        Trees { entries, trees, roots }
+    }
+
+    fn root(&self, t: usize, size: u64) -> Digest {
+        self.roots[t][size as usize]
+    }
+
+    /// Which (tree, size ≥ 1) a root is the root of, if any.
+    fn whose_root(&self, root: &Digest) -> Vec<(usize, u64)> {
+        let n = self.trees[0].size();
+        (0..2)
+            .flat_map(|t| (1..=n).map(move |s| (t, s)))
+            .filter(|&(t, s)| self.root(t, s) == *root)
+            .collect()
+    }
+}
+
+/// A tree of `n` (from the data) leaves and a fork of it; a correct inclusion and consistency
+/// proof, then data-driven mutations (bit flips, sizes, index, dropped/added/replaced
+/// elements, roots of other sizes or of the fork). Both verifiers must agree with an
+/// independent transcription of RFC 9162, and accept only what is true: an accepted inclusion
+/// proves an entry of the tree whose root it names, at the position its index and size walk to
+/// (proofs do not bind the size: another size with the same walk is accepted, see
+/// `merkle` docs); an accepted consistency proof joins two roots of one history.
+pub fn verify_proofs_against_real_tree(data: &[u8]) {
+    let mut input = Input(data);
+    let n = 1 + u64::from(input.u16() % 200);
+    let trees = Trees::new(n, u64::from(input.u8()) % (n + 1));
+    let size = 1 + u64::from(input.u16()) % n;
+    let index = u64::from(input.u16()) % size;
+    let path = inclusion_proof(&trees.trees[0], index, size).expect("index below size");
+    let mut p = Claim {
+        entry: trees.entries[0][index as usize],
+        a: index,
+        b: size,
+        root: trees.root(0, size),
+        other: Digest::ZERO,
+        path,
+    };
+    assert!(
+        verify_inclusion_of_entry(&p.entry, p.a, p.b, &p.path, &p.root).is_ok(),
+        "a true proof fails"
+    );
+    p.mutate(&mut input, &trees);
+    check_inclusion(&trees, &p);
+    let old = 1 + u64::from(input.u16()) % n;
+    let new = old + u64::from(input.u16()) % (n - old + 1);
+    let path = consistency_proof(&trees.trees[0], old, new).expect("0 < old <= new");
+    let mut c = Claim {
+        entry: Digest::ZERO,
+        a: old,
+        b: new,
+        root: trees.root(0, old),
+        other: trees.root(0, new),
+        path,
+    };
+    assert!(
+        verify_consistency(c.a, c.b, &c.root, &c.other, &c.path).is_ok(),
+        "a true proof fails"
+    );
+    c.mutate(&mut input, &trees);
+    check_consistency(&trees, &c);
+}
+
+/// A proof's claim: for inclusion, `entry` at index `a` of size `b` under `root`; for
+/// consistency, sizes `a` → `b` with roots `root` → `other`.
+#[derive(Clone, Debug)]
+struct Claim {
+    entry: Digest,
+    a: u64,
+    b: u64,
+    root: Digest,
+    other: Digest,
+    path: Vec<Digest>,
+}
+
+impl Claim {
+    fn mutate(&mut self, input: &mut Input<'_>, trees: &Trees) {
+        let size = trees.trees[0].size();
+        for _ in 0..input.u8() % 6 {
+            let (op, x) = (input.u8(), input.u16());
+            let i = usize::from(x) % (self.path.len() + 1);
+            let t = usize::from(op >> 7);
+            let s = 1 + u64::from(x) % size;
+            match op % 12 {
+                0 => flip(self.path.get_mut(i), x),
+                1 => flip(Some(&mut self.entry), x),
+                2 => self.a = u64::from(x),
+                3 => self.b = u64::from(x),
+                4 if i < self.path.len() => drop(self.path.remove(i)),
+                5 => self.path.insert(i, input.digest()),
+                6 => self.path.insert(i, trees.root(t, s)),
+                7 => self.root = trees.root(t, s),
+                8 => self.other = trees.root(t, s),
+                9 => self.entry = trees.entries[t][usize::from(x) % trees.entries[t].len()],
+                10 => self.path = inclusion_proof(&trees.trees[t], u64::from(x) % s, s).unwrap_or_default(),
+                11 => self.path = consistency_proof(&trees.trees[t], 1 + u64::from(op) % s, s).unwrap_or_default(),
+                _ => self.path.reverse(),
+            }
+        }
+    }
+}
+
+fn flip(d: Option<&mut Digest>, x: u16) {
+    if let Some(d) = d {
+        let mut b = d.to_bytes();
+        b[usize::from(x >> 3) % 32] ^= 1 << (x & 7);
+        *d = Digest::from_bytes(b);
+    }
+}
+
+fn check_inclusion(trees: &Trees, p: &Claim) {
+    let ok = verify_inclusion_of_entry(&p.entry, p.a, p.b, &p.path, &p.root).is_ok();
+    let walk = inclusion_walk(&hash_leaf(&p.entry), p.a, p.b, &p.path);
+    assert_eq!(
+        ok,
+        walk.as_ref().is_some_and(|(r, _)| *r == p.root),
+        "differs from RFC 9162: {p:?}"
+    );
+    let Some((_, sides)) = walk.filter(|_| ok) else {
+        return;
+    };
+    // Accepted: the root is a real root, the entry is in that tree, and the walk is its walk.
+    let holds = trees.whose_root(&p.root).into_iter().any(|(t, s)| {
+        let at = trees.entries[t][..s as usize].iter().position(|e| *e == p.entry);
+        at.is_some_and(|j| {
+            let j = j as u64;
+            let real = inclusion_proof(&trees.trees[t], j, s).unwrap_or_default();
+            let same_walk = inclusion_walk(&hash_leaf(&p.entry), j, s, &real).is_some_and(|(_, w)| w == sides);
+            real == p.path && same_walk && (p.b != s || p.a == j)
+        })
+    });
+    assert!(holds, "accepted an inclusion proof that proves nothing true: {p:?}");
+}
+
+fn check_consistency(trees: &Trees, c: &Claim) {
+    let ok = verify_consistency(c.a, c.b, &c.root, &c.other, &c.path).is_ok();
+    assert_eq!(
+        ok,
+        reference_consistency(c.a, c.b, &c.root, &c.other, &c.path),
+        "differs from RFC 9162: {c:?}"
+    );
+    if !ok {
+        return;
+    }
+    let (olds, news) = (trees.whose_root(&c.root), trees.whose_root(&c.other));
+    let shared = |t: usize, s: u64| (0..2).filter(move |&u| u == t || trees.root(u, s) == trees.root(t, s));
+    let holds = olds
+        .iter()
+        .any(|&(t, s1)| news.iter().any(|&(u, s2)| s1 <= s2 && shared(t, s1).any(|v| v == u)));
+    assert!(holds, "accepted a consistency proof between unrelated roots: {c:?}");
+}

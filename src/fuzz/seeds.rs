@@ -1,0 +1,197 @@
+//! Seeds from real ledgers.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::encoding::serde_codec;
+use crate::hash::Digest;
+use crate::ledger::{Draft, Durability, Ledger};
+use crate::reader::LedgerReader;
+use crate::record::{Genesis, Policy, Record};
+use crate::storage::SimBackend;
+
+use super::ledger_dir::{is_segment, sim_options, DIR};
+use super::{fuzz_key, ledger_container};
+
+/// Seed inputs for every target, `(target, input)`, taken from real ledgers built on a
+/// simulated disk with the fuzzing key.
+#[must_use]
+pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
+    let mut out = Vec::new();
+    let dir = Path::new(DIR);
+    for (i, segment_size) in [1u64 << 20, 700].into_iter().enumerate() {
+        let disk = seed_ledger(segment_size, i == 1);
+        out.push(("open_arbitrary_ledger", ledger_container(&disk, dir, 0)));
+        out.push(("open_arbitrary_ledger", ledger_container(&disk, dir, 0x1f)));
+        let reader = LedgerReader::open_with(Arc::new(disk.clone()), dir).expect("seed ledger reads");
+        let _ = reader.scan(0, |e| {
+            out.push(("decode_entry", e.entry.to_bytes().unwrap_or_default()));
+            Ok(true)
+        });
+        for path in disk.files().into_iter().filter(|p| is_segment(p)) {
+            let mut seg = vec![0];
+            seg.extend(disk.file_bytes(&path).unwrap_or_default());
+            out.push(("decode_frame_and_segment", seg));
+        }
+        for c in reader.checkpoints().unwrap_or_default() {
+            let mut rec = vec![0];
+            rec.extend_from_slice(&reader.ledger_id().0);
+            rec.extend_from_slice(&c.encode());
+            out.push(("decode_checkpoint", rec));
+            out.push(("decode_note", c.to_note(&fuzz_key().verifying_key()).into_bytes()));
+        }
+        if let Ok(p) = reader.inclusion_proof(1, None) {
+            out.push(("decode_proofs", serde_codec::encode(&p, "seed").unwrap_or_default()));
+        }
+        let first = reader.checkpoints().ok().and_then(|c| c.first().map(|c| c.tree_size));
+        if let Ok(p) = reader.consistency_proof(first.unwrap_or(1), None) {
+            out.push(("decode_proofs", serde_codec::encode(&p, "seed").unwrap_or_default()));
+        }
+    }
+    out.extend(record_seeds().into_iter().map(|r| ("decode_records", r)));
+    for s in [
+        &[0u8, 0, 1, 2, 1, 3, 4, 9, 0, 0, 2, 3, 5, 6, 2][..],
+        &[1, 200, 0, 0, 5, 2, 4, 6, 1, 7, 3, 5, 11, 0, 6],
+    ] {
+        out.push(("model_ops", s.to_vec()));
+        out.push(("verify_proofs_against_real_tree", s.to_vec()));
+        out.push(("decode_frame_and_segment", s.to_vec()));
+    }
+    out
+}
+
+/// A ledger with signed and unsigned entries, two checkpoints, and (if `redact`) an erasure.
+fn seed_ledger(segment_size: u64, redact: bool) -> SimBackend {
+    let disk = SimBackend::new();
+    let opts = sim_options(&disk, Durability::PerBatch, segment_size);
+    let mut l = Ledger::create(Path::new(DIR), &fuzz_key(), "seed", opts).expect("seed ledger");
+    let draft = |i: u8| Draft::application("text/plain", vec![b'a' + i; usize::from(i) * 5]);
+    for i in 0..3 {
+        l.append(draft(i)).expect("seed append");
+    }
+    l.checkpoint().expect("seed checkpoint");
+    l.append_batch((3..6).map(|i| draft(i).without_appender_signature()).collect())
+        .expect("seed batch");
+    if redact {
+        l.redact(2, "seed erasure", &[]).expect("seed redaction");
+    }
+    l.checkpoint().expect("seed checkpoint");
+    l.append(draft(7)).expect("seed append");
+    disk
+}
+
+/// One encoded record of every governance kind, and a genesis payload, each behind its kind.
+fn record_seeds() -> Vec<Vec<u8>> {
+    use crate::record::{
+        AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
+        KeyEnrollment, KeyRevocation, Override, PrincipalType, Proposal, Redaction, Rejection, Review, Role,
+        TokenUsage, TrustAnchorKey, Verdict,
+    };
+    let d = Digest::from_bytes([3; 32]);
+    let pk = fuzz_key().verifying_key().to_bytes();
+    let s = |t: &str| t.to_owned();
+    let records = [
+        Record::KeyEnrollment(KeyEnrollment {
+            public_key: pk,
+            principal_id: s("a@b"),
+            display_name: s("A"),
+            principal_type: PrincipalType::Person,
+            roles: vec![Role::Approver],
+            environments: vec![Environment::Production],
+        }),
+        Record::KeyRevocation(KeyRevocation {
+            key_id: d,
+            reason: s("lost"),
+        }),
+        Record::PolicyUpdate(Policy::default()),
+        Record::AiOutput(AiOutput {
+            system: AiSystem {
+                provider_name: s("p"),
+                request_model: s("m"),
+                version: s("1"),
+                config_digest: Some(d),
+            },
+            task: s("t"),
+            input_digest: d,
+            output_digest: d,
+            summary: s("s"),
+            usage: Some(TokenUsage {
+                input_tokens: 1,
+                output_tokens: 2,
+            }),
+        }),
+        Record::Proposal(Proposal {
+            action: s("x"),
+            boundary: DecisionBoundary::HumanApprovalRequired,
+            autonomy: Autonomy::Assistance,
+            environment: Environment::Production,
+            impact: ImpactFlags {
+                customer_impacting: true,
+                ..ImpactFlags::default()
+            },
+            evidence: vec![Evidence {
+                name: s("n"),
+                uri: s("u"),
+                digest: d,
+                description: s("d"),
+            }],
+            rationale: s("r"),
+            ai_outputs: vec![d],
+        }),
+        Record::Review(Review {
+            subject: d,
+            verdict: Verdict::Concerns,
+            digests: vec![d],
+            comment: s("c"),
+        }),
+        Record::Approval(Approval {
+            proposal: d,
+            scope: s("all"),
+            expires_at: Some(crate::entry::Timestamp(9)),
+        }),
+        Record::Rejection(Rejection {
+            proposal: d,
+            reason: s("no"),
+        }),
+        Record::Execution(Execution {
+            proposal: d,
+            approvals: vec![d],
+            action_taken: s("done"),
+            outcome: s("ok"),
+        }),
+        Record::Override(Override {
+            target: d,
+            reversal: true,
+            reason: s("undo"),
+        }),
+        Record::Redaction(Redaction {
+            target_seq: 1,
+            target: d,
+            reason: s("gdpr"),
+        }),
+    ];
+    let genesis = Genesis {
+        name: s("seed"),
+        anchors: vec![TrustAnchorKey::operator(&fuzz_key().verifying_key(), "svc")],
+        policy: Policy::default(),
+    };
+    let mut out: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| [vec![r.entry_kind().code() as u8], r.encode().unwrap_or_default()].concat())
+        .collect();
+    out.push([vec![0], genesis.encode().unwrap_or_default()].concat());
+    out
+}
+
+/// Writes [`seeds`] into `<root>/<target>/seed-<n>`.
+///
+/// # Errors
+/// I/O errors creating the directories or files.
+pub fn write_seeds(root: &Path) -> std::io::Result<()> {
+    for (i, (target, bytes)) in seeds().into_iter().enumerate() {
+        let d = root.join(target);
+        std::fs::create_dir_all(&d)?;
+        std::fs::write(d.join(format!("seed-{i:03}")), bytes)?;
+    }
+    Ok(())
+}
