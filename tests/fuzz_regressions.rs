@@ -291,3 +291,46 @@ fn fuzz_f8_entries_in_an_adopted_segment_are_durable_when_reported() {
     );
     assert_eq!(ledger.head(), r.entry_hash);
 }
+
+/// F9 (`decode_json`): `Genesis::encode` encoded records that `Genesis::decode` refuses (no
+/// anchors, no admin, a duplicate key, an over-long name…), so a genesis taken from JSON could
+/// be written as bytes no reader accepts. `encode` now makes the same checks.
+#[test]
+fn fuzz_f9_genesis_encode_refuses_what_decode_refuses() {
+    use provledger::record::{Policy, PrincipalType, Role, TrustAnchorKey, MAX_NAME_LEN};
+    use provledger::{DecodeError, Genesis};
+    let pk = key().verifying_key().to_bytes();
+    let anchor = |roles: Vec<Role>| TrustAnchorKey {
+        public_key: pk,
+        principal_id: "svc".into(),
+        principal_type: PrincipalType::Service,
+        roles,
+    };
+    let genesis = |name: &str, anchors| Genesis {
+        name: name.into(),
+        anchors,
+        policy: Policy::default(),
+    };
+    let good = genesis("ok", vec![anchor(vec![Role::Admin])]);
+    assert_eq!(Genesis::decode(&good.encode().unwrap()), Ok(good));
+    let too_long = "n".repeat(MAX_NAME_LEN + 1);
+    for (what, bad) in [
+        ("no anchors", genesis("x", vec![])),
+        ("no admin", genesis("x", vec![anchor(vec![Role::Operator])])),
+        (
+            "duplicate key",
+            genesis("x", vec![anchor(vec![Role::Admin]), anchor(vec![])]),
+        ),
+        ("long name", genesis(&too_long, vec![anchor(vec![Role::Admin])])),
+        ("65 anchors", genesis("x", vec![anchor(vec![Role::Admin]); 65])),
+    ] {
+        let err = bad.encode().expect_err(what);
+        assert!(
+            matches!(
+                err,
+                DecodeError::Invalid { context: "genesis", .. } | DecodeError::TooLong { .. }
+            ),
+            "{what}: {err:?}"
+        );
+    }
+}

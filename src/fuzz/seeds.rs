@@ -42,13 +42,19 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         }
         if let Ok(p) = reader.inclusion_proof(1, None) {
             out.push(("decode_proofs", serde_codec::encode(&p, "seed").unwrap_or_default()));
+            #[cfg(feature = "json")]
+            out.push(("decode_json", serde_json::to_vec_pretty(&p).unwrap_or_default()));
         }
         let first = reader.checkpoints().ok().and_then(|c| c.first().map(|c| c.tree_size));
         if let Ok(p) = reader.consistency_proof(first.unwrap_or(1), None) {
             out.push(("decode_proofs", serde_codec::encode(&p, "seed").unwrap_or_default()));
+            #[cfg(feature = "json")]
+            out.push(("decode_json", serde_json::to_vec_pretty(&p).unwrap_or_default()));
         }
     }
     out.extend(record_seeds().into_iter().map(|r| ("decode_records", r)));
+    #[cfg(feature = "json")]
+    out.extend(json_seeds().into_iter().map(|j| ("decode_json", j)));
     for s in [
         &[0u8, 0, 1, 2, 1, 3, 4, 9, 0, 0, 2, 3, 5, 6, 2][..],
         &[1, 200, 0, 0, 5, 2, 4, 6, 1, 7, 3, 5, 11, 0, 6],
@@ -194,4 +200,31 @@ pub fn write_seeds(root: &Path) -> std::io::Result<()> {
         std::fs::write(d.join(format!("seed-{i:03}")), bytes)?;
     }
     Ok(())
+}
+
+/// JSON of every governance record of [`record_seeds`], a genesis and a policy, as the CLI's
+/// `show` prints them and `append` / `init --policy` read them.
+#[cfg(feature = "json")]
+fn json_seeds() -> Vec<Vec<u8>> {
+    use crate::entry::EntryKind;
+    let mut out: Vec<Vec<u8>> = record_seeds()
+        .iter()
+        .filter_map(|r| {
+            let (&k, bytes) = r.split_first()?;
+            let kind = EntryKind::from_code(u16::from(k)).ok()?;
+            let record = Record::decode(kind, bytes).ok()?;
+            serde_json::to_vec(&record).ok()
+        })
+        .collect();
+    let genesis = Genesis {
+        name: "seed".into(),
+        anchors: vec![crate::record::TrustAnchorKey::operator(
+            &fuzz_key().verifying_key(),
+            "svc",
+        )],
+        policy: Policy::default(),
+    };
+    out.extend(serde_json::to_vec(&genesis));
+    out.extend(serde_json::to_vec_pretty(&Policy::default()));
+    out
 }

@@ -118,53 +118,63 @@ pub struct Genesis {
 }
 
 impl Genesis {
-    /// Encodes the payload (docs/FORMAT.md §6).
+    /// Encodes the payload (docs/FORMAT.md §6), after the checks [`Genesis::decode`] makes:
+    /// what encodes also decodes.
     ///
     /// # Errors
-    /// [`DecodeError`] if the record is too large.
+    /// [`DecodeError`] if the record is too large or would not decode (see
+    /// [`Genesis::decode`]).
     pub fn encode(&self) -> Result<Vec<u8>, DecodeError> {
+        self.validate()?;
         serde_codec::encode(self, "genesis")
     }
 
     /// Decodes and validates a genesis payload.
     ///
     /// # Errors
-    /// [`DecodeError`] if the bytes are malformed, there are no anchors or too many, or an
-    /// anchor key is invalid.
+    /// [`DecodeError`] if the bytes are malformed, there are no anchors or too many, an anchor
+    /// key is invalid or appears twice, no anchor has the admin role, or a name is longer than
+    /// 256 bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
         let g: Genesis = serde_codec::decode(bytes, "genesis")?;
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// The rules a genesis must satisfy beyond its encoding.
+    fn validate(&self) -> Result<(), DecodeError> {
         let invalid = |reason| DecodeError::Invalid {
             context: "genesis",
             reason,
         };
-        if g.anchors.is_empty() {
+        if self.anchors.is_empty() {
             return Err(invalid("no trust anchors"));
         }
-        if g.anchors.len() > MAX_ANCHORS {
+        if self.anchors.len() > MAX_ANCHORS {
             return Err(DecodeError::TooLong {
                 context: "genesis anchors",
-                len: g.anchors.len() as u64,
+                len: self.anchors.len() as u64,
                 max: MAX_ANCHORS as u64,
             });
         }
-        if g.anchors.iter().any(|a| a.verifying_key().is_err()) {
+        if self.anchors.iter().any(|a| a.verifying_key().is_err()) {
             return Err(invalid("invalid anchor public key"));
         }
-        if !g.anchors.iter().any(|a| a.roles.contains(&Role::Admin)) {
+        if !self.anchors.iter().any(|a| a.roles.contains(&Role::Admin)) {
             return Err(invalid("no anchor has the admin role"));
         }
-        let dup = g
+        let dup = self
             .anchors
             .iter()
             .enumerate()
-            .any(|(i, a)| g.anchors[..i].iter().any(|b| b.public_key == a.public_key));
+            .any(|(i, a)| self.anchors[..i].iter().any(|b| b.public_key == a.public_key));
         if dup {
             return Err(invalid("an anchor key appears twice"));
         }
-        let names = std::iter::once(&g.name).chain(g.anchors.iter().map(|a| &a.principal_id));
+        let names = std::iter::once(&self.name).chain(self.anchors.iter().map(|a| &a.principal_id));
         if names.clone().any(|n| n.len() > MAX_NAME_LEN) {
             return Err(invalid("name longer than 256 bytes"));
         }
-        Ok(g)
+        Ok(())
     }
 }
