@@ -7,8 +7,8 @@ use crate::proof::{ConsistencyProof, InclusionProof};
 
 use super::{fuzz_key, Input};
 
-/// Decodes `data` (bincode, the library's structured-payload codec; serde_json is not a library
-/// dependency) as an [`InclusionProof`] and a [`ConsistencyProof`]: what decodes re-encodes to
+/// Decodes `data` (bincode, the library's structured-payload codec; JSON is `decode_json`'s)
+/// as an [`InclusionProof`] and a [`ConsistencyProof`]: what decodes re-encodes to
 /// the same bytes and verifies without panicking. Then reads the same bytes as raw proof fields
 /// (sizes, index, path) and runs both verifiers: never a panic, and a malformed shape is never
 /// accepted.
