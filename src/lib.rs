@@ -31,6 +31,8 @@
 //! ## Crate features
 //! - `cli` (default): the `provledger` command-line tool. Services link the library with
 //!   `default-features = false`.
+//! - `json` (on with `cli`): `serde_json` inside the library, used only by the JSON fuzzing
+//!   hook. The public types are plain serde either way: serialize them with any format.
 //!
 //! The byte format is specified normatively in `docs/FORMAT.md`.
 
