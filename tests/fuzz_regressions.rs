@@ -10,12 +10,13 @@ fn key() -> SigningKey {
     SigningKey::from_seed(&[31; 32])
 }
 
-fn sim(disk: &SimBackend, durability: Durability) -> Options {
+/// Options for a ledger on the simulated `disk`.
+fn sim(disk: &SimBackend, durability: Durability, segment_size: u64) -> Options {
     let backend: Arc<dyn Backend> = Arc::new(disk.clone());
     Options {
         backend,
         durability,
-        segment_size: 4096,
+        segment_size,
         ..Options::default()
     }
 }
@@ -32,10 +33,7 @@ const DIR: &str = "/ledger";
 fn fuzz_f1_open_syncs_before_claiming_entries_durable() {
     let disk = SimBackend::new();
     let dir = Path::new(DIR);
-    let opts = || Options {
-        segment_size: 1 << 20,
-        ..sim(&disk, Durability::None)
-    };
+    let opts = || sim(&disk, Durability::None, 1 << 20);
     let mut l = Ledger::create(dir, &key(), "f1", opts()).unwrap();
     l.append_batch((0..20).map(event).collect()).unwrap();
     assert_eq!(l.durable_len(), 1, "only genesis was synced");
@@ -57,13 +55,13 @@ fn fuzz_f2_a_full_disk_during_erasure_does_not_brick_the_ledger() {
     for budget in 0..900u64 {
         let disk = SimBackend::new();
         let dir = Path::new(DIR);
-        let mut l = Ledger::create(dir, &key(), "f2", sim(&disk, Durability::PerBatch)).unwrap();
+        let mut l = Ledger::create(dir, &key(), "f2", sim(&disk, Durability::PerBatch, 4096)).unwrap();
         let target = l.append(Draft::application("text/plain", vec![b'p'; 300])).unwrap();
         disk.set_write_budget(Some(budget));
         let result = l.redact(target.seq.0, "request", &[]);
         drop(l);
         disk.set_write_budget(None);
-        let l = Ledger::open(dir, &key(), sim(&disk, Durability::PerBatch))
+        let l = Ledger::open(dir, &key(), sim(&disk, Durability::PerBatch, 4096))
             .unwrap_or_else(|e| panic!("budget {budget}: open after a full disk: {e}"));
         let recorded = l.len() == 3;
         drop(l);
@@ -164,12 +162,12 @@ fn fuzz_f3_damage_to_a_frontier_node_is_rebuilt_before_signing() {
 fn fuzz_f5_a_stray_index_file_does_not_block_rotation() {
     let disk = SimBackend::new();
     let dir = Path::new(DIR);
-    let l = Ledger::create(dir, &key(), "f5", sim(&disk, Durability::PerBatch)).unwrap();
+    let l = Ledger::create(dir, &key(), "f5", sim(&disk, Durability::PerBatch, 4096)).unwrap();
     drop(l);
     for seq in 1..=120u64 {
         disk.set_file_bytes(&dir.join(format!("segments/{seq:020}.idx")), b"stray".to_vec());
     }
-    let mut l = Ledger::open(dir, &key(), sim(&disk, Durability::PerBatch)).unwrap();
+    let mut l = Ledger::open(dir, &key(), sim(&disk, Durability::PerBatch, 4096)).unwrap();
     for i in 0..100 {
         l.append(event(i)).unwrap_or_else(|e| panic!("append {i}: {e}"));
     }
@@ -186,9 +184,9 @@ fn fuzz_f6_tree_files_never_outlive_the_entries_they_hash() {
     let disk = SimBackend::new();
     let dir = Path::new(DIR);
     let anchor = TrustAnchor::PublicKey(key().verifying_key());
-    drop(Ledger::create(dir, &key(), "f6", sim(&disk, Durability::None)).unwrap());
+    drop(Ledger::create(dir, &key(), "f6", sim(&disk, Durability::None, 4096)).unwrap());
     for round in 0..12u64 {
-        let mut l = Ledger::open(dir, &key(), sim(&disk, Durability::None)).unwrap();
+        let mut l = Ledger::open(dir, &key(), sim(&disk, Durability::None, 4096)).unwrap();
         l.append_batch((0..7 + round).map(event).collect()).unwrap();
         if round % 3 == 0 {
             l.sync().unwrap();
@@ -199,7 +197,7 @@ fn fuzz_f6_tree_files_never_outlive_the_entries_they_hash() {
             std::mem::forget(l); // the process dies without running destructors
         }
         disk.crash();
-        drop(Ledger::open(dir, &key(), sim(&disk, Durability::None)).unwrap());
+        drop(Ledger::open(dir, &key(), sim(&disk, Durability::None, 4096)).unwrap());
         disk.crash();
         let report = verify_with(&disk, dir, &anchor).unwrap();
         assert!(report.is_ok(), "round {round}: {:?}", report.failure);
@@ -216,10 +214,7 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
     for budget in (0..2400u64).step_by(3) {
         let disk = SimBackend::new();
         let dir = Path::new(DIR);
-        let opts = || Options {
-            segment_size: 1500,
-            ..sim(&disk, Durability::PerBatch)
-        };
+        let opts = || sim(&disk, Durability::PerBatch, 1500);
         let mut l = Ledger::create(dir, &key(), "f7", opts()).unwrap();
         // Fill the first segment so that the target is its last entry.
         let target = l.append(Draft::application("text/plain", vec![b'p'; 700])).unwrap();
@@ -268,10 +263,7 @@ fn fuzz_f8_entries_in_an_adopted_segment_are_durable_when_reported() {
     let disk = SimBackend::new();
     let dir = Path::new(DIR);
     // Every append starts a new segment.
-    let opts = || Options {
-        segment_size: 257,
-        ..sim(&disk, Durability::PerBatch)
-    };
+    let opts = || sim(&disk, Durability::PerBatch, 257);
     let mut ledger = Ledger::create(dir, &key(), "f8", opts()).unwrap();
     disk.set_write_budget(Some(100)); // the new segment's header is written, its index is not
     assert!(ledger.append(event(1)).is_err());
