@@ -20,9 +20,3 @@ pub const LIMIT: usize = 256 << 20;
 
 #[global_allocator]
 static ALLOCATOR: Cap<System> = Cap::new(System, LIMIT);
-
-/// Bytes allocated right now (for tests of the cap).
-#[must_use]
-pub fn allocated() -> usize {
-    ALLOCATOR.allocated()
-}

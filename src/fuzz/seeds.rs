@@ -86,8 +86,8 @@ fn seed_ledger(segment_size: u64, redact: bool) -> SimBackend {
     disk
 }
 
-/// One encoded record of every governance kind, and a genesis payload, each behind its kind.
-fn record_seeds() -> Vec<Vec<u8>> {
+/// One record of every governance kind, and a genesis.
+fn seed_values() -> (Vec<Record>, Genesis) {
     use crate::record::{
         AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
         KeyEnrollment, KeyRevocation, Override, PrincipalType, Proposal, Redaction, Rejection, Review, Role,
@@ -96,7 +96,7 @@ fn record_seeds() -> Vec<Vec<u8>> {
     let d = Digest::from_bytes([3; 32]);
     let pk = fuzz_key().verifying_key().to_bytes();
     let s = |t: &str| t.to_owned();
-    let records = [
+    let records = vec![
         Record::KeyEnrollment(KeyEnrollment {
             public_key: pk,
             principal_id: s("a@b"),
@@ -181,6 +181,12 @@ fn record_seeds() -> Vec<Vec<u8>> {
         anchors: vec![TrustAnchorKey::operator(&fuzz_key().verifying_key(), "svc")],
         policy: Policy::default(),
     };
+    (records, genesis)
+}
+
+/// [`seed_values`] encoded, each payload behind its kind.
+fn record_seeds() -> Vec<Vec<u8>> {
+    let (records, genesis) = seed_values();
     let mut out: Vec<Vec<u8>> = records
         .iter()
         .map(|r| [vec![r.entry_kind().code() as u8], r.encode().unwrap_or_default()].concat())
@@ -202,28 +208,12 @@ pub fn write_seeds(root: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// JSON of every governance record of [`record_seeds`], a genesis and a policy, as the CLI's
-/// `show` prints them and `append` / `init --policy` read them.
+/// [`seed_values`] and a policy in JSON, as the CLI's `show` prints them and `append` /
+/// `init --policy` read them.
 #[cfg(feature = "json")]
 fn json_seeds() -> Vec<Vec<u8>> {
-    use crate::entry::EntryKind;
-    let mut out: Vec<Vec<u8>> = record_seeds()
-        .iter()
-        .filter_map(|r| {
-            let (&k, bytes) = r.split_first()?;
-            let kind = EntryKind::from_code(u16::from(k)).ok()?;
-            let record = Record::decode(kind, bytes).ok()?;
-            serde_json::to_vec(&record).ok()
-        })
-        .collect();
-    let genesis = Genesis {
-        name: "seed".into(),
-        anchors: vec![crate::record::TrustAnchorKey::operator(
-            &fuzz_key().verifying_key(),
-            "svc",
-        )],
-        policy: Policy::default(),
-    };
+    let (records, genesis) = seed_values();
+    let mut out: Vec<Vec<u8>> = records.iter().filter_map(|r| serde_json::to_vec(r).ok()).collect();
     out.extend(serde_json::to_vec(&genesis));
     out.extend(serde_json::to_vec_pretty(&Policy::default()));
     out

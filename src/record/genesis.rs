@@ -171,8 +171,8 @@ impl Genesis {
         if dup {
             return Err(invalid("an anchor key appears twice"));
         }
-        let names = std::iter::once(&self.name).chain(self.anchors.iter().map(|a| &a.principal_id));
-        if names.clone().any(|n| n.len() > MAX_NAME_LEN) {
+        let mut names = std::iter::once(&self.name).chain(self.anchors.iter().map(|a| &a.principal_id));
+        if names.any(|n| n.len() > MAX_NAME_LEN) {
             return Err(invalid("name longer than 256 bytes"));
         }
         Ok(())
