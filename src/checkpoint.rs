@@ -105,7 +105,7 @@ pub fn origin(ledger_id: LedgerId) -> String {
 }
 
 impl Checkpoint {
-    /// Signs a checkpoint.
+    /// Signs a checkpoint with an in-memory key.
     #[must_use]
     pub fn sign(ledger_id: LedgerId, tree_size: u64, root: Digest, timestamp: Timestamp, key: &SigningKey) -> Self {
         let mut c = Checkpoint {
@@ -118,6 +118,29 @@ impl Checkpoint {
         };
         c.signature = key.sign(c.body().as_bytes());
         c
+    }
+
+    /// Signs a checkpoint with any [`Signer`](crate::keys::Signer).
+    ///
+    /// # Errors
+    /// The signer's error.
+    pub fn sign_with(
+        ledger_id: LedgerId,
+        tree_size: u64,
+        root: Digest,
+        timestamp: Timestamp,
+        signer: &dyn crate::keys::Signer,
+    ) -> Result<Self, crate::error::KeyError> {
+        let mut c = Checkpoint {
+            ledger_id,
+            tree_size,
+            root,
+            timestamp,
+            key_id: signer.verifying_key().key_id(),
+            signature: [0; SIGNATURE_LEN],
+        };
+        c.signature = signer.sign(c.body().as_bytes())?;
+        Ok(c)
     }
 
     /// The signed text (C2SP tlog-checkpoint body, ending with a newline).
@@ -163,6 +186,9 @@ impl Checkpoint {
                 len: text.len() as u64,
                 max: MAX_NOTE_LEN as u64,
             });
+        }
+        if !text.ends_with('\n') {
+            return Err(bad("a signed note ends with a line feed"));
         }
         let (body, sigs) = text.split_once("\n\n").ok_or(bad("no blank line before signatures"))?;
         let mut c = parse_body(body)?;
@@ -342,13 +368,20 @@ pub fn read_log(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId) -> Resul
         ));
     }
     let mut checkpoints = Vec::new();
+    let mut torn_bytes = torn_bytes;
     for i in 0..count {
         let off = CHECKPOINT_HEADER_LEN as u64 + i * CHECKPOINT_RECORD_LEN as u64;
         let mut rec = [0u8; CHECKPOINT_RECORD_LEN];
         file.read_exact_at(&mut rec, off).map_err(io_err("read", &path))?;
-        let c = Checkpoint::decode(&rec, ledger_id)
-            .map_err(|e| crate::storage::corrupt(&path, off, None, e.to_string()))?;
-        checkpoints.push(c);
+        match Checkpoint::decode(&rec, ledger_id) {
+            Ok(c) => checkpoints.push(c),
+            // The same torn-tail rule as segments (docs/FORMAT.md §8): a final complete record
+            // of zeros is an append whose data never reached the disk.
+            Err(_) if i + 1 == count && torn_bytes == 0 && rec == [0; CHECKPOINT_RECORD_LEN] => {
+                torn_bytes = CHECKPOINT_RECORD_LEN as u64;
+            }
+            Err(e) => return Err(crate::storage::corrupt(&path, off, None, e.to_string())),
+        }
     }
     Ok(CheckpointLog {
         checkpoints,

@@ -1,40 +1,52 @@
-//! Entries: the signed [`Statement`], author signatures, and the chained [`Entry`] record.
+//! Entries (docs/FORMAT.md §4): the statement co-signers sign, the stored entry record, the
+//! entry hash and chain value, and the messages that are signed.
 //!
 //! ```text
-//! Statement (signed by authors)         Entry (hashed into the chain)
-//!   ledger_id    [16]                     seq         u64
-//!   kind         u16                      prev        [32]  entry hash of seq-1 (zero for 0)
-//!   timestamp    u64  ns since epoch      statement   (as left)
-//!   content_type u8 len + ASCII           sig_count   u8
-//!   payload      [32] commitment + u64    sig_count × (key_id [32], signature [64])
-//!   refs         u16 count × [32]
+//! Statement S (assembled, never stored)    Stored entry record R
+//!   ledger_id    [16]                        kind u16, timestamp u64
+//!   kind u16, timestamp u64                  content_type (u8 len + ASCII)
+//!   content_type (u8 len + ASCII)            ref_count u16, refs [32 × n]
+//!   commitment   [32]                        sig_flags u8, cosig_count u8
+//!   ref_count u16, refs [32 × n]             [position: key_id 32, signature 64]
+//!                                            cosignatures: (key_id 32, signature 64) × m
+//!
+//! E_seq = H_entry(seq ‖ S ‖ A)      A = R's signature part without the position signature value
+//! L_seq = H_chain(L_{seq-1} ‖ E_seq)
 //! ```
-//! docs/FORMAT.md §4 is normative.
 
 use core::fmt;
 use core::str::FromStr;
 
 use crate::encoding::{put_u16, put_u64, Reader};
 use crate::error::{DecodeError, Error};
-use crate::hash::{derive, hex_decode_into, hex_encode, Digest, ENTRY_CONTEXT, PAYLOAD_CONTEXT, STATEMENT_CONTEXT};
-use crate::keys::{KeyId, SigningKey, SIGNATURE_LEN};
+use crate::hash::{hex_decode_into, hex_encode, Digest, Domain, DIGEST_LEN};
+use crate::keys::{KeyId, SIGNATURE_LEN};
 
 /// Largest payload an entry may carry (16 MiB).
 pub const MAX_PAYLOAD_LEN: u64 = 16 << 20;
 /// Largest number of entries one statement may reference.
 pub const MAX_REFS: u64 = 1024;
-/// Largest number of author signatures on one entry.
-pub const MAX_SIGNATURES: u64 = 16;
+/// Largest number of co-signatures on one entry.
+pub const MAX_COSIGNATURES: u64 = 16;
 /// Largest content-type string, in bytes.
 pub const MAX_CONTENT_TYPE_LEN: u64 = 255;
-/// Largest encoded entry (64 KiB); all the bounds above fit in it.
-pub const MAX_ENTRY_LEN: u64 = 64 << 10;
+/// Largest stored entry record (its length is a `u16` in the frame).
+pub const MAX_ENTRY_LEN: u64 = 65_535;
+/// Smallest stored entry record: every variable part empty.
+pub const MIN_ENTRY_LEN: usize = 15;
 /// Bytes in a payload salt.
 pub const SALT_LEN: usize = 32;
-/// Prefix of the message an author signs: this, then the 32-byte statement digest.
-pub const STATEMENT_SIGNATURE_PREFIX: &[u8] = b"provledger v1 statement signature\0";
-/// Offset of the statement inside an encoded entry (after `seq` and `prev`).
-pub const STATEMENT_OFFSET: usize = 8 + 32;
+/// Bytes of one signature in a record: key id and Ed25519 signature.
+pub const SIGNATURE_BLOCK_LEN: usize = DIGEST_LEN + SIGNATURE_LEN;
+/// Prefix of a co-signature message: this, then the statement digest.
+pub const COSIGNATURE_PREFIX: &[u8] = b"provledger v2 statement\0";
+/// Prefix of a position-signature message: this, then the previous chain value and the entry
+/// hash.
+pub const POSITION_PREFIX: &[u8] = b"provledger v2 position\0";
+/// Prefix of the writer's seal-key request (never published; docs/FORMAT.md §7.5).
+pub const SEAL_KEY_REQUEST_PREFIX: &[u8] = b"provledger v2 seal key\0";
+/// `sig_flags` bit: the record carries a position signature.
+const POSITION_SIGNED: u8 = 1;
 
 /// Identifies a ledger; chosen at random when the ledger is created and bound into every
 /// statement, so a signature cannot be replayed into another ledger.
@@ -62,6 +74,29 @@ impl fmt::Display for LedgerId {
 impl fmt::Debug for LedgerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "LedgerId({self})")
+    }
+}
+
+/// 32 hex digits in human-readable formats (JSON), 16 raw bytes in binary ones.
+impl serde::Serialize for LedgerId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_string())
+        } else {
+            self.0.serialize(s)
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LedgerId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if d.is_human_readable() {
+            let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+            s.parse()
+                .map_err(|_| serde::de::Error::custom("a ledger id is 32 hexadecimal digits"))
+        } else {
+            <[u8; 16]>::deserialize(d).map(LedgerId)
+        }
     }
 }
 
@@ -246,251 +281,233 @@ impl EntryKind {
         matches!(self, EntryKind::Application | EntryKind::AiOutput)
     }
 
-    /// Whether entries of this kind must carry author signatures even in high-volume mode:
-    /// everything but application events.
+    /// Whether entries of this kind must carry the writer's position signature: everything
+    /// but application events, which may be unsigned (the high-volume mode) and are then
+    /// authenticated by a checkpoint that covers them.
     #[must_use]
-    pub const fn must_be_signed(self) -> bool {
+    pub const fn requires_position_signature(self) -> bool {
         !matches!(self, EntryKind::Application)
     }
 }
 
-/// The salted commitment to a payload and the payload's length.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct PayloadCommitment {
-    /// `BLAKE3-derive_key("provledger v1 payload", salt ‖ payload)`.
-    pub digest: Digest,
-    /// Payload length in bytes.
-    pub len: u64,
+/// An entry as read back: its record's fields, place and hash (the payload is kept apart, see
+/// [`crate::StoredPayload`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct Entry {
+    /// Position in the ledger.
+    pub seq: EntrySeq,
+    /// The entry kind.
+    pub kind: EntryKind,
+    /// When the statement was made (as its author claimed).
+    pub timestamp: Timestamp,
+    /// Media type of the payload.
+    pub content_type: String,
+    /// Entry hashes this one refers to.
+    pub refs: Vec<Digest>,
+    /// The payload commitment.
+    pub commitment: Digest,
+    /// The writer's position signature, if any.
+    pub position: Option<AuthorSignature>,
+    /// Co-signatures over the statement.
+    pub cosignatures: Vec<AuthorSignature>,
+    /// The entry hash `E`.
+    pub hash: Digest,
 }
 
-impl PayloadCommitment {
-    /// Commits to `payload` under `salt`.
-    #[must_use]
-    pub fn new(salt: &[u8; SALT_LEN], payload: &[u8]) -> Self {
-        PayloadCommitment {
-            digest: derive(PAYLOAD_CONTEXT, &[salt, payload]),
-            len: payload.len() as u64,
+impl Entry {
+    /// Decodes a stored record at `seq` with its payload commitment.
+    ///
+    /// # Errors
+    /// Any [`DecodeError`] for a malformed record.
+    pub fn decode(record: &[u8], seq: u64, ledger_id: LedgerId, commitment: Digest) -> Result<Self, DecodeError> {
+        let r = RecordRef::parse(record)?;
+        Ok(Entry {
+            seq: EntrySeq(seq),
+            kind: r.kind(),
+            timestamp: r.timestamp(),
+            content_type: r.content_type().to_owned(),
+            refs: r.refs().collect(),
+            commitment,
+            position: r.position(),
+            cosignatures: r.cosignatures().collect(),
+            hash: r.entry_hash(seq, ledger_id, &commitment),
+        })
+    }
+}
+
+/// The salted commitment to a payload: `H_payload(salt ‖ payload)`.
+#[must_use]
+pub fn commit_payload(salt: &[u8; SALT_LEN], payload: &[u8]) -> Digest {
+    if payload.len() <= 224 {
+        let mut buf = [0u8; 256];
+        buf[..SALT_LEN].copy_from_slice(salt);
+        buf[SALT_LEN..SALT_LEN + payload.len()].copy_from_slice(payload);
+        Domain::Payload.hash(&buf[..SALT_LEN + payload.len()])
+    } else {
+        Domain::Payload.hash_parts(&[salt, payload])
+    }
+}
+
+/// An Ed25519 signature with the id of the key that made it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct AuthorSignature {
+    /// Which key signed.
+    pub key_id: KeyId,
+    /// The 64 signature bytes.
+    pub signature: [u8; SIGNATURE_LEN],
+}
+
+impl AuthorSignature {
+    fn from_block(b: &[u8]) -> Self {
+        let mut key = [0u8; DIGEST_LEN];
+        key.copy_from_slice(&b[..DIGEST_LEN]);
+        let mut signature = [0u8; SIGNATURE_LEN];
+        signature.copy_from_slice(&b[DIGEST_LEN..SIGNATURE_BLOCK_LEN]);
+        AuthorSignature {
+            key_id: KeyId(Digest::from_bytes(key)),
+            signature,
         }
     }
-
-    /// Whether `salt` and `payload` open this commitment.
-    #[must_use]
-    pub fn opens(&self, salt: &[u8; SALT_LEN], payload: &[u8]) -> bool {
-        payload.len() as u64 == self.len && derive(PAYLOAD_CONTEXT, &[salt, payload]) == self.digest
-    }
 }
 
-/// What authors sign: it binds the ledger, the kind, the time, the payload and the references.
+/// The content of an entry the writer is given: everything but the payload, its place and the
+/// signatures. Validated by [`EntryFields::check`] before it is encoded.
 #[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Statement {
-    /// The ledger this statement belongs to.
-    pub ledger_id: LedgerId,
+pub struct EntryFields {
     /// The entry kind.
     pub kind: EntryKind,
     /// When the statement was made.
     pub timestamp: Timestamp,
-    /// Media type of the payload (printable ASCII, at most 255 bytes).
-    pub content_type: String,
-    /// Commitment to the payload.
-    pub payload: PayloadCommitment,
-    /// Hashes of earlier entries this one refers to.
+    /// Media type of the payload (printable ASCII without spaces, at most 255 bytes).
+    pub content_type: std::borrow::Cow<'static, str>,
+    /// Entry hashes of earlier entries this one refers to.
     pub refs: Vec<Digest>,
 }
 
-impl Statement {
-    /// Appends the statement's bytes to `out`.
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.ledger_id.0);
+impl EntryFields {
+    /// Checks the bounds of docs/FORMAT.md §4, so that encoding is exact.
+    ///
+    /// # Errors
+    /// [`DecodeError::TooLong`] or [`DecodeError::Invalid`] naming the field.
+    pub fn check(&self) -> Result<(), DecodeError> {
+        check_fields(&self.content_type, self.refs.len())
+    }
+
+    /// Appends the statement bytes `S` (docs/FORMAT.md §4.1) for this ledger and commitment.
+    /// Callers run [`EntryFields::check`] first (the lengths are then exact).
+    pub(crate) fn put_statement(&self, ledger_id: LedgerId, commitment: &Digest, out: &mut Vec<u8>) {
+        out.extend_from_slice(&ledger_id.0);
+        self.put_head(out);
+        out.extend_from_slice(commitment.as_bytes());
+        self.put_refs(out);
+    }
+
+    /// `kind ‖ timestamp ‖ ct_len ‖ content_type`: the record's (and statement's) head.
+    fn put_head(&self, out: &mut Vec<u8>) {
         put_u16(out, self.kind.code());
         put_u64(out, self.timestamp.0);
-        // Lengths are validated by `check` before any statement is encoded for storage.
+        // Bounded by MAX_CONTENT_TYPE_LEN (255) in `check`.
         out.push(u8::try_from(self.content_type.len()).unwrap_or(u8::MAX));
         out.extend_from_slice(self.content_type.as_bytes());
-        out.extend_from_slice(self.payload.digest.as_bytes());
-        put_u64(out, self.payload.len);
+    }
+
+    fn put_refs(&self, out: &mut Vec<u8>) {
+        // Bounded by MAX_REFS (1024) in `check`.
         put_u16(out, u16::try_from(self.refs.len()).unwrap_or(u16::MAX));
         for r in &self.refs {
             out.extend_from_slice(r.as_bytes());
         }
     }
 
-    /// Reads a statement.
+    /// Encodes the stored record (docs/FORMAT.md §4.2) with these signatures.
     ///
     /// # Errors
-    /// Any [`DecodeError`] for malformed bytes.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let ledger_id = LedgerId(r.array()?);
-        let kind = EntryKind::from_code(r.u16()?)?;
-        let timestamp = Timestamp(r.u64()?);
-        let ct_len = Reader::bounded(u64::from(r.u8()?), MAX_CONTENT_TYPE_LEN, "content type")?;
-        let content_type = parse_content_type(r.take(ct_len)?)?;
-        let digest = Digest::from_bytes(r.array()?);
-        let len = r.u64()?;
-        if len > MAX_PAYLOAD_LEN {
-            return Err(DecodeError::TooLong {
-                context: "payload",
-                len,
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
-        let n = Reader::bounded(u64::from(r.u16()?), MAX_REFS, "refs")?;
-        let refs = (0..n)
-            .map(|_| r.array().map(Digest::from_bytes))
-            .collect::<Result<_, _>>()?;
-        Ok(Statement {
-            ledger_id,
-            kind,
-            timestamp,
-            content_type,
-            payload: PayloadCommitment { digest, len },
-            refs,
-        })
-    }
-
-    /// Checks the bounds the format sets, so that [`Statement::encode`] is exact.
-    ///
-    /// # Errors
-    /// [`DecodeError::TooLong`] or [`DecodeError::Invalid`] naming the field.
-    pub fn check(&self) -> Result<(), DecodeError> {
-        parse_content_type(self.content_type.as_bytes())?;
-        let too_long = |context, len: usize, max| DecodeError::TooLong {
-            context,
-            len: len as u64,
-            max,
-        };
-        if self.content_type.len() as u64 > MAX_CONTENT_TYPE_LEN {
-            return Err(too_long("content type", self.content_type.len(), MAX_CONTENT_TYPE_LEN));
-        }
-        if self.refs.len() as u64 > MAX_REFS {
-            return Err(too_long("refs", self.refs.len(), MAX_REFS));
-        }
-        if self.payload.len > MAX_PAYLOAD_LEN {
-            return Err(DecodeError::TooLong {
-                context: "payload",
-                len: self.payload.len,
-                max: MAX_PAYLOAD_LEN,
-            });
-        }
-        Ok(())
-    }
-
-    /// The statement's encoded bytes.
-    #[must_use]
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(128 + self.content_type.len() + 32 * self.refs.len());
-        self.encode(&mut out);
-        out
-    }
-
-    /// `BLAKE3-derive_key("provledger v1 statement", statement bytes)`.
-    #[must_use]
-    pub fn digest(&self) -> Digest {
-        statement_digest(&self.to_bytes())
-    }
-
-    /// Signs the statement with `key`.
-    #[must_use]
-    pub fn sign(&self, key: &SigningKey) -> AuthorSignature {
-        sign_digest(&self.digest(), key)
-    }
-}
-
-/// The digest of encoded statement bytes.
-#[must_use]
-pub fn statement_digest(statement_bytes: &[u8]) -> Digest {
-    derive(STATEMENT_CONTEXT, &[statement_bytes])
-}
-
-/// The exact message an author signs for a statement digest.
-#[must_use]
-pub fn signing_message(statement_digest: &Digest) -> [u8; STATEMENT_SIGNATURE_PREFIX.len() + 32] {
-    let mut m = [0u8; STATEMENT_SIGNATURE_PREFIX.len() + 32];
-    m[..STATEMENT_SIGNATURE_PREFIX.len()].copy_from_slice(STATEMENT_SIGNATURE_PREFIX);
-    m[STATEMENT_SIGNATURE_PREFIX.len()..].copy_from_slice(statement_digest.as_bytes());
-    m
-}
-
-/// Signs a statement digest.
-#[must_use]
-pub fn sign_digest(statement_digest: &Digest, key: &SigningKey) -> AuthorSignature {
-    AuthorSignature {
-        key_id: key.key_id(),
-        signature: key.sign(&signing_message(statement_digest)),
-    }
-}
-
-fn parse_content_type(bytes: &[u8]) -> Result<String, DecodeError> {
-    if bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
-        // All bytes are printable ASCII, hence valid UTF-8.
-        Ok(bytes.iter().map(|&b| char::from(b)).collect())
-    } else {
-        Err(DecodeError::Invalid {
-            context: "content type",
-            reason: "must be printable ASCII without spaces",
-        })
-    }
-}
-
-/// An author's Ed25519 signature over a statement, with the signing key's id.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AuthorSignature {
-    /// Which key signed.
-    pub key_id: KeyId,
-    /// The signature over [`signing_message`] of the statement digest.
-    pub signature: [u8; SIGNATURE_LEN],
-}
-
-/// A ledger entry: the statement, its signatures, and its place in the chain.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Entry {
-    /// Position in the ledger.
-    pub seq: EntrySeq,
-    /// Entry hash of the previous entry ([`Digest::ZERO`] for the genesis entry).
-    pub prev: Digest,
-    /// What the authors signed.
-    pub statement: Statement,
-    /// Author signatures over the statement (may be empty in high-volume mode).
-    pub signatures: Vec<AuthorSignature>,
-}
-
-impl Entry {
-    /// The entry's encoded bytes (what the entry hash covers).
-    ///
-    /// # Errors
-    /// [`DecodeError`] if a field exceeds the format's bounds.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, DecodeError> {
-        self.statement.check()?;
-        if self.signatures.len() as u64 > MAX_SIGNATURES {
-            return Err(DecodeError::TooLong {
-                context: "signatures",
-                len: self.signatures.len() as u64,
-                max: MAX_SIGNATURES,
-            });
-        }
-        let mut out = Vec::with_capacity(256);
-        put_u64(&mut out, self.seq.0);
-        out.extend_from_slice(self.prev.as_bytes());
-        self.statement.encode(&mut out);
-        // Bounded by MAX_SIGNATURES (16) just above.
-        out.push(u8::try_from(self.signatures.len()).unwrap_or(u8::MAX));
-        for s in &self.signatures {
+    /// [`DecodeError`] if a field or the number of co-signatures exceeds its bound, or the
+    /// record would be longer than [`MAX_ENTRY_LEN`].
+    pub fn encode_record(
+        &self,
+        position: Option<&AuthorSignature>,
+        cosignatures: &[AuthorSignature],
+    ) -> Result<Vec<u8>, DecodeError> {
+        self.check()?;
+        check_cosignature_count(cosignatures.len())?;
+        let len = MIN_ENTRY_LEN
+            + self.content_type.len()
+            + DIGEST_LEN * self.refs.len()
+            + SIGNATURE_BLOCK_LEN * (usize::from(position.is_some()) + cosignatures.len());
+        let mut out = Vec::with_capacity(len);
+        self.put_head(&mut out);
+        self.put_refs(&mut out);
+        out.push(if position.is_some() { POSITION_SIGNED } else { 0 });
+        // At most MAX_COSIGNATURES (16), checked above.
+        out.push(u8::try_from(cosignatures.len()).unwrap_or(u8::MAX));
+        for s in position.into_iter().chain(cosignatures) {
             out.extend_from_slice(s.key_id.0.as_bytes());
             out.extend_from_slice(&s.signature);
         }
+        if out.len() as u64 > MAX_ENTRY_LEN {
+            return Err(DecodeError::TooLong {
+                context: "entry",
+                len: out.len() as u64,
+                max: MAX_ENTRY_LEN,
+            });
+        }
         Ok(out)
     }
+}
 
-    /// Decodes an entry; trailing bytes are an error.
+/// Checks a content type and a number of refs against docs/FORMAT.md §4.
+pub(crate) fn check_fields(content_type: &str, refs: usize) -> Result<(), DecodeError> {
+    if content_type.len() as u64 > MAX_CONTENT_TYPE_LEN {
+        return Err(DecodeError::TooLong {
+            context: "content type",
+            len: content_type.len() as u64,
+            max: MAX_CONTENT_TYPE_LEN,
+        });
+    }
+    check_content_type(content_type.as_bytes())?;
+    if refs as u64 > MAX_REFS {
+        return Err(DecodeError::TooLong {
+            context: "refs",
+            len: refs as u64,
+            max: MAX_REFS,
+        });
+    }
+    Ok(())
+}
+
+fn check_cosignature_count(n: usize) -> Result<(), DecodeError> {
+    if n as u64 > MAX_COSIGNATURES {
+        return Err(DecodeError::TooLong {
+            context: "co-signatures",
+            len: n as u64,
+            max: MAX_COSIGNATURES,
+        });
+    }
+    Ok(())
+}
+
+/// A stored entry record, parsed without copying (docs/FORMAT.md §4.2).
+#[derive(Clone, Copy, Debug)]
+pub struct RecordRef<'a> {
+    bytes: &'a [u8],
+    kind: EntryKind,
+    timestamp: Timestamp,
+    /// End of the content type: `kind ‖ timestamp ‖ ct_len ‖ ct` is `bytes[..head_end]`.
+    head_end: usize,
+    /// End of the refs: `ref_count ‖ refs` is `bytes[head_end..refs_end]`.
+    refs_end: usize,
+    position: bool,
+    cosig_count: usize,
+}
+
+impl<'a> RecordRef<'a> {
+    /// Parses and checks a stored record; trailing bytes are an error.
     ///
     /// # Errors
-    /// Any [`DecodeError`] for malformed bytes.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        Ok(Self::decode_parts(bytes)?.0)
-    }
-
-    /// Decodes an entry and returns where its statement ends, so callers can hash the
-    /// statement bytes in place.
-    pub(crate) fn decode_parts(bytes: &[u8]) -> Result<(Self, usize), DecodeError> {
+    /// Any [`DecodeError`], the first rule broken in the order of docs/FORMAT.md §4.2.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
         if bytes.len() as u64 > MAX_ENTRY_LEN {
             return Err(DecodeError::TooLong {
                 context: "entry",
@@ -499,38 +516,200 @@ impl Entry {
             });
         }
         let mut r = Reader::new(bytes, "entry");
-        let seq = EntrySeq(r.u64()?);
-        let prev = Digest::from_bytes(r.array()?);
-        let statement = Statement::decode(&mut r)?;
-        let statement_end = r.position();
-        let n = Reader::bounded(u64::from(r.u8()?), MAX_SIGNATURES, "signatures")?;
-        let mut signatures = Vec::with_capacity(n);
-        for _ in 0..n {
-            signatures.push(AuthorSignature {
-                key_id: KeyId(Digest::from_bytes(r.array()?)),
-                signature: r.array()?,
+        let kind = EntryKind::from_code(r.u16()?)?;
+        let timestamp = Timestamp(r.u64()?);
+        let ct_len = usize::from(r.u8()?);
+        check_content_type(r.take(ct_len)?)?;
+        let head_end = r.position();
+        let n = Reader::bounded(u64::from(r.u16()?), MAX_REFS, "refs")?;
+        r.take(n * DIGEST_LEN)?;
+        let refs_end = r.position();
+        let flags = r.u8()?;
+        if flags & !POSITION_SIGNED != 0 {
+            return Err(DecodeError::Invalid {
+                context: "entry",
+                reason: "undefined signature flag bits are set",
             });
         }
+        let cosig_count = Reader::bounded(u64::from(r.u8()?), MAX_COSIGNATURES, "co-signatures")?;
+        let position = flags & POSITION_SIGNED != 0;
+        r.take(SIGNATURE_BLOCK_LEN * (usize::from(position) + cosig_count))?;
         r.finish()?;
-        Ok((
-            Entry {
-                seq,
-                prev,
-                statement,
-                signatures,
-            },
-            statement_end,
-        ))
+        Ok(RecordRef {
+            bytes,
+            kind,
+            timestamp,
+            head_end,
+            refs_end,
+            position,
+            cosig_count,
+        })
+    }
+
+    /// The record's bytes.
+    #[must_use]
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// The entry kind.
+    #[must_use]
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
+
+    /// The statement time.
+    #[must_use]
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+
+    /// The content type (printable ASCII).
+    #[must_use]
+    pub fn content_type(&self) -> &'a str {
+        // Checked to be printable ASCII by `parse`.
+        core::str::from_utf8(&self.bytes[11..self.head_end]).unwrap_or("")
+    }
+
+    /// The referenced entry hashes.
+    pub fn refs(&self) -> impl ExactSizeIterator<Item = Digest> + 'a {
+        self.bytes[self.head_end + 2..self.refs_end]
+            .chunks_exact(DIGEST_LEN)
+            .map(|c| {
+                let mut d = [0u8; DIGEST_LEN];
+                d.copy_from_slice(c);
+                Digest::from_bytes(d)
+            })
+    }
+
+    /// The raw refs bytes (32 per ref).
+    #[must_use]
+    pub fn refs_bytes(&self) -> &'a [u8] {
+        &self.bytes[self.head_end + 2..self.refs_end]
+    }
+
+    /// The writer's position signature, if the entry carries one.
+    #[must_use]
+    pub fn position(&self) -> Option<AuthorSignature> {
+        self.position
+            .then(|| AuthorSignature::from_block(&self.bytes[self.refs_end + 2..]))
+    }
+
+    /// The co-signatures.
+    pub fn cosignatures(&self) -> impl ExactSizeIterator<Item = AuthorSignature> + 'a {
+        let start = self.refs_end + 2 + SIGNATURE_BLOCK_LEN * usize::from(self.position);
+        self.bytes[start..]
+            .chunks_exact(SIGNATURE_BLOCK_LEN)
+            .map(AuthorSignature::from_block)
+    }
+
+    /// Whether there are co-signatures (and so a statement digest to compute).
+    #[must_use]
+    pub fn has_cosignatures(&self) -> bool {
+        self.cosig_count > 0
+    }
+
+    /// The statement bytes `S` for this ledger and payload commitment.
+    #[must_use]
+    pub fn statement(&self, ledger_id: LedgerId, commitment: &Digest) -> Vec<u8> {
+        let mut out = Vec::with_capacity(DIGEST_LEN + 16 + self.refs_end);
+        out.extend_from_slice(&ledger_id.0);
+        out.extend_from_slice(&self.bytes[..self.head_end]);
+        out.extend_from_slice(commitment.as_bytes());
+        out.extend_from_slice(&self.bytes[self.head_end..self.refs_end]);
+        out
+    }
+
+    /// `SD = H_statement(S)`, what co-signers sign.
+    #[must_use]
+    pub fn statement_digest(&self, ledger_id: LedgerId, commitment: &Digest) -> Digest {
+        Domain::Statement.hash(&self.statement(ledger_id, commitment))
+    }
+
+    /// The entry hash `E = H_entry(seq ‖ S ‖ A)` (docs/FORMAT.md §4.4).
+    #[must_use]
+    pub fn entry_hash(&self, seq: u64, ledger_id: LedgerId, commitment: &Digest) -> Digest {
+        let b = self.bytes;
+        let sig_start = self.refs_end + 2;
+        // A = flags ‖ count (contiguous with the refs in R) ‖ [position key id] ‖ cosignatures.
+        let pos_key: &[u8] = if self.position {
+            &b[sig_start..sig_start + DIGEST_LEN]
+        } else {
+            &[]
+        };
+        let cosigs = &b[sig_start + SIGNATURE_BLOCK_LEN * usize::from(self.position)..];
+        let parts: [&[u8]; 8] = [
+            &seq.to_le_bytes(),
+            &ledger_id.0,
+            &b[..self.head_end],
+            commitment.as_bytes(),
+            &b[self.head_end..sig_start],
+            pos_key,
+            cosigs,
+            &[],
+        ];
+        hash_small(Domain::Entry, &parts)
     }
 }
 
-/// `BLAKE3-derive_key("provledger v1 entry", entry bytes)`: the chain link and Merkle leaf input.
-#[must_use]
-pub fn entry_hash(entry_bytes: &[u8]) -> Digest {
-    derive(ENTRY_CONTEXT, &[entry_bytes])
+/// Hashes the concatenation of `parts` in one keyed call, through a stack buffer when it fits
+/// (the common case: one or two BLAKE3 blocks), so the hot path never allocates.
+fn hash_small(domain: Domain, parts: &[&[u8]]) -> Digest {
+    let total: usize = parts.iter().map(|p| p.len()).sum();
+    if total <= 512 {
+        let mut buf = [0u8; 512];
+        let mut at = 0;
+        for p in parts {
+            buf[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        domain.hash(&buf[..total])
+    } else {
+        domain.hash_parts(parts)
+    }
 }
 
-/// A source of payload salts: BLAKE3 in keyed mode over a counter, keyed once from the OS
+/// The message a co-signer signs: `"provledger v2 statement\0" ‖ SD`.
+#[must_use]
+pub fn cosignature_message(statement_digest: &Digest) -> [u8; 24 + DIGEST_LEN] {
+    let mut m = [0u8; 24 + DIGEST_LEN];
+    m[..24].copy_from_slice(COSIGNATURE_PREFIX);
+    m[24..].copy_from_slice(statement_digest.as_bytes());
+    m
+}
+
+/// The message the writer signs for the entry at a place:
+/// `"provledger v2 position\0" ‖ L_{seq-1} ‖ E_seq`.
+#[must_use]
+pub fn position_message(prev_chain: &Digest, entry_hash: &Digest) -> [u8; 23 + 2 * DIGEST_LEN] {
+    let mut m = [0u8; 23 + 2 * DIGEST_LEN];
+    m[..23].copy_from_slice(POSITION_PREFIX);
+    m[23..23 + DIGEST_LEN].copy_from_slice(prev_chain.as_bytes());
+    m[23 + DIGEST_LEN..].copy_from_slice(entry_hash.as_bytes());
+    m
+}
+
+/// The writer's seal-key request: `"provledger v2 seal key\0" ‖ ledger_id`.
+#[must_use]
+pub fn seal_key_request(ledger_id: LedgerId) -> [u8; 23 + 16] {
+    let mut m = [0u8; 23 + 16];
+    m[..23].copy_from_slice(SEAL_KEY_REQUEST_PREFIX);
+    m[23..].copy_from_slice(&ledger_id.0);
+    m
+}
+
+fn check_content_type(bytes: &[u8]) -> Result<(), DecodeError> {
+    if bytes.iter().all(|b| (0x21..0x7f).contains(b)) {
+        Ok(())
+    } else {
+        Err(DecodeError::Invalid {
+            context: "content type",
+            reason: "must be printable ASCII without spaces",
+        })
+    }
+}
+
+/// A source of payload salts: BLAKE3 in keyed XOF mode over a counter, keyed once from the OS
 /// random source. Salts are unpredictable to anyone without the key, which never leaves memory.
 pub(crate) struct SaltSource {
     key: zeroize::Zeroizing<[u8; 32]>,
@@ -544,71 +723,158 @@ impl SaltSource {
         Ok(SaltSource { key, counter: 0 })
     }
 
-    pub(crate) fn next_salt(&mut self) -> [u8; SALT_LEN] {
+    /// Fills `out` with fresh salts (two per BLAKE3 output block).
+    pub(crate) fn fill(&mut self, out: &mut [[u8; SALT_LEN]]) {
         self.counter += 1;
-        *blake3::keyed_hash(&self.key, &self.counter.to_le_bytes()).as_bytes()
+        let mut h = blake3::Hasher::new_keyed(&self.key);
+        h.update(&self.counter.to_le_bytes());
+        let mut xof = h.finalize_xof();
+        for s in out {
+            xof.fill(s);
+        }
+    }
+}
+
+impl fmt::Debug for SaltSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SaltSource { .. }")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::SigningKey;
 
-    fn sample() -> Entry {
-        let salt = [3u8; SALT_LEN];
-        let statement = Statement {
-            ledger_id: LedgerId([1; 16]),
+    fn fields() -> EntryFields {
+        EntryFields {
             kind: EntryKind::Application,
             timestamp: Timestamp(1_700_000_000_000_000_000),
             content_type: "application/json".into(),
-            payload: PayloadCommitment::new(&salt, b"{}"),
             refs: vec![Digest::from_bytes([9; 32])],
-        };
-        let key = SigningKey::from_seed(&[5; 32]);
-        let sig = statement.sign(&key);
-        Entry {
-            seq: EntrySeq(3),
-            prev: Digest::from_bytes([2; 32]),
-            statement,
-            signatures: vec![sig],
+        }
+    }
+
+    fn sig(seed: u8) -> AuthorSignature {
+        let k = SigningKey::from_seed(&[seed; 32]);
+        AuthorSignature {
+            key_id: k.key_id(),
+            signature: k.sign(b"x"),
         }
     }
 
     #[test]
-    fn round_trip_and_every_truncation_fails() {
-        let e = sample();
-        let bytes = e.to_bytes().unwrap();
-        assert_eq!(Entry::decode(&bytes).unwrap(), e);
+    fn record_round_trip_and_every_truncation_fails() {
+        let f = fields();
+        let pos = sig(1);
+        let co = [sig(2), sig(3)];
+        let bytes = f.encode_record(Some(&pos), &co).unwrap();
+        assert_eq!(bytes.len(), MIN_ENTRY_LEN + 16 + 32 + 3 * SIGNATURE_BLOCK_LEN);
+        let r = RecordRef::parse(&bytes).unwrap();
+        assert_eq!(r.kind(), EntryKind::Application);
+        assert_eq!(r.timestamp(), f.timestamp);
+        assert_eq!(r.content_type(), "application/json");
+        assert_eq!(r.refs().collect::<Vec<_>>(), f.refs);
+        assert_eq!(r.position(), Some(pos));
+        assert_eq!(r.cosignatures().collect::<Vec<_>>(), co);
         for cut in 0..bytes.len() {
-            assert!(Entry::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+            assert!(RecordRef::parse(&bytes[..cut]).is_err(), "cut at {cut}");
         }
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(matches!(
-            Entry::decode(&longer),
+            RecordRef::parse(&longer),
             Err(DecodeError::TrailingBytes { count: 1, .. })
         ));
     }
 
     #[test]
-    fn signature_verifies_and_binds_statement() {
-        let e = sample();
-        let key = SigningKey::from_seed(&[5; 32]);
-        let msg = signing_message(&e.statement.digest());
-        assert!(key.verifying_key().verify(&msg, &e.signatures[0].signature));
-        let mut other = e.statement.clone();
-        other.ledger_id = LedgerId([2; 16]);
-        assert!(!key
-            .verifying_key()
-            .verify(&signing_message(&other.digest()), &e.signatures[0].signature));
+    fn entry_hash_is_seq_statement_and_authorship() {
+        let f = fields();
+        let ledger = LedgerId([4; 16]);
+        let c = commit_payload(&[3; 32], b"{}");
+        let pos = sig(1);
+        let co = [sig(2)];
+        let bytes = f.encode_record(Some(&pos), &co).unwrap();
+        let r = RecordRef::parse(&bytes).unwrap();
+        let mut s = Vec::new();
+        f.put_statement(ledger, &c, &mut s);
+        assert_eq!(r.statement(ledger, &c), s);
+        let mut input = 7u64.to_le_bytes().to_vec();
+        input.extend_from_slice(&s);
+        input.extend_from_slice(&[1, 1]);
+        input.extend_from_slice(pos.key_id.0.as_bytes());
+        input.extend_from_slice(co[0].key_id.0.as_bytes());
+        input.extend_from_slice(&co[0].signature);
+        assert_eq!(r.entry_hash(7, ledger, &c), Domain::Entry.hash(&input));
+        // The position signature value is not hashed; its signer is.
+        let other = AuthorSignature {
+            signature: [0; 64],
+            ..pos
+        };
+        let b2 = f.encode_record(Some(&other), &co).unwrap();
+        assert_eq!(
+            RecordRef::parse(&b2).unwrap().entry_hash(7, ledger, &c),
+            r.entry_hash(7, ledger, &c)
+        );
+        let b3 = f.encode_record(Some(&sig(5)), &co).unwrap();
+        assert_ne!(
+            RecordRef::parse(&b3).unwrap().entry_hash(7, ledger, &c),
+            r.entry_hash(7, ledger, &c)
+        );
+        assert_ne!(r.entry_hash(8, ledger, &c), r.entry_hash(7, ledger, &c));
+        assert_ne!(r.entry_hash(7, LedgerId([5; 16]), &c), r.entry_hash(7, ledger, &c));
+        assert_eq!(r.statement_digest(ledger, &c), Domain::Statement.hash(&s));
     }
 
     #[test]
-    fn commitment_opens_only_with_salt_and_payload() {
-        let c = PayloadCommitment::new(&[1; 32], b"abc");
-        assert!(c.opens(&[1; 32], b"abc"));
-        assert!(!c.opens(&[2; 32], b"abc"));
-        assert!(!c.opens(&[1; 32], b"abd"));
+    fn commitment_is_keyed_payload_hash() {
+        for n in [0usize, 1, 224, 225, 5000] {
+            let p = vec![7u8; n];
+            let mut input = vec![1u8; 32];
+            input.extend_from_slice(&p);
+            assert_eq!(commit_payload(&[1; 32], &p), Domain::Payload.hash(&input), "{n}");
+        }
+        assert_ne!(commit_payload(&[1; 32], b"abc"), commit_payload(&[2; 32], b"abc"));
+    }
+
+    #[test]
+    fn bad_flags_content_type_and_counts_are_rejected() {
+        let f = fields();
+        let mut bytes = f.encode_record(None, &[]).unwrap();
+        let flags_at = bytes.len() - 2;
+        bytes[flags_at] = 2;
+        assert!(matches!(RecordRef::parse(&bytes), Err(DecodeError::Invalid { .. })));
+        bytes[flags_at] = 0;
+        bytes[flags_at + 1] = 17;
+        assert!(matches!(RecordRef::parse(&bytes), Err(DecodeError::TooLong { .. })));
+        let mut g = fields();
+        g.content_type = "a b".into();
+        assert!(g.encode_record(None, &[]).is_err());
+        g.content_type = "x".repeat(256);
+        assert!(g.encode_record(None, &[]).is_err());
+        let many = vec![sig(1); 17];
+        assert!(fields().encode_record(None, &many).is_err());
+    }
+
+    #[test]
+    fn messages_have_their_prefixes() {
+        let d = Digest::from_bytes([1; 32]);
+        assert_eq!(&cosignature_message(&d)[..24], b"provledger v2 statement\0");
+        assert_eq!(position_message(&d, &d).len(), 87);
+        assert_eq!(seal_key_request(LedgerId([0; 16])).len(), 39);
+    }
+
+    #[test]
+    fn salts_differ() {
+        let mut s = SaltSource::new().unwrap();
+        let mut out = [[0u8; 32]; 3];
+        s.fill(&mut out);
+        assert_ne!(out[0], out[1]);
+        assert_ne!(out[1], out[2]);
+        let mut more = [[0u8; 32]; 1];
+        s.fill(&mut more);
+        assert_ne!(more[0], out[0]);
     }
 
     #[test]
@@ -618,14 +884,5 @@ mod tests {
             Timestamp(1_709_210_096_000_000_007).to_string(),
             "2024-02-29T12:34:56.000000007Z"
         );
-    }
-
-    #[test]
-    fn content_type_rejects_spaces_and_controls() {
-        let mut e = sample();
-        e.statement.content_type = "a b".into();
-        assert!(e.to_bytes().is_err());
-        e.statement.content_type = "x".repeat(256);
-        assert!(e.to_bytes().is_err());
     }
 }

@@ -197,6 +197,9 @@ pub enum KeyError {
         #[source]
         source: io::Error,
     },
+    /// A signer (e.g. a remote one) could not sign.
+    #[error("the signer failed: {0}")]
+    Signer(String),
 }
 
 /// The caller passed something the API cannot accept (an oversized field, an empty batch…).

@@ -1,28 +1,93 @@
-//! Digests and every hash the format uses, each in its own named domain.
+//! Digests and every hash the format uses, each in its own named domain (docs/FORMAT.md §2).
 //!
-//! All hashes are BLAKE3. Entry, statement, payload and key-id hashes use BLAKE3's
-//! `derive_key` mode with the context strings below, so a digest from one domain can never be
-//! mistaken for one from another. Merkle leaves and nodes follow RFC 9162 §2.1 with BLAKE3 in
-//! place of SHA-256: a one-byte prefix (`0x00` leaf, `0x01` node) in front of plain BLAKE3.
-//! docs/FORMAT.md is the normative description; this module is its implementation.
+//! Two hash functions, each for what it does best:
+//!
+//! * **BLAKE3**, in keyed mode under a public per-domain key, for everything about an entry's
+//!   content and place: payload commitments, statements, entry hashes, chain values, key ids.
+//!   `K(label) = BLAKE3-derive_key("provledger v2 domain key", label)` and
+//!   `H_label(m) = BLAKE3-keyed_hash(K(label), m)`; the keys are computed once per process.
+//! * **SHA-256** for the Merkle tree, exactly RFC 6962 / RFC 9162 (`0x00` leaf and `0x01` node
+//!   prefixes), so checkpoints are standard C2SP tlog checkpoints.
 
 use core::fmt;
 use core::str::FromStr;
+use std::sync::LazyLock;
 
+use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
-/// `derive_key` context for entry hashes (the chain links).
-pub const ENTRY_CONTEXT: &str = "provledger v1 entry";
-/// `derive_key` context for statement digests (what authors sign).
-pub const STATEMENT_CONTEXT: &str = "provledger v1 statement";
-/// `derive_key` context for salted payload commitments.
-pub const PAYLOAD_CONTEXT: &str = "provledger v1 payload";
-/// `derive_key` context for key identifiers.
-pub const KEY_ID_CONTEXT: &str = "provledger v1 key id";
+/// The `derive_key` context from which every BLAKE3 domain key is derived.
+pub const DOMAIN_KEY_CONTEXT: &str = "provledger v2 domain key";
 /// RFC 9162 §2.1 prefix of a Merkle leaf hash input.
 pub const LEAF_PREFIX: u8 = 0x00;
 /// RFC 9162 §2.1 prefix of a Merkle interior-node hash input.
 pub const NODE_PREFIX: u8 = 0x01;
+
+/// A BLAKE3 hash domain of the format: each has its own public key, derived from its label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Domain {
+    /// Salted payload commitments: `H_payload(salt ‖ payload)`.
+    Payload,
+    /// Statement digests, what co-signers sign: `H_statement(S)`.
+    Statement,
+    /// Entry hashes: `H_entry(seq ‖ S ‖ A)`.
+    Entry,
+    /// Chain values: `H_chain(L_prev ‖ E)`.
+    Chain,
+    /// Key identifiers: `H_key_id(public key)`.
+    KeyId,
+    /// The writer's seal key: `H_seal_key(signature)`.
+    SealKey,
+}
+
+impl Domain {
+    /// Every domain, in the order of docs/FORMAT.md §2.1.
+    pub const ALL: [Domain; 6] = [
+        Domain::Payload,
+        Domain::Statement,
+        Domain::Entry,
+        Domain::Chain,
+        Domain::KeyId,
+        Domain::SealKey,
+    ];
+
+    /// The domain's label, the key-derivation material.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Domain::Payload => "payload",
+            Domain::Statement => "statement",
+            Domain::Entry => "entry",
+            Domain::Chain => "chain",
+            Domain::KeyId => "key id",
+            Domain::SealKey => "seal key",
+        }
+    }
+
+    /// The domain's public 32-byte BLAKE3 key.
+    #[must_use]
+    pub fn key(self) -> &'static [u8; 32] {
+        static KEYS: LazyLock<[[u8; 32]; 6]> =
+            LazyLock::new(|| Domain::ALL.map(|d| blake3::derive_key(DOMAIN_KEY_CONTEXT, d.label().as_bytes())));
+        &KEYS[self as usize]
+    }
+
+    /// `H_label(input)`: BLAKE3 keyed with the domain key.
+    #[must_use]
+    pub fn hash(self, input: &[u8]) -> Digest {
+        blake3::keyed_hash(self.key(), input).into()
+    }
+
+    /// `H_label(parts[0] ‖ parts[1] ‖ …)`.
+    #[must_use]
+    pub fn hash_parts(self, parts: &[&[u8]]) -> Digest {
+        let mut h = blake3::Hasher::new_keyed(self.key());
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().into()
+    }
+}
 
 /// Length of a [`Digest`] in bytes.
 pub const DIGEST_LEN: usize = 32;
@@ -201,49 +266,38 @@ fn hex_val(c: u8) -> Result<u8, ParseDigestError> {
     }
 }
 
-/// BLAKE3 `derive_key(context, parts[0] ‖ parts[1] ‖ …)`.
-///
-/// The four contexts of the format start from a hasher prepared once (the context string is
-/// hashed a single time per process); any other context is prepared on each call.
+/// The chain value after an entry: `H_chain(prev ‖ entry_hash)`, one BLAKE3 compression.
 #[must_use]
-pub fn derive(context: &str, parts: &[&[u8]]) -> Digest {
-    let mut h = prepared(context).unwrap_or_else(|| blake3::Hasher::new_derive_key(context));
-    for p in parts {
-        h.update(p);
-    }
-    h.finalize().into()
+pub fn chain_value(prev: &Digest, entry_hash: &Digest) -> Digest {
+    let mut buf = [0u8; 2 * DIGEST_LEN];
+    buf[..DIGEST_LEN].copy_from_slice(prev.as_bytes());
+    buf[DIGEST_LEN..].copy_from_slice(entry_hash.as_bytes());
+    Domain::Chain.hash(&buf)
 }
 
-/// A clone of the prepared `derive_key` hasher of one of the format's contexts.
-fn prepared(context: &str) -> Option<blake3::Hasher> {
-    use std::sync::LazyLock;
-    static HASHERS: LazyLock<[(&str, blake3::Hasher); 4]> = LazyLock::new(|| {
-        [ENTRY_CONTEXT, STATEMENT_CONTEXT, PAYLOAD_CONTEXT, KEY_ID_CONTEXT]
-            .map(|c| (c, blake3::Hasher::new_derive_key(c)))
-    });
-    HASHERS
-        .iter()
-        .find(|(c, _)| core::ptr::eq(*c, context) || *c == context)
-        .map(|(_, h)| h.clone())
-}
-
-/// RFC 9162 leaf hash: `BLAKE3(0x00 ‖ entry_hash)`.
+/// RFC 6962 leaf hash: `SHA-256(0x00 ‖ entry_hash)`.
 #[must_use]
 pub fn hash_leaf(entry_hash: &Digest) -> Digest {
     let mut buf = [0u8; 1 + DIGEST_LEN];
     buf[0] = LEAF_PREFIX;
     buf[1..].copy_from_slice(entry_hash.as_bytes());
-    blake3::hash(&buf).into()
+    Digest(sha2::Sha256::digest(buf).into())
 }
 
-/// RFC 9162 interior node hash: `BLAKE3(0x01 ‖ left ‖ right)`.
+/// RFC 6962 interior node hash: `SHA-256(0x01 ‖ left ‖ right)`.
 #[must_use]
 pub fn hash_node(left: &Digest, right: &Digest) -> Digest {
     let mut buf = [0u8; 1 + 2 * DIGEST_LEN];
     buf[0] = NODE_PREFIX;
     buf[1..=DIGEST_LEN].copy_from_slice(left.as_bytes());
     buf[1 + DIGEST_LEN..].copy_from_slice(right.as_bytes());
-    blake3::hash(&buf).into()
+    Digest(sha2::Sha256::digest(buf).into())
+}
+
+/// The root of the empty tree, `SHA-256("")`.
+#[must_use]
+pub fn hash_empty() -> Digest {
+    Digest(sha2::Sha256::digest([]).into())
 }
 
 #[cfg(test)]
@@ -260,24 +314,49 @@ mod tests {
     }
 
     #[test]
-    fn prepared_hashers_match_fresh_ones() {
-        for c in [
-            ENTRY_CONTEXT,
-            STATEMENT_CONTEXT,
-            PAYLOAD_CONTEXT,
-            KEY_ID_CONTEXT,
-            "other context",
-        ] {
-            let mut fresh = blake3::Hasher::new_derive_key(c);
-            fresh.update(b"abc");
-            assert_eq!(derive(c, &[b"a", b"bc"]), Digest::from(fresh.finalize()), "{c}");
+    fn keyed_domains_match_their_definition() {
+        for d in Domain::ALL {
+            let key = blake3::derive_key("provledger v2 domain key", d.label().as_bytes());
+            assert_eq!(d.key(), &key);
+            let want = Digest::from(blake3::keyed_hash(&key, b"abc"));
+            assert_eq!(d.hash(b"abc"), want, "{d:?}");
+            assert_eq!(d.hash_parts(&[b"a", b"bc"]), want, "{d:?}");
         }
+        let p = Digest::from_bytes([1; 32]);
+        let e = Digest::from_bytes([2; 32]);
+        assert_eq!(
+            chain_value(&p, &e),
+            Domain::Chain.hash_parts(&[p.as_bytes(), e.as_bytes()])
+        );
+    }
+
+    #[test]
+    fn merkle_hashes_are_rfc6962_sha256() {
+        // RFC 6962 empty-tree root, and a leaf/node recomputed with plain SHA-256.
+        assert_eq!(
+            hash_empty().to_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        let e = Digest::from_bytes([7; 32]);
+        let mut leaf_in = vec![0u8];
+        leaf_in.extend_from_slice(&[7; 32]);
+        assert_eq!(
+            hash_leaf(&e).to_bytes(),
+            <[u8; 32]>::from(sha2::Sha256::digest(&leaf_in))
+        );
+        let mut node_in = vec![1u8];
+        node_in.extend_from_slice(&[7; 32]);
+        node_in.extend_from_slice(&[7; 32]);
+        assert_eq!(
+            hash_node(&e, &e).to_bytes(),
+            <[u8; 32]>::from(sha2::Sha256::digest(&node_in))
+        );
     }
 
     #[test]
     fn domains_differ() {
-        let a = derive(ENTRY_CONTEXT, &[b"x"]);
-        let b = derive(STATEMENT_CONTEXT, &[b"x"]);
+        let a = Domain::Entry.hash(b"x");
+        let b = Domain::Statement.hash(b"x");
         assert_ne!(a, b);
         assert_ne!(hash_leaf(&a), hash_node(&a, &a));
     }

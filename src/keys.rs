@@ -1,6 +1,6 @@
 //! Ed25519 keys: signing and verifying types kept apart, key ids, and key files.
 //!
-//! A [`KeyId`] is `BLAKE3-derive_key("provledger v1 key id", public_key)`. Secret key files are
+//! A [`KeyId`] is `H_key_id(public_key)` (docs/FORMAT.md §2.1). Secret key files are
 //! written with mode 0600 and refused when group or others can read them. `Debug` never prints
 //! secret material, and the secret is zeroized on drop (ed25519-dalek's `zeroize` feature).
 
@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::{Error, KeyError};
-use crate::hash::{derive, hex_decode_into, hex_encode, Digest, KEY_ID_CONTEXT};
+use crate::hash::{hex_decode_into, hex_encode, Digest, Domain};
 
 /// Length of an Ed25519 signature.
 pub const SIGNATURE_LEN: usize = 64;
@@ -62,7 +62,7 @@ impl VerifyingKey {
     }
 
     fn wrap(inner: ed25519_dalek::VerifyingKey) -> Self {
-        let id = KeyId(derive(KEY_ID_CONTEXT, &[inner.as_bytes()]));
+        let id = KeyId(Domain::KeyId.hash(inner.as_bytes()));
         VerifyingKey { inner, id }
     }
 
@@ -332,5 +332,42 @@ mod tests {
             k[31] = 0x7f | sign;
             assert!(VerifyingKey::from_bytes(&k).is_err(), "sign bit {sign:#x}");
         }
+    }
+}
+
+/// A signing key the ledger can use without holding its secret: an in-memory [`SigningKey`],
+/// or a remote signer (HSM, KMS) that implements this trait.
+///
+/// The signer MUST be deterministic RFC 8032 pure Ed25519: the writer derives its seal key
+/// from a signature over a fixed message (docs/FORMAT.md §7.5), so it must get the same
+/// signature every time.
+pub trait Signer: Send + Sync {
+    /// The public key.
+    fn verifying_key(&self) -> VerifyingKey;
+
+    /// Signs `message`.
+    ///
+    /// # Errors
+    /// [`KeyError::Signer`] when a remote signer cannot sign.
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError>;
+}
+
+impl Signer for SigningKey {
+    fn verifying_key(&self) -> VerifyingKey {
+        SigningKey::verifying_key(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
+        Ok(SigningKey::sign(self, message))
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
+    fn verifying_key(&self) -> VerifyingKey {
+        (**self).verifying_key()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
+        (**self).sign(message)
     }
 }

@@ -54,6 +54,7 @@ pub mod checkpoint;
 pub mod encoding;
 pub mod entry;
 pub mod error;
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
 pub mod hash;
@@ -69,11 +70,11 @@ pub mod verify;
 
 // The public interface is:
 pub use checkpoint::Checkpoint;
-pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, PayloadCommitment, Statement, Timestamp};
+pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, Timestamp};
 pub use error::{DecodeError, Error, InputError, KeyError, StorageError};
 pub use hash::Digest;
-pub use keys::{KeyId, SigningKey, VerifyingKey};
-pub use ledger::{rebuild_derived, Appender, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery};
+pub use keys::{KeyId, Signer, SigningKey, VerifyingKey};
+pub use ledger::{rebuild_derived, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery, Ticket};
 pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
 pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};

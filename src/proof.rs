@@ -31,10 +31,17 @@ impl From<ProofError> for ProofCheckError {
     }
 }
 
-/// Proof that an entry is in the ledger state a checkpoint pins.
+/// The version of the proof JSON forms (docs/FORMAT.md §15).
+pub const PROOF_VERSION: u32 = 2;
+
+/// Proof that an entry is in the ledger state a checkpoint pins (docs/FORMAT.md §15).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
+    /// Always [`PROOF_VERSION`].
+    pub version: u32,
+    /// The ledger the proof is about.
+    pub ledger_id: crate::entry::LedgerId,
     /// Size of the tree the proof is against.
     pub tree_size: u64,
     /// The entry's sequence number (its leaf index).
@@ -56,7 +63,26 @@ impl InclusionProof {
     /// # Errors
     /// [`ProofCheckError`] saying whether the proof is malformed or invalid.
     pub fn verify(&self, operator: &VerifyingKey) -> Result<(), ProofCheckError> {
-        check_checkpoint(self.checkpoint.as_ref(), self.tree_size, &self.root, operator)?;
+        self.verify_for(operator, None)
+    }
+
+    /// As [`InclusionProof::verify`], and the proof must be about ledger `ledger` if given.
+    ///
+    /// # Errors
+    /// [`ProofCheckError`] saying whether the proof is malformed or invalid.
+    pub fn verify_for(
+        &self,
+        operator: &VerifyingKey,
+        ledger: Option<crate::entry::LedgerId>,
+    ) -> Result<(), ProofCheckError> {
+        check_header(self.version, self.ledger_id, ledger)?;
+        check_checkpoint(
+            self.checkpoint.as_ref(),
+            self.ledger_id,
+            self.tree_size,
+            &self.root,
+            operator,
+        )?;
         verify_inclusion_of_entry(
             &self.entry_hash,
             self.leaf_index,
@@ -72,6 +98,10 @@ impl InclusionProof {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyProof {
+    /// Always [`PROOF_VERSION`].
+    pub version: u32,
+    /// The ledger the proof is about.
+    pub ledger_id: crate::entry::LedgerId,
     /// The older tree size.
     pub old_size: u64,
     /// The newer tree size.
@@ -95,27 +125,70 @@ impl ConsistencyProof {
     /// # Errors
     /// [`ProofCheckError`] saying whether the proof is malformed or invalid.
     pub fn verify(&self, operator: &VerifyingKey) -> Result<(), ProofCheckError> {
-        check_checkpoint(self.old_checkpoint.as_ref(), self.old_size, &self.old_root, operator)?;
-        check_checkpoint(self.new_checkpoint.as_ref(), self.new_size, &self.new_root, operator)?;
-        if let (Some(a), Some(b)) = (&self.old_checkpoint, &self.new_checkpoint) {
-            if a.ledger_id != b.ledger_id {
-                return Err(ProofCheckError::Invalid(
-                    "the checkpoints belong to different ledgers".into(),
-                ));
-            }
-        }
+        self.verify_for(operator, None)
+    }
+
+    /// As [`ConsistencyProof::verify`], and the proof must be about ledger `ledger` if given.
+    ///
+    /// # Errors
+    /// [`ProofCheckError`] saying whether the proof is malformed or invalid.
+    pub fn verify_for(
+        &self,
+        operator: &VerifyingKey,
+        ledger: Option<crate::entry::LedgerId>,
+    ) -> Result<(), ProofCheckError> {
+        check_header(self.version, self.ledger_id, ledger)?;
+        let id = self.ledger_id;
+        check_checkpoint(
+            self.old_checkpoint.as_ref(),
+            id,
+            self.old_size,
+            &self.old_root,
+            operator,
+        )?;
+        check_checkpoint(
+            self.new_checkpoint.as_ref(),
+            id,
+            self.new_size,
+            &self.new_root,
+            operator,
+        )?;
         verify_consistency(self.old_size, self.new_size, &self.old_root, &self.new_root, &self.path)?;
         Ok(())
     }
 }
 
+fn check_header(
+    version: u32,
+    ledger_id: crate::entry::LedgerId,
+    expected: Option<crate::entry::LedgerId>,
+) -> Result<(), ProofCheckError> {
+    if version != PROOF_VERSION {
+        return Err(ProofCheckError::Malformed(format!(
+            "proof version {version}; this version reads {PROOF_VERSION}"
+        )));
+    }
+    if let Some(want) = expected.filter(|w| *w != ledger_id) {
+        return Err(ProofCheckError::Invalid(format!(
+            "the proof is about ledger {ledger_id}, not {want}"
+        )));
+    }
+    Ok(())
+}
+
 fn check_checkpoint(
     c: Option<&Checkpoint>,
+    ledger_id: crate::entry::LedgerId,
     size: u64,
     root: &Digest,
     operator: &VerifyingKey,
 ) -> Result<(), ProofCheckError> {
     let c = c.ok_or_else(|| ProofCheckError::Malformed("no signed checkpoint in the proof".into()))?;
+    if c.ledger_id != ledger_id {
+        return Err(ProofCheckError::Invalid(
+            "a checkpoint belongs to another ledger than the proof".into(),
+        ));
+    }
     if !c.verify(operator) {
         return Err(ProofCheckError::Invalid(
             "the checkpoint is not signed by the trusted key".into(),

@@ -2,29 +2,28 @@
 //! inclusion / consistency proofs built from the stored tree with O(log n) reads.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::checkpoint::{read_log, Checkpoint};
-use crate::entry::{entry_hash, Entry, LedgerId};
+use crate::entry::{commit_payload, Entry, LedgerId};
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
-use crate::merkle::{consistency_proof, inclusion_proof, BuildError};
-use crate::proof::{ConsistencyProof, InclusionProof};
-use crate::storage::frame::{check_body, parse_header, parse_section, StoredPayload, FRAME_HEADER_LEN};
-use crate::storage::segment::SEGMENT_HEADER_LEN;
+use crate::merkle::{consistency_proof, inclusion_proof, subtree_root, BuildError};
+use crate::proof::{ConsistencyProof, InclusionProof, PROOF_VERSION};
+use crate::storage::frame::{check_frame, parse_header, parse_section, SectionRef, StoredPayload, FRAME_HEADER_LEN};
+use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
 use crate::storage::{
     corrupt, index, index_path, io_err, list_segments, read_segment_header, segment_path, Backend, SegmentStream,
-    StdBackend,
+    StdBackend, StorageFile,
 };
 use crate::tree::{BackendHandle, TreeReader};
 
 /// An entry as read from disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredEntry {
-    /// The decoded entry.
+    /// The decoded entry (fields, place, hash).
     pub entry: Entry,
-    /// Its entry hash.
-    pub hash: Digest,
     /// Its payload (or the fact that it was erased).
     pub payload: StoredPayload,
     /// The segment file holding it.
@@ -39,12 +38,13 @@ pub struct StoredEntry {
 /// use provledger::{Draft, Ledger, LedgerReader, Options, SigningKey};
 /// let dir = tempfile::tempdir()?;
 /// let key = SigningKey::generate()?;
-/// let mut ledger = Ledger::create(dir.path(), &key, "demo", Options::default())?;
+/// let public = key.verifying_key();
+/// let ledger = Ledger::create(dir.path(), key, "demo", Options::default())?;
 /// ledger.append(Draft::application("text/plain", b"a".to_vec()))?;
 /// let cp = ledger.checkpoint()?;
 /// let reader = LedgerReader::open(dir.path())?;
 /// let proof = reader.inclusion_proof(1, None)?;
-/// proof.verify(&key.verifying_key())?;
+/// proof.verify(&public)?;
 /// assert_eq!(proof.tree_size, cp.tree_size);
 /// # Ok::<_, provledger::Error>(())
 /// ```
@@ -55,21 +55,16 @@ pub struct LedgerReader {
     ledger_id: LedgerId,
     /// Level files stay open across proofs.
     tree: TreeReader<'static>,
-    cache: std::sync::Mutex<Cache>,
+    cache: Mutex<Cache>,
 }
 
-/// Segment list and open segment/index files, kept across reads.
+/// Segment list, open segment/index files and the checkpoint log, kept across reads.
 #[derive(Debug, Default)]
 struct Cache {
     segments: Vec<u64>,
-    files: std::collections::HashMap<PathBuf, Box<dyn crate::storage::StorageFile>>,
-}
-
-impl Cache {
-    fn clear(&mut self) {
-        self.segments.clear();
-        self.files.clear();
-    }
+    files: std::collections::HashMap<PathBuf, Arc<dyn StorageFile>>,
+    /// The checkpoint log as last read, and the log file's length then.
+    log: Option<(u64, Vec<Checkpoint>)>,
 }
 
 impl LedgerReader {
@@ -101,7 +96,7 @@ impl LedgerReader {
             dir: dir.to_path_buf(),
             ledger_id: header.ledger_id,
             tree,
-            cache: std::sync::Mutex::new(Cache::default()),
+            cache: Mutex::new(Cache::default()),
         })
     }
 
@@ -117,18 +112,39 @@ impl LedgerReader {
         &self.dir
     }
 
+    fn cache(&self) -> MutexGuard<'_, Cache> {
+        // The cache holds plain handles; a panic elsewhere leaves it usable.
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn segments(&self, fresh: bool) -> Result<Vec<u64>, Error> {
+        let mut c = self.cache();
+        if fresh || c.segments.is_empty() {
+            c.segments = list_segments(self.backend.as_ref(), &self.dir)?;
+            c.files.clear();
+        }
+        Ok(c.segments.clone())
+    }
+
+    /// A cached handle on `path` (positional reads need no lock, so the cache lock is held
+    /// only to find the handle).
+    fn file(&self, path: &Path) -> Option<Arc<dyn StorageFile>> {
+        let mut c = self.cache();
+        if let Some(f) = c.files.get(path) {
+            return Some(Arc::clone(f));
+        }
+        let f: Arc<dyn StorageFile> = Arc::from(self.backend.open_read(path).ok()?);
+        c.files.insert(path.to_path_buf(), Arc::clone(&f));
+        Some(f)
+    }
+
     /// Reads entry `seq` (one index read and one frame read).
     ///
     /// # Errors
     /// [`StorageError::NoSuchEntry`] past the end; [`StorageError::Corrupt`] for damage.
     pub fn get(&self, seq: u64) -> Result<StoredEntry, Error> {
-        // The segment list and open files are cached; a miss (a segment created since, a
-        // writer's repair) refreshes them once before falling back to a scan.
         for fresh in [false, true] {
-            if fresh {
-                self.cache().clear();
-            }
-            let segs = self.segments()?;
+            let segs = self.segments(fresh)?;
             let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
             if let Some(e) = self.read_indexed(first, seq)? {
                 return Ok(e);
@@ -137,66 +153,44 @@ impl LedgerReader {
         self.scan_for(seq)
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
-        // The cache holds plain handles; a panic elsewhere leaves it usable.
-        self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn segments(&self) -> Result<Vec<u64>, Error> {
-        let mut c = self.cache();
-        if c.segments.is_empty() {
-            c.segments = list_segments(self.backend.as_ref(), &self.dir)?;
-        }
-        Ok(c.segments.clone())
-    }
-
-    /// Reads `buf.len()` bytes at `offset` of `path` through a cached handle.
-    fn read_at(&self, path: &Path, buf: &mut [u8], offset: u64) -> bool {
-        let mut c = self.cache();
-        if !c.files.contains_key(path) {
-            let Ok(f) = self.backend.open_read(path) else {
-                return false;
-            };
-            c.files.insert(path.to_path_buf(), f);
-        }
-        c.files.get(path).is_some_and(|f| f.read_exact_at(buf, offset).is_ok())
-    }
-
-    /// The frame the index points at, if the index has it and the frame is entry `seq`.
+    /// The frame the index points at, if the index has a slot for `seq`.
     fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, Error> {
-        let mut b = [0u8; 8];
-        if !self.read_at(&index_path(&self.dir, first), &mut b, index::slot(seq - first)) {
+        let Some(at) = seq.checked_sub(first).and_then(index::slot) else {
+            return Ok(None);
+        };
+        let mut b = [0u8; 4];
+        let Some(idx) = self.file(&index_path(&self.dir, first)) else {
+            return Ok(None);
+        };
+        if idx.read_exact_at(&mut b, at).is_err() {
             return Ok(None);
         }
-        let offset = u64::from_le_bytes(b);
+        let (offset, _) = index::decode_slot(b);
         let path = segment_path(&self.dir, first);
+        let Some(seg) = self.file(&path) else { return Ok(None) };
         let mut h = [0u8; FRAME_HEADER_LEN];
-        if offset < SEGMENT_HEADER_LEN as u64 || !self.read_at(&path, &mut h, offset) {
+        if offset < SEGMENT_HEADER_LEN as u64 || seg.read_exact_at(&mut h, offset).is_err() {
             return Ok(None);
         }
         let Ok(header) = parse_header(&h) else { return Ok(None) };
         let mut frame = vec![0u8; header.frame_len()];
-        if !self.read_at(&path, &mut frame, offset) || check_body(header, &frame).is_err() {
+        if seg.read_exact_at(&mut frame, offset).is_err() || !check_frame(&frame) {
             return Ok(None);
         }
-        let loc = crate::storage::segment::FrameLoc {
+        let loc = FrameLoc {
             offset,
             start: 0,
             header,
         };
-        let stored = decode(&frame, &loc, path)?;
-        Ok((stored.entry.seq.0 == seq).then_some(stored))
+        decode(&frame, &loc, seq, self.ledger_id, path).map(Some)
     }
 
     /// Finds entry `seq` by scanning its segment (when the index cannot be used).
     fn scan_for(&self, seq: u64) -> Result<StoredEntry, Error> {
         let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, seq)?;
         if let Some(sc) = stream.next_chunk(1)? {
-            if let Some(f) = sc.chunk.frames.first() {
-                let e = decode(&sc.chunk.data, f, sc.path.clone())?;
-                if e.entry.seq.0 == seq {
-                    return Ok(e);
-                }
+            if let (Some(f), true) = (sc.chunk.frames.first(), sc.first_seq == seq) {
+                return decode(&sc.chunk.data, f, seq, self.ledger_id, sc.path.clone());
             }
         }
         Err(StorageError::NoSuchEntry {
@@ -230,8 +224,9 @@ impl LedgerReader {
     pub fn scan(&self, from: u64, mut f: impl FnMut(StoredEntry) -> Result<bool, Error>) -> Result<(), Error> {
         let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, from)?;
         while let Some(sc) = stream.next_chunk(1024)? {
-            for loc in &sc.chunk.frames {
-                if !f(decode(&sc.chunk.data, loc, sc.path.clone())?)? {
+            for (i, loc) in sc.chunk.frames.iter().enumerate() {
+                let seq = sc.first_seq + i as u64;
+                if !f(decode(&sc.chunk.data, loc, seq, self.ledger_id, sc.path.clone())?)? {
                     return Ok(());
                 }
             }
@@ -239,12 +234,21 @@ impl LedgerReader {
         Ok(())
     }
 
-    /// Every checkpoint in the log, oldest first.
+    /// Every checkpoint in the log, oldest first. The log is re-read only when it grew.
     ///
     /// # Errors
     /// [`StorageError::Corrupt`] if the log is damaged.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, Error> {
-        Ok(read_log(self.backend.as_ref(), &self.dir, self.ledger_id)?.checkpoints)
+        let path = crate::checkpoint::log_path(&self.dir);
+        let len = self.backend.open_read(&path).and_then(|f| f.len()).unwrap_or(0);
+        if let Some((seen, all)) = &self.cache().log {
+            if *seen == len {
+                return Ok(all.clone());
+            }
+        }
+        let all = read_log(self.backend.as_ref(), &self.dir, self.ledger_id)?.checkpoints;
+        self.cache().log = Some((len, all.clone()));
+        Ok(all)
     }
 
     fn checkpoint_for(all: &[Checkpoint], size: Option<u64>) -> Result<Checkpoint, Error> {
@@ -275,13 +279,29 @@ impl LedgerReader {
         let entry = self.get(seq)?;
         let path = inclusion_proof(&self.tree, seq, cp.tree_size).map_err(build_error)?;
         Ok(InclusionProof {
+            version: PROOF_VERSION,
+            ledger_id: self.ledger_id,
             tree_size: cp.tree_size,
             leaf_index: seq,
-            entry_hash: entry.hash,
+            entry_hash: entry.entry.hash,
             path,
             root: cp.root,
             checkpoint: Some(cp),
         })
+    }
+
+    /// The RFC 9162 consistency path between any two tree sizes `old ≤ new` the stored tree
+    /// covers, with both roots computed from the stored tree.
+    ///
+    /// # Errors
+    /// [`Error::Input`] for sizes out of range; storage errors for missing tree nodes.
+    pub fn consistency(&self, old: u64, new: u64) -> Result<(Digest, Digest, Vec<Digest>), Error> {
+        if old == 0 || old > new {
+            return Err(Error::input("a consistency proof needs 0 < old ≤ new"));
+        }
+        let root = |n| subtree_root(&self.tree, 0, n).map_err(build_error);
+        let path = consistency_proof(&self.tree, old, new).map_err(build_error)?;
+        Ok((root(old)?, root(new)?, path))
     }
 
     /// A consistency proof from the checkpoint of size `from` to the newest checkpoint (or the
@@ -290,7 +310,6 @@ impl LedgerReader {
     /// # Errors
     /// As [`LedgerReader::inclusion_proof`].
     pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, Error> {
-        // One read of the checkpoint log serves both ends.
         let all = self.checkpoints()?;
         let old = Self::checkpoint_for(&all, Some(from))?;
         let new = Self::checkpoint_for(&all, to)?;
@@ -299,6 +318,8 @@ impl LedgerReader {
         }
         let path = consistency_proof(&self.tree, old.tree_size, new.tree_size).map_err(build_error)?;
         Ok(ConsistencyProof {
+            version: PROOF_VERSION,
+            ledger_id: self.ledger_id,
             old_size: old.tree_size,
             new_size: new.tree_size,
             old_root: old.root,
@@ -321,16 +342,24 @@ fn build_error(e: BuildError<crate::tree::NodeUnavailable>) -> Error {
     }
 }
 
-/// Decodes a complete, checksum-valid frame into a [`StoredEntry`].
-fn decode(data: &[u8], loc: &crate::storage::segment::FrameLoc, file: PathBuf) -> Result<StoredEntry, Error> {
-    let bytes = loc.entry(data);
-    let entry = Entry::decode(bytes).map_err(|e| corrupt(&file, loc.offset, None, e.to_string()))?;
-    let payload =
-        parse_section(loc.section(data)).map_err(|e| corrupt(&file, loc.offset, Some(entry.seq.0), e.into()))?;
+/// Decodes a complete, checksum-valid frame of entry `seq` into a [`StoredEntry`].
+pub(crate) fn decode(
+    data: &[u8],
+    loc: &FrameLoc,
+    seq: u64,
+    ledger_id: LedgerId,
+    file: PathBuf,
+) -> Result<StoredEntry, Error> {
+    let section = parse_section(loc.section(data)).map_err(|e| corrupt(&file, loc.offset, Some(seq), e.into()))?;
+    let commitment = match section {
+        SectionRef::Present { salt, payload } => commit_payload(salt, payload),
+        SectionRef::Erased { commitment, .. } => commitment,
+    };
+    let entry = Entry::decode(loc.entry(data), seq, ledger_id, commitment)
+        .map_err(|e| corrupt(&file, loc.offset, Some(seq), e.to_string()))?;
     Ok(StoredEntry {
-        hash: entry_hash(bytes),
         entry,
-        payload,
+        payload: section.to_owned(),
         file,
         offset: loc.offset,
     })

@@ -1,10 +1,12 @@
-//! Stored Merkle tree hashes: one file per level, so that any inclusion or consistency proof
-//! needs O(log n) reads and no rescan (docs/FORMAT.md §11.4).
+//! Stored Merkle tree hashes: one file per *even* level, so that any inclusion or consistency
+//! proof needs O(log n) small reads and no rescan (docs/FORMAT.md §11.4). A node at an odd
+//! level is the hash of its two children, which are stored; storing every other level costs
+//! about 43 bytes per entry instead of 64.
 //!
 //! ```text
 //! DIR/tree/level-00.hashes   leaf hashes, 32 bytes each, in leaf order
-//! DIR/tree/level-01.hashes   hashes of complete 2-leaf subtrees
-//! DIR/tree/level-kk.hashes   hashes of complete 2^k-leaf subtrees
+//! DIR/tree/level-02.hashes   roots of complete 4-leaf subtrees
+//! DIR/tree/level-kk.hashes   roots of complete 2^k-leaf subtrees (k even)
 //! each file: 32-byte header (magic "PLEDGTRE", u16 version, u8 level, 5 zero, ledger id [16])
 //! ```
 //! The files are derived data: the writer rebuilds whatever a crash left missing from the
@@ -28,6 +30,12 @@ pub const TREE_MAGIC: &[u8; 8] = b"PLEDGTRE";
 pub const TREE_HEADER_LEN: u64 = 32;
 /// Number of levels a tree of up to 2^63 leaves can have.
 pub const MAX_LEVELS: usize = 64;
+
+/// Whether nodes of `level` are stored (even levels only).
+#[must_use]
+pub const fn is_stored_level(level: u8) -> bool {
+    level % 2 == 0
+}
 
 /// Path of the file holding the nodes of `level`.
 #[must_use]
@@ -108,9 +116,13 @@ impl<'b> TreeReader<'b> {
         }
     }
 
-    /// Number of nodes stored at `level` (0 if the file is missing or has a bad header).
+    /// Number of nodes available at `level`: those stored (0 if the file is missing or has a
+    /// bad header), or for an odd level, those computable from the level below.
     #[must_use]
     pub fn stored(&self, level: u8) -> u64 {
+        if !is_stored_level(level) {
+            return self.stored(level - 1) / 2;
+        }
         self.with_file(level, |f| f.len().map_err(|e| e.to_string()))
             .map_or(0, |len| len.saturating_sub(TREE_HEADER_LEN) / 32)
     }
@@ -138,13 +150,28 @@ impl NodeSource for TreeReader<'_> {
     type Error = NodeUnavailable;
 
     fn node(&self, level: u8, index: u64) -> Result<Digest, NodeUnavailable> {
+        let unavailable = |reason: String| NodeUnavailable { level, index, reason };
+        if !is_stored_level(level) {
+            // The two children are adjacent at the stored level below: one read.
+            let below = level - 1;
+            let first = index
+                .checked_mul(2)
+                .ok_or_else(|| unavailable("index out of range".into()))?;
+            let read = |f: &dyn StorageFile| {
+                let mut b = [0u8; 64];
+                f.read_exact_at(&mut b, node_offset(first)).map_err(|e| e.to_string())?;
+                let (l, r) = b.split_at(32);
+                let d = |x: &[u8]| Digest::from_bytes(x.try_into().unwrap_or([0; 32]));
+                Ok(crate::hash::hash_node(&d(l), &d(r)))
+            };
+            return self.with_file(below, read).map_err(unavailable);
+        }
         let read = |f: &dyn StorageFile| {
             let mut b = [0u8; 32];
             f.read_exact_at(&mut b, node_offset(index)).map_err(|e| e.to_string())?;
             Ok(Digest::from_bytes(b))
         };
-        self.with_file(level, read)
-            .map_err(|reason| NodeUnavailable { level, index, reason })
+        self.with_file(level, read).map_err(unavailable)
     }
 }
 
@@ -188,7 +215,7 @@ impl TreeWriter {
             counts: vec![0; MAX_LEVELS],
             pending: vec![Vec::new(); MAX_LEVELS],
         };
-        for level in 0..MAX_LEVELS as u8 {
+        for level in (0..MAX_LEVELS as u8).filter(|&l| is_stored_level(l)) {
             let keep = size >> level;
             if keep == 0 && stored[usize::from(level)] == 0 {
                 continue;
@@ -213,7 +240,9 @@ impl TreeWriter {
         let pending = &mut self.pending;
         self.frontier
             .push_with(crate::hash::hash_leaf(entry_hash), |n| {
-                pending[usize::from(n.level)].extend_from_slice(n.hash.as_bytes());
+                if is_stored_level(n.level) {
+                    pending[usize::from(n.level)].extend_from_slice(n.hash.as_bytes());
+                }
             })
             .map_err(|_| StorageError::Full)?;
         Ok(())
@@ -279,13 +308,17 @@ impl TreeWriter {
     }
 }
 
-/// The largest tree size `≤ entries` for which every level file holds all its nodes
-/// (`stored[k] ≥ size >> k`), so a crash that persisted some level files further than others
-/// costs only a replay of the difference.
+/// The largest tree size `≤ entries` for which every stored level file holds all its nodes
+/// (`stored[k] ≥ size >> k` for even k), so a crash that persisted some level files further
+/// than others costs only a replay of the difference. Odd levels (computed from the level
+/// below) are not constraints.
 #[must_use]
 pub fn consistent_size(stored: &[u64], entries: u64) -> u64 {
     let mut size = u128::from(entries.min(stored.first().copied().unwrap_or(0)));
     for (k, &m) in stored.iter().enumerate().skip(1).take(63) {
+        if k % 2 == 1 {
+            continue;
+        }
         // floor(size / 2^k) ≤ m  ⇔  size < (m + 1)·2^k
         size = size.min(((u128::from(m) + 1) << k) - 1);
     }
@@ -298,14 +331,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn consistent_size_cuts_to_the_shortest_level() {
-        // 8 leaves: level 1 has 4, level 2 has 2, level 3 has 1.
-        assert_eq!(consistent_size(&[8, 4, 2, 1], 8), 8);
-        assert_eq!(consistent_size(&[8, 4, 2, 1], 5), 5);
-        // Level 2 lost its second node: at most 7 leaves are consistent.
-        assert_eq!(consistent_size(&[8, 4, 1, 0], 8), 7);
-        // Level 1 lost everything: only 1 leaf is consistent.
-        assert_eq!(consistent_size(&[8, 0, 0, 0], 8), 1);
+    fn consistent_size_cuts_to_the_shortest_stored_level() {
+        // 16 leaves: level 2 has 4, level 4 has 1 (odd levels are not stored: any value).
+        assert_eq!(consistent_size(&[16, 0, 4, 0, 1], 16), 16);
+        assert_eq!(consistent_size(&[16, 0, 4, 0, 1], 5), 5);
+        // Level 2 lost its last node: at most 15 leaves are consistent.
+        assert_eq!(consistent_size(&[16, 0, 3, 0, 1], 16), 15);
+        // Level 4 lost everything: at most 15.
+        assert_eq!(consistent_size(&[16, 0, 4, 0, 0], 16), 15);
+        // Level 2 lost everything: only 3 leaves are consistent.
+        assert_eq!(consistent_size(&[16, 0, 0, 0, 0], 16), 3);
         assert_eq!(consistent_size(&[0, 0], 8), 0);
     }
 }

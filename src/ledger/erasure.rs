@@ -1,93 +1,96 @@
 //! Erasure: an authorised, itself-recorded redaction destroys a payload and its salt in place,
-//! while the commitment (and so every hash and proof) stays valid.
+//! while the commitment (and so every hash and proof) stays valid (docs/FORMAT.md §7.6).
 //!
-//! Order of work, each step durable before the next: (1) `redaction.pending` names the target
-//! and the sequence number the redaction entry will get; (2) the redaction entry is appended
-//! and synced; (3) the target's payload section is overwritten (state 1, zeros, new CRC) and
-//! synced; (4) the pending file is removed. A crash anywhere is finished by [`complete_pending`]
-//! when the writer next opens the ledger.
+//! Order of work, each step durable before the next: (1) `redaction.pending` names the target,
+//! the sequence number the redaction entry will get, and the target's commitment; (2) the
+//! redaction entry is appended (a write of its own, so its frame is sealed) and synced; (3) the
+//! target's payload section is overwritten (state 1, the commitment, zeros) with a new frame
+//! checksum, and synced; (4) the pending file is removed. A crash anywhere is finished by
+//! [`complete_pending`] when the writer next opens the ledger.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::{Draft, Ledger, Receipt};
+use super::writer::Writer;
+use super::{Draft, Receipt};
 use crate::encoding::crc;
+use crate::entry::{commit_payload, RecordRef};
 use crate::error::Error;
-use crate::keys::SigningKey;
-use crate::reader::LedgerReader;
+use crate::hash::Digest;
+use crate::keys::Signer;
 use crate::record::{Record, Redaction};
-use crate::storage::frame::{erased_section, parse_header, StoredPayload, FRAME_HEADER_LEN};
+use crate::storage::frame::{erased_section, parse_header, parse_section, FrameHeader, SectionRef, FRAME_HEADER_LEN};
 use crate::storage::{io_err, Backend};
 
 /// Name of the file recording an erasure in progress.
 pub const PENDING_FILE: &str = "redaction.pending";
+/// Bytes of the pending record: target, redaction seq, commitment, CRC.
+const PENDING_LEN: usize = 8 + 8 + 32 + 4;
 
 fn pending_path(dir: &Path) -> PathBuf {
     dir.join(PENDING_FILE)
 }
 
-impl Ledger {
-    /// Erases the payload of entry `seq`: appends a redaction entry (signed by the appending
-    /// key and `cosigners`; verification requires one of them to hold the admin role), then
-    /// destroys the payload bytes and salt in the segment file. The ledger still verifies and
-    /// reports the entry as redacted. Only application and AI-output payloads can be erased.
-    ///
-    /// ```
-    /// use provledger::{Draft, Ledger, Options, SigningKey};
-    /// let dir = tempfile::tempdir()?;
-    /// let admin = SigningKey::generate()?;
-    /// let mut ledger = Ledger::create(dir.path(), &admin, "demo", Options::default())?;
-    /// let r = ledger.append(Draft::application("text/plain", b"jane@example.com".to_vec()))?;
-    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88", &[])?;
-    /// let report = provledger::verify(dir.path(), &provledger::TrustAnchor::PublicKey(admin.verifying_key()))?;
-    /// assert!(report.is_ok());
-    /// assert_eq!(report.redacted, vec![r.seq.0]);
-    /// # Ok::<_, provledger::Error>(())
-    /// ```
-    ///
-    /// # Errors
-    /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
-    /// storage errors (the erasure is then finished on the next open).
-    pub fn redact(&mut self, seq: u64, reason: &str, cosigners: &[SigningKey]) -> Result<Receipt, Error> {
-        let reader = LedgerReader::open_with(self.opts.backend.clone(), &self.dir)?;
-        let target = reader.get(seq)?;
-        let kind = target.entry.statement.kind;
+impl Writer {
+    /// Appends a redaction of entry `seq` and erases its payload (see `Ledger::redact`).
+    pub(super) fn redact(&mut self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, Error> {
+        if self.poisoned {
+            return Err(crate::error::StorageError::Poisoned.into());
+        }
+        if seq >= self.len {
+            return Err(crate::error::StorageError::NoSuchEntry { seq, len: self.len }.into());
+        }
+        let backend = Arc::clone(&self.backend);
+        let (file, offset, header, frame) = locate(backend.as_ref(), &self.dir, seq)?;
+        let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])?;
+        let kind = record.kind();
         if !kind.redactable() {
             return Err(Error::input(format!(
                 "the payload of a {} entry may not be erased",
                 kind.name()
             )));
         }
-        if target.payload == StoredPayload::Erased {
-            return Err(Error::input(format!("the payload of entry {seq} is already erased")));
-        }
-        let record = Record::Redaction(Redaction {
+        let s = header.section_offset();
+        let commitment = match parse_section(&frame[s..s + header.section_len]) {
+            Ok(SectionRef::Present { salt, payload }) => commit_payload(salt, payload),
+            Ok(SectionRef::Erased { .. }) => {
+                return Err(Error::input(format!("the payload of entry {seq} is already erased")))
+            }
+            Err(e) => return Err(Error::input(format!("entry {seq}: {e}"))),
+        };
+        let target = record.entry_hash(seq, self.ledger_id, &commitment);
+        let rec = Record::Redaction(Redaction {
             target_seq: seq,
-            target: target.hash,
+            target,
             reason: reason.to_owned(),
         });
-        let draft = cosigners.iter().fold(Draft::record(&record)?, Draft::cosigned_by);
-        // Refuse before anything is written if verification would reject the redaction.
-        self.gate(std::slice::from_ref(&draft))?;
-        let backend = self.opts.backend.clone();
-        write_pending(backend.as_ref(), &self.dir, seq, self.len())?;
-        let receipt = self.append(draft)?;
-        self.sync()?;
-        erase(backend.as_ref(), &target.file, target.offset)?;
+        let mut draft = Draft::record(&rec)?;
+        draft.cosigners = cosigners;
+        super::prepare::check(&draft)?;
+        write_pending(backend.as_ref(), &self.dir, seq, self.len, &commitment)?;
+        let receipt = match self.append_one(draft) {
+            Ok(r) => r,
+            Err(e) => {
+                // Nothing was appended: the pending record names an entry that does not exist,
+                // and the next open discards it; remove it now if we can.
+                let _ = remove_pending(backend.as_ref(), &self.dir);
+                return Err(e);
+            }
+        };
+        erase(backend.as_ref(), &file, offset, header, &commitment)?;
         remove_pending(backend.as_ref(), &self.dir)?;
-        Ok(Receipt {
-            durable: true,
-            ..receipt
-        })
+        Ok(receipt)
     }
 }
 
-fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64) -> Result<(), Error> {
+fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64, c: &Digest) -> Result<(), Error> {
     let path = pending_path(dir);
-    let mut rec = Vec::with_capacity(20);
+    let mut rec = Vec::with_capacity(PENDING_LEN);
     rec.extend_from_slice(&target.to_le_bytes());
     rec.extend_from_slice(&redaction_seq.to_le_bytes());
-    let c = crc(&[&rec]);
-    rec.extend_from_slice(&c.to_le_bytes());
+    rec.extend_from_slice(c.as_bytes());
+    let sum = crc(&[&rec]);
+    rec.extend_from_slice(&sum.to_le_bytes());
     let _ = backend.remove_file(&path);
     let mut f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
     f.write_all_at(&rec, 0).map_err(io_err("write", &path))?;
@@ -106,33 +109,36 @@ fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Overwrites the payload section of the frame at `offset` with its erased form, and syncs.
-fn erase(backend: &dyn Backend, file: &Path, offset: u64) -> Result<(), Error> {
+/// Overwrites the payload section of the frame at `offset` with its erased form, rewrites the
+/// frame checksum over the record, the new section and the seal, and syncs.
+fn erase(backend: &dyn Backend, file: &Path, offset: u64, header: FrameHeader, c: &Digest) -> Result<(), Error> {
     let mut f = backend.open_write(file, false).map_err(io_err("open", file))?;
-    let mut h = [0u8; FRAME_HEADER_LEN];
-    f.read_exact_at(&mut h, offset).map_err(io_err("read", file))?;
-    let header = parse_header(&h)
-        .map_err(|_| crate::storage::corrupt(file, offset, None, "frame header to erase is damaged".into()))?;
-    let payload_len = header.section_len - crate::storage::frame::PAYLOAD_PREFIX_LEN;
-    let section = erased_section(payload_len);
-    f.write_all_at(&section, offset + header.section_offset() as u64)
+    let mut frame = vec![0u8; header.frame_len()];
+    f.read_exact_at(&mut frame, offset).map_err(io_err("read", file))?;
+    let section = erased_section(c, header.payload_len());
+    let s = header.section_offset();
+    frame[s..s + section.len()].copy_from_slice(&section);
+    let end = frame.len() - 4;
+    let sum = crc(&[&frame[FRAME_HEADER_LEN..end]]);
+    frame[end..].copy_from_slice(&sum.to_le_bytes());
+    f.write_all_at(&frame[s..], offset + s as u64)
         .map_err(io_err("write", file))?;
     f.sync_data().map_err(io_err("sync", file))?;
     Ok(())
 }
 
-/// Finishes an erasure a crash interrupted: if the redaction entry made it into the ledger,
-/// the target is (re-)erased; either way the pending file is removed. Returns the erased
-/// target, if any. Runs before recovery, and reads frames by their headers and entry
-/// checksums only, because the target's payload section may be half overwritten (its
-/// checksum fails) and recovery would stop there.
+/// Finishes an erasure a crash interrupted: if the redaction entry made it into the ledger (a
+/// complete, sealed frame), the target is (re-)erased; either way the pending file is removed.
+/// Returns the erased target, if any. Runs before recovery, and finds frames by their headers
+/// only, because the target's frame may be half overwritten (its checksum fails).
 pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Option<u64>, Error> {
     let path = pending_path(dir);
     let Ok(f) = backend.open_read(&path) else {
         return Ok(None);
     };
-    let mut rec = [0u8; 20];
-    let valid = f.read_exact_at(&mut rec, 0).is_ok() && crc(&[&rec[..16]]).to_le_bytes() == rec[16..];
+    let mut rec = [0u8; PENDING_LEN];
+    let valid =
+        f.read_exact_at(&mut rec, 0).is_ok() && crc(&[&rec[..PENDING_LEN - 4]]).to_le_bytes() == rec[PENDING_LEN - 4..];
     drop(f);
     let mut done = None;
     if valid {
@@ -142,9 +148,11 @@ pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Opti
             u64::from_le_bytes(b)
         };
         let (target, redaction_seq) = (word(0), word(8));
+        let mut c = [0u8; 32];
+        c.copy_from_slice(&rec[16..48]);
         if names_target(backend, dir, redaction_seq, target) {
-            let (file, offset, _) = locate(backend, dir, target)?;
-            erase(backend, &file, offset)?;
+            let (file, offset, header, _) = locate(backend, dir, target)?;
+            erase(backend, &file, offset, header, &Digest::from_bytes(c))?;
             done = Some(target);
         }
     }
@@ -152,16 +160,17 @@ pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Opti
     Ok(done)
 }
 
-/// The segment file, frame offset and complete frame bytes of entry `seq`, trusting frame
-/// headers and entry checksums but not payload checksums.
-fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, Vec<u8>), Error> {
+/// The segment file, frame offset, header and frame bytes of entry `seq`, found by walking the
+/// frame headers of its segment (their checksums, not the frames').
+fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, FrameHeader, Vec<u8>), Error> {
     let segs = crate::storage::list_segments(backend, dir)?;
     let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
     let path = crate::storage::segment_path(dir, first);
     let file = backend.open_read(&path).map_err(io_err("open", &path))?;
     let len = file.len().map_err(io_err("stat", &path))?;
     let mut offset = crate::storage::segment::SEGMENT_HEADER_LEN as u64;
-    let not_found = |at| crate::storage::corrupt(&path, at, Some(seq), "entry to erase not found".into());
+    let not_found = |at| crate::storage::corrupt(&path, at, Some(seq), "entry not found".into());
+    let mut at = first;
     while offset + FRAME_HEADER_LEN as u64 <= len {
         let mut h = [0u8; FRAME_HEADER_LEN];
         file.read_exact_at(&mut h, offset).map_err(io_err("read", &path))?;
@@ -169,40 +178,32 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, 
         if offset + header.frame_len() as u64 > len {
             break;
         }
-        let mut frame = vec![0u8; header.frame_len()];
-        file.read_exact_at(&mut frame, offset).map_err(io_err("read", &path))?;
-        let entry = &frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len];
-        let sum = &frame[FRAME_HEADER_LEN + header.entry_len..header.section_offset()];
-        if crc(&[entry]).to_le_bytes() != sum {
-            return Err(not_found(offset).into());
+        if at == seq {
+            let mut frame = vec![0u8; header.frame_len()];
+            file.read_exact_at(&mut frame, offset).map_err(io_err("read", &path))?;
+            return Ok((path, offset, header, frame));
         }
-        if entry.get(..8).is_some_and(|b| b == seq.to_le_bytes()) {
-            return Ok((path, offset, frame));
-        }
+        at += 1;
         offset += header.frame_len() as u64;
     }
     Err(not_found(offset).into())
 }
 
-/// Whether entry `redaction_seq` is complete and is a redaction of `target` (an incomplete or
-/// missing entry means the redaction never made it into the ledger).
+/// Whether entry `redaction_seq` is a complete, sealed frame holding a redaction of `target`
+/// (anything else means the redaction never made it into the ledger).
 fn names_target(backend: &dyn Backend, dir: &Path, redaction_seq: u64, target: u64) -> bool {
-    let Ok((_, _, frame)) = locate(backend, dir, redaction_seq) else {
+    let Ok((_, _, header, frame)) = locate(backend, dir, redaction_seq) else {
         return false;
     };
-    let Ok(header) = parse_header(&frame[..FRAME_HEADER_LEN].try_into().unwrap_or([0; FRAME_HEADER_LEN])) else {
-        return false;
-    };
-    if crate::storage::frame::check_body(header, &frame).is_err() {
+    if !header.sealed || !crate::storage::frame::check_frame(&frame) {
         return false;
     }
-    let entry = &frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len];
-    let section = &frame[header.section_offset()..header.section_offset() + header.section_len];
-    let (Ok(e), Ok(StoredPayload::Present { bytes, .. })) = (
-        crate::entry::Entry::decode(entry),
-        crate::storage::frame::parse_section(section),
-    ) else {
+    let Ok(record) = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len]) else {
         return false;
     };
-    matches!(Record::decode(e.statement.kind, &bytes), Ok(Record::Redaction(r)) if r.target_seq == target)
+    let s = header.section_offset();
+    let Ok(SectionRef::Present { payload, .. }) = parse_section(&frame[s..s + header.section_len]) else {
+        return false;
+    };
+    matches!(Record::decode(record.kind(), payload), Ok(Record::Redaction(r)) if r.target_seq == target)
 }

@@ -1,67 +1,68 @@
-//! The writer: create or open a ledger directory, append entries, make them durable.
+//! The writer: create or open a ledger directory, append entries from any number of threads or
+//! tasks, make them durable, sign checkpoints.
+//!
+//! One [`Ledger`] is the single writer of its directory (an OS lock keeps others out). It is
+//! `Send + Sync` and appends through `&self`: callers on any thread hand drafts to the
+//! ledger's writer thread, which groups everything waiting into one write and (when asked)
+//! one `fdatasync` — group commit — and answers each caller. [`Ledger::append`] waits for the
+//! answer; [`Ledger::submit`] returns a [`Ticket`] at once, which a caller can `wait` on or
+//! `.await`, so producers can keep many entries in flight and share each sync.
 
-mod appender;
 mod erasure;
-mod gate;
+mod open;
+mod prepare;
 mod repair;
+mod ticket;
+mod writer;
 
-pub use appender::Appender;
 pub use repair::{rebuild_derived, Rebuilt};
+pub use ticket::Ticket;
 
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
-use rayon::prelude::*;
-
-use crate::checkpoint::{Checkpoint, LogWriter};
-use crate::entry::{
-    entry_hash, sign_digest, statement_digest, EntryKind, EntrySeq, LedgerId, PayloadCommitment, SaltSource, Statement,
-    Timestamp, MAX_PAYLOAD_LEN, MAX_SIGNATURES, SALT_LEN, STATEMENT_OFFSET,
-};
+use crate::checkpoint::Checkpoint;
+use crate::entry::{EntryKind, EntrySeq, LedgerId, Timestamp};
 use crate::error::{Error, StorageError};
 use crate::hash::Digest;
-use crate::keys::SigningKey;
-use crate::record::{Genesis, TrustAnchorKey, GENESIS_CONTENT_TYPE};
-use crate::storage::frame::{encode_frame, FRAME_OVERHEAD, PAYLOAD_PREFIX_LEN};
-use crate::storage::index::{encode_index_header, slot};
-use crate::storage::recovery::{recover_segment, ChainHead};
-use crate::storage::segment::{SegmentHeader, SEGMENT_HEADER_LEN};
-use crate::storage::{
-    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, SegmentStream,
-    StdBackend, StorageFile, TornTail, LOCK_FILE, SEGMENTS_DIR,
-};
-use crate::tree::TreeWriter;
+use crate::keys::{Signer, VerifyingKey};
+use crate::record::Genesis;
+use crate::storage::{Backend, StdBackend, TornTail};
+use ticket::Slot;
+use writer::Writer;
 
-/// When appended entries reach stable storage. Each variant states its guarantee.
+/// When an append is acknowledged. Each variant states its guarantee.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Durability {
-    /// No automatic `fdatasync`. Entries survive a crash of the process once `append`
-    /// returns, but a power loss may lose any entry not covered by an explicit
-    /// [`Ledger::sync`]. Receipts say `durable: false`.
-    None,
-    /// One `fdatasync` at the end of every `append` / `append_batch` call: when the call
-    /// returns, all its entries are durable. The default.
+    /// Acknowledged once written to the operating system: the entry survives a crash of the
+    /// process, but a power loss may lose it until a later sync ([`Ledger::sync`], a synced
+    /// append, or a checkpoint). Receipts say `durable: false`.
+    Buffered,
+    /// Acknowledged only after an `fdatasync` that covers the entry: it survives a power loss.
+    /// Entries waiting together share one sync. The default.
     #[default]
-    PerBatch,
-    /// One `fdatasync` after every entry, even inside a batch: each entry is durable before the
-    /// next one is written. Slowest; for callers that hand receipts out one by one.
-    EveryAppend,
+    Synced,
 }
 
-/// Settings for creating or opening a ledger.
+/// Settings for creating or opening a ledger, built with chained calls.
+///
+/// ```
+/// use provledger::{Durability, Options};
+/// let opts = Options::default().durability(Durability::Buffered).segment_size(16 << 20).threads(2);
+/// # let _ = opts;
+/// ```
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// When entries become durable.
-    pub durability: Durability,
-    /// A new segment file is started once the current one reaches this many bytes.
-    pub segment_size: u64,
-    /// The I/O backend (the real file system unless a test injects another).
-    pub backend: Arc<dyn Backend>,
-    /// Refuse governance entries whose signers verification would reject (not enrolled,
-    /// revoked, or lacking the kind's role). On by default; turn off only to build test
-    /// fixtures of bad ledgers or to import foreign records as they are — verification
-    /// rejects such entries either way.
-    pub check_signers: bool,
+    durability: Durability,
+    segment_size: u64,
+    backend: Arc<dyn Backend>,
+    check_signers: bool,
+    threads: Option<usize>,
+    queue_bytes: usize,
 }
 
 impl Default for Options {
@@ -71,32 +72,105 @@ impl Default for Options {
             segment_size: 64 << 20,
             backend: Arc::new(StdBackend),
             check_signers: true,
+            threads: None,
+            queue_bytes: 64 << 20,
         }
     }
 }
 
-/// An entry to append: kind, payload, references, and who signs it.
+impl Options {
+    /// The durability of [`Ledger::append`] and [`Ledger::append_batch`] (default
+    /// [`Durability::Synced`]); [`Ledger::submit`] takes its own.
+    #[must_use]
+    pub fn durability(mut self, d: Durability) -> Self {
+        self.durability = d;
+        self
+    }
+
+    /// A new segment file is started once the current one would grow past this many bytes
+    /// (default 64 MiB; between 1 MiB and 1 GiB).
+    #[must_use]
+    pub fn segment_size(mut self, bytes: u64) -> Self {
+        self.segment_size = bytes.clamp(1 << 20, 1 << 30);
+        self
+    }
+
+    /// The storage the ledger lives on (default: the file system).
+    #[must_use]
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Threads that hash and sign batches (default: the global rayon pool, one per core).
+    #[must_use]
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+
+    /// Refuse governance entries whose signers verification would reject (not enrolled,
+    /// revoked, or lacking the kind's role). On by default; turn off only to build test
+    /// fixtures of bad ledgers — verification rejects such entries either way.
+    #[must_use]
+    pub fn check_signers(mut self, on: bool) -> Self {
+        self.check_signers = on;
+        self
+    }
+
+    /// Payload bytes that may wait for the writer before [`Ledger::submit`] blocks its caller
+    /// (default 64 MiB): back-pressure on producers faster than the disk.
+    #[must_use]
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes.max(1 << 16);
+        self
+    }
+}
+
+/// An entry to append: kind, payload, references, and who co-signs it.
 ///
 /// ```
 /// use provledger::Draft;
 /// let d = Draft::application("application/json", br#"{"event":"model-deployed"}"#.to_vec());
 /// assert_eq!(d.payload().len(), 26);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Draft {
     kind: EntryKind,
-    content_type: String,
+    content_type: Cow<'static, str>,
     payload: Vec<u8>,
     refs: Vec<Digest>,
     timestamp: Option<Timestamp>,
-    cosigners: Vec<SigningKey>,
-    signed_by_appender: bool,
+    cosigners: Vec<Arc<dyn Signer>>,
+    position_signed: bool,
+}
+
+impl std::fmt::Debug for Draft {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Draft")
+            .field("kind", &self.kind)
+            .field("content_type", &self.content_type)
+            .field("payload_len", &self.payload.len())
+            .field("refs", &self.refs.len())
+            .field("timestamp", &self.timestamp)
+            .field(
+                "cosigners",
+                &self
+                    .cosigners
+                    .iter()
+                    .map(|s| s.verifying_key().key_id())
+                    .collect::<Vec<_>>(),
+            )
+            .field("position_signed", &self.position_signed)
+            .finish()
+    }
 }
 
 impl Draft {
-    /// An application entry with a media type and arbitrary payload bytes.
+    /// An application entry with a media type and arbitrary payload bytes. A `&'static str`
+    /// content type costs no allocation.
     #[must_use]
-    pub fn application(content_type: impl Into<String>, payload: Vec<u8>) -> Self {
+    pub fn application(content_type: impl Into<Cow<'static, str>>, payload: Vec<u8>) -> Self {
         Draft {
             kind: EntryKind::Application,
             content_type: content_type.into(),
@@ -104,7 +178,7 @@ impl Draft {
             refs: Vec::new(),
             timestamp: None,
             cosigners: Vec::new(),
-            signed_by_appender: true,
+            position_signed: true,
         }
     }
 
@@ -116,13 +190,25 @@ impl Draft {
         let kind = record.entry_kind();
         Ok(Draft {
             kind,
-            content_type: crate::record::Record::content_type(kind),
+            content_type: Cow::Owned(crate::record::Record::content_type(kind)),
             payload: record.encode()?,
             refs: record.refs(),
             timestamp: None,
             cosigners: Vec::new(),
-            signed_by_appender: true,
+            position_signed: true,
         })
+    }
+
+    pub(crate) fn genesis(payload: Vec<u8>) -> Self {
+        Draft {
+            kind: EntryKind::Genesis,
+            content_type: Cow::Borrowed(crate::record::GENESIS_CONTENT_TYPE),
+            payload,
+            refs: Vec::new(),
+            timestamp: None,
+            cosigners: Vec::new(),
+            position_signed: true,
+        }
     }
 
     /// Adds references to earlier entries (by entry hash) after those a record implies, e.g.
@@ -133,26 +219,27 @@ impl Draft {
         self
     }
 
-    /// Sets the statement time (default: the time of appending).
+    /// Sets the statement time (default: the time the writer prepares the entry).
     #[must_use]
     pub fn with_timestamp(mut self, t: Timestamp) -> Self {
         self.timestamp = Some(t);
         self
     }
 
-    /// Adds a signature by another key (e.g. a reviewer and an approver both sign).
+    /// Adds a co-signature (e.g. a reviewer and an approver both sign what they endorse). The
+    /// signer is shared, not copied: pass an `Arc` to keep using it.
     #[must_use]
-    pub fn cosigned_by(mut self, key: &SigningKey) -> Self {
-        self.cosigners.push(key.clone());
+    pub fn cosigned_by(mut self, signer: impl Signer + 'static) -> Self {
+        self.cosigners.push(Arc::new(signer));
         self
     }
 
-    /// Leaves the appending key's signature off: the high-volume mode, where a signed
-    /// checkpoint covering the entry stands in for it. Until that entry is covered, `verify`
-    /// reports it as unsigned.
+    /// Leaves the writer's position signature off: the high-volume mode, for application
+    /// entries only, where a signed checkpoint covering the entry authenticates its place.
+    /// Until a checkpoint covers it, `verify` reports it as an uncovered tail.
     #[must_use]
-    pub fn without_appender_signature(mut self) -> Self {
-        self.signed_by_appender = false;
+    pub fn without_position_signature(mut self) -> Self {
+        self.position_signed = false;
         self
     }
 
@@ -161,23 +248,33 @@ impl Draft {
     pub fn payload(&self) -> &[u8] {
         &self.payload
     }
+
+    /// The entry kind.
+    #[must_use]
+    pub fn kind(&self) -> EntryKind {
+        self.kind
+    }
 }
 
-/// What `append` hands back for each entry.
+/// What appending hands back for each entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Receipt {
     /// The entry's sequence number.
     pub seq: EntrySeq,
-    /// The entry hash.
+    /// The entry hash (what refs, proofs and redactions name it by).
     pub entry_hash: Digest,
-    /// Whether the entry was on stable storage when the call returned.
+    /// The chain value after the entry (the ledger's head once it was appended).
+    pub chain: Digest,
+    /// Whether the entry was on stable storage when the receipt was handed out.
     pub durable: bool,
 }
 
 /// What opening a ledger had to do to recover from a crash.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Recovery {
-    /// The incomplete final record that was cut, if any.
+    /// The incomplete final write that was cut, if any (never acknowledged).
     pub torn_tail: Option<TornTail>,
     /// A newest segment file whose header was incomplete (a rotation cut short), removed.
     pub removed_segment: Option<PathBuf>,
@@ -187,342 +284,395 @@ pub struct Recovery {
     pub tree_replayed: u64,
     /// An erasure a crash interrupted, finished on open: the sequence number erased.
     pub erasure_completed: Option<u64>,
+    /// Whether the ledger was verified in full on open (the last write was sealed by another
+    /// key, so the writer could not recognise it as its own).
+    pub verified_on_open: bool,
 }
 
-/// The segment being appended to.
-#[derive(Debug)]
-struct Active {
-    path: PathBuf,
-    file: Box<dyn StorageFile>,
-    idx_path: PathBuf,
-    idx: Box<dyn StorageFile>,
-    /// Bytes in the segment file.
+/// What the writer thread publishes after each operation, for the accessors.
+#[derive(Clone, Debug)]
+struct Status {
     len: u64,
-    /// Entries in the segment.
-    count: u64,
+    head: Digest,
+    root: Digest,
+    durable_len: u64,
+    latest_checkpoint: Option<Checkpoint>,
 }
 
-/// The single writer of a ledger directory (an OS lock keeps others out).
+/// Where the receipts of an append go.
+enum Reply {
+    /// One draft, one receipt.
+    Single(Arc<Slot<Result<Receipt, Error>>>),
+    /// A batch.
+    Batch(Arc<Slot<Result<Vec<Receipt>, Error>>>),
+}
+
+impl Reply {
+    fn fill(&self, r: Result<Vec<Receipt>, Error>) {
+        match self {
+            Reply::Single(s) => s.fill(r.and_then(|mut v| v.pop().ok_or_else(|| Error::input("no receipt")))),
+            Reply::Batch(s) => s.fill(r),
+        }
+    }
+}
+
+/// A request to the writer thread.
+enum Request {
+    Append {
+        drafts: Vec<Draft>,
+        durability: Durability,
+        reply: Reply,
+    },
+    Sync(Arc<Slot<Result<u64, Error>>>),
+    Checkpoint(Arc<Slot<Result<Checkpoint, Error>>>),
+    Redact {
+        seq: u64,
+        reason: String,
+        cosigners: Vec<Arc<dyn Signer>>,
+        reply: Arc<Slot<Result<Receipt, Error>>>,
+    },
+    Close(Arc<Slot<Result<(), Error>>>),
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Request>,
+    bytes: usize,
+    closed: bool,
+}
+
+/// State shared between the [`Ledger`] handle and its writer thread.
+struct Shared {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    space: Condvar,
+    status: Mutex<Status>,
+    queue_limit: usize,
+}
+
+impl Shared {
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // The queue is a plain container: a panic elsewhere cannot leave it inconsistent.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn status(&self) -> Status {
+        self.status.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+/// The single writer of a ledger directory.
 ///
 /// ```
 /// use provledger::{Draft, Ledger, Options, SigningKey};
 /// let dir = tempfile::tempdir()?;
-/// let key = SigningKey::generate()?;
-/// let mut ledger = Ledger::create(dir.path(), &key, "demo", Options::default())?;
+/// let ledger = Ledger::create(dir.path(), SigningKey::generate()?, "demo", Options::default())?;
 /// let receipt = ledger.append(Draft::application("text/plain", b"hello".to_vec()))?;
 /// assert_eq!(receipt.seq.0, 1); // 0 is the genesis entry
 /// assert!(receipt.durable);
-/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ledger.close()?;
+/// # Ok::<_, provledger::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Ledger {
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
     dir: PathBuf,
-    opts: Options,
-    _lock: Box<dyn LockGuard>,
     ledger_id: LedgerId,
-    signer: SigningKey,
-    salts: SaltSourceCell,
-    chain: ChainHead,
-    durable_len: u64,
-    active: Active,
-    tree: TreeWriter,
-    checkpoints: LogWriter,
+    signer_key: VerifyingKey,
+    durability: Durability,
     recovery: Recovery,
-    poisoned: bool,
-    /// Whether the tree state loaded from disk at open was checked against the entries (done
-    /// once, before the first checkpoint is signed; see `Ledger::check_tree`).
-    tree_checked: bool,
-    /// Key registry for checking governance drafts; built on first need (see `gate.rs`).
-    registry: Option<crate::verify::registry::Registry>,
 }
 
-struct SaltSourceCell(SaltSource);
-
-impl std::fmt::Debug for SaltSourceCell {
+impl std::fmt::Debug for Ledger {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SaltSource { .. }")
+        f.debug_struct("Ledger")
+            .field("dir", &self.dir)
+            .field("ledger_id", &self.ledger_id)
+            .field("signer", &self.signer_key.key_id())
+            .finish_non_exhaustive()
     }
-}
-
-/// A prepared entry: statement, salt, payload and signatures, before it gets its place.
-struct Prepared {
-    statement_bytes: Vec<u8>,
-    salt: [u8; SALT_LEN],
-    payload: Vec<u8>,
-    /// Signature count and (key id, signature) pairs, as encoded in the entry.
-    sig_block: Vec<u8>,
-}
-
-fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, Error> {
-    let path = dir.join(LOCK_FILE);
-    backend.try_lock(&path).map_err(io_err("lock", &path))?.ok_or_else(|| {
-        StorageError::Locked {
-            path: dir.to_path_buf(),
-        }
-        .into()
-    })
 }
 
 impl Ledger {
-    /// Creates a ledger in `dir` whose genesis trusts `key` (admin and operator roles), and
-    /// opens it for appending with that key.
+    /// Creates a ledger in `dir` whose genesis trusts `signer`'s key (admin and operator
+    /// roles), and opens it for appending with that key.
     ///
     /// # Errors
     /// [`StorageError::AlreadyExists`] if `dir` already holds a ledger; I/O errors.
-    pub fn create(dir: &Path, key: &SigningKey, name: &str, opts: Options) -> Result<Self, Error> {
+    pub fn create(
+        dir: impl AsRef<Path>,
+        signer: impl Signer + 'static,
+        name: &str,
+        opts: Options,
+    ) -> Result<Self, Error> {
+        let key = signer.verifying_key();
         let genesis = Genesis {
             name: name.to_owned(),
-            anchors: vec![TrustAnchorKey::operator(&key.verifying_key(), name)],
+            anchors: vec![crate::record::TrustAnchorKey::operator(&key, name)],
             policy: crate::record::Policy::default(),
         };
-        Self::create_with_genesis(dir, key, &genesis, opts)
+        Self::create_with_genesis(dir, signer, &genesis, opts)
     }
 
-    /// Creates a ledger with an explicit genesis record (several anchors, roles…). The
-    /// genesis entry is signed by `key`, which must be one of the anchors.
+    /// Creates a ledger with an explicit genesis record (several anchors, roles…). The genesis
+    /// entry is position-signed by `signer`, which must be an anchor with the operator role.
     ///
     /// # Errors
-    /// As [`Ledger::create`]; [`Error::Input`] if `key` is not an anchor.
-    pub fn create_with_genesis(dir: &Path, key: &SigningKey, genesis: &Genesis, opts: Options) -> Result<Self, Error> {
-        if !genesis
-            .anchors
-            .iter()
-            .any(|a| a.public_key == key.verifying_key().to_bytes())
-        {
-            return Err(Error::input("the genesis signer must be one of the trust anchors"));
-        }
-        // `encode` makes the checks `decode` makes: a reader will accept this genesis.
-        let payload = genesis.encode()?;
-        let backend = Arc::clone(&opts.backend);
-        let seg_dir = dir.join(SEGMENTS_DIR);
-        backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
-        let lock = take_lock(backend.as_ref(), dir)?;
-        if !unfinished_create(backend.as_ref(), dir)? {
-            return Err(StorageError::AlreadyExists {
-                path: dir.to_path_buf(),
-            }
-            .into());
-        }
-        let ledger_id = LedgerId::random()?;
-        let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
-        let tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, 0)?;
-        let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
-        backend.sync_dir(dir).map_err(io_err("sync", dir))?;
-        let mut ledger = Ledger {
-            dir: dir.to_path_buf(),
-            opts,
-            _lock: lock,
-            ledger_id,
-            signer: key.clone(),
-            salts: SaltSourceCell(SaltSource::new()?),
-            chain: ChainHead {
-                next_seq: 0,
-                head: Digest::ZERO,
-            },
-            durable_len: 0,
-            active,
-            tree,
-            checkpoints,
-            recovery: Recovery::default(),
-            poisoned: false,
-            tree_checked: true,
-            registry: None,
-        };
-        let mut draft = Draft::application(GENESIS_CONTENT_TYPE, payload);
-        draft.kind = EntryKind::Genesis;
-        ledger.append(draft)?;
-        ledger.sync()?;
-        Ok(ledger)
+    /// As [`Ledger::create`]; [`Error::Input`] if `signer` is not an operator anchor.
+    pub fn create_with_genesis(
+        dir: impl AsRef<Path>,
+        signer: impl Signer + 'static,
+        genesis: &Genesis,
+        opts: Options,
+    ) -> Result<Self, Error> {
+        let signer: Arc<dyn Signer> = Arc::new(signer);
+        let (writer, recovery) = open::create(dir.as_ref(), Arc::clone(&signer), genesis, &opts)?;
+        Ok(Self::start(writer, recovery, signer, &opts))
     }
 
-    /// Opens an existing ledger for appending with `key`, recovering from a crash: only an
-    /// incomplete final record is cut (see [`Ledger::recovery`]); damage is an error.
+    /// Opens an existing ledger for appending with `signer`, recovering from a crash: only an
+    /// incomplete final write is cut (see [`Ledger::recovery`]); damage is an error. The key
+    /// must be enrolled with the operator role and not revoked.
     ///
     /// # Errors
     /// [`StorageError::Locked`] if another writer holds the directory,
     /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
-    /// [`StorageError::NotALedger`] if `dir` is not a ledger.
-    pub fn open(dir: &Path, key: &SigningKey, opts: Options) -> Result<Self, Error> {
-        let backend = Arc::clone(&opts.backend);
-        let lock = take_lock(backend.as_ref(), dir)?;
-        let mut recovery = Recovery {
-            erasure_completed: erasure::complete_pending(backend.as_ref(), dir)?,
-            ..Recovery::default()
-        };
-        let mut segs = list_segments(backend.as_ref(), dir)?;
-        let ledger_id = first_ledger_id(backend.as_ref(), dir)?;
-        let mut newest_header = None;
-        while let Some(&last) = segs.last() {
-            let path = segment_path(dir, last);
-            let file = backend.open_read(&path).map_err(io_err("open", &path))?;
-            let len = file.len().map_err(io_err("stat", &path))?;
-            if let Some(h) = read_segment_header(file.as_ref(), &path, len, last != 0)? {
-                newest_header = Some(h);
-                break;
-            }
-            // A rotation cut short before the new segment's header was complete.
-            backend.remove_file(&path).map_err(io_err("remove", &path))?;
-            let idx = index_path(dir, last);
-            let _ = backend.remove_file(&idx);
-            recovery.removed_segment = Some(path);
-            segs.pop();
-        }
-        let header = newest_header.ok_or_else(|| StorageError::NotALedger {
-            path: dir.to_path_buf(),
-            reason: "no readable segment".into(),
-        })?;
-        if header.ledger_id != ledger_id {
-            let path = segment_path(dir, header.first_seq);
-            return Err(crate::storage::corrupt(&path, 0, None, "segment belongs to another ledger".into()).into());
-        }
-        // A rotation cut short may have left the newest segment's name unsynced: make the
-        // directory durable before any entry written there is reported durable.
-        let seg_dir = dir.join(SEGMENTS_DIR);
-        backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
-        let before = chain_before(backend.as_ref(), dir, ledger_id, &segs)?;
-        let (scan, idx) = recover_segment(backend.as_ref(), dir, ledger_id, header.first_seq, before, true, true)?;
-        recovery.index_rebuilt = idx.reset;
-        let path = segment_path(dir, header.first_seq);
-        let mut file = backend.open_write(&path, false).map_err(io_err("open", &path))?;
-        if let Some(torn) = &scan.torn {
-            file.set_len(torn.offset).map_err(io_err("truncate", &path))?;
-        }
-        // Entries a previous writer wrote but never synced become durable here, before
-        // `durable_len` claims them.
-        file.sync_data().map_err(io_err("sync", &path))?;
-        let count = idx.count;
-        recovery.torn_tail = scan.torn;
-        let chain = scan.chain;
-        if chain.next_seq == 0 {
-            return Err(StorageError::NotALedger {
-                path: dir.to_path_buf(),
-                reason: "no complete genesis entry: creating the ledger did not finish; create it again".into(),
-            }
-            .into());
-        }
-        let mut tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, chain.next_seq)?;
-        recovery.tree_replayed = replay_tree(backend.as_ref(), dir, &mut tree, chain.next_seq)?;
-        let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
-        Ok(Ledger {
-            dir: dir.to_path_buf(),
-            opts,
-            _lock: lock,
-            ledger_id,
-            signer: key.clone(),
-            salts: SaltSourceCell(SaltSource::new()?),
-            chain,
-            durable_len: chain.next_seq,
-            active: Active {
-                path,
-                file,
-                idx_path: idx.path,
-                idx: idx.file,
-                len: scan.end,
-                count,
-            },
-            tree,
-            checkpoints,
-            recovery,
-            poisoned: false,
-            tree_checked: false,
-            registry: None,
-        })
+    /// [`StorageError::NotALedger`] if `dir` is not a ledger, [`Error::Input`] if the key may
+    /// not write this ledger.
+    pub fn open(dir: impl AsRef<Path>, signer: impl Signer + 'static, opts: Options) -> Result<Self, Error> {
+        let signer: Arc<dyn Signer> = Arc::new(signer);
+        let (writer, recovery) = open::open(dir.as_ref(), Arc::clone(&signer), &opts)?;
+        Ok(Self::start(writer, recovery, signer, &opts))
     }
 
-    /// Signs a checkpoint of the current state with the appending key and records it in the
+    fn start(writer: Writer, recovery: Recovery, signer: Arc<dyn Signer>, opts: &Options) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            space: Condvar::new(),
+            status: Mutex::new(writer.status()),
+            queue_limit: opts.queue_bytes,
+        });
+        let dir = writer.dir().to_path_buf();
+        let ledger_id = writer.ledger_id();
+        let thread_shared = Arc::clone(&shared);
+        let worker = std::thread::Builder::new()
+            .name("provledger-writer".into())
+            .spawn(move || writer::run(writer, &thread_shared))
+            .ok();
+        Ledger {
+            shared,
+            worker,
+            dir,
+            ledger_id,
+            signer_key: signer.verifying_key(),
+            durability: opts.durability,
+            recovery,
+        }
+    }
+
+    fn send(&self, req: Request, bytes: usize) -> Result<(), Error> {
+        let mut q = self.shared.lock_queue();
+        while !q.closed && q.bytes > 0 && q.bytes + bytes > self.shared.queue_limit {
+            q = self.shared.space.wait(q).unwrap_or_else(PoisonError::into_inner);
+        }
+        if q.closed || self.worker.as_ref().is_none_or(JoinHandle::is_finished) {
+            return Err(StorageError::Poisoned.into());
+        }
+        q.bytes += bytes;
+        q.items.push_back(req);
+        drop(q);
+        self.shared.work.notify_one();
+        Ok(())
+    }
+
+    /// Appends one entry, position-signed by the writer's key (and co-signed by the draft's
+    /// co-signers), with the durability of [`Options::durability`].
+    ///
+    /// # Errors
+    /// [`Error::Input`] for an invalid draft (it alone fails: other callers' entries in the
+    /// same group are appended); [`StorageError`] on I/O failure, after which the writer is
+    /// poisoned (nothing is acknowledged any more; reopen to continue).
+    pub fn append(&self, draft: Draft) -> Result<Receipt, Error> {
+        self.submit(draft, self.durability)?.wait()
+    }
+
+    /// Appends entries in order, together (one write, at most one sync).
+    ///
+    /// # Errors
+    /// As [`Ledger::append`]; an invalid draft fails the whole batch before anything of it is
+    /// written.
+    pub fn append_batch(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, Error> {
+        self.submit_batch(drafts, self.durability)?.wait()
+    }
+
+    /// Hands one entry to the writer and returns at once; the ticket answers when the entry
+    /// is written (and, with [`Durability::Synced`], durable). Blocks only when more than
+    /// [`Options::queue_bytes`] of payload are already waiting.
+    ///
+    /// # Errors
+    /// [`StorageError::Poisoned`] if the writer stopped.
+    pub fn submit(&self, draft: Draft, durability: Durability) -> Result<Ticket<Receipt>, Error> {
+        let bytes = draft.payload.len();
+        let slot = Slot::new();
+        self.send(
+            Request::Append {
+                drafts: vec![draft],
+                durability,
+                reply: Reply::Single(Arc::clone(&slot)),
+            },
+            bytes,
+        )?;
+        Ok(Ticket::new(slot))
+    }
+
+    /// Hands a batch to the writer and returns at once (see [`Ledger::submit`]).
+    ///
+    /// # Errors
+    /// [`StorageError::Poisoned`] if the writer stopped; [`Error::Input`] for an empty batch.
+    pub fn submit_batch(&self, drafts: Vec<Draft>, durability: Durability) -> Result<Ticket<Vec<Receipt>>, Error> {
+        if drafts.is_empty() {
+            return Err(Error::input("empty batch"));
+        }
+        let bytes = drafts.iter().map(|d| d.payload.len()).sum();
+        let slot = Slot::new();
+        self.send(
+            Request::Append {
+                drafts,
+                durability,
+                reply: Reply::Batch(Arc::clone(&slot)),
+            },
+            bytes,
+        )?;
+        Ok(Ticket::new(slot))
+    }
+
+    /// Makes every entry appended so far durable; returns how many entries are durable.
+    ///
+    /// # Errors
+    /// [`StorageError::Io`] if the sync fails. Then the writer is poisoned: after a failed
+    /// `fdatasync` the operating system may have dropped the unsynced pages, so nothing is
+    /// reported durable again until the ledger is reopened and recovered.
+    pub fn sync(&self) -> Result<u64, Error> {
+        let slot = Slot::new();
+        self.send(Request::Sync(Arc::clone(&slot)), 0)?;
+        Ticket::new(slot).wait()
+    }
+
+    /// Signs a checkpoint of the current state with the writer's key and records it in the
     /// checkpoint log. Every entry is made durable first, so a checkpoint never covers an
     /// entry a crash could lose.
     ///
     /// # Errors
-    /// I/O errors (the writer is then poisoned).
-    pub fn checkpoint(&mut self) -> Result<Checkpoint, Error> {
-        if self.poisoned {
-            return Err(StorageError::Poisoned.into());
-        }
-        self.sync()?;
-        if !self.tree_checked {
-            self.check_tree()?;
-            self.tree_checked = true;
-        }
-        let backend = Arc::clone(&self.opts.backend);
-        let r = self.tree.flush(backend.as_ref()).and_then(|()| self.tree.sync());
-        let c = Checkpoint::sign(
-            self.ledger_id,
-            self.tree.size(),
-            self.tree.root(),
-            Timestamp::now(),
-            &self.signer,
-        );
-        let r = r.and_then(|()| self.checkpoints.append(&c));
-        if let Err(e) = r {
-            self.poisoned = true;
-            return Err(e.into());
-        }
-        Ok(c)
+    /// I/O errors (the writer is then poisoned); [`Error::Input`] if the writer's key is no
+    /// longer a valid operator.
+    pub fn checkpoint(&self) -> Result<Checkpoint, Error> {
+        let slot = Slot::new();
+        self.send(Request::Checkpoint(Arc::clone(&slot)), 0)?;
+        Ticket::new(slot).wait()
     }
 
-    /// Before signing over tree state that came from disk: the stored frontier must reproduce
-    /// the newest checkpoint's root, and the entries after it must hash to the current root.
-    /// Otherwise the tree files were damaged, and they are rebuilt from the segments (from the
-    /// checkpoint when its frontier is intact, else from the start). Costs one read of the
-    /// entries since the newest checkpoint, once per open.
-    fn check_tree(&mut self) -> Result<(), Error> {
-        let backend = Arc::clone(&self.opts.backend);
-        let len = self.len();
-        let latest = self.checkpoints.latest.filter(|c| c.tree_size <= len);
-        let reader = crate::tree::TreeReader::new(backend.as_ref(), &self.dir, self.ledger_id);
-        let base = latest.and_then(|c| {
-            crate::merkle::Frontier::load(&reader, c.tree_size)
-                .ok()
-                .filter(|f| f.root() == c.root)
-        });
-        let mut frontier = base.clone().unwrap_or_default();
-        let mut stream = SegmentStream::open_at(backend.as_ref(), &self.dir, frontier.size())?;
-        while frontier.size() < len {
-            let Some(sc) = stream.next_chunk(4096)? else { break };
-            for f in &sc.chunk.frames {
-                if frontier.size() < len {
-                    let leaf = crate::hash::hash_leaf(&entry_hash(f.entry(&sc.chunk.data)));
-                    frontier.push_with(leaf, |_| {}).map_err(|_| StorageError::Full)?;
-                }
-            }
-        }
-        let base_damaged = latest.is_some() && base.is_none();
-        if !base_damaged && frontier.size() == len && frontier.root() == self.tree.root() {
-            return Ok(());
-        }
-        // Damaged tree files: keep only what the checkpoint authenticates, replay the rest.
-        let keep = base.map_or(0, |f| f.size());
-        self.tree = TreeWriter::open(backend.as_ref(), &self.dir, self.ledger_id, keep)?;
-        self.recovery.tree_replayed += replay_tree(backend.as_ref(), &self.dir, &mut self.tree, len)?;
-        Ok(())
-    }
-
-    /// Rebuilds the stored Merkle tree files (derived data) from the segments, e.g. after
-    /// `verify` reported a damaged tree node. Reads every entry once.
+    /// Erases the payload of entry `seq`: appends a redaction entry (signed by the writer and
+    /// `cosigners`; one of them must hold the admin role), then destroys the payload bytes
+    /// and salt in the segment file. The ledger still verifies and reports the entry as
+    /// redacted. Only application and AI-output payloads can be erased.
+    ///
+    /// ```
+    /// use provledger::{Draft, Ledger, Options, SigningKey, TrustAnchor};
+    /// let dir = tempfile::tempdir()?;
+    /// let admin = SigningKey::generate()?;
+    /// let anchor = TrustAnchor::PublicKey(admin.verifying_key());
+    /// let ledger = Ledger::create(dir.path(), admin, "demo", Options::default())?;
+    /// let r = ledger.append(Draft::application("text/plain", b"jane@example.com".to_vec()))?;
+    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88", Vec::new())?;
+    /// ledger.close()?;
+    /// let report = provledger::verify(dir.path(), &anchor)?;
+    /// assert!(report.is_ok());
+    /// assert_eq!(report.redacted, vec![r.seq.0]);
+    /// # Ok::<_, provledger::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// I/O errors.
-    pub fn rebuild_tree(&mut self) -> Result<(), Error> {
-        let backend = Arc::clone(&self.opts.backend);
-        let len = self.len();
-        let mut tree = TreeWriter::open(backend.as_ref(), &self.dir, self.ledger_id, 0)?;
-        replay_tree(backend.as_ref(), &self.dir, &mut tree, len)?;
-        self.tree = tree;
-        self.tree_checked = true;
-        Ok(())
+    /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
+    /// storage errors (the erasure is then finished on the next open).
+    pub fn redact(&self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, Error> {
+        let slot = Slot::new();
+        let req = Request::Redact {
+            seq,
+            reason: reason.to_owned(),
+            cosigners,
+            reply: Arc::clone(&slot),
+        };
+        self.send(req, 0)?;
+        Ticket::new(slot).wait()
     }
 
-    /// The newest checkpoint in the log, if any.
+    /// Stops the writer cleanly: everything submitted before is written and made durable, and
+    /// the lock is released.
+    ///
+    /// # Errors
+    /// The first error the final sync met (the entries it concerns were never acknowledged as
+    /// durable).
+    pub fn close(mut self) -> Result<(), Error> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), Error> {
+        let Some(worker) = self.worker.take() else {
+            return Ok(());
+        };
+        let slot = Slot::new();
+        {
+            let mut q = self.shared.lock_queue();
+            if !q.closed {
+                q.items.push_back(Request::Close(Arc::clone(&slot)));
+            }
+            q.closed = true;
+        }
+        self.shared.work.notify_one();
+        self.shared.space.notify_all();
+        let panicked = worker.join().is_err();
+        match Ticket::new(slot) {
+            t if t.is_ready() => t.wait(),
+            _ if panicked => Err(Error::input("the writer thread panicked")),
+            _ => Err(StorageError::Poisoned.into()),
+        }
+    }
+
+    /// Number of entries (the next sequence number).
     #[must_use]
-    pub fn latest_checkpoint(&self) -> Option<&Checkpoint> {
-        self.checkpoints.latest.as_ref()
+    pub fn len(&self) -> u64 {
+        self.shared.status().len
+    }
+
+    /// Whether the ledger has no entries (never true once created: genesis is entry 0).
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The chain value after the newest entry.
+    #[must_use]
+    pub fn head(&self) -> Digest {
+        self.shared.status().head
     }
 
     /// The Merkle root over all entries appended so far.
     #[must_use]
     pub fn root(&self) -> Digest {
-        self.tree.root()
+        self.shared.status().root
+    }
+
+    /// Number of entries known to be on stable storage.
+    #[must_use]
+    pub fn durable_len(&self) -> u64 {
+        self.shared.status().durable_len
+    }
+
+    /// The newest checkpoint in the log, if any.
+    #[must_use]
+    pub fn latest_checkpoint(&self) -> Option<Checkpoint> {
+        self.shared.status().latest_checkpoint
     }
 
     /// What [`Ledger::open`] recovered from.
@@ -543,389 +693,17 @@ impl Ledger {
         &self.dir
     }
 
-    /// Number of entries (the next sequence number).
+    /// The public key of the writer's signer.
     #[must_use]
-    pub fn len(&self) -> u64 {
-        self.chain.next_seq
-    }
-
-    /// Whether the ledger has no entries (never true once created: genesis is entry 0).
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.chain.next_seq == 0
-    }
-
-    /// Hash of the newest entry.
-    #[must_use]
-    pub fn head(&self) -> Digest {
-        self.chain.head
-    }
-
-    /// Number of entries known to be on stable storage.
-    #[must_use]
-    pub fn durable_len(&self) -> u64 {
-        self.durable_len
-    }
-
-    /// The key that signs appended entries.
-    #[must_use]
-    pub fn signer(&self) -> &SigningKey {
-        &self.signer
-    }
-
-    /// Appends one entry, signed by the appending key (and any co-signers).
-    ///
-    /// # Errors
-    /// [`Error::Input`] for an invalid draft; [`StorageError`] on I/O failure, after which
-    /// the writer is poisoned (reopen to continue).
-    pub fn append(&mut self, draft: Draft) -> Result<Receipt, Error> {
-        let mut r = self.append_batch(vec![draft])?;
-        r.pop().ok_or_else(|| Error::input("empty batch"))
-    }
-
-    /// Appends entries in order with one write (and, under [`Durability::PerBatch`], one
-    /// sync). Signatures are computed in parallel.
-    ///
-    /// # Errors
-    /// As [`Ledger::append`]. After an I/O error a prefix of the batch may be in the ledger:
-    /// reopen and check [`Ledger::len`].
-    pub fn append_batch(&mut self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, Error> {
-        if self.poisoned {
-            return Err(StorageError::Poisoned.into());
-        }
-        self.gate(&drafts)?;
-        let first_seq = self.len();
-        let key_changes: Vec<(u64, EntryKind, Vec<u8>)> = (first_seq..)
-            .zip(&drafts)
-            .filter(|(_, d)| matches!(d.kind, EntryKind::KeyEnrollment | EntryKind::KeyRevocation))
-            .map(|(seq, d)| (seq, d.kind, d.payload.clone()))
-            .collect();
-        let prepared = self.prepare(drafts)?;
-        let result = self.write_prepared(prepared);
-        match &result {
-            Err(Error::Storage(_)) => self.poisoned = true,
-            Ok(_) => self.gate_commit(&key_changes),
-            Err(_) => {}
-        }
-        result
-    }
-
-    /// Makes every appended entry durable; returns how many entries are durable.
-    ///
-    /// # Errors
-    /// [`StorageError::Io`] if the sync fails (the writer is then poisoned).
-    pub fn sync(&mut self) -> Result<u64, Error> {
-        let a = &mut self.active;
-        let r = a
-            .file
-            .sync_data()
-            .map_err(io_err("sync", &a.path))
-            .and_then(|()| a.idx.sync_data().map_err(io_err("sync", &a.idx_path)));
-        if let Err(e) = r {
-            self.poisoned = true;
-            return Err(e.into());
-        }
-        self.durable_len = self.chain.next_seq;
-        Ok(self.durable_len)
-    }
-
-    /// Builds statements, commitments and signatures; in parallel for larger batches.
-    fn prepare(&mut self, drafts: Vec<Draft>) -> Result<Vec<Prepared>, Error> {
-        let now = Timestamp::now();
-        let mut jobs = Vec::with_capacity(drafts.len());
-        for d in drafts {
-            if d.payload.len() as u64 > MAX_PAYLOAD_LEN {
-                let len = d.payload.len();
-                return Err(Error::input(format!(
-                    "payload of {len} bytes exceeds {MAX_PAYLOAD_LEN}"
-                )));
-            }
-            let mut keys = d.cosigners.clone();
-            if d.signed_by_appender {
-                keys.insert(0, self.signer.clone());
-            }
-            if keys.len() as u64 > MAX_SIGNATURES {
-                return Err(Error::input(format!(
-                    "{} signatures exceed {MAX_SIGNATURES}",
-                    keys.len()
-                )));
-            }
-            jobs.push((d, self.salts.0.next_salt(), keys));
-        }
-        let ledger_id = self.ledger_id;
-        let build = |(d, salt, keys): (Draft, [u8; SALT_LEN], Vec<SigningKey>)| -> Result<Prepared, Error> {
-            let statement = Statement {
-                ledger_id,
-                kind: d.kind,
-                timestamp: d.timestamp.unwrap_or(now),
-                content_type: d.content_type,
-                payload: PayloadCommitment::new(&salt, &d.payload),
-                refs: d.refs,
-            };
-            statement.check()?;
-            let statement_bytes = statement.to_bytes();
-            let mut sig_block = Vec::with_capacity(1 + SIGNATURE_BLOCK_LEN * keys.len());
-            // At most MAX_SIGNATURES (16), checked above.
-            sig_block.push(u8::try_from(keys.len()).unwrap_or(u8::MAX));
-            // Unsigned (high-volume) entries need no statement digest here.
-            let digest = if keys.is_empty() {
-                Digest::ZERO
-            } else {
-                statement_digest(&statement_bytes)
-            };
-            for k in &keys {
-                let s = sign_digest(&digest, k);
-                sig_block.extend_from_slice(s.key_id.0.as_bytes());
-                sig_block.extend_from_slice(&s.signature);
-            }
-            Ok(Prepared {
-                statement_bytes,
-                salt,
-                payload: d.payload,
-                sig_block,
-            })
-        };
-        if jobs.len() >= 32 {
-            jobs.into_par_iter().map(build).collect()
-        } else {
-            jobs.into_iter().map(build).collect()
-        }
-    }
-
-    fn write_prepared(&mut self, prepared: Vec<Prepared>) -> Result<Vec<Receipt>, Error> {
-        let mut receipts = Vec::with_capacity(prepared.len());
-        let mut pending = Pending::new(self.chain);
-        let mut scratch = Vec::with_capacity(512);
-        for p in prepared {
-            let entry_len = STATEMENT_OFFSET + p.statement_bytes.len() + p.sig_block.len();
-            let frame_len = (FRAME_OVERHEAD + PAYLOAD_PREFIX_LEN + p.payload.len() + entry_len) as u64;
-            let seg_len = self.active.len + pending.buf.len() as u64;
-            if seg_len + frame_len > self.opts.segment_size && self.active.count + pending.count() > 0 {
-                self.flush(&mut pending)?;
-                self.rotate()?;
-            }
-            let seq = pending.chain.next_seq;
-            scratch.clear();
-            scratch.extend_from_slice(&seq.to_le_bytes());
-            scratch.extend_from_slice(pending.chain.head.as_bytes());
-            scratch.extend_from_slice(&p.statement_bytes);
-            scratch.extend_from_slice(&p.sig_block);
-            let hash = entry_hash(&scratch);
-            self.tree.push(&hash)?;
-            pending.offsets.push(self.active.len + pending.buf.len() as u64);
-            encode_frame(&mut pending.buf, &scratch, &p.salt, &p.payload);
-            receipts.push(Receipt {
-                seq: EntrySeq(seq),
-                entry_hash: hash,
-                durable: false,
-            });
-            pending.chain = ChainHead {
-                next_seq: seq + 1,
-                head: hash,
-            };
-            if self.opts.durability == Durability::EveryAppend {
-                self.flush(&mut pending)?;
-                self.sync()?;
-            }
-        }
-        self.flush(&mut pending)?;
-        if self.opts.durability == Durability::PerBatch {
-            self.sync()?;
-        }
-        for r in &mut receipts {
-            r.durable = r.seq.0 < self.durable_len;
-        }
-        Ok(receipts)
-    }
-
-    /// Writes pending frames and index slots, then advances the in-memory chain.
-    fn flush(&mut self, pending: &mut Pending) -> Result<(), Error> {
-        if pending.offsets.is_empty() {
-            return Ok(());
-        }
-        let a = &mut self.active;
-        a.file
-            .write_all_at(&pending.buf, a.len)
-            .map_err(io_err("write", &a.path))?;
-        let mut slots = Vec::with_capacity(pending.offsets.len() * 8);
-        for o in &pending.offsets {
-            slots.extend_from_slice(&o.to_le_bytes());
-        }
-        a.idx
-            .write_all_at(&slots, slot(a.count))
-            .map_err(io_err("write", &a.idx_path))?;
-        a.len += pending.buf.len() as u64;
-        a.count += pending.offsets.len() as u64;
-        self.tree.flush(self.opts.backend.as_ref())?;
-        self.chain = pending.chain;
-        pending.buf.clear();
-        pending.offsets.clear();
-        Ok(())
-    }
-
-    /// Seals the active segment (synced) and starts a new one.
-    fn rotate(&mut self) -> Result<(), Error> {
-        self.sync()?;
-        self.tree.sync()?;
-        let backend = Arc::clone(&self.opts.backend);
-        self.active = create_segment(backend.as_ref(), &self.dir, self.ledger_id, self.chain.next_seq)?;
-        Ok(())
+    pub fn signer_key(&self) -> VerifyingKey {
+        self.signer_key
     }
 }
 
 impl Drop for Ledger {
+    /// Closes the writer if [`Ledger::close`] was not called. Errors cannot be reported from
+    /// here: call `close` to see them (an unacknowledged entry is never claimed durable).
     fn drop(&mut self) {
-        // Entries first, then the tree: the tree (derived data) must never be durable ahead of
-        // the entries it hashes. Syncing the tree saves its replay after a clean shutdown.
-        if !self.poisoned && self.sync().is_ok() {
-            let _ = self.tree.sync();
-        }
+        let _ = self.shutdown();
     }
-}
-
-/// Pushes the entry hashes the stored tree lacks (`tree.size()..entries`) and writes them.
-fn replay_tree(backend: &dyn Backend, dir: &Path, tree: &mut TreeWriter, entries: u64) -> Result<u64, Error> {
-    let from = tree.size();
-    if from >= entries {
-        return Ok(0);
-    }
-    let mut stream = SegmentStream::open_at(backend, dir, from)?;
-    while tree.size() < entries {
-        let Some(sc) = stream.next_chunk(4096)? else { break };
-        for f in &sc.chunk.frames {
-            if tree.size() < entries {
-                tree.push(&entry_hash(f.entry(&sc.chunk.data)))?;
-            }
-        }
-    }
-    tree.flush(backend)?;
-    tree.sync()?;
-    Ok(entries - from)
-}
-
-/// Bytes of one author signature in an entry: key id and signature.
-const SIGNATURE_BLOCK_LEN: usize = 32 + 64;
-
-/// Frames built but not yet written.
-struct Pending {
-    buf: Vec<u8>,
-    offsets: Vec<u64>,
-    chain: ChainHead,
-}
-
-impl Pending {
-    fn new(chain: ChainHead) -> Self {
-        Pending {
-            buf: Vec::with_capacity(64 << 10),
-            offsets: Vec::new(),
-            chain,
-        }
-    }
-
-    fn count(&self) -> u64 {
-        self.offsets.len() as u64
-    }
-}
-
-/// Creates, fills in and syncs a new segment file and its index.
-fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_seq: u64) -> Result<Active, Error> {
-    let path = segment_path(dir, first_seq);
-    let mut file = backend.open_write(&path, true).map_err(io_err("create", &path))?;
-    let header = SegmentHeader { ledger_id, first_seq }.encode();
-    file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
-    file.sync_data().map_err(io_err("sync", &path))?;
-    let idx_path = index_path(dir, first_seq);
-    // A stray index left under this name (no segment had it) is derived data: replace it.
-    let mut idx = match backend.open_write(&idx_path, true) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut f = backend
-                .open_write(&idx_path, false)
-                .map_err(io_err("open", &idx_path))?;
-            f.set_len(0).map_err(io_err("truncate", &idx_path))?;
-            f
-        }
-        r => r.map_err(io_err("create", &idx_path))?,
-    };
-    idx.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
-        .map_err(io_err("write", &idx_path))?;
-    idx.sync_data().map_err(io_err("sync", &idx_path))?;
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
-    Ok(Active {
-        path,
-        file,
-        idx_path,
-        idx,
-        len: SEGMENT_HEADER_LEN as u64,
-        count: 0,
-    })
-}
-
-/// Whether `dir` holds no ledger, or only the remains of a `create` that never wrote a
-/// complete genesis entry (which are removed, as there is nothing in them to lose).
-fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, Error> {
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
-    let segs: Vec<u64> = names
-        .iter()
-        .filter_map(|n| crate::storage::segment::parse_segment_file_name(n))
-        .collect();
-    if segs.is_empty() {
-        return Ok(true);
-    }
-    if segs != [0] {
-        return Ok(false);
-    }
-    let mut stream = SegmentStream::open(backend, dir)?;
-    if !matches!(stream.next_chunk(1), Ok(None)) {
-        return Ok(false);
-    }
-    for path in [
-        segment_path(dir, 0),
-        index_path(dir, 0),
-        crate::checkpoint::log_path(dir),
-    ] {
-        match backend.remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
-            _ => {}
-        }
-    }
-    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
-    Ok(true)
-}
-
-/// The ledger id from the first segment's header.
-fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, Error> {
-    let path = segment_path(dir, 0);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
-    let len = file.len().map_err(io_err("stat", &path))?;
-    let header = read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
-        path: dir.to_path_buf(),
-        reason: "first segment has no header".into(),
-    })?;
-    Ok(header.ledger_id)
-}
-
-/// The chain state at the start of the newest segment: the end of the one before it.
-fn chain_before(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<ChainHead, Error> {
-    let genesis = ChainHead {
-        next_seq: 0,
-        head: Digest::ZERO,
-    };
-    let [.., prev, last] = segs else {
-        return Ok(genesis);
-    };
-    // The sealed segment's own start is not needed: its index points at its last frame, and
-    // only when the index is unusable is it scanned (and then chained from its first entry).
-    let start = ChainHead {
-        next_seq: *prev,
-        head: Digest::ZERO,
-    };
-    let (scan, _) = recover_segment(backend, dir, ledger_id, *prev, start, false, false)?;
-    if scan.chain.next_seq != *last {
-        let path = segment_path(dir, *last);
-        let why = format!("segment should start at entry {}", scan.chain.next_seq);
-        return Err(crate::storage::corrupt(&path, 0, Some(*last), why).into());
-    }
-    Ok(scan.chain)
 }

@@ -4,15 +4,15 @@
 
 use std::path::Path;
 
-use super::{first_ledger_id, replay_tree, take_lock, Options};
+use super::open::{first_ledger_id, rebuild_index, replay_tree, scan_segment, take_lock};
+use super::Options;
 use crate::error::Error;
-use crate::hash::Digest;
-use crate::storage::recovery::{recover_segment, ChainHead};
-use crate::storage::{index_path, io_err, list_segments};
+use crate::storage::{list_segments, segment_path};
 use crate::tree::TreeWriter;
 
 /// What [`rebuild_derived`] rebuilt.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Rebuilt {
     /// Segment indexes rewritten.
     pub indexes: u64,
@@ -32,24 +32,21 @@ pub fn rebuild_derived(dir: &Path, opts: &Options) -> Result<Rebuilt, Error> {
     let _lock = take_lock(backend, dir)?;
     let ledger_id = first_ledger_id(backend, dir)?;
     let segs = list_segments(backend, dir)?;
-    let mut chain = ChainHead {
-        next_seq: 0,
-        head: Digest::ZERO,
-    };
     let mut out = Rebuilt::default();
+    let mut entries = 0;
     for (i, &first) in segs.iter().enumerate() {
-        let idx = index_path(dir, first);
-        match backend.remove_file(&idx) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &idx)(e).into()),
-            _ => {}
-        }
         let newest = i + 1 == segs.len();
-        let (scan, _) = recover_segment(backend, dir, ledger_id, first, chain, true, newest)?;
-        chain = scan.chain;
+        let scan = scan_segment(backend, &segment_path(dir, first), newest)?;
+        if first != entries {
+            let why = format!("segment should start at entry {entries}");
+            return Err(crate::storage::corrupt(&segment_path(dir, first), 0, Some(entries), why).into());
+        }
+        rebuild_index(backend, dir, ledger_id, first, &scan.frames)?;
+        entries += scan.frames.len() as u64;
         out.indexes += 1;
     }
     let mut tree = TreeWriter::open(backend, dir, ledger_id, 0)?;
-    out.tree_leaves = replay_tree(backend, dir, &mut tree, chain.next_seq)?;
+    out.tree_leaves = replay_tree(backend, dir, ledger_id, &mut tree, entries)?;
     tree.sync()?;
     Ok(out)
 }

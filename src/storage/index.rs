@@ -1,11 +1,12 @@
-//! Index files: for each segment, the byte offset of every frame, so entry `seq` is found with
-//! one 8-byte read. Index files are derived data: rebuilt from the segment when missing or
-//! inconsistent, and cross-checked by `verify`.
+//! Index files (docs/FORMAT.md §7.7): for each segment, the byte offset of every frame, so
+//! entry `seq` is found with one 4-byte read, and a bit marking governance entries, so a writer
+//! can build its key registry without reading application entries. Index files are derived
+//! data: rebuilt from the segment when missing or inconsistent, and cross-checked by `verify`.
 //!
 //! ```text
-//! index header (48 bytes)                     then, for each entry of the segment:
-//! 0   8   magic "PLEDGIDX"                      u64 offset of its frame in the segment
-//! 8   2   format version (1)
+//! index header (48 bytes)                     then, for each entry of the segment, a u32:
+//! 0   8   magic "PLEDGIDX"                      bits 0-30 offset of its frame in the segment
+//! 8   2   format version (2)                    bit 31    1 iff the entry is not an application entry
 //! 10  6   zero
 //! 16  16  ledger id
 //! 32  8   first sequence number
@@ -68,14 +69,34 @@ pub fn check_index_header(b: &[u8; INDEX_HEADER_LEN], ledger_id: LedgerId, first
     })
 }
 
-/// Byte position of the `i`-th offset in an index file.
+/// Bytes of one slot.
+pub const SLOT_LEN: u64 = 4;
+/// Slot bit marking an entry that is not an application entry.
+pub const GOVERNANCE_BIT: u32 = 1 << 31;
+
+/// Byte position of the `i`-th slot in an index file, or `None` if it cannot be one.
 #[must_use]
-pub fn slot(i: u64) -> u64 {
-    INDEX_HEADER_LEN as u64 + 8 * i
+pub fn slot(i: u64) -> Option<u64> {
+    i.checked_mul(SLOT_LEN)?.checked_add(INDEX_HEADER_LEN as u64)
 }
 
-/// Number of complete offsets in an index file of `len` bytes.
+/// Number of complete slots in an index file of `len` bytes.
 #[must_use]
 pub fn count(len: u64) -> u64 {
-    len.saturating_sub(INDEX_HEADER_LEN as u64) / 8
+    len.saturating_sub(INDEX_HEADER_LEN as u64) / SLOT_LEN
+}
+
+/// One slot: the frame offset (below 2^31, see `MAX_SEGMENT_LEN`) and the governance bit.
+#[must_use]
+pub fn encode_slot(offset: u64, governance: bool) -> [u8; 4] {
+    // Segments are shorter than 2^31 bytes (the writer rotates before), so the offset fits.
+    let off = u32::try_from(offset).unwrap_or(u32::MAX) & !GOVERNANCE_BIT;
+    (off | if governance { GOVERNANCE_BIT } else { 0 }).to_le_bytes()
+}
+
+/// Reads a slot: (frame offset, governance bit).
+#[must_use]
+pub fn decode_slot(b: [u8; 4]) -> (u64, bool) {
+    let v = u32::from_le_bytes(b);
+    (u64::from(v & !GOVERNANCE_BIT), v & GOVERNANCE_BIT != 0)
 }

@@ -11,7 +11,6 @@
 mod backend;
 pub mod frame;
 pub mod index;
-pub(crate) mod recovery;
 pub mod segment;
 mod sim;
 
@@ -84,17 +83,19 @@ pub fn index_path(dir: &Path, first_seq: u64) -> PathBuf {
     dir.join(SEGMENTS_DIR).join(index::index_file_name(first_seq))
 }
 
-/// An incomplete final record, cut on recovery or skipped by readers.
+/// An incomplete final write, cut on recovery or skipped by readers (docs/FORMAT.md §8).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TornTail {
     /// The segment file.
     pub file: PathBuf,
-    /// Offset where the incomplete record starts.
+    /// Offset where the torn tail starts: the end of the last sealed frame.
     pub offset: u64,
     /// Bytes from there to the end of the file.
     pub bytes: u64,
     /// Why it is incomplete.
     pub reason: String,
+    /// Complete frames in it (entries of a write whose seal never arrived; not verified).
+    pub frames: u64,
 }
 
 /// Reads the header of a segment file, given its length.
@@ -128,7 +129,8 @@ pub(crate) fn corrupt(file: &Path, offset: u64, seq: Option<u64>, reason: String
     }
 }
 
-/// Streams the frames of every segment of a ledger in order, with bounded memory.
+/// Streams the frames of every segment of a ledger in order, with bounded memory, and gives
+/// each chunk the sequence number of its first frame (an entry's place is its position).
 #[derive(Debug)]
 pub struct SegmentStream<'b> {
     backend: &'b dyn Backend,
@@ -138,10 +140,15 @@ pub struct SegmentStream<'b> {
     scanner: Option<Scanner>,
     ledger_id: Option<LedgerId>,
     tail: Option<TornTail>,
-    /// Where to start scanning the next segment opened (instead of after its header).
-    start_offset: Option<u64>,
+    /// Where to start scanning the next segment opened (instead of after its header), and the
+    /// sequence number of the frame there.
+    start_at: Option<(u64, u64)>,
     /// Frames of entries before this sequence number are skipped.
     skip_before: u64,
+    /// Sequence number of the next frame.
+    next_seq: u64,
+    /// Whether each segment must start exactly where the previous one ended (a full scan).
+    check_starts: bool,
 }
 
 /// One chunk of frames and the segment it came from.
@@ -151,12 +158,14 @@ pub struct StreamChunk {
     pub header: SegmentHeader,
     /// Path of the segment file.
     pub path: PathBuf,
+    /// Sequence number of the chunk's first frame.
+    pub first_seq: u64,
     /// The frames.
     pub chunk: Chunk,
 }
 
 impl<'b> SegmentStream<'b> {
-    /// Lists the segments of `dir` and prepares to stream them.
+    /// Lists the segments of `dir` and prepares to stream them from entry 0.
     ///
     /// # Errors
     /// [`StorageError`] if the directory is not a ledger.
@@ -169,14 +178,16 @@ impl<'b> SegmentStream<'b> {
             scanner: None,
             ledger_id: None,
             tail: None,
-            start_offset: None,
+            start_at: None,
             skip_before: 0,
+            next_seq: 0,
+            check_starts: true,
         })
     }
 
-    /// Like [`SegmentStream::open`], but starting at entry `seq`: the index locates its frame
-    /// (checked by its sequence number); without a usable index the segment is scanned from
-    /// its start and earlier entries are skipped.
+    /// Like [`SegmentStream::open`], but starting at entry `seq`: the index locates its frame;
+    /// without a usable index slot the segment is scanned from its start and earlier entries
+    /// are skipped.
     ///
     /// # Errors
     /// As [`SegmentStream::open`].
@@ -184,10 +195,11 @@ impl<'b> SegmentStream<'b> {
         let mut s = Self::open(backend, dir)?;
         let i = s.segments.partition_point(|&first| first <= seq).saturating_sub(1);
         s.next_segment = i;
-        s.skip_before = seq;
+        s.check_starts = false;
         let first = s.segments[i];
-        if let Some(off) = indexed_offset(backend, dir, first, seq) {
-            s.start_offset = Some(off);
+        match indexed_offset(backend, dir, first, seq) {
+            Some(off) => s.start_at = Some((off, seq)),
+            None => s.skip_before = seq,
         }
         Ok(s)
     }
@@ -201,7 +213,8 @@ impl<'b> SegmentStream<'b> {
     /// The next non-empty chunk, or `None` at the end of the ledger.
     ///
     /// # Errors
-    /// [`StorageError::Corrupt`] at damage, [`StorageError::Io`] on read errors.
+    /// [`StorageError::Corrupt`] at damage (with the sequence number of the entry expected
+    /// there), [`StorageError::Io`] on read errors.
     pub fn next_chunk(&mut self, max_frames: usize) -> Result<Option<StreamChunk>, StorageError> {
         loop {
             if self.scanner.is_none() && !self.open_next()? {
@@ -214,27 +227,42 @@ impl<'b> SegmentStream<'b> {
             match scanner.next_chunk(max_frames) {
                 Ok(chunk) if chunk.frames.is_empty() => self.scanner = None,
                 Ok(mut chunk) => {
-                    if self.skip_before > 0 {
-                        let skip = self.skip_before;
-                        chunk.frames.retain(|f| frame_seq(&chunk.data, f) >= skip);
-                        if chunk.frames.is_empty() {
+                    let mut first_seq = self.next_seq;
+                    self.next_seq += chunk.frames.len() as u64;
+                    if self.skip_before > first_seq {
+                        let skip = usize::try_from(self.skip_before - first_seq).unwrap_or(usize::MAX);
+                        if skip >= chunk.frames.len() {
                             continue;
                         }
-                        self.skip_before = 0;
+                        chunk.frames.drain(..skip);
+                        first_seq = self.skip_before;
                     }
                     let header = self.current_header(&path)?;
-                    return Ok(Some(StreamChunk { header, path, chunk }));
+                    return Ok(Some(StreamChunk {
+                        header,
+                        path,
+                        first_seq,
+                        chunk,
+                    }));
                 }
-                Err(ScanStop::Torn { offset, bytes, reason }) => {
+                Err(ScanStop::Torn {
+                    offset,
+                    bytes,
+                    reason,
+                    frames,
+                }) => {
                     self.tail = Some(TornTail {
                         file: path,
                         offset,
                         bytes,
                         reason: reason.into(),
+                        frames,
                     });
                     self.scanner = None;
                 }
-                Err(ScanStop::Corrupt { offset, reason }) => return Err(corrupt(&path, offset, None, reason.into())),
+                Err(ScanStop::Corrupt { offset, reason }) => {
+                    return Err(corrupt(&path, offset, Some(self.next_seq), reason.into()))
+                }
                 Err(ScanStop::Io(kind)) => return Err(io_err("read", &path)(kind.into())),
             }
         }
@@ -263,6 +291,7 @@ impl<'b> SegmentStream<'b> {
                 offset: 0,
                 bytes: len,
                 reason: "incomplete segment header".into(),
+                frames: 0,
             });
             return Ok(false);
         };
@@ -270,42 +299,47 @@ impl<'b> SegmentStream<'b> {
             return Err(corrupt(
                 &path,
                 0,
-                None,
+                Some(self.next_seq),
                 "segment header does not match its file name".into(),
             ));
         }
         match self.ledger_id {
             Some(id) if id != header.ledger_id => {
-                return Err(corrupt(&path, 0, None, "segment belongs to another ledger".into()));
+                return Err(corrupt(
+                    &path,
+                    0,
+                    Some(self.next_seq),
+                    "segment belongs to another ledger".into(),
+                ));
             }
             _ => self.ledger_id = Some(header.ledger_id),
         }
-        let start = self.start_offset.take().unwrap_or(SEGMENT_HEADER_LEN as u64);
+        let start = match self.start_at.take() {
+            Some((offset, seq)) => {
+                self.next_seq = seq;
+                offset
+            }
+            None => {
+                if self.check_starts && first_seq != self.next_seq {
+                    let why = format!("segment should start at entry {}", self.next_seq);
+                    return Err(corrupt(&path, 0, Some(self.next_seq), why));
+                }
+                self.next_seq = first_seq;
+                SEGMENT_HEADER_LEN as u64
+            }
+        };
         self.scanner = Some(Scanner::new(file, &path, start, len, newest));
         Ok(true)
     }
 }
 
-/// The sequence number of a frame's entry: its first 8 bytes.
-fn frame_seq(data: &[u8], f: &segment::FrameLoc) -> u64 {
-    let e = f.entry(data);
-    // Every frame's entry is at least MIN_ENTRY_LEN (> 8) bytes long.
-    e.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
-}
-
-/// The offset of entry `seq` in the segment starting at `first_seq`, if its index has it and
-/// the frame there really holds that entry.
+/// The offset of entry `seq` in the segment starting at `first_seq`, if its index has a slot
+/// for it that points inside the segment's frames.
 fn indexed_offset(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -> Option<u64> {
     let idx = backend.open_read(&index_path(dir, first_seq)).ok()?;
-    let mut b = [0u8; 8];
-    idx.read_exact_at(&mut b, index::slot(seq - first_seq)).ok()?;
-    let off = u64::from_le_bytes(b);
-    if off < SEGMENT_HEADER_LEN as u64 {
-        return None;
-    }
-    let seg = backend.open_read(&segment_path(dir, first_seq)).ok()?;
-    // `off` comes from a file and may be anything: no arithmetic that can overflow.
-    seg.read_exact_at(&mut b, off.checked_add(frame::FRAME_HEADER_LEN as u64)?)
+    let mut b = [0u8; 4];
+    idx.read_exact_at(&mut b, index::slot(seq.checked_sub(first_seq)?)?)
         .ok()?;
-    (u64::from_le_bytes(b) == seq).then_some(off)
+    let (off, _) = index::decode_slot(b);
+    (off >= SEGMENT_HEADER_LEN as u64).then_some(off)
 }

@@ -4,7 +4,7 @@
 //! ```text
 //! segment header (64 bytes)
 //! 0   8   magic "PLEDGSEG"
-//! 8   2   format version (1)
+//! 8   2   format version (2)
 //! 10  6   zero
 //! 16  16  ledger id
 //! 32  8   first sequence number in this segment
@@ -14,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::frame::{check_body, parse_header, BodyProblem, FrameHeader, HeaderProblem, FRAME_HEADER_LEN};
+use super::frame::{check_frame, parse_header, FrameHeader, HeaderProblem, FRAME_HEADER_LEN};
 use super::StorageFile;
 use crate::encoding::{crc, put_u16, put_u32, put_u64, Reader};
 use crate::entry::LedgerId;
@@ -23,7 +23,11 @@ use crate::error::DecodeError;
 /// Magic bytes at the start of every segment file.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"PLEDGSEG";
 /// Format version written in segment and index headers.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
+/// Most bytes that may follow the last sealed frame of the newest segment (docs/FORMAT.md
+/// §8): a writer never has more than this written but not synced, so anything longer cannot
+/// be an interrupted write.
+pub const MAX_TORN: u64 = 32 << 20;
 /// Length of the segment header.
 pub const SEGMENT_HEADER_LEN: usize = 64;
 /// File-name suffix of segment files.
@@ -117,17 +121,28 @@ pub struct FrameLoc {
 }
 
 impl FrameLoc {
-    /// The entry bytes within `data`.
+    /// The entry record bytes within `data`.
     #[must_use]
     pub fn entry<'a>(&self, data: &'a [u8]) -> &'a [u8] {
         &data[self.start + FRAME_HEADER_LEN..self.start + FRAME_HEADER_LEN + self.header.entry_len]
     }
 
-    /// The payload section (without checksum) within `data`.
+    /// The payload section within `data`.
     #[must_use]
     pub fn section<'a>(&self, data: &'a [u8]) -> &'a [u8] {
         let s = self.start + self.header.section_offset();
         &data[s..s + self.header.section_len]
+    }
+
+    /// The seal within `data`, if the frame is sealed.
+    #[must_use]
+    pub fn seal(&self, data: &[u8]) -> Option<super::frame::Seal> {
+        if !self.header.sealed {
+            return None;
+        }
+        let s = self.start + self.header.seal_offset();
+        let b: &[u8; super::frame::SEAL_LEN] = data.get(s..s + super::frame::SEAL_LEN)?.try_into().ok()?;
+        Some(super::frame::Seal::decode(b))
     }
 
     /// Offset just past the frame in its file.
@@ -149,14 +164,16 @@ pub struct Chunk {
 /// Why scanning stopped before the end of a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScanStop {
-    /// An incomplete final record in the newest segment: a crash (or a racing writer).
+    /// An incomplete final write in the newest segment: a crash (or a racing writer).
     Torn {
-        /// Offset where the incomplete record starts.
+        /// Offset where the torn tail starts: the end of the last sealed frame.
         offset: u64,
         /// Bytes from there to the end of the file.
         bytes: u64,
         /// What made it incomplete.
         reason: &'static str,
+        /// Complete frames in the torn tail (a write whose seal never arrived).
+        frames: u64,
     },
     /// Damage: never repaired by truncation.
     Corrupt {
@@ -170,6 +187,11 @@ pub enum ScanStop {
 }
 
 /// Reads frames from one segment file, in chunks of about 1 MiB.
+///
+/// In the newest segment, frames after the last sealed one are held back: they are handed out
+/// only once a sealed frame ends their write, and otherwise belong to the torn tail
+/// (docs/FORMAT.md §8). So a chunk always ends with a sealed frame there, and it may grow past
+/// 1 MiB to reach one (at most [`MAX_TORN`] bytes).
 #[derive(Debug)]
 pub struct Scanner {
     file: Box<dyn StorageFile>,
@@ -178,10 +200,15 @@ pub struct Scanner {
     file_len: u64,
     pos: u64,
     newest: bool,
+    /// End of the last sealed frame handed out (or where the scan started).
+    sealed_end: u64,
+    /// Whether the segment has had a frame (a sealed segment must have one).
+    any_frame: bool,
 }
 
 impl Scanner {
-    /// Scans `file` from `start` up to `file_len`; `newest` says whether a torn tail is allowed.
+    /// Scans `file` from `start` (a frame boundary just after a sealed frame, or the end of the
+    /// header) up to `file_len`; `newest` says whether a torn tail is allowed.
     #[must_use]
     pub fn new(file: Box<dyn StorageFile>, path: &Path, start: u64, file_len: u64, newest: bool) -> Self {
         Scanner {
@@ -190,6 +217,8 @@ impl Scanner {
             file_len,
             pos: start,
             newest,
+            sealed_end: start,
+            any_frame: start > SEGMENT_HEADER_LEN as u64,
         }
     }
 
@@ -206,57 +235,141 @@ impl Scanner {
     pub fn next_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
         let mut chunk = Chunk::default();
         let base = self.pos;
-        while chunk.frames.len() < max_frames && self.pos < self.file_len {
-            let start = usize::try_from(self.pos - base).map_err(|_| self.corrupt("offset overflow"))?;
-            if start >= SCAN_CHUNK && !chunk.frames.is_empty() {
+        // Frames in `chunk.frames[handed..]` follow the last sealed frame of the chunk.
+        let mut handed = 0;
+        let mut problem = None;
+        let mut at = self.pos;
+        while at < self.file_len {
+            let full = chunk.frames.len() >= max_frames || (at - base) as usize >= SCAN_CHUNK;
+            if full && handed == chunk.frames.len() {
                 break;
             }
-            match self.next_frame(&mut chunk.data, base, start) {
+            if self.newest && at - self.sealed_end_in(&chunk, handed) > MAX_TORN {
+                problem = Some(self.too_long());
+                break;
+            }
+            let start = usize::try_from(at - base).map_err(|_| self.corrupt_at(at, "offset overflow"))?;
+            match self.next_frame(&mut chunk.data, base, start, at) {
                 Ok(frame) => {
-                    self.pos += frame.header.frame_len() as u64;
+                    at += frame.header.frame_len() as u64;
                     chunk.frames.push(frame);
+                    if frame.header.sealed || !self.newest {
+                        handed = chunk.frames.len();
+                    }
                 }
-                // Hand out the good frames before a problem first, and report the problem on
-                // the next call (which starts at the bad frame): a caller that counts entries
-                // then names the damaged entry's sequence number, not its chunk's first one.
-                Err(_) if !chunk.frames.is_empty() => break,
-                Err(stop) => return Err(stop),
+                Err(stop) => {
+                    problem = Some(stop);
+                    break;
+                }
             }
         }
-        Ok(chunk)
+        let held = (chunk.frames.len() - handed) as u64;
+        chunk.frames.truncate(handed);
+        if let Some(last) = chunk.frames.last() {
+            self.any_frame = true;
+            self.pos = last.end();
+            if last.header.sealed {
+                self.sealed_end = self.pos;
+            }
+            // Good frames first; the problem (if any) is met again on the next call, which
+            // starts right after them, so callers counting entries name the right one.
+            return Ok(chunk);
+        }
+        match problem {
+            Some(ScanStop::Torn {
+                offset, bytes, reason, ..
+            }) => Err(ScanStop::Torn {
+                offset,
+                bytes,
+                reason,
+                frames: held,
+            }),
+            Some(p) => Err(p),
+            None if at >= self.file_len => self.end_of_file(at, held),
+            None => Ok(chunk),
+        }
     }
 
-    /// Reads and checks the frame at `self.pos` (which is `start` within `data`).
-    fn next_frame(&self, data: &mut Vec<u8>, base: u64, start: usize) -> Result<FrameLoc, ScanStop> {
-        let header = self.read_header(data, base)?;
+    /// `sealed_end` as it will be once the chunk's handed-out frames are counted.
+    fn sealed_end_in(&self, chunk: &Chunk, handed: usize) -> u64 {
+        match handed.checked_sub(1).and_then(|i| chunk.frames.get(i)) {
+            Some(f) if f.header.sealed => f.end(),
+            _ => self.sealed_end,
+        }
+    }
+
+    /// At the end of the file with nothing left to hand out.
+    fn end_of_file(&mut self, at: u64, held: u64) -> Result<Chunk, ScanStop> {
+        if at == self.sealed_end {
+            if self.newest || self.any_frame {
+                return Ok(Chunk::default());
+            }
+            return Err(self.corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
+        }
+        if !self.newest {
+            return Err(self.corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
+        }
+        match self.torn("write did not complete (no seal after these frames)") {
+            ScanStop::Torn {
+                offset, bytes, reason, ..
+            } => Err(ScanStop::Torn {
+                offset,
+                bytes,
+                reason,
+                frames: held,
+            }),
+            other => Err(other),
+        }
+    }
+
+    fn too_long(&self) -> ScanStop {
+        self.corrupt_at(self.sealed_end, "more than MAX_TORN (32 MiB) after the last seal")
+    }
+
+    /// Reads and checks the frame at file offset `at` (which is `start` within `data`).
+    fn next_frame(&self, data: &mut Vec<u8>, base: u64, start: usize, at: u64) -> Result<FrameLoc, ScanStop> {
+        let header = self.read_header(data, base, start, at)?;
         let len = header.frame_len();
         self.fill(data, base, start + len)?;
-        if let Err(p) = check_body(header, &data[start..start + len]) {
-            return Err(self.body_problem(p, header, &data[start..start + len]));
+        let frame = &data[start..start + len];
+        if !check_frame(frame) {
+            // A final frame whose checksum never reached the disk is a torn write.
+            let last = at + len as u64 == self.file_len;
+            if self.newest && last && frame[len - 4..] == [0; 4] {
+                return Err(self.torn_or_corrupt("final frame incompletely written", at));
+            }
+            return Err(self.corrupt_at(at, "frame checksum mismatch"));
         }
         Ok(FrameLoc {
-            offset: self.pos,
+            offset: at,
             start,
             header,
         })
     }
 
-    fn corrupt(&self, reason: &'static str) -> ScanStop {
-        ScanStop::Corrupt {
-            offset: self.pos,
+    fn corrupt_at(&self, offset: u64, reason: &'static str) -> ScanStop {
+        ScanStop::Corrupt { offset, reason }
+    }
+
+    /// The torn tail from the last seal to the end of the file (or damage if it is too long).
+    fn torn(&self, reason: &'static str) -> ScanStop {
+        let bytes = self.file_len - self.sealed_end;
+        if bytes > MAX_TORN {
+            return self.too_long();
+        }
+        ScanStop::Torn {
+            offset: self.sealed_end,
+            bytes,
             reason,
+            frames: 0,
         }
     }
 
-    fn torn_or_corrupt(&self, reason: &'static str) -> ScanStop {
+    fn torn_or_corrupt(&self, reason: &'static str, at: u64) -> ScanStop {
         if self.newest {
-            ScanStop::Torn {
-                offset: self.pos,
-                bytes: self.file_len - self.pos,
-                reason,
-            }
+            self.torn(reason)
         } else {
-            self.corrupt(reason)
+            self.corrupt_at(at, reason)
         }
     }
 
@@ -277,32 +390,33 @@ impl Scanner {
             .map_err(|e| ScanStop::Io(e.kind()))
     }
 
-    fn read_header(&self, data: &mut Vec<u8>, base: u64) -> Result<FrameHeader, ScanStop> {
-        let remaining = self.file_len - self.pos;
+    fn read_header(&self, data: &mut Vec<u8>, base: u64, start: usize, at: u64) -> Result<FrameHeader, ScanStop> {
+        let remaining = self.file_len - at;
         if remaining < FRAME_HEADER_LEN as u64 {
-            return Err(self.torn_or_corrupt("incomplete frame header"));
+            return Err(self.torn_or_corrupt("incomplete frame header", at));
         }
-        let start = usize::try_from(self.pos - base).map_err(|_| self.corrupt("offset overflow"))?;
         self.fill(data, base, start + FRAME_HEADER_LEN)?;
         let mut h = [0u8; FRAME_HEADER_LEN];
         h.copy_from_slice(&data[start..start + FRAME_HEADER_LEN]);
         match parse_header(&h) {
-            Ok(header) if self.pos + header.frame_len() as u64 > self.file_len => {
-                Err(self.torn_or_corrupt("frame extends past the end of the file"))
+            Ok(header) if at + header.frame_len() as u64 > self.file_len => {
+                Err(self.torn_or_corrupt("frame extends past the end of the file", at))
             }
             Ok(header) => Ok(header),
-            Err(HeaderProblem::Bounds) => Err(self.corrupt("frame length out of bounds")),
-            Err(HeaderProblem::Checksum) if self.newest && self.zero_to_end()? => {
-                Err(self.torn_or_corrupt("zero-filled tail"))
+            Err(HeaderProblem::Bounds) => Err(self.corrupt_at(at, "frame header out of bounds")),
+            Err(HeaderProblem::Checksum) if self.newest && self.file_len - self.sealed_end > MAX_TORN => {
+                Err(self.too_long())
             }
-            Err(HeaderProblem::Checksum) => Err(self.corrupt("frame header checksum mismatch")),
+            Err(HeaderProblem::Checksum) if self.newest && self.zero_to_end(at)? => Err(self.torn("zero-filled tail")),
+            Err(HeaderProblem::Checksum) => Err(self.corrupt_at(at, "frame header checksum mismatch")),
         }
     }
 
-    /// Whether every byte from the current position to the end of the file is zero (the
-    /// shape of a tail whose size was extended but whose data never reached the disk).
-    fn zero_to_end(&self) -> Result<bool, ScanStop> {
-        let mut off = self.pos;
+    /// Whether every byte from `at` to the end of the file is zero (the shape of a tail whose
+    /// size was extended but whose data never reached the disk). Reads at most `MAX_TORN`
+    /// bytes: callers check the length first.
+    fn zero_to_end(&self, at: u64) -> Result<bool, ScanStop> {
+        let mut off = at;
         let mut buf = vec![0u8; 64 << 10];
         while off < self.file_len {
             let n = usize::try_from((self.file_len - off).min(buf.len() as u64)).unwrap_or(buf.len());
@@ -315,18 +429,6 @@ impl Scanner {
             off += n as u64;
         }
         Ok(true)
-    }
-
-    fn body_problem(&self, p: BodyProblem, h: FrameHeader, frame: &[u8]) -> ScanStop {
-        // A final frame whose last checksum never reached the disk is a torn write.
-        let last = self.pos + h.frame_len() as u64 == self.file_len;
-        if self.newest && last && frame[frame.len() - 4..] == [0; 4] {
-            return self.torn_or_corrupt("final frame incompletely written");
-        }
-        match p {
-            BodyProblem::Entry => self.corrupt("entry checksum mismatch"),
-            BodyProblem::Payload => self.corrupt("payload checksum mismatch"),
-        }
     }
 }
 

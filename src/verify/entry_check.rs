@@ -1,12 +1,11 @@
-//! Checks of one entry that need no other entry — decoding, the payload commitment, the
-//! governance record — and, once keys are resolved, its signatures. Both run in parallel
-//! over a chunk.
+//! Checks of one entry that need no other entry (docs/FORMAT.md §9 E1–E4): decoding the
+//! record, the payload section and the governance record, and computing the entry hash and
+//! statement digest. They run in parallel over a chunk.
 
-use crate::entry::{entry_hash, signing_message, statement_digest, Entry, EntryKind, STATEMENT_OFFSET};
+use crate::entry::{commit_payload, EntryKind, LedgerId, RecordRef};
 use crate::hash::Digest;
-use crate::keys::VerifyingKey;
 use crate::record::Record;
-use crate::storage::frame::{parse_section, StoredPayload, PAYLOAD_PREFIX_LEN};
+use crate::storage::frame::{parse_section, SectionRef};
 use crate::storage::segment::FrameLoc;
 
 use super::Check;
@@ -14,69 +13,68 @@ use super::Check;
 pub(super) type Problem = (Check, String);
 
 /// An entry decoded and checked on its own.
-pub(super) struct Decoded {
-    pub entry: Option<Entry>,
+pub(super) struct Decoded<'a> {
+    /// The parsed record (`None` if it does not parse).
+    pub record: Option<RecordRef<'a>>,
+    /// The entry hash `E`.
     pub hash: Digest,
-    /// The statement digest (what the signatures are over).
+    /// The statement digest `SD` (only when there are co-signatures).
     pub digest: Digest,
-    pub redacted: bool,
+    /// The payload was erased.
+    pub erased: bool,
     /// The governance record, for governance kinds whose payload is present.
-    pub record: Option<Record>,
+    pub gov: Option<Record>,
+    /// The first problem found by E1–E4.
     pub problem: Option<Problem>,
 }
 
-/// Decodes the frame's entry, checks its payload commitment and decodes its record.
-pub(super) fn decode_frame(data: &[u8], f: &FrameLoc) -> Decoded {
-    let bytes = f.entry(data);
+/// Decodes the frame of entry `seq` (E1–E4).
+pub(super) fn decode_frame<'a>(data: &'a [u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Decoded<'a> {
     let mut d = Decoded {
-        entry: None,
-        hash: entry_hash(bytes),
-        digest: Digest::ZERO,
-        redacted: false,
         record: None,
+        hash: Digest::ZERO,
+        digest: Digest::ZERO,
+        erased: false,
+        gov: None,
         problem: None,
     };
-    let (entry, stmt_end) = match Entry::decode_parts(bytes) {
-        Ok(x) => x,
+    let record = match RecordRef::parse(f.entry(data)) {
+        Ok(r) => r,
         Err(e) => {
             d.problem = Some((Check::Format, e.to_string()));
             return d;
         }
     };
-    d.digest = statement_digest(&bytes[STATEMENT_OFFSET..stmt_end]);
-    match check_payload(&entry, f.section(data)) {
-        Ok(Some(payload)) => match decode_record(entry.statement.kind, &payload) {
-            Ok(r) => d.record = r,
-            Err(p) => d.problem = Some(p),
-        },
-        Ok(None) => d.redacted = true,
-        Err(p) => d.problem = Some(p),
+    d.record = Some(record);
+    let kind = record.kind();
+    let (commitment, payload) = match parse_section(f.section(data)) {
+        Ok(SectionRef::Present { salt, payload }) => (commit_payload(salt, payload), Some(payload)),
+        Ok(SectionRef::Erased { commitment, .. }) => (commitment, None),
+        Err(e) => {
+            d.problem = Some((Check::Format, e.to_string()));
+            return d;
+        }
+    };
+    d.erased = payload.is_none();
+    d.hash = record.entry_hash(seq, ledger_id, &commitment);
+    if record.has_cosignatures() {
+        d.digest = record.statement_digest(ledger_id, &commitment);
     }
-    if d.redacted && !entry.statement.kind.redactable() {
+    if d.erased && !kind.redactable() {
         let msg = format!(
             "the payload of a {} entry was erased; only application and AI output payloads may be",
-            entry.statement.kind.name()
+            kind.name()
         );
         d.problem = Some((Check::Redaction, msg));
+        return d;
     }
-    d.entry = Some(entry);
+    if let Some(p) = payload {
+        match decode_record(kind, p) {
+            Ok(r) => d.gov = r,
+            Err(p) => d.problem = Some(p),
+        }
+    }
     d
-}
-
-/// The payload if present and opening its commitment, `None` if erased.
-fn check_payload(entry: &Entry, section: &[u8]) -> Result<Option<Vec<u8>>, Problem> {
-    let p = &entry.statement.payload;
-    if section.len() as u64 != p.len + PAYLOAD_PREFIX_LEN as u64 {
-        return Err((
-            Check::Format,
-            "payload section length differs from the committed length".into(),
-        ));
-    }
-    match parse_section(section).map_err(|e| (Check::Format, e.to_string()))? {
-        StoredPayload::Erased => Ok(None),
-        StoredPayload::Present { salt, bytes } if p.opens(&salt, &bytes) => Ok(Some(bytes)),
-        StoredPayload::Present { .. } => Err((Check::Commitment, "payload does not open its commitment".into())),
-    }
 }
 
 fn decode_record(kind: EntryKind, payload: &[u8]) -> Result<Option<Record>, Problem> {
@@ -86,18 +84,4 @@ fn decode_record(kind: EntryKind, payload: &[u8]) -> Result<Option<Record>, Prob
     Record::decode(kind, payload)
         .map(Some)
         .map_err(|e| (Check::Format, format!("{} record: {e}", kind.name())))
-}
-
-/// Verifies every signature of `entry` with the keys resolved for it (same order).
-pub(super) fn check_signatures(entry: &Entry, digest: &Digest, keys: &[VerifyingKey]) -> Option<Problem> {
-    let msg = signing_message(digest);
-    for (s, key) in entry.signatures.iter().zip(keys) {
-        if !key.verify(&msg, &s.signature) {
-            return Some((
-                Check::Signature,
-                format!("signature by key {} does not verify", s.key_id),
-            ));
-        }
-    }
-    None
 }

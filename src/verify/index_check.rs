@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::entry::LedgerId;
 use crate::error::Error;
-use crate::storage::index::{check_index_header, count, slot, INDEX_HEADER_LEN};
+use crate::storage::index::{check_index_header, count, decode_slot, slot, INDEX_HEADER_LEN};
 use crate::storage::{index_path, io_err, Backend, StorageFile};
 
 /// The index of the segment being verified and how far it was compared.
@@ -51,8 +51,15 @@ impl IndexCursor {
         self.first_seq
     }
 
-    /// Compares the slot of entry `seq` with the frame's `offset`; a message on mismatch.
-    pub(super) fn check(&mut self, seg_path: &Path, seq: u64, offset: u64) -> Result<Option<String>, Error> {
+    /// Compares the slot of entry `seq` with the frame's `offset` and governance bit; a message
+    /// on mismatch.
+    pub(super) fn check(
+        &mut self,
+        seg_path: &Path,
+        seq: u64,
+        offset: u64,
+        governance: bool,
+    ) -> Result<Option<String>, Error> {
         let i = seq - self.first_seq;
         self.seen = i + 1;
         let Some(file) = self.file.as_ref() else {
@@ -70,13 +77,20 @@ impl IndexCursor {
             );
             return Ok(self.sealed.then_some(msg));
         }
-        let mut b = [0u8; 8];
-        file.read_exact_at(&mut b, slot(i))
+        let mut b = [0u8; 4];
+        // `i < self.slots`, so the slot position exists.
+        file.read_exact_at(&mut b, slot(i).unwrap_or(u64::MAX))
             .map_err(io_err("read", &self.path))?;
-        let at = u64::from_le_bytes(b);
-        Ok((at != offset).then(|| {
-            format!(
+        let (at, gov) = decode_slot(b);
+        if at != offset {
+            return Ok(Some(format!(
                 "index {} says entry {seq} is at offset {at}, the segment has it at {offset}",
+                self.path.display()
+            )));
+        }
+        Ok((gov != governance).then(|| {
+            format!(
+                "index {} has the wrong governance bit for entry {seq}",
                 self.path.display()
             )
         }))

@@ -1,16 +1,16 @@
-//! Verification: stream the ledger against a trust anchor the auditor supplies.
+//! Verification (docs/FORMAT.md §9): stream the ledger against a trust anchor the auditor
+//! supplies.
 //!
-//! For every entry: framing and checksums, decoding, sequence numbers and previous-hash links,
-//! the ledger id, the payload commitment (unless erased), and every author signature
-//! (`verify_strict`) against keys the genesis enrolled; the genesis must match the trust
-//! anchor. The Merkle tree is recomputed: every stored tree node and every checkpoint root is
-//! compared with it, and every checkpoint signature is checked against an operator key.
-//! Entries without an author signature (high-volume mode) pass only when a checkpoint covers
-//! them. Hashing, commitments and signatures run in parallel per chunk; links are checked in
-//! order; memory stays bounded by the chunk size.
+//! For every entry: framing and checksums, the record and payload section, the entry hash and
+//! chain value, the writer's position signature and every co-signature (against keys the
+//! genesis or later enrollments made, valid at that entry), the kind's roles, unsigned entries
+//! only under a checkpoint, the index, the stored tree, every checkpoint's root and signature
+//! when the ledger reaches its size, and erasures explained by redactions. The per-entry work
+//! (decoding, hashing, signatures in batches) runs in parallel per chunk; what depends on order
+//! (keys, the chain, the tree, checkpoints) is a cheap pass in ledger order. Memory stays
+//! bounded by the chunk.
 
 mod entry_check;
-mod incremental;
 mod index_check;
 mod policy;
 pub(crate) mod registry;
@@ -18,6 +18,7 @@ mod report;
 mod tree_check;
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -25,58 +26,24 @@ use rayon::prelude::*;
 pub use report::{Check, Failure, VerifyReport, Violation};
 
 use crate::checkpoint::{read_log, Checkpoint};
-use crate::entry::{entry_hash, Entry, EntryKind};
+use crate::entry::{cosignature_message, position_message, EntryKind, LedgerId, RecordRef};
 use crate::error::{Error, StorageError};
-use crate::hash::Digest;
+use crate::hash::{chain_value, Digest};
 use crate::keys::VerifyingKey;
-use crate::merkle::Frontier;
-use crate::record::{Genesis, Role};
-use crate::storage::frame::{parse_section, StoredPayload};
-use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
-use crate::storage::{list_segments, Backend, SegmentStream, StdBackend};
-use crate::tree::TreeReader;
-use entry_check::{check_signatures, decode_frame, Decoded, Problem};
+use crate::record::{Genesis, Record, Role};
+use crate::storage::frame::{parse_section, SectionRef};
+use crate::storage::segment::FrameLoc;
+use crate::storage::{list_segments, Backend, SegmentStream, StdBackend, StreamChunk};
+use entry_check::{decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
 use policy::{Observed, PolicyEngine, Signer};
 use registry::Registry;
-use tree_check::{TreeCheck, TreeProblem};
-
-/// An entry's signature keys as resolved in ledger order.
-#[derive(Default)]
-struct Resolved {
-    keys: Vec<VerifyingKey>,
-    /// Signers with what the registry knew of them (governance entries, policy on).
-    signers: Vec<Signer>,
-    bootstrap: bool,
-    problem: Option<Problem>,
-}
-
-/// The chain rules for `entry` at position `expected`; a message if one is broken.
-fn chain_problem(
-    entry: &Entry,
-    expected: u64,
-    head: Digest,
-    ledger_id: Option<crate::entry::LedgerId>,
-    first_seq: u64,
-    f: &FrameLoc,
-) -> Option<String> {
-    if entry.seq.0 != expected {
-        return Some(format!("sequence number {} where {expected} was expected", entry.seq));
-    }
-    if entry.prev != head || (expected == 0) != (entry.statement.kind == EntryKind::Genesis) {
-        return Some("does not link to the previous entry".into());
-    }
-    if Some(entry.statement.ledger_id) != ledger_id {
-        return Some("statement belongs to another ledger".into());
-    }
-    if f.offset == SEGMENT_HEADER_LEN as u64 && entry.seq.0 != first_seq {
-        return Some(format!("segment says it starts at entry {first_seq}"));
-    }
-    None
-}
+use tree_check::TreeCheck;
 
 /// Frames verified per parallel chunk.
 const CHUNK_FRAMES: usize = 4096;
+/// Signatures one parallel task verifies together.
+const SIGNATURE_BATCH: usize = 64;
 
 /// What the auditor trusts. Verification never trusts keys the ledger asserts on its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -100,12 +67,13 @@ impl TrustAnchor {
 /// Settings of a verification.
 #[derive(Clone, Debug, Default)]
 pub struct VerifyOptions {
-    /// Accept entries without an author signature after the last checkpoint (a live ledger
-    /// between checkpoints), counting them in [`VerifyReport::uncovered_tail`]. Off by
-    /// default: otherwise anyone with write access could append unsigned entries unnoticed.
+    /// Accept unsigned entries that no checkpoint covers (a live ledger between checkpoints),
+    /// counting them in [`VerifyReport::uncovered_tail`]. Off by default: otherwise anyone with
+    /// write access could append unsigned entries unnoticed.
     pub allow_uncovered_tail: bool,
-    /// Verify incrementally from this checkpoint, which the auditor trusts (e.g. verified
-    /// last time): the stored tree must reproduce its root, and only newer entries are read.
+    /// Verify from this checkpoint, which the auditor trusts (e.g. verified last time): every
+    /// entry is read and hashed, but the signatures of the entries it covers are taken on its
+    /// word instead of being checked (docs/FORMAT.md §9 step 3).
     pub from_checkpoint: Option<Checkpoint>,
     /// Evaluate the policy rules (DESIGN §4) and report violations. Integrity checks,
     /// including key roles and revocations, run either way.
@@ -142,7 +110,7 @@ pub fn verify_with(backend: &dyn Backend, dir: &Path, anchor: &TrustAnchor) -> R
 }
 
 /// Verifies the ledger in `dir` through `backend`. Needs no lock: it may run while a writer
-/// appends, and reports a partly written final record as [`VerifyReport::torn_tail`].
+/// appends, and reports an incomplete final write as [`VerifyReport::torn_tail`].
 ///
 /// # Errors
 /// As [`verify`].
@@ -152,56 +120,21 @@ pub fn verify_opts(
     anchor: &TrustAnchor,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, Error> {
-    let mut v = Verifier {
-        backend,
-        dir: dir.to_path_buf(),
-        anchor,
-        opts,
-        report: VerifyReport {
-            trusted: anchor.describe(),
-            ..VerifyReport::default()
-        },
-        keys: Registry::default(),
-        policy: None,
-        erased: BTreeMap::new(),
-        index: None,
-        checkpoints: Vec::new(),
-        covered_until: 0,
-        next_signature: 0,
-        newest_segment: list_segments(backend, dir)?.last().copied().unwrap_or(0),
-    };
-    let mut genesis_stream = SegmentStream::open(backend, dir)?;
-    let Some(first) = v.next(&mut genesis_stream)? else {
-        v.finish_empty(&genesis_stream);
-        return Ok(v.into_report());
-    };
-    let Some(f0) = first.chunk.frames.first() else {
-        return Ok(v.into_report());
-    };
-    if !v.genesis(&first.chunk.data, f0)? || !v.load_checkpoints()? {
-        return Ok(v.into_report());
-    }
-    let (mut stream, mut tree) = if let Some(t) = &opts.from_checkpoint {
-        let Some((stream, frontier)) = v.resume(t)? else {
-            return Ok(v.into_report());
-        };
-        (stream, v.tree_check(frontier))
-    } else {
-        let mut tree = v.tree_check(Frontier::new());
-        let (data, frames) = (&first.chunk.data, &first.chunk.frames);
-        if !v.chunk(&first.path, first.header.first_seq, data, frames, &mut tree)? {
-            return Ok(v.into_report());
-        }
-        (genesis_stream, tree)
-    };
+    let mut v = Verifier::new(backend, dir, anchor, opts)?;
+    let mut stream = SegmentStream::open(backend, dir)?;
+    let mut tree = TreeCheck::new(backend, dir, LedgerId::default());
+    let mut first = true;
     while let Some(sc) = v.next(&mut stream)? {
-        if !v.chunk(
-            &sc.path,
-            sc.header.first_seq,
-            &sc.chunk.data,
-            &sc.chunk.frames,
-            &mut tree,
-        )? {
+        if first {
+            first = false;
+            let ledger_id = sc.header.ledger_id;
+            tree = TreeCheck::new(backend, dir, ledger_id);
+            let Some(f0) = sc.chunk.frames.first() else { break };
+            if !v.genesis(&sc.chunk.data, f0)? || !v.load_checkpoints()? {
+                return Ok(v.into_report());
+            }
+        }
+        if !v.chunk(&sc, &mut tree)? {
             return Ok(v.into_report());
         }
     }
@@ -212,26 +145,83 @@ pub fn verify_opts(
     Ok(v.into_report())
 }
 
+/// What pass A (ledger order, before signatures) found for one entry.
+#[derive(Default)]
+struct Ordered {
+    /// A key problem (E5), if any.
+    key_problem: Option<Problem>,
+    /// The chain value before the entry.
+    prev: Digest,
+    /// Indices into the chunk's signature jobs: position signature, then co-signatures.
+    jobs: Range<usize>,
+    /// Signers with what the registry knew of them (governance entries, policy on).
+    signers: Vec<Signer>,
+    bootstrap: bool,
+}
+
+/// One signature to verify.
+struct SigJob {
+    key: VerifyingKey,
+    message: Vec<u8>,
+    signature: [u8; 64],
+}
+
 struct Verifier<'a> {
     backend: &'a dyn Backend,
     dir: PathBuf,
     anchor: &'a TrustAnchor,
     opts: &'a VerifyOptions,
     report: VerifyReport,
+    ledger_id: LedgerId,
     keys: Registry,
     policy: Option<PolicyEngine>,
     /// Erased payloads not (yet) explained by a redaction entry: seq → entry hash.
     erased: BTreeMap<u64, Digest>,
     index: Option<IndexCursor>,
-    checkpoints: Vec<Checkpoint>,
+    /// The checkpoint log, in log order, with each checkpoint's number.
+    checkpoints: Vec<(usize, Checkpoint)>,
+    /// The next checkpoint (in size order) to check.
+    next_checkpoint: usize,
     /// Entries below this sequence number are covered by a signed checkpoint.
     covered_until: u64,
-    /// The next checkpoint (in log order) whose signature is still to be checked.
-    next_signature: usize,
+    /// Signatures of entries below this sequence number are not checked (step 3).
+    trusted_until: u64,
     newest_segment: u64,
+    /// The chain value after the last entry pass A saw.
+    chain: Digest,
 }
 
-impl Verifier<'_> {
+impl<'a> Verifier<'a> {
+    fn new(
+        backend: &'a dyn Backend,
+        dir: &Path,
+        anchor: &'a TrustAnchor,
+        opts: &'a VerifyOptions,
+    ) -> Result<Self, Error> {
+        Ok(Verifier {
+            backend,
+            dir: dir.to_path_buf(),
+            anchor,
+            opts,
+            report: VerifyReport {
+                trusted: anchor.describe(),
+                verified_from: opts.from_checkpoint.map_or(0, |c| c.tree_size),
+                ..VerifyReport::default()
+            },
+            ledger_id: LedgerId::default(),
+            keys: Registry::default(),
+            policy: None,
+            erased: BTreeMap::new(),
+            index: None,
+            checkpoints: Vec::new(),
+            next_checkpoint: 0,
+            covered_until: 0,
+            trusted_until: 0,
+            newest_segment: list_segments(backend, dir)?.last().copied().unwrap_or(0),
+            chain: Digest::ZERO,
+        })
+    }
+
     fn fail(&mut self, seq: Option<u64>, check: Check, message: String) {
         self.report.failure = Some(Failure {
             seq,
@@ -242,9 +232,9 @@ impl Verifier<'_> {
         });
     }
 
-    fn fail_at(&mut self, check: Check, file: PathBuf, offset: u64, message: String) {
+    fn fail_at(&mut self, seq: u64, check: Check, file: PathBuf, offset: u64, message: String) {
         self.report.failure = Some(Failure {
-            seq: Some(self.report.entries),
+            seq: Some(seq),
             check,
             file: Some(file),
             offset: Some(offset),
@@ -253,7 +243,7 @@ impl Verifier<'_> {
     }
 
     /// The next chunk; damage becomes a `Format` failure (and `None`).
-    fn next(&mut self, stream: &mut SegmentStream<'_>) -> Result<Option<crate::storage::StreamChunk>, Error> {
+    fn next(&mut self, stream: &mut SegmentStream<'_>) -> Result<Option<StreamChunk>, Error> {
         match stream.next_chunk(CHUNK_FRAMES) {
             Ok(Some(sc)) => {
                 self.report.ledger_id.get_or_insert(sc.header.ledger_id);
@@ -261,140 +251,75 @@ impl Verifier<'_> {
             }
             Ok(None) => Ok(None),
             Err(StorageError::Corrupt {
-                file, offset, reason, ..
+                file,
+                offset,
+                reason,
+                seq,
             }) => {
-                self.fail_at(Check::Format, file, offset, reason);
+                let check = if reason.contains("should start at entry") {
+                    Check::Chain
+                } else {
+                    Check::Format
+                };
+                self.fail_at(seq.unwrap_or(self.report.entries), check, file, offset, reason);
                 Ok(None)
             }
             Err(e) => Err(e.into()),
         }
     }
 
-    fn finish_empty(&mut self, stream: &SegmentStream<'_>) {
-        if self.report.is_ok() {
-            self.report.torn_tail = stream.tail().cloned();
-            self.fail(
-                Some(0),
-                Check::Format,
-                "the ledger has no complete genesis entry".into(),
-            );
-        }
-    }
-
-    fn tree_check(&self, frontier: Frontier) -> TreeCheck {
-        let ledger_id = self.report.ledger_id.unwrap_or_default();
-        TreeCheck::new(self.backend, &self.dir, ledger_id, frontier, self.checkpoints.clone())
-    }
-
-    /// Verifies one chunk; `Ok(false)` once a failure is recorded.
-    ///
-    /// Decoding, hashing and commitments run in parallel; then signature keys are resolved in
-    /// ledger order (enrollments and revocations change the registry); then signatures are
-    /// verified in parallel; then links, coverage, tree and policy are checked in order.
-    fn chunk(
-        &mut self,
-        path: &Path,
-        first_seq: u64,
-        data: &[u8],
-        frames: &[FrameLoc],
-        tree: &mut TreeCheck,
-    ) -> Result<bool, Error> {
-        let decoded: Vec<Decoded> = frames.par_iter().map(|f| decode_frame(data, f)).collect();
-        let resolved: Vec<Resolved> = decoded.iter().map(|d| self.resolve(d)).collect();
-        let sig_problems: Vec<Option<Problem>> = decoded
-            .par_iter()
-            .zip(resolved.par_iter())
-            .map(|(d, r)| match (&d.entry, d.problem.is_none() && r.problem.is_none()) {
-                (Some(e), true) => check_signatures(e, &d.digest, &r.keys),
-                _ => None,
-            })
-            .collect();
-        for ((f, d), (r, sp)) in frames.iter().zip(decoded).zip(resolved.into_iter().zip(sig_problems)) {
-            if !self.link(path, first_seq, f, d, &r, sp, tree)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Resolves an entry's signature keys against the registry as of that entry, then applies
-    /// the entry if it enrolls or revokes a key.
-    fn resolve(&mut self, d: &Decoded) -> Resolved {
-        let mut r = Resolved::default();
-        let Some(e) = d.entry.as_ref().filter(|_| d.problem.is_none()) else {
-            return r;
-        };
-        let kind = e.statement.kind;
-        match self.keys.resolve(kind, &e.signatures, e.seq.0) {
-            Ok(keys) => r.keys = keys,
-            Err(p) => {
-                r.problem = Some(p);
-                return r;
-            }
-        }
-        if self.policy.is_some() && kind != EntryKind::Application {
-            r.bootstrap = !self.keys.has_approver();
-            let info = |s: &crate::entry::AuthorSignature| self.keys.get(&s.key_id).map(|k| (s.key_id, k.clone()));
-            r.signers = e.signatures.iter().filter_map(info).collect();
-        }
-        if let Some(rec) = &d.record {
-            r.problem = self.keys.apply(e.seq.0, rec).err();
-        }
-        r
-    }
-
-    /// Checks the genesis entry against the trust anchor and loads its keys.
+    /// Checks the genesis entry against the trust anchor and loads its keys (step 2).
     fn genesis(&mut self, data: &[u8], f: &FrameLoc) -> Result<bool, Error> {
-        let bytes = f.entry(data);
-        let entry = match Entry::decode(bytes) {
-            Ok(e) => e,
+        let record = match RecordRef::parse(f.entry(data)) {
+            Ok(r) => r,
             Err(e) => {
                 self.fail(Some(0), Check::Format, e.to_string());
                 return Ok(false);
             }
         };
-        if entry.seq.0 != 0 || entry.prev != Digest::ZERO || entry.statement.kind != EntryKind::Genesis {
+        if record.kind() != EntryKind::Genesis {
             self.fail(Some(0), Check::Chain, "the first entry is not a genesis entry".into());
             return Ok(false);
         }
-        let Ok(StoredPayload::Present { bytes: g, .. }) = parse_section(f.section(data)) else {
+        let Ok(SectionRef::Present { payload, .. }) = parse_section(f.section(data)) else {
             self.fail(Some(0), Check::Format, "genesis payload missing or erased".into());
             return Ok(false);
         };
-        let genesis = match Genesis::decode(&g) {
+        let genesis = match Genesis::decode(payload) {
             Ok(g) => g,
             Err(e) => {
                 self.fail(Some(0), Check::Format, format!("genesis payload: {e}"));
                 return Ok(false);
             }
         };
+        self.ledger_id = self.report.ledger_id.unwrap_or_default();
         self.keys = Registry::from_genesis(&genesis)?;
         self.report.policy_checked = self.opts.policy;
         if self.opts.policy {
             self.policy = Some(PolicyEngine::new(genesis.policy.clone()));
         }
-        if let Err(why) = self.check_anchor(&entry, bytes, &genesis) {
+        let hash = decode_frame(data, f, 0, self.ledger_id).hash;
+        if let Err(why) = self.check_anchor(&record, &hash, &genesis) {
             self.fail(Some(0), Check::TrustAnchor, why);
             return Ok(false);
         }
         Ok(true)
     }
 
-    fn check_anchor(&self, entry: &Entry, bytes: &[u8], genesis: &Genesis) -> Result<(), String> {
-        if entry.signatures.is_empty() {
-            return Err("the genesis entry carries no signature".into());
-        }
+    fn check_anchor(&self, record: &RecordRef<'_>, hash: &Digest, genesis: &Genesis) -> Result<(), String> {
         match self.anchor {
-            TrustAnchor::GenesisHash(h) if entry_hash(bytes) == *h => Ok(()),
-            TrustAnchor::GenesisHash(h) => Err(format!(
-                "genesis entry hash {} is not the trusted {h}",
-                entry_hash(bytes)
-            )),
+            TrustAnchor::GenesisHash(h) if hash == h => Ok(()),
+            TrustAnchor::GenesisHash(h) => Err(format!("genesis entry hash {hash} is not the trusted {h}")),
             TrustAnchor::PublicKey(k) => {
                 if !genesis.anchors.iter().any(|a| a.public_key == k.to_bytes()) {
                     return Err(format!("trusted key {k} is not a trust anchor of this ledger"));
                 }
-                if !entry.signatures.iter().any(|s| s.key_id == k.key_id()) {
+                let signed = record
+                    .position()
+                    .into_iter()
+                    .chain(record.cosignatures())
+                    .any(|s| s.key_id == k.key_id());
+                if !signed {
                     return Err(format!("the genesis entry is not signed by trusted key {k}"));
                 }
                 Ok(())
@@ -402,16 +327,21 @@ impl Verifier<'_> {
         }
     }
 
-    /// Reads the checkpoint log and checks every signature and the order of sizes.
+    /// Reads the checkpoint log and checks the order of sizes (step 2a); signatures and roots
+    /// are checked when the ledger reaches each size.
     fn load_checkpoints(&mut self) -> Result<bool, Error> {
-        let ledger_id = self.report.ledger_id.unwrap_or_default();
-        let log = match read_log(self.backend, &self.dir, ledger_id) {
+        let log = match read_log(self.backend, &self.dir, self.ledger_id) {
             Ok(l) => l,
             Err(StorageError::Corrupt {
                 file, offset, reason, ..
             }) => {
-                self.fail_at(Check::Checkpoint, file, offset, reason);
-                self.report.failure.as_mut().map(|f| f.seq.take());
+                self.report.failure = Some(Failure {
+                    seq: None,
+                    check: Check::Checkpoint,
+                    file: Some(file),
+                    offset: Some(offset),
+                    message: reason,
+                });
                 return Ok(false);
             }
             Err(e) => return Err(e.into()),
@@ -433,88 +363,206 @@ impl Verifier<'_> {
             last = c.tree_size;
         }
         self.covered_until = last;
-        self.checkpoints = log.checkpoints;
+        self.report.latest_checkpoint = log.checkpoints.last().copied();
+        self.checkpoints = log.checkpoints.into_iter().enumerate().collect();
+        if let Some(t) = self.opts.from_checkpoint {
+            if t.ledger_id != self.ledger_id || t.tree_size == 0 {
+                let msg = "the trusted checkpoint is not of this ledger, or covers no entry".to_string();
+                self.fail(None, Check::Checkpoint, msg);
+                return Ok(false);
+            }
+            self.trusted_until = t.tree_size;
+            // The trusted checkpoint is checked like the log's, at its size (stable order: a
+            // log checkpoint of the same size is checked first).
+            let at = self.checkpoints.partition_point(|(_, c)| c.tree_size <= t.tree_size);
+            self.checkpoints.insert(at, (usize::MAX, t));
+        }
         Ok(true)
     }
 
-    /// Checks the chain link of one checked entry and records it; `Ok(false)` on failure.
-    #[allow(clippy::too_many_arguments)] // the four results of the chunk pipeline, consumed here
+    /// Verifies one chunk; `Ok(false)` once a failure is recorded.
+    fn chunk(&mut self, sc: &StreamChunk, tree: &mut TreeCheck) -> Result<bool, Error> {
+        let (data, frames, first) = (&sc.chunk.data, &sc.chunk.frames, sc.first_seq);
+        let ledger_id = self.ledger_id;
+        let decoded: Vec<Decoded<'_>> = frames
+            .par_iter()
+            .enumerate()
+            .map(|(i, f)| decode_frame(data, f, first + i as u64, ledger_id))
+            .collect();
+        let mut jobs = Vec::new();
+        let ordered: Vec<Ordered> = decoded
+            .iter()
+            .enumerate()
+            .map(|(i, d)| self.order(first + i as u64, d, &mut jobs))
+            .collect();
+        let ok: Vec<bool> = jobs
+            .par_chunks(SIGNATURE_BATCH)
+            .flat_map_iter(|batch| batch.iter().map(|j| j.key.verify(&j.message, &j.signature)))
+            .collect();
+        for (i, (d, o)) in decoded.iter().zip(&ordered).enumerate() {
+            let seq = first + i as u64;
+            if !self.link(sc, &frames[i], seq, d, o, &ok, tree)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Pass A for one entry, in ledger order: resolve keys (E5) against the registry as it
+    /// stands before the entry, apply enrollments and revocations, advance the chain (L1) and
+    /// queue the signatures to verify (E6).
+    fn order(&mut self, seq: u64, d: &Decoded<'_>, jobs: &mut Vec<SigJob>) -> Ordered {
+        let mut o = Ordered {
+            prev: self.chain,
+            jobs: jobs.len()..jobs.len(),
+            ..Ordered::default()
+        };
+        self.chain = chain_value(&o.prev, &d.hash);
+        let Some(r) = d.record.filter(|_| d.problem.is_none()) else {
+            return o;
+        };
+        let kind = r.kind();
+        let position = r.position();
+        let cosigs: Vec<_> = r.cosignatures().collect();
+        let resolved = match self.keys.resolve(kind, position.as_ref(), &cosigs, seq) {
+            Ok(x) => x,
+            Err(p) => {
+                o.key_problem = Some(p);
+                return o;
+            }
+        };
+        if seq >= self.trusted_until {
+            if let (Some(p), Some(key)) = (position, resolved.position) {
+                jobs.push(SigJob {
+                    key,
+                    message: position_message(&o.prev, &d.hash).to_vec(),
+                    signature: p.signature,
+                });
+            }
+            let msg = cosignature_message(&d.digest);
+            for (s, key) in cosigs.iter().zip(&resolved.cosigners) {
+                jobs.push(SigJob {
+                    key: *key,
+                    message: msg.to_vec(),
+                    signature: s.signature,
+                });
+            }
+        }
+        o.jobs.end = jobs.len();
+        if self.policy.is_some() && kind != EntryKind::Application {
+            o.bootstrap = !self.keys.has_approver();
+            let info = |s: &crate::entry::AuthorSignature| self.keys.get(&s.key_id).map(|k| (s.key_id, k.clone()));
+            o.signers = position.iter().chain(&cosigs).filter_map(info).collect();
+        }
+        if let Some(rec) = &d.gov {
+            o.key_problem = self.keys.apply(seq, rec).err();
+        }
+        o
+    }
+
+    /// Pass B for one entry, in ledger order: reports the first problem, then records the
+    /// entry as verified; `Ok(false)` on failure.
+    #[allow(clippy::too_many_arguments)] // the chunk pipeline's results for one entry
     fn link(
         &mut self,
-        path: &Path,
-        first_seq: u64,
+        sc: &StreamChunk,
         f: &FrameLoc,
-        d: Decoded,
-        r: &Resolved,
-        sig_problem: Option<Problem>,
+        seq: u64,
+        d: &Decoded<'_>,
+        o: &Ordered,
+        ok: &[bool],
         tree: &mut TreeCheck,
     ) -> Result<bool, Error> {
-        let expected = self.report.entries;
+        let path = &sc.path;
         let fail = |v: &mut Self, check, msg: String| {
-            v.fail_at(check, path.to_path_buf(), f.offset, msg);
+            v.fail_at(seq, check, path.clone(), f.offset, msg);
             Ok(false)
         };
-        let Some(entry) = d.entry.as_ref() else {
-            let (check, msg) = d.problem.unwrap_or((Check::Format, "undecodable entry".into()));
+        let Some(record) = d.record else {
+            let (check, msg) = d.problem.clone().unwrap_or((Check::Format, "undecodable entry".into()));
             return fail(self, check, msg);
         };
-        if let Some(msg) = chain_problem(entry, expected, self.report.head, self.report.ledger_id, first_seq, f) {
-            return fail(self, Check::Chain, msg);
-        }
-        if let Some((check, msg)) = d.problem.or_else(|| r.problem.clone()).or(sig_problem) {
+        if let Some((check, msg)) = d.problem.clone().or_else(|| o.key_problem.clone()) {
             return fail(self, check, msg);
         }
-        if entry.signatures.is_empty() {
-            if let Some(msg) = self.uncovered(entry.statement.kind, expected) {
+        let mut results = o.jobs.clone().map(|j| ok[j]);
+        if record.position().is_some() && seq >= self.trusted_until && results.next() == Some(false) {
+            let msg = "the writer's position signature does not verify: the entry is not where its writer put it, or it was changed".into();
+            return fail(self, Check::Chain, msg);
+        }
+        for (s, good) in record.cosignatures().zip(results) {
+            if !good {
+                return fail(
+                    self,
+                    Check::Signature,
+                    format!("co-signature by key {} does not verify", s.key_id),
+                );
+            }
+        }
+        if record.position().is_none() {
+            if let Some(msg) = self.uncovered(seq) {
                 return fail(self, Check::Signature, msg);
             }
         }
-        if let Some(msg) = self.index_check(path, first_seq, expected, f.offset)? {
+        let governance = record.kind() != EntryKind::Application;
+        if let Some(msg) = self.index_check(path, sc.header.first_seq, seq, f.offset, governance)? {
             return fail(self, Check::Index, msg);
         }
         if let Err(p) = tree.push(&d.hash) {
-            return Ok(self.tree_problem(&p));
+            let msg = format!(
+                "stored tree node (level {}, index {}) differs from the entries; rebuild the tree files",
+                p.level, p.index
+            );
+            return fail(self, Check::Tree, msg);
         }
-        if let Some(msg) = self.checkpoint_signatures(expected + 1) {
-            self.fail(Some(expected), Check::Checkpoint, msg);
+        if let Some(msg) = self.checkpoints_at(tree) {
+            self.fail(Some(seq), Check::Checkpoint, msg);
             return Ok(false);
         }
-        if d.redacted {
-            self.report.redacted.push(expected);
-            self.erased.insert(expected, d.hash);
+        if d.erased {
+            self.report.redacted.push(seq);
+            self.erased.insert(seq, d.hash);
         }
-        if let Some(rec) = &d.record {
-            if let Some(msg) = self.redaction(rec)? {
+        if let Some(rec) = &d.gov {
+            if let Some(msg) = self.redaction(seq, rec, sc)? {
                 return fail(self, Check::Redaction, msg);
             }
-            self.observe(entry, &d.hash, rec, r);
+            self.observe(seq, &record, &d.hash, rec, o);
         }
         self.report.entries += 1;
-        self.report.head = d.hash;
+        self.report.head = chain_value(&o.prev, &d.hash);
         Ok(true)
     }
 
-    /// Accounts for an entry without author signature; a message if it is not acceptable.
-    fn uncovered(&mut self, kind: EntryKind, seq: u64) -> Option<String> {
-        if kind.must_be_signed() {
-            return Some(format!("a {} entry must carry an author signature", kind.name()));
-        }
-        if seq < self.covered_until {
+    /// Accounts for an entry without a position signature; a message if it is not acceptable.
+    fn uncovered(&mut self, seq: u64) -> Option<String> {
+        if seq < self.covered_until || seq < self.trusted_until {
             self.report.unsigned_covered += 1;
         } else if self.opts.allow_uncovered_tail {
             self.report.uncovered_tail += 1;
         } else {
-            return Some("entry carries no author signature and no checkpoint covers it".into());
+            return Some("entry carries no position signature and no checkpoint covers it".into());
         }
         None
     }
 
-    /// Checks the signatures of the checkpoints of `size` entries, with the registry as of
-    /// then: an operator key enrolled before and not revoked by that point.
-    fn checkpoint_signatures(&mut self, size: u64) -> Option<String> {
-        while let Some(c) = self.checkpoints.get(self.next_signature).copied() {
+    /// Checks every checkpoint of the size the tree has just reached: root and signer.
+    fn checkpoints_at(&mut self, tree: &TreeCheck) -> Option<String> {
+        let size = tree.size();
+        while let Some(&(number, c)) = self.checkpoints.get(self.next_checkpoint) {
             if c.tree_size != size {
                 break;
+            }
+            let name = if number == usize::MAX {
+                format!("the trusted checkpoint (size {size})")
+            } else {
+                format!("checkpoint #{number} (size {size})")
+            };
+            if c.root != tree.root() {
+                return Some(format!(
+                    "{name} has a different root than the ledger: entries up to {} were rewritten or forked after it was issued",
+                    size - 1
+                ));
             }
             let key = self.keys.get(&c.key_id);
             let why = if !key.is_some_and(|k| k.has(Role::Operator) && k.valid_at_size(size)) {
@@ -525,107 +573,110 @@ impl Verifier<'_> {
                 None
             };
             if let Some(why) = why {
-                return Some(format!(
-                    "checkpoint #{} (size {size}) is invalid: {why}",
-                    self.next_signature
-                ));
+                return Some(format!("{name} is invalid: {why}"));
             }
-            self.next_signature += 1;
+            if number != usize::MAX {
+                self.report.checkpoints_verified += 1;
+            }
+            self.next_checkpoint += 1;
         }
         None
     }
 
-    /// A redaction must name an earlier entry by its true hash; a message if it does not.
-    fn redaction(&mut self, rec: &crate::record::Record) -> Result<Option<String>, Error> {
-        let crate::record::Record::Redaction(red) = rec else {
+    /// A redaction must name an earlier entry by its true hash (L9); a message if it does not.
+    fn redaction(&mut self, seq: u64, rec: &Record, sc: &StreamChunk) -> Result<Option<String>, Error> {
+        let Record::Redaction(red) = rec else {
             return Ok(None);
         };
-        let (seq, want) = (red.target_seq, red.target);
-        if seq >= self.report.entries {
+        let (target, want) = (red.target_seq, red.target);
+        if target >= seq {
             return Ok(Some(format!(
-                "the redaction names entry {seq}, which is not an earlier entry"
+                "the redaction names entry {target}, which is not an earlier entry"
             )));
         }
-        let actual = if let Some(h) = self.erased.get(&seq) {
-            *h
+        let (actual, erased) = if let Some(h) = self.erased.get(&target) {
+            (*h, true)
         } else {
-            let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
-            match stream.next_chunk(1) {
-                Ok(Some(sc)) => sc
-                    .chunk
-                    .frames
-                    .first()
-                    .map_or(Digest::ZERO, |f| entry_hash(f.entry(&sc.chunk.data))),
-                _ => Digest::ZERO,
-            }
+            self.entry_at(target, sc)?
         };
         if actual != want {
             return Ok(Some(format!(
-                "the redaction names entry {seq} with a hash that is not its hash"
+                "the redaction names entry {target} with a hash that is not its hash"
             )));
         }
-        if self.erased.remove(&seq).is_none() {
-            self.report.redaction_pending.push(seq);
+        self.erased.remove(&target);
+        if !erased {
+            self.report.redaction_pending.push(target);
         }
         Ok(None)
     }
 
-    /// Policy evaluation for a governance record.
-    fn observe(&mut self, entry: &Entry, hash: &Digest, rec: &crate::record::Record, r: &Resolved) {
-        let Some(engine) = self.policy.as_mut() else { return };
-        let o = Observed {
-            seq: entry.seq.0,
-            hash: *hash,
-            timestamp: entry.statement.timestamp,
-            refs: &entry.statement.refs,
-            signers: &r.signers,
-            bootstrap: r.bootstrap,
+    /// The entry hash of an earlier entry and whether its payload is erased, read from its
+    /// frame (through the index, which the verification so far has checked).
+    fn entry_at(&self, seq: u64, sc: &StreamChunk) -> Result<(Digest, bool), Error> {
+        let read = |data: &[u8], f: &FrameLoc| {
+            let d = decode_frame(data, f, seq, self.ledger_id);
+            (d.hash, d.erased)
         };
-        let keys = &self.keys;
-        engine.observe(&o, rec, &|id| keys.get(id).and_then(|k| k.revoked_at));
-    }
-
-    fn tree_problem(&mut self, p: &TreeProblem) -> bool {
-        match *p {
-            TreeProblem::Node { level, index } => {
-                let msg = format!(
-                    "stored tree node (level {level}, index {index}) differs from the entries; rebuild the tree files"
-                );
-                self.fail(Some(self.report.entries), Check::Tree, msg);
-            }
-            TreeProblem::Checkpoint { number, size } => {
-                let msg = format!(
-                    "checkpoint #{number} (size {size}) has a different root than the ledger: entries up to {} were rewritten or forked after it was issued",
-                    size - 1
-                );
-                self.fail(Some(size - 1), Check::Checkpoint, msg);
+        if let Some(i) = seq.checked_sub(sc.first_seq).and_then(|i| usize::try_from(i).ok()) {
+            if let Some(f) = sc.chunk.frames.get(i) {
+                return Ok(read(&sc.chunk.data, f));
             }
         }
-        false
+        let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
+        Ok(match stream.next_chunk(1) {
+            Ok(Some(s)) if s.first_seq == seq => s
+                .chunk
+                .frames
+                .first()
+                .map_or((Digest::ZERO, false), |f| read(&s.chunk.data, f)),
+            _ => (Digest::ZERO, false),
+        })
     }
 
-    fn index_check(&mut self, seg_path: &Path, first_seq: u64, seq: u64, offset: u64) -> Result<Option<String>, Error> {
+    /// Policy evaluation for a governance record.
+    fn observe(&mut self, seq: u64, record: &RecordRef<'_>, hash: &Digest, rec: &Record, o: &Ordered) {
+        let Some(engine) = self.policy.as_mut() else { return };
+        let refs: Vec<Digest> = record.refs().collect();
+        let obs = Observed {
+            seq,
+            hash: *hash,
+            timestamp: record.timestamp(),
+            refs: &refs,
+            signers: &o.signers,
+            bootstrap: o.bootstrap,
+        };
+        let keys = &self.keys;
+        engine.observe(&obs, rec, &|id| keys.get(id).and_then(|k| k.revoked_at));
+    }
+
+    fn index_check(
+        &mut self,
+        seg_path: &Path,
+        first_seq: u64,
+        seq: u64,
+        offset: u64,
+        governance: bool,
+    ) -> Result<Option<String>, Error> {
         if self.index.as_ref().is_none_or(|c| c.first_seq() != first_seq) {
             if let Some(msg) = self.index.take().and_then(IndexCursor::finish) {
                 return Ok(Some(msg));
             }
-            let ledger_id = self.report.ledger_id.unwrap_or_default();
             let sealed = first_seq != self.newest_segment;
             self.index = Some(IndexCursor::open(
                 self.backend,
                 &self.dir,
-                ledger_id,
+                self.ledger_id,
                 first_seq,
                 sealed,
             )?);
         }
         match self.index.as_mut() {
-            Some(cur) => cur.check(seg_path, seq, offset),
+            Some(cur) => cur.check(seg_path, seq, offset, governance),
             None => Ok(None),
         }
     }
 
-    /// End of the ledger: index completeness, checkpoints beyond the end, consistency.
     /// The report, with the policy engine's violations.
     fn into_report(mut self) -> VerifyReport {
         if let Some(engine) = self.policy.take() {
@@ -635,9 +686,19 @@ impl Verifier<'_> {
         self.report
     }
 
+    /// Step 5: the end.
     fn finish(&mut self, tree: &TreeCheck) {
+        let n = self.report.entries;
+        if n == 0 {
+            self.fail(
+                Some(0),
+                Check::Format,
+                "the ledger has no complete genesis entry".into(),
+            );
+            return;
+        }
         if let Some(msg) = self.index.take().and_then(IndexCursor::finish) {
-            self.fail(Some(self.report.entries), Check::Index, msg);
+            self.fail(Some(n), Check::Index, msg);
             return;
         }
         if let Some((&seq, _)) = self.erased.iter().next() {
@@ -647,39 +708,17 @@ impl Verifier<'_> {
         }
         self.report.root = tree.root();
         self.report.tree_missing_nodes = tree.missing;
-        let n = self.report.entries;
-        if let Some((i, c)) = self.checkpoints.iter().enumerate().find(|(_, c)| c.tree_size > n) {
+        if let Some(&(i, c)) = self.checkpoints.iter().find(|(_, c)| c.tree_size > n) {
+            let name = if i == usize::MAX {
+                "the trusted checkpoint".to_string()
+            } else {
+                format!("checkpoint #{i}")
+            };
             let msg = format!(
-                "the ledger has {n} entries but checkpoint #{i} covers {}: entries were removed after it was issued",
+                "the ledger has {n} entries but {name} covers {}: entries were removed after it was issued",
                 c.tree_size
             );
             self.fail(Some(n), Check::Checkpoint, msg);
-            return;
-        }
-        let verified: Vec<&Checkpoint> = self
-            .checkpoints
-            .iter()
-            .filter(|c| c.tree_size > self.report.verified_from)
-            .collect();
-        self.report.checkpoints_verified = verified.len() as u64;
-        self.report.latest_checkpoint = self.checkpoints.last().copied();
-        if let (Some(t), Some(latest)) = (self.opts.from_checkpoint, self.checkpoints.last().copied()) {
-            self.check_consistency(&t, &latest);
-        }
-    }
-
-    fn check_consistency(&mut self, old: &Checkpoint, new: &Checkpoint) {
-        if new.tree_size <= old.tree_size {
-            return;
-        }
-        let ledger_id = self.report.ledger_id.unwrap_or_default();
-        let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
-        if !incremental::consistent(&reader, old, new) {
-            let msg = format!(
-                "no valid consistency proof from size {} to {}",
-                old.tree_size, new.tree_size
-            );
-            self.fail(Some(new.tree_size - 1), Check::Checkpoint, msg);
         }
     }
 }

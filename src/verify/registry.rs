@@ -45,6 +45,15 @@ impl KeyInfo {
     }
 }
 
+/// The keys an entry's signatures resolved to.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Resolved {
+    /// The position signer's key.
+    pub position: Option<VerifyingKey>,
+    /// The co-signers' keys, in record order.
+    pub cosigners: Vec<VerifyingKey>,
+}
+
 /// Enrolled keys by id.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Registry {
@@ -93,18 +102,29 @@ impl Registry {
         self.keys.get(id)
     }
 
-    /// Resolves every signature's key as of entry `seq`, and checks the kind's role.
+    /// Resolves the keys of an entry's position signature and co-signatures as of entry `seq`
+    /// (docs/FORMAT.md §9 E5): distinct signers, enrolled, not revoked before `seq`; the
+    /// position signer holds the Operator role; one signature holds one of the kind's roles.
     pub(crate) fn resolve(
         &self,
         kind: EntryKind,
-        sigs: &[AuthorSignature],
+        position: Option<&AuthorSignature>,
+        cosigs: &[AuthorSignature],
         seq: u64,
-    ) -> Result<Vec<VerifyingKey>, Problem> {
-        let mut out = Vec::with_capacity(sigs.len());
-        for (i, s) in sigs.iter().enumerate() {
-            if sigs[..i].iter().any(|o| o.key_id == s.key_id) {
+    ) -> Result<Resolved, Problem> {
+        let all = || position.into_iter().chain(cosigs);
+        for (i, s) in all().enumerate() {
+            if all().take(i).any(|o| o.key_id == s.key_id) {
                 return Err((Check::Format, format!("key {} signs twice", s.key_id)));
             }
+        }
+        if position.is_none() && kind.requires_position_signature() {
+            return Err((
+                Check::Signature,
+                format!("a {} entry must carry the writer's position signature", kind.name()),
+            ));
+        }
+        let lookup = |s: &AuthorSignature| -> Result<&KeyInfo, Problem> {
             let info = self
                 .keys
                 .get(&s.key_id)
@@ -115,15 +135,32 @@ impl Registry {
                     format!("signed by key {} which was revoked at entry {at}", s.key_id),
                 ));
             }
-            out.push(info.key);
-        }
+            Ok(info)
+        };
+        let position_key = match position {
+            Some(p) => {
+                let info = lookup(p)?;
+                if !info.has(Role::Operator) {
+                    return Err((
+                        Check::Key,
+                        format!("position signed by key {} which lacks the operator role", p.key_id),
+                    ));
+                }
+                Some(info.key)
+            }
+            None => None,
+        };
+        let cosig_keys = cosigs
+            .iter()
+            .map(|s| lookup(s).map(|k| k.key))
+            .collect::<Result<Vec<_>, _>>()?;
         let roles = required_roles(kind);
         let has_role = |s: &AuthorSignature| {
             self.keys
                 .get(&s.key_id)
                 .is_some_and(|k| roles.iter().any(|r| k.has(*r)))
         };
-        if !roles.is_empty() && !sigs.iter().any(has_role) {
+        if !roles.is_empty() && !all().any(has_role) {
             let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
             let msg = format!(
                 "a {} entry needs a signature by a key with role {}",
@@ -132,7 +169,10 @@ impl Registry {
             );
             return Err((Check::Key, msg));
         }
-        Ok(out)
+        Ok(Resolved {
+            position: position_key,
+            cosigners: cosig_keys,
+        })
     }
 
     /// Applies an enrollment or revocation recorded at `seq`.

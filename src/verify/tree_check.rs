@@ -1,9 +1,8 @@
-//! Recomputes the Merkle tree while verifying, compares every stored node with it, and checks
-//! each checkpoint's root when the tree reaches its size.
+//! Recomputes the Merkle tree while verifying and compares every stored node (even levels,
+//! docs/FORMAT.md §11.4) with it; reports the root at each size a checkpoint needs.
 
 use std::path::Path;
 
-use crate::checkpoint::Checkpoint;
 use crate::entry::LedgerId;
 use crate::hash::{hash_leaf, Digest};
 use crate::merkle::Frontier;
@@ -62,12 +61,10 @@ impl LevelCursor {
     }
 }
 
-/// A stored node that disagrees with the recomputed tree, or a checkpoint that fails.
-pub(super) enum TreeProblem {
-    /// A stored node differs from the recomputed hash.
-    Node { level: u8, index: u64 },
-    /// A checkpoint's root differs from the recomputed root at its size.
-    Checkpoint { number: usize, size: u64 },
+/// A stored node that disagrees with the recomputed tree.
+pub(super) struct TreeProblem {
+    pub level: u8,
+    pub index: u64,
 }
 
 /// The recomputed tree plus cursors over the stored one.
@@ -76,30 +73,23 @@ pub(super) struct TreeCheck {
     levels: Vec<LevelCursor>,
     /// Nodes the recomputed tree has but the stored tree lacks.
     pub missing: u64,
-    checkpoints: Vec<Checkpoint>,
-    next_checkpoint: usize,
 }
 
 impl TreeCheck {
-    pub(super) fn new(
-        backend: &dyn Backend,
-        dir: &Path,
-        ledger_id: LedgerId,
-        frontier: Frontier,
-        checkpoints: Vec<Checkpoint>,
-    ) -> Self {
-        let size = frontier.size();
+    pub(super) fn new(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId) -> Self {
         let levels = (0..MAX_LEVELS as u8)
-            .map(|l| LevelCursor::open(backend, dir, ledger_id, l, size >> l))
+            .map(|l| LevelCursor::open(backend, dir, ledger_id, l, 0))
             .collect();
-        let next_checkpoint = checkpoints.partition_point(|c| c.tree_size <= size);
         TreeCheck {
-            frontier,
+            frontier: Frontier::new(),
             levels,
             missing: 0,
-            checkpoints,
-            next_checkpoint,
         }
+    }
+
+    /// Leaves pushed so far.
+    pub(super) fn size(&self) -> u64 {
+        self.frontier.size()
     }
 
     /// The recomputed root so far.
@@ -107,15 +97,19 @@ impl TreeCheck {
         self.frontier.root()
     }
 
-    /// Adds an entry's leaf; reports the first stored node or checkpoint that disagrees.
+    /// Adds an entry's leaf; reports the first stored node that disagrees. Only even levels
+    /// are stored.
     pub(super) fn push(&mut self, entry_hash: &Digest) -> Result<(), TreeProblem> {
         let (levels, missing) = (&mut self.levels, &mut self.missing);
         let mut bad = None;
         // `Full` needs u64::MAX leaves, more than any ledger can hold.
         let _ = self.frontier.push_with(hash_leaf(entry_hash), |n| {
+            if n.level % 2 != 0 {
+                return;
+            }
             match levels[usize::from(n.level)].get(n.index) {
                 Some(stored) if stored != n.hash => {
-                    bad.get_or_insert(TreeProblem::Node {
+                    bad.get_or_insert(TreeProblem {
                         level: n.level,
                         index: n.index,
                     });
@@ -124,22 +118,6 @@ impl TreeCheck {
                 None => *missing += 1,
             }
         });
-        if let Some(p) = bad {
-            return Err(p);
-        }
-        let size = self.frontier.size();
-        while let Some(c) = self.checkpoints.get(self.next_checkpoint) {
-            if c.tree_size != size {
-                break;
-            }
-            if c.root != self.frontier.root() {
-                return Err(TreeProblem::Checkpoint {
-                    number: self.next_checkpoint,
-                    size,
-                });
-            }
-            self.next_checkpoint += 1;
-        }
-        Ok(())
+        bad.map_or(Ok(()), Err)
     }
 }

@@ -1,0 +1,629 @@
+//! Creating a ledger, and opening one after a clean stop or a crash (docs/FORMAT.md §7.5, §8).
+//!
+//! Opening resumes from the last seal the writer can authenticate: its own (the tag verifies
+//! under its key), whose chain value and root it then trusts; or, when the last write was
+//! sealed by another key, the result of verifying the whole ledger. Everything after the last
+//! seal is a torn tail and is cut. The stored tree must reproduce the trusted root (it is
+//! rebuilt from the entries otherwise, and the open refused if even they do not), so the
+//! writer never extends or checkpoints entries it did not write or verify.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::writer::{seal_key, seal_tag, Active, Writer};
+use super::{prepare, Draft, Options, Recovery};
+use crate::checkpoint::LogWriter;
+use crate::entry::{EntryKind, LedgerId, RecordRef, SaltSource, Timestamp, SALT_LEN};
+use crate::error::{Error, StorageError};
+use crate::hash::Digest;
+use crate::keys::Signer;
+use crate::record::{Genesis, Record, Role};
+use crate::storage::frame::{parse_header, parse_section, Seal, SectionRef, FRAME_HEADER_LEN};
+use crate::storage::index::{decode_slot, encode_index_header, encode_slot, slot, INDEX_HEADER_LEN};
+use crate::storage::segment::{FrameLoc, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN};
+use crate::storage::{
+    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, StorageFile, TornTail,
+    LOCK_FILE, SEGMENTS_DIR,
+};
+use crate::tree::TreeWriter;
+use crate::verify::registry::Registry;
+
+pub(super) fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, Error> {
+    let path = dir.join(LOCK_FILE);
+    backend.try_lock(&path).map_err(io_err("lock", &path))?.ok_or_else(|| {
+        StorageError::Locked {
+            path: dir.to_path_buf(),
+        }
+        .into()
+    })
+}
+
+fn pool(opts: &Options) -> Result<Option<rayon::ThreadPool>, Error> {
+    opts.threads
+        .map(|n| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .thread_name(|i| format!("provledger-prepare-{i}"))
+                .build()
+                .map_err(|e| Error::input(format!("could not start {n} threads: {e}")))
+        })
+        .transpose()
+}
+
+/// Creates a ledger and writes its genesis entry (durable when this returns).
+pub(super) fn create(
+    dir: &Path,
+    signer: Arc<dyn Signer>,
+    genesis: &Genesis,
+    opts: &Options,
+) -> Result<(Writer, Recovery), Error> {
+    let key = signer.verifying_key();
+    let anchor = genesis.anchors.iter().find(|a| a.public_key == key.to_bytes());
+    if !anchor.is_some_and(|a| a.roles.contains(&Role::Operator)) {
+        return Err(Error::input(
+            "the genesis signer must be one of the trust anchors, with the operator role",
+        ));
+    }
+    // `encode` makes the checks `decode` makes: a reader will accept this genesis.
+    let payload = genesis.encode()?;
+    let backend = Arc::clone(&opts.backend);
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
+    let lock = take_lock(backend.as_ref(), dir)?;
+    if !unfinished_create(backend.as_ref(), dir)? {
+        return Err(StorageError::AlreadyExists {
+            path: dir.to_path_buf(),
+        }
+        .into());
+    }
+    let ledger_id = LedgerId::random()?;
+    let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
+    let tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, 0)?;
+    let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
+    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+    let mut w = Writer {
+        dir: dir.to_path_buf(),
+        backend,
+        ledger_id,
+        seal_key: seal_key(signer.as_ref(), ledger_id)?,
+        signer_id: key.key_id(),
+        signer,
+        salts: SaltSource::new()?,
+        pool: pool(opts)?,
+        len: 0,
+        chain: Digest::ZERO,
+        active,
+        durable_len: 0,
+        tree,
+        checkpoints,
+        registry: Registry::from_genesis(genesis)?,
+        segment_size: opts.segment_size,
+        check_signers: opts.check_signers,
+        poisoned: false,
+        _lock: lock,
+    };
+    let mut salt = [[0u8; SALT_LEN]; 1];
+    w.salts.fill(&mut salt);
+    let staged = prepare::stage(Draft::genesis(payload), salt[0], ledger_id, Timestamp::now())?;
+    let placed = prepare::place(staged, 0, ledger_id, w.signer_id)?;
+    w.write_entries(vec![placed], true)?;
+    Ok((w, Recovery::default()))
+}
+
+/// Creates, fills in and syncs a new segment file and its index.
+pub(super) fn create_segment(
+    backend: &dyn Backend,
+    dir: &Path,
+    ledger_id: LedgerId,
+    first_seq: u64,
+) -> Result<Active, Error> {
+    let path = segment_path(dir, first_seq);
+    let mut file = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+    let header = SegmentHeader { ledger_id, first_seq }.encode();
+    file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
+    file.sync_data().map_err(io_err("sync", &path))?;
+    let idx_path = index_path(dir, first_seq);
+    // A stray index left under this name (no segment had it) is derived data: replace it.
+    let mut idx = match backend.open_write(&idx_path, true) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let mut f = backend
+                .open_write(&idx_path, false)
+                .map_err(io_err("open", &idx_path))?;
+            f.set_len(0).map_err(io_err("truncate", &idx_path))?;
+            f
+        }
+        r => r.map_err(io_err("create", &idx_path))?,
+    };
+    idx.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
+        .map_err(io_err("write", &idx_path))?;
+    idx.sync_data().map_err(io_err("sync", &idx_path))?;
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    Ok(Active {
+        path,
+        file,
+        idx_path,
+        idx,
+        len: SEGMENT_HEADER_LEN as u64,
+        count: 0,
+        synced: SEGMENT_HEADER_LEN as u64,
+    })
+}
+
+/// Whether `dir` holds no ledger, or only the remains of a `create` that never wrote a
+/// complete genesis entry (which are removed, as there is nothing in them to lose).
+fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, Error> {
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
+    let segs: Vec<u64> = names
+        .iter()
+        .filter_map(|n| crate::storage::segment::parse_segment_file_name(n))
+        .collect();
+    if segs.is_empty() {
+        return Ok(true);
+    }
+    if segs != [0] {
+        return Ok(false);
+    }
+    let path = segment_path(dir, 0);
+    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+    let len = file.len().map_err(io_err("stat", &path))?;
+    if len > SEGMENT_HEADER_LEN as u64 {
+        let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, true);
+        if matches!(sc.next_chunk(1), Ok(c) if !c.frames.is_empty()) {
+            return Ok(false);
+        }
+    }
+    for path in [
+        segment_path(dir, 0),
+        index_path(dir, 0),
+        crate::checkpoint::log_path(dir),
+    ] {
+        match backend.remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+            _ => {}
+        }
+    }
+    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    Ok(true)
+}
+
+/// What scanning a segment found.
+pub(super) struct NewestScan {
+    /// Frames handed out (complete and ending in a seal): (offset, governance).
+    pub frames: Vec<(u64, bool)>,
+    /// The last seal and the end of its frame.
+    pub last_seal: Option<(Seal, u64)>,
+    /// The torn tail after the last seal, if any.
+    pub torn: Option<TornTail>,
+}
+
+fn scan_newest(backend: &dyn Backend, path: &Path) -> Result<NewestScan, Error> {
+    scan_segment(backend, path, true)
+}
+
+/// Scans a whole segment: its frames (offset, governance bit), its last seal, a torn tail.
+pub(super) fn scan_segment(backend: &dyn Backend, path: &Path, newest: bool) -> Result<NewestScan, Error> {
+    let file = backend.open_read(path).map_err(io_err("open", path))?;
+    let len = file.len().map_err(io_err("stat", path))?;
+    let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, len, newest);
+    let mut out = NewestScan {
+        frames: Vec::new(),
+        last_seal: None,
+        torn: None,
+    };
+    loop {
+        match sc.next_chunk(4096) {
+            Ok(c) if c.frames.is_empty() => break,
+            Ok(c) => {
+                for f in &c.frames {
+                    out.frames.push((f.offset, governance(&c.data, f)));
+                    if let Some(seal) = f.seal(&c.data) {
+                        out.last_seal = Some((seal, f.end()));
+                    }
+                }
+            }
+            Err(ScanStop::Torn {
+                offset,
+                bytes,
+                reason,
+                frames,
+            }) => {
+                out.torn = Some(TornTail {
+                    file: path.to_path_buf(),
+                    offset,
+                    bytes,
+                    reason: reason.into(),
+                    frames,
+                });
+                break;
+            }
+            Err(ScanStop::Corrupt { offset, reason }) => {
+                return Err(crate::storage::corrupt(path, offset, None, reason.into()).into());
+            }
+            Err(ScanStop::Io(kind)) => return Err(io_err("read", path)(kind.into()).into()),
+        }
+    }
+    Ok(out)
+}
+
+fn governance(data: &[u8], f: &FrameLoc) -> bool {
+    RecordRef::parse(f.entry(data)).is_ok_and(|r| r.kind() != EntryKind::Application)
+}
+
+/// The seal of the last frame of a sealed segment, found through its index (or a scan).
+fn last_seal_of(backend: &dyn Backend, dir: &Path, first_seq: u64) -> Result<(Seal, u64), Error> {
+    let path = segment_path(dir, first_seq);
+    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+    let len = file.len().map_err(io_err("stat", &path))?;
+    let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, false);
+    let mut last = None;
+    let mut count = 0u64;
+    loop {
+        match sc.next_chunk(4096) {
+            Ok(c) if c.frames.is_empty() => break,
+            Ok(c) => {
+                count += c.frames.len() as u64;
+                last = c.frames.last().and_then(|f| f.seal(&c.data));
+            }
+            Err(ScanStop::Corrupt { offset, reason }) => {
+                return Err(crate::storage::corrupt(&path, offset, None, reason.into()).into());
+            }
+            Err(e) => return Err(crate::storage::corrupt(&path, 0, None, format!("{e:?}")).into()),
+        }
+    }
+    let seal = last
+        .ok_or_else(|| crate::storage::corrupt(&path, len, None, "segment does not end with a sealed frame".into()))?;
+    Ok((seal, first_seq + count))
+}
+
+/// Opens an existing ledger for appending (see the module documentation).
+pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Result<(Writer, Recovery), Error> {
+    let backend = Arc::clone(&opts.backend);
+    let b = backend.as_ref();
+    let lock = take_lock(b, dir)?;
+    let mut recovery = Recovery {
+        erasure_completed: super::erasure::complete_pending(b, dir)?,
+        ..Recovery::default()
+    };
+    let mut segs = list_segments(b, dir)?;
+    let ledger_id = first_ledger_id(b, dir)?;
+    // A rotation cut short before the newest segment's header was complete.
+    while let Some(&last) = segs.last() {
+        let path = segment_path(dir, last);
+        let file = b.open_read(&path).map_err(io_err("open", &path))?;
+        let len = file.len().map_err(io_err("stat", &path))?;
+        if read_segment_header(file.as_ref(), &path, len, last != 0)?.is_some() {
+            break;
+        }
+        b.remove_file(&path).map_err(io_err("remove", &path))?;
+        let _ = b.remove_file(&index_path(dir, last));
+        recovery.removed_segment = Some(path);
+        segs.pop();
+    }
+    let newest = *segs.last().ok_or_else(|| StorageError::NotALedger {
+        path: dir.to_path_buf(),
+        reason: "no readable segment".into(),
+    })?;
+    let path = segment_path(dir, newest);
+    {
+        let file = b.open_read(&path).map_err(io_err("open", &path))?;
+        let len = file.len().map_err(io_err("stat", &path))?;
+        let header = read_segment_header(file.as_ref(), &path, len, false)?;
+        if header.map(|h| h.ledger_id) != Some(ledger_id) {
+            return Err(crate::storage::corrupt(&path, 0, None, "segment belongs to another ledger".into()).into());
+        }
+    }
+    let seg_dir = dir.join(SEGMENTS_DIR);
+    b.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    let scan = scan_newest(b, &path)?;
+    let (seal, len) = match &scan.last_seal {
+        Some((seal, _)) => (*seal, newest + scan.frames.len() as u64),
+        None if newest == 0 => {
+            return Err(StorageError::NotALedger {
+                path: dir.to_path_buf(),
+                reason: "no complete genesis entry: creating the ledger did not finish; create it again".into(),
+            }
+            .into())
+        }
+        None => {
+            let prev = segs[segs.len() - 2];
+            let (seal, end) = last_seal_of(b, dir, prev)?;
+            if end != newest {
+                let why = format!("segment should start at entry {end}");
+                return Err(crate::storage::corrupt(&path, 0, Some(end), why).into());
+            }
+            (seal, newest)
+        }
+    };
+    // Cut the torn tail, make what stays durable.
+    let sealed_end = scan.last_seal.map_or(SEGMENT_HEADER_LEN as u64, |(_, end)| end);
+    let mut file = b.open_write(&path, false).map_err(io_err("open", &path))?;
+    if scan.torn.is_some() || file.len().map_err(io_err("stat", &path))? > sealed_end {
+        file.set_len(sealed_end).map_err(io_err("truncate", &path))?;
+    }
+    file.sync_data().map_err(io_err("sync", &path))?;
+    recovery.torn_tail = scan.torn.clone();
+    let (idx, idx_path, index_rebuilt) = rebuild_index(b, dir, ledger_id, newest, &scan.frames)?;
+    recovery.index_rebuilt = index_rebuilt;
+    let mut tree = TreeWriter::open(b, dir, ledger_id, len)?;
+    recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
+    // Whose seal is it?
+    let signer_id = signer.verifying_key().key_id();
+    let key = seal_key(signer.as_ref(), ledger_id)?;
+    let own = seal.sealer == signer_id && seal.tag == seal_tag(&key, ledger_id, len, &seal.chain, &seal.root);
+    let (chain, root) = if own {
+        (seal.chain, seal.root)
+    } else {
+        // Not recognisably ours: verify everything (with a tree rebuilt from the entries, so
+        // that derived data cannot fail it).
+        tree = TreeWriter::open(b, dir, ledger_id, 0)?;
+        recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
+        tree.sync()?;
+        recovery.verified_on_open = true;
+        verify_foreign(b, dir, len)?
+    };
+    if tree.root() != root {
+        // Damaged tree files (derived data): rebuild from the entries, which must then agree.
+        tree = TreeWriter::open(b, dir, ledger_id, 0)?;
+        recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
+        if tree.root() != root {
+            return Err(crate::storage::corrupt(
+                &path,
+                0,
+                None,
+                "the entries do not reproduce the root the writer sealed: they were changed".into(),
+            )
+            .into());
+        }
+    }
+    let registry = load_registry(b, dir, ledger_id, &segs)?;
+    let checkpoints = LogWriter::open(b, dir, ledger_id)?;
+    let seg_len = sealed_end;
+    let active = Active {
+        path,
+        file,
+        idx_path,
+        idx,
+        len: seg_len,
+        count: len - newest,
+        synced: seg_len,
+    };
+    let w = Writer {
+        dir: dir.to_path_buf(),
+        backend: Arc::clone(&backend),
+        ledger_id,
+        signer,
+        signer_id,
+        seal_key: key,
+        salts: SaltSource::new()?,
+        pool: pool(opts)?,
+        len,
+        chain,
+        active,
+        durable_len: len,
+        tree,
+        checkpoints,
+        registry,
+        segment_size: opts.segment_size,
+        check_signers: opts.check_signers,
+        poisoned: false,
+        _lock: lock,
+    };
+    w.check_signer("write")?;
+    Ok((w, recovery))
+}
+
+/// Verifies the whole ledger (a write sealed by another key cannot be recognised as ours):
+/// the chain value and root it ends with, which must cover exactly `len` entries.
+fn verify_foreign(backend: &dyn Backend, dir: &Path, len: u64) -> Result<(Digest, Digest), Error> {
+    let genesis = genesis_hash(backend, dir)?;
+    let opts = crate::verify::VerifyOptions::default();
+    let report = crate::verify::verify_opts(backend, dir, &crate::verify::TrustAnchor::GenesisHash(genesis), &opts)?;
+    if let Some(f) = &report.failure {
+        return Err(Error::input(format!(
+            "the ledger's last write was sealed by another key, and the ledger does not verify, so it is not extended: {f}"
+        )));
+    }
+    if report.entries != len {
+        return Err(Error::input(format!(
+            "the ledger changed while it was verified on open ({} entries, expected {len})",
+            report.entries
+        )));
+    }
+    Ok((report.head, report.root))
+}
+
+/// The entry hash of the genesis entry as stored.
+fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, Error> {
+    let mut stream = crate::storage::SegmentStream::open(backend, dir)?;
+    let sc = stream.next_chunk(1)?.ok_or_else(|| StorageError::NotALedger {
+        path: dir.to_path_buf(),
+        reason: "no complete genesis entry".into(),
+    })?;
+    let f = sc
+        .chunk
+        .frames
+        .first()
+        .ok_or_else(|| Error::input("no genesis frame"))?;
+    let record = RecordRef::parse(f.entry(&sc.chunk.data))?;
+    let commitment = match parse_section(f.section(&sc.chunk.data)) {
+        Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
+        Ok(SectionRef::Erased { commitment, .. }) => commitment,
+        Err(e) => return Err(Error::input(format!("genesis payload: {e}"))),
+    };
+    Ok(record.entry_hash(0, sc.header.ledger_id, &commitment))
+}
+
+/// Brings the newest segment's index in line with its frames (derived data).
+pub(super) fn rebuild_index(
+    backend: &dyn Backend,
+    dir: &Path,
+    ledger_id: LedgerId,
+    first_seq: u64,
+    frames: &[(u64, bool)],
+) -> Result<(Box<dyn StorageFile>, std::path::PathBuf, bool), Error> {
+    let path = index_path(dir, first_seq);
+    let mut file = match backend.open_write(&path, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            backend.open_write(&path, true).map_err(io_err("create", &path))?
+        }
+        Err(e) => return Err(io_err("open", &path)(e).into()),
+    };
+    let mut want = encode_index_header(ledger_id, first_seq).to_vec();
+    for &(off, gov) in frames {
+        want.extend_from_slice(&encode_slot(off, gov));
+    }
+    let len = file.len().map_err(io_err("stat", &path))?;
+    let mut have = vec![0u8; usize::try_from(len.min(want.len() as u64)).unwrap_or(0)];
+    let same = len == want.len() as u64 && file.read_exact_at(&mut have, 0).is_ok() && have == want;
+    if !same {
+        file.set_len(0).map_err(io_err("truncate", &path))?;
+        file.write_all_at(&want, 0).map_err(io_err("write", &path))?;
+        file.sync_data().map_err(io_err("sync", &path))?;
+    }
+    Ok((file, path, !same))
+}
+
+/// Pushes the entry hashes the stored tree lacks (`tree.size()..entries`) and writes them.
+pub(super) fn replay_tree(
+    backend: &dyn Backend,
+    dir: &Path,
+    ledger_id: LedgerId,
+    tree: &mut TreeWriter,
+    entries: u64,
+) -> Result<u64, Error> {
+    let from = tree.size();
+    if from >= entries {
+        return Ok(0);
+    }
+    let mut stream = crate::storage::SegmentStream::open_at(backend, dir, from)?;
+    while tree.size() < entries {
+        let Some(sc) = stream.next_chunk(4096)? else { break };
+        for (i, f) in sc.chunk.frames.iter().enumerate() {
+            let seq = sc.first_seq + i as u64;
+            if seq != tree.size() || seq >= entries {
+                continue;
+            }
+            tree.push(&frame_hash(&sc.chunk.data, f, seq, ledger_id)?)?;
+        }
+    }
+    tree.flush(backend)?;
+    Ok(entries.saturating_sub(from))
+}
+
+/// The entry hash of a frame at `seq`.
+pub(super) fn frame_hash(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Result<Digest, Error> {
+    let record = RecordRef::parse(f.entry(data))?;
+    let commitment = match parse_section(f.section(data)) {
+        Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
+        Ok(SectionRef::Erased { commitment, .. }) => commitment,
+        Err(e) => return Err(Error::input(format!("entry {seq}: {e}"))),
+    };
+    Ok(record.entry_hash(seq, ledger_id, &commitment))
+}
+
+/// The key registry: the genesis anchors, then every enrollment and revocation, read through
+/// the governance bit of the index slots (only governance entries are read).
+fn load_registry(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<Registry, Error> {
+    let mut reg: Option<Registry> = None;
+    for &first in segs {
+        let seg_path = segment_path(dir, first);
+        let seg = backend.open_read(&seg_path).map_err(io_err("open", &seg_path))?;
+        let idx = backend.open_read(&index_path(dir, first)).ok();
+        let slots = idx.as_deref().and_then(|i| read_slots(i, ledger_id, first));
+        let Some(slots) = slots else {
+            // No usable index: read the segment's governance entries by scanning it.
+            scan_registry(backend, dir, ledger_id, first, &mut reg)?;
+            continue;
+        };
+        for (i, (off, gov)) in slots.into_iter().enumerate() {
+            if gov || (first == 0 && i == 0) {
+                let seq = first + i as u64;
+                apply_at(seg.as_ref(), &seg_path, off, seq, &mut reg)?;
+            }
+        }
+    }
+    reg.ok_or_else(|| Error::input("the ledger has no readable genesis entry"))
+}
+
+fn read_slots(idx: &dyn StorageFile, ledger_id: LedgerId, first_seq: u64) -> Option<Vec<(u64, bool)>> {
+    let len = idx.len().ok()?;
+    let mut h = [0u8; INDEX_HEADER_LEN];
+    idx.read_exact_at(&mut h, 0).ok()?;
+    crate::storage::index::check_index_header(&h, ledger_id, first_seq).ok()?;
+    let n = crate::storage::index::count(len);
+    let mut buf = vec![0u8; usize::try_from(n * 4).ok()?];
+    idx.read_exact_at(&mut buf, slot(0)?).ok()?;
+    Some(
+        buf.chunks_exact(4)
+            .map(|c| decode_slot([c[0], c[1], c[2], c[3]]))
+            .collect(),
+    )
+}
+
+/// Reads the governance entry at `off` and applies it to the registry.
+fn apply_at(seg: &dyn StorageFile, path: &Path, off: u64, seq: u64, reg: &mut Option<Registry>) -> Result<(), Error> {
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    seg.read_exact_at(&mut h, off).map_err(io_err("read", path))?;
+    let header =
+        parse_header(&h).map_err(|_| crate::storage::corrupt(path, off, Some(seq), "bad frame header".into()))?;
+    let mut frame = vec![0u8; header.frame_len()];
+    seg.read_exact_at(&mut frame, off).map_err(io_err("read", path))?;
+    let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])?;
+    let s = header.section_offset();
+    let Ok(SectionRef::Present { payload, .. }) = parse_section(&frame[s..s + header.section_len]) else {
+        return Ok(());
+    };
+    apply_record(record.kind(), payload, seq, reg)
+}
+
+fn apply_record(kind: EntryKind, payload: &[u8], seq: u64, reg: &mut Option<Registry>) -> Result<(), Error> {
+    match (kind, reg.as_mut()) {
+        (EntryKind::Genesis, None) => *reg = Some(Registry::from_genesis(&Genesis::decode(payload)?)?),
+        (EntryKind::KeyEnrollment | EntryKind::KeyRevocation, Some(r)) => {
+            // A ledger whose history fails here fails verification there; keep going.
+            let _ = r.apply(seq, &Record::decode(kind, payload)?);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn scan_registry(
+    backend: &dyn Backend,
+    dir: &Path,
+    ledger_id: LedgerId,
+    first: u64,
+    reg: &mut Option<Registry>,
+) -> Result<(), Error> {
+    let _ = ledger_id;
+    let mut stream = crate::storage::SegmentStream::open_at(backend, dir, first)?;
+    while let Some(sc) = stream.next_chunk(4096)? {
+        if sc.header.first_seq != first {
+            break;
+        }
+        for (i, f) in sc.chunk.frames.iter().enumerate() {
+            let Ok(record) = RecordRef::parse(f.entry(&sc.chunk.data)) else {
+                continue;
+            };
+            if let Ok(SectionRef::Present { payload, .. }) = parse_section(f.section(&sc.chunk.data)) {
+                apply_record(record.kind(), payload, sc.first_seq + i as u64, reg)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The ledger id from the first segment's header.
+pub(super) fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, Error> {
+    let path = segment_path(dir, 0);
+    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+    let len = file.len().map_err(io_err("stat", &path))?;
+    let header = read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
+        path: dir.to_path_buf(),
+        reason: "first segment has no header".into(),
+    })?;
+    Ok(header.ledger_id)
+}

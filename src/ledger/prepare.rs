@@ -1,0 +1,135 @@
+//! Batch preparation: everything about an entry that does not depend on the entries before it
+//! is computed here, in parallel — commitments, co-signatures, records, entry hashes — so that
+//! the writer's ordered work is one BLAKE3 compression (the chain value) and a tree push per
+//! entry, and its position signatures are again parallel.
+
+use rayon::prelude::*;
+
+use super::Draft;
+use crate::entry::{
+    commit_payload, cosignature_message, AuthorSignature, EntryFields, EntryKind, LedgerId, RecordRef, Timestamp,
+    MAX_COSIGNATURES, MAX_PAYLOAD_LEN, SALT_LEN, SIGNATURE_BLOCK_LEN,
+};
+use crate::error::Error;
+use crate::hash::Digest;
+use crate::keys::KeyId;
+
+/// Batches smaller than this are prepared on the calling thread (parallelism costs more).
+const PARALLEL_FROM: usize = 16;
+
+/// Cheap checks of a draft, before any hashing: what would make it fail for sure.
+pub(super) fn check(d: &Draft) -> Result<(), Error> {
+    if d.payload.len() as u64 > MAX_PAYLOAD_LEN {
+        let len = d.payload.len();
+        return Err(Error::input(format!(
+            "payload of {len} bytes exceeds {MAX_PAYLOAD_LEN}"
+        )));
+    }
+    if d.kind == EntryKind::Genesis {
+        return Err(Error::input("only creating a ledger appends a genesis entry"));
+    }
+    if !d.position_signed && d.kind.requires_position_signature() {
+        return Err(Error::input(format!(
+            "a {} entry must carry the writer's position signature",
+            d.kind.name()
+        )));
+    }
+    if d.cosigners.len() as u64 > MAX_COSIGNATURES {
+        let n = d.cosigners.len();
+        return Err(Error::input(format!("{n} co-signers exceed {MAX_COSIGNATURES}")));
+    }
+    crate::entry::check_fields(&d.content_type, d.refs.len())?;
+    Ok(())
+}
+
+/// A draft with its commitment and co-signatures: everything that does not depend on its
+/// place in the ledger.
+pub(super) struct Staged {
+    pub fields: EntryFields,
+    pub salt: [u8; SALT_LEN],
+    pub payload: Vec<u8>,
+    pub commitment: Digest,
+    pub cosignatures: Vec<AuthorSignature>,
+    pub position_signed: bool,
+}
+
+/// Stage 1 of one draft: commitment, statement digest and co-signatures (a co-signer may fail).
+pub(super) fn stage(d: Draft, salt: [u8; SALT_LEN], ledger_id: LedgerId, now: Timestamp) -> Result<Staged, Error> {
+    let f = EntryFields {
+        kind: d.kind,
+        timestamp: d.timestamp.unwrap_or(now),
+        content_type: d.content_type,
+        refs: d.refs,
+    };
+    let commitment = commit_payload(&salt, &d.payload);
+    let mut cosignatures = Vec::with_capacity(d.cosigners.len());
+    if !d.cosigners.is_empty() {
+        let mut s = Vec::with_capacity(128);
+        f.put_statement(ledger_id, &commitment, &mut s);
+        let msg = cosignature_message(&crate::hash::Domain::Statement.hash(&s));
+        for c in &d.cosigners {
+            cosignatures.push(AuthorSignature {
+                key_id: c.verifying_key().key_id(),
+                signature: c.sign(&msg)?,
+            });
+        }
+    }
+    Ok(Staged {
+        fields: f,
+        salt,
+        payload: d.payload,
+        commitment,
+        cosignatures,
+        position_signed: d.position_signed,
+    })
+}
+
+/// An entry ready to be chained: its record (with room for the position signature), hash and
+/// payload.
+pub(super) struct Prepared {
+    pub record: Vec<u8>,
+    pub salt: [u8; SALT_LEN],
+    pub payload: Vec<u8>,
+    pub hash: Digest,
+    /// Where the 64 position-signature bytes go in `record`, if position-signed.
+    pub position_at: Option<usize>,
+    pub kind: EntryKind,
+}
+
+/// Stage 2 of one entry, at its sequence number: record and entry hash.
+pub(super) fn place(s: Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, Error> {
+    let placeholder = AuthorSignature {
+        key_id: signer,
+        signature: [0; 64],
+    };
+    let position = s.position_signed.then_some(&placeholder);
+    let record = s.fields.encode_record(position, &s.cosignatures)?;
+    let hash = RecordRef::parse(&record)?.entry_hash(seq, ledger_id, &s.commitment);
+    let position_at = s
+        .position_signed
+        .then(|| record.len() - SIGNATURE_BLOCK_LEN * s.cosignatures.len() - 64);
+    Ok(Prepared {
+        record,
+        salt: s.salt,
+        payload: s.payload,
+        hash,
+        position_at,
+        kind: s.fields.kind,
+    })
+}
+
+/// Runs `f` over `items` in parallel (on `pool` if given), or serially for small batches.
+pub(super) fn map<T: Send, U: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    items: Vec<T>,
+    f: impl Fn(usize, T) -> U + Sync + Send,
+) -> Vec<U> {
+    if items.len() < PARALLEL_FROM {
+        return items.into_iter().enumerate().map(|(i, t)| f(i, t)).collect();
+    }
+    let run = || items.into_par_iter().enumerate().map(|(i, t)| f(i, t)).collect();
+    match pool {
+        Some(p) => p.install(run),
+        None => run(),
+    }
+}

@@ -1,0 +1,617 @@
+//! The write path, owned by the ledger's writer thread: group commit of everything waiting,
+//! batch preparation in parallel, the ordered chain, seals, segment rotation, syncs,
+//! checkpoints — and the loop that answers each caller.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
+
+use super::prepare::{self, Prepared, Staged};
+use super::{Draft, Durability, Receipt, Reply, Request, Shared, Status};
+use crate::checkpoint::{Checkpoint, LogWriter};
+use crate::entry::{position_message, EntryKind, EntrySeq, LedgerId, SaltSource, Timestamp, SALT_LEN};
+use crate::error::{Error, StorageError};
+use crate::hash::{chain_value, Digest};
+use crate::keys::{KeyId, Signer};
+use crate::record::Role;
+use crate::storage::frame::{encode_frame, Seal, FRAME_OVERHEAD, PAYLOAD_PREFIX_LEN, SEAL_LEN, SEAL_TAG_LEN};
+use crate::storage::index::encode_slot;
+use crate::storage::segment::MAX_TORN;
+use crate::storage::{io_err, Backend, StorageFile};
+use crate::tree::TreeWriter;
+use crate::verify::registry::Registry;
+
+/// Most bytes one write may hold: a crash can tear at most one write (docs/FORMAT.md §8).
+const MAX_WRITE: u64 = MAX_TORN;
+
+/// The segment being appended to.
+#[derive(Debug)]
+pub(super) struct Active {
+    pub path: PathBuf,
+    pub file: Box<dyn StorageFile>,
+    pub idx_path: PathBuf,
+    pub idx: Box<dyn StorageFile>,
+    /// Bytes in the segment file.
+    pub len: u64,
+    /// Entries in the segment.
+    pub count: u64,
+    /// Bytes of the segment known to be on stable storage.
+    pub synced: u64,
+}
+
+/// Everything the writer thread owns.
+pub(super) struct Writer {
+    pub dir: PathBuf,
+    pub backend: Arc<dyn Backend>,
+    pub ledger_id: LedgerId,
+    pub signer: Arc<dyn Signer>,
+    pub signer_id: KeyId,
+    pub seal_key: zeroize::Zeroizing<[u8; 32]>,
+    pub salts: SaltSource,
+    pub pool: Option<rayon::ThreadPool>,
+    /// Number of entries.
+    pub len: u64,
+    /// Chain value after the newest entry.
+    pub chain: Digest,
+    pub active: Active,
+    pub durable_len: u64,
+    pub tree: TreeWriter,
+    pub checkpoints: LogWriter,
+    pub registry: Registry,
+    pub segment_size: u64,
+    pub check_signers: bool,
+    /// Set by the first failed write or sync: nothing is acknowledged after it.
+    pub poisoned: bool,
+    /// The writer lock, held as long as the writer lives.
+    pub _lock: Box<dyn crate::storage::LockGuard>,
+}
+
+/// The seal key: `H_seal_key(signature over the seal-key request)` (docs/FORMAT.md §7.5).
+pub(super) fn seal_key(signer: &dyn Signer, ledger_id: LedgerId) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
+    let sig = zeroize::Zeroizing::new(signer.sign(&crate::entry::seal_key_request(ledger_id))?);
+    Ok(zeroize::Zeroizing::new(
+        crate::hash::Domain::SealKey.hash(sig.as_ref()).to_bytes(),
+    ))
+}
+
+/// The tag of a seal.
+pub(super) fn seal_tag(
+    key: &[u8; 32],
+    ledger_id: LedgerId,
+    size: u64,
+    chain: &Digest,
+    root: &Digest,
+) -> [u8; SEAL_TAG_LEN] {
+    let mut h = blake3::Hasher::new_keyed(key);
+    h.update(b"provledger v2 seal\0");
+    h.update(&ledger_id.0);
+    h.update(&size.to_le_bytes());
+    h.update(chain.as_bytes());
+    h.update(root.as_bytes());
+    let mut tag = [0u8; SEAL_TAG_LEN];
+    tag.copy_from_slice(&h.finalize().as_bytes()[..SEAL_TAG_LEN]);
+    tag
+}
+
+/// One append request being processed.
+struct Job {
+    drafts: Vec<Draft>,
+    sync: bool,
+    reply: Reply,
+}
+
+impl Writer {
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(super) fn ledger_id(&self) -> LedgerId {
+        self.ledger_id
+    }
+
+    pub(super) fn status(&self) -> Status {
+        Status {
+            len: self.len,
+            head: self.chain,
+            root: self.tree.root(),
+            durable_len: self.durable_len,
+            latest_checkpoint: self.checkpoints.latest,
+        }
+    }
+
+    fn usable(&self) -> Result<(), Error> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned.into());
+        }
+        Ok(())
+    }
+
+    /// Appends a group of requests with one preparation pass, as few writes as the write
+    /// limit allows, and one sync if any request asked for durability. A request that cannot
+    /// be appended (a bad draft, a co-signer that fails, a signer the ledger would reject)
+    /// fails alone, before anything is written.
+    fn append_group(&mut self, jobs: Vec<Job>) {
+        if let Err(e) = self.usable() {
+            for j in jobs {
+                j.reply.fill(Err(poisoned_like(&e)));
+            }
+            return;
+        }
+        // (a) Cheap checks.
+        let jobs: Vec<Job> = jobs
+            .into_iter()
+            .filter_map(|j| match j.drafts.iter().try_for_each(prepare::check) {
+                Ok(()) => Some(j),
+                Err(e) => {
+                    j.reply.fill(Err(e));
+                    None
+                }
+            })
+            .collect();
+        // (b) Stage 1 in parallel: commitments and co-signatures.
+        let now = Timestamp::now();
+        let ledger_id = self.ledger_id;
+        let mut work = Vec::new();
+        let mut replies = Vec::with_capacity(jobs.len());
+        for (ji, j) in jobs.into_iter().enumerate() {
+            let mut salts = vec![[0u8; SALT_LEN]; j.drafts.len()];
+            self.salts.fill(&mut salts);
+            work.extend(j.drafts.into_iter().zip(salts).map(|(d, s)| (ji, d, s)));
+            replies.push((j.reply, j.sync, Ok(Vec::new())));
+        }
+        let staged = prepare::map(self.pool.as_ref(), work, |_, (ji, d, s)| {
+            (ji, prepare::stage(d, s, ledger_id, now))
+        });
+        for (ji, r) in staged {
+            let acc: &mut Result<Vec<Staged>, Error> = &mut replies[ji].2;
+            match (acc.as_mut(), r) {
+                (Ok(v), Ok(s)) => v.push(s),
+                (Ok(_), Err(e)) => *acc = Err(e),
+                (Err(_), _) => {}
+            }
+        }
+        // (c) Signer checks in ledger order, against the registry as each entry will see it.
+        let mut scratch: Option<Registry> = None;
+        let mut seq = self.len;
+        let mut admitted = Vec::with_capacity(replies.len());
+        for (reply, sync, staged) in replies {
+            let checked = staged.and_then(|v| self.gate(&v, seq, &mut scratch).map(|()| v));
+            match checked {
+                Ok(v) => {
+                    seq += v.len() as u64;
+                    admitted.push((reply, sync, v));
+                }
+                Err(e) => reply.fill(Err(e)),
+            }
+        }
+        if admitted.is_empty() {
+            return;
+        }
+        // (d) Records and entry hashes at their places, in parallel; then the ordered write.
+        let sync = admitted.iter().any(|(_, s, _)| *s);
+        let counts: Vec<usize> = admitted.iter().map(|(_, _, v)| v.len()).collect();
+        let mut all = Vec::with_capacity(counts.iter().sum());
+        let mut outs = Vec::with_capacity(admitted.len());
+        for (reply, _, v) in admitted {
+            all.extend(v);
+            outs.push(reply);
+        }
+        let first = self.len;
+        let signer_id = self.signer_id;
+        let placed = prepare::map(self.pool.as_ref(), all, |i, s| {
+            prepare::place(s, first + i as u64, ledger_id, signer_id)
+        });
+        let placed: Result<Vec<Prepared>, Error> = placed.into_iter().collect();
+        let result = placed.and_then(|p| self.write_entries(p, sync));
+        match result {
+            Ok(receipts) => {
+                let mut it = receipts.into_iter();
+                for (reply, n) in outs.into_iter().zip(counts) {
+                    reply.fill(Ok(it.by_ref().take(n).collect()));
+                }
+            }
+            Err(e) => {
+                for reply in outs {
+                    reply.fill(Err(poisoned_like(&e)));
+                }
+            }
+        }
+    }
+
+    /// Checks the governance entries of one request against the registry (as it will stand at
+    /// each entry, counting earlier entries of the group), and applies their key changes to
+    /// the group's scratch copy.
+    fn gate(&self, staged: &[Staged], first_seq: u64, scratch: &mut Option<Registry>) -> Result<(), Error> {
+        if !self.check_signers || staged.iter().all(|s| s.fields.kind == EntryKind::Application) {
+            return Ok(());
+        }
+        let mut reg = scratch.clone().unwrap_or_else(|| self.registry.clone());
+        for (i, s) in staged.iter().enumerate() {
+            if s.fields.kind == EntryKind::Application {
+                continue;
+            }
+            let seq = first_seq + i as u64;
+            let position = s.position_signed.then_some(crate::entry::AuthorSignature {
+                key_id: self.signer_id,
+                signature: [0; 64],
+            });
+            let would_fail =
+                |(_, msg): (crate::verify::Check, String)| Error::input(format!("entry {seq} would not verify: {msg}"));
+            reg.resolve(s.fields.kind, position.as_ref(), &s.cosignatures, seq)
+                .map_err(would_fail)?;
+            let rec = crate::record::Record::decode(s.fields.kind, &s.payload)?;
+            reg.apply(seq, &rec).map_err(would_fail)?;
+        }
+        *scratch = Some(reg);
+        Ok(())
+    }
+
+    /// Chains, signs, frames, seals and writes prepared entries; syncs if asked (or if the
+    /// unsynced bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
+    pub(super) fn write_entries(&mut self, mut entries: Vec<Prepared>, sync: bool) -> Result<Vec<Receipt>, Error> {
+        // Ordered: the chain values. Then the position signatures, in parallel.
+        let mut prevs = Vec::with_capacity(entries.len());
+        let mut chain = self.chain;
+        for e in &entries {
+            prevs.push(chain);
+            chain = chain_value(&chain, &e.hash);
+        }
+        let signer = Arc::clone(&self.signer);
+        let jobs: Vec<(usize, [u8; 87])> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.position_at.is_some())
+            .map(|(i, e)| (i, position_message(&prevs[i], &e.hash)))
+            .collect();
+        let sigs = prepare::map(self.pool.as_ref(), jobs, |_, (i, m)| (i, signer.sign(&m)));
+        for (i, sig) in sigs {
+            let sig = sig?;
+            if let Some(at) = entries[i].position_at {
+                entries[i].record[at..at + 64].copy_from_slice(&sig);
+            }
+        }
+        let result = self.write_chained(&entries, &prevs);
+        let result = result.and_then(|receipts| {
+            if sync || self.active.len - self.active.synced > MAX_TORN / 2 {
+                self.sync_active()?;
+            }
+            Ok(receipts)
+        });
+        match result {
+            Ok(mut receipts) => {
+                for r in &mut receipts {
+                    r.durable = r.seq.0 < self.durable_len;
+                }
+                self.commit_keys(&entries);
+                Ok(receipts)
+            }
+            Err(e) => {
+                self.poisoned = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Frames the entries into writes of at most `MAX_WRITE` bytes, each ending with a sealed
+    /// frame, rotating segments between writes as needed.
+    fn write_chained(&mut self, entries: &[Prepared], prevs: &[Digest]) -> Result<Vec<Receipt>, Error> {
+        let mut receipts = Vec::with_capacity(entries.len());
+        let mut buf = Vec::with_capacity(64 << 10);
+        let mut slots = Vec::with_capacity(entries.len() * 4);
+        let mut start = 0;
+        while start < entries.len() {
+            // How many entries fit in this write (at least one).
+            let room_segment = self.segment_size.saturating_sub(self.active.len);
+            let mut end = start;
+            let mut bytes = 0u64;
+            while end < entries.len() {
+                let f = frame_len(&entries[end]);
+                let fits = bytes + f <= MAX_WRITE && bytes + f <= room_segment;
+                if end > start && !fits {
+                    break;
+                }
+                if end == start && !fits && self.active.count > 0 && bytes + f > room_segment {
+                    break;
+                }
+                bytes += f;
+                end += 1;
+            }
+            if end == start {
+                self.rotate()?;
+                continue;
+            }
+            buf.clear();
+            slots.clear();
+            let mut offset = self.active.len;
+            for i in start..end {
+                let e = &entries[i];
+                let seq = self.len + (i - start) as u64;
+                self.tree.push(&e.hash)?;
+                let chain = chain_value(&prevs[i], &e.hash);
+                let seal = (i + 1 == end).then(|| {
+                    let root = self.tree.root();
+                    Seal {
+                        sealer: self.signer_id,
+                        chain,
+                        root,
+                        tag: seal_tag(&self.seal_key, self.ledger_id, seq + 1, &chain, &root),
+                    }
+                });
+                slots.extend_from_slice(&encode_slot(offset, e.kind != EntryKind::Application));
+                encode_frame(&mut buf, &e.record, &e.salt, &e.payload, seal.as_ref());
+                offset = self.active.len + buf.len() as u64;
+                receipts.push(Receipt {
+                    seq: EntrySeq(seq),
+                    entry_hash: e.hash,
+                    chain,
+                    durable: false,
+                });
+            }
+            self.write_buffer(&buf, &slots, (end - start) as u64, receipts[receipts.len() - 1].chain)?;
+            start = end;
+        }
+        Ok(receipts)
+    }
+
+    /// Writes one sealed write: frames, index slots, tree nodes; advances the in-memory state.
+    fn write_buffer(&mut self, buf: &[u8], slots: &[u8], n: u64, chain: Digest) -> Result<(), Error> {
+        if self.active.len + buf.len() as u64 - self.active.synced > MAX_TORN {
+            self.sync_active()?;
+        }
+        let a = &mut self.active;
+        a.file.write_all_at(buf, a.len).map_err(io_err("write", &a.path))?;
+        // Index slots are derived data; a failed index write is repaired on open.
+        let at = crate::storage::index::slot(a.count).unwrap_or(u64::MAX);
+        a.idx.write_all_at(slots, at).map_err(io_err("write", &a.idx_path))?;
+        a.len += buf.len() as u64;
+        a.count += n;
+        self.tree.flush(self.backend.as_ref())?;
+        self.len += n;
+        self.chain = chain;
+        Ok(())
+    }
+
+    /// `fdatasync` of the active segment; every entry written is then durable.
+    pub(super) fn sync_active(&mut self) -> Result<(), Error> {
+        self.usable()?;
+        let a = &mut self.active;
+        if a.synced == a.len && self.durable_len == self.len {
+            return Ok(());
+        }
+        if let Err(e) = a.file.sync_data() {
+            // After a failed fdatasync the kernel may have dropped the dirty pages: never
+            // report anything durable again until the ledger is reopened and recovered.
+            self.poisoned = true;
+            return Err(io_err("sync", &a.path)(e).into());
+        }
+        a.synced = a.len;
+        self.durable_len = self.len;
+        Ok(())
+    }
+
+    /// Seals the active segment (synced, with its index) and starts a new one.
+    fn rotate(&mut self) -> Result<(), Error> {
+        self.sync_active()?;
+        self.active
+            .idx
+            .sync_data()
+            .map_err(io_err("sync", &self.active.idx_path))?;
+        self.active = super::open::create_segment(self.backend.as_ref(), &self.dir, self.ledger_id, self.len)?;
+        Ok(())
+    }
+
+    /// Applies the key enrollments and revocations just appended to the registry.
+    fn commit_keys(&mut self, entries: &[Prepared]) {
+        let first = self.len - entries.len() as u64;
+        for (i, e) in entries.iter().enumerate() {
+            if matches!(e.kind, EntryKind::KeyEnrollment | EntryKind::KeyRevocation) {
+                if let Ok(rec) = crate::record::Record::decode(e.kind, &e.payload) {
+                    // Checked by `gate` before the write; it applies again as it did there.
+                    let _ = self.registry.apply(first + i as u64, &rec);
+                }
+            }
+        }
+    }
+
+    /// Whether the writer's key may sign for the ledger at its current size.
+    pub(super) fn check_signer(&self, what: &str) -> Result<(), Error> {
+        let ok = self
+            .registry
+            .get(&self.signer_id)
+            .is_some_and(|k| k.has(Role::Operator) && k.valid_at_size(self.len));
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::input(format!(
+                "key {} may not {what}: it is not an enrolled, unrevoked operator of this ledger",
+                self.signer_id
+            )))
+        }
+    }
+
+    /// Signs and records a checkpoint of the current state, after making it durable.
+    fn checkpoint(&mut self) -> Result<Checkpoint, Error> {
+        self.usable()?;
+        self.check_signer("sign a checkpoint")?;
+        self.sync_active()?;
+        let c = Checkpoint::sign_with(
+            self.ledger_id,
+            self.len,
+            self.tree.root(),
+            Timestamp::now(),
+            self.signer.as_ref(),
+        )?;
+        if let Err(e) = self.checkpoints.append(&c) {
+            self.poisoned = true;
+            return Err(e.into());
+        }
+        Ok(c)
+    }
+
+    /// Makes everything durable before the writer stops (tree and index too, to spare the
+    /// next open a replay).
+    fn close(&mut self) -> Result<(), Error> {
+        self.usable()?;
+        self.sync_active()?;
+        let a = &mut self.active;
+        a.idx.sync_data().map_err(io_err("sync", &a.idx_path))?;
+        self.tree.sync()?;
+        Ok(())
+    }
+
+    /// Runs one append request through the group path (used by erasure).
+    pub(super) fn append_one(&mut self, draft: Draft) -> Result<Receipt, Error> {
+        let slot = super::ticket::Slot::new();
+        self.append_group(vec![Job {
+            drafts: vec![draft],
+            sync: true,
+            reply: Reply::Single(Arc::clone(&slot)),
+        }]);
+        super::Ticket::new(slot).wait()
+    }
+}
+
+fn frame_len(e: &Prepared) -> u64 {
+    (FRAME_OVERHEAD + e.record.len() + PAYLOAD_PREFIX_LEN + e.payload.len() + SEAL_LEN) as u64
+}
+
+/// The error to hand to the other callers of a failed group: the same kind of failure.
+fn poisoned_like(e: &Error) -> Error {
+    match e {
+        Error::Storage(StorageError::Poisoned) => StorageError::Poisoned.into(),
+        Error::Storage(s) => StorageError::Io {
+            op: "append",
+            path: PathBuf::new(),
+            source: std::io::Error::other(s.to_string()),
+        }
+        .into(),
+        other => Error::input(other.to_string()),
+    }
+}
+
+/// The writer thread: takes everything waiting, processes it in order (consecutive appends
+/// as one group), publishes the new state, and answers. A panic while processing fails the
+/// requests concerned and stops the writer; it never leaves a caller waiting.
+pub(super) fn run(mut w: Writer, shared: &Shared) {
+    loop {
+        let batch: Vec<Request> = {
+            let mut q = shared.lock_queue();
+            while q.items.is_empty() && !q.closed {
+                q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
+            q.bytes = 0;
+            q.items.drain(..).collect()
+        };
+        shared.space.notify_all();
+        if batch.is_empty() {
+            break;
+        }
+        let replies: Vec<Box<dyn Fn(Error) + Send>> = batch.iter().map(failer).collect();
+        let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
+        match outcome {
+            Ok(stop) => {
+                *shared.status.lock().unwrap_or_else(PoisonError::into_inner) = w.status();
+                if stop {
+                    break;
+                }
+            }
+            Err(_) => {
+                w.poisoned = true;
+                for fail in &replies {
+                    fail(Error::input("the ledger's writer thread panicked; reopen the ledger"));
+                }
+                let mut q = shared.lock_queue();
+                q.closed = true;
+                for r in q.items.drain(..) {
+                    failer(&r)(StorageError::Poisoned.into());
+                }
+                break;
+            }
+        }
+    }
+    let mut q = shared.lock_queue();
+    q.closed = true;
+    for r in q.items.drain(..) {
+        failer(&r)(StorageError::Poisoned.into());
+    }
+}
+
+/// A way to fail a request's caller later (a fill of an already-filled slot is ignored).
+fn failer(r: &Request) -> Box<dyn Fn(Error) + Send> {
+    match r {
+        Request::Append { reply, .. } => match reply {
+            Reply::Single(s) => {
+                let s = Arc::clone(s);
+                Box::new(move |e| s.fill(Err(e)))
+            }
+            Reply::Batch(s) => {
+                let s = Arc::clone(s);
+                Box::new(move |e| s.fill(Err(e)))
+            }
+        },
+        Request::Sync(s) => {
+            let s = Arc::clone(s);
+            Box::new(move |e| s.fill(Err(e)))
+        }
+        Request::Checkpoint(s) => {
+            let s = Arc::clone(s);
+            Box::new(move |e| s.fill(Err(e)))
+        }
+        Request::Redact { reply, .. } => {
+            let s = Arc::clone(reply);
+            Box::new(move |e| s.fill(Err(e)))
+        }
+        Request::Close(s) => {
+            let s = Arc::clone(s);
+            Box::new(move |e| s.fill(Err(e)))
+        }
+    }
+}
+
+/// Processes one batch of requests in order; `true` once a close was handled.
+fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
+    let mut group = Vec::new();
+    let flush = |w: &mut Writer, group: &mut Vec<Job>| {
+        if !group.is_empty() {
+            w.append_group(std::mem::take(group));
+        }
+    };
+    for r in batch {
+        match r {
+            Request::Append {
+                drafts,
+                durability,
+                reply,
+                ..
+            } => group.push(Job {
+                drafts,
+                sync: durability == Durability::Synced,
+                reply,
+            }),
+            Request::Sync(s) => {
+                flush(w, &mut group);
+                s.fill(w.sync_active().map(|()| w.durable_len));
+            }
+            Request::Checkpoint(s) => {
+                flush(w, &mut group);
+                s.fill(w.checkpoint());
+            }
+            Request::Redact {
+                seq,
+                reason,
+                cosigners,
+                reply,
+            } => {
+                flush(w, &mut group);
+                reply.fill(w.redact(seq, &reason, cosigners));
+            }
+            Request::Close(s) => {
+                flush(w, &mut group);
+                s.fill(w.close());
+                return true;
+            }
+        }
+    }
+    flush(w, &mut group);
+    false
+}
