@@ -18,7 +18,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::encoding::{put_u16, put_u64, Reader};
-use crate::error::{DecodeError, Error};
+use crate::error::DecodeError;
 use crate::hash::{hex_decode_into, hex_encode, Digest, Domain, DIGEST_LEN};
 use crate::keys::{KeyId, SIGNATURE_LEN};
 
@@ -57,10 +57,10 @@ impl LedgerId {
     /// A fresh random id.
     ///
     /// # Errors
-    /// [`Error::Input`] if the OS random source fails.
-    pub fn random() -> Result<Self, Error> {
+    /// The OS random source's error.
+    pub fn random() -> Result<Self, getrandom::Error> {
         let mut b = [0u8; 16];
-        getrandom::fill(&mut b).map_err(|e| Error::input(format!("OS random source failed: {e}")))?;
+        getrandom::fill(&mut b)?;
         Ok(LedgerId(b))
     }
 }
@@ -717,9 +717,9 @@ pub(crate) struct SaltSource {
 }
 
 impl SaltSource {
-    pub(crate) fn new() -> Result<Self, Error> {
+    pub(crate) fn new() -> Result<Self, getrandom::Error> {
         let mut key = zeroize::Zeroizing::new([0u8; 32]);
-        getrandom::fill(key.as_mut()).map_err(|e| Error::input(format!("OS random source failed: {e}")))?;
+        getrandom::fill(key.as_mut())?;
         Ok(SaltSource { key, counter: 0 })
     }
 

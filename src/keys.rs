@@ -9,7 +9,7 @@ use core::str::FromStr;
 use std::io::Write;
 use std::path::Path;
 
-use crate::error::{Error, KeyError};
+use crate::error::KeyError;
 use crate::hash::{hex_decode_into, hex_encode, Digest, Domain};
 
 /// Length of an Ed25519 signature.
@@ -136,9 +136,9 @@ impl SigningKey {
     ///
     /// # Errors
     /// [`Error::Input`] if the OS random source fails.
-    pub fn generate() -> Result<Self, Error> {
+    pub fn generate() -> Result<Self, KeyError> {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut()).map_err(|e| Error::input(format!("OS random source failed: {e}")))?;
+        getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Entropy(e.to_string()))?;
         Ok(Self::from_seed(&seed))
     }
 

@@ -71,7 +71,10 @@ pub mod verify;
 // The public interface is:
 pub use checkpoint::Checkpoint;
 pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, Timestamp};
-pub use error::{DecodeError, Error, InputError, KeyError, StorageError};
+pub use error::{
+    AppendError, CheckpointError, DecodeError, DraftError, Error, KeyError, OpenError, ReadError, RedactError, StorageError,
+    SyncError, VerifyError,
+};
 pub use hash::Digest;
 pub use keys::{KeyId, Signer, SigningKey, VerifyingKey};
 pub use ledger::{rebuild_derived, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery, Ticket};

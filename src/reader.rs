@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::checkpoint::{read_log, Checkpoint};
 use crate::entry::{commit_payload, Entry, LedgerId};
-use crate::error::{Error, StorageError};
+use crate::error::{ReadError, StorageError};
 use crate::hash::Digest;
 use crate::merkle::{consistency_proof, inclusion_proof, subtree_root, BuildError};
 use crate::proof::{ConsistencyProof, InclusionProof, PROOF_VERSION};
@@ -72,7 +72,7 @@ impl LedgerReader {
     ///
     /// # Errors
     /// [`StorageError::NotALedger`] or I/O errors.
-    pub fn open(dir: &Path) -> Result<Self, Error> {
+    pub fn open(dir: &Path) -> Result<Self, ReadError> {
         Self::open_with(Arc::new(StdBackend), dir)
     }
 
@@ -80,7 +80,7 @@ impl LedgerReader {
     ///
     /// # Errors
     /// As [`LedgerReader::open`].
-    pub fn open_with(backend: Arc<dyn Backend>, dir: &Path) -> Result<Self, Error> {
+    pub fn open_with(backend: Arc<dyn Backend>, dir: &Path) -> Result<Self, ReadError> {
         list_segments(backend.as_ref(), dir)?;
         let path = segment_path(dir, 0);
         let file = backend.open_read(&path).map_err(io_err("open", &path))?;
@@ -117,7 +117,7 @@ impl LedgerReader {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn segments(&self, fresh: bool) -> Result<Vec<u64>, Error> {
+    fn segments(&self, fresh: bool) -> Result<Vec<u64>, ReadError> {
         let mut c = self.cache();
         if fresh || c.segments.is_empty() {
             c.segments = list_segments(self.backend.as_ref(), &self.dir)?;
@@ -142,7 +142,7 @@ impl LedgerReader {
     ///
     /// # Errors
     /// [`StorageError::NoSuchEntry`] past the end; [`StorageError::Corrupt`] for damage.
-    pub fn get(&self, seq: u64) -> Result<StoredEntry, Error> {
+    pub fn get(&self, seq: u64) -> Result<StoredEntry, ReadError> {
         for fresh in [false, true] {
             let segs = self.segments(fresh)?;
             let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
@@ -154,7 +154,7 @@ impl LedgerReader {
     }
 
     /// The frame the index points at, if the index has a slot for `seq`.
-    fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, Error> {
+    fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, ReadError> {
         let Some(at) = seq.checked_sub(first).and_then(index::slot) else {
             return Ok(None);
         };
@@ -186,18 +186,17 @@ impl LedgerReader {
     }
 
     /// Finds entry `seq` by scanning its segment (when the index cannot be used).
-    fn scan_for(&self, seq: u64) -> Result<StoredEntry, Error> {
+    fn scan_for(&self, seq: u64) -> Result<StoredEntry, ReadError> {
         let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, seq)?;
         if let Some(sc) = stream.next_chunk(1)? {
             if let (Some(f), true) = (sc.chunk.frames.first(), sc.first_seq == seq) {
                 return decode(&sc.chunk.data, f, seq, self.ledger_id, sc.path.clone());
             }
         }
-        Err(StorageError::NoSuchEntry {
+        Err(ReadError::NoSuchEntry {
             seq,
             len: self.indexed_len()?,
-        }
-        .into())
+        })
     }
 
     /// Number of entries, as the newest segment's index tells it (an index trailing a writer
@@ -205,7 +204,7 @@ impl LedgerReader {
     ///
     /// # Errors
     /// Storage errors.
-    pub fn indexed_len(&self) -> Result<u64, Error> {
+    pub fn indexed_len(&self) -> Result<u64, ReadError> {
         let segs = list_segments(self.backend.as_ref(), &self.dir)?;
         let last = segs.last().copied().unwrap_or(0);
         let idx = index_path(&self.dir, last);
@@ -221,9 +220,13 @@ impl LedgerReader {
     ///
     /// # Errors
     /// Storage errors, or what `f` returns.
-    pub fn scan(&self, from: u64, mut f: impl FnMut(StoredEntry) -> Result<bool, Error>) -> Result<(), Error> {
-        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, from)?;
-        while let Some(sc) = stream.next_chunk(1024)? {
+    pub fn scan<E: From<ReadError>>(
+        &self,
+        from: u64,
+        mut f: impl FnMut(StoredEntry) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, from).map_err(ReadError::Storage)?;
+        while let Some(sc) = stream.next_chunk(1024).map_err(ReadError::Storage)? {
             for (i, loc) in sc.chunk.frames.iter().enumerate() {
                 let seq = sc.first_seq + i as u64;
                 if !f(decode(&sc.chunk.data, loc, seq, self.ledger_id, sc.path.clone())?)? {
@@ -238,7 +241,7 @@ impl LedgerReader {
     ///
     /// # Errors
     /// [`StorageError::Corrupt`] if the log is damaged.
-    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, Error> {
+    pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, ReadError> {
         let path = crate::checkpoint::log_path(&self.dir);
         let len = self.backend.open_read(&path).and_then(|f| f.len()).unwrap_or(0);
         if let Some((seen, all)) = &self.cache().log {
@@ -251,15 +254,12 @@ impl LedgerReader {
         Ok(all)
     }
 
-    fn checkpoint_for(all: &[Checkpoint], size: Option<u64>) -> Result<Checkpoint, Error> {
+    fn checkpoint_for(all: &[Checkpoint], size: Option<u64>) -> Result<Checkpoint, ReadError> {
         let found = match size {
             None => all.last().copied(),
             Some(n) => all.iter().rev().find(|c| c.tree_size == n).copied(),
         };
-        found.ok_or_else(|| match size {
-            None => Error::input("the ledger has no checkpoint yet; run `provledger checkpoint` first"),
-            Some(n) => Error::input(format!("no checkpoint of size {n}")),
-        })
+        found.ok_or(ReadError::NoCheckpoint { size })
     }
 
     /// An inclusion proof of entry `seq` against the newest checkpoint, or the one of size
@@ -268,10 +268,10 @@ impl LedgerReader {
     /// # Errors
     /// [`Error::Input`] without such a checkpoint or when it does not cover `seq`; storage
     /// errors when tree nodes cannot be read.
-    pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, Error> {
+    pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, ReadError> {
         let cp = Self::checkpoint_for(&self.checkpoints()?, size)?;
         if seq >= cp.tree_size {
-            return Err(Error::input(format!(
+            return Err(ReadError::OutOfRange(format!(
                 "entry {seq} is not covered by the checkpoint of size {}",
                 cp.tree_size
             )));
@@ -295,9 +295,9 @@ impl LedgerReader {
     ///
     /// # Errors
     /// [`Error::Input`] for sizes out of range; storage errors for missing tree nodes.
-    pub fn consistency(&self, old: u64, new: u64) -> Result<(Digest, Digest, Vec<Digest>), Error> {
+    pub fn consistency(&self, old: u64, new: u64) -> Result<(Digest, Digest, Vec<Digest>), ReadError> {
         if old == 0 || old > new {
-            return Err(Error::input("a consistency proof needs 0 < old ≤ new"));
+            return Err(ReadError::OutOfRange("a consistency proof needs 0 < old ≤ new".into()));
         }
         let root = |n| subtree_root(&self.tree, 0, n).map_err(build_error);
         let path = consistency_proof(&self.tree, old, new).map_err(build_error)?;
@@ -309,12 +309,14 @@ impl LedgerReader {
     ///
     /// # Errors
     /// As [`LedgerReader::inclusion_proof`].
-    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, Error> {
+    pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, ReadError> {
         let all = self.checkpoints()?;
         let old = Self::checkpoint_for(&all, Some(from))?;
         let new = Self::checkpoint_for(&all, to)?;
         if new.tree_size < old.tree_size {
-            return Err(Error::input("the newer size must not be smaller than the older one"));
+            return Err(ReadError::OutOfRange(
+                "the newer size must not be smaller than the older one".into(),
+            ));
         }
         let path = consistency_proof(&self.tree, old.tree_size, new.tree_size).map_err(build_error)?;
         Ok(ConsistencyProof {
@@ -331,14 +333,14 @@ impl LedgerReader {
     }
 }
 
-fn build_error(e: BuildError<crate::tree::NodeUnavailable>) -> Error {
+fn build_error(e: BuildError<crate::tree::NodeUnavailable>) -> ReadError {
     match e {
-        BuildError::Source(n) => StorageError::NotALedger {
-            path: PathBuf::from(crate::tree::TREE_DIR),
-            reason: format!("{n}; reopen the ledger with a writer to rebuild the tree files"),
-        }
-        .into(),
-        BuildError::Range(r) => Error::input(r),
+        BuildError::Source(n) => ReadError::MissingTreeNode {
+            level: n.level,
+            index: n.index,
+            reason: n.reason,
+        },
+        BuildError::Range(r) => ReadError::OutOfRange(r.to_string()),
     }
 }
 
@@ -349,7 +351,7 @@ pub(crate) fn decode(
     seq: u64,
     ledger_id: LedgerId,
     file: PathBuf,
-) -> Result<StoredEntry, Error> {
+) -> Result<StoredEntry, ReadError> {
     let section = parse_section(loc.section(data)).map_err(|e| corrupt(&file, loc.offset, Some(seq), e.into()))?;
     let commitment = match section {
         SectionRef::Present { salt, payload } => commit_payload(salt, payload),

@@ -260,7 +260,10 @@ impl TreeWriter {
             }
             let path = level_path(&self.dir, lvl);
             let off = node_offset(self.counts[level]);
-            let f = self.files[level].as_mut().ok_or(StorageError::Poisoned)?;
+            let f = self.files[level].as_mut().ok_or_else(|| StorageError::NotALedger {
+                path: path.clone(),
+                reason: "level file not open".into(),
+            })?;
             f.write_all_at(&self.pending[level], off)
                 .map_err(io_err("write", &path))?;
             self.counts[level] += self.pending[level].len() as u64 / 32;

@@ -15,7 +15,7 @@ use super::writer::Writer;
 use super::{Draft, Receipt};
 use crate::encoding::crc;
 use crate::entry::{commit_payload, RecordRef};
-use crate::error::Error;
+use crate::error::{RedactError, StorageError};
 use crate::hash::Digest;
 use crate::keys::Signer;
 use crate::record::{Record, Redaction};
@@ -33,30 +33,28 @@ fn pending_path(dir: &Path) -> PathBuf {
 
 impl Writer {
     /// Appends a redaction of entry `seq` and erases its payload (see `Ledger::redact`).
-    pub(super) fn redact(&mut self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, Error> {
+    pub(super) fn redact(&mut self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, RedactError> {
         if self.poisoned {
-            return Err(crate::error::StorageError::Poisoned.into());
+            return Err(RedactError::Append(crate::error::AppendError::Poisoned));
         }
         if seq >= self.len {
-            return Err(crate::error::StorageError::NoSuchEntry { seq, len: self.len }.into());
+            return Err(RedactError::NoSuchEntry { seq, len: self.len });
         }
         let backend = Arc::clone(&self.backend);
         let (file, offset, header, frame) = locate(backend.as_ref(), &self.dir, seq)?;
-        let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])?;
+        let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])
+            .map_err(|e| crate::storage::corrupt(&file, offset, Some(seq), e.to_string()))?;
         let kind = record.kind();
         if !kind.redactable() {
-            return Err(Error::input(format!(
-                "the payload of a {} entry may not be erased",
-                kind.name()
-            )));
+            return Err(RedactError::NotRedactable { kind: kind.name() });
         }
         let s = header.section_offset();
         let commitment = match parse_section(&frame[s..s + header.section_len]) {
             Ok(SectionRef::Present { salt, payload }) => commit_payload(salt, payload),
             Ok(SectionRef::Erased { .. }) => {
-                return Err(Error::input(format!("the payload of entry {seq} is already erased")))
+                return Err(RedactError::AlreadyErased { seq })
             }
-            Err(e) => return Err(Error::input(format!("entry {seq}: {e}"))),
+            Err(e) => return Err(crate::storage::corrupt(&file, offset, Some(seq), e.into()).into()),
         };
         let target = record.entry_hash(seq, self.ledger_id, &commitment);
         let rec = Record::Redaction(Redaction {
@@ -64,9 +62,10 @@ impl Writer {
             target,
             reason: reason.to_owned(),
         });
-        let mut draft = Draft::record(&rec)?;
+        let mut draft = Draft::record(&rec).map_err(crate::error::AppendError::Record)?;
         draft.cosigners = cosigners;
-        super::prepare::check(&draft)?;
+        super::prepare::check(&draft)
+            .map_err(|reason| crate::error::AppendError::InvalidDraft { index: 0, reason })?;
         write_pending(backend.as_ref(), &self.dir, seq, self.len, &commitment)?;
         let receipt = match self.append_one(draft) {
             Ok(r) => r,
@@ -74,7 +73,7 @@ impl Writer {
                 // Nothing was appended: the pending record names an entry that does not exist,
                 // and the next open discards it; remove it now if we can.
                 let _ = remove_pending(backend.as_ref(), &self.dir);
-                return Err(e);
+                return Err(e.into());
             }
         };
         erase(backend.as_ref(), &file, offset, header, &commitment)?;
@@ -83,7 +82,7 @@ impl Writer {
     }
 }
 
-fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64, c: &Digest) -> Result<(), Error> {
+fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64, c: &Digest) -> Result<(), StorageError> {
     let path = pending_path(dir);
     let mut rec = Vec::with_capacity(PENDING_LEN);
     rec.extend_from_slice(&target.to_le_bytes());
@@ -99,10 +98,10 @@ fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: 
     Ok(())
 }
 
-fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), Error> {
+fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), StorageError> {
     let path = pending_path(dir);
     match backend.remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e)),
         _ => {}
     }
     backend.sync_dir(dir).map_err(io_err("sync", dir))?;
@@ -111,7 +110,7 @@ fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), Error> {
 
 /// Overwrites the payload section of the frame at `offset` with its erased form, rewrites the
 /// frame checksum over the record, the new section and the seal, and syncs.
-fn erase(backend: &dyn Backend, file: &Path, offset: u64, header: FrameHeader, c: &Digest) -> Result<(), Error> {
+fn erase(backend: &dyn Backend, file: &Path, offset: u64, header: FrameHeader, c: &Digest) -> Result<(), StorageError> {
     let mut f = backend.open_write(file, false).map_err(io_err("open", file))?;
     let mut frame = vec![0u8; header.frame_len()];
     f.read_exact_at(&mut frame, offset).map_err(io_err("read", file))?;
@@ -131,7 +130,7 @@ fn erase(backend: &dyn Backend, file: &Path, offset: u64, header: FrameHeader, c
 /// complete, sealed frame), the target is (re-)erased; either way the pending file is removed.
 /// Returns the erased target, if any. Runs before recovery, and finds frames by their headers
 /// only, because the target's frame may be half overwritten (its checksum fails).
-pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Option<u64>, Error> {
+pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Option<u64>, StorageError> {
     let path = pending_path(dir);
     let Ok(f) = backend.open_read(&path) else {
         return Ok(None);
@@ -162,7 +161,7 @@ pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Opti
 
 /// The segment file, frame offset, header and frame bytes of entry `seq`, found by walking the
 /// frame headers of its segment (their checksums, not the frames').
-fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, FrameHeader, Vec<u8>), Error> {
+fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, FrameHeader, Vec<u8>), StorageError> {
     let segs = crate::storage::list_segments(backend, dir)?;
     let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
     let path = crate::storage::segment_path(dir, first);
@@ -186,7 +185,7 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, 
         at += 1;
         offset += header.frame_len() as u64;
     }
-    Err(not_found(offset).into())
+    Err(not_found(offset))
 }
 
 /// Whether entry `redaction_seq` is a complete, sealed frame holding a redaction of `target`

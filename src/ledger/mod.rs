@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 
 use crate::checkpoint::Checkpoint;
 use crate::entry::{EntryKind, EntrySeq, LedgerId, Timestamp};
-use crate::error::{Error, StorageError};
+use crate::error::{AppendError, CheckpointError, DecodeError, DraftError, OpenError, RedactError, SyncError};
 use crate::hash::Digest;
 use crate::keys::{Signer, VerifyingKey};
 use crate::record::Genesis;
@@ -185,8 +185,8 @@ impl Draft {
     /// A governance record, its references as the statement's `refs`.
     ///
     /// # Errors
-    /// [`Error::Decode`] if the record exceeds the structured-payload limit.
-    pub fn record(record: &crate::record::Record) -> Result<Self, Error> {
+    /// [`DecodeError`] if the record exceeds the structured-payload limit.
+    pub fn record(record: &crate::record::Record) -> Result<Self, DecodeError> {
         let kind = record.entry_kind();
         Ok(Draft {
             kind,
@@ -302,15 +302,15 @@ struct Status {
 /// Where the receipts of an append go.
 enum Reply {
     /// One draft, one receipt.
-    Single(Arc<Slot<Result<Receipt, Error>>>),
+    Single(Arc<Slot<Result<Receipt, AppendError>>>),
     /// A batch.
-    Batch(Arc<Slot<Result<Vec<Receipt>, Error>>>),
+    Batch(Arc<Slot<Result<Vec<Receipt>, AppendError>>>),
 }
 
 impl Reply {
-    fn fill(&self, r: Result<Vec<Receipt>, Error>) {
+    fn fill(&self, r: Result<Vec<Receipt>, AppendError>) {
         match self {
-            Reply::Single(s) => s.fill(r.and_then(|mut v| v.pop().ok_or_else(|| Error::input("no receipt")))),
+            Reply::Single(s) => s.fill(r.and_then(|mut v| v.pop().ok_or(AppendError::Closed))),
             Reply::Batch(s) => s.fill(r),
         }
     }
@@ -323,15 +323,15 @@ enum Request {
         durability: Durability,
         reply: Reply,
     },
-    Sync(Arc<Slot<Result<u64, Error>>>),
-    Checkpoint(Arc<Slot<Result<Checkpoint, Error>>>),
+    Sync(Arc<Slot<Result<u64, SyncError>>>),
+    Checkpoint(Arc<Slot<Result<Checkpoint, CheckpointError>>>),
     Redact {
         seq: u64,
         reason: String,
         cosigners: Vec<Arc<dyn Signer>>,
-        reply: Arc<Slot<Result<Receipt, Error>>>,
+        reply: Arc<Slot<Result<Receipt, RedactError>>>,
     },
-    Close(Arc<Slot<Result<(), Error>>>),
+    Close(Arc<Slot<Result<(), SyncError>>>),
 }
 
 #[derive(Default)]
@@ -404,7 +404,7 @@ impl Ledger {
         signer: impl Signer + 'static,
         name: &str,
         opts: Options,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OpenError> {
         let key = signer.verifying_key();
         let genesis = Genesis {
             name: name.to_owned(),
@@ -424,7 +424,7 @@ impl Ledger {
         signer: impl Signer + 'static,
         genesis: &Genesis,
         opts: Options,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, OpenError> {
         let signer: Arc<dyn Signer> = Arc::new(signer);
         let (writer, recovery) = open::create(dir.as_ref(), Arc::clone(&signer), genesis, &opts)?;
         Ok(Self::start(writer, recovery, signer, &opts))
@@ -439,7 +439,7 @@ impl Ledger {
     /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
     /// [`StorageError::NotALedger`] if `dir` is not a ledger, [`Error::Input`] if the key may
     /// not write this ledger.
-    pub fn open(dir: impl AsRef<Path>, signer: impl Signer + 'static, opts: Options) -> Result<Self, Error> {
+    pub fn open(dir: impl AsRef<Path>, signer: impl Signer + 'static, opts: Options) -> Result<Self, OpenError> {
         let signer: Arc<dyn Signer> = Arc::new(signer);
         let (writer, recovery) = open::open(dir.as_ref(), Arc::clone(&signer), &opts)?;
         Ok(Self::start(writer, recovery, signer, &opts))
@@ -471,13 +471,13 @@ impl Ledger {
         }
     }
 
-    fn send(&self, req: Request, bytes: usize) -> Result<(), Error> {
+    fn send(&self, req: Request, bytes: usize) -> Result<(), AppendError> {
         let mut q = self.shared.lock_queue();
         while !q.closed && q.bytes > 0 && q.bytes + bytes > self.shared.queue_limit {
             q = self.shared.space.wait(q).unwrap_or_else(PoisonError::into_inner);
         }
         if q.closed || self.worker.as_ref().is_none_or(JoinHandle::is_finished) {
-            return Err(StorageError::Poisoned.into());
+            return Err(AppendError::Closed);
         }
         q.bytes += bytes;
         q.items.push_back(req);
@@ -493,7 +493,7 @@ impl Ledger {
     /// [`Error::Input`] for an invalid draft (it alone fails: other callers' entries in the
     /// same group are appended); [`StorageError`] on I/O failure, after which the writer is
     /// poisoned (nothing is acknowledged any more; reopen to continue).
-    pub fn append(&self, draft: Draft) -> Result<Receipt, Error> {
+    pub fn append(&self, draft: Draft) -> Result<Receipt, AppendError> {
         self.submit(draft, self.durability)?.wait()
     }
 
@@ -502,7 +502,7 @@ impl Ledger {
     /// # Errors
     /// As [`Ledger::append`]; an invalid draft fails the whole batch before anything of it is
     /// written.
-    pub fn append_batch(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, Error> {
+    pub fn append_batch(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, AppendError> {
         self.submit_batch(drafts, self.durability)?.wait()
     }
 
@@ -512,7 +512,7 @@ impl Ledger {
     ///
     /// # Errors
     /// [`StorageError::Poisoned`] if the writer stopped.
-    pub fn submit(&self, draft: Draft, durability: Durability) -> Result<Ticket<Receipt>, Error> {
+    pub fn submit(&self, draft: Draft, durability: Durability) -> Result<Ticket<Receipt>, AppendError> {
         let bytes = draft.payload.len();
         let slot = Slot::new();
         self.send(
@@ -530,9 +530,12 @@ impl Ledger {
     ///
     /// # Errors
     /// [`StorageError::Poisoned`] if the writer stopped; [`Error::Input`] for an empty batch.
-    pub fn submit_batch(&self, drafts: Vec<Draft>, durability: Durability) -> Result<Ticket<Vec<Receipt>>, Error> {
+    pub fn submit_batch(&self, drafts: Vec<Draft>, durability: Durability) -> Result<Ticket<Vec<Receipt>>, AppendError> {
         if drafts.is_empty() {
-            return Err(Error::input("empty batch"));
+            return Err(AppendError::InvalidDraft {
+                index: 0,
+                reason: DraftError::EmptyBatch,
+            });
         }
         let bytes = drafts.iter().map(|d| d.payload.len()).sum();
         let slot = Slot::new();
@@ -553,9 +556,9 @@ impl Ledger {
     /// [`StorageError::Io`] if the sync fails. Then the writer is poisoned: after a failed
     /// `fdatasync` the operating system may have dropped the unsynced pages, so nothing is
     /// reported durable again until the ledger is reopened and recovered.
-    pub fn sync(&self) -> Result<u64, Error> {
+    pub fn sync(&self) -> Result<u64, SyncError> {
         let slot = Slot::new();
-        self.send(Request::Sync(Arc::clone(&slot)), 0)?;
+        self.send(Request::Sync(Arc::clone(&slot)), 0).map_err(|_| SyncError::Closed)?;
         Ticket::new(slot).wait()
     }
 
@@ -566,9 +569,10 @@ impl Ledger {
     /// # Errors
     /// I/O errors (the writer is then poisoned); [`Error::Input`] if the writer's key is no
     /// longer a valid operator.
-    pub fn checkpoint(&self) -> Result<Checkpoint, Error> {
+    pub fn checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
         let slot = Slot::new();
-        self.send(Request::Checkpoint(Arc::clone(&slot)), 0)?;
+        self.send(Request::Checkpoint(Arc::clone(&slot)), 0)
+            .map_err(|_| CheckpointError::Sync(SyncError::Closed))?;
         Ticket::new(slot).wait()
     }
 
@@ -595,7 +599,7 @@ impl Ledger {
     /// # Errors
     /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
     /// storage errors (the erasure is then finished on the next open).
-    pub fn redact(&self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, Error> {
+    pub fn redact(&self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, RedactError> {
         let slot = Slot::new();
         let req = Request::Redact {
             seq,
@@ -613,11 +617,11 @@ impl Ledger {
     /// # Errors
     /// The first error the final sync met (the entries it concerns were never acknowledged as
     /// durable).
-    pub fn close(mut self) -> Result<(), Error> {
+    pub fn close(mut self) -> Result<(), SyncError> {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Result<(), Error> {
+    fn shutdown(&mut self) -> Result<(), SyncError> {
         let Some(worker) = self.worker.take() else {
             return Ok(());
         };
@@ -634,8 +638,8 @@ impl Ledger {
         let panicked = worker.join().is_err();
         match Ticket::new(slot) {
             t if t.is_ready() => t.wait(),
-            _ if panicked => Err(Error::input("the writer thread panicked")),
-            _ => Err(StorageError::Poisoned.into()),
+            _ if panicked => Err(SyncError::Poisoned),
+            _ => Err(SyncError::Closed),
         }
     }
 

@@ -14,7 +14,7 @@ use super::writer::{seal_key, seal_tag, Active, Writer};
 use super::{prepare, Draft, Options, Recovery};
 use crate::checkpoint::LogWriter;
 use crate::entry::{EntryKind, LedgerId, RecordRef, SaltSource, Timestamp, SALT_LEN};
-use crate::error::{Error, StorageError};
+use crate::error::{OpenError, StorageError};
 use crate::hash::Digest;
 use crate::keys::Signer;
 use crate::record::{Genesis, Record, Role};
@@ -28,24 +28,27 @@ use crate::storage::{
 use crate::tree::TreeWriter;
 use crate::verify::registry::Registry;
 
-pub(super) fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, Error> {
+pub(super) fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, OpenError> {
     let path = dir.join(LOCK_FILE);
     backend.try_lock(&path).map_err(io_err("lock", &path))?.ok_or_else(|| {
-        StorageError::Locked {
+        OpenError::Locked {
             path: dir.to_path_buf(),
         }
-        .into()
     })
 }
 
-fn pool(opts: &Options) -> Result<Option<rayon::ThreadPool>, Error> {
+fn pool(opts: &Options) -> Result<Option<rayon::ThreadPool>, OpenError> {
     opts.threads
         .map(|n| {
             rayon::ThreadPoolBuilder::new()
                 .num_threads(n)
                 .thread_name(|i| format!("provledger-prepare-{i}"))
                 .build()
-                .map_err(|e| Error::input(format!("could not start {n} threads: {e}")))
+                .map_err(|e| OpenError::Storage(StorageError::Io {
+                    op: "start threads",
+                    path: std::path::PathBuf::new(),
+                    source: std::io::Error::other(e.to_string()),
+                }))
         })
         .transpose()
 }
@@ -56,12 +59,12 @@ pub(super) fn create(
     signer: Arc<dyn Signer>,
     genesis: &Genesis,
     opts: &Options,
-) -> Result<(Writer, Recovery), Error> {
+) -> Result<(Writer, Recovery), OpenError> {
     let key = signer.verifying_key();
     let anchor = genesis.anchors.iter().find(|a| a.public_key == key.to_bytes());
     if !anchor.is_some_and(|a| a.roles.contains(&Role::Operator)) {
-        return Err(Error::input(
-            "the genesis signer must be one of the trust anchors, with the operator role",
+        return Err(OpenError::InvalidGenesis(
+            "the genesis signer must be one of the trust anchors, with the operator role".into(),
         ));
     }
     // `encode` makes the checks `decode` makes: a reader will accept this genesis.
@@ -71,12 +74,11 @@ pub(super) fn create(
     backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
     let lock = take_lock(backend.as_ref(), dir)?;
     if !unfinished_create(backend.as_ref(), dir)? {
-        return Err(StorageError::AlreadyExists {
+        return Err(OpenError::AlreadyExists {
             path: dir.to_path_buf(),
-        }
-        .into());
+        });
     }
-    let ledger_id = LedgerId::random()?;
+    let ledger_id = LedgerId::random().map_err(|e| OpenError::Entropy(e.to_string()))?;
     let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
     let tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, 0)?;
     let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
@@ -88,7 +90,7 @@ pub(super) fn create(
         seal_key: seal_key(signer.as_ref(), ledger_id)?,
         signer_id: key.key_id(),
         signer,
-        salts: SaltSource::new()?,
+        salts: SaltSource::new().map_err(|e| OpenError::Entropy(e.to_string()))?,
         pool: pool(opts)?,
         len: 0,
         chain: Digest::ZERO,
@@ -104,9 +106,9 @@ pub(super) fn create(
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
     w.salts.fill(&mut salt);
-    let staged = prepare::stage(Draft::genesis(payload), salt[0], ledger_id, Timestamp::now())?;
-    let placed = prepare::place(staged, 0, ledger_id, w.signer_id)?;
-    w.write_entries(vec![placed], true)?;
+    let staged = prepare::stage(Draft::genesis(payload), salt[0], ledger_id, Timestamp::now()).map_err(append_to_open)?;
+    let placed = prepare::place(staged, 0, ledger_id, w.signer_id).map_err(append_to_open)?;
+    w.write_entries(vec![placed], true).map_err(append_to_open)?;
     Ok((w, Recovery::default()))
 }
 
@@ -116,7 +118,7 @@ pub(super) fn create_segment(
     dir: &Path,
     ledger_id: LedgerId,
     first_seq: u64,
-) -> Result<Active, Error> {
+) -> Result<Active, StorageError> {
     let path = segment_path(dir, first_seq);
     let mut file = backend.open_write(&path, true).map_err(io_err("create", &path))?;
     let header = SegmentHeader { ledger_id, first_seq }.encode();
@@ -152,7 +154,7 @@ pub(super) fn create_segment(
 
 /// Whether `dir` holds no ledger, or only the remains of a `create` that never wrote a
 /// complete genesis entry (which are removed, as there is nothing in them to lose).
-fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, Error> {
+fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, OpenError> {
     let seg_dir = dir.join(SEGMENTS_DIR);
     let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
     let segs: Vec<u64> = names
@@ -198,12 +200,12 @@ pub(super) struct NewestScan {
     pub torn: Option<TornTail>,
 }
 
-fn scan_newest(backend: &dyn Backend, path: &Path) -> Result<NewestScan, Error> {
+fn scan_newest(backend: &dyn Backend, path: &Path) -> Result<NewestScan, OpenError> {
     scan_segment(backend, path, true)
 }
 
 /// Scans a whole segment: its frames (offset, governance bit), its last seal, a torn tail.
-pub(super) fn scan_segment(backend: &dyn Backend, path: &Path, newest: bool) -> Result<NewestScan, Error> {
+pub(super) fn scan_segment(backend: &dyn Backend, path: &Path, newest: bool) -> Result<NewestScan, OpenError> {
     let file = backend.open_read(path).map_err(io_err("open", path))?;
     let len = file.len().map_err(io_err("stat", path))?;
     let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, len, newest);
@@ -252,7 +254,7 @@ fn governance(data: &[u8], f: &FrameLoc) -> bool {
 }
 
 /// The seal of the last frame of a sealed segment, found through its index (or a scan).
-fn last_seal_of(backend: &dyn Backend, dir: &Path, first_seq: u64) -> Result<(Seal, u64), Error> {
+fn last_seal_of(backend: &dyn Backend, dir: &Path, first_seq: u64) -> Result<(Seal, u64), OpenError> {
     let path = segment_path(dir, first_seq);
     let file = backend.open_read(&path).map_err(io_err("open", &path))?;
     let len = file.len().map_err(io_err("stat", &path))?;
@@ -278,7 +280,7 @@ fn last_seal_of(backend: &dyn Backend, dir: &Path, first_seq: u64) -> Result<(Se
 }
 
 /// Opens an existing ledger for appending (see the module documentation).
-pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Result<(Writer, Recovery), Error> {
+pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Result<(Writer, Recovery), OpenError> {
     let backend = Arc::clone(&opts.backend);
     let b = backend.as_ref();
     let lock = take_lock(b, dir)?;
@@ -368,13 +370,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         tree = TreeWriter::open(b, dir, ledger_id, 0)?;
         recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
         if tree.root() != root {
-            return Err(crate::storage::corrupt(
-                &path,
-                0,
-                None,
-                "the entries do not reproduce the root the writer sealed: they were changed".into(),
-            )
-            .into());
+            return Err(OpenError::Tampered { seq: len });
         }
     }
     let registry = load_registry(b, dir, ledger_id, &segs)?;
@@ -396,7 +392,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         signer,
         signer_id,
         seal_key: key,
-        salts: SaltSource::new()?,
+        salts: SaltSource::new().map_err(|e| OpenError::Entropy(e.to_string()))?,
         pool: pool(opts)?,
         len,
         chain,
@@ -410,32 +406,43 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         poisoned: false,
         _lock: lock,
     };
-    w.check_signer("write")?;
+    if !w.signer_valid() {
+        return Err(OpenError::SignerNotAuthorized {
+            key_id: w.signer_id,
+            reason: "it is not an enrolled, unrevoked operator of this ledger",
+        });
+    }
     Ok((w, recovery))
 }
 
 /// Verifies the whole ledger (a write sealed by another key cannot be recognised as ours):
 /// the chain value and root it ends with, which must cover exactly `len` entries.
-fn verify_foreign(backend: &dyn Backend, dir: &Path, len: u64) -> Result<(Digest, Digest), Error> {
+fn verify_foreign(backend: &dyn Backend, dir: &Path, len: u64) -> Result<(Digest, Digest), OpenError> {
     let genesis = genesis_hash(backend, dir)?;
     let opts = crate::verify::VerifyOptions::default();
-    let report = crate::verify::verify_opts(backend, dir, &crate::verify::TrustAnchor::GenesisHash(genesis), &opts)?;
-    if let Some(f) = &report.failure {
-        return Err(Error::input(format!(
-            "the ledger's last write was sealed by another key, and the ledger does not verify, so it is not extended: {f}"
-        )));
+    let anchor = crate::verify::TrustAnchor::GenesisHash(genesis);
+    let report = crate::verify::verify_opts(backend, dir, &anchor, &opts).map_err(|e| match e {
+        crate::error::VerifyError::Storage(s) => OpenError::Storage(s),
+    })?;
+    if let Some(f) = report.failure {
+        return Err(OpenError::Unverified(Box::new(f)));
     }
     if report.entries != len {
-        return Err(Error::input(format!(
+        let why = format!(
             "the ledger changed while it was verified on open ({} entries, expected {len})",
             report.entries
-        )));
+        );
+        return Err(StorageError::NotALedger {
+            path: dir.to_path_buf(),
+            reason: why,
+        }
+        .into());
     }
     Ok((report.head, report.root))
 }
 
 /// The entry hash of the genesis entry as stored.
-fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, Error> {
+fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, OpenError> {
     let mut stream = crate::storage::SegmentStream::open(backend, dir)?;
     let sc = stream.next_chunk(1)?.ok_or_else(|| StorageError::NotALedger {
         path: dir.to_path_buf(),
@@ -445,12 +452,12 @@ fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, Error> {
         .chunk
         .frames
         .first()
-        .ok_or_else(|| Error::input("no genesis frame"))?;
+        .ok_or_else(|| no_genesis(dir))?;
     let record = RecordRef::parse(f.entry(&sc.chunk.data))?;
     let commitment = match parse_section(f.section(&sc.chunk.data)) {
         Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
         Ok(SectionRef::Erased { commitment, .. }) => commitment,
-        Err(e) => return Err(Error::input(format!("genesis payload: {e}"))),
+        Err(e) => return Err(crate::storage::corrupt(&sc.path, f.offset, Some(0), format!("genesis payload: {e}")).into()),
     };
     Ok(record.entry_hash(0, sc.header.ledger_id, &commitment))
 }
@@ -462,7 +469,7 @@ pub(super) fn rebuild_index(
     ledger_id: LedgerId,
     first_seq: u64,
     frames: &[(u64, bool)],
-) -> Result<(Box<dyn StorageFile>, std::path::PathBuf, bool), Error> {
+) -> Result<(Box<dyn StorageFile>, std::path::PathBuf, bool), OpenError> {
     let path = index_path(dir, first_seq);
     let mut file = match backend.open_write(&path, false) {
         Ok(f) => f,
@@ -493,7 +500,7 @@ pub(super) fn replay_tree(
     ledger_id: LedgerId,
     tree: &mut TreeWriter,
     entries: u64,
-) -> Result<u64, Error> {
+) -> Result<u64, OpenError> {
     let from = tree.size();
     if from >= entries {
         return Ok(0);
@@ -514,19 +521,24 @@ pub(super) fn replay_tree(
 }
 
 /// The entry hash of a frame at `seq`.
-pub(super) fn frame_hash(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Result<Digest, Error> {
+pub(super) fn frame_hash(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Result<Digest, OpenError> {
     let record = RecordRef::parse(f.entry(data))?;
     let commitment = match parse_section(f.section(data)) {
         Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
         Ok(SectionRef::Erased { commitment, .. }) => commitment,
-        Err(e) => return Err(Error::input(format!("entry {seq}: {e}"))),
+        Err(e) => return Err(OpenError::Storage(StorageError::Corrupt {
+            file: std::path::PathBuf::new(),
+            offset: f.offset,
+            seq: Some(seq),
+            reason: e.into(),
+        })),
     };
     Ok(record.entry_hash(seq, ledger_id, &commitment))
 }
 
 /// The key registry: the genesis anchors, then every enrollment and revocation, read through
 /// the governance bit of the index slots (only governance entries are read).
-fn load_registry(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<Registry, Error> {
+fn load_registry(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<Registry, OpenError> {
     let mut reg: Option<Registry> = None;
     for &first in segs {
         let seg_path = segment_path(dir, first);
@@ -545,7 +557,7 @@ fn load_registry(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &
             }
         }
     }
-    reg.ok_or_else(|| Error::input("the ledger has no readable genesis entry"))
+    reg.ok_or_else(|| no_genesis(dir))
 }
 
 fn read_slots(idx: &dyn StorageFile, ledger_id: LedgerId, first_seq: u64) -> Option<Vec<(u64, bool)>> {
@@ -564,7 +576,7 @@ fn read_slots(idx: &dyn StorageFile, ledger_id: LedgerId, first_seq: u64) -> Opt
 }
 
 /// Reads the governance entry at `off` and applies it to the registry.
-fn apply_at(seg: &dyn StorageFile, path: &Path, off: u64, seq: u64, reg: &mut Option<Registry>) -> Result<(), Error> {
+fn apply_at(seg: &dyn StorageFile, path: &Path, off: u64, seq: u64, reg: &mut Option<Registry>) -> Result<(), OpenError> {
     let mut h = [0u8; FRAME_HEADER_LEN];
     seg.read_exact_at(&mut h, off).map_err(io_err("read", path))?;
     let header =
@@ -579,7 +591,7 @@ fn apply_at(seg: &dyn StorageFile, path: &Path, off: u64, seq: u64, reg: &mut Op
     apply_record(record.kind(), payload, seq, reg)
 }
 
-fn apply_record(kind: EntryKind, payload: &[u8], seq: u64, reg: &mut Option<Registry>) -> Result<(), Error> {
+fn apply_record(kind: EntryKind, payload: &[u8], seq: u64, reg: &mut Option<Registry>) -> Result<(), OpenError> {
     match (kind, reg.as_mut()) {
         (EntryKind::Genesis, None) => *reg = Some(Registry::from_genesis(&Genesis::decode(payload)?)?),
         (EntryKind::KeyEnrollment | EntryKind::KeyRevocation, Some(r)) => {
@@ -597,7 +609,7 @@ fn scan_registry(
     ledger_id: LedgerId,
     first: u64,
     reg: &mut Option<Registry>,
-) -> Result<(), Error> {
+) -> Result<(), OpenError> {
     let _ = ledger_id;
     let mut stream = crate::storage::SegmentStream::open_at(backend, dir, first)?;
     while let Some(sc) = stream.next_chunk(4096)? {
@@ -617,7 +629,7 @@ fn scan_registry(
 }
 
 /// The ledger id from the first segment's header.
-pub(super) fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, Error> {
+pub(super) fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, OpenError> {
     let path = segment_path(dir, 0);
     let file = backend.open_read(&path).map_err(io_err("open", &path))?;
     let len = file.len().map_err(io_err("stat", &path))?;
@@ -626,4 +638,23 @@ pub(super) fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<Ledge
         reason: "first segment has no header".into(),
     })?;
     Ok(header.ledger_id)
+}
+
+fn no_genesis(dir: &Path) -> OpenError {
+    StorageError::NotALedger {
+        path: dir.to_path_buf(),
+        reason: "no readable genesis entry".into(),
+    }
+    .into()
+}
+
+/// Writing the genesis entry failed: as an open error.
+fn append_to_open(e: crate::error::AppendError) -> OpenError {
+    use crate::error::AppendError as A;
+    match e {
+        A::Storage(s) => OpenError::Storage(s),
+        A::Signer(k) => OpenError::Key(k),
+        A::Record(d) => OpenError::Decode(d),
+        other => OpenError::InvalidGenesis(other.to_string()),
+    }
 }

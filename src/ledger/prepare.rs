@@ -10,7 +10,7 @@ use crate::entry::{
     commit_payload, cosignature_message, AuthorSignature, EntryFields, EntryKind, LedgerId, RecordRef, Timestamp,
     MAX_COSIGNATURES, MAX_PAYLOAD_LEN, SALT_LEN, SIGNATURE_BLOCK_LEN,
 };
-use crate::error::Error;
+use crate::error::{AppendError, DraftError};
 use crate::hash::Digest;
 use crate::keys::KeyId;
 
@@ -18,25 +18,25 @@ use crate::keys::KeyId;
 const PARALLEL_FROM: usize = 16;
 
 /// Cheap checks of a draft, before any hashing: what would make it fail for sure.
-pub(super) fn check(d: &Draft) -> Result<(), Error> {
+pub(super) fn check(d: &Draft) -> Result<(), DraftError> {
     if d.payload.len() as u64 > MAX_PAYLOAD_LEN {
-        let len = d.payload.len();
-        return Err(Error::input(format!(
-            "payload of {len} bytes exceeds {MAX_PAYLOAD_LEN}"
-        )));
+        return Err(DraftError::PayloadTooLarge {
+            len: d.payload.len() as u64,
+            max: MAX_PAYLOAD_LEN,
+        });
     }
     if d.kind == EntryKind::Genesis {
-        return Err(Error::input("only creating a ledger appends a genesis entry"));
+        return Err(DraftError::Genesis);
     }
     if !d.position_signed && d.kind.requires_position_signature() {
-        return Err(Error::input(format!(
-            "a {} entry must carry the writer's position signature",
-            d.kind.name()
-        )));
+        return Err(DraftError::UnsignedGovernance { kind: d.kind.name() });
     }
     if d.cosigners.len() as u64 > MAX_COSIGNATURES {
-        let n = d.cosigners.len();
-        return Err(Error::input(format!("{n} co-signers exceed {MAX_COSIGNATURES}")));
+        return Err(DraftError::Field(crate::error::DecodeError::TooLong {
+            context: "co-signatures",
+            len: d.cosigners.len() as u64,
+            max: MAX_COSIGNATURES,
+        }));
     }
     crate::entry::check_fields(&d.content_type, d.refs.len())?;
     Ok(())
@@ -54,7 +54,7 @@ pub(super) struct Staged {
 }
 
 /// Stage 1 of one draft: commitment, statement digest and co-signatures (a co-signer may fail).
-pub(super) fn stage(d: Draft, salt: [u8; SALT_LEN], ledger_id: LedgerId, now: Timestamp) -> Result<Staged, Error> {
+pub(super) fn stage(d: Draft, salt: [u8; SALT_LEN], ledger_id: LedgerId, now: Timestamp) -> Result<Staged, AppendError> {
     let f = EntryFields {
         kind: d.kind,
         timestamp: d.timestamp.unwrap_or(now),
@@ -97,13 +97,19 @@ pub(super) struct Prepared {
 }
 
 /// Stage 2 of one entry, at its sequence number: record and entry hash.
-pub(super) fn place(s: Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, Error> {
+pub(super) fn place(s: Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, AppendError> {
     let placeholder = AuthorSignature {
         key_id: signer,
         signature: [0; 64],
     };
     let position = s.position_signed.then_some(&placeholder);
-    let record = s.fields.encode_record(position, &s.cosignatures)?;
+    let record = s
+        .fields
+        .encode_record(position, &s.cosignatures)
+        .map_err(|e| AppendError::InvalidDraft {
+            index: 0,
+            reason: DraftError::Field(e),
+        })?;
     let hash = RecordRef::parse(&record)?.entry_hash(seq, ledger_id, &s.commitment);
     let position_at = s
         .position_signed

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::open::{first_ledger_id, rebuild_index, replay_tree, scan_segment, take_lock};
 use super::Options;
-use crate::error::Error;
+use crate::error::OpenError;
 use crate::storage::{list_segments, segment_path};
 use crate::tree::TreeWriter;
 
@@ -25,9 +25,9 @@ pub struct Rebuilt {
 /// to cut; damage in a segment is an error, as everywhere.
 ///
 /// # Errors
-/// [`StorageError::Locked`](crate::StorageError::Locked) if a writer holds the ledger;
+/// [`OpenError::Locked`] if a writer holds the ledger;
 /// [`StorageError::Corrupt`](crate::StorageError::Corrupt) for damaged segments; I/O errors.
-pub fn rebuild_derived(dir: &Path, opts: &Options) -> Result<Rebuilt, Error> {
+pub fn rebuild_derived(dir: &Path, opts: &Options) -> Result<Rebuilt, OpenError> {
     let backend = opts.backend.as_ref();
     let _lock = take_lock(backend, dir)?;
     let ledger_id = first_ledger_id(backend, dir)?;

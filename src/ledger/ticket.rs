@@ -107,20 +107,20 @@ impl<T> Slot<T> {
 /// ```
 #[derive(Debug)]
 #[must_use = "a ticket tells whether the entry was appended; wait for it or await it"]
-pub struct Ticket<T> {
-    slot: Arc<Slot<Result<T, crate::Error>>>,
+pub struct Ticket<T, E = crate::error::AppendError> {
+    slot: Arc<Slot<Result<T, E>>>,
 }
 
-impl<T> Ticket<T> {
-    pub(crate) fn new(slot: Arc<Slot<Result<T, crate::Error>>>) -> Self {
+impl<T, E> Ticket<T, E> {
+    pub(crate) fn new(slot: Arc<Slot<Result<T, E>>>) -> Self {
         Ticket { slot }
     }
 
     /// Blocks until the writer answers.
     ///
     /// # Errors
-    /// Whatever the operation failed with (see [`crate::Ledger::append`]).
-    pub fn wait(self) -> Result<T, crate::Error> {
+    /// Whatever the operation failed with (for appends, see [`crate::Ledger::append`]).
+    pub fn wait(self) -> Result<T, E> {
         self.slot.wait()
     }
 
@@ -131,8 +131,8 @@ impl<T> Ticket<T> {
     }
 }
 
-impl<T> Future for Ticket<T> {
-    type Output = Result<T, crate::Error>;
+impl<T, E> Future for Ticket<T, E> {
+    type Output = Result<T, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.slot.poll(cx)
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn wait_returns_what_was_filled_once() {
-        let slot = Slot::<Result<u32, crate::Error>>::new();
+        let slot = Slot::<Result<u32, crate::error::AppendError>>::new();
         let t = Ticket::new(Arc::clone(&slot));
         assert!(!t.is_ready());
         let filler = std::thread::spawn(move || {
@@ -169,7 +169,7 @@ mod tests {
         let count = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&count));
         let mut cx = Context::from_waker(&waker);
-        let slot = Slot::<Result<u32, crate::Error>>::new();
+        let slot = Slot::<Result<u32, crate::error::AppendError>>::new();
         let mut t = Ticket::new(Arc::clone(&slot));
         assert!(Pin::new(&mut t).poll(&mut cx).is_pending());
         slot.fill(Ok(3));

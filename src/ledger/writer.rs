@@ -10,7 +10,7 @@ use super::prepare::{self, Prepared, Staged};
 use super::{Draft, Durability, Receipt, Reply, Request, Shared, Status};
 use crate::checkpoint::{Checkpoint, LogWriter};
 use crate::entry::{position_message, EntryKind, EntrySeq, LedgerId, SaltSource, Timestamp, SALT_LEN};
-use crate::error::{Error, StorageError};
+use crate::error::{AppendError, CheckpointError, OpenError, StorageError, SyncError};
 use crate::hash::{chain_value, Digest};
 use crate::keys::{KeyId, Signer};
 use crate::record::Role;
@@ -67,7 +67,7 @@ pub(super) struct Writer {
 }
 
 /// The seal key: `H_seal_key(signature over the seal-key request)` (docs/FORMAT.md §7.5).
-pub(super) fn seal_key(signer: &dyn Signer, ledger_id: LedgerId) -> Result<zeroize::Zeroizing<[u8; 32]>, Error> {
+pub(super) fn seal_key(signer: &dyn Signer, ledger_id: LedgerId) -> Result<zeroize::Zeroizing<[u8; 32]>, OpenError> {
     let sig = zeroize::Zeroizing::new(signer.sign(&crate::entry::seal_key_request(ledger_id))?);
     Ok(zeroize::Zeroizing::new(
         crate::hash::Domain::SealKey.hash(sig.as_ref()).to_bytes(),
@@ -119,9 +119,9 @@ impl Writer {
         }
     }
 
-    fn usable(&self) -> Result<(), Error> {
+    fn usable(&self) -> Result<(), SyncError> {
         if self.poisoned {
-            return Err(StorageError::Poisoned.into());
+            return Err(SyncError::Poisoned);
         }
         Ok(())
     }
@@ -131,16 +131,18 @@ impl Writer {
     /// be appended (a bad draft, a co-signer that fails, a signer the ledger would reject)
     /// fails alone, before anything is written.
     fn append_group(&mut self, jobs: Vec<Job>) {
-        if let Err(e) = self.usable() {
+        if self.poisoned {
             for j in jobs {
-                j.reply.fill(Err(poisoned_like(&e)));
+                j.reply.fill(Err(AppendError::Poisoned));
             }
             return;
         }
         // (a) Cheap checks.
         let jobs: Vec<Job> = jobs
             .into_iter()
-            .filter_map(|j| match j.drafts.iter().try_for_each(prepare::check) {
+            .filter_map(|j| match j.drafts.iter().enumerate().try_for_each(|(index, d)| {
+                prepare::check(d).map_err(|reason| AppendError::InvalidDraft { index, reason })
+            }) {
                 Ok(()) => Some(j),
                 Err(e) => {
                     j.reply.fill(Err(e));
@@ -163,7 +165,7 @@ impl Writer {
             (ji, prepare::stage(d, s, ledger_id, now))
         });
         for (ji, r) in staged {
-            let acc: &mut Result<Vec<Staged>, Error> = &mut replies[ji].2;
+            let acc: &mut Result<Vec<Staged>, AppendError> = &mut replies[ji].2;
             match (acc.as_mut(), r) {
                 (Ok(v), Ok(s)) => v.push(s),
                 (Ok(_), Err(e)) => *acc = Err(e),
@@ -201,7 +203,7 @@ impl Writer {
         let placed = prepare::map(self.pool.as_ref(), all, |i, s| {
             prepare::place(s, first + i as u64, ledger_id, signer_id)
         });
-        let placed: Result<Vec<Prepared>, Error> = placed.into_iter().collect();
+        let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
         let result = placed.and_then(|p| self.write_entries(p, sync));
         match result {
             Ok(receipts) => {
@@ -212,7 +214,7 @@ impl Writer {
             }
             Err(e) => {
                 for reply in outs {
-                    reply.fill(Err(poisoned_like(&e)));
+                    reply.fill(Err(same_failure(&e)));
                 }
             }
         }
@@ -221,7 +223,7 @@ impl Writer {
     /// Checks the governance entries of one request against the registry (as it will stand at
     /// each entry, counting earlier entries of the group), and applies their key changes to
     /// the group's scratch copy.
-    fn gate(&self, staged: &[Staged], first_seq: u64, scratch: &mut Option<Registry>) -> Result<(), Error> {
+    fn gate(&self, staged: &[Staged], first_seq: u64, scratch: &mut Option<Registry>) -> Result<(), AppendError> {
         if !self.check_signers || staged.iter().all(|s| s.fields.kind == EntryKind::Application) {
             return Ok(());
         }
@@ -235,8 +237,7 @@ impl Writer {
                 key_id: self.signer_id,
                 signature: [0; 64],
             });
-            let would_fail =
-                |(_, msg): (crate::verify::Check, String)| Error::input(format!("entry {seq} would not verify: {msg}"));
+            let would_fail = |(check, reason): (crate::verify::Check, String)| AppendError::WouldNotVerify { seq, check, reason };
             reg.resolve(s.fields.kind, position.as_ref(), &s.cosignatures, seq)
                 .map_err(would_fail)?;
             let rec = crate::record::Record::decode(s.fields.kind, &s.payload)?;
@@ -248,7 +249,7 @@ impl Writer {
 
     /// Chains, signs, frames, seals and writes prepared entries; syncs if asked (or if the
     /// unsynced bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
-    pub(super) fn write_entries(&mut self, mut entries: Vec<Prepared>, sync: bool) -> Result<Vec<Receipt>, Error> {
+    pub(super) fn write_entries(&mut self, mut entries: Vec<Prepared>, sync: bool) -> Result<Vec<Receipt>, AppendError> {
         // Ordered: the chain values. Then the position signatures, in parallel.
         let mut prevs = Vec::with_capacity(entries.len());
         let mut chain = self.chain;
@@ -270,10 +271,14 @@ impl Writer {
                 entries[i].record[at..at + 64].copy_from_slice(&sig);
             }
         }
-        let result = self.write_chained(&entries, &prevs);
+        let result = self.write_chained(&entries, &prevs).map_err(AppendError::Storage);
         let result = result.and_then(|receipts| {
             if sync || self.active.len - self.active.synced > MAX_TORN / 2 {
-                self.sync_active()?;
+                self.sync_active().map_err(|e| match e {
+                    SyncError::Storage(s) => AppendError::Storage(s),
+                    SyncError::Closed => AppendError::Closed,
+                    _ => AppendError::Poisoned,
+                })?;
             }
             Ok(receipts)
         });
@@ -294,7 +299,7 @@ impl Writer {
 
     /// Frames the entries into writes of at most `MAX_WRITE` bytes, each ending with a sealed
     /// frame, rotating segments between writes as needed.
-    fn write_chained(&mut self, entries: &[Prepared], prevs: &[Digest]) -> Result<Vec<Receipt>, Error> {
+    fn write_chained(&mut self, entries: &[Prepared], prevs: &[Digest]) -> Result<Vec<Receipt>, StorageError> {
         let mut receipts = Vec::with_capacity(entries.len());
         let mut buf = Vec::with_capacity(64 << 10);
         let mut slots = Vec::with_capacity(entries.len() * 4);
@@ -354,9 +359,9 @@ impl Writer {
     }
 
     /// Writes one sealed write: frames, index slots, tree nodes; advances the in-memory state.
-    fn write_buffer(&mut self, buf: &[u8], slots: &[u8], n: u64, chain: Digest) -> Result<(), Error> {
+    fn write_buffer(&mut self, buf: &[u8], slots: &[u8], n: u64, chain: Digest) -> Result<(), StorageError> {
         if self.active.len + buf.len() as u64 - self.active.synced > MAX_TORN {
-            self.sync_active()?;
+            self.sync_active().map_err(sync_storage)?;
         }
         let a = &mut self.active;
         a.file.write_all_at(buf, a.len).map_err(io_err("write", &a.path))?;
@@ -372,7 +377,7 @@ impl Writer {
     }
 
     /// `fdatasync` of the active segment; every entry written is then durable.
-    pub(super) fn sync_active(&mut self) -> Result<(), Error> {
+    pub(super) fn sync_active(&mut self) -> Result<(), SyncError> {
         self.usable()?;
         let a = &mut self.active;
         if a.synced == a.len && self.durable_len == self.len {
@@ -390,8 +395,8 @@ impl Writer {
     }
 
     /// Seals the active segment (synced, with its index) and starts a new one.
-    fn rotate(&mut self) -> Result<(), Error> {
-        self.sync_active()?;
+    fn rotate(&mut self) -> Result<(), StorageError> {
+        self.sync_active().map_err(sync_storage)?;
         self.active
             .idx
             .sync_data()
@@ -414,25 +419,19 @@ impl Writer {
     }
 
     /// Whether the writer's key may sign for the ledger at its current size.
-    pub(super) fn check_signer(&self, what: &str) -> Result<(), Error> {
-        let ok = self
-            .registry
+    /// Whether the writer's key is an enrolled, unrevoked operator at the ledger's size.
+    pub(super) fn signer_valid(&self) -> bool {
+        self.registry
             .get(&self.signer_id)
-            .is_some_and(|k| k.has(Role::Operator) && k.valid_at_size(self.len));
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::input(format!(
-                "key {} may not {what}: it is not an enrolled, unrevoked operator of this ledger",
-                self.signer_id
-            )))
-        }
+            .is_some_and(|k| k.has(Role::Operator) && k.valid_at_size(self.len))
     }
 
     /// Signs and records a checkpoint of the current state, after making it durable.
-    fn checkpoint(&mut self) -> Result<Checkpoint, Error> {
+    fn checkpoint(&mut self) -> Result<Checkpoint, CheckpointError> {
         self.usable()?;
-        self.check_signer("sign a checkpoint")?;
+        if !self.signer_valid() {
+            return Err(CheckpointError::SignerNotAuthorized { key_id: self.signer_id });
+        }
         self.sync_active()?;
         let c = Checkpoint::sign_with(
             self.ledger_id,
@@ -450,7 +449,7 @@ impl Writer {
 
     /// Makes everything durable before the writer stops (tree and index too, to spare the
     /// next open a replay).
-    fn close(&mut self) -> Result<(), Error> {
+    fn close(&mut self) -> Result<(), SyncError> {
         self.usable()?;
         self.sync_active()?;
         let a = &mut self.active;
@@ -460,7 +459,7 @@ impl Writer {
     }
 
     /// Runs one append request through the group path (used by erasure).
-    pub(super) fn append_one(&mut self, draft: Draft) -> Result<Receipt, Error> {
+    pub(super) fn append_one(&mut self, draft: Draft) -> Result<Receipt, AppendError> {
         let slot = super::ticket::Slot::new();
         self.append_group(vec![Job {
             drafts: vec![draft],
@@ -475,17 +474,45 @@ fn frame_len(e: &Prepared) -> u64 {
     (FRAME_OVERHEAD + e.record.len() + PAYLOAD_PREFIX_LEN + e.payload.len() + SEAL_LEN) as u64
 }
 
-/// The error to hand to the other callers of a failed group: the same kind of failure.
-fn poisoned_like(e: &Error) -> Error {
+/// The error to hand to every caller of a failed group: the same failure (I/O errors are
+/// not `Clone`, so their kind and message are carried over).
+fn same_failure(e: &AppendError) -> AppendError {
     match e {
-        Error::Storage(StorageError::Poisoned) => StorageError::Poisoned.into(),
-        Error::Storage(s) => StorageError::Io {
+        AppendError::Poisoned => AppendError::Poisoned,
+        AppendError::Closed => AppendError::Closed,
+        AppendError::Storage(StorageError::Io { op, path, source }) => AppendError::Storage(StorageError::Io {
+            op,
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        }),
+        AppendError::Storage(other) => AppendError::Storage(StorageError::Io {
             op: "append",
             path: PathBuf::new(),
-            source: std::io::Error::other(s.to_string()),
-        }
-        .into(),
-        other => Error::input(other.to_string()),
+            source: std::io::Error::other(other.to_string()),
+        }),
+        AppendError::Signer(k) => AppendError::Signer(crate::error::KeyError::Signer(k.to_string())),
+        AppendError::Record(d) => AppendError::Record(d.clone()),
+        AppendError::InvalidDraft { index, reason } => AppendError::InvalidDraft {
+            index: *index,
+            reason: reason.clone(),
+        },
+        AppendError::WouldNotVerify { seq, check, reason } => AppendError::WouldNotVerify {
+            seq: *seq,
+            check: *check,
+            reason: reason.clone(),
+        },
+    }
+}
+
+/// A sync failure as a storage error (for paths that report storage errors).
+fn sync_storage(e: SyncError) -> StorageError {
+    match e {
+        SyncError::Storage(s) => s,
+        other => StorageError::Io {
+            op: "sync",
+            path: PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
     }
 }
 
@@ -506,7 +533,7 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
         if batch.is_empty() {
             break;
         }
-        let replies: Vec<Box<dyn Fn(Error) + Send>> = batch.iter().map(failer).collect();
+        let replies: Vec<Box<dyn Fn(Stop) + Send>> = batch.iter().map(failer).collect();
         let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
         match outcome {
             Ok(stop) => {
@@ -516,14 +543,10 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
                 }
             }
             Err(_) => {
+                // A bug panicked the writer: fail everyone concerned, accept nothing more.
                 w.poisoned = true;
                 for fail in &replies {
-                    fail(Error::input("the ledger's writer thread panicked; reopen the ledger"));
-                }
-                let mut q = shared.lock_queue();
-                q.closed = true;
-                for r in q.items.drain(..) {
-                    failer(&r)(StorageError::Poisoned.into());
+                    fail(Stop::Panicked);
                 }
                 break;
             }
@@ -532,38 +555,55 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
     let mut q = shared.lock_queue();
     q.closed = true;
     for r in q.items.drain(..) {
-        failer(&r)(StorageError::Poisoned.into());
+        failer(&r)(Stop::Closed);
     }
 }
 
+/// Why a request is failed without being processed.
+#[derive(Clone, Copy)]
+enum Stop {
+    /// The writer thread panicked.
+    Panicked,
+    /// The ledger was closed.
+    Closed,
+}
+
 /// A way to fail a request's caller later (a fill of an already-filled slot is ignored).
-fn failer(r: &Request) -> Box<dyn Fn(Error) + Send> {
+fn failer(r: &Request) -> Box<dyn Fn(Stop) + Send> {
+    let append = |s: Stop| match s {
+        Stop::Panicked => AppendError::Poisoned,
+        Stop::Closed => AppendError::Closed,
+    };
+    let sync = |s: Stop| match s {
+        Stop::Panicked => SyncError::Poisoned,
+        Stop::Closed => SyncError::Closed,
+    };
     match r {
         Request::Append { reply, .. } => match reply {
             Reply::Single(s) => {
                 let s = Arc::clone(s);
-                Box::new(move |e| s.fill(Err(e)))
+                Box::new(move |e| s.fill(Err(append(e))))
             }
             Reply::Batch(s) => {
                 let s = Arc::clone(s);
-                Box::new(move |e| s.fill(Err(e)))
+                Box::new(move |e| s.fill(Err(append(e))))
             }
         },
         Request::Sync(s) => {
             let s = Arc::clone(s);
-            Box::new(move |e| s.fill(Err(e)))
-        }
-        Request::Checkpoint(s) => {
-            let s = Arc::clone(s);
-            Box::new(move |e| s.fill(Err(e)))
-        }
-        Request::Redact { reply, .. } => {
-            let s = Arc::clone(reply);
-            Box::new(move |e| s.fill(Err(e)))
+            Box::new(move |e| s.fill(Err(sync(e))))
         }
         Request::Close(s) => {
             let s = Arc::clone(s);
-            Box::new(move |e| s.fill(Err(e)))
+            Box::new(move |e| s.fill(Err(sync(e))))
+        }
+        Request::Checkpoint(s) => {
+            let s = Arc::clone(s);
+            Box::new(move |e| s.fill(Err(CheckpointError::Sync(sync(e)))))
+        }
+        Request::Redact { reply, .. } => {
+            let s = Arc::clone(reply);
+            Box::new(move |e| s.fill(Err(crate::error::RedactError::Append(append(e)))))
         }
     }
 }

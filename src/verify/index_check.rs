@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::entry::LedgerId;
-use crate::error::Error;
+use crate::error::StorageError;
 use crate::storage::index::{check_index_header, count, decode_slot, slot, INDEX_HEADER_LEN};
 use crate::storage::{index_path, io_err, Backend, StorageFile};
 
@@ -25,7 +25,7 @@ impl IndexCursor {
         ledger_id: LedgerId,
         first_seq: u64,
         sealed: bool,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, StorageError> {
         let path = index_path(dir, first_seq);
         let mut cur = IndexCursor {
             path: path.clone(),
@@ -59,7 +59,7 @@ impl IndexCursor {
         seq: u64,
         offset: u64,
         governance: bool,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<String>, StorageError> {
         let i = seq - self.first_seq;
         self.seen = i + 1;
         let Some(file) = self.file.as_ref() else {

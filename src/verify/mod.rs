@@ -27,7 +27,7 @@ pub use report::{Check, Failure, VerifyReport, Violation};
 
 use crate::checkpoint::{read_log, Checkpoint};
 use crate::entry::{cosignature_message, position_message, EntryKind, LedgerId, RecordRef};
-use crate::error::{Error, StorageError};
+use crate::error::{StorageError, VerifyError};
 use crate::hash::{chain_value, Digest};
 use crate::keys::VerifyingKey;
 use crate::record::{Genesis, Record, Role};
@@ -95,9 +95,9 @@ pub struct VerifyOptions {
 /// ```
 ///
 /// # Errors
-/// Only when the ledger cannot be read at all ([`StorageError::NotALedger`], I/O errors).
+/// Only when the ledger cannot be read at all (not a ledger, I/O errors).
 /// Damage and failed checks are reported in [`VerifyReport::failure`].
-pub fn verify(dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
+pub fn verify(dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, VerifyError> {
     verify_opts(&StdBackend, dir, anchor, &VerifyOptions::default())
 }
 
@@ -105,7 +105,7 @@ pub fn verify(dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
 ///
 /// # Errors
 /// As [`verify`].
-pub fn verify_with(backend: &dyn Backend, dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, Error> {
+pub fn verify_with(backend: &dyn Backend, dir: &Path, anchor: &TrustAnchor) -> Result<VerifyReport, VerifyError> {
     verify_opts(backend, dir, anchor, &VerifyOptions::default())
 }
 
@@ -119,7 +119,7 @@ pub fn verify_opts(
     dir: &Path,
     anchor: &TrustAnchor,
     opts: &VerifyOptions,
-) -> Result<VerifyReport, Error> {
+) -> Result<VerifyReport, VerifyError> {
     let mut v = Verifier::new(backend, dir, anchor, opts)?;
     let mut stream = SegmentStream::open(backend, dir)?;
     let mut tree = TreeCheck::new(backend, dir, LedgerId::default());
@@ -197,7 +197,7 @@ impl<'a> Verifier<'a> {
         dir: &Path,
         anchor: &'a TrustAnchor,
         opts: &'a VerifyOptions,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, VerifyError> {
         Ok(Verifier {
             backend,
             dir: dir.to_path_buf(),
@@ -243,7 +243,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// The next chunk; damage becomes a `Format` failure (and `None`).
-    fn next(&mut self, stream: &mut SegmentStream<'_>) -> Result<Option<StreamChunk>, Error> {
+    fn next(&mut self, stream: &mut SegmentStream<'_>) -> Result<Option<StreamChunk>, VerifyError> {
         match stream.next_chunk(CHUNK_FRAMES) {
             Ok(Some(sc)) => {
                 self.report.ledger_id.get_or_insert(sc.header.ledger_id);
@@ -264,12 +264,12 @@ impl<'a> Verifier<'a> {
                 self.fail_at(seq.unwrap_or(self.report.entries), check, file, offset, reason);
                 Ok(None)
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(VerifyError::Storage(e)),
         }
     }
 
     /// Checks the genesis entry against the trust anchor and loads its keys (step 2).
-    fn genesis(&mut self, data: &[u8], f: &FrameLoc) -> Result<bool, Error> {
+    fn genesis(&mut self, data: &[u8], f: &FrameLoc) -> Result<bool, VerifyError> {
         let record = match RecordRef::parse(f.entry(data)) {
             Ok(r) => r,
             Err(e) => {
@@ -293,7 +293,13 @@ impl<'a> Verifier<'a> {
             }
         };
         self.ledger_id = self.report.ledger_id.unwrap_or_default();
-        self.keys = Registry::from_genesis(&genesis)?;
+        self.keys = match Registry::from_genesis(&genesis) {
+            Ok(k) => k,
+            Err(e) => {
+                self.fail(Some(0), Check::Format, format!("genesis anchor: {e}"));
+                return Ok(false);
+            }
+        };
         self.report.policy_checked = self.opts.policy;
         if self.opts.policy {
             self.policy = Some(PolicyEngine::new(genesis.policy.clone()));
@@ -329,7 +335,7 @@ impl<'a> Verifier<'a> {
 
     /// Reads the checkpoint log and checks the order of sizes (step 2a); signatures and roots
     /// are checked when the ledger reaches each size.
-    fn load_checkpoints(&mut self) -> Result<bool, Error> {
+    fn load_checkpoints(&mut self) -> Result<bool, VerifyError> {
         let log = match read_log(self.backend, &self.dir, self.ledger_id) {
             Ok(l) => l,
             Err(StorageError::Corrupt {
@@ -344,7 +350,7 @@ impl<'a> Verifier<'a> {
                 });
                 return Ok(false);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(VerifyError::Storage(e)),
         };
         let mut last = 0;
         for (i, c) in log.checkpoints.iter().enumerate() {
@@ -381,7 +387,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// Verifies one chunk; `Ok(false)` once a failure is recorded.
-    fn chunk(&mut self, sc: &StreamChunk, tree: &mut TreeCheck) -> Result<bool, Error> {
+    fn chunk(&mut self, sc: &StreamChunk, tree: &mut TreeCheck) -> Result<bool, VerifyError> {
         let (data, frames, first) = (&sc.chunk.data, &sc.chunk.frames, sc.first_seq);
         let ledger_id = self.ledger_id;
         let decoded: Vec<Decoded<'_>> = frames
@@ -472,7 +478,7 @@ impl<'a> Verifier<'a> {
         o: &Ordered,
         ok: &[bool],
         tree: &mut TreeCheck,
-    ) -> Result<bool, Error> {
+    ) -> Result<bool, VerifyError> {
         let path = &sc.path;
         let fail = |v: &mut Self, check, msg: String| {
             v.fail_at(seq, check, path.clone(), f.offset, msg);
@@ -584,7 +590,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// A redaction must name an earlier entry by its true hash (L9); a message if it does not.
-    fn redaction(&mut self, seq: u64, rec: &Record, sc: &StreamChunk) -> Result<Option<String>, Error> {
+    fn redaction(&mut self, seq: u64, rec: &Record, sc: &StreamChunk) -> Result<Option<String>, VerifyError> {
         let Record::Redaction(red) = rec else {
             return Ok(None);
         };
@@ -613,7 +619,7 @@ impl<'a> Verifier<'a> {
 
     /// The entry hash of an earlier entry and whether its payload is erased, read from its
     /// frame (through the index, which the verification so far has checked).
-    fn entry_at(&self, seq: u64, sc: &StreamChunk) -> Result<(Digest, bool), Error> {
+    fn entry_at(&self, seq: u64, sc: &StreamChunk) -> Result<(Digest, bool), VerifyError> {
         let read = |data: &[u8], f: &FrameLoc| {
             let d = decode_frame(data, f, seq, self.ledger_id);
             (d.hash, d.erased)
@@ -657,7 +663,7 @@ impl<'a> Verifier<'a> {
         seq: u64,
         offset: u64,
         governance: bool,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<String>, VerifyError> {
         if self.index.as_ref().is_none_or(|c| c.first_seq() != first_seq) {
             if let Some(msg) = self.index.take().and_then(IndexCursor::finish) {
                 return Ok(Some(msg));
@@ -672,7 +678,7 @@ impl<'a> Verifier<'a> {
             )?);
         }
         match self.index.as_mut() {
-            Some(cur) => cur.check(seg_path, seq, offset, governance),
+            Some(cur) => cur.check(seg_path, seq, offset, governance).map_err(VerifyError::Storage),
             None => Ok(None),
         }
     }

@@ -15,10 +15,9 @@ use crate::storage::TornTail;
 pub enum Check {
     /// Bytes could not be parsed, or framing/checksums are damaged.
     Format,
-    /// Sequence numbers or previous-hash links do not continue the chain.
+    /// An entry is not where its writer put it: its position signature (over the previous
+    /// chain value and its hash) does not verify, or segments do not continue each other.
     Chain,
-    /// A payload does not open its commitment.
-    Commitment,
     /// A signature is missing or does not verify.
     Signature,
     /// A signature is by a key that is not enrolled (or lacks the role).
@@ -42,7 +41,6 @@ impl Check {
         match self {
             Check::Format => "format",
             Check::Chain => "chain",
-            Check::Commitment => "commitment",
             Check::Signature => "signature",
             Check::Key => "key",
             Check::TrustAnchor => "trust_anchor",
@@ -62,6 +60,7 @@ impl fmt::Display for Check {
 
 /// The first thing found wrong.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Failure {
     /// Sequence number of the entry concerned (the entry expected there, for damage).
     pub seq: Option<u64>,
@@ -88,8 +87,12 @@ impl fmt::Display for Failure {
     }
 }
 
-/// The outcome of [`crate::verify()`].
+/// The outcome of [`crate::verify()`]. A failed verification is a report with
+/// [`VerifyReport::failure`] set, not an `Err`: call [`VerifyReport::into_result`] (or check
+/// [`VerifyReport::is_ok`]) before relying on the ledger.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[must_use = "a failed verification is reported inside the report: check `is_ok()` or call `into_result()`"]
+#[non_exhaustive]
 pub struct VerifyReport {
     /// The ledger's id (once the first segment was read).
     pub ledger_id: Option<LedgerId>,
@@ -97,11 +100,12 @@ pub struct VerifyReport {
     pub trusted: String,
     /// Entries that passed every check, from genesis on.
     pub entries: u64,
-    /// Hash of the last verified entry.
+    /// Chain value after the last verified entry (the ledger's head).
     pub head: Digest,
     /// Sequence numbers of entries whose payload was erased (their commitments still hold).
     pub redacted: Vec<u64>,
-    /// An incomplete final record (a crash or a racing writer); not a failure.
+    /// An incomplete final write (a crash or a racing writer): not a failure; its entries are
+    /// not verified or counted.
     pub torn_tail: Option<TornTail>,
     /// The Merkle root recomputed over the verified entries.
     pub root: Digest,
@@ -109,9 +113,9 @@ pub struct VerifyReport {
     pub checkpoints_verified: u64,
     /// The newest checkpoint verified.
     pub latest_checkpoint: Option<Checkpoint>,
-    /// Entries without an author signature that a verified checkpoint covers (high-volume mode).
+    /// Entries without a position signature that a verified checkpoint covers (high-volume mode).
     pub unsigned_covered: u64,
-    /// Entries without an author signature after the last checkpoint, accepted only because
+    /// Entries without a position signature after the last checkpoint, accepted only because
     /// [`VerifyOptions::allow_uncovered_tail`](super::VerifyOptions::allow_uncovered_tail) was set.
     pub uncovered_tail: u64,
     /// Merkle nodes the stored tree lacks (derived data a crash kept from disk; the writer
@@ -140,6 +144,18 @@ impl VerifyReport {
         self.failure.is_none()
     }
 
+    /// The report if every integrity check passed, else the failure as an error — so that
+    /// `verify(dir, &anchor)?.into_result()?` cannot pass a tampered ledger.
+    ///
+    /// # Errors
+    /// [`crate::Error::VerificationFailed`] with the first failure.
+    pub fn into_result(self) -> Result<Self, crate::Error> {
+        match self.failure {
+            Some(f) => Err(crate::Error::VerificationFailed(Box::new(f))),
+            None => Ok(self),
+        }
+    }
+
     /// Whether every integrity check passed and no policy rule was violated.
     #[must_use]
     pub fn is_compliant(&self) -> bool {
@@ -149,6 +165,7 @@ impl VerifyReport {
 
 /// A broken policy rule.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Violation {
     /// The rule.
     pub rule: RuleId,
