@@ -117,6 +117,10 @@ impl fmt::Display for VerifyingKey {
 
 /// An Ed25519 secret key. `Debug` shows only the key id; the secret is zeroized on drop.
 ///
+/// A `SigningKey` is a shared handle: cloning it (to give the ledger and a draft the same key)
+/// shares the one secret in memory instead of copying it, and the secret is zeroized when the
+/// last clone is dropped.
+///
 /// ```
 /// use provledger::SigningKey;
 /// let key = SigningKey::generate()?;
@@ -127,7 +131,7 @@ impl fmt::Display for VerifyingKey {
 /// ```
 #[derive(Clone)]
 pub struct SigningKey {
-    inner: ed25519_dalek::SigningKey,
+    inner: std::sync::Arc<ed25519_dalek::SigningKey>,
     public: VerifyingKey,
 }
 
@@ -135,7 +139,7 @@ impl SigningKey {
     /// A fresh key from the operating system's random source.
     ///
     /// # Errors
-    /// [`Error::Input`] if the OS random source fails.
+    /// [`KeyError::Entropy`] if the OS random source fails.
     pub fn generate() -> Result<Self, KeyError> {
         let mut seed = zeroize::Zeroizing::new([0u8; 32]);
         getrandom::fill(seed.as_mut()).map_err(|e| KeyError::Entropy(e.to_string()))?;
@@ -147,7 +151,10 @@ impl SigningKey {
     pub fn from_seed(seed: &[u8; 32]) -> Self {
         let inner = ed25519_dalek::SigningKey::from_bytes(seed);
         let public = VerifyingKey::wrap(inner.verifying_key());
-        SigningKey { inner, public }
+        SigningKey {
+            inner: std::sync::Arc::new(inner),
+            public,
+        }
     }
 
     /// The 32-byte seed. Handle with care.
@@ -369,5 +376,13 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
 
     fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
         (**self).sign(message)
+    }
+}
+
+/// Lets a key be handed where a shared signer is expected (e.g. `Ledger::redact`'s
+/// co-signers): `key.clone().into()`.
+impl From<SigningKey> for std::sync::Arc<dyn Signer> {
+    fn from(k: SigningKey) -> Self {
+        std::sync::Arc::new(k)
     }
 }

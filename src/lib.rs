@@ -72,8 +72,8 @@ pub mod verify;
 pub use checkpoint::Checkpoint;
 pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, Timestamp};
 pub use error::{
-    AppendError, CheckpointError, DecodeError, DraftError, Error, KeyError, OpenError, ReadError, RedactError, StorageError,
-    SyncError, VerifyError,
+    AppendError, CheckpointError, DecodeError, DraftError, Error, KeyError, OpenError, ReadError, RedactError,
+    StorageError, SyncError, VerifyError,
 };
 pub use hash::Digest;
 pub use keys::{KeyId, Signer, SigningKey, VerifyingKey};

@@ -33,7 +33,12 @@ fn pending_path(dir: &Path) -> PathBuf {
 
 impl Writer {
     /// Appends a redaction of entry `seq` and erases its payload (see `Ledger::redact`).
-    pub(super) fn redact(&mut self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, RedactError> {
+    pub(super) fn redact(
+        &mut self,
+        seq: u64,
+        reason: &str,
+        cosigners: Vec<Arc<dyn Signer>>,
+    ) -> Result<Receipt, RedactError> {
         if self.poisoned {
             return Err(RedactError::Append(crate::error::AppendError::Poisoned));
         }
@@ -51,9 +56,7 @@ impl Writer {
         let s = header.section_offset();
         let commitment = match parse_section(&frame[s..s + header.section_len]) {
             Ok(SectionRef::Present { salt, payload }) => commit_payload(salt, payload),
-            Ok(SectionRef::Erased { .. }) => {
-                return Err(RedactError::AlreadyErased { seq })
-            }
+            Ok(SectionRef::Erased { .. }) => return Err(RedactError::AlreadyErased { seq }),
             Err(e) => return Err(crate::storage::corrupt(&file, offset, Some(seq), e.into()).into()),
         };
         let target = record.entry_hash(seq, self.ledger_id, &commitment);
@@ -64,8 +67,7 @@ impl Writer {
         });
         let mut draft = Draft::record(&rec).map_err(crate::error::AppendError::Record)?;
         draft.cosigners = cosigners;
-        super::prepare::check(&draft)
-            .map_err(|reason| crate::error::AppendError::InvalidDraft { index: 0, reason })?;
+        super::prepare::check(&draft).map_err(|reason| crate::error::AppendError::InvalidDraft { index: 0, reason })?;
         write_pending(backend.as_ref(), &self.dir, seq, self.len, &commitment)?;
         let receipt = match self.append_one(draft) {
             Ok(r) => r,
@@ -82,7 +84,13 @@ impl Writer {
     }
 }
 
-fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64, c: &Digest) -> Result<(), StorageError> {
+fn write_pending(
+    backend: &dyn Backend,
+    dir: &Path,
+    target: u64,
+    redaction_seq: u64,
+    c: &Digest,
+) -> Result<(), StorageError> {
     let path = pending_path(dir);
     let mut rec = Vec::with_capacity(PENDING_LEN);
     rec.extend_from_slice(&target.to_le_bytes());

@@ -530,7 +530,11 @@ impl Ledger {
     ///
     /// # Errors
     /// [`StorageError::Poisoned`] if the writer stopped; [`Error::Input`] for an empty batch.
-    pub fn submit_batch(&self, drafts: Vec<Draft>, durability: Durability) -> Result<Ticket<Vec<Receipt>>, AppendError> {
+    pub fn submit_batch(
+        &self,
+        drafts: Vec<Draft>,
+        durability: Durability,
+    ) -> Result<Ticket<Vec<Receipt>>, AppendError> {
         if drafts.is_empty() {
             return Err(AppendError::InvalidDraft {
                 index: 0,
@@ -558,7 +562,8 @@ impl Ledger {
     /// reported durable again until the ledger is reopened and recovered.
     pub fn sync(&self) -> Result<u64, SyncError> {
         let slot = Slot::new();
-        self.send(Request::Sync(Arc::clone(&slot)), 0).map_err(|_| SyncError::Closed)?;
+        self.send(Request::Sync(Arc::clone(&slot)), 0)
+            .map_err(|_| SyncError::Closed)?;
         Ticket::new(slot).wait()
     }
 
@@ -588,7 +593,7 @@ impl Ledger {
     /// let anchor = TrustAnchor::PublicKey(admin.verifying_key());
     /// let ledger = Ledger::create(dir.path(), admin, "demo", Options::default())?;
     /// let r = ledger.append(Draft::application("text/plain", b"jane@example.com".to_vec()))?;
-    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88", Vec::new())?;
+    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88", [])?;
     /// ledger.close()?;
     /// let report = provledger::verify(dir.path(), &anchor)?;
     /// assert!(report.is_ok());
@@ -599,12 +604,17 @@ impl Ledger {
     /// # Errors
     /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
     /// storage errors (the erasure is then finished on the next open).
-    pub fn redact(&self, seq: u64, reason: &str, cosigners: Vec<Arc<dyn Signer>>) -> Result<Receipt, RedactError> {
+    pub fn redact(
+        &self,
+        seq: u64,
+        reason: &str,
+        cosigners: impl IntoIterator<Item = Arc<dyn Signer>>,
+    ) -> Result<Receipt, RedactError> {
         let slot = Slot::new();
         let req = Request::Redact {
             seq,
             reason: reason.to_owned(),
-            cosigners,
+            cosigners: cosigners.into_iter().collect(),
             reply: Arc::clone(&slot),
         };
         self.send(req, 0)?;

@@ -30,11 +30,12 @@ use crate::verify::registry::Registry;
 
 pub(super) fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, OpenError> {
     let path = dir.join(LOCK_FILE);
-    backend.try_lock(&path).map_err(io_err("lock", &path))?.ok_or_else(|| {
-        OpenError::Locked {
+    backend
+        .try_lock(&path)
+        .map_err(io_err("lock", &path))?
+        .ok_or_else(|| OpenError::Locked {
             path: dir.to_path_buf(),
-        }
-    })
+        })
 }
 
 fn pool(opts: &Options) -> Result<Option<rayon::ThreadPool>, OpenError> {
@@ -44,11 +45,13 @@ fn pool(opts: &Options) -> Result<Option<rayon::ThreadPool>, OpenError> {
                 .num_threads(n)
                 .thread_name(|i| format!("provledger-prepare-{i}"))
                 .build()
-                .map_err(|e| OpenError::Storage(StorageError::Io {
-                    op: "start threads",
-                    path: std::path::PathBuf::new(),
-                    source: std::io::Error::other(e.to_string()),
-                }))
+                .map_err(|e| {
+                    OpenError::Storage(StorageError::Io {
+                        op: "start threads",
+                        path: std::path::PathBuf::new(),
+                        source: std::io::Error::other(e.to_string()),
+                    })
+                })
         })
         .transpose()
 }
@@ -106,7 +109,8 @@ pub(super) fn create(
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
     w.salts.fill(&mut salt);
-    let staged = prepare::stage(Draft::genesis(payload), salt[0], ledger_id, Timestamp::now()).map_err(append_to_open)?;
+    let staged =
+        prepare::stage(Draft::genesis(payload), salt[0], ledger_id, Timestamp::now()).map_err(append_to_open)?;
     let placed = prepare::place(staged, 0, ledger_id, w.signer_id).map_err(append_to_open)?;
     w.write_entries(vec![placed], true).map_err(append_to_open)?;
     Ok((w, Recovery::default()))
@@ -448,16 +452,14 @@ fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, OpenError> 
         path: dir.to_path_buf(),
         reason: "no complete genesis entry".into(),
     })?;
-    let f = sc
-        .chunk
-        .frames
-        .first()
-        .ok_or_else(|| no_genesis(dir))?;
+    let f = sc.chunk.frames.first().ok_or_else(|| no_genesis(dir))?;
     let record = RecordRef::parse(f.entry(&sc.chunk.data))?;
     let commitment = match parse_section(f.section(&sc.chunk.data)) {
         Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
         Ok(SectionRef::Erased { commitment, .. }) => commitment,
-        Err(e) => return Err(crate::storage::corrupt(&sc.path, f.offset, Some(0), format!("genesis payload: {e}")).into()),
+        Err(e) => {
+            return Err(crate::storage::corrupt(&sc.path, f.offset, Some(0), format!("genesis payload: {e}")).into())
+        }
     };
     Ok(record.entry_hash(0, sc.header.ledger_id, &commitment))
 }
@@ -526,12 +528,14 @@ pub(super) fn frame_hash(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerI
     let commitment = match parse_section(f.section(data)) {
         Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
         Ok(SectionRef::Erased { commitment, .. }) => commitment,
-        Err(e) => return Err(OpenError::Storage(StorageError::Corrupt {
-            file: std::path::PathBuf::new(),
-            offset: f.offset,
-            seq: Some(seq),
-            reason: e.into(),
-        })),
+        Err(e) => {
+            return Err(OpenError::Storage(StorageError::Corrupt {
+                file: std::path::PathBuf::new(),
+                offset: f.offset,
+                seq: Some(seq),
+                reason: e.into(),
+            }))
+        }
     };
     Ok(record.entry_hash(seq, ledger_id, &commitment))
 }
@@ -576,7 +580,13 @@ fn read_slots(idx: &dyn StorageFile, ledger_id: LedgerId, first_seq: u64) -> Opt
 }
 
 /// Reads the governance entry at `off` and applies it to the registry.
-fn apply_at(seg: &dyn StorageFile, path: &Path, off: u64, seq: u64, reg: &mut Option<Registry>) -> Result<(), OpenError> {
+fn apply_at(
+    seg: &dyn StorageFile,
+    path: &Path,
+    off: u64,
+    seq: u64,
+    reg: &mut Option<Registry>,
+) -> Result<(), OpenError> {
     let mut h = [0u8; FRAME_HEADER_LEN];
     seg.read_exact_at(&mut h, off).map_err(io_err("read", path))?;
     let header =

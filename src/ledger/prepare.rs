@@ -54,7 +54,12 @@ pub(super) struct Staged {
 }
 
 /// Stage 1 of one draft: commitment, statement digest and co-signatures (a co-signer may fail).
-pub(super) fn stage(d: Draft, salt: [u8; SALT_LEN], ledger_id: LedgerId, now: Timestamp) -> Result<Staged, AppendError> {
+pub(super) fn stage(
+    d: Draft,
+    salt: [u8; SALT_LEN],
+    ledger_id: LedgerId,
+    now: Timestamp,
+) -> Result<Staged, AppendError> {
     let f = EntryFields {
         kind: d.kind,
         timestamp: d.timestamp.unwrap_or(now),

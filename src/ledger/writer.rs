@@ -140,13 +140,15 @@ impl Writer {
         // (a) Cheap checks.
         let jobs: Vec<Job> = jobs
             .into_iter()
-            .filter_map(|j| match j.drafts.iter().enumerate().try_for_each(|(index, d)| {
-                prepare::check(d).map_err(|reason| AppendError::InvalidDraft { index, reason })
-            }) {
-                Ok(()) => Some(j),
-                Err(e) => {
-                    j.reply.fill(Err(e));
-                    None
+            .filter_map(|j| {
+                match j.drafts.iter().enumerate().try_for_each(|(index, d)| {
+                    prepare::check(d).map_err(|reason| AppendError::InvalidDraft { index, reason })
+                }) {
+                    Ok(()) => Some(j),
+                    Err(e) => {
+                        j.reply.fill(Err(e));
+                        None
+                    }
                 }
             })
             .collect();
@@ -237,7 +239,8 @@ impl Writer {
                 key_id: self.signer_id,
                 signature: [0; 64],
             });
-            let would_fail = |(check, reason): (crate::verify::Check, String)| AppendError::WouldNotVerify { seq, check, reason };
+            let would_fail =
+                |(check, reason): (crate::verify::Check, String)| AppendError::WouldNotVerify { seq, check, reason };
             reg.resolve(s.fields.kind, position.as_ref(), &s.cosignatures, seq)
                 .map_err(would_fail)?;
             let rec = crate::record::Record::decode(s.fields.kind, &s.payload)?;
@@ -249,7 +252,11 @@ impl Writer {
 
     /// Chains, signs, frames, seals and writes prepared entries; syncs if asked (or if the
     /// unsynced bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
-    pub(super) fn write_entries(&mut self, mut entries: Vec<Prepared>, sync: bool) -> Result<Vec<Receipt>, AppendError> {
+    pub(super) fn write_entries(
+        &mut self,
+        mut entries: Vec<Prepared>,
+        sync: bool,
+    ) -> Result<Vec<Receipt>, AppendError> {
         // Ordered: the chain values. Then the position signatures, in parallel.
         let mut prevs = Vec::with_capacity(entries.len());
         let mut chain = self.chain;

@@ -678,7 +678,9 @@ impl<'a> Verifier<'a> {
             )?);
         }
         match self.index.as_mut() {
-            Some(cur) => cur.check(seg_path, seq, offset, governance).map_err(VerifyError::Storage),
+            Some(cur) => cur
+                .check(seg_path, seq, offset, governance)
+                .map_err(VerifyError::Storage),
             None => Ok(None),
         }
     }

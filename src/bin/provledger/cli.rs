@@ -95,9 +95,8 @@ pub enum DurabilityArg {
 impl From<DurabilityArg> for Durability {
     fn from(d: DurabilityArg) -> Self {
         match d {
-            DurabilityArg::None => Durability::None,
-            DurabilityArg::Batch => Durability::PerBatch,
-            DurabilityArg::Every => Durability::EveryAppend,
+            DurabilityArg::None => Durability::Buffered,
+            DurabilityArg::Batch | DurabilityArg::Every => Durability::Synced,
         }
     }
 }
@@ -214,6 +213,10 @@ pub struct VerifyProofArgs {
     /// Trust this operator public key (64 hex digits), obtained out of band.
     #[arg(long, value_name = "PUBKEY_HEX")]
     pub trust: VerifyingKey,
+    /// Require the proof to be about this ledger (its id, 32 hex digits); a proof of another
+    /// ledger is INVALID even when the same key signed both.
+    #[arg(long, value_name = "LEDGER_ID")]
+    pub ledger: Option<provledger::LedgerId>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

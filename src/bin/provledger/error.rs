@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use provledger::{Error, StorageError};
+use provledger::Error;
 
-/// Exit code: verification failed, or the ledger is damaged.
+/// Exit code: a verification ran and failed (or, with `--policy`, found violations).
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: usage error, unreadable path, or bad input.
 pub const EXIT_USAGE: u8 = 2;
@@ -12,7 +12,7 @@ pub const EXIT_USAGE: u8 = 2;
 /// A command that could not do its job: a message for stderr and an exit code.
 #[derive(Debug)]
 pub struct CliError {
-    /// 1 (damage) or 2 (usage, I/O, bad input).
+    /// 1 (verification failed) or 2 (usage, I/O, bad input, unusable ledger).
     pub code: u8,
     /// What went wrong, for a person.
     pub message: String,
@@ -41,41 +41,30 @@ impl fmt::Display for CliError {
     }
 }
 
-/// Damage found in ledger files exits 1; everything else the library reports (missing or
-/// unreadable paths, locks, bad keys, bad input) exits 2.
-impl From<Error> for CliError {
-    fn from(e: Error) -> Self {
-        let code = match &e {
-            Error::Storage(StorageError::Corrupt { .. }) | Error::Decode(_) => EXIT_FAILED,
-            _ => EXIT_USAGE,
-        };
-        CliError {
-            code,
-            message: e.to_string(),
+/// Every error the library reports exits 2: exit code 1 is reserved for a verification that
+/// ran and failed (the verify commands decide that from their reports, not from errors).
+macro_rules! usage_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                CliError::usage(e.to_string())
+            }
         }
-    }
+    )*};
 }
 
-impl From<provledger::KeyError> for CliError {
-    fn from(e: provledger::KeyError) -> Self {
-        CliError::usage(e.to_string())
-    }
-}
-
-impl From<StorageError> for CliError {
-    fn from(e: StorageError) -> Self {
-        Error::Storage(e).into()
-    }
-}
-
-impl From<std::io::Error> for CliError {
-    fn from(e: std::io::Error) -> Self {
-        CliError::usage(e.to_string())
-    }
-}
-
-impl From<serde_json::Error> for CliError {
-    fn from(e: serde_json::Error) -> Self {
-        CliError::usage(e.to_string())
-    }
-}
+usage_from!(
+    Error,
+    provledger::OpenError,
+    provledger::AppendError,
+    provledger::SyncError,
+    provledger::CheckpointError,
+    provledger::RedactError,
+    provledger::ReadError,
+    provledger::VerifyError,
+    provledger::KeyError,
+    provledger::DecodeError,
+    provledger::StorageError,
+    std::io::Error,
+    serde_json::Error,
+);

@@ -86,7 +86,7 @@ pub fn draft(record: &Record, extra: &[Digest]) -> Result<Draft, CliError> {
 
 /// `draft` co-signed by every key of `cosigners`.
 pub fn cosigned(draft: Draft, cosigners: &[SigningKey]) -> Draft {
-    cosigners.iter().fold(draft, Draft::cosigned_by)
+    cosigners.iter().cloned().fold(draft, Draft::cosigned_by)
 }
 
 /// The JSON form of the governance record an entry of `kind` carries, if it decodes.

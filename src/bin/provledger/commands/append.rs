@@ -31,17 +31,17 @@ pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
     let cosigners = load_keys(&args.cosign)?;
     let durability = Durability::from(args.durability);
-    let opts = Options {
-        durability,
-        ..Options::default()
-    };
-    let mut ledger = Ledger::open(&args.dir, &key, opts)?;
+    let ledger = Ledger::open(&args.dir, key, Options::default().durability(durability))?;
     note_recovery(&ledger);
     let mut lines = LineReader::new(std::io::stdin().lock(), MAX_LINE);
-    let batch = usize::try_from(args.batch).unwrap_or(usize::MAX);
-    let result = append_all(&mut ledger, &mut lines, batch, &cosigners);
+    let batch = match args.durability {
+        // One entry per write, each synced before the next.
+        crate::cli::DurabilityArg::Every => 1,
+        _ => usize::try_from(args.batch).unwrap_or(usize::MAX),
+    };
+    let result = append_all(&ledger, &mut lines, batch, &cosigners);
     // Whatever happened, entries that made it into the ledger must be durable on exit.
-    let synced = if durability == Durability::None {
+    let synced = if durability == Durability::Buffered {
         ledger.sync().map(drop)
     } else {
         Ok(())
@@ -68,7 +68,7 @@ pub fn load_keys(files: &[std::path::PathBuf]) -> Result<Vec<SigningKey>, CliErr
 pub fn note_recovery(ledger: &Ledger) {
     if let Some(torn) = &ledger.recovery().torn_tail {
         eprintln!(
-            "provledger: note: cut an incomplete final record at {} offset {} ({} bytes): {}",
+            "provledger: note: cut an incomplete final write at {} offset {} ({} bytes): {}",
             torn.file.display(),
             torn.offset,
             torn.bytes,
@@ -79,7 +79,7 @@ pub fn note_recovery(ledger: &Ledger) {
 
 /// Appends batch after batch until the input ends; returns how many entries were appended.
 fn append_all<R: BufRead>(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     lines: &mut LineReader<R>,
     batch: usize,
     cosigners: &[SigningKey],
@@ -125,7 +125,7 @@ fn read_batch<R: BufRead>(
         };
         let draft = parse_line(line).map_err(|e| e.context(format_args!("line {number}")))?;
         bytes += draft.payload().len();
-        drafts.push(cosigners.iter().fold(draft, Draft::cosigned_by));
+        drafts.push(cosigners.iter().cloned().fold(draft, Draft::cosigned_by));
     }
     Ok(drafts)
 }

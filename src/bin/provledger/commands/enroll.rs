@@ -56,7 +56,7 @@ pub fn revoke(args: &RevokeArgs) -> Result<u8, CliError> {
 /// Opens the ledger as its writer with `key_file`, appends `draft` durably, and closes it.
 pub fn append_one(dir: &std::path::Path, key_file: &std::path::Path, draft: Draft) -> Result<Receipt, CliError> {
     let key = SigningKey::load(key_file)?;
-    let mut ledger = Ledger::open(dir, &key, Options::default())?;
+    let ledger = Ledger::open(dir, key.clone(), Options::default())?;
     super::append::note_recovery(&ledger);
     Ok(ledger.append(draft)?)
 }

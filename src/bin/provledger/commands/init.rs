@@ -17,7 +17,7 @@ const MAX_POLICY_FILE: u64 = 64 << 10;
 pub fn run(args: &InitArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
     let ledger = match &args.policy {
-        None => Ledger::create(&args.dir, &key, &args.name, Options::default())?,
+        None => Ledger::create(&args.dir, key.clone(), &args.name, Options::default())?,
         Some(file) => {
             let genesis = Genesis {
                 name: args.name.clone(),
@@ -25,7 +25,7 @@ pub fn run(args: &InitArgs) -> Result<u8, CliError> {
                 anchors: vec![TrustAnchorKey::operator(&key.verifying_key(), args.name.as_str())],
                 policy: read_policy(file)?,
             };
-            Ledger::create_with_genesis(&args.dir, &key, &genesis, Options::default())?
+            Ledger::create_with_genesis(&args.dir, key.clone(), &genesis, Options::default())?
         }
     };
     let public = key.verifying_key();

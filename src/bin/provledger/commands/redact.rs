@@ -14,10 +14,10 @@ use super::enroll::{print_receipt, receipt_json};
 pub fn run(args: &RedactArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
     let cosigners = super::append::load_keys(&args.cosign)?;
-    let mut ledger = Ledger::open(&args.dir, &key, Options::default())?;
+    let ledger = Ledger::open(&args.dir, key.clone(), Options::default())?;
     super::append::note_recovery(&ledger);
     let receipt = ledger
-        .redact(args.seq, &args.reason, &cosigners)
+        .redact(args.seq, &args.reason, cosigners.into_iter().map(Into::into))
         .map_err(|e| CliError::from(e).context(format_args!("entry {}", args.seq)))?;
     if args.json {
         let mut v = receipt_json(&receipt);

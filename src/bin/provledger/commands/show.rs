@@ -21,7 +21,7 @@ pub fn run(args: &ShowArgs) -> Result<u8, CliError> {
     }
     let mut count = 0u64;
     let mut failed = None;
-    reader.scan(0, |e| {
+    reader.scan(0, |e| -> Result<bool, CliError> {
         count += 1;
         // Stop at the first output error (e.g. a closed pipe); it is returned below.
         Ok(print(&e, args.json).map_err(|err| failed = Some(err)).is_ok())
@@ -45,9 +45,9 @@ fn print(e: &StoredEntry, json: bool) -> Result<(), CliError> {
 
 /// The JSON object `show --json` prints per entry (docs/CLI.md documents its shape).
 pub fn entry_json(s: &StoredEntry) -> Value {
-    let st = &s.entry.statement;
+    let st = &s.entry;
     let (state, text, hex) = match &s.payload {
-        StoredPayload::Erased => ("erased", None, None),
+        StoredPayload::Erased { .. } => ("erased", None, None),
         // The genesis payload is a binary record; its decoded form is under "genesis".
         StoredPayload::Present { bytes, .. } if st.kind == EntryKind::Genesis => {
             ("present", None, Some(output::hex_prefix(bytes)))
@@ -62,15 +62,16 @@ pub fn entry_json(s: &StoredEntry) -> Value {
         "kind": st.kind.name(),
         "timestamp": st.timestamp.to_string(),
         "content_type": st.content_type,
-        "payload_len": st.payload.len,
+        "payload_len": payload_len(s),
         "payload_state": state,
         "payload_text": text,
         "payload_hex_prefix": hex,
-        "redacted": matches!(s.payload, StoredPayload::Erased),
-        "signers": s.entry.signatures.iter().map(|g| g.key_id.to_string()).collect::<Vec<_>>(),
+        "redacted": matches!(s.payload, StoredPayload::Erased { .. }),
+        "position_signer": st.position.map(|g| g.key_id.to_string()),
+        "cosigners": st.cosignatures.iter().map(|g| g.key_id.to_string()).collect::<Vec<_>>(),
         "refs": st.refs.iter().map(Digest::to_hex).collect::<Vec<_>>(),
-        "entry_hash": s.hash.to_hex(),
-        "prev": s.entry.prev.to_hex(),
+        "entry_hash": st.hash.to_hex(),
+        "commitment": st.commitment.to_hex(),
         "file": s.file.display().to_string(),
         "offset": s.offset,
     });
@@ -80,14 +81,14 @@ pub fn entry_json(s: &StoredEntry) -> Value {
     if let Some(r) = record_of(s) {
         v["record"] = r;
     }
-    if matches!(s.payload, StoredPayload::Erased) {
+    if matches!(s.payload, StoredPayload::Erased { .. }) {
         v["payload"] = Value::Null;
     }
     v
 }
 
 fn genesis_of(s: &StoredEntry) -> Option<Genesis> {
-    match (&s.payload, s.entry.statement.kind) {
+    match (&s.payload, s.entry.kind) {
         (StoredPayload::Present { bytes, .. }, EntryKind::Genesis) => Genesis::decode(bytes).ok(),
         _ => None,
     }
@@ -96,8 +97,8 @@ fn genesis_of(s: &StoredEntry) -> Option<Genesis> {
 /// The governance record a present payload carries, in its JSON form (`"kind"` included).
 fn record_of(s: &StoredEntry) -> Option<Value> {
     match &s.payload {
-        StoredPayload::Present { bytes, .. } => records::record_json(s.entry.statement.kind, bytes),
-        StoredPayload::Erased => None,
+        StoredPayload::Present { bytes, .. } => records::record_json(s.entry.kind, bytes),
+        StoredPayload::Erased { .. } => None,
     }
 }
 
@@ -120,7 +121,7 @@ fn genesis_json(g: &Genesis) -> Value {
 }
 
 fn print_human(s: &StoredEntry) -> Result<(), CliError> {
-    let st = &s.entry.statement;
+    let st = &s.entry;
     output::line(&format!("entry {} ({})", s.entry.seq, st.kind.name()))?;
     output::line(&format!("  time:         {}", st.timestamp))?;
     output::line(&format!("  content type: {}", st.content_type))?;
@@ -128,14 +129,16 @@ fn print_human(s: &StoredEntry) -> Result<(), CliError> {
     if let Some(r) = record_of(s) {
         output::line(&format!("  record:       {r}"))?;
     }
-    for g in &s.entry.signatures {
-        output::line(&format!("  signed by:    key {}", g.key_id))?;
+    if let Some(g) = &st.position {
+        output::line(&format!("  written by:   key {} (position signature)", g.key_id))?;
+    }
+    for g in &st.cosignatures {
+        output::line(&format!("  co-signed by: key {}", g.key_id))?;
     }
     for r in &st.refs {
         output::line(&format!("  refers to:    {r}"))?;
     }
-    output::line(&format!("  entry hash:   {}", s.hash))?;
-    output::line(&format!("  prev:         {}", s.entry.prev))?;
+    output::line(&format!("  entry hash:   {}", st.hash))?;
     if let Some(g) = genesis_of(s) {
         output::line(&format!("  ledger name:  {}", g.name))?;
         for a in &g.anchors {
@@ -148,10 +151,10 @@ fn print_human(s: &StoredEntry) -> Result<(), CliError> {
 }
 
 fn payload_line(s: &StoredEntry) -> String {
-    let len = output::bytes(s.entry.statement.payload.len);
+    let len = output::bytes(payload_len(s));
     match &s.payload {
-        StoredPayload::Erased => format!("{len}, erased"),
-        StoredPayload::Present { .. } if s.entry.statement.kind == EntryKind::Genesis => {
+        StoredPayload::Erased { .. } => format!("{len}, erased"),
+        StoredPayload::Present { .. } if s.entry.kind == EntryKind::Genesis => {
             format!("{len} (genesis record)")
         }
         StoredPayload::Present { bytes, .. } => match Preview::of(bytes) {
@@ -159,5 +162,12 @@ fn payload_line(s: &StoredEntry) -> String {
             Preview::HexPrefix(h) if bytes.len() > output::HEX_PREVIEW_LEN => format!("{len}, hex {h}…"),
             Preview::HexPrefix(h) => format!("{len}, hex {h}"),
         },
+    }
+}
+
+fn payload_len(s: &StoredEntry) -> u64 {
+    match &s.payload {
+        StoredPayload::Present { bytes, .. } => bytes.len() as u64,
+        StoredPayload::Erased { len, .. } => *len,
     }
 }

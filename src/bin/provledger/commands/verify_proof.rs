@@ -7,6 +7,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
+use provledger::LedgerId;
 use provledger::{ConsistencyProof, InclusionProof, ProofCheckError, VerifyingKey};
 
 use crate::cli::VerifyProofArgs;
@@ -16,8 +17,19 @@ use crate::output;
 /// Largest proof file read (a proof has at most 64 path elements, about 5 KiB).
 pub const MAX_PROOF_FILE: u64 = 1 << 20;
 
-const INCLUSION_FIELDS: [&str; 6] = ["tree_size", "leaf_index", "entry_hash", "path", "root", "checkpoint"];
-const CONSISTENCY_FIELDS: [&str; 7] = [
+const INCLUSION_FIELDS: [&str; 8] = [
+    "version",
+    "ledger_id",
+    "tree_size",
+    "leaf_index",
+    "entry_hash",
+    "path",
+    "root",
+    "checkpoint",
+];
+const CONSISTENCY_FIELDS: [&str; 9] = [
+    "version",
+    "ledger_id",
     "old_size",
     "new_size",
     "old_root",
@@ -52,6 +64,8 @@ pub struct Outcome {
     pub kind: Option<Kind>,
     /// What the proof claims, in words (once it parsed).
     pub claim: Option<String>,
+    /// The ledger the proof is about (once it parsed).
+    pub ledger_id: Option<LedgerId>,
     /// `Ok` when valid; the library's verdict otherwise (or `Malformed` for bad input).
     pub result: Result<(), ProofCheckError>,
 }
@@ -61,6 +75,7 @@ impl Outcome {
         Outcome {
             kind,
             claim: None,
+            ledger_id: None,
             result: Err(ProofCheckError::Malformed(why.into())),
         }
     }
@@ -78,7 +93,7 @@ impl Outcome {
 /// Reads the proof file (bounded), checks it, and reports the verdict.
 pub fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
     let bytes = output::read_bounded(&args.proof, MAX_PROOF_FILE)?;
-    let outcome = check(&bytes, &args.trust);
+    let outcome = check(&bytes, &args.trust, args.ledger);
     if args.json {
         output::json(&outcome_json(&outcome))?;
     } else {
@@ -88,7 +103,7 @@ pub fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
 }
 
 /// Parses `bytes` as a proof of either kind and verifies it against `key`.
-pub fn check(bytes: &[u8], key: &VerifyingKey) -> Outcome {
+pub fn check(bytes: &[u8], key: &VerifyingKey, ledger: Option<LedgerId>) -> Outcome {
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => return Outcome::malformed(None, format!("not JSON: {e}")),
@@ -97,8 +112,8 @@ pub fn check(bytes: &[u8], key: &VerifyingKey) -> Outcome {
         return Outcome::malformed(None, "expected a JSON object");
     };
     match (fields.contains_key("leaf_index"), fields.contains_key("old_size")) {
-        (true, false) => check_as::<InclusionProof>(fields, Kind::Inclusion, key),
-        (false, true) => check_as::<ConsistencyProof>(fields, Kind::Consistency, key),
+        (true, false) => check_as::<InclusionProof>(fields, Kind::Inclusion, key, ledger),
+        (false, true) => check_as::<ConsistencyProof>(fields, Kind::Consistency, key, ledger),
         (true, true) => Outcome::malformed(None, "has both `leaf_index` and `old_size`"),
         (false, false) => Outcome::malformed(
             None,
@@ -110,15 +125,19 @@ pub fn check(bytes: &[u8], key: &VerifyingKey) -> Outcome {
 /// A proof type `verify-proof` handles.
 trait Proof: DeserializeOwned {
     fn claim(&self) -> String;
-    fn check(&self, key: &VerifyingKey) -> Result<(), ProofCheckError>;
+    fn ledger(&self) -> LedgerId;
+    fn check(&self, key: &VerifyingKey, ledger: Option<LedgerId>) -> Result<(), ProofCheckError>;
 }
 
 impl Proof for InclusionProof {
     fn claim(&self) -> String {
         format!("entry {} is in the ledger of size {}", self.leaf_index, self.tree_size)
     }
-    fn check(&self, key: &VerifyingKey) -> Result<(), ProofCheckError> {
-        self.verify(key)
+    fn ledger(&self) -> LedgerId {
+        self.ledger_id
+    }
+    fn check(&self, key: &VerifyingKey, ledger: Option<LedgerId>) -> Result<(), ProofCheckError> {
+        self.verify_for(key, ledger)
     }
 }
 
@@ -129,12 +148,15 @@ impl Proof for ConsistencyProof {
             self.new_size, self.old_size
         )
     }
-    fn check(&self, key: &VerifyingKey) -> Result<(), ProofCheckError> {
-        self.verify(key)
+    fn ledger(&self) -> LedgerId {
+        self.ledger_id
+    }
+    fn check(&self, key: &VerifyingKey, ledger: Option<LedgerId>) -> Result<(), ProofCheckError> {
+        self.verify_for(key, ledger)
     }
 }
 
-fn check_as<P: Proof>(fields: Map<String, Value>, kind: Kind, key: &VerifyingKey) -> Outcome {
+fn check_as<P: Proof>(fields: Map<String, Value>, kind: Kind, key: &VerifyingKey, ledger: Option<LedgerId>) -> Outcome {
     let known = match kind {
         Kind::Inclusion => &INCLUSION_FIELDS[..],
         Kind::Consistency => &CONSISTENCY_FIELDS[..],
@@ -149,7 +171,8 @@ fn check_as<P: Proof>(fields: Map<String, Value>, kind: Kind, key: &VerifyingKey
         Ok(proof) => Outcome {
             kind: Some(kind),
             claim: Some(proof.claim()),
-            result: proof.check(key),
+            ledger_id: Some(proof.ledger()),
+            result: proof.check(key, ledger),
         },
         Err(e) => Outcome::malformed(Some(kind), e.to_string()),
     }
@@ -160,6 +183,7 @@ fn outcome_json(o: &Outcome) -> Value {
     json!({
         "ok": o.result.is_ok(),
         "kind": o.kind.map(Kind::name),
+        "ledger_id": o.ledger_id.map(|l| l.to_string()),
         "error": o.result.as_ref().err().map(ToString::to_string),
     })
 }
@@ -167,6 +191,9 @@ fn outcome_json(o: &Outcome) -> Value {
 fn print_human(o: &Outcome) -> Result<(), CliError> {
     let kind = o.kind.map_or("unrecognised", Kind::name);
     output::line(&format!("proof:  {kind}"))?;
+    if let Some(id) = o.ledger_id {
+        output::line(&format!("ledger: {id}"))?;
+    }
     if let Some(claim) = &o.claim {
         output::line(&format!("claims: {claim}"))?;
     }

@@ -84,8 +84,8 @@ pub fn verify_compliant(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<bo
 
 /// Erases the support ticket's payload (the customer's email) by an admin-signed redaction,
 /// then searches every file of the ledger for the address.
-pub fn erase_ticket(ledger: &mut Ledger, story: &Story, steps: &mut Steps) -> Result<(), CliError> {
-    let receipt = ledger.redact(story.ticket_seq, "GDPR art. 17 erasure request ER-5521", &[])?;
+pub fn erase_ticket(ledger: &Ledger, story: &Story, steps: &mut Steps) -> Result<(), CliError> {
+    let receipt = ledger.redact(story.ticket_seq, "GDPR art. 17 erasure request ER-5521", [])?;
     steps.step(&format!(
         "Erased the payload of entry {} (the ticket with {CUSTOMER_EMAIL}) at the customer's request",
         story.ticket_seq
@@ -122,7 +122,7 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Result<Vec<String>, CliError> 
 /// PLANTED VIOLATION: the AI agent proposes a customer-impacting production change and the
 /// change service executes it with no approval at all.
 pub fn plant_violation(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Planted, CliError> {
-    let mut ledger = Ledger::open(dir, &cast.operator, Options::default())?;
+    let ledger = Ledger::open(dir, cast.operator.clone(), Options::default())?;
     steps.step("PLANTED VIOLATION (on purpose, to show what the policy audit catches):")?;
     Steps::detail(&format!(
         "{AGENT_ID} proposes raising tier-2's refund limit to 5,000 EUR and it is executed without any approval"
@@ -141,9 +141,9 @@ pub fn plant_violation(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Pla
         rationale: "refund backlog".into(),
         ai_outputs: Vec::new(),
     });
-    let draft = records::draft(&proposal, &[])?.cosigned_by(&cast.agent);
+    let draft = records::draft(&proposal, &[])?.cosigned_by(cast.agent.clone());
     let what = format!("[planted] proposal by {AGENT_ID}: production permission change, human_approval_required");
-    let (proposal_seq, hash) = record(&mut ledger, draft, &what, steps)?;
+    let (proposal_seq, hash) = record(&ledger, draft, &what, steps)?;
     let execution = Record::Execution(Execution {
         proposal: hash,
         approvals: Vec::new(),
@@ -151,7 +151,7 @@ pub fn plant_violation(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Pla
         outcome: "applied".into(),
     });
     let what = format!("[planted] execution of proposal {proposal_seq}, citing no approval");
-    let (execution_seq, _) = record(&mut ledger, records::draft(&execution, &[])?, &what, steps)?;
+    let (execution_seq, _) = record(&ledger, records::draft(&execution, &[])?, &what, steps)?;
     Ok(Planted {
         proposal_seq,
         execution_seq,

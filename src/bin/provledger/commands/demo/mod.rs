@@ -67,8 +67,8 @@ pub fn run(args: &DemoArgs) -> Result<u8, CliError> {
     steps.step(&format!("Working in {} (kept after the demo)", root.display()))?;
     let cast = make_keys(&root.join("keys"), &mut steps)?;
     let ledger_dir = root.join("ledger");
-    let mut ledger = create_ledger(&ledger_dir, &cast, &mut steps)?;
-    let story = scenario::append_decision(&mut ledger, &cast, &mut steps)?;
+    let ledger = create_ledger(&ledger_dir, &cast, &mut steps)?;
+    let story = scenario::append_decision(&ledger, &cast, &mut steps)?;
     drop(ledger); // release the writer lock; verification reads the files afresh
     if !audit::verify_compliant(&ledger_dir, &cast, &mut steps)? {
         return Ok(EXIT_FAILED); // never checkpoint a ledger that did not verify
@@ -125,7 +125,7 @@ fn create_ledger(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Ledger, C
         name: "access-decisions".into(),
         anchors: vec![TrustAnchorKey::operator(&cast.operator.verifying_key(), OPERATOR_ID)],
     };
-    let ledger = Ledger::create_with_genesis(dir, &cast.operator, &genesis, Options::default())?;
+    let ledger = Ledger::create_with_genesis(dir, cast.operator.clone(), &genesis, Options::default())?;
     steps.step(&format!("Created ledger \"access-decisions\" in {}", dir.display()))?;
     Steps::detail(&format!("ledger id {}", ledger.ledger_id()))?;
     Steps::detail(&format!(
@@ -136,7 +136,7 @@ fn create_ledger(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Ledger, C
 }
 
 /// Appends one entry and reports it; returns its hash for later references.
-fn record(ledger: &mut Ledger, draft: Draft, what: &str, steps: &mut Steps) -> Result<(u64, Digest), CliError> {
+fn record(ledger: &Ledger, draft: Draft, what: &str, steps: &mut Steps) -> Result<(u64, Digest), CliError> {
     let receipt = ledger.append(draft)?;
     steps.step(&format!("Appended entry {}: {what}", receipt.seq))?;
     Steps::detail(&format!(

@@ -37,14 +37,14 @@ pub fn checkpoints_and_proofs(
     steps: &mut Steps,
 ) -> Result<ProofFiles, CliError> {
     std::fs::create_dir_all(proofs).map_err(|e| CliError::usage(format!("{}: {e}", proofs.display())))?;
-    let mut ledger = Ledger::open(dir, &cast.operator, Options::default())?;
-    let first = sign_checkpoint(&mut ledger, cast, steps)?;
+    let ledger = Ledger::open(dir, cast.operator.clone(), Options::default())?;
+    let first = sign_checkpoint(&ledger, cast, steps)?;
     // The reader needs no lock: it runs beside the writer.
     let reader = LedgerReader::open(dir)?;
     let (inclusion_ok, inclusion) = prove_inclusion(&reader, story.approval_seq, proofs, cast, steps)?;
-    append_follow_ups(&mut ledger, steps)?;
-    erase_ticket(&mut ledger, story, steps)?;
-    let second = sign_checkpoint(&mut ledger, cast, steps)?;
+    append_follow_ups(&ledger, steps)?;
+    erase_ticket(&ledger, story, steps)?;
+    let second = sign_checkpoint(&ledger, cast, steps)?;
     drop(ledger);
     let (consistency_ok, consistency) = prove_consistency(&reader, (&first, &second), proofs, cast, steps)?;
     Ok(ProofFiles {
@@ -55,7 +55,7 @@ pub fn checkpoints_and_proofs(
 }
 
 /// Signs a checkpoint and shows it, with its C2SP signed-note form.
-fn sign_checkpoint(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<Checkpoint, CliError> {
+fn sign_checkpoint(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<Checkpoint, CliError> {
     let cp = ledger.checkpoint()?;
     steps.step(&format!(
         "Signed a checkpoint: the operator vouches for the first {} entries",
@@ -120,7 +120,7 @@ fn write_proof(file: &Path, proof: &impl Serialize) -> Result<(), CliError> {
 /// Reads a proof file back and verifies it offline with the operator's public key.
 fn check_file(file: &Path, cast: &Cast) -> Result<bool, CliError> {
     let bytes = output::read_bounded(file, verify_proof::MAX_PROOF_FILE)?;
-    let outcome = verify_proof::check(&bytes, &cast.operator.verifying_key());
+    let outcome = verify_proof::check(&bytes, &cast.operator.verifying_key(), None);
     Steps::detail(&format!("wrote {}", file.display()))?;
     let verdict = match &outcome.result {
         Ok(()) => "proof VALID".to_owned(),

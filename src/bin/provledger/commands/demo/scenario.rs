@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use provledger::hash::derive;
+use provledger::hash::Domain;
 use provledger::record::{
     AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
     KeyEnrollment, Proposal, Record, Review, TokenUsage, Verdict,
@@ -30,7 +30,7 @@ pub struct Story {
 
 /// Enrollments, then the decision path. Each governance entry references what it relies on
 /// by hash; the acting person or agent co-signs beside the operator service.
-pub fn append_decision(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<Story, CliError> {
+pub fn append_decision(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<Story, CliError> {
     enroll_cast(ledger, cast, steps)?;
     let ticket_seq = append_ticket(ledger, steps)?;
     let (ai, output_digest) = append_ai_output(ledger, cast, steps)?;
@@ -46,19 +46,19 @@ pub fn append_decision(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> R
 
 /// Appends `rec` signed by the operator and `cosigner`.
 fn governance(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     rec: &Record,
     cosigner: Option<&SigningKey>,
     what: &str,
     steps: &mut Steps,
 ) -> Result<(u64, Digest), CliError> {
     let draft = records::draft(rec, &[])?;
-    let draft = cosigner.into_iter().fold(draft, Draft::cosigned_by);
+    let draft = cosigner.into_iter().cloned().fold(draft, Draft::cosigned_by);
     record(ledger, draft, what, steps)
 }
 
 /// Bootstrap: before any approver exists, enrollments are not gated by an approval.
-fn enroll_cast(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(), CliError> {
+fn enroll_cast(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(), CliError> {
     use Environment::{Experimentation, Production};
     let people = [
         (
@@ -124,7 +124,7 @@ fn name_of(v: &impl serde::Serialize) -> String {
 }
 
 /// The customer complaint that starts it all: an application event holding personal data.
-fn append_ticket(ledger: &mut Ledger, steps: &mut Steps) -> Result<u64, CliError> {
+fn append_ticket(ledger: &Ledger, steps: &mut Steps) -> Result<u64, CliError> {
     let ticket = json!({
         "event": "support_ticket",
         "ticket": "SUP-2291",
@@ -138,26 +138,25 @@ fn append_ticket(ledger: &mut Ledger, steps: &mut Steps) -> Result<u64, CliError
 
 /// The AI assistant's draft of the permission change, described with OpenTelemetry `GenAI`
 /// attribute names, committed by digests, and co-signed by the agent's own key.
-fn append_ai_output(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(Digest, Digest), CliError> {
-    let output_digest = derive(
-        "provledger demo output",
-        &[b"grant refund-issuer (max 500 EUR) to support-tier2"],
-    );
+fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(Digest, Digest), CliError> {
+    let output_digest = Domain::Payload.hash_parts(&[
+        b"provledger demo output",
+        b"grant refund-issuer (max 500 EUR) to support-tier2",
+    ]);
     let rec = Record::AiOutput(AiOutput {
         system: AiSystem {
             provider_name: "openai".into(),
             request_model: "gpt-4o".into(),
             version: "gpt-4o-2024-08-06".into(),
-            config_digest: Some(derive(
-                "provledger demo config",
-                &[b"temperature=0;prompt=iam-drafter-v4"],
-            )),
+            config_digest: Some(
+                Domain::Payload.hash_parts(&[b"provledger demo config", b"temperature=0;prompt=iam-drafter-v4"]),
+            ),
         },
         task: "draft_permission_change".into(),
-        input_digest: derive(
-            "provledger demo input",
-            &[b"SUP-2291 + current IAM policy of payments-prod"],
-        ),
+        input_digest: Domain::Payload.hash_parts(&[
+            b"provledger demo input",
+            b"SUP-2291 + current IAM policy of payments-prod",
+        ]),
         output_digest,
         summary: "grant role refund-issuer (max 500 EUR per refund) to group support-tier2 in payments-prod".into(),
         usage: Some(TokenUsage {
@@ -171,7 +170,7 @@ fn append_ai_output(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Resu
 }
 
 fn append_proposal(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     cast: &Cast,
     ai: Digest,
     output_digest: Digest,
@@ -181,7 +180,7 @@ fn append_proposal(
         Evidence {
             name: "SUP-2291".into(),
             uri: "https://support.bank.example/tickets/SUP-2291".into(),
-            digest: derive("provledger demo evidence", &[b"SUP-2291"]),
+            digest: Domain::Payload.hash_parts(&[b"provledger demo evidence", b"SUP-2291"]),
             description: "customer refunds stuck at tier 2".into(),
         },
         Evidence {
@@ -210,7 +209,7 @@ fn append_proposal(
 }
 
 fn append_review(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     cast: &Cast,
     (ai, output_digest): (Digest, Digest),
     steps: &mut Steps,
@@ -226,7 +225,7 @@ fn append_review(
 }
 
 fn append_approval(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     cast: &Cast,
     (p_seq, proposal): (u64, Digest),
     steps: &mut Steps,
@@ -241,7 +240,7 @@ fn append_approval(
 }
 
 fn append_execution(
-    ledger: &mut Ledger,
+    ledger: &Ledger,
     (proposal, approval): (Digest, Digest),
     steps: &mut Steps,
 ) -> Result<(), CliError> {
@@ -256,7 +255,7 @@ fn append_execution(
 }
 
 /// Later, routine events: each appended entry is one more leaf of the Merkle tree.
-pub fn append_follow_ups(ledger: &mut Ledger, steps: &mut Steps) -> Result<(), CliError> {
+pub fn append_follow_ups(ledger: &Ledger, steps: &mut Steps) -> Result<(), CliError> {
     let events = [
         ("notification", "support-tier2 was told of its new permission"),
         (
