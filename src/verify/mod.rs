@@ -488,7 +488,13 @@ impl<'a> Verifier<'a> {
             let (check, msg) = d.problem.clone().unwrap_or((Check::Format, "undecodable entry".into()));
             return fail(self, check, msg);
         };
-        if let Some((check, msg)) = d.problem.clone().or_else(|| o.key_problem.clone()) {
+        if let Some((check, msg)) = d.problem.clone() {
+            return fail(self, check, msg);
+        }
+        if (seq == 0) != (record.kind() == EntryKind::Genesis) {
+            return fail(self, Check::Chain, "only entry 0 is a genesis entry".into());
+        }
+        if let Some((check, msg)) = o.key_problem.clone() {
             return fail(self, check, msg);
         }
         let mut results = o.jobs.clone().map(|j| ok[j]);
