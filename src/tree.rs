@@ -237,15 +237,25 @@ impl TreeWriter {
 
     /// Adds the leaf of an entry; completed nodes are buffered for [`TreeWriter::flush`].
     pub(crate) fn push(&mut self, entry_hash: &Digest) -> Result<(), StorageError> {
+        self.push_leaf(crate::hash::hash_leaf(entry_hash))
+    }
+
+    /// Adds a leaf hash (`SHA-256(0x00 ‖ entry hash)`, computed by the caller).
+    pub(crate) fn push_leaf(&mut self, leaf: Digest) -> Result<(), StorageError> {
         let pending = &mut self.pending;
         self.frontier
-            .push_with(crate::hash::hash_leaf(entry_hash), |n| {
+            .push_with(leaf, |n| {
                 if is_stored_level(n.level) {
                     pending[usize::from(n.level)].extend_from_slice(n.hash.as_bytes());
                 }
             })
             .map_err(|_| StorageError::Full)?;
         Ok(())
+    }
+
+    /// Bytes of nodes buffered and not yet written.
+    pub(crate) fn pending_bytes(&self) -> usize {
+        self.pending.iter().map(Vec::len).sum()
     }
 
     /// Writes buffered nodes to the level files.

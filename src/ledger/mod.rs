@@ -346,7 +346,7 @@ struct Shared {
     queue: Mutex<Queue>,
     work: Condvar,
     space: Condvar,
-    status: Mutex<Status>,
+    status: Arc<Mutex<Status>>,
     queue_limit: usize,
 }
 
@@ -445,12 +445,14 @@ impl Ledger {
         Ok(Self::start(writer, recovery, signer, &opts))
     }
 
-    fn start(writer: Writer, recovery: Recovery, signer: Arc<dyn Signer>, opts: &Options) -> Self {
+    fn start(mut writer: Writer, recovery: Recovery, signer: Arc<dyn Signer>, opts: &Options) -> Self {
+        let status = Arc::new(Mutex::new(writer.status()));
+        writer.published = Some(Arc::clone(&status));
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
             space: Condvar::new(),
-            status: Mutex::new(writer.status()),
+            status,
             queue_limit: opts.queue_bytes,
         });
         let dir = writer.dir().to_path_buf();

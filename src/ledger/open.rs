@@ -105,6 +105,7 @@ pub(super) fn create(
         segment_size: opts.segment_size,
         check_signers: opts.check_signers,
         poisoned: false,
+        published: None,
         _lock: lock,
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
@@ -150,6 +151,7 @@ pub(super) fn create_segment(
         file,
         idx_path,
         idx,
+        pending_slots: Vec::new(),
         len: SEGMENT_HEADER_LEN as u64,
         count: 0,
         synced: SEGMENT_HEADER_LEN as u64,
@@ -385,6 +387,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         file,
         idx_path,
         idx,
+        pending_slots: Vec::new(),
         len: seg_len,
         count: len - newest,
         synced: seg_len,
@@ -408,6 +411,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         segment_size: opts.segment_size,
         check_signers: opts.check_signers,
         poisoned: false,
+        published: None,
         _lock: lock,
     };
     if !w.signer_valid() {

@@ -89,19 +89,48 @@ pub(super) fn stage(
     })
 }
 
-/// An entry ready to be chained: its record (with room for the position signature), hash and
-/// payload.
+/// An entry ready to be chained: its complete frame (unsealed; with room for the position
+/// signature), entry hash and Merkle leaf.
 pub(super) struct Prepared {
-    pub record: Vec<u8>,
-    pub salt: [u8; SALT_LEN],
-    pub payload: Vec<u8>,
+    /// The frame, as `storage::frame::encode_frame` writes it without a seal.
+    pub frame: Vec<u8>,
     pub hash: Digest,
-    /// Where the 64 position-signature bytes go in `record`, if position-signed.
+    /// `SHA-256(0x00 ‖ hash)`, computed here so the ordered pass only links and pushes.
+    pub leaf: Digest,
+    /// Where the 64 position-signature bytes go in `frame`, if position-signed.
     pub position_at: Option<usize>,
     pub kind: EntryKind,
 }
 
-/// Stage 2 of one entry, at its sequence number: record and entry hash.
+impl Prepared {
+    /// The payload bytes inside the frame.
+    pub(super) fn payload(&self) -> &[u8] {
+        let h = self.header();
+        let s = h.section_offset() + crate::storage::frame::PAYLOAD_PREFIX_LEN;
+        &self.frame[s..h.section_offset() + h.section_len]
+    }
+
+    fn header(&self) -> crate::storage::frame::FrameHeader {
+        let mut h = [0u8; crate::storage::frame::FRAME_HEADER_LEN];
+        h.copy_from_slice(&self.frame[..crate::storage::frame::FRAME_HEADER_LEN]);
+        // Encoded by `place` just before: a valid header.
+        crate::storage::frame::parse_header(&h).unwrap_or(crate::storage::frame::FrameHeader {
+            entry_len: 0,
+            section_len: crate::storage::frame::PAYLOAD_PREFIX_LEN,
+            sealed: false,
+        })
+    }
+
+    /// Puts the position signature in place and re-checksums the frame.
+    pub(super) fn set_position_signature(&mut self, sig: &[u8; 64]) {
+        if let Some(at) = self.position_at {
+            self.frame[at..at + 64].copy_from_slice(sig);
+            crate::storage::frame::refresh_crc(&mut self.frame);
+        }
+    }
+}
+
+/// Stage 2 of one entry, at its sequence number: record, frame, entry hash and leaf.
 pub(super) fn place(s: Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, AppendError> {
     let placeholder = AuthorSignature {
         key_id: signer,
@@ -116,14 +145,15 @@ pub(super) fn place(s: Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> 
             reason: DraftError::Field(e),
         })?;
     let hash = RecordRef::parse(&record)?.entry_hash(seq, ledger_id, &s.commitment);
-    let position_at = s
-        .position_signed
-        .then(|| record.len() - SIGNATURE_BLOCK_LEN * s.cosignatures.len() - 64);
+    let position_at = s.position_signed.then(|| {
+        crate::storage::frame::FRAME_HEADER_LEN + record.len() - SIGNATURE_BLOCK_LEN * s.cosignatures.len() - 64
+    });
+    let mut frame = Vec::with_capacity(crate::storage::frame::FRAME_OVERHEAD + record.len() + 33 + s.payload.len());
+    crate::storage::frame::encode_frame(&mut frame, &record, &s.salt, &s.payload, None);
     Ok(Prepared {
-        record,
-        salt: s.salt,
-        payload: s.payload,
+        frame,
         hash,
+        leaf: crate::hash::hash_leaf(&hash),
         position_at,
         kind: s.fields.kind,
     })

@@ -14,15 +14,17 @@ use crate::error::{AppendError, CheckpointError, OpenError, StorageError, SyncEr
 use crate::hash::{chain_value, Digest};
 use crate::keys::{KeyId, Signer};
 use crate::record::Role;
-use crate::storage::frame::{encode_frame, Seal, FRAME_OVERHEAD, PAYLOAD_PREFIX_LEN, SEAL_LEN, SEAL_TAG_LEN};
+use crate::storage::frame::{seal_frame, Seal, SEAL_LEN, SEAL_TAG_LEN};
 use crate::storage::index::encode_slot;
-use crate::storage::segment::MAX_TORN;
+use crate::storage::segment::{MAX_TORN, SEGMENT_HEADER_LEN};
 use crate::storage::{io_err, Backend, StorageFile};
 use crate::tree::TreeWriter;
 use crate::verify::registry::Registry;
 
 /// Most bytes one write may hold: a crash can tear at most one write (docs/FORMAT.md §8).
 const MAX_WRITE: u64 = MAX_TORN;
+/// Index slots and tree nodes are written in blocks of about this many bytes.
+const DERIVED_BLOCK: usize = 64 << 10;
 
 /// The segment being appended to.
 #[derive(Debug)]
@@ -31,6 +33,8 @@ pub(super) struct Active {
     pub file: Box<dyn StorageFile>,
     pub idx_path: PathBuf,
     pub idx: Box<dyn StorageFile>,
+    /// Index slots of written entries not yet written to the index file.
+    pub pending_slots: Vec<u8>,
     /// Bytes in the segment file.
     pub len: u64,
     /// Entries in the segment.
@@ -62,6 +66,9 @@ pub(super) struct Writer {
     pub check_signers: bool,
     /// Set by the first failed write or sync: nothing is acknowledged after it.
     pub poisoned: bool,
+    /// Where the accessors of `Ledger` read the writer's state; updated before any caller is
+    /// answered, so an answered caller sees its own entries.
+    pub published: Option<Arc<std::sync::Mutex<Status>>>,
     /// The writer lock, held as long as the writer lives.
     pub _lock: Box<dyn crate::storage::LockGuard>,
 }
@@ -116,6 +123,13 @@ impl Writer {
             root: self.tree.root(),
             durable_len: self.durable_len,
             latest_checkpoint: self.checkpoints.latest,
+        }
+    }
+
+    /// Publishes the current state for `Ledger`'s accessors.
+    pub(super) fn publish(&self) {
+        if let Some(p) = &self.published {
+            *p.lock().unwrap_or_else(PoisonError::into_inner) = self.status();
         }
     }
 
@@ -207,6 +221,7 @@ impl Writer {
         });
         let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
         let result = placed.and_then(|p| self.write_entries(p, sync));
+        self.publish();
         match result {
             Ok(receipts) => {
                 let mut it = receipts.into_iter();
@@ -250,35 +265,57 @@ impl Writer {
         Ok(())
     }
 
-    /// Chains, signs, frames, seals and writes prepared entries; syncs if asked (or if the
-    /// unsynced bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
+    /// Chains, signs, seals and writes prepared entries; syncs if asked (or if the unsynced
+    /// bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
+    ///
+    /// The ordered pass is one BLAKE3 compression (the chain value) and a tree push per entry;
+    /// frames were encoded in parallel by `prepare::place`, position signatures are signed
+    /// and patched in parallel here, and only the last frame of each write is sealed here.
     pub(super) fn write_entries(
         &mut self,
         mut entries: Vec<Prepared>,
         sync: bool,
     ) -> Result<Vec<Receipt>, AppendError> {
-        // Ordered: the chain values. Then the position signatures, in parallel.
+        let ends = self.write_ends(&entries);
+        // Ordered: chain values, tree leaves, and the root at the end of each write.
         let mut prevs = Vec::with_capacity(entries.len());
+        let mut roots = Vec::with_capacity(ends.len());
         let mut chain = self.chain;
-        for e in &entries {
+        let mut next_end = ends.iter().copied().peekable();
+        for (i, e) in entries.iter().enumerate() {
             prevs.push(chain);
             chain = chain_value(&chain, &e.hash);
-        }
-        let signer = Arc::clone(&self.signer);
-        let jobs: Vec<(usize, [u8; 87])> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.position_at.is_some())
-            .map(|(i, e)| (i, position_message(&prevs[i], &e.hash)))
-            .collect();
-        let sigs = prepare::map(self.pool.as_ref(), jobs, |_, (i, m)| (i, signer.sign(&m)));
-        for (i, sig) in sigs {
-            let sig = sig?;
-            if let Some(at) = entries[i].position_at {
-                entries[i].record[at..at + 64].copy_from_slice(&sig);
+            if let Err(err) = self.tree.push_leaf(e.leaf) {
+                self.poisoned = true;
+                return Err(err.into());
+            }
+            if next_end.peek() == Some(&(i + 1)) {
+                next_end.next();
+                roots.push(self.tree.root());
             }
         }
-        let result = self.write_chained(&entries, &prevs).map_err(AppendError::Storage);
+        // Position signatures, in parallel, each frame re-checksummed where it is signed.
+        let signer = Arc::clone(&self.signer);
+        let work: Vec<(Prepared, Digest)> = entries.drain(..).zip(prevs.iter().copied()).collect();
+        let signed = prepare::map(self.pool.as_ref(), work, |_, (mut e, prev)| {
+            if e.position_at.is_some() {
+                let sig = signer.sign(&position_message(&prev, &e.hash))?;
+                e.set_position_signature(&sig);
+            }
+            Ok::<_, AppendError>(e)
+        });
+        let entries = match signed.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(e) => e,
+            Err(err) => {
+                // The tree already holds these leaves: nothing was written, but the writer's
+                // state moved on, so it stops here (reopen to continue).
+                self.poisoned = true;
+                return Err(err);
+            }
+        };
+        let result = self
+            .write_sealed(&entries, &prevs, &ends, &roots)
+            .map_err(AppendError::Storage);
         let result = result.and_then(|receipts| {
             if sync || self.active.len - self.active.synced > MAX_TORN / 2 {
                 self.sync_active().map_err(|e| match e {
@@ -304,54 +341,77 @@ impl Writer {
         }
     }
 
-    /// Frames the entries into writes of at most `MAX_WRITE` bytes, each ending with a sealed
-    /// frame, rotating segments between writes as needed.
-    fn write_chained(&mut self, entries: &[Prepared], prevs: &[Digest]) -> Result<Vec<Receipt>, StorageError> {
-        let mut receipts = Vec::with_capacity(entries.len());
-        let mut buf = Vec::with_capacity(64 << 10);
-        let mut slots = Vec::with_capacity(entries.len() * 4);
-        let mut start = 0;
-        while start < entries.len() {
-            // How many entries fit in this write (at least one).
-            let room_segment = self.segment_size.saturating_sub(self.active.len);
-            let mut end = start;
-            let mut bytes = 0u64;
-            while end < entries.len() {
-                let f = frame_len(&entries[end]);
-                let fits = bytes + f <= MAX_WRITE && bytes + f <= room_segment;
-                if end > start && !fits {
-                    break;
-                }
-                if end == start && !fits && self.active.count > 0 && bytes + f > room_segment {
-                    break;
-                }
-                bytes += f;
-                end += 1;
+    /// Where the writes of a group end (exclusive indices): each write holds at most
+    /// `MAX_WRITE` bytes and fits in its segment (a new segment is started between writes).
+    fn write_ends(&self, entries: &[Prepared]) -> Vec<usize> {
+        let mut ends = Vec::new();
+        let mut seg_len = self.active.len;
+        let mut seg_count = self.active.count;
+        let mut bytes = 0u64;
+        let mut in_write = 0usize;
+        for (i, e) in entries.iter().enumerate() {
+            let f = (e.frame.len() + SEAL_LEN) as u64;
+            let segment_full = seg_len + bytes + f > self.segment_size && seg_count + in_write as u64 > 0;
+            if in_write > 0 && (bytes + f > MAX_WRITE || segment_full) {
+                ends.push(i);
+                seg_len += bytes;
+                seg_count += in_write as u64;
+                bytes = 0;
+                in_write = 0;
             }
-            if end == start {
+            if seg_len + f > self.segment_size && seg_count > 0 {
+                // This write starts a new segment.
+                seg_len = SEGMENT_HEADER_LEN as u64;
+                seg_count = 0;
+            }
+            bytes += f;
+            in_write += 1;
+        }
+        if in_write > 0 {
+            ends.push(entries.len());
+        }
+        ends
+    }
+
+    /// Writes the prepared frames in the writes `ends` describes, sealing the last frame of
+    /// each with the root recorded for it; rotates segments between writes as needed.
+    fn write_sealed(
+        &mut self,
+        entries: &[Prepared],
+        prevs: &[Digest],
+        ends: &[usize],
+        roots: &[Digest],
+    ) -> Result<Vec<Receipt>, StorageError> {
+        let mut receipts = Vec::with_capacity(entries.len());
+        let mut buf = Vec::new();
+        let mut start = 0;
+        for (&end, root) in ends.iter().zip(roots) {
+            let bytes: usize = entries[start..end].iter().map(|e| e.frame.len()).sum::<usize>() + SEAL_LEN;
+            if self.active.len + bytes as u64 > self.segment_size && self.active.count > 0 {
                 self.rotate()?;
-                continue;
             }
             buf.clear();
-            slots.clear();
-            let mut offset = self.active.len;
-            for i in start..end {
-                let e = &entries[i];
+            buf.reserve(bytes);
+            for (i, e) in entries.iter().enumerate().take(end).skip(start) {
                 let seq = self.len + (i - start) as u64;
-                self.tree.push(&e.hash)?;
+                let offset = self.active.len + buf.len() as u64;
+                self.active
+                    .pending_slots
+                    .extend_from_slice(&encode_slot(offset, e.kind != EntryKind::Application));
                 let chain = chain_value(&prevs[i], &e.hash);
-                let seal = (i + 1 == end).then(|| {
-                    let root = self.tree.root();
-                    Seal {
+                if i + 1 == end {
+                    let mut last = e.frame.clone();
+                    let seal = Seal {
                         sealer: self.signer_id,
                         chain,
-                        root,
-                        tag: seal_tag(&self.seal_key, self.ledger_id, seq + 1, &chain, &root),
-                    }
-                });
-                slots.extend_from_slice(&encode_slot(offset, e.kind != EntryKind::Application));
-                encode_frame(&mut buf, &e.record, &e.salt, &e.payload, seal.as_ref());
-                offset = self.active.len + buf.len() as u64;
+                        root: *root,
+                        tag: seal_tag(&self.seal_key, self.ledger_id, seq + 1, &chain, root),
+                    };
+                    seal_frame(&mut last, &seal);
+                    buf.extend_from_slice(&last);
+                } else {
+                    buf.extend_from_slice(&e.frame);
+                }
                 receipts.push(Receipt {
                     seq: EntrySeq(seq),
                     entry_hash: e.hash,
@@ -359,28 +419,43 @@ impl Writer {
                     durable: false,
                 });
             }
-            self.write_buffer(&buf, &slots, (end - start) as u64, receipts[receipts.len() - 1].chain)?;
+            let chain = receipts.last().map_or(self.chain, |r| r.chain);
+            self.write_buffer(&buf, (end - start) as u64, chain)?;
             start = end;
         }
         Ok(receipts)
     }
 
-    /// Writes one sealed write: frames, index slots, tree nodes; advances the in-memory state.
-    fn write_buffer(&mut self, buf: &[u8], slots: &[u8], n: u64, chain: Digest) -> Result<(), StorageError> {
+    /// Writes one sealed write and advances the in-memory state. Index slots and tree nodes
+    /// (derived data) are written lazily, in blocks of `DERIVED_BLOCK` bytes.
+    fn write_buffer(&mut self, buf: &[u8], n: u64, chain: Digest) -> Result<(), StorageError> {
         if self.active.len + buf.len() as u64 - self.active.synced > MAX_TORN {
             self.sync_active().map_err(sync_storage)?;
         }
         let a = &mut self.active;
         a.file.write_all_at(buf, a.len).map_err(io_err("write", &a.path))?;
-        // Index slots are derived data; a failed index write is repaired on open.
-        let at = crate::storage::index::slot(a.count).unwrap_or(u64::MAX);
-        a.idx.write_all_at(slots, at).map_err(io_err("write", &a.idx_path))?;
         a.len += buf.len() as u64;
         a.count += n;
-        self.tree.flush(self.backend.as_ref())?;
         self.len += n;
         self.chain = chain;
+        if self.active.pending_slots.len() >= DERIVED_BLOCK || self.tree.pending_bytes() >= DERIVED_BLOCK {
+            self.flush_derived()?;
+        }
         Ok(())
+    }
+
+    /// Writes the index slots and tree nodes buffered so far (derived data: not synced here).
+    pub(super) fn flush_derived(&mut self) -> Result<(), StorageError> {
+        let a = &mut self.active;
+        if !a.pending_slots.is_empty() {
+            let written = a.count - (a.pending_slots.len() / 4) as u64;
+            let at = crate::storage::index::slot(written).unwrap_or(u64::MAX);
+            a.idx
+                .write_all_at(&a.pending_slots, at)
+                .map_err(io_err("write", &a.idx_path))?;
+            a.pending_slots.clear();
+        }
+        self.tree.flush(self.backend.as_ref())
     }
 
     /// `fdatasync` of the active segment; every entry written is then durable.
@@ -403,6 +478,7 @@ impl Writer {
 
     /// Seals the active segment (synced, with its index) and starts a new one.
     fn rotate(&mut self) -> Result<(), StorageError> {
+        self.flush_derived()?;
         self.sync_active().map_err(sync_storage)?;
         self.active
             .idx
@@ -417,7 +493,7 @@ impl Writer {
         let first = self.len - entries.len() as u64;
         for (i, e) in entries.iter().enumerate() {
             if matches!(e.kind, EntryKind::KeyEnrollment | EntryKind::KeyRevocation) {
-                if let Ok(rec) = crate::record::Record::decode(e.kind, &e.payload) {
+                if let Ok(rec) = crate::record::Record::decode(e.kind, e.payload()) {
                     // Checked by `gate` before the write; it applies again as it did there.
                     let _ = self.registry.apply(first + i as u64, &rec);
                 }
@@ -439,6 +515,11 @@ impl Writer {
         if !self.signer_valid() {
             return Err(CheckpointError::SignerNotAuthorized { key_id: self.signer_id });
         }
+        // Proofs against this checkpoint need its tree nodes on disk.
+        if let Err(e) = self.flush_derived() {
+            self.poisoned = true;
+            return Err(e.into());
+        }
         self.sync_active()?;
         let c = Checkpoint::sign_with(
             self.ledger_id,
@@ -458,6 +539,7 @@ impl Writer {
     /// next open a replay).
     fn close(&mut self) -> Result<(), SyncError> {
         self.usable()?;
+        self.flush_derived()?;
         self.sync_active()?;
         let a = &mut self.active;
         a.idx.sync_data().map_err(io_err("sync", &a.idx_path))?;
@@ -475,10 +557,6 @@ impl Writer {
         }]);
         super::Ticket::new(slot).wait()
     }
-}
-
-fn frame_len(e: &Prepared) -> u64 {
-    (FRAME_OVERHEAD + e.record.len() + PAYLOAD_PREFIX_LEN + e.payload.len() + SEAL_LEN) as u64
 }
 
 /// The error to hand to every caller of a failed group: the same failure (I/O errors are
@@ -544,7 +622,7 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
         let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
         match outcome {
             Ok(stop) => {
-                *shared.status.lock().unwrap_or_else(PoisonError::into_inner) = w.status();
+                w.publish();
                 if stop {
                     break;
                 }
@@ -637,11 +715,15 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
             }),
             Request::Sync(s) => {
                 flush(w, &mut group);
-                s.fill(w.sync_active().map(|()| w.durable_len));
+                let r = w.sync_active().map(|()| w.durable_len);
+                w.publish();
+                s.fill(r);
             }
             Request::Checkpoint(s) => {
                 flush(w, &mut group);
-                s.fill(w.checkpoint());
+                let r = w.checkpoint();
+                w.publish();
+                s.fill(r);
             }
             Request::Redact {
                 seq,
@@ -650,7 +732,9 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
                 reply,
             } => {
                 flush(w, &mut group);
-                reply.fill(w.redact(seq, &reason, cosigners));
+                let r = w.redact(seq, &reason, cosigners);
+                w.publish();
+                reply.fill(r);
             }
             Request::Close(s) => {
                 flush(w, &mut group);

@@ -171,6 +171,25 @@ fn put_header(out: &mut Vec<u8>, record_len: usize, section_len: usize, sealed: 
     put_u32(out, hc);
 }
 
+/// Recomputes the trailing checksum of a complete frame after its body changed.
+pub fn refresh_crc(frame: &mut [u8]) {
+    let end = frame.len() - 4;
+    let c = crc(&[&frame[FRAME_HEADER_LEN..end]]);
+    frame[end..].copy_from_slice(&c.to_le_bytes());
+}
+
+/// Turns a complete unsealed frame into a sealed one: sets the flag (and the header
+/// checksum), appends the seal before the trailing checksum and recomputes it.
+pub fn seal_frame(frame: &mut Vec<u8>, seal: &Seal) {
+    frame[2] |= SEALED;
+    let hc = crc(&[&frame[..8]]);
+    frame[8..12].copy_from_slice(&hc.to_le_bytes());
+    frame.truncate(frame.len() - 4);
+    frame.extend_from_slice(&seal.encode());
+    let c = crc(&[&frame[FRAME_HEADER_LEN..]]);
+    put_u32(frame, c);
+}
+
 /// The erased form of a payload section of `payload_len` bytes (docs/FORMAT.md §7.4).
 #[must_use]
 pub fn erased_section(commitment: &Digest, payload_len: usize) -> Vec<u8> {

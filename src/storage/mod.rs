@@ -199,7 +199,14 @@ impl<'b> SegmentStream<'b> {
         let first = s.segments[i];
         match indexed_offset(backend, dir, first, seq) {
             Some(off) => s.start_at = Some((off, seq)),
-            None => s.skip_before = seq,
+            None => {
+                // The index may trail a writer (slots are written in blocks): start at the
+                // last slot it has, and skip forward from there.
+                if let Some((at, off)) = last_indexed(backend, dir, first, seq) {
+                    s.start_at = Some((off, at));
+                }
+                s.skip_before = seq;
+            }
         }
         Ok(s)
     }
@@ -331,6 +338,18 @@ impl<'b> SegmentStream<'b> {
         self.scanner = Some(Scanner::new(file, &path, start, len, newest));
         Ok(true)
     }
+}
+
+/// The last slot of the index of the segment starting at `first_seq` below `seq`: (its
+/// sequence number, its frame offset).
+fn last_indexed(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -> Option<(u64, u64)> {
+    let idx = backend.open_read(&index_path(dir, first_seq)).ok()?;
+    let slots = index::count(idx.len().ok()?);
+    let i = slots.checked_sub(1)?.min(seq.checked_sub(first_seq)?);
+    let mut b = [0u8; 4];
+    idx.read_exact_at(&mut b, index::slot(i)?).ok()?;
+    let (off, _) = index::decode_slot(b);
+    (off >= SEGMENT_HEADER_LEN as u64).then_some((first_seq + i, off))
 }
 
 /// The offset of entry `seq` in the segment starting at `first_seq`, if its index has a slot
