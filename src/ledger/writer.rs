@@ -151,6 +151,21 @@ impl Writer {
             }
             return;
         }
+        // Every entry carries the writer's key (position signature or seal): once that key
+        // is revoked or loses the operator role, nothing it writes would verify.
+        if !self.signer_valid() {
+            for j in jobs {
+                j.reply.fill(Err(AppendError::WouldNotVerify {
+                    seq: self.len,
+                    check: crate::verify::Check::Key,
+                    reason: format!(
+                        "the writer's key {} is not an enrolled, unrevoked operator at this point",
+                        self.signer_id
+                    ),
+                }));
+            }
+            return;
+        }
         // (a) Cheap checks.
         let jobs: Vec<Job> = jobs
             .into_iter()
