@@ -181,9 +181,40 @@ impl Writer {
                 }
             })
             .collect();
-        // (b) Stage 1 in parallel: commitments and co-signatures.
+        if jobs.is_empty() {
+            return;
+        }
         let now = Timestamp::now();
         let ledger_id = self.ledger_id;
+        // The common case — application entries without co-signers — cannot fail after the
+        // checks above and needs no signer check: one parallel pass from draft to frame.
+        let simple = jobs.iter().all(|j| {
+            j.drafts
+                .iter()
+                .all(|d| d.kind == EntryKind::Application && d.cosigners.is_empty())
+        });
+        if simple {
+            let (first, signer_id) = (self.len, self.signer_id);
+            let sync = jobs.iter().any(|j| j.sync);
+            let mut work = Vec::new();
+            let mut outs = Vec::with_capacity(jobs.len());
+            for j in jobs {
+                let mut salts = vec![[0u8; SALT_LEN]; j.drafts.len()];
+                self.salts.fill(&mut salts);
+                outs.push((j.reply, j.drafts.len()));
+                work.extend(j.drafts.into_iter().zip(salts));
+            }
+            let placed = prepare::map(self.pool.as_ref(), work, |i, (d, salt)| {
+                prepare::stage(d, salt, ledger_id, now)
+                    .and_then(|s| prepare::place(s, first + i as u64, ledger_id, signer_id))
+            });
+            let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
+            let result = placed.and_then(|p| self.write_entries(p, sync));
+            self.publish();
+            reply_all(result, outs);
+            return;
+        }
+        // (b) Stage 1 in parallel: commitments and co-signatures.
         let mut work = Vec::new();
         let mut replies = Vec::with_capacity(jobs.len());
         for (ji, j) in jobs.into_iter().enumerate() {
@@ -237,19 +268,7 @@ impl Writer {
         let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
         let result = placed.and_then(|p| self.write_entries(p, sync));
         self.publish();
-        match result {
-            Ok(receipts) => {
-                let mut it = receipts.into_iter();
-                for (reply, n) in outs.into_iter().zip(counts) {
-                    reply.fill(Ok(it.by_ref().take(n).collect()));
-                }
-            }
-            Err(e) => {
-                for reply in outs {
-                    reply.fill(Err(same_failure(&e)));
-                }
-            }
-        }
+        reply_all(result, outs.into_iter().zip(counts).collect());
     }
 
     /// Checks the governance entries of one request against the registry (as it will stand at
@@ -571,6 +590,23 @@ impl Writer {
             reply: Reply::Single(Arc::clone(&slot)),
         }]);
         super::Ticket::new(slot).wait()
+    }
+}
+
+/// Hands each request of a group its receipts (in order, `n` each), or the group's failure.
+fn reply_all(result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)>) {
+    match result {
+        Ok(receipts) => {
+            let mut it = receipts.into_iter();
+            for (reply, n) in outs {
+                reply.fill(Ok(it.by_ref().take(n).collect()));
+            }
+        }
+        Err(e) => {
+            for (reply, _) in outs {
+                reply.fill(Err(same_failure(&e)));
+            }
+        }
     }
 }
 
