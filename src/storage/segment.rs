@@ -268,8 +268,10 @@ impl Scanner {
         if let Some(last) = chunk.frames.last() {
             self.any_frame = true;
             self.pos = last.end();
-            if last.header.sealed {
-                self.sealed_end = self.pos;
+            // In a sealed segment a chunk may end with unsealed frames: the last seal is the
+            // last sealed frame of the chunk, not necessarily its last frame.
+            if let Some(sealed) = chunk.frames.iter().rev().find(|f| f.header.sealed) {
+                self.sealed_end = sealed.end();
             }
             // Good frames first; the problem (if any) is met again on the next call, which
             // starts right after them, so callers counting entries name the right one.
