@@ -263,6 +263,12 @@ impl Scanner {
                 }
             }
         }
+        // Damage at `at` ends the scan. The complete frames before it, even those of a write no
+        // seal has ended yet, are handed out first, so that the damage is reported at the entry
+        // expected at its own position (docs/FORMAT.md §9), not at the first frame of its write.
+        if matches!(problem, Some(ScanStop::Corrupt { offset, .. }) if offset == at) {
+            handed = chunk.frames.len();
+        }
         let held = (chunk.frames.len() - handed) as u64;
         chunk.frames.truncate(handed);
         if let Some(last) = chunk.frames.last() {
