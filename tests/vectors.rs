@@ -22,10 +22,14 @@ mod frame_gen;
 mod generate;
 #[path = "vectors_support/genesis_gen.rs"]
 mod genesis_gen;
+#[path = "vectors_support/header_gen.rs"]
+mod header_gen;
 #[path = "vectors_support/json.rs"]
 mod json;
 #[path = "vectors_support/ledger_build.rs"]
 mod ledger_build;
+#[path = "vectors_support/ledger_cases.rs"]
+mod ledger_cases;
 #[path = "vectors_support/ledger_gen.rs"]
 mod ledger_gen;
 #[path = "vectors_support/merkle_gen.rs"]
@@ -132,7 +136,7 @@ const FILES: [(&str, Generator); 9] = [
     ("hashes.json", generate::gen_hashes),
     ("entry.json", generate::gen_entry),
     ("frame.json", frame_gen::gen_frame),
-    ("segment_header.json", generate::gen_segment_header),
+    ("segment_header.json", header_gen::gen_segment_header),
     ("genesis.json", genesis_gen::gen_genesis),
     ("records.json", records_gen::gen_records),
     ("merkle.json", merkle_gen::gen_merkle),
