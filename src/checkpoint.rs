@@ -7,7 +7,7 @@
 //! ```text
 //! provledger/<ledger id hex>          origin
 //! <tree size, decimal>
-//! <root, standard base64>             BLAKE3 RFC 9162 root (not SHA-256)
+//! <root, standard base64>             RFC 6962 SHA-256 Merkle root
 //! time <unix nanoseconds, decimal>    extension line
 //! ```
 //! docs/FORMAT.md §11 is normative.
@@ -47,7 +47,7 @@ pub struct Checkpoint {
     pub ledger_id: LedgerId,
     /// Number of entries covered.
     pub tree_size: u64,
-    /// RFC 9162 root (BLAKE3) over the first `tree_size` entry hashes.
+    /// RFC 6962 / RFC 9162 root (SHA-256) over the first `tree_size` entry hashes.
     pub root: Digest,
     /// When it was signed.
     pub timestamp: Timestamp,

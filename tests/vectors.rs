@@ -1,69 +1,147 @@
-//! Test vectors: `tests/vectors/*.json` pin every byte layout of docs/FORMAT.md.
+//! Test vectors: `tests/vectors/*.json` pin every byte layout of docs/FORMAT.md (version 2).
 //!
-//! * `vectors_are_fresh` regenerates every file from the library and fails if a committed
-//!   file differs; `PROVLEDGER_UPDATE_VECTORS=1 cargo test --test vectors` rewrites them.
-//! * The other tests read the committed files back: positive cases must decode, re-encode to
-//!   the same bytes and give the recorded outputs; `want_err` cases must fail with the named
-//!   error class.
-//! * `independent_*` tests check the files with `vectors_support/independent.rs`, a
-//!   mini-verifier written from docs/FORMAT.md alone (BLAKE3, Ed25519 and CRC-32C used
-//!   directly), which shows the specification suffices.
+//! * The generators (`vectors_support/*_gen.rs`) build each file from fixed inputs with the
+//!   FORMAT.md encoder of `vectors_support/spec.rs` and compare every structure with the
+//!   library's encoders, decoders and verifier as they go; `vectors_are_fresh` regenerates
+//!   every file and fails if a committed file differs.
+//!   `PROVLEDGER_UPDATE_VECTORS=1 cargo test --test vectors` rewrites them.
+//! * The other tests read the committed files back and check them against the library alone:
+//!   positive cases decode, re-encode to the same bytes and give the recorded outputs;
+//!   `want_err` cases fail as named; the ledgers of ledger.json verify as recorded, and the
+//!   library's writer opens the passing ones as its own.
 
 #[path = "vectors_support/checkpoint_gen.rs"]
 mod checkpoint_gen;
+#[path = "vectors_support/fields.rs"]
+mod fields;
+#[path = "vectors_support/fixtures.rs"]
+mod fixtures;
+#[path = "vectors_support/frame_gen.rs"]
+mod frame_gen;
 #[path = "vectors_support/generate.rs"]
 mod generate;
-#[path = "vectors_support/independent.rs"]
-mod independent;
+#[path = "vectors_support/genesis_gen.rs"]
+mod genesis_gen;
+#[path = "vectors_support/header_gen.rs"]
+mod header_gen;
 #[path = "vectors_support/json.rs"]
 mod json;
+#[path = "vectors_support/ledger_build.rs"]
+mod ledger_build;
+#[path = "vectors_support/ledger_cases.rs"]
+mod ledger_cases;
+#[path = "vectors_support/ledger_gen.rs"]
+mod ledger_gen;
+#[path = "vectors_support/merkle_gen.rs"]
+mod merkle_gen;
 #[path = "vectors_support/records_gen.rs"]
 mod records_gen;
+#[path = "vectors_support/scan.rs"]
+mod scan;
+#[path = "vectors_support/spec.rs"]
+mod spec;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 use json::J;
-use provledger::checkpoint::{note_verifier_key, Checkpoint, CHECKPOINT_HEADER_LEN, CHECKPOINT_RECORD_LEN};
+use provledger::checkpoint::{Checkpoint, CHECKPOINT_HEADER_LEN, CHECKPOINT_RECORD_LEN, MAX_NOTE_LEN};
 use provledger::entry::{
-    entry_hash, signing_message, statement_digest, MAX_CONTENT_TYPE_LEN, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN, MAX_REFS,
-    MAX_SIGNATURES, STATEMENT_OFFSET, STATEMENT_SIGNATURE_PREFIX,
+    commit_payload, cosignature_message, position_message, seal_key_request, EntryFields, RecordRef,
+    MAX_CONTENT_TYPE_LEN, MAX_COSIGNATURES, MAX_ENTRY_LEN, MAX_PAYLOAD_LEN, MAX_REFS, MIN_ENTRY_LEN,
 };
-use provledger::hash::{derive, hash_leaf, hash_node, hex_encode, KEY_ID_CONTEXT};
+use provledger::hash::{chain_value, hash_empty, hash_leaf, hash_node, Domain};
 use provledger::merkle::{
-    consistency_proof, empty_root, inclusion_proof, verify_consistency, verify_inclusion, ProofError,
+    consistency_proof, empty_root, inclusion_proof, root_from_leaves, verify_consistency, verify_inclusion, NodeSource,
+    ProofError,
 };
 use provledger::record::{Record, MAX_ANCHORS, MAX_NAME_LEN};
 use provledger::storage::frame::{
-    check_body, encode_frame, erased_section, parse_header, parse_section, StoredPayload, MAX_FRAME_LEN, MIN_ENTRY_LEN,
+    check_frame, encode_frame, erased_section, frame_crc, parse_header, parse_section, Seal, SectionRef, MAX_FRAME_LEN,
+    SEAL_LEN,
 };
-use provledger::storage::index::{check_index_header, index_file_name, INDEX_HEADER_LEN};
-use provledger::storage::segment::{segment_file_name, SegmentHeader, SEGMENT_HEADER_LEN};
-use provledger::tree::{level_header, TREE_HEADER_LEN};
+use provledger::storage::index::{check_index_header, encode_slot, index_file_name, INDEX_HEADER_LEN};
+use provledger::storage::segment::{segment_file_name, SegmentHeader, MAX_TORN, SEGMENT_HEADER_LEN};
+use provledger::tree::{level_header, level_path, TREE_HEADER_LEN};
 use provledger::{
-    AuthorSignature, DecodeError, Digest, Entry, EntryKind, EntrySeq, Genesis, LedgerId, PayloadCommitment, SigningKey,
-    Statement, Timestamp, VerifyingKey,
+    AuthorSignature, DecodeError, Digest, EntryKind, Genesis, KeyId, LedgerId, SigningKey, Timestamp, VerifyingKey,
 };
 use serde_json::Value;
 
-use checkpoint_gen::{gen_checkpoint, CHECKPOINT_TIME};
-use generate::*;
-use records_gen::gen_records;
+// ---------------------------------------------------------------------------------------------
+// Helpers shared with the generators.
+
+/// The name of a decode error's variant, as `want_err` gives it.
+pub fn class(e: &DecodeError) -> &'static str {
+    match e {
+        DecodeError::Truncated { .. } => "Truncated",
+        DecodeError::InvalidTag { .. } => "InvalidTag",
+        DecodeError::TooLong { .. } => "TooLong",
+        DecodeError::TrailingBytes { .. } => "TrailingBytes",
+        DecodeError::BadMagic { .. } => "BadMagic",
+        DecodeError::UnsupportedVersion { .. } => "UnsupportedVersion",
+        DecodeError::Checksum { .. } => "Checksum",
+        DecodeError::Invalid { .. } => "Invalid",
+        DecodeError::Payload { .. } => "Payload",
+        _ => "Other",
+    }
+}
+
+/// Bytes of lowercase (or uppercase) hex.
+pub fn unhex(s: &str) -> Vec<u8> {
+    let mut out = vec![0u8; s.len() / 2];
+    provledger::hash::hex_decode_into(s, &mut out).expect("valid hex");
+    out
+}
+
+/// The first signature of a record that fails strict verification at `seq` of ledger
+/// `ledger_id` after chain value `prev` (docs/FORMAT.md §9 E6: the position signature, then
+/// the co-signatures in record order), found with the library; keys by key id among `keys`.
+pub fn first_signature_failure(
+    record: &[u8],
+    seq: u64,
+    ledger_id: &[u8; 16],
+    prev: &[u8; 32],
+    salt: &[u8; 32],
+    payload: &[u8],
+    keys: &[[u8; 32]],
+) -> Option<&'static str> {
+    let r = RecordRef::parse(record).expect("the record decodes");
+    let (id, c) = (LedgerId(*ledger_id), commit_payload(salt, payload));
+    let e = r.entry_hash(seq, id, &c);
+    let key = |kid: &KeyId| {
+        keys.iter()
+            .map(|k| VerifyingKey::from_bytes(k).expect("valid key"))
+            .find(|k| k.key_id() == *kid)
+    };
+    let ok = |s: &AuthorSignature, msg: &[u8]| key(&s.key_id).is_some_and(|k| k.verify(msg, &s.signature));
+    if let Some(p) = r.position() {
+        if !ok(&p, &position_message(&Digest::from_bytes(*prev), &e)) {
+            return Some("PositionSignature");
+        }
+    }
+    let sd = r.statement_digest(id, &c);
+    r.cosignatures()
+        .any(|s| !ok(&s, &cosignature_message(&sd)))
+        .then_some("CoSignature")
+}
 
 // ---------------------------------------------------------------------------------------------
 // Staleness.
 
-/// Builds one vector file from the library.
+/// Builds one vector file.
 type Generator = fn() -> J;
 
-const FILES: [(&str, Generator); 8] = [
-    ("hashes.json", gen_hashes),
-    ("entry.json", gen_entry),
-    ("frame.json", gen_frame),
-    ("segment_header.json", gen_segment_header),
-    ("genesis.json", gen_genesis),
-    ("merkle.json", gen_merkle),
-    ("records.json", gen_records),
-    ("checkpoint.json", gen_checkpoint),
+const FILES: [(&str, Generator); 9] = [
+    ("hashes.json", generate::gen_hashes),
+    ("entry.json", generate::gen_entry),
+    ("frame.json", frame_gen::gen_frame),
+    ("segment_header.json", header_gen::gen_segment_header),
+    ("genesis.json", genesis_gen::gen_genesis),
+    ("records.json", records_gen::gen_records),
+    ("merkle.json", merkle_gen::gen_merkle),
+    ("checkpoint.json", checkpoint_gen::gen_checkpoint),
+    ("ledger.json", ledger_gen::gen_ledger),
 ];
 
 fn vector_path(name: &str) -> PathBuf {
@@ -93,26 +171,30 @@ fn vectors_are_fresh() {
 // ---------------------------------------------------------------------------------------------
 // Reading the committed files back.
 
-fn load(name: &str) -> Vec<Value> {
+fn load_file(name: &str) -> Value {
     let text = std::fs::read_to_string(vector_path(name)).expect("vector file present");
     let v: Value = serde_json::from_str(&text).expect("valid JSON");
     assert!(v["desc"].is_string(), "{name}: desc");
-    let cases = v["cases"].as_array().expect("cases").clone();
-    for c in &cases {
+    for c in v["cases"].as_array().expect("cases") {
         assert!(c["desc"].is_string(), "{name}: every case has a desc");
     }
-    cases
+    v
+}
+
+fn load(name: &str) -> Vec<Value> {
+    load_file(name)["cases"].as_array().expect("cases").clone()
 }
 
 fn bytes(v: &Value) -> Vec<u8> {
-    let s = v.as_str().expect("hex string");
-    let mut out = vec![0u8; s.len() / 2];
-    provledger::hash::hex_decode_into(s, &mut out).expect("valid hex");
-    out
+    unhex(v.as_str().expect("hex string"))
 }
 
 fn b32(v: &Value) -> [u8; 32] {
     bytes(v).try_into().expect("32 bytes")
+}
+
+fn b16(v: &Value) -> [u8; 16] {
+    bytes(v).try_into().expect("16 bytes")
 }
 
 fn digest(v: &Value) -> Digest {
@@ -123,233 +205,379 @@ fn num(v: &Value) -> u64 {
     v.as_u64().expect("number")
 }
 
-fn class(e: &DecodeError) -> &'static str {
-    match e {
-        DecodeError::Truncated { .. } => "Truncated",
-        DecodeError::InvalidTag { .. } => "InvalidTag",
-        DecodeError::TooLong { .. } => "TooLong",
-        DecodeError::TrailingBytes { .. } => "TrailingBytes",
-        DecodeError::BadMagic { .. } => "BadMagic",
-        DecodeError::UnsupportedVersion { .. } => "UnsupportedVersion",
-        DecodeError::Checksum { .. } => "Checksum",
-        DecodeError::Invalid { .. } => "Invalid",
-        DecodeError::Payload { .. } => "Payload",
-        _ => "Other",
-    }
+fn text(v: &Value) -> &str {
+    v.as_str().expect("string")
 }
 
 #[test]
 fn hashes_match_library() {
+    let mut functions = Vec::new();
     for c in load("hashes.json") {
-        let i = &c["input"];
-        let got = match c["function"].as_str().expect("function") {
-            "statement_digest" => statement_digest(&bytes(&i["statement"])),
-            "entry_hash" => entry_hash(&bytes(&i["entry"])),
-            "payload_commitment" => PayloadCommitment::new(&b32(&i["salt"]), &bytes(&i["payload"])).digest,
-            "key_id" => {
-                VerifyingKey::from_bytes(&b32(&i["public_key"]))
-                    .expect("valid key")
-                    .key_id()
-                    .0
+        let (i, out, desc) = (&c["input"], bytes(&c["output"]), &c["desc"]);
+        let f = text(&c["function"]);
+        functions.push(f.to_owned());
+        let got: Vec<u8> = match f {
+            "domain_key" => {
+                let d = Domain::ALL
+                    .into_iter()
+                    .find(|d| d.label() == text(&i["label"]))
+                    .expect("a domain of the library");
+                d.key().to_vec()
             }
-            "leaf_hash" => hash_leaf(&digest(&i["entry_hash"])),
-            "node_hash" => hash_node(&digest(&i["left"]), &digest(&i["right"])),
-            "empty_root" => empty_root(),
-            "signing_message" => {
+            "payload_commitment" => commit_payload(&b32(&i["salt"]), &bytes(&i["payload"]))
+                .to_bytes()
+                .to_vec(),
+            "statement_digest" => Domain::Statement.hash(&bytes(&i["statement"])).to_bytes().to_vec(),
+            "entry_hash" => {
+                let input = [
+                    num(&i["seq"]).to_le_bytes().to_vec(),
+                    bytes(&i["statement"]),
+                    bytes(&i["authorship"]),
+                ];
+                Domain::Entry.hash(&input.concat()).to_bytes().to_vec()
+            }
+            "chain_value" => chain_value(&digest(&i["prev"]), &digest(&i["entry_hash"]))
+                .to_bytes()
+                .to_vec(),
+            "key_id" => VerifyingKey::from_bytes(&b32(&i["public_key"]))
+                .expect("valid key")
+                .key_id()
+                .0
+                .to_bytes()
+                .to_vec(),
+            "seal_key_request" => seal_key_request(LedgerId(b16(&i["ledger_id"]))).to_vec(),
+            "seal_key" => Domain::SealKey.hash(&bytes(&i["signature"])).to_bytes().to_vec(),
+            // The library's seal tag is writer-private; ledger.json's writer test checks it.
+            "seal_tag" => spec::seal_tag(
+                &b32(&i["seal_key"]),
+                &b16(&i["ledger_id"]),
+                num(&i["size"]),
+                &b32(&i["chain"]),
+                &b32(&i["root"]),
+            )
+            .to_vec(),
+            "leaf_hash" => hash_leaf(&digest(&i["entry_hash"])).to_bytes().to_vec(),
+            "node_hash" => hash_node(&digest(&i["left"]), &digest(&i["right"])).to_bytes().to_vec(),
+            "empty_root" => {
                 assert_eq!(
-                    signing_message(&digest(&i["statement_digest"])).to_vec(),
-                    bytes(&c["output"])
+                    empty_root(),
+                    hash_empty(),
+                    "merkle::empty_root is the SHA-256 empty root"
                 );
-                continue;
+                hash_empty().to_bytes().to_vec()
             }
+            "cosignature_message" => cosignature_message(&digest(&i["statement_digest"])).to_vec(),
+            "position_message" => position_message(&digest(&i["prev"]), &digest(&i["entry_hash"])).to_vec(),
             other => panic!("unknown function {other}"),
         };
-        assert_eq!(got, digest(&c["output"]), "{}", c["desc"]);
+        assert_eq!(got, out, "{desc}");
+    }
+    functions.dedup();
+    assert_eq!(functions.len(), 14, "every function has cases: {functions:?}");
+}
+
+fn entry_fields(i: &Value) -> EntryFields {
+    EntryFields {
+        kind: EntryKind::from_code(u16::try_from(num(&i["kind"])).expect("u16")).expect("kind"),
+        timestamp: Timestamp(num(&i["timestamp"])),
+        content_type: Cow::Owned(text(&i["content_type"]).into()),
+        refs: i["refs"].as_array().expect("refs").iter().map(digest).collect(),
     }
 }
 
+fn check_entry_case(c: &Value) {
+    let (i, o, desc) = (&c["input"], &c["output"], &c["desc"]);
+    let (seq, id) = (num(&i["seq"]), LedgerId(b16(&i["ledger_id"])));
+    let (salt, payload, prev) = (b32(&i["salt"]), bytes(&i["payload"]), digest(&i["prev_chain"]));
+    let record = bytes(&o["record"]);
+    let c_ = commit_payload(&salt, &payload);
+    assert_eq!(c_, digest(&o["payload_commitment"]), "{desc}");
+    let r = RecordRef::parse(&record).expect("record decodes");
+    let fields = entry_fields(i);
+    assert_eq!(
+        (r.kind(), r.timestamp(), r.content_type()),
+        (fields.kind, fields.timestamp, &*fields.content_type)
+    );
+    assert_eq!(r.refs().collect::<Vec<_>>(), fields.refs, "{desc}");
+    assert_eq!(r.statement(id, &c_), bytes(&o["statement"]), "{desc}");
+    let sd = r.statement_digest(id, &c_);
+    assert_eq!(sd, digest(&o["statement_digest"]), "{desc}");
+    assert_eq!(cosignature_message(&sd).to_vec(), bytes(&o["cosignature_message"]));
+    let e = r.entry_hash(seq, id, &c_);
+    assert_eq!(e, digest(&o["entry_hash"]), "{desc}");
+    assert_eq!(position_message(&prev, &e).to_vec(), bytes(&o["position_message"]));
+    assert_eq!(chain_value(&prev, &e), digest(&o["chain"]), "{desc}");
+    // The signatures are the signers' (deterministic Ed25519) and all verify.
+    let signer = |s: &Value| {
+        let k = SigningKey::from_seed(&b32(&s["seed"]));
+        assert_eq!(k.verifying_key().to_bytes(), b32(&s["public_key"]));
+        assert_eq!(k.key_id().0, digest(&s["key_id"]));
+        k
+    };
+    let position = (!i["position_signer"].is_null()).then(|| {
+        let k = signer(&i["position_signer"]);
+        let sig = k.sign(&position_message(&prev, &e));
+        assert_eq!(sig.to_vec(), bytes(&o["position_signature"]), "{desc}");
+        AuthorSignature {
+            key_id: k.key_id(),
+            signature: sig,
+        }
+    });
+    assert_eq!(r.position(), position, "{desc}");
+    let cosigs: Vec<AuthorSignature> = i["cosigners"]
+        .as_array()
+        .expect("cosigners")
+        .iter()
+        .zip(o["cosignatures"].as_array().expect("cosignatures"))
+        .map(|(s, want)| {
+            let k = signer(s);
+            let sig = k.sign(&cosignature_message(&sd));
+            assert_eq!(sig.to_vec(), bytes(want), "{desc}");
+            AuthorSignature {
+                key_id: k.key_id(),
+                signature: sig,
+            }
+        })
+        .collect();
+    assert_eq!(r.cosignatures().collect::<Vec<_>>(), cosigs, "{desc}");
+    assert_eq!(
+        fields.encode_record(position.as_ref(), &cosigs).expect("encodes"),
+        record,
+        "{desc}"
+    );
+    let keys: Vec<[u8; 32]> = [&i["position_signer"]]
+        .into_iter()
+        .chain(i["cosigners"].as_array().expect("cosigners"))
+        .filter(|s| !s.is_null())
+        .map(|s| b32(&s["public_key"]))
+        .collect();
+    assert_eq!(
+        first_signature_failure(&record, seq, &id.0, prev.as_bytes(), &salt, &payload, &keys),
+        None,
+        "{desc}"
+    );
+    let joined: Vec<u8> = o["record_fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .flat_map(|f| bytes(&f["hex"]))
+        .collect();
+    assert_eq!(joined, record, "{desc}: the fields cover the record");
+    // A = sig_flags, cosig_count, the position key id and the co-signatures (FORMAT.md §4.3).
+    let p = usize::from(position.is_some());
+    let sig_start = record.len() - 2 - 96 * (p + cosigs.len());
+    let mut a = record[sig_start..sig_start + 2 + 32 * p].to_vec();
+    a.extend_from_slice(&record[sig_start + 2 + 96 * p..]);
+    assert_eq!(a, bytes(&o["authorship"]), "{desc}");
+}
+
 #[test]
-fn entries_round_trip_and_match_library() {
+fn entries_match_library() {
     let cases = load("entry.json");
-    let mut positive = 0;
+    let mut counts = [0usize; 3];
     for c in &cases {
         let desc = &c["desc"];
-        if let Some(err) = c["want_err"].as_str() {
-            let b = bytes(&c["entry"]);
-            match (err, Entry::decode(&b)) {
-                ("Signature", Ok(e)) => {
-                    let keys: Vec<VerifyingKey> = c["public_keys"]
-                        .as_array()
-                        .expect("keys")
-                        .iter()
-                        .map(|k| VerifyingKey::from_bytes(&b32(k)).expect("valid key"))
-                        .collect();
-                    let msg = signing_message(&e.statement.digest());
-                    let ids: Vec<_> = e.signatures.iter().map(|s| s.key_id).collect();
-                    let distinct = ids.iter().enumerate().all(|(i, id)| !ids[..i].contains(id));
-                    let all_verify = e.signatures.iter().all(|s| {
-                        keys.iter()
-                            .any(|k| k.key_id() == s.key_id && k.verify(&msg, &s.signature))
-                    });
-                    assert!(!(distinct && all_verify), "{desc}: signatures must not all verify");
-                }
-                ("Signature", Err(e)) => panic!("{desc}: must decode, got {e}"),
-                (want, Ok(_)) => panic!("{desc}: decoded, want {want}"),
-                (want, Err(e)) => assert_eq!(class(&e), want, "{desc}: {e}"),
+        match text(&c["type"]) {
+            "entry" => {
+                counts[0] += 1;
+                check_entry_case(c);
             }
-            continue;
+            "record" => {
+                counts[1] += 1;
+                let record = bytes(&c["record"]);
+                let got = RecordRef::parse(&record);
+                match c["want_err"].as_str() {
+                    Some(err) => assert_eq!(got.map(|_| ()).map_err(|e| class(&e)), Err(err), "{desc}"),
+                    None => {
+                        let (r, d) = (got.expect("decodes"), &c["decoded"]);
+                        assert_eq!(u64::from(r.kind().code()), num(&d["kind"]), "{desc}");
+                        assert_eq!(r.timestamp().0, num(&d["timestamp"]), "{desc}");
+                        assert_eq!(r.content_type(), text(&d["content_type"]), "{desc}");
+                        assert_eq!(r.refs().len(), d["refs"].as_array().expect("refs").len(), "{desc}");
+                        assert_eq!(
+                            r.position().map(|p| p.key_id.0),
+                            (!d["position_key_id"].is_null()).then(|| digest(&d["position_key_id"]))
+                        );
+                        assert_eq!(
+                            r.cosignatures().len(),
+                            d["cosigner_key_ids"].as_array().expect("ids").len()
+                        );
+                    }
+                }
+            }
+            "signature" => {
+                counts[2] += 1;
+                let keys: Vec<[u8; 32]> = c["public_keys"].as_array().expect("keys").iter().map(b32).collect();
+                let got = first_signature_failure(
+                    &bytes(&c["record"]),
+                    num(&c["seq"]),
+                    &b16(&c["ledger_id"]),
+                    &b32(&c["prev_chain"]),
+                    &b32(&c["salt"]),
+                    &bytes(&c["payload"]),
+                    &keys,
+                );
+                assert_eq!(got, c["want_err"].as_str(), "{desc}");
+                let check = if got == Some("PositionSignature") {
+                    "chain"
+                } else {
+                    "signature"
+                };
+                assert_eq!(text(&c["check"]), check, "{desc}");
+            }
+            t => panic!("unknown type {t}"),
         }
-        positive += 1;
-        let (i, o) = (&c["input"], &c["output"]);
-        let salt = b32(&i["salt"]);
-        let payload = bytes(&i["payload"]);
-        let statement = Statement {
-            ledger_id: LedgerId(bytes(&i["ledger_id"]).try_into().expect("16 bytes")),
-            kind: EntryKind::from_code(u16::try_from(num(&i["kind"])).expect("u16")).expect("kind"),
-            timestamp: Timestamp(num(&i["timestamp"])),
-            content_type: i["content_type"].as_str().expect("string").into(),
-            payload: PayloadCommitment::new(&salt, &payload),
-            refs: i["refs"].as_array().expect("refs").iter().map(digest).collect(),
-        };
-        assert_eq!(statement.to_bytes(), bytes(&o["statement"]), "{desc}");
-        assert_eq!(statement.digest(), digest(&o["statement_digest"]), "{desc}");
-        assert_eq!(statement.payload.digest, digest(&o["payload_commitment"]), "{desc}");
-        let signers = i["signers"].as_array().expect("signers");
-        let signatures: Vec<AuthorSignature> = signers
-            .iter()
-            .map(|s| {
-                let key = SigningKey::from_seed(&b32(&s["seed"]));
-                assert_eq!(key.verifying_key().to_bytes(), b32(&s["public_key"]));
-                assert_eq!(key.key_id().0, digest(&s["key_id"]));
-                let sig = statement.sign(&key);
-                assert_eq!(sig.signature.to_vec(), bytes(&s["signature"]), "{desc}");
-                sig
-            })
-            .collect();
-        let entry = Entry {
-            seq: EntrySeq(num(&i["seq"])),
-            prev: digest(&i["prev"]),
-            statement,
-            signatures,
-        };
-        let b = entry.to_bytes().expect("encodes");
-        assert_eq!(b, bytes(&o["entry"]), "{desc}");
-        assert_eq!(
-            Entry::decode(&b).expect("decodes"),
-            entry,
-            "{desc}: decode(encode(x)) == x"
-        );
-        assert_eq!(entry_hash(&b), digest(&o["entry_hash"]), "{desc}");
-        assert_eq!(
-            statement_digest(&b[STATEMENT_OFFSET..STATEMENT_OFFSET + entry.statement.to_bytes().len()]),
-            digest(&o["statement_digest"])
-        );
     }
-    assert!(positive >= 4 && cases.len() - positive >= 10);
+    assert!(counts[0] >= 6 && counts[1] >= 14 && counts[2] >= 10, "{counts:?}");
 }
 
 #[test]
 fn frames_match_library() {
+    let mut scans = 0;
     for c in load("frame.json") {
         let desc = &c["desc"];
-        match c["type"].as_str().expect("type") {
-            "frame" => {
-                let f = bytes(&c["frame"]);
-                let entry = bytes(&c["entry"]);
-                let h = parse_header(f[..12].try_into().expect("12")).expect("header");
-                assert_eq!(h.entry_len as u64, num(&c["entry_len"]));
-                assert_eq!(h.section_len as u64, num(&c["section_len"]));
-                assert_eq!(h.frame_len(), f.len());
-                assert_eq!(check_body(h, &f), Ok(()), "{desc}");
-                assert_eq!(&f[12..12 + h.entry_len], entry.as_slice());
-                let s = &f[h.section_offset()..h.section_offset() + h.section_len];
-                let mut rebuilt = Vec::new();
-                if c["state"] == "erased" {
-                    assert_eq!(parse_section(s), Ok(StoredPayload::Erased));
-                    rebuilt.extend_from_slice(&f[..h.section_offset()]);
-                    rebuilt.extend_from_slice(&erased_section(usize::try_from(num(&c["payload_len"])).expect("len")));
-                } else {
-                    let (salt, payload) = (b32(&c["salt"]), bytes(&c["payload"]));
-                    assert_eq!(
-                        parse_section(s),
-                        Ok(StoredPayload::Present {
-                            salt,
-                            bytes: payload.clone()
-                        })
-                    );
-                    encode_frame(&mut rebuilt, &entry, &salt, &payload);
-                }
-                assert_eq!(rebuilt, f, "{desc}");
-            }
+        match text(&c["type"]) {
+            "frame" => check_frame_case(&c),
             "scan" => {
-                let b = bytes(&c["bytes"]);
-                assert_eq!(classify(&b, true).render(), json_of(&c["newest"]), "{desc}");
-                assert_eq!(classify(&b, false).render(), json_of(&c["sealed"]), "{desc}");
+                scans += 1;
+                let pieces = scan::pieces_from(&c["segment"]);
+                assert_eq!(
+                    scan::classify(&pieces, true),
+                    scan::Scan::from_json(&c["newest"]),
+                    "{desc}: newest"
+                );
+                assert_eq!(
+                    scan::classify(&pieces, false),
+                    scan::Scan::from_json(&c["sealed"]),
+                    "{desc}: sealed"
+                );
             }
             "section" => {
                 let s = bytes(&c["section"]);
                 let want = &c["want"];
                 match (parse_section(&s), want["state"].as_str()) {
-                    (Ok(StoredPayload::Erased), Some("erased")) => {}
-                    (Ok(StoredPayload::Present { salt, bytes: p }), Some("present")) => {
-                        assert_eq!((salt, p), (b32(&want["salt"]), bytes(&want["payload"])));
+                    (Ok(SectionRef::Erased { commitment, len }), Some("erased")) => {
+                        assert_eq!(
+                            (commitment, len),
+                            (digest(&want["commitment"]), num(&want["payload_len"]))
+                        );
                     }
-                    (Err(e), None) => assert_eq!(Some(e), want["want_err"].as_str(), "{desc}"),
+                    (Ok(SectionRef::Present { salt, payload }), Some("present")) => {
+                        assert_eq!((*salt, payload.to_vec()), (b32(&want["salt"]), bytes(&want["payload"])));
+                    }
+                    (Err(_), None) => assert_eq!(text(&want["want_err"]), "format"),
                     (got, _) => panic!("{desc}: got {got:?}"),
                 }
             }
             other => panic!("unknown type {other}"),
         }
     }
+    assert!(scans >= 30, "{scans} scan cases");
 }
 
-/// Re-renders a parsed JSON value with the ordered writer, to compare classifications.
-fn json_of(v: &Value) -> String {
-    fn conv(v: &Value) -> J {
-        match v {
-            Value::Null => J::Null,
-            Value::Number(n) => J::Num(n.as_u64().expect("u64")),
-            Value::String(s) => J::Str(s.clone()),
-            Value::Array(a) => J::Arr(a.iter().map(conv).collect()),
-            Value::Object(o) => {
-                let mut fields: Vec<(String, J)> = o.iter().map(|(k, v)| (k.clone(), conv(v))).collect();
-                let order = ["good_frames", "stop", "class", "offset", "reason"];
-                fields.sort_by_key(|(k, _)| order.iter().position(|o| o == k));
-                J::Obj(fields)
-            }
-            Value::Bool(_) => panic!("no booleans in vectors"),
-        }
-    }
-    conv(v).render()
+fn check_frame_case(c: &Value) {
+    let desc = &c["desc"];
+    let f = bytes(&c["frame"]);
+    let record = bytes(&c["record"]);
+    let h = parse_header(f[..12].try_into().expect("12")).expect("header");
+    assert_eq!(
+        (h.entry_len, h.frame_len(), h.sealed),
+        (record.len(), f.len(), !c["seal"].is_null())
+    );
+    assert!(check_frame(&f), "{desc}");
+    assert_eq!(&f[12..12 + h.entry_len], record.as_slice());
+    let seal = (!c["seal"].is_null()).then(|| {
+        let s = &c["seal"];
+        let b: [u8; SEAL_LEN] = f[h.seal_offset()..h.seal_offset() + SEAL_LEN].try_into().expect("seal");
+        let seal = Seal::decode(&b);
+        assert_eq!(seal.sealer.0, digest(&s["sealer"]), "{desc}");
+        assert_eq!(
+            (seal.chain, seal.root),
+            (digest(&s["chain"]), digest(&s["root"])),
+            "{desc}"
+        );
+        assert_eq!(seal.tag.to_vec(), bytes(&s["tag"]), "{desc}");
+        assert_eq!(seal.encode(), b);
+        seal
+    });
+    let s = &f[h.section_offset()..h.section_offset() + h.section_len];
+    let rebuilt = if c["state"] == "erased" {
+        let (commitment, len) = (digest(&c["commitment"]), num(&c["payload_len"]));
+        assert_eq!(parse_section(s), Ok(SectionRef::Erased { commitment, len }), "{desc}");
+        let section = erased_section(&commitment, usize::try_from(len).expect("small"));
+        let seal_bytes = seal.map(|s| s.encode().to_vec()).unwrap_or_default();
+        let mut v = f[..12 + h.entry_len].to_vec();
+        v.extend_from_slice(&section);
+        v.extend_from_slice(&seal_bytes);
+        let crc = frame_crc(&[&record, &section, &seal_bytes]);
+        v.extend_from_slice(&crc.to_le_bytes());
+        v
+    } else {
+        let (salt, payload) = (b32(&c["salt"]), bytes(&c["payload"]));
+        assert_eq!(
+            parse_section(s),
+            Ok(SectionRef::Present {
+                salt: &salt,
+                payload: &payload
+            }),
+            "{desc}"
+        );
+        let mut v = Vec::new();
+        encode_frame(&mut v, &record, &salt, &payload, seal.as_ref());
+        v
+    };
+    assert_eq!(rebuilt, f, "{desc}");
+    let joined: Vec<u8> = c["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .flat_map(|x| bytes(&x["hex"]))
+        .collect();
+    assert_eq!(joined, f, "{desc}: the fields cover the frame");
 }
 
 #[test]
 fn segment_headers_match_library() {
     for c in load("segment_header.json") {
         let desc = &c["desc"];
-        let h: [u8; 64] = bytes(&c["header"]).try_into().unwrap_or([0; 64]);
-        let ty = c["type"].as_str().expect("type");
-        if let Some(err) = c["want_err"].as_str() {
-            let e = SegmentHeader::decode(&h).expect_err("must fail");
-            assert_eq!(class(&e), err, "{desc}: {e}");
-            continue;
-        }
-        let id = LedgerId(bytes(&c["ledger_id"]).try_into().expect("16 bytes"));
-        let first_seq = num(&c["first_seq"]);
-        let name = c["file_name"].as_str().expect("name");
-        if ty == "segment_header" {
-            let hdr = SegmentHeader {
-                ledger_id: id,
-                first_seq,
-            };
-            assert_eq!(SegmentHeader::decode(&h), Ok(hdr), "{desc}");
-            assert_eq!(hdr.encode(), h);
-            assert_eq!(segment_file_name(first_seq), name);
-        } else {
-            let b: [u8; INDEX_HEADER_LEN] = bytes(&c["header"]).try_into().expect("48 bytes");
-            assert_eq!(check_index_header(&b, id, first_seq), Ok(()), "{desc}");
-            assert!(check_index_header(&b, id, first_seq + 1).is_err());
-            assert_eq!(index_file_name(first_seq), name);
+        match (text(&c["type"]), c["want_err"].as_str()) {
+            ("segment_header", Some(err)) => {
+                let h: [u8; 64] = bytes(&c["header"]).try_into().expect("64 bytes");
+                assert_eq!(
+                    SegmentHeader::decode(&h).map(|_| ()).map_err(|e| class(&e)),
+                    Err(err),
+                    "{desc}"
+                );
+            }
+            ("segment_header", None) => {
+                let h: [u8; 64] = bytes(&c["header"]).try_into().expect("64 bytes");
+                let hdr = SegmentHeader {
+                    ledger_id: LedgerId(b16(&c["ledger_id"])),
+                    first_seq: num(&c["first_seq"]),
+                };
+                assert_eq!(SegmentHeader::decode(&h), Ok(hdr), "{desc}");
+                assert_eq!(hdr.encode(), h, "{desc}");
+                assert_eq!(segment_file_name(hdr.first_seq), text(&c["file_name"]));
+            }
+            ("index_header", want) => {
+                let h: [u8; INDEX_HEADER_LEN] = bytes(&c["header"]).try_into().expect("48 bytes");
+                let (id, first) = (LedgerId(b16(&c["ledger_id"])), num(&c["first_seq"]));
+                let got = check_index_header(&h, id, first).map_err(|e| class(&e));
+                assert_eq!(got, want.map_or(Ok(()), Err), "{desc}");
+                if want.is_none() {
+                    assert!(check_index_header(&h, id, first + 1).is_err());
+                    assert_eq!(index_file_name(first), text(&c["file_name"]));
+                }
+            }
+            ("index_slot", None) => {
+                let slot = encode_slot(num(&c["offset"]), c["governance"].as_bool().expect("bool"));
+                assert_eq!(slot.to_vec(), bytes(&c["slot"]), "{desc}");
+                assert_eq!(
+                    provledger::storage::index::decode_slot(slot),
+                    (num(&c["offset"]), c["governance"].as_bool().expect("bool"))
+                );
+            }
+            (t, w) => panic!("{desc}: unknown case {t} / {w:?}"),
         }
     }
 }
@@ -368,18 +596,73 @@ fn genesis_matches_library() {
                 let g = Genesis::decode(&b).expect("decodes");
                 assert_eq!(g.encode().expect("encodes"), b, "{desc}: encode(decode(x)) == x");
                 if let Some(fields) = c["fields"].as_array() {
-                    assert_eq!(g, genesis_fixture());
-                    let joined: Vec<u8> = fields.iter().flat_map(|f| bytes(&f["hex"])).collect();
-                    assert_eq!(joined, b, "{desc}: fields cover the payload");
+                    assert_eq!(g, fixtures::genesis_fixture());
+                    check_fields(&c["fields"], &b, desc);
+                    assert!(!fields.is_empty());
                 }
             }
         }
     }
 }
 
+/// Checks a field breakdown: contiguous fields that cover `payload` exactly.
+fn check_fields(fields: &Value, payload: &[u8], desc: &Value) {
+    let mut offset = 0;
+    for f in fields.as_array().expect("fields") {
+        assert_eq!(num(&f["offset"]), offset, "{desc}");
+        let b = bytes(&f["hex"]);
+        assert_eq!(num(&f["size"]), b.len() as u64, "{desc}");
+        let at = usize::try_from(offset).expect("small");
+        assert_eq!(b.as_slice(), &payload[at..at + b.len()], "{desc}");
+        offset += num(&f["size"]);
+    }
+    assert_eq!(offset, payload.len() as u64, "{desc}");
+}
+
+#[test]
+fn records_match_library() {
+    let cases = load("records.json");
+    let mut kinds = Vec::new();
+    for c in &cases {
+        let desc = &c["desc"];
+        let code = u16::try_from(num(&c["entry_kind"])).expect("u16");
+        let kind = EntryKind::from_code(code).expect("defined kind");
+        assert_eq!(kind.name(), text(&c["kind"]), "{desc}");
+        let b = bytes(&c["payload"]);
+        if let Some(err) = c["want_err"].as_str() {
+            let e = Record::decode(kind, &b).expect_err("must fail");
+            assert_eq!(class(&e), err, "{desc}: {e}");
+            continue;
+        }
+        kinds.push(code);
+        let r = Record::decode(kind, &b).expect("decodes");
+        assert_eq!(r.entry_kind(), kind, "{desc}");
+        assert_eq!(r.encode().expect("encodes"), b, "{desc}: encode(decode(x)) == x");
+        let json = text(&c["json"]);
+        let from_json: Record = serde_json::from_str(json).expect("JSON record");
+        assert_eq!(from_json, r, "{desc}: JSON and payload are the same record");
+        assert_eq!(serde_json::to_string(&r).expect("JSON"), json, "{desc}");
+        let v: Value = serde_json::from_str(json).expect("JSON");
+        assert_eq!(v["kind"], c["kind"], "{desc}: the JSON form carries the kind");
+        assert_eq!(Record::content_type(kind), text(&c["content_type"]));
+        let refs: Vec<Digest> = c["refs"].as_array().expect("refs").iter().map(digest).collect();
+        assert_eq!(r.refs(), refs, "{desc}");
+        check_fields(&c["fields"], &b, desc);
+    }
+    kinds.dedup();
+    assert_eq!(
+        kinds,
+        (2..=12).collect::<Vec<u16>>(),
+        "one positive case per governance kind, in order"
+    );
+    assert!(cases.len() - 12 >= 8);
+}
+
 #[test]
 fn merkle_matches_library() {
-    let tree = merkle_tree(17);
+    let tree = merkle_gen::library_tree(33);
+    let leaf = |i: u64| Digest::from_bytes(merkle_gen::leaves(i + 1)[usize::try_from(i).expect("small")]);
+    let mut types = Vec::new();
     for c in load("merkle.json") {
         let desc = &c["desc"];
         let path: Vec<Digest> = c["path"]
@@ -387,13 +670,13 @@ fn merkle_matches_library() {
             .map(|p| p.iter().map(digest).collect())
             .unwrap_or_default();
         let want = c["want_err"].as_str();
-        let result = match c["type"].as_str().expect("type") {
+        types.push(text(&c["type"]).to_owned());
+        let result = match text(&c["type"]) {
             "root" => {
-                assert_eq!(
-                    tree.root_at(num(&c["size"])).expect("root"),
-                    digest(&c["root"]),
-                    "{desc}"
-                );
+                let n = num(&c["size"]);
+                assert_eq!(tree.root_at(n).expect("root"), digest(&c["root"]), "{desc}");
+                let leaves: Vec<Digest> = (0..n).map(leaf).collect();
+                assert_eq!(root_from_leaves(&leaves), digest(&c["root"]), "{desc}");
                 continue;
             }
             "inclusion" => {
@@ -420,140 +703,279 @@ fn merkle_matches_library() {
             (Some(w), r) => panic!("{desc}: want {w}, got {r:?}"),
         }
     }
+    types.dedup();
+    assert_eq!(types, ["root", "inclusion", "consistency", "inclusion", "consistency"]);
 }
 
-// ---------------------------------------------------------------------------------------------
-// The independent mini-verifier (vectors_support/independent.rs) against the same files.
+/// The library's tree is RFC 6962's: the roots of the eight-leaf tree of the Certificate
+/// Transparency test data (leaf inputs "", 00, 10, 2021, 3031, 40414243, 5051525354555657,
+/// 606162636465666768696a6b6c6d6e6f) are the published ones.
+#[test]
+fn merkle_tree_is_rfc6962() {
+    let data = [
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    ];
+    let roots = [
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+        "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+        "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+        "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+    ];
+    let leaves: Vec<Digest> = data
+        .iter()
+        .map(|d| Digest::from_bytes(spec::sha256(&[&[0], &unhex(d)])))
+        .collect();
+    for (n, want) in roots.iter().enumerate() {
+        assert_eq!(root_from_leaves(&leaves[..=n]).to_hex(), *want, "size {}", n + 1);
+    }
+    assert_eq!(
+        empty_root().to_hex(),
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
+}
 
 #[test]
-fn independent_verifier_agrees_on_entries() {
-    for c in load("entry.json") {
+fn checkpoints_match_library() {
+    let file = load_file("checkpoint.json");
+    let hashes: Vec<[u8; 32]> = file["entry_hashes"]
+        .as_array()
+        .expect("hashes")
+        .iter()
+        .map(b32)
+        .collect();
+    let ledger_entries: Vec<[u8; 32]> = load("entry.json")
+        .iter()
+        .filter(|c| c["type"] == "entry")
+        .map(|c| b32(&c["output"]["entry_hash"]))
+        .collect();
+    assert_eq!(hashes, ledger_entries, "the checkpointed ledger is entry.json's");
+    let leaves: Vec<Digest> = hashes.iter().map(|h| hash_leaf(&Digest::from_bytes(*h))).collect();
+    let mut tree = provledger::merkle::MemoryTree::new();
+    for l in &leaves {
+        tree.push(*l).expect("push");
+    }
+    let id = LedgerId(fixtures::LEDGER_ID);
+    for c in load("checkpoint.json") {
         let desc = &c["desc"];
-        let b = if c["entry"].is_string() {
-            bytes(&c["entry"])
-        } else {
-            bytes(&c["output"]["entry"])
-        };
-        match c["want_err"].as_str() {
-            Some("Signature") => {
-                let p = independent::parse_entry(&b).expect("decodes");
-                let keys: Vec<[u8; 32]> = c["public_keys"].as_array().expect("keys").iter().map(b32).collect();
-                assert!(independent::verify_signatures(&b, &p, &keys).is_err(), "{desc}");
-            }
-            Some(_) => assert!(independent::parse_entry(&b).is_err(), "{desc}"),
-            None => {
-                let (i, o) = (&c["input"], &c["output"]);
-                let p = independent::parse_entry(&b).expect("decodes");
-                assert_eq!(p.seq, num(&i["seq"]));
-                assert_eq!(p.prev, b32(&i["prev"]));
-                assert_eq!(p.ledger_id.to_vec(), bytes(&i["ledger_id"]));
-                assert_eq!(u64::from(p.kind), num(&i["kind"]));
-                assert_eq!(p.timestamp, num(&i["timestamp"]));
-                assert_eq!(p.content_type, i["content_type"].as_str().expect("string"));
-                let payload = bytes(&i["payload"]);
-                assert_eq!(p.payload_len, payload.len() as u64);
+        match text(&c["type"]) {
+            "checkpoint" => {
+                let key = SigningKey::from_seed(&b32(&c["seed"]));
+                let vk = key.verifying_key();
+                assert_eq!(vk.to_bytes(), b32(&c["public_key"]));
+                let n = num(&c["tree_size"]);
+                let root = root_from_leaves(&leaves[..usize::try_from(n).expect("small")]);
+                assert_eq!(root, digest(&c["root"]), "{desc}");
+                let cp = Checkpoint::sign(id, n, root, Timestamp(num(&c["timestamp"])), &key);
+                assert_eq!(cp.body(), text(&c["body"]), "{desc}");
+                assert_eq!(cp.signature.to_vec(), bytes(&c["signature"]), "{desc}");
+                assert_eq!(cp.key_id.0, digest(&c["key_id"]));
+                assert!(cp.verify(&vk));
+                let rec: [u8; CHECKPOINT_RECORD_LEN] = bytes(&c["record"]).try_into().expect("148 bytes");
+                assert_eq!(cp.encode(), rec, "{desc}");
+                assert_eq!(Checkpoint::decode(&rec, id), Ok(cp));
+                check_fields(&c["record_fields"], &rec, desc);
+                let note = text(&c["note"]);
+                assert_eq!(cp.to_note(&vk), note, "{desc}");
+                assert_eq!(Checkpoint::from_note(note, &vk), Ok(cp), "{desc}");
                 assert_eq!(
-                    p.commitment,
-                    independent::payload_commitment(&b32(&i["salt"]), &payload),
-                    "{desc}"
+                    provledger::checkpoint::note_verifier_key(id, &vk),
+                    text(&c["verifier_key"])
                 );
-                let refs: Vec<[u8; 32]> = i["refs"].as_array().expect("refs").iter().map(b32).collect();
-                assert_eq!(p.refs, refs);
-                assert_eq!(b[40..p.statement_end].to_vec(), bytes(&o["statement"]), "{desc}");
-                assert_eq!(independent::entry_hash(&b), b32(&o["entry_hash"]), "{desc}");
-                let keys: Vec<[u8; 32]> = i["signers"]
-                    .as_array()
-                    .expect("signers")
-                    .iter()
-                    .map(|s| b32(&s["public_key"]))
-                    .collect();
-                let digest = independent::verify_signatures(&b, &p, &keys).expect("signatures verify");
-                assert_eq!(digest, b32(&o["statement_digest"]), "{desc}");
-                assert_eq!(independent::signing_message(&digest), bytes(&o["signing_message"]));
-                for (s, (kid, sig)) in i["signers"].as_array().expect("signers").iter().zip(&p.signatures) {
-                    assert_eq!(independent::key_id(&b32(&s["public_key"])), *kid);
-                    assert_eq!(sig.to_vec(), bytes(&s["signature"]));
+                assert_eq!(provledger::checkpoint::origin(id), text(&c["origin"]));
+                assert_eq!(
+                    provledger::checkpoint::note_key_hash(text(&c["origin"]), &vk).to_vec(),
+                    bytes(&c["note_key_hash"])
+                );
+            }
+            "log" => {
+                let got = checkpoint_gen::library_read_log(&bytes(&c["log"]));
+                match c["want_err"].as_str() {
+                    Some(_) => assert!(got.is_err(), "{desc}: {got:?}"),
+                    None => assert_eq!(got, Ok((num(&c["checkpoints"]), num(&c["torn_bytes"]))), "{desc}"),
                 }
             }
+            "tree_level" => {
+                let level = u8::try_from(num(&c["level"])).expect("u8");
+                assert_eq!(level_header(id, level).to_vec(), bytes(&c["header"]), "{desc}");
+                assert_eq!(level_path(Path::new(""), level), Path::new(text(&c["file_name"])));
+                let nodes: Vec<Digest> = c["nodes"].as_array().expect("nodes").iter().map(digest).collect();
+                assert_eq!(nodes.len() as u64, tree.size() >> level, "{desc}");
+                for (i, n) in nodes.iter().enumerate() {
+                    assert_eq!(NodeSource::node(&tree, level, i as u64).expect("node"), *n, "{desc}");
+                }
+                let file = [
+                    level_header(id, level).to_vec(),
+                    nodes.iter().flat_map(|d| d.to_bytes()).collect(),
+                ]
+                .concat();
+                assert_eq!(file, bytes(&c["file"]), "{desc}");
+            }
+            "note" => {
+                let vk = VerifyingKey::from_bytes(&b32(&c["public_key"])).expect("key");
+                let got = Checkpoint::from_note(text(&c["note"]), &vk);
+                match c["want_err"].as_str() {
+                    Some(err) => assert_eq!(got.map(|_| ()).map_err(|e| class(&e)), Err(err), "{desc}"),
+                    None => {
+                        let (cp, want) = (got.expect("note accepted"), &c["checkpoint"]);
+                        assert_eq!(cp.tree_size, num(&want["tree_size"]), "{desc}");
+                        assert_eq!(cp.root, digest(&want["root"]), "{desc}");
+                        assert_eq!(cp.timestamp.0, num(&want["timestamp"]), "{desc}");
+                    }
+                }
+            }
+            t => panic!("{desc}: unknown case type {t}"),
         }
     }
 }
 
+fn ledger_files(l: &Value) -> Vec<(String, Vec<u8>)> {
+    l["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| (text(&f["path"]).to_owned(), bytes(&f["hex"])))
+        .collect()
+}
+
 #[test]
-fn independent_verifier_agrees_on_hashes_frames_and_genesis() {
-    for c in load("hashes.json") {
-        let i = &c["input"];
-        let out = bytes(&c["output"]);
-        let got: Vec<u8> = match c["function"].as_str().expect("function") {
-            "statement_digest" => independent::statement_digest(&bytes(&i["statement"])).to_vec(),
-            "entry_hash" => independent::entry_hash(&bytes(&i["entry"])).to_vec(),
-            "payload_commitment" => independent::payload_commitment(&b32(&i["salt"]), &bytes(&i["payload"])).to_vec(),
-            "key_id" => independent::key_id(&b32(&i["public_key"])).to_vec(),
-            "leaf_hash" => blake3::hash(&[&[0u8][..], &bytes(&i["entry_hash"])].concat())
-                .as_bytes()
-                .to_vec(),
-            "node_hash" => blake3::hash(&[&[1u8][..], &bytes(&i["left"]), &bytes(&i["right"])].concat())
-                .as_bytes()
-                .to_vec(),
-            "empty_root" => blake3::hash(b"").as_bytes().to_vec(),
-            "signing_message" => independent::signing_message(&b32(&i["statement_digest"])),
-            other => panic!("unknown function {other}"),
-        };
-        assert_eq!(got, out, "{}", c["desc"]);
+fn ledgers_verify_as_recorded() {
+    let file = load_file("ledger.json");
+    let ledgers = file["ledgers"].as_array().expect("ledgers");
+    let mut checks = Vec::new();
+    for c in load("ledger.json") {
+        let l = ledgers.iter().find(|l| l["name"] == c["ledger"]).expect("ledger");
+        let got = ledger_gen::library_verdict(&ledger_files(l), &c["anchor"], &c["options"]);
+        let got: Value = serde_json::from_str(&got.render()).expect("JSON");
+        assert_eq!(got, c["verdict"], "{}", c["desc"]);
+        checks.push(c["verdict"]["failure"]["check"].as_str().unwrap_or("pass").to_owned());
     }
-    for c in load("frame.json").iter().filter(|c| c["type"] == "frame") {
-        let f = bytes(&c["frame"]);
-        let frame = independent::parse_frame(&f).expect("valid frame");
-        assert_eq!(frame.entry, bytes(&c["entry"]).as_slice());
-        let p = independent::parse_entry(frame.entry).expect("entry");
-        match frame.section[0] {
-            0 => {
-                let salt: [u8; 32] = frame.section[1..33].try_into().expect("32");
-                assert_eq!(
-                    independent::payload_commitment(&salt, &frame.section[33..]),
-                    p.commitment
-                );
-            }
-            1 => assert!(frame.section[1..].iter().all(|&x| x == 0)),
-            s => panic!("state {s}"),
+    for check in [
+        "pass",
+        "format",
+        "chain",
+        "signature",
+        "key",
+        "trust_anchor",
+        "index",
+        "tree",
+        "checkpoint",
+        "redaction",
+    ] {
+        assert!(checks.iter().any(|c| c == check), "no ledger.json case for '{check}'");
+    }
+}
+
+/// The passing ledgers are what the library's writer would have written: it opens each as its
+/// own (its seals verify under its key, the index and tree need no repair), appends, and the
+/// result verifies. The library reads every entry with the recorded entry hash.
+#[test]
+fn vector_ledgers_open_as_the_writers_own() {
+    let file = load_file("ledger.json");
+    let operator = SigningKey::from_seed(&fixtures::SEED_OPERATOR);
+    let mut opened = 0;
+    for c in load("ledger.json") {
+        let default_options =
+            c["options"]["allow_uncovered_tail"] == false && c["options"]["from_checkpoint"].is_null();
+        if !c["verdict"]["failure"].is_null() || !default_options {
+            continue;
         }
-        assert_eq!(frame.section.len() as u64, 33 + p.payload_len);
-    }
-    for c in load("genesis.json") {
-        if let Some(fields) = c["fields"].as_array() {
-            let mut offset = 0;
-            for f in fields {
-                assert_eq!(num(&f["offset"]), offset);
-                assert_eq!(num(&f["size"]), bytes(&f["hex"]).len() as u64);
-                offset += num(&f["size"]);
-            }
-            assert_eq!(offset, bytes(&c["payload"]).len() as u64);
+        let l = file["ledgers"]
+            .as_array()
+            .expect("ledgers")
+            .iter()
+            .find(|l| l["name"] == c["ledger"])
+            .expect("ledger");
+        let dir = tempfile::tempdir().expect("temp dir");
+        ledger_gen::write_ledger(dir.path(), &ledger_files(l));
+        let reader = provledger::LedgerReader::open(dir.path()).expect("reader");
+        let n = num(&c["verdict"]["entries"]);
+        for (seq, e) in l["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .enumerate()
+            .take(usize::try_from(n).expect("small"))
+        {
+            let got = reader.get(seq as u64).expect("entry reads");
+            assert_eq!(got.entry.hash, digest(&e["entry_hash"]), "{}: entry {seq}", c["desc"]);
         }
+        let ledger = provledger::Ledger::open(dir.path(), operator.clone(), provledger::Options::default())
+            .unwrap_or_else(|e| panic!("{}: the writer opens it: {e}", c["desc"]));
+        let rec = ledger.recovery().clone();
+        assert!(!rec.verified_on_open, "{}: the writer recognises its seals", c["desc"]);
+        assert!(
+            !rec.index_rebuilt && rec.removed_segment.is_none(),
+            "{}: {rec:?}",
+            c["desc"]
+        );
+        assert_eq!(
+            rec.torn_tail.is_some(),
+            !c["verdict"]["torn_tail"].is_null(),
+            "{}",
+            c["desc"]
+        );
+        let missing = num(&c["verdict"]["tree_missing_nodes"]);
+        assert_eq!(rec.tree_replayed > 0, missing > 0, "{}: {rec:?}", c["desc"]);
+        assert_eq!(ledger.len(), n, "{}", c["desc"]);
+        assert_eq!(ledger.head(), digest(&c["verdict"]["head"]), "{}", c["desc"]);
+        assert_eq!(ledger.root(), digest(&c["verdict"]["root"]), "{}", c["desc"]);
+        ledger
+            .append(provledger::Draft::application(
+                "text/plain",
+                b"appended by the library".to_vec(),
+            ))
+            .expect("append");
+        ledger.close().expect("close");
+        let report = provledger::verify_opts(
+            &provledger::storage::StdBackend,
+            dir.path(),
+            &ledger_gen::trust_anchor(&c["anchor"]),
+            &ledger_gen::verify_options(&c["options"]),
+        )
+        .expect("verify");
+        assert!(report.is_ok(), "{}: {report:?}", c["desc"]);
+        assert_eq!(report.entries, n + 1, "{}", c["desc"]);
+        opened += 1;
     }
+    assert!(opened >= 6, "{opened} ledgers opened");
 }
 
 /// The bounds docs/FORMAT.md states, checked against the library's constants.
 #[test]
 fn documented_bounds_match_constants() {
-    assert_eq!(MIN_ENTRY_LEN, 110);
-    assert_eq!(MAX_ENTRY_LEN, 65_536);
+    assert_eq!(MIN_ENTRY_LEN, 15);
+    assert_eq!(MAX_ENTRY_LEN, 65_535);
     assert_eq!(MAX_PAYLOAD_LEN, 16_777_216);
     assert_eq!(MAX_REFS, 1024);
-    assert_eq!(MAX_SIGNATURES, 16);
+    assert_eq!(MAX_COSIGNATURES, 16);
     assert_eq!(MAX_CONTENT_TYPE_LEN, 255);
-    assert_eq!(MAX_FRAME_LEN, 16_842_805);
-    assert_eq!(STATEMENT_SIGNATURE_PREFIX.len(), 34);
+    assert_eq!(SEAL_LEN, 112);
+    assert_eq!(MAX_FRAME_LEN, 16_842_912);
+    assert_eq!(MAX_TORN, 33_554_432);
+    assert_eq!(spec::MAX_TORN, MAX_TORN);
     assert_eq!(SEGMENT_HEADER_LEN, 64);
     assert_eq!(INDEX_HEADER_LEN, 48);
-    assert_eq!(KEY_ID_CONTEXT, "provledger v1 key id");
+    assert_eq!(TREE_HEADER_LEN, 32);
+    assert_eq!(CHECKPOINT_HEADER_LEN, 32);
+    assert_eq!(CHECKPOINT_RECORD_LEN, 148);
+    assert_eq!(MAX_NOTE_LEN, 8192);
     assert_eq!(MAX_ANCHORS, 64);
     assert_eq!(MAX_NAME_LEN, 256);
     assert_eq!(provledger::encoding::MAX_STRUCTURED_PAYLOAD, 1 << 20);
-    assert_eq!(CHECKPOINT_HEADER_LEN, 32);
-    assert_eq!(CHECKPOINT_RECORD_LEN, 148);
-    assert_eq!(TREE_HEADER_LEN, 32);
-    assert_eq!(provledger::checkpoint::MAX_NOTE_LEN, 8192);
-    // Entry kinds: codes 0..=12, names, and which may be erased / must be signed.
+    assert_eq!(provledger::merkle::MAX_INCLUSION_PATH_LEN, 64);
+    assert_eq!(provledger::merkle::MAX_CONSISTENCY_PATH_LEN, 65);
+    // Entry kinds: codes 0..=12, names, which may be erased, which need a position signature.
     let kinds = [
         ("genesis", false, true),
         ("application", true, false),
@@ -569,302 +991,16 @@ fn documented_bounds_match_constants() {
         ("override", false, true),
         ("redaction", false, true),
     ];
-    for (code, (name, redactable, signed)) in kinds.iter().enumerate() {
+    for (code, (name, redactable, positioned)) in kinds.iter().enumerate() {
         let k = EntryKind::from_code(u16::try_from(code).expect("small")).expect("defined");
         assert_eq!(
-            (k.name(), k.redactable(), k.must_be_signed()),
-            (*name, *redactable, *signed)
+            (k.name(), k.redactable(), k.requires_position_signature()),
+            (*name, *redactable, *positioned)
         );
-        assert_eq!(k.code() as usize, code);
+        assert_eq!(usize::from(k.code()), code);
     }
     assert!(EntryKind::from_code(13).is_err());
-    assert_eq!(hex_encode(&derive(KEY_ID_CONTEXT, &[b""]).to_bytes()).len(), 64);
-}
-
-#[test]
-fn records_match_library() {
-    let cases = load("records.json");
-    let mut kinds = Vec::new();
-    for c in &cases {
-        let desc = &c["desc"];
-        let code = u16::try_from(num(&c["entry_kind"])).expect("u16");
-        let kind = EntryKind::from_code(code).expect("defined kind");
-        assert_eq!(kind.name(), c["kind"].as_str().expect("kind"), "{desc}");
-        let b = bytes(&c["payload"]);
-        if let Some(err) = c["want_err"].as_str() {
-            let e = Record::decode(kind, &b).expect_err("must fail");
-            assert_eq!(class(&e), err, "{desc}: {e}");
-            continue;
-        }
-        kinds.push(code);
-        let r = Record::decode(kind, &b).expect("decodes");
-        assert_eq!(r.entry_kind(), kind, "{desc}");
-        assert_eq!(r.encode().expect("encodes"), b, "{desc}: encode(decode(x)) == x");
-        let json = c["json"].as_str().expect("json");
-        let from_json: Record = serde_json::from_str(json).expect("JSON record");
-        assert_eq!(from_json, r, "{desc}: JSON and payload are the same record");
-        assert_eq!(serde_json::to_string(&r).expect("JSON"), json, "{desc}");
-        let v: Value = serde_json::from_str(json).expect("JSON");
-        assert_eq!(v["kind"], c["kind"], "{desc}: the JSON form carries the kind");
-        assert_eq!(Record::content_type(kind), c["content_type"].as_str().expect("ct"));
-        let refs: Vec<Digest> = c["refs"].as_array().expect("refs").iter().map(digest).collect();
-        assert_eq!(r.refs(), refs, "{desc}");
-        let joined: Vec<u8> = c["fields"]
-            .as_array()
-            .expect("fields")
-            .iter()
-            .flat_map(|f| bytes(&f["hex"]))
-            .collect();
-        assert_eq!(joined, b, "{desc}: fields cover the payload");
-    }
-    kinds.dedup();
-    assert_eq!(
-        kinds,
-        (2..=12).collect::<Vec<u16>>(),
-        "one positive case per governance kind, in order"
-    );
-    assert!(cases.len() - 12 >= 8);
-}
-
-/// Checks a field breakdown: contiguous fields that cover `payload` exactly.
-fn check_fields(fields: &Value, payload: &[u8], desc: &Value) {
-    let mut offset = 0;
-    for f in fields.as_array().expect("fields") {
-        assert_eq!(num(&f["offset"]), offset, "{desc}");
-        let b = bytes(&f["hex"]);
-        assert_eq!(num(&f["size"]), b.len() as u64, "{desc}");
-        let at = usize::try_from(offset).expect("small");
-        assert_eq!(b.as_slice(), &payload[at..at + b.len()], "{desc}");
-        offset += num(&f["size"]);
-    }
-    assert_eq!(offset, payload.len() as u64, "{desc}");
-}
-
-#[test]
-fn checkpoints_match_library() {
-    let file: Value =
-        serde_json::from_str(&std::fs::read_to_string(vector_path("checkpoint.json")).expect("file")).expect("JSON");
-    let hashes: Vec<Digest> = file["entry_hashes"]
-        .as_array()
-        .expect("hashes")
-        .iter()
-        .map(digest)
-        .collect();
-    let ledger_entries: Vec<Digest> = load("entry.json")
-        .iter()
-        .filter(|c| c["want_err"].is_null())
-        .map(|c| digest(&c["output"]["entry_hash"]))
-        .collect();
-    assert_eq!(hashes, ledger_entries, "the checkpointed ledger is entry.json's");
-    let leaves: Vec<Digest> = hashes.iter().map(hash_leaf).collect();
-    let id = LedgerId(LEDGER_ID);
-    for c in load("checkpoint.json") {
-        let desc = &c["desc"];
-        match (c["type"].as_str().expect("type"), c["want_err"].as_str()) {
-            ("checkpoint", None) => {
-                let key = SigningKey::from_seed(&b32(&c["seed"]));
-                let vk = key.verifying_key();
-                assert_eq!(vk.to_bytes(), b32(&c["public_key"]));
-                let n = num(&c["tree_size"]);
-                let root = provledger::merkle::root_from_leaves(&leaves[..usize::try_from(n).expect("small")]);
-                assert_eq!(root, digest(&c["root"]), "{desc}");
-                assert_eq!(num(&c["timestamp"]), CHECKPOINT_TIME);
-                let cp = Checkpoint::sign(id, n, root, Timestamp(num(&c["timestamp"])), &key);
-                assert_eq!(cp.body(), c["body"].as_str().expect("body"), "{desc}");
-                assert_eq!(cp.signature.to_vec(), bytes(&c["signature"]), "{desc}");
-                assert_eq!(cp.key_id.0, digest(&c["key_id"]));
-                assert!(cp.verify(&vk));
-                let rec: [u8; CHECKPOINT_RECORD_LEN] = bytes(&c["record"]).try_into().expect("148 bytes");
-                assert_eq!(cp.encode(), rec, "{desc}");
-                assert_eq!(Checkpoint::decode(&rec, id), Ok(cp));
-                let note = c["note"].as_str().expect("note");
-                assert_eq!(cp.to_note(&vk), note, "{desc}");
-                assert_eq!(Checkpoint::from_note(note, &vk), Ok(cp), "{desc}");
-                assert_eq!(note_verifier_key(id, &vk), c["verifier_key"].as_str().expect("vkey"));
-                check_fields(&c["record_fields"], &rec, desc);
-            }
-            ("log_header", None) => {
-                let h = bytes(&c["header"]);
-                assert_eq!(h.len(), CHECKPOINT_HEADER_LEN);
-                let dir = tempfile::tempdir().expect("temp dir");
-                std::fs::write(
-                    dir.path().join(c["file_name"].as_str().expect("name")),
-                    bytes(&c["log"]),
-                )
-                .expect("write log");
-                let log = provledger::checkpoint::read_log(&provledger::storage::StdBackend, dir.path(), id)
-                    .expect("log reads");
-                assert_eq!(log.checkpoints.len(), 1, "{desc}");
-                assert_eq!(log.torn_bytes, 0);
-                assert!(provledger::checkpoint::read_log(
-                    &provledger::storage::StdBackend,
-                    dir.path(),
-                    LedgerId([0; 16])
-                )
-                .is_err());
-            }
-            ("tree_level", None) => {
-                let level = u8::try_from(num(&c["level"])).expect("u8");
-                assert_eq!(level_header(id, level).to_vec(), bytes(&c["header"]), "{desc}");
-                assert_eq!(
-                    provledger::tree::level_path(Path::new(""), level),
-                    Path::new(c["file_name"].as_str().expect("name"))
-                );
-                let tree = {
-                    let mut t = provledger::merkle::MemoryTree::new();
-                    for l in &leaves {
-                        t.push(*l).expect("push");
-                    }
-                    t
-                };
-                let nodes: Vec<Digest> = c["nodes"].as_array().expect("nodes").iter().map(digest).collect();
-                assert_eq!(nodes.len() as u64, tree.size() >> level, "{desc}");
-                for (i, n) in nodes.iter().enumerate() {
-                    assert_eq!(
-                        provledger::merkle::NodeSource::node(&tree, level, i as u64).expect("node"),
-                        *n,
-                        "{desc}"
-                    );
-                }
-            }
-            ("record", Some(err)) => {
-                let rec: [u8; CHECKPOINT_RECORD_LEN] = bytes(&c["record"]).try_into().expect("148 bytes");
-                let e = Checkpoint::decode(&rec, id).expect_err("must fail");
-                assert_eq!(class(&e), err, "{desc}: {e}");
-            }
-            ("note", Some(err)) => {
-                let vk = VerifyingKey::from_bytes(&b32(&c["public_key"])).expect("key");
-                let e = Checkpoint::from_note(c["note"].as_str().expect("note"), &vk).expect_err("must fail");
-                assert_eq!(class(&e), err, "{desc}: {e}");
-            }
-            (t, w) => panic!("{desc}: unknown case type {t} / {w:?}"),
-        }
-    }
-}
-
-#[test]
-fn independent_verifier_agrees_on_records_and_checkpoints() {
-    for c in load("records.json").iter().filter(|c| c["want_err"].is_null()) {
-        check_fields(&c["fields"], &bytes(&c["payload"]), &c["desc"]);
-        let ct = c["content_type"].as_str().expect("ct");
-        assert_eq!(
-            ct,
-            format!(
-                "application/vnd.provledger.{}.v1+bincode",
-                c["kind"].as_str().expect("kind")
-            )
-        );
-    }
-    let file: Value =
-        serde_json::from_str(&std::fs::read_to_string(vector_path("checkpoint.json")).expect("file")).expect("JSON");
-    let hashes: Vec<[u8; 32]> = file["entry_hashes"]
-        .as_array()
-        .expect("hashes")
-        .iter()
-        .map(b32)
-        .collect();
-    let levels = independent::tree_levels(&hashes);
-    for c in load("checkpoint.json") {
-        let desc = &c["desc"];
-        match (c["type"].as_str().expect("type"), c["want_err"].as_str()) {
-            ("checkpoint", None) => {
-                let pk = b32(&c["public_key"]);
-                let id: [u8; 16] = bytes(&c["ledger_id"]).try_into().expect("16 bytes");
-                let root = b32(&c["root"]);
-                let (n, t) = (num(&c["tree_size"]), num(&c["timestamp"]));
-                // The root: RFC 9162 with BLAKE3 over the leaf hashes (top node of the levels
-                // when the size is a power of two; here built from the subtrees).
-                let leaves = &levels[0][..usize::try_from(n).expect("small")];
-                assert_eq!(rfc9162_root(leaves), root, "{desc}");
-                let body = independent::checkpoint_body(&id, n, &root, t);
-                assert_eq!(body, c["body"].as_str().expect("body"), "{desc}");
-                let sig: [u8; 64] = bytes(&c["signature"]).try_into().expect("64 bytes");
-                independent::verify_checkpoint_body(&pk, &body, &sig).expect("signature verifies");
-                let rec = independent::parse_checkpoint_record(&bytes(&c["record"])).expect("record");
-                assert_eq!(
-                    rec,
-                    independent::CheckpointRecord {
-                        tree_size: n,
-                        root,
-                        time_ns: t,
-                        key_id: independent::key_id(&pk),
-                        signature: sig,
-                    }
-                );
-                let name = independent::origin(&id);
-                assert_eq!(name, c["origin"].as_str().expect("origin"));
-                assert_eq!(
-                    independent::note_key_hash(&name, &pk).to_vec(),
-                    bytes(&c["note_key_hash"])
-                );
-                assert_eq!(
-                    independent::verifier_key(&name, &pk),
-                    c["verifier_key"].as_str().expect("vkey")
-                );
-                let note = c["note"].as_str().expect("note");
-                let mut sig_line = independent::note_key_hash(&name, &pk).to_vec();
-                sig_line.extend_from_slice(&sig);
-                assert_eq!(
-                    note,
-                    format!("{body}\n\u{2014} {name} {}\n", independent::base64(&sig_line))
-                );
-                let parsed = independent::parse_note(note, &pk).expect("note verifies");
-                assert_eq!((parsed.tree_size, parsed.root, parsed.time_ns), (n, root, t));
-            }
-            ("log_header", None) => {
-                let id: [u8; 16] = bytes(&c["ledger_id"]).try_into().expect("16 bytes");
-                assert_eq!(independent::checkpoint_log_header(&id), bytes(&c["header"]), "{desc}");
-                let log = bytes(&c["log"]);
-                assert_eq!((log.len() - 32) % 148, 0);
-                for r in log[32..].chunks(148) {
-                    independent::parse_checkpoint_record(r).expect("record");
-                }
-            }
-            ("tree_level", None) => {
-                let level = u8::try_from(num(&c["level"])).expect("u8");
-                assert_eq!(
-                    independent::tree_level_header(&LEDGER_ID, level),
-                    bytes(&c["header"]),
-                    "{desc}"
-                );
-                assert_eq!(c["file_name"], format!("tree/level-{level:02}.hashes"));
-                let nodes: Vec<[u8; 32]> = c["nodes"].as_array().expect("nodes").iter().map(b32).collect();
-                assert_eq!(nodes, levels[usize::from(level)], "{desc}");
-            }
-            ("record", Some(_)) => assert!(
-                independent::parse_checkpoint_record(&bytes(&c["record"])).is_err(),
-                "{desc}"
-            ),
-            ("note", Some(_)) => {
-                assert!(
-                    independent::parse_note(c["note"].as_str().expect("note"), &b32(&c["public_key"])).is_err(),
-                    "{desc}"
-                );
-            }
-            (t, _) => panic!("{desc}: unknown case type {t}"),
-        }
-    }
-    // Non-canonical keys: the genesis vector's non-canonical anchor is rejected here too.
-    let nc = non_canonical_key();
-    assert!(!independent::canonical_y(&nc));
-    assert!(independent::public_key(&nc).is_err());
-    assert!(independent::public_key(&SigningKey::from_seed(&SEED_OPERATOR).verifying_key().to_bytes()).is_ok());
-    assert!(
-        VerifyingKey::from_bytes(&nc).is_err(),
-        "the library rejects non-canonical keys as well"
-    );
-}
-
-/// RFC 9162 MTH over leaf hashes, with BLAKE3 (docs/FORMAT.md §10), written directly.
-fn rfc9162_root(leaves: &[[u8; 32]]) -> [u8; 32] {
-    match leaves.len() {
-        0 => *blake3::hash(b"").as_bytes(),
-        1 => leaves[0],
-        n => {
-            // The largest power of two strictly less than n.
-            let k = 1usize << (usize::BITS - 1 - (n - 1).leading_zeros());
-            let (l, r) = (rfc9162_root(&leaves[..k]), rfc9162_root(&leaves[k..]));
-            *blake3::hash(&[&[1u8][..], &l, &r].concat()).as_bytes()
-        }
-    }
+    let labels: Vec<&str> = Domain::ALL.iter().map(|d| d.label()).collect();
+    assert_eq!(labels, ["payload", "statement", "entry", "chain", "key id", "seal key"]);
+    assert_eq!(provledger::hash::DOMAIN_KEY_CONTEXT, "provledger v2 domain key");
 }

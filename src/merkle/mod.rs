@@ -1,9 +1,10 @@
-//! RFC 9162 Merkle trees over BLAKE3: the append-only state, proof building and verification.
+//! RFC 6962 / RFC 9162 Merkle trees with SHA-256: the append-only state, proof building and
+//! verification.
 //!
-//! The tree is exactly RFC 9162 §2.1 with BLAKE3 in place of SHA-256: leaves are
-//! [`hash_leaf`](crate::hash::hash_leaf)`(entry_hash)` = `BLAKE3(0x00 ‖ entry_hash)`, interior
-//! nodes [`hash_node`](crate::hash::hash_node) = `BLAKE3(0x01 ‖ left ‖ right)`, and the empty
-//! tree's root is `BLAKE3("")` ([`empty_root`]).
+//! The tree is exactly RFC 9162 §2.1: leaves are
+//! [`hash_leaf`](crate::hash::hash_leaf)`(entry_hash)` = `SHA-256(0x00 ‖ entry_hash)`, interior
+//! nodes [`hash_node`](crate::hash::hash_node) = `SHA-256(0x01 ‖ left ‖ right)`, and the empty
+//! tree's root is `SHA-256("")` ([`empty_root`]).
 //!
 //! **Leaf hashes vs entry hashes.** Everything here that takes a "leaf" takes the *leaf hash*
 //! (`hash_leaf(entry_hash)`): [`Frontier::push`], [`MemoryTree::push`], [`root_from_leaves`],

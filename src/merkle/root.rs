@@ -1,11 +1,11 @@
 //! Root computations: the empty-tree root, the reference MTH, and the right-to-left fold.
 
-use crate::hash::{hash_node, Digest};
+use crate::hash::{hash_empty, hash_node, Digest};
 
-/// Root of the empty tree: `BLAKE3("")`, mirroring RFC 9162's `MTH({}) = SHA-256()`.
+/// Root of the empty tree: RFC 9162's `MTH({}) = SHA-256("")`.
 #[must_use]
 pub fn empty_root() -> Digest {
-    blake3::hash(b"").into()
+    hash_empty()
 }
 
 /// Reference Merkle Tree Hash (RFC 9162 §2.1.1), computed recursively from the definition.

@@ -263,13 +263,21 @@ impl Scanner {
                 }
             }
         }
+        // Damage at `at` ends the scan. The complete frames before it, even those of a write no
+        // seal has ended yet, are handed out first, so that the damage is reported at the entry
+        // expected at its own position (docs/FORMAT.md §9), not at the first frame of its write.
+        if matches!(problem, Some(ScanStop::Corrupt { offset, .. }) if offset == at) {
+            handed = chunk.frames.len();
+        }
         let held = (chunk.frames.len() - handed) as u64;
         chunk.frames.truncate(handed);
         if let Some(last) = chunk.frames.last() {
             self.any_frame = true;
             self.pos = last.end();
-            if last.header.sealed {
-                self.sealed_end = self.pos;
+            // In a sealed segment a chunk may end with unsealed frames: the last seal is the
+            // last sealed frame of the chunk, not necessarily its last frame.
+            if let Some(sealed) = chunk.frames.iter().rev().find(|f| f.header.sealed) {
+                self.sealed_end = sealed.end();
             }
             // Good frames first; the problem (if any) is met again on the next call, which
             // starts right after them, so callers counting entries name the right one.

@@ -1,55 +1,82 @@
-//! Generator of `checkpoint.json`: a signed checkpoint over the entries of `entry.json`, its
-//! note, log record and verifier key, the checkpoint log header and the tree level files
-//! (docs/FORMAT.md §11).
+//! Generator of checkpoint.json (docs/FORMAT.md §11): a checkpoint of entry.json's ledger,
+//! its body, note, log record and verifier key, the checkpoint log with its torn-tail rule,
+//! and the tree level files of that ledger.
 
 use std::path::Path;
 
-use crate::generate::{entry_inputs, LEDGER_ID, SEED_OPERATOR, SEED_REVIEWER, T0};
-use crate::json::{hex, obj, J};
-use base64ct::{Base64, Encoding};
-use provledger::checkpoint::{
-    note_key_hash, note_verifier_key, origin, Checkpoint, CHECKPOINT_HEADER_LEN, CHECKPOINT_LOG, CHECKPOINT_MAGIC,
-};
-use provledger::entry::entry_hash;
-use provledger::hash::hash_leaf;
-use provledger::merkle::{MemoryTree, NodeSource};
+use crate::fixtures::*;
+use crate::generate::entry_chain;
+use crate::json::{hex, hex_list, obj, J};
+use crate::spec::{self, Cp, Key};
+use provledger::checkpoint::{note_key_hash, note_verifier_key, origin, Checkpoint, CHECKPOINT_LOG};
 use provledger::tree::{level_header, level_path};
-use provledger::{Digest, LedgerId, SigningKey, Timestamp};
+use provledger::{Digest, KeyId, LedgerId, Timestamp};
 
-/// The entry hashes of entry.json's positive cases, in order (entries 0..5 of one ledger).
-pub(crate) fn ledger_entry_hashes() -> Vec<Digest> {
-    entry_inputs()
-        .iter()
-        .map(|i| entry_hash(&i.build().to_bytes().expect("encodes")))
-        .collect()
+pub const CHECKPOINT_TIME: u64 = T0 + 10 * SECOND;
+
+/// The entry hashes of entry.json's entries (one ledger).
+pub fn ledger_entry_hashes() -> Vec<[u8; 32]> {
+    entry_chain().iter().map(|(_, b)| b.entry_hash).collect()
 }
 
-pub(crate) const CHECKPOINT_TIME: u64 = T0 + 10_000_000_000;
-
-/// The checkpoint of the entry.json ledger at its full size, signed by the operator.
-pub(crate) fn checkpoint_fixture() -> (Checkpoint, SigningKey) {
-    let hashes = ledger_entry_hashes();
-    let mut tree = MemoryTree::new();
-    for h in &hashes {
-        tree.push(hash_leaf(h)).expect("push");
-    }
-    let key = SigningKey::from_seed(&SEED_OPERATOR);
-    let c = Checkpoint::sign(
-        LedgerId(LEDGER_ID),
-        hashes.len() as u64,
-        tree.root(),
-        Timestamp(CHECKPOINT_TIME),
-        &key,
+/// The checkpoint of entry.json's ledger at its full size, signed by the operator.
+pub fn checkpoint_fixture() -> Cp {
+    let leaves: Vec<[u8; 32]> = ledger_entry_hashes().iter().map(spec::leaf).collect();
+    let cp = Cp::sign(
+        &LEDGER_ID,
+        leaves.len() as u64,
+        spec::mth(&leaves),
+        CHECKPOINT_TIME,
+        &Key::from_seed(&SEED_OPERATOR),
     );
-    (c, key)
+    let lib = library_checkpoint(&cp);
+    assert_eq!(lib.encode(), cp.record(), "library checkpoint record");
+    cp
 }
 
-pub(crate) fn gen_checkpoint() -> J {
-    let (c, key) = checkpoint_fixture();
-    let vk = key.verifying_key();
-    let name = origin(c.ledger_id);
-    let record = c.encode();
-    let note = c.to_note(&vk);
+pub fn library_checkpoint(cp: &Cp) -> Checkpoint {
+    Checkpoint {
+        ledger_id: LedgerId(LEDGER_ID),
+        tree_size: cp.size,
+        root: Digest::from_bytes(cp.root),
+        timestamp: Timestamp(cp.time),
+        key_id: KeyId(Digest::from_bytes(cp.key_id)),
+        signature: cp.signature,
+    }
+}
+
+/// What the library's checkpoint-log reader finds in `bytes`: (checkpoints, torn bytes), or
+/// `Err` for damage.
+pub fn library_read_log(bytes: &[u8]) -> Result<(u64, u64), String> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join(CHECKPOINT_LOG), bytes).expect("write log");
+    provledger::checkpoint::read_log(&provledger::storage::StdBackend, dir.path(), LedgerId(LEDGER_ID))
+        .map(|l| (l.checkpoints.len() as u64, l.torn_bytes))
+        .map_err(|e| e.to_string())
+}
+
+/// The nodes of level `level` of the tree over `leaves` (roots of perfect subtrees, §11.4).
+pub fn level_nodes(leaves: &[[u8; 32]], level: u32) -> Vec<[u8; 32]> {
+    leaves.chunks_exact(1 << level).map(spec::mth).collect()
+}
+
+#[allow(clippy::too_many_lines)] // one list of cases
+pub fn gen_checkpoint() -> J {
+    let cp = checkpoint_fixture();
+    let op = Key::from_seed(&SEED_OPERATOR);
+    let vk = provledger::SigningKey::from_seed(&SEED_OPERATOR).verifying_key();
+    let id = LedgerId(LEDGER_ID);
+    let name = format!("provledger/{}", spec::hex(&LEDGER_ID));
+    assert_eq!(origin(id), name);
+    let body = spec::checkpoint_body(&LEDGER_ID, cp.size, &cp.root, cp.time);
+    let lib = library_checkpoint(&cp);
+    assert_eq!(lib.body(), body);
+    let note = spec::note(&LEDGER_ID, &cp, &op.public());
+    assert_eq!(lib.to_note(&vk), note);
+    assert_eq!(note_key_hash(&name, &vk), spec::note_key_hash(&name, &op.public()));
+    let vkey = spec::verifier_key(&LEDGER_ID, &op.public());
+    assert_eq!(note_verifier_key(id, &vk), vkey);
+    let record = cp.record();
     let record_fields: Vec<J> = [
         (0, 8, "tree_size (u64)"),
         (8, 32, "root ([u8; 32])"),
@@ -71,134 +98,248 @@ pub(crate) fn gen_checkpoint() -> J {
     let mut cases = vec![obj([
         (
             "desc",
-            "checkpoint of the entry.json ledger (entries 0..=4, tree size 5) at T0 + 10 s, signed by the operator \
-             key (seed 0x01 x 32)"
+            "checkpoint of entry.json's ledger (entries 0..=5, tree size 6) at T0 + 10 s, signed by the operator \
+             key (seed 01 x 32)"
                 .into(),
         ),
         ("type", "checkpoint".into()),
         ("ledger_id", hex(&LEDGER_ID)),
-        ("tree_size", c.tree_size.into()),
-        ("root", hex(c.root.as_bytes())),
-        ("root_base64", Base64::encode_string(c.root.as_bytes()).into()),
-        ("timestamp", c.timestamp.0.into()),
+        ("tree_size", cp.size.into()),
+        ("root", hex(&cp.root)),
+        ("root_base64", spec::base64(&cp.root).into()),
+        ("timestamp", cp.time.into()),
         ("seed", hex(&SEED_OPERATOR)),
-        ("public_key", hex(&vk.to_bytes())),
-        ("key_id", hex(c.key_id.0.as_bytes())),
+        ("public_key", hex(&op.public())),
+        ("key_id", hex(&cp.key_id)),
         ("origin", name.as_str().into()),
-        ("body", c.body().into()),
-        ("signature", hex(&c.signature)),
+        ("body", body.as_str().into()),
+        ("signature", hex(&cp.signature)),
         ("record", hex(&record)),
         ("record_fields", record_fields.into()),
-        ("note_key_hash", hex(&note_key_hash(&name, &vk))),
+        ("note_key_hash", hex(&spec::note_key_hash(&name, &op.public()))),
         ("note", note.as_str().into()),
-        ("verifier_key", note_verifier_key(c.ledger_id, &vk).into()),
+        ("verifier_key", vkey.into()),
     ])];
-    let mut log_header = CHECKPOINT_MAGIC.to_vec();
-    log_header.extend_from_slice(&1u16.to_le_bytes());
-    log_header.extend_from_slice(&[0; 6]);
-    log_header.extend_from_slice(&LEDGER_ID);
-    assert_eq!(log_header.len(), CHECKPOINT_HEADER_LEN);
-    cases.push(obj([
-        (
-            "desc",
-            "checkpoint log header; the file is this header followed by 148-byte records".into(),
+    let header = spec::log_header(&LEDGER_ID);
+    let log = |desc: &str, bytes: Vec<u8>, checkpoints: u64, torn: u64| {
+        assert_eq!(library_read_log(&bytes), Ok((checkpoints, torn)), "{desc}");
+        obj([
+            ("desc", desc.into()),
+            ("type", "log".into()),
+            ("file_name", CHECKPOINT_LOG.into()),
+            ("ledger_id", hex(&LEDGER_ID)),
+            ("log", hex(&bytes)),
+            ("checkpoints", checkpoints.into()),
+            ("torn_bytes", torn.into()),
+        ])
+    };
+    let log_err = |desc: &str, bytes: Vec<u8>| {
+        assert!(library_read_log(&bytes).is_err(), "{desc}");
+        obj([
+            ("desc", desc.into()),
+            ("type", "log".into()),
+            ("file_name", CHECKPOINT_LOG.into()),
+            ("ledger_id", hex(&LEDGER_ID)),
+            ("log", hex(&bytes)),
+            ("want_err", "damage".into()),
+        ])
+    };
+    let one = [&header[..], &record].concat();
+    let mut bad_crc = one.clone();
+    bad_crc[32 + 147] ^= 0x80;
+    let mut other = spec::log_header(&[0xb0; 16]).to_vec();
+    other.extend_from_slice(&record);
+    cases.extend([
+        log(
+            "checkpoint log: the 32-byte header (magic PLEDGCKP, version 2, zeros, ledger id) and no record",
+            header.to_vec(),
+            0,
+            0,
         ),
-        ("type", "log_header".into()),
-        ("file_name", CHECKPOINT_LOG.into()),
-        ("ledger_id", hex(&LEDGER_ID)),
-        ("header", hex(&log_header)),
-        ("log", hex(&[log_header.clone(), record.to_vec()].concat())),
-    ]));
-    let mut tree = MemoryTree::new();
-    for h in ledger_entry_hashes() {
-        tree.push(hash_leaf(&h)).expect("push");
-    }
-    for level in 0u8..3 {
-        let n = tree.size() >> level;
-        let nodes: Vec<J> = (0..n)
-            .map(|i| hex(tree.node(level, i).expect("node").as_bytes()))
-            .collect();
-        let file = level_path(Path::new(""), level);
+        log("the log holding the checkpoint above", one.clone(), 1, 0),
+        log(
+            "the log with an incomplete final record (100 bytes): torn, ignored",
+            [&one[..], &record[..100]].concat(),
+            1,
+            100,
+        ),
+        log(
+            "the log with a final complete record of 148 zero bytes: torn, ignored",
+            [&one[..], &[0; 148]].concat(),
+            1,
+            148,
+        ),
+        log_err(
+            "a record of zeros that is not the last one: damage",
+            [&header[..], &[0; 148], &record].concat(),
+        ),
+        log_err("the record with one bit of its CRC flipped", bad_crc),
+        log_err("the record with one bit of its root flipped (CRC not updated)", {
+            let mut b = one.clone();
+            b[32 + 8] ^= 1;
+            b
+        }),
+        log_err("the log header of another ledger (id b0..bf)", other),
+        log_err("the log header with version 1", {
+            let mut b = one.clone();
+            b[8] = 1;
+            b
+        }),
+    ]);
+    let leaves: Vec<[u8; 32]> = ledger_entry_hashes().iter().map(spec::leaf).collect();
+    for level in [0u8, 2] {
+        let nodes = level_nodes(&leaves, u32::from(level));
+        let h = spec::tree_header(&LEDGER_ID, level);
+        assert_eq!(level_header(id, level), h);
+        let file = format!("tree/level-{level:02}.hashes");
+        assert_eq!(level_path(Path::new(""), level), Path::new(&file));
+        let bytes: Vec<u8> = [h.to_vec(), nodes.concat()].concat();
         cases.push(obj([
             (
                 "desc",
-                format!("tree level file {level} of the same 5-entry ledger: {n} node(s)").into(),
+                format!(
+                    "tree level file {level} of the same 6-entry ledger: {} node(s) (level {level} holds the roots \
+                     of the perfect subtrees of {} leaves)",
+                    nodes.len(),
+                    1u32 << level
+                )
+                .into(),
             ),
             ("type", "tree_level".into()),
-            ("file_name", file.to_string_lossy().replace('\\', "/").into()),
+            ("file_name", file.into()),
             ("level", u64::from(level).into()),
-            ("header", hex(&level_header(LedgerId(LEDGER_ID), level))),
-            ("nodes", nodes.into()),
+            ("header", hex(&h)),
+            ("nodes", hex_list(&nodes)),
+            ("file", hex(&bytes)),
         ]));
     }
-    let rec_neg = |desc: &str, f: &dyn Fn(&mut [u8])| {
-        let mut b = record;
-        f(&mut b);
-        obj([
-            ("desc", desc.into()),
-            ("type", "record".into()),
-            ("record", hex(&b)),
-            ("want_err", "Checksum".into()),
-        ])
-    };
-    cases.extend([
-        rec_neg("log record with one bit of the root flipped", &|b| b[8] ^= 0x01),
-        rec_neg("log record with one bit of the tree size flipped", &|b| b[0] ^= 0x01),
-        rec_neg("log record with one bit of the CRC flipped", &|b| b[147] ^= 0x80),
-    ]);
-    let reviewer = SigningKey::from_seed(&SEED_REVIEWER).verifying_key();
-    let note_neg = |desc: &str, text: String, pk: [u8; 32]| {
-        obj([
+    cases.extend(note_cases(&cp, &note));
+    obj([
+        (
+            "desc",
+            "Checkpoints and tree files (docs/FORMAT.md §11). The body is the C2SP tlog-checkpoint text \
+             'provledger/<ledger id hex>\\n<size>\\n<root base64>\\ntime <ns>\\n', signed directly with Ed25519; \
+             the root is the RFC 6962 SHA-256 Merkle root of the entries' hashes. The note is the C2SP signed \
+             note: body, blank line, one line per signature '\u{2014} <origin> base64(key hash (4) || signature \
+             (64))'. type 'log': a checkpoints.log file: the number of valid checkpoints and torn bytes a \
+             reader finds, or want_err 'damage' (a bad header or a bad record that is not a torn tail). type \
+             'tree_level': a tree/level-NN.hashes file. type 'note': reading a note for 'public_key': 'checkpoint' \
+             (tree size, root, time) or want_err 'Invalid' (rejected)."
+                .into(),
+        ),
+        ("entry_hashes", hex_list(&ledger_entry_hashes())),
+        ("cases", cases.into()),
+    ])
+}
+
+fn note_cases(cp: &Cp, note: &str) -> Vec<J> {
+    let op = Key::from_seed(&SEED_OPERATOR).public();
+    let reviewer = Key::from_seed(&SEED_REVIEWER);
+    let name = format!("provledger/{}", spec::hex(&LEDGER_ID));
+    let note_case = |desc: &str, text: String, pk: [u8; 32], ok: bool| {
+        let vk = provledger::VerifyingKey::from_bytes(&pk).expect("valid key");
+        let got = Checkpoint::from_note(&text, &vk);
+        let c = obj([
             ("desc", desc.into()),
             ("type", "note".into()),
             ("note", text.into()),
             ("public_key", hex(&pk)),
-            ("want_err", "Invalid".into()),
-        ])
+        ]);
+        if ok {
+            let lib = got.expect(desc);
+            assert_eq!(
+                (lib.tree_size, lib.root.to_bytes(), lib.timestamp.0),
+                (cp.size, cp.root, cp.time)
+            );
+            c.with(
+                "checkpoint",
+                obj([
+                    ("tree_size", cp.size.into()),
+                    ("root", hex(&cp.root)),
+                    ("timestamp", cp.time.into()),
+                ]),
+            )
+        } else {
+            assert!(got.is_err(), "{desc}");
+            c.with("want_err", "Invalid")
+        }
     };
-    let size_line = format!("\n{}\n", c.tree_size);
-    let op = vk.to_bytes();
-    cases.extend([
-        note_neg(
-            "note with the tree size changed from 5 to 6 (signature no longer verifies)",
-            note.replacen(&size_line, "\n6\n", 1),
+    let size_line = format!("\n{}\n", cp.size);
+    let witness_sig = reviewer.sign(b"a witness cosignature");
+    let witness_line = format!(
+        "\u{2014} {name} {}\n",
+        spec::base64(&[&spec::note_key_hash(&name, &reviewer.public())[..], &witness_sig].concat())
+    );
+    let other_origin = format!(
+        "\u{2014} witness.example/log {}\n",
+        spec::base64(
+            &[
+                &spec::note_key_hash("witness.example/log", &reviewer.public())[..],
+                &witness_sig
+            ]
+            .concat()
+        )
+    );
+    let with_first = |line: &str| note.replacen("\n\n", &format!("\n\n{line}"), 1);
+    vec![
+        note_case("the note, read with the operator's key", note.to_owned(), op, true),
+        note_case(
+            "the note with a witness's signature line (another key) before the operator's: skipped",
+            with_first(&witness_line),
             op,
+            true,
         ),
-        note_neg(
-            "note with the size written non-canonically as 05 (leading zero)",
-            note.replacen(&size_line, "\n05\n", 1),
+        note_case(
+            "the note with a signature line of another origin before the operator's: skipped",
+            with_first(&other_origin),
             op,
+            true,
         ),
-        note_neg(
-            "note with an extra extension line after the time line (the body must be exactly four lines)",
+        note_case(
+            "the tree size changed from 6 to 7 (the signature no longer verifies)",
+            note.replacen(&size_line, "\n7\n", 1),
+            op,
+            false,
+        ),
+        note_case(
+            "the size written non-canonically as 06 (leading zero)",
+            note.replacen(&size_line, "\n06\n", 1),
+            op,
+            false,
+        ),
+        note_case(
+            "an extra extension line after the time line (the body is exactly four lines)",
             note.replacen("\n\n", "\nextra\n\n", 1),
             op,
+            false,
         ),
-        note_neg(
-            "note checked against another key (the reviewer's): no signature line with its key hash",
-            note.clone(),
-            reviewer.to_bytes(),
+        note_case(
+            "read with another key (the reviewer's): no signature line carries its key hash",
+            note.to_owned(),
+            reviewer.public(),
+            false,
         ),
-        note_neg(
-            "note whose signature line uses '-' (ASCII hyphen) instead of the em dash U+2014",
+        note_case(
+            "the signature line starts with '-' (ASCII hyphen) instead of the em dash U+2014",
             note.replacen('\u{2014}', "-", 1),
             op,
+            false,
         ),
-    ]);
-    let hashes: Vec<J> = ledger_entry_hashes().iter().map(|h| hex(h.as_bytes())).collect();
-    obj([
-        (
-            "desc",
-            "Checkpoints and tree files (docs/FORMAT.md §11). The checkpoint body is the C2SP tlog-checkpoint \
-             text 'provledger/<ledger id hex>\\n<size>\\n<root base64>\\ntime <ns>\\n', signed directly with Ed25519; \
-             the root is the RFC 9162 Merkle root with BLAKE3 (NOT SHA-256). The note is the C2SP signed note: \
-             body, blank line, '\u{2014} <origin> base64(key hash (4) || signature (64))'. Log records are 148 \
-             bytes: tree_size u64, root, timestamp u64, key_id, signature, CRC-32C. type 'record': want_err \
-             names the DecodeError of Checkpoint::decode; type 'note': Checkpoint::from_note(note, public_key) \
-             must fail."
-                .into(),
+        note_case(
+            "the note without its final line feed",
+            note.trim_end_matches('\n').to_owned(),
+            op,
+            false,
         ),
-        ("entry_hashes", hashes.into()),
-        ("cases", cases.into()),
-    ])
+        note_case(
+            "a witness line whose key hash is the operator's but whose signature is not: the first matching line \
+             decides",
+            with_first(&format!(
+                "\u{2014} {name} {}\n",
+                spec::base64(&[&spec::note_key_hash(&name, &op)[..], &witness_sig].concat())
+            )),
+            op,
+            false,
+        ),
+    ]
 }

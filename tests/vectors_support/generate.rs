@@ -1,1184 +1,657 @@
-//! Generators: every vector file built from the library, with the fixed inputs they use.
+//! Generators of hashes.json and entry.json (docs/FORMAT.md §2, §4), and the entries of
+//! entry.json that other files build on.
 
-use crate::independent;
-use crate::json::{hex, obj, J};
-use provledger::encoding::crc;
-use provledger::entry::{entry_hash, signing_message, statement_digest, MAX_PAYLOAD_LEN, SALT_LEN};
-use provledger::hash::{hash_leaf, hash_node};
-use provledger::merkle::{consistency_proof, empty_root, inclusion_proof, root_from_leaves, MemoryTree};
-use provledger::record::{Approval, Policy, Record, RuleId};
-use provledger::storage::frame::{encode_frame, erased_section, FRAME_HEADER_LEN, MIN_ENTRY_LEN};
-use provledger::storage::index::{encode_index_header, index_file_name};
-use provledger::storage::segment::{segment_file_name, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN};
-use provledger::storage::{Backend, StdBackend};
-use provledger::{
-    Digest, Entry, EntryKind, EntrySeq, Genesis, LedgerId, PayloadCommitment, PrincipalType, Role, SigningKey,
-    Statement, Timestamp, TrustAnchorKey,
-};
+use crate::fields::FieldWriter;
+use crate::fixtures::*;
+use crate::json::{hex, hex_list, obj, J};
+use crate::spec::{self, Key, Sig};
+use provledger::entry::MAX_REFS;
+use provledger::hash::{hash_empty, hash_leaf, hash_node, Domain};
+use provledger::Digest;
 
-// ---------------------------------------------------------------------------------------------
-// Fixed inputs.
-
-pub(crate) const LEDGER_ID: [u8; 16] = [
-    0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
-];
-/// 2026-01-01T00:00:00Z in nanoseconds.
-pub(crate) const T0: u64 = 1_767_225_600_000_000_000;
-pub(crate) const SEED_OPERATOR: [u8; 32] = [0x01; 32];
-pub(crate) const SEED_REVIEWER: [u8; 32] = [0x02; 32];
-pub(crate) const SEED_AGENT: [u8; 32] = [0x03; 32];
-/// The Ed25519 identity point: a small-order (weak) public key / R value.
-pub(crate) const IDENTITY_POINT: [u8; 32] = {
-    let mut b = [0u8; 32];
-    b[0] = 1;
-    b
-};
-/// The Ed25519 group order L, little-endian (added to S to make it non-canonical).
-pub(crate) const GROUP_ORDER: [u8; 32] = [
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
-];
-
-pub(crate) fn seq_bytes(start: u8, n: usize) -> Vec<u8> {
-    (0..n)
-        .map(|i| start.wrapping_add(u8::try_from(i % 256).expect("< 256")))
-        .collect()
+pub fn file_obj(desc: &str, cases: Vec<J>) -> J {
+    obj([("desc", desc.into()), ("cases", cases.into())])
 }
 
-pub(crate) fn arr32(start: u8) -> [u8; 32] {
-    seq_bytes(start, 32).try_into().expect("32 bytes")
-}
-
-pub(crate) fn genesis_fixture() -> Genesis {
-    let key = |seed: &[u8; 32]| SigningKey::from_seed(seed).verifying_key().to_bytes();
-    Genesis {
-        name: "payments-prod".into(),
-        anchors: vec![
-            TrustAnchorKey {
-                public_key: key(&SEED_OPERATOR),
-                principal_id: "svc:ledger-operator".into(),
-                principal_type: PrincipalType::Service,
-                roles: vec![Role::Admin, Role::Operator],
-            },
-            TrustAnchorKey {
-                public_key: key(&SEED_REVIEWER),
-                principal_id: "alice@example.com".into(),
-                principal_type: PrincipalType::Person,
-                roles: vec![Role::Reviewer, Role::Approver],
-            },
-            TrustAnchorKey {
-                public_key: key(&SEED_AGENT),
-                principal_id: "model-x".into(),
-                principal_type: PrincipalType::SoftwareAgent,
-                roles: vec![Role::AiAgent],
-            },
-        ],
-        policy: Policy::default(),
+/// The entries of entry.json: one ledger's first six entries, each built on the one before.
+pub fn entry_chain() -> Vec<(&'static str, Built)> {
+    let id = &LEDGER_ID;
+    let mut out: Vec<(&'static str, Built)> = Vec::new();
+    let push = |desc: &'static str, spec: EntrySpec, out: &mut Vec<(&'static str, Built)>| {
+        let prev = out.last().map_or([0; 32], |(_, b)| b.chain);
+        out.push((desc, build(id, out.len() as u64, prev, &spec)));
+        out.last().expect("just pushed").1.entry_hash
+    };
+    let e0 = push(
+        "entry 0: the genesis entry (kind 0), payload = genesis.json's first record, position-signed by the operator",
+        EntrySpec::genesis(T0).salt([0x5a; 32]),
+        &mut out,
+    );
+    let e1 = push(
+        "entry 1: application entry, JSON payload, one ref (entry 0), position-signed by the operator",
+        EntrySpec::application(
+            T0 + 1_000_000_007,
+            "application/json",
+            br#"{"action":"raise-limit","by":"model-x"}"#,
+        )
+        .salt(arr32(0x20))
+        .refs(vec![e0]),
+        &mut out,
+    );
+    push(
+        "entry 2: application entry, empty payload, two refs, position-signed by the operator and co-signed by \
+         the reviewer and the agent (in that order)",
+        EntrySpec::application(T0 + 2 * SECOND, "text/plain", b"")
+            .salt(arr32(0x40))
+            .refs(vec![e0, e1])
+            .cosign(SEED_REVIEWER)
+            .cosign(SEED_AGENT),
+        &mut out,
+    );
+    push(
+        "entry 3: application entry without any signature (the high-volume mode: a checkpoint must cover it), \
+         one-byte content type, no refs",
+        EntrySpec::application(T0 + 3 * SECOND, "x", &[0, 1, 2])
+            .salt([0xff; 32])
+            .position(None),
+        &mut out,
+    );
+    push(
+        "entry 4: approval (kind 8), payload = records.json's approval with proposal = entry 1, refs = \
+         [proposal], position-signed by the operator, co-signed by the reviewer (role Approver)",
+        EntrySpec::record(T0 + 4 * SECOND, &approval_fixture(Digest::from_bytes(e1)))
+            .salt(arr32(0x60))
+            .cosign(SEED_REVIEWER),
+        &mut out,
+    );
+    push(
+        "entry 5: application entry with an empty content type and a 300-byte payload, no position signature, \
+         co-signed by the agent",
+        EntrySpec::application(T0 + 5 * SECOND, "", &seq_bytes(0, 300))
+            .salt(arr32(0x80))
+            .position(None)
+            .cosign(SEED_AGENT),
+        &mut out,
+    );
+    for (_, b) in &out {
+        check_with_library(id, b);
     }
-}
-
-/// The inputs of one entry vector.
-pub(crate) struct EntryInput {
-    desc: &'static str,
-    seq: u64,
-    prev: Digest,
-    kind: EntryKind,
-    timestamp: u64,
-    content_type: &'static str,
-    salt: [u8; SALT_LEN],
-    payload: Vec<u8>,
-    refs: Vec<Digest>,
-    seeds: Vec<[u8; 32]>,
-}
-
-impl EntryInput {
-    pub(crate) fn build(&self) -> Entry {
-        let statement = Statement {
-            ledger_id: LedgerId(LEDGER_ID),
-            kind: self.kind,
-            timestamp: Timestamp(self.timestamp),
-            content_type: self.content_type.into(),
-            payload: PayloadCommitment::new(&self.salt, &self.payload),
-            refs: self.refs.clone(),
-        };
-        let signatures = self
-            .seeds
-            .iter()
-            .map(|s| statement.sign(&SigningKey::from_seed(s)))
-            .collect();
-        Entry {
-            seq: EntrySeq(self.seq),
-            prev: self.prev,
-            statement,
-            signatures,
-        }
-    }
-}
-
-/// The chain of positive entry vectors: genesis, then entries that link to it.
-pub(crate) fn entry_inputs() -> Vec<EntryInput> {
-    let genesis = EntryInput {
-        desc: "genesis entry (seq 0, prev all-zero, kind 0), payload = genesis.json's record, signed by the operator",
-        seq: 0,
-        prev: Digest::ZERO,
-        kind: EntryKind::Genesis,
-        timestamp: T0,
-        content_type: provledger::record::GENESIS_CONTENT_TYPE,
-        salt: [0x5a; 32],
-        payload: genesis_fixture().encode().expect("genesis fixture encodes"),
-        refs: vec![],
-        seeds: vec![SEED_OPERATOR],
-    };
-    let g_hash = entry_hash(&genesis.build().to_bytes().expect("encodes"));
-    let app = EntryInput {
-        desc: "application entry 1: JSON payload, one ref (the genesis entry hash), signed by the operator",
-        seq: 1,
-        prev: g_hash,
-        kind: EntryKind::Application,
-        timestamp: T0 + 1_000_000_007,
-        content_type: "application/json",
-        salt: arr32(0x20),
-        payload: br#"{"action":"raise-limit","by":"model-x"}"#.to_vec(),
-        refs: vec![g_hash],
-        seeds: vec![SEED_OPERATOR],
-    };
-    let a_hash = entry_hash(&app.build().to_bytes().expect("encodes"));
-    let cosigned = EntryInput {
-        desc: "application entry 2: empty payload, two refs, signed by the operator and the reviewer",
-        seq: 2,
-        prev: a_hash,
-        kind: EntryKind::Application,
-        timestamp: T0 + 2_000_000_000,
-        content_type: "text/plain",
-        salt: arr32(0x40),
-        payload: vec![],
-        refs: vec![g_hash, a_hash],
-        seeds: vec![SEED_OPERATOR, SEED_REVIEWER],
-    };
-    let c_hash = entry_hash(&cosigned.build().to_bytes().expect("encodes"));
-    let unsigned = EntryInput {
-        desc: "application entry 3: no signatures (decodes; verify then requires a covering checkpoint), \
-               one-byte content type, no refs",
-        seq: 3,
-        prev: c_hash,
-        kind: EntryKind::Application,
-        timestamp: T0 + 3_000_000_000,
-        content_type: "x",
-        salt: [0xff; 32],
-        payload: vec![0x00, 0x01, 0x02],
-        refs: vec![],
-        seeds: vec![],
-    };
-    let u_hash = entry_hash(&unsigned.build().to_bytes().expect("encodes"));
-    let approval = approval_fixture(a_hash);
-    let approval_entry = EntryInput {
-        desc: "approval entry 4 (kind 8): payload = the approval record of records.json with proposal = entry 1's \
-               hash, refs = Record::refs() = [proposal], signed by the reviewer (who holds the approver role)",
-        seq: 4,
-        prev: u_hash,
-        kind: EntryKind::Approval,
-        timestamp: T0 + 4_000_000_000,
-        content_type: "application/vnd.provledger.approval.v1+bincode",
-        salt: arr32(0x60),
-        payload: approval.encode().expect("encodes"),
-        refs: approval.refs(),
-        seeds: vec![SEED_REVIEWER],
-    };
-    vec![genesis, app, cosigned, unsigned, approval_entry]
-}
-
-/// The approval record used in entry.json (entry 4) and records.json.
-pub(crate) fn approval_fixture(proposal: Digest) -> Record {
-    Record::Approval(Approval {
-        proposal,
-        scope: "raise limit of account 42 to 8000 EUR".into(),
-        expires_at: Some(Timestamp(T0 + 86_400_000_000_000)),
-    })
+    out
 }
 
 // ---------------------------------------------------------------------------------------------
-// Generators: each builds one vector file from the library.
+// hashes.json
 
-pub(crate) fn gen_hashes() -> J {
-    let s_bytes = entry_inputs()[1].build().statement.to_bytes();
-    let e_bytes = entry_inputs()[1].build().to_bytes().expect("encodes");
-    let pk = SigningKey::from_seed(&SEED_OPERATOR).verifying_key().to_bytes();
-    let salt = arr32(0x20);
-    let payload = b"hello, ledger";
-    let (l, r) = (Digest::from_bytes([0x01; 32]), Digest::from_bytes([0x02; 32]));
-    let digest = statement_digest(&s_bytes);
-    let case = |desc: &str, function: &str, input: J, output: Digest| {
-        obj([
-            ("desc", desc.into()),
-            ("function", function.into()),
-            ("input", input),
-            ("output", hex(output.as_bytes())),
-        ])
-    };
-    let cases = vec![
-        case(
-            "statement digest = derive_key(\"provledger v1 statement\", statement bytes); statement of entry.json case 2",
-            "statement_digest",
-            obj([("statement", hex(&s_bytes))]),
-            digest,
-        ),
-        case(
-            "statement digest of the empty string (domain check)",
-            "statement_digest",
-            obj([("statement", hex(b""))]),
-            statement_digest(b""),
-        ),
-        case(
-            "entry hash = derive_key(\"provledger v1 entry\", entry bytes); entry of entry.json case 2",
-            "entry_hash",
-            obj([("entry", hex(&e_bytes))]),
-            entry_hash(&e_bytes),
-        ),
-        case(
-            "payload commitment = derive_key(\"provledger v1 payload\", salt || payload)",
+fn hash_case(desc: &str, function: &str, input: J, output: &[u8]) -> J {
+    obj([
+        ("desc", desc.into()),
+        ("function", function.into()),
+        ("input", input),
+        ("output", hex(output)),
+    ])
+}
+
+pub fn gen_hashes() -> J {
+    let chain = entry_chain();
+    let e2 = &chain[2].1;
+    let op = Key::from_seed(&SEED_OPERATOR);
+    let mut cases: Vec<J> = Domain::ALL
+        .iter()
+        .map(|d| {
+            let key = spec::domain_key(d.label());
+            assert_eq!(&key, d.key(), "domain key {}", d.label());
+            hash_case(
+                &format!(
+                    "domain key K(\"{}\") = BLAKE3-derive_key(\"provledger v2 domain key\", \"{}\")",
+                    d.label(),
+                    d.label()
+                ),
+                "domain_key",
+                obj([("label", d.label().into())]),
+                &key,
+            )
+        })
+        .collect();
+    let commit = |desc: &str, salt: [u8; 32], payload: &[u8]| {
+        let c = spec::commitment(&salt, payload);
+        assert_eq!(provledger::entry::commit_payload(&salt, payload).to_bytes(), c);
+        hash_case(
+            desc,
             "payload_commitment",
             obj([("salt", hex(&salt)), ("payload", hex(payload))]),
-            PayloadCommitment::new(&salt, payload).digest,
+            &c,
+        )
+    };
+    cases.extend([
+        commit(
+            "payload commitment C = H_payload(salt || payload)",
+            arr32(0x20),
+            b"hello, ledger",
         ),
-        case(
+        commit(
             "payload commitment of an empty payload (the salt alone is hashed)",
-            "payload_commitment",
-            obj([("salt", hex(&[0u8; 32])), ("payload", hex(b""))]),
-            PayloadCommitment::new(&[0; 32], b"").digest,
+            [0; 32],
+            b"",
         ),
-        case(
-            "key id = derive_key(\"provledger v1 key id\", 32-byte Ed25519 public key); key of seed 0x01 x 32",
+        commit(
+            "payload commitment of a 1025-byte payload (more than one BLAKE3 chunk)",
+            [0x11; 32],
+            &seq_bytes(7, 1025),
+        ),
+        hash_case(
+            "statement digest SD = H_statement(S); S of entry.json entry 2",
+            "statement_digest",
+            obj([("statement", hex(&e2.statement))]),
+            &e2.statement_digest,
+        ),
+        hash_case(
+            "entry hash E = H_entry(seq (u64) || S || A); entry.json entry 2",
+            "entry_hash",
+            obj([
+                ("seq", e2.seq.into()),
+                ("statement", hex(&e2.statement)),
+                ("authorship", hex(&e2.authorship)),
+            ]),
+            &e2.entry_hash,
+        ),
+        hash_case(
+            "chain value L_0 = H_chain(32 zero bytes || E_0); entry.json entry 0",
+            "chain_value",
+            obj([("prev", hex(&[0; 32])), ("entry_hash", hex(&chain[0].1.entry_hash))]),
+            &chain[0].1.chain,
+        ),
+        hash_case(
+            "chain value L_2 = H_chain(L_1 || E_2); entry.json entry 2",
+            "chain_value",
+            obj([("prev", hex(&e2.prev)), ("entry_hash", hex(&e2.entry_hash))]),
+            &e2.chain,
+        ),
+    ]);
+    for (name, seed) in [
+        ("operator", SEED_OPERATOR),
+        ("reviewer", SEED_REVIEWER),
+        ("agent", SEED_AGENT),
+    ] {
+        let k = Key::from_seed(&seed);
+        cases.push(hash_case(
+            &format!(
+                "key id = H_key_id(32-byte Ed25519 public key); the {name} key (seed {:02x} x 32)",
+                seed[0]
+            ),
             "key_id",
-            obj([("public_key", hex(&pk))]),
-            SigningKey::from_seed(&SEED_OPERATOR).key_id().0,
+            obj([("public_key", hex(&k.public()))]),
+            &k.key_id(),
+        ));
+    }
+    let request = spec::seal_key_request(&LEDGER_ID);
+    let sigma = op.sign(&request);
+    let seal_key = op.seal_key(&LEDGER_ID);
+    let (size, seal_chain, seal_root) = (2u64, chain[1].1.chain, [0x33; 32]);
+    cases.extend([
+        hash_case(
+            "seal-key request = \"provledger v2 seal key\\0\" (23 bytes) || ledger id (16); ledger a0..af",
+            "seal_key_request",
+            obj([("ledger_id", hex(&LEDGER_ID))]),
+            &request,
         ),
-        case(
-            "Merkle leaf hash = BLAKE3(0x00 || entry hash) (plain BLAKE3, not derive_key)",
+        hash_case(
+            "seal key K_seal = H_seal_key(sigma), sigma = the operator's Ed25519 signature over the seal-key \
+             request above (writer-private; pinned so writers agree)",
+            "seal_key",
+            obj([("signature", hex(&sigma))]),
+            &seal_key,
+        ),
+        hash_case(
+            "seal tag = first 16 bytes of BLAKE3-keyed_hash(K_seal, \"provledger v2 seal\\0\" || ledger id || \
+             size (u64) || chain || root)",
+            "seal_tag",
+            obj([
+                ("seal_key", hex(&seal_key)),
+                ("ledger_id", hex(&LEDGER_ID)),
+                ("size", size.into()),
+                ("chain", hex(&seal_chain)),
+                ("root", hex(&seal_root)),
+            ]),
+            &spec::seal_tag(&seal_key, &LEDGER_ID, size, &seal_chain, &seal_root),
+        ),
+    ]);
+    let (l, r) = ([0x01; 32], [0x02; 32]);
+    assert_eq!(hash_leaf(&Digest::from_bytes(l)).to_bytes(), spec::leaf(&l));
+    assert_eq!(
+        hash_node(&Digest::from_bytes(l), &Digest::from_bytes(r)).to_bytes(),
+        spec::node(&l, &r)
+    );
+    assert_eq!(hash_empty().to_bytes(), spec::sha256(&[]));
+    cases.extend([
+        hash_case(
+            "Merkle leaf hash = SHA-256(0x00 || entry hash) (RFC 6962)",
             "leaf_hash",
-            obj([("entry_hash", hex(l.as_bytes()))]),
-            hash_leaf(&l),
+            obj([("entry_hash", hex(&l))]),
+            &spec::leaf(&l),
         ),
-        case(
-            "Merkle node hash = BLAKE3(0x01 || left || right)",
+        hash_case(
+            "Merkle node hash = SHA-256(0x01 || left || right) (RFC 6962)",
             "node_hash",
-            obj([("left", hex(l.as_bytes())), ("right", hex(r.as_bytes()))]),
-            hash_node(&l, &r),
+            obj([("left", hex(&l)), ("right", hex(&r))]),
+            &spec::node(&l, &r),
         ),
-        case(
-            "root of the empty tree = BLAKE3(empty string)",
+        hash_case(
+            "root of the empty tree = SHA-256(empty string)",
             "empty_root",
             obj([]),
-            empty_root(),
+            &spec::sha256(&[]),
         ),
-    ];
-    let msg = signing_message(&digest);
-    let mut cases = cases;
-    cases.push(obj([
-        (
-            "desc",
-            "Ed25519 signed message = \"provledger v1 statement signature\\0\" (34 bytes) || statement digest (32)"
-                .into(),
+        hash_case(
+            "co-signature message = \"provledger v2 statement\\0\" (24 bytes) || SD (32); SD of entry.json \
+             entry 2",
+            "cosignature_message",
+            obj([("statement_digest", hex(&e2.statement_digest))]),
+            &spec::cosignature_message(&e2.statement_digest),
         ),
-        ("function", "signing_message".into()),
-        ("input", obj([("statement_digest", hex(digest.as_bytes()))])),
-        ("output", hex(&msg)),
-    ]));
+        hash_case(
+            "position message = \"provledger v2 position\\0\" (23 bytes) || L_{seq-1} (32) || E_seq (32); \
+             entry.json entry 2",
+            "position_message",
+            obj([("prev", hex(&e2.prev)), ("entry_hash", hex(&e2.entry_hash))]),
+            &spec::position_message(&e2.prev, &e2.entry_hash),
+        ),
+    ]);
     file_obj(
-        "BLAKE3 uses of provledger v1: derive_key contexts and Merkle hashes. Inputs and outputs are hex.",
+        "Hashes of docs/FORMAT.md §2 and the signed messages of §4.5. BLAKE3 hashes are keyed: H_label(m) = \
+         BLAKE3-keyed_hash(K(label), m) with K(label) = BLAKE3-derive_key(\"provledger v2 domain key\", label). \
+         The Merkle tree is RFC 6962 with SHA-256. 'function' names what is computed; inputs and outputs are \
+         hex (numbers are numbers).",
         cases,
     )
 }
 
-pub(crate) fn file_obj(desc: &str, cases: Vec<J>) -> J {
-    obj([("desc", desc.into()), ("cases", cases.into())])
+// ---------------------------------------------------------------------------------------------
+// entry.json
+
+/// The record of `b` written field by field (docs/FORMAT.md §4.2).
+pub fn record_fields(b: &Built) -> FieldWriter {
+    let mut w = FieldWriter::new();
+    let s = &b.spec;
+    w.u16("kind", s.kind.code());
+    w.u64("timestamp", s.timestamp);
+    w.u8("ct_len", u8::try_from(s.content_type.len()).expect("short"));
+    w.raw("content_type (ASCII)", s.content_type.as_bytes());
+    w.u16("ref_count", u16::try_from(s.refs.len()).expect("few"));
+    for (i, r) in s.refs.iter().enumerate() {
+        w.digest(&format!("refs[{i}]"), r);
+    }
+    w.u8("sig_flags", u8::from(b.position.is_some()));
+    w.u8("cosig_count", u8::try_from(b.cosignatures.len()).expect("few"));
+    if let Some(p) = &b.position {
+        w.digest("position.key_id", &p.key_id);
+        w.raw("position.signature ([u8; 64])", &p.signature);
+    }
+    for (i, c) in b.cosignatures.iter().enumerate() {
+        w.digest(&format!("cosignatures[{i}].key_id"), &c.key_id);
+        w.raw(&format!("cosignatures[{i}].signature ([u8; 64])"), &c.signature);
+    }
+    assert_eq!(w.bytes, b.record, "record field breakdown");
+    w
 }
 
-pub(crate) fn entry_case(inp: &EntryInput) -> J {
-    let e = inp.build();
-    let bytes = e.to_bytes().expect("encodes");
-    let s_bytes = e.statement.to_bytes();
-    let digest = statement_digest(&s_bytes);
-    let signers: Vec<J> = inp
-        .seeds
-        .iter()
-        .zip(&e.signatures)
-        .map(|(seed, sig)| {
-            let k = SigningKey::from_seed(seed);
-            obj([
-                ("seed", hex(seed)),
-                ("public_key", hex(&k.verifying_key().to_bytes())),
-                ("key_id", hex(k.key_id().0.as_bytes())),
-                ("signature", hex(&sig.signature)),
-            ])
-        })
-        .collect();
-    let input = obj([
-        ("seq", inp.seq.into()),
-        ("prev", hex(inp.prev.as_bytes())),
-        ("ledger_id", hex(&LEDGER_ID)),
-        ("kind", u64::from(inp.kind.code()).into()),
-        ("timestamp", inp.timestamp.into()),
-        ("content_type", inp.content_type.into()),
-        ("salt", hex(&inp.salt)),
-        ("payload", hex(&inp.payload)),
-        (
-            "refs",
-            inp.refs.iter().map(|r| hex(r.as_bytes())).collect::<Vec<_>>().into(),
-        ),
-    ]);
+fn signer_json(seed: &[u8; 32]) -> J {
+    let k = Key::from_seed(seed);
     obj([
-        ("desc", inp.desc.into()),
-        ("input", input.with("signers", signers)),
-        (
-            "output",
-            obj([
-                ("payload_commitment", hex(e.statement.payload.digest.as_bytes())),
-                ("statement", hex(&s_bytes)),
-                ("statement_digest", hex(digest.as_bytes())),
-                ("signing_message", hex(&signing_message(&digest))),
-                ("entry", hex(&bytes)),
-                ("entry_hash", hex(entry_hash(&bytes).as_bytes())),
-            ]),
-        ),
+        ("seed", hex(seed)),
+        ("public_key", hex(&k.public())),
+        ("key_id", hex(&k.key_id())),
     ])
 }
 
-pub(crate) fn gen_entry() -> J {
-    let inputs = entry_inputs();
-    let mut cases: Vec<J> = inputs.iter().map(entry_case).collect();
-    let base = inputs[2].build().to_bytes().expect("encodes");
-    let keys: Vec<J> = [SEED_OPERATOR, SEED_REVIEWER]
-        .iter()
-        .map(|s| hex(&SigningKey::from_seed(s).verifying_key().to_bytes()))
-        .collect();
-    let ct_at = 67; // content-type bytes start after seq, prev, ledger id, kind, timestamp, length
-    let refs_at = ct_at + "text/plain".len() + 40;
-    let sigs_at = refs_at + 2 + 64;
-    let mutate = |f: &dyn Fn(&mut Vec<u8>)| {
+pub fn entry_case(desc: &str, b: &Built) -> J {
+    let s = &b.spec;
+    let input = obj([
+        ("seq", b.seq.into()),
+        ("ledger_id", hex(&LEDGER_ID)),
+        ("prev_chain", hex(&b.prev)),
+        ("kind", u64::from(s.kind.code()).into()),
+        ("timestamp", s.timestamp.into()),
+        ("content_type", s.content_type.as_str().into()),
+        ("salt", hex(&s.salt)),
+        ("payload", hex(&s.payload)),
+        ("refs", hex_list(&s.refs)),
+        ("position_signer", s.position.as_ref().map(signer_json).into()),
+        (
+            "cosigners",
+            s.cosigners.iter().map(signer_json).collect::<Vec<J>>().into(),
+        ),
+    ]);
+    let output = obj([
+        ("payload_commitment", hex(&b.commitment)),
+        ("statement", hex(&b.statement)),
+        ("statement_digest", hex(&b.statement_digest)),
+        (
+            "cosignature_message",
+            hex(&spec::cosignature_message(&b.statement_digest)),
+        ),
+        (
+            "cosignatures",
+            hex_list(&b.cosignatures.iter().map(|c| c.signature).collect::<Vec<_>>()),
+        ),
+        ("authorship", hex(&b.authorship)),
+        ("entry_hash", hex(&b.entry_hash)),
+        ("position_message", hex(&spec::position_message(&b.prev, &b.entry_hash))),
+        ("position_signature", b.position.map(|p| hex(&p.signature)).into()),
+        ("record", hex(&b.record)),
+        ("record_fields", record_fields(b).to_json()),
+        ("chain", hex(&b.chain)),
+    ]);
+    obj([
+        ("desc", desc.into()),
+        ("type", "entry".into()),
+        ("input", input),
+        ("output", output),
+    ])
+}
+
+fn record_neg(desc: &str, record: &[u8], err: &str) -> J {
+    let got = provledger::entry::RecordRef::parse(record)
+        .map(|_| ())
+        .map_err(|e| crate::class(&e));
+    assert_eq!(got, Err(err), "{desc}");
+    obj([
+        ("desc", desc.into()),
+        ("type", "record".into()),
+        ("record", hex(record)),
+        ("want_err", err.into()),
+    ])
+}
+
+/// A signature case: the record of `b` read at `seq` in ledger `ledger_id` after `prev` with
+/// payload `payload`; `want` is the first signature that fails.
+#[allow(clippy::too_many_arguments)]
+fn sig_case(
+    desc: &str,
+    b: &Built,
+    seq: u64,
+    ledger_id: &[u8; 16],
+    prev: &[u8; 32],
+    payload: &[u8],
+    record: &[u8],
+    want: &str,
+) -> J {
+    let keys: Vec<[u8; 32]> = [SEED_OPERATOR, SEED_REVIEWER, SEED_AGENT].iter().map(public).collect();
+    assert_eq!(
+        crate::first_signature_failure(record, seq, ledger_id, prev, &b.spec.salt, payload, &keys),
+        Some(want),
+        "{desc}"
+    );
+    let check = if want == "PositionSignature" {
+        "chain"
+    } else {
+        "signature"
+    };
+    obj([
+        ("desc", desc.into()),
+        ("type", "signature".into()),
+        ("seq", seq.into()),
+        ("ledger_id", hex(ledger_id)),
+        ("prev_chain", hex(prev)),
+        ("salt", hex(&b.spec.salt)),
+        ("payload", hex(payload)),
+        ("record", hex(record)),
+        ("public_keys", hex_list(&keys)),
+        ("want_err", want.into()),
+        ("check", check.into()),
+    ])
+}
+
+pub fn gen_entry() -> J {
+    let chain = entry_chain();
+    let mut cases: Vec<J> = chain.iter().map(|(d, b)| entry_case(d, b)).collect();
+    let e2 = &chain[2].1;
+    let base = e2.record.clone();
+    let m = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = base.clone();
         f(&mut b);
         b
     };
-    let neg = |desc: &str, bytes: Vec<u8>, err: &str| {
-        obj([("desc", desc.into()), ("entry", hex(&bytes)), ("want_err", err.into())])
-    };
+    // Offsets in entry 2's record: kind 0, timestamp 2, ct_len 10, content type 11..21,
+    // ref_count 21, refs 23..87, sig_flags 87, cosig_count 88, position 89..185, co-signatures.
+    let (ct, rc, flags) = (11, 21, 87);
+    let mut minimal = 1u16.to_le_bytes().to_vec();
+    minimal.extend_from_slice(&T0.to_le_bytes());
+    minimal.extend_from_slice(&[0, 0, 0, 0, 0]);
+    let r = provledger::entry::RecordRef::parse(&minimal).expect("the minimal record decodes");
+    assert_eq!((r.refs().len(), r.position(), r.cosignatures().len()), (0, None, 0));
+    cases.push(obj([
+        (
+            "desc",
+            "the smallest record (MIN_ENTRY_LEN = 15 bytes): application, empty content type, no refs, no \
+             signatures"
+                .into(),
+        ),
+        ("type", "record".into()),
+        ("record", hex(&minimal)),
+        (
+            "decoded",
+            obj([
+                ("kind", 1u64.into()),
+                ("timestamp", T0.into()),
+                ("content_type", "".into()),
+                ("refs", J::Arr(vec![])),
+                ("position_key_id", J::Null),
+                ("cosigner_key_ids", J::Arr(vec![])),
+            ]),
+        ),
+    ]));
     cases.extend([
-        neg("empty input", vec![], "Truncated"),
-        neg(
-            "case 3 truncated by one byte",
-            base[..base.len() - 1].to_vec(),
+        record_neg("empty input", &[], "Truncated"),
+        record_neg(
+            "entry 2's record truncated by one byte",
+            &base[..base.len() - 1],
             "Truncated",
         ),
-        neg(
-            "case 3 with one trailing garbage byte",
-            mutate(&|b| b.push(0)),
+        record_neg("the minimal record truncated to 14 bytes", &minimal[..14], "Truncated"),
+        record_neg(
+            "entry 2's record with one trailing byte",
+            &m(&|b| b.push(0)),
             "TrailingBytes",
         ),
-        neg(
+        record_neg(
             "kind code 13 (the first undefined code; 0..=12 are defined)",
-            mutate(&|b| b[56..58].copy_from_slice(&13u16.to_le_bytes())),
+            &m(&|b| b[..2].copy_from_slice(&13u16.to_le_bytes())),
             "InvalidTag",
         ),
-        neg(
-            "kind code 0xffff",
-            mutate(&|b| b[56..58].copy_from_slice(&[0xff, 0xff])),
-            "InvalidTag",
-        ),
-        neg(
+        record_neg("kind code 0xffff", &m(&|b| b[..2].fill(0xff)), "InvalidTag"),
+        record_neg(
             "content type 'text plain' contains a space (0x20)",
-            mutate(&|b| b[ct_at + 4] = b' '),
+            &m(&|b| b[ct + 4] = b' '),
             "Invalid",
         ),
-        neg(
-            "content type contains DEL (0x7f)",
-            mutate(&|b| b[ct_at] = 0x7f),
-            "Invalid",
-        ),
-        neg(
-            "payload length 16 MiB + 1 (above MAX_PAYLOAD_LEN)",
-            mutate(&|b| b[refs_at - 8..refs_at].copy_from_slice(&(MAX_PAYLOAD_LEN + 1).to_le_bytes())),
+        record_neg("content type contains DEL (0x7f)", &m(&|b| b[ct] = 0x7f), "Invalid"),
+        record_neg(
+            "ref_count 1025 (above MAX_REFS = 1024), rejected before any ref is read",
+            &m(&|b| b[rc..rc + 2].copy_from_slice(&(MAX_REFS as u16 + 1).to_le_bytes())),
             "TooLong",
         ),
-        neg(
-            "refs count 1025 (above MAX_REFS = 1024), rejected before reading the refs",
-            mutate(&|b| b[refs_at..refs_at + 2].copy_from_slice(&1025u16.to_le_bytes())),
-            "TooLong",
-        ),
-        neg(
-            "refs count 1024 (allowed) but far fewer bytes follow: the entry runs short",
-            mutate(&|b| b[refs_at..refs_at + 2].copy_from_slice(&1024u16.to_le_bytes())),
+        record_neg(
+            "ref_count 1024 (allowed) but far fewer bytes follow",
+            &m(&|b| b[rc..rc + 2].copy_from_slice(&(MAX_REFS as u16).to_le_bytes())),
             "Truncated",
         ),
-        neg(
-            "signature count 17 (above MAX_SIGNATURES = 16)",
-            mutate(&|b| b[sigs_at] = 17),
+        record_neg(
+            "sig_flags 0x02 (an undefined flag bit)",
+            &m(&|b| b[flags] = 0x02),
+            "Invalid",
+        ),
+        record_neg(
+            "sig_flags 0x81 (bit 0 and an undefined bit)",
+            &m(&|b| b[flags] = 0x81),
+            "Invalid",
+        ),
+        record_neg(
+            "cosig_count 17 (above MAX_COSIGNATURES = 16)",
+            &m(&|b| b[flags + 1] = 17),
             "TooLong",
         ),
-    ]);
-    let sig_case = |desc: &str, bytes: Vec<u8>| {
-        obj([
-            ("desc", desc.into()),
-            ("entry", hex(&bytes)),
-            ("public_keys", keys.clone().into()),
-            ("want_err", "Signature".into()),
-        ])
-    };
-    let sig0 = sigs_at + 1 + 32; // signature bytes of the first signature (R then S)
-    cases.extend([
-        sig_case(
-            "decodes, but the first signature has one bit flipped in S",
-            mutate(&|b| b[sig0 + 40] ^= 0x01),
+        record_neg(
+            "cosig_count 3 where two co-signatures follow",
+            &m(&|b| b[flags + 1] = 3),
+            "Truncated",
         ),
-        sig_case(
-            "decodes, but the timestamp was changed after signing (statement digest differs)",
-            mutate(&|b| b[58] ^= 0x01),
-        ),
-        sig_case(
-            "decodes, but S of the first signature is replaced by S + L (non-canonical S, malleability)",
-            mutate(&|b| {
-                let mut carry = 0u16;
-                for i in 0..32 {
-                    let v = u16::from(b[sig0 + 32 + i]) + u16::from(GROUP_ORDER[i]) + carry;
-                    b[sig0 + 32 + i] = (v & 0xff) as u8;
-                    carry = v >> 8;
-                }
-            }),
-        ),
-        sig_case(
-            "decodes, but R of the first signature is the identity point (small-order R)",
-            mutate(&|b| b[sig0..sig0 + 32].copy_from_slice(&IDENTITY_POINT)),
-        ),
-        sig_case(
-            "decodes, but both signatures carry the same key id (a key may sign once)",
-            mutate(&|b| {
-                let first: Vec<u8> = b[sigs_at + 1..sigs_at + 97].to_vec();
-                b[sigs_at + 97..sigs_at + 193].copy_from_slice(&first);
-            }),
+        record_neg(
+            "sig_flags bit 0 cleared: the position signature's 96 bytes are left over",
+            &m(&|b| b[flags] = 0),
+            "TrailingBytes",
         ),
     ]);
+    cases.extend(signature_cases(&chain));
     file_obj(
-        "Entry encodings (docs/FORMAT.md: Statement, Entry, signature block). Positive cases give the inputs \
-         (keys from 32-byte Ed25519 seeds) and every derived output; Ed25519 is deterministic. want_err names \
-         the DecodeError variant, or 'Signature' for entries that decode but fail strict signature \
-         verification against public_keys.",
+        "Entries (docs/FORMAT.md §4): type 'entry' builds an entry of one ledger (id a0..af) from fixed inputs \
+         (keys from 32-byte Ed25519 seeds; Ed25519 is deterministic) and gives every value on the way: the \
+         commitment C, the statement S, its digest SD, the co-signatures (over the co-signature message), the \
+         authorship bytes A, the entry hash E = H_entry(seq || S || A), the position signature (over the \
+         position message), the stored record R with a field breakdown, and the chain value L. type 'record': \
+         decoding a stored record, 'decoded' fields or want_err (Truncated, TrailingBytes, InvalidTag, Invalid, \
+         TooLong). type 'signature': a record that decodes, read at 'seq' of ledger 'ledger_id' after chain \
+         value 'prev_chain' with the given salt and payload; want_err names the first signature that fails \
+         strict verification (docs/FORMAT.md §9 E6, the position signature first): 'PositionSignature' (the \
+         verify check 'chain') or 'CoSignature' (check 'signature'); keys are found by key id among \
+         'public_keys'.",
         cases,
     )
 }
 
-/// Where scanning a one-segment file (segment header, then `bytes`) stops.
-pub(crate) fn classify(bytes: &[u8], newest: bool) -> J {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join(segment_file_name(0));
-    let mut data = SegmentHeader {
-        ledger_id: LedgerId(LEDGER_ID),
-        first_seq: 0,
-    }
-    .encode()
-    .to_vec();
-    data.extend_from_slice(bytes);
-    std::fs::write(&path, &data).expect("write temp segment");
-    let file = StdBackend.open_read(&path).expect("open temp segment");
-    let mut scanner = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, data.len() as u64, newest);
-    let mut frames = 0u64;
-    let stop = loop {
-        match scanner.next_chunk(1) {
-            Ok(c) if c.frames.is_empty() => break J::Null,
-            Ok(c) => frames += c.frames.len() as u64,
-            Err(ScanStop::Torn { offset, reason, .. }) => {
-                break obj([
-                    ("class", "torn".into()),
-                    ("offset", offset.into()),
-                    ("reason", reason.into()),
-                ])
-            }
-            Err(ScanStop::Corrupt { offset, reason }) => {
-                break obj([
-                    ("class", "corrupt".into()),
-                    ("offset", offset.into()),
-                    ("reason", reason.into()),
-                ])
-            }
-            Err(ScanStop::Io(k)) => panic!("I/O error {k:?}"),
-        }
-    };
-    obj([("good_frames", frames.into()), ("stop", stop)])
-}
-
-pub(crate) fn frame_bytes() -> (Vec<u8>, [u8; 32], Vec<u8>, Vec<u8>) {
-    let inp = &entry_inputs()[1];
-    let entry = inp.build().to_bytes().expect("encodes");
-    let mut f = Vec::new();
-    encode_frame(&mut f, &entry, &inp.salt, &inp.payload);
-    (entry, inp.salt, inp.payload.clone(), f)
-}
-
-pub(crate) fn gen_frame() -> J {
-    let (entry, salt, payload, frame) = frame_bytes();
-    let e = entry.len();
-    let s_off = FRAME_HEADER_LEN + e + 4;
-    let s_len = 33 + payload.len();
-    let mut erased = frame[..s_off].to_vec();
-    erased.extend_from_slice(&erased_section(payload.len()));
-    let word = |b: &[u8], at: usize| hex(&b[at..at + 4]);
-    let mut cases = vec![
-        obj([
-            (
-                "desc",
-                "frame of entry.json case 2 with its salt and payload (payload state 0 = present)".into(),
-            ),
-            ("type", "frame".into()),
-            ("state", "present".into()),
-            ("entry", hex(&entry)),
-            ("salt", hex(&salt)),
-            ("payload", hex(&payload)),
-            ("frame", hex(&frame)),
-            ("entry_len", (e as u64).into()),
-            ("section_len", (s_len as u64).into()),
-            ("header_crc", word(&frame, 8)),
-            ("entry_crc", word(&frame, 12 + e)),
-            ("payload_crc", word(&frame, s_off + s_len)),
-        ]),
-        obj([
-            (
-                "desc",
-                "the same frame after erasure: state byte 1, salt and payload overwritten with zeros, new payload \
-                 CRC; header, entry and entry CRC unchanged"
-                    .into(),
-            ),
-            ("type", "frame".into()),
-            ("state", "erased".into()),
-            ("entry", hex(&entry)),
-            ("payload_len", (payload.len() as u64).into()),
-            ("frame", hex(&erased)),
-            ("entry_len", (e as u64).into()),
-            ("section_len", (s_len as u64).into()),
-            ("header_crc", word(&erased, 8)),
-            ("entry_crc", word(&erased, 12 + e)),
-            ("payload_crc", word(&erased, s_off + s_len)),
-        ]),
-    ];
-    let scan = |desc: &str, bytes: Vec<u8>| {
-        obj([
-            ("desc", desc.into()),
-            ("type", "scan".into()),
-            ("bytes", hex(&bytes)),
-            ("newest", classify(&bytes, true)),
-            ("sealed", classify(&bytes, false)),
-        ])
-    };
+fn signature_cases(chain: &[(&'static str, Built)]) -> Vec<J> {
+    let id = &LEDGER_ID;
+    let e2 = &chain[2].1;
+    let (rec, pay) = (&e2.record, &e2.spec.payload);
+    let pos_sig = 89 + 32; // the position signature's bytes (R then S) in entry 2's record
     let m = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut b = frame.clone();
+        let mut b = rec.clone();
         f(&mut b);
         b
     };
-    let twice = [frame.clone(), frame.clone()].concat();
-    let mut bounds = frame[..12].to_vec();
-    bounds[..4].copy_from_slice(&u32::try_from(MIN_ENTRY_LEN - 1).expect("small").to_le_bytes());
-    let c = crc(&[&bounds[..8]]);
-    bounds[8..12].copy_from_slice(&c.to_le_bytes());
-    bounds.extend_from_slice(&frame[12..]);
-    cases.extend([
-        scan("the intact frame", frame.clone()),
-        scan("two intact frames", twice.clone()),
-        scan("header bit flip (bit 0 of entry_len)", m(&|b| b[0] ^= 1)),
-        scan("header bit flip in the header CRC", m(&|b| b[9] ^= 0x80)),
-        scan("entry bit flip (a byte of prev)", m(&|b| b[12 + 20] ^= 1)),
-        scan("entry CRC bit flip", m(&|b| b[12 + e] ^= 1)),
-        scan("payload bit flip (first payload byte)", m(&|b| b[s_off + 33] ^= 1)),
-        scan(
-            "payload-section state byte set to 1 without erasing (CRC not updated)",
-            m(&|b| b[s_off] = 1),
-        ),
-        scan(
-            "header bit flip in the first of two frames: damage even in the newest segment",
-            [m(&|b| b[0] ^= 1), frame.clone()].concat(),
-        ),
-        scan(
-            "entry_len 109 (below the 110-byte minimum) with a valid header CRC: damage",
-            bounds,
-        ),
-        scan(
-            "truncated by one byte: frame extends past EOF",
-            frame[..frame.len() - 1].to_vec(),
-        ),
-        scan("only 11 bytes of a header at EOF", frame[..11].to_vec()),
-        scan(
-            "intact frame, then 5 non-zero bytes (an incomplete header) at EOF",
-            [frame.clone(), vec![0xee; 5]].concat(),
-        ),
-        scan(
-            "intact frame, then 40 zero bytes (size extended, data never written)",
-            [frame.clone(), vec![0; 40]].concat(),
-        ),
-        scan(
-            "final frame whose payload CRC (last 4 bytes) is zero: incompletely written",
-            m(&|b| {
-                let n = b.len();
-                b[n - 4..].fill(0);
-            }),
-        ),
-        scan(
-            "final frame whose payload section and CRC are all zero",
-            m(&|b| {
-                let n = b.len();
-                b[s_off..n].fill(0);
-            }),
-        ),
-        scan(
-            "first of two frames with its payload CRC zeroed: not final, so damage",
-            [
-                m(&|b| {
-                    let n = b.len();
-                    b[n - 4..].fill(0);
-                }),
-                frame.clone(),
-            ]
-            .concat(),
-        ),
-    ]);
-    let section = |desc: &str, s: Vec<u8>, want: J| {
-        obj([("desc", desc.into()), ("type", "section".into()), ("section", hex(&s))]).with("want", want)
-    };
-    let present = [vec![0], salt.to_vec(), payload.clone()].concat();
-    let mut bad_erased = vec![0u8; 33 + 3];
-    bad_erased[0] = 1;
-    bad_erased[5] = 1;
-    cases.extend([
-        section(
-            "present: state 0, salt, payload",
-            present.clone(),
-            obj([
-                ("state", "present".into()),
-                ("salt", hex(&salt)),
-                ("payload", hex(&payload)),
-            ]),
-        ),
-        section(
-            "erased: state 1 and 35 zero bytes (a 3-byte payload)",
-            [vec![1], vec![0; 35]].concat(),
-            obj([("state", "erased".into())]),
-        ),
-        section(
-            "state 1 but a non-zero byte remains",
-            bad_erased,
-            obj([("want_err", "erased payload section is not zeroed".into())]),
-        ),
-        section(
-            "state 2 is undefined",
-            [vec![2], present[1..].to_vec()].concat(),
-            obj([("want_err", "unknown payload state".into())]),
-        ),
-    ]);
-    file_obj(
-        "Frames (docs/FORMAT.md: Frame, Payload section, Torn tail). type 'frame': exact bytes and checksums \
-         (CRC-32C, little-endian). type 'scan': the file is a 64-byte segment header (ledger id a0..af, \
-         first_seq 0) followed by 'bytes'; 'newest' / 'sealed' give how a reader classifies it when that \
-         segment is / is not the newest: good_frames, then stop = null (clean end) or the class ('torn' = \
-         incomplete final record, cut on recovery; 'corrupt' = damage), file offset and reason. type \
-         'section': payload-section parsing.",
-        cases,
-    )
-}
-
-pub(crate) fn gen_segment_header() -> J {
-    let id = LedgerId(LEDGER_ID);
-    let mut cases = Vec::new();
-    for first_seq in [0u64, 1_000_000, u64::MAX] {
-        let h = SegmentHeader {
-            ledger_id: id,
-            first_seq,
-        }
-        .encode();
-        cases.push(obj([
-            ("desc", format!("segment header, first_seq {first_seq}").into()),
-            ("type", "segment_header".into()),
-            ("ledger_id", hex(&LEDGER_ID)),
-            ("first_seq", first_seq.into()),
-            ("header", hex(&h)),
-            ("file_name", segment_file_name(first_seq).into()),
-        ]));
-    }
-    for first_seq in [0u64, 1_000_000] {
-        cases.push(obj([
-            ("desc", format!("index header, first_seq {first_seq}").into()),
-            ("type", "index_header".into()),
-            ("ledger_id", hex(&LEDGER_ID)),
-            ("first_seq", first_seq.into()),
-            ("header", hex(&encode_index_header(id, first_seq))),
-            ("file_name", index_file_name(first_seq).into()),
-        ]));
-    }
-    let base = SegmentHeader {
-        ledger_id: id,
-        first_seq: 7,
-    }
-    .encode();
-    let recrc = |mut b: [u8; 64]| {
-        let c = crc(&[&b[..60]]);
-        b[60..].copy_from_slice(&c.to_le_bytes());
-        b
-    };
-    let neg = |desc: &str, b: [u8; 64], err: &str| {
-        obj([
-            ("desc", desc.into()),
-            ("type", "segment_header".into()),
-            ("header", hex(&b)),
-            ("want_err", err.into()),
-        ])
-    };
-    let with = |f: &dyn Fn(&mut [u8; 64])| {
-        let mut b = base;
-        f(&mut b);
-        b
-    };
-    cases.extend([
-        neg("bad magic (first byte)", with(&|b| b[0] = b'X'), "BadMagic"),
-        neg("checksum bit flip", with(&|b| b[60] ^= 1), "Checksum"),
-        neg(
-            "first_seq bit flip, checksum not updated",
-            with(&|b| b[32] ^= 1),
-            "Checksum",
-        ),
-        neg(
-            "version 2 with a matching checksum",
-            recrc(with(&|b| b[8] = 2)),
-            "UnsupportedVersion",
-        ),
-        neg(
-            "version 2 with a stale checksum: the checksum is checked before the version",
-            with(&|b| b[8] = 2),
-            "Checksum",
-        ),
-        neg(
-            "reserved byte 12 non-zero with a matching checksum",
-            recrc(with(&|b| b[12] = 1)),
-            "Invalid",
-        ),
-        neg(
-            "reserved byte 50 non-zero with a matching checksum",
-            recrc(with(&|b| b[50] = 1)),
-            "Invalid",
-        ),
-    ]);
-    file_obj(
-        "Segment and index file headers (docs/FORMAT.md: Segment file, Index file, Directory layout). want_err \
-         names the DecodeError variant of SegmentHeader::decode; an index header is valid only if it equals \
-         the encoding of its segment's (ledger id, first_seq) exactly.",
-        cases,
-    )
-}
-
-/// Variant index of a principal type (docs/FORMAT.md §6), written out, not taken from bincode.
-pub(crate) fn principal_type_index(t: PrincipalType) -> u32 {
-    match t {
-        PrincipalType::Person => 0,
-        PrincipalType::SoftwareAgent => 1,
-        PrincipalType::Service => 2,
-    }
-}
-
-/// Variant index of a role (docs/FORMAT.md §6).
-pub(crate) fn role_index(r: Role) -> u32 {
-    match r {
-        Role::Admin => 0,
-        Role::Operator => 1,
-        Role::Requester => 2,
-        Role::Reviewer => 3,
-        Role::Approver => 4,
-        Role::AiAgent => 5,
-    }
-}
-
-/// Variant index of a policy rule (docs/FORMAT.md §6.1).
-pub(crate) fn rule_index(r: RuleId) -> u32 {
-    match r {
-        RuleId::GatedImpact => 0,
-        RuleId::ApprovalRequired => 1,
-        RuleId::SelfApproval => 2,
-        RuleId::ApprovalByAi => 3,
-        RuleId::ApprovalNotPerson => 4,
-        RuleId::ApprovalAfterExecution => 5,
-        RuleId::ApprovalWrongProposal => 6,
-        RuleId::ApprovalExpired => 7,
-        RuleId::ApprovalRevoked => 8,
-        RuleId::HumanOnlyNotByPerson => 9,
-        RuleId::KeyOutsideEnvironment => 10,
-        RuleId::ProductionReliesOnExperimentation => 11,
-        RuleId::UngatedGovernanceChange => 12,
-        RuleId::ExecutionAfterRejection => 13,
-        other => panic!("rule {other} has no documented index: update docs/FORMAT.md §6.1"),
-    }
-}
-
-/// A policy written field by field (docs/FORMAT.md §6.1).
-pub(crate) fn policy_by_hand(w: &mut independent::FieldWriter, prefix: &str, p: &Policy) {
-    w.u8(&format!("{prefix}min_approvals"), p.min_approvals);
-    w.count(&format!("{prefix}rules"), p.rules.len());
-    for (j, r) in p.rules.iter().enumerate() {
-        w.variant(&format!("{prefix}rules[{j}] = {r}"), rule_index(*r));
-    }
-}
-
-/// The genesis fixture written field by field from docs/FORMAT.md (independently of bincode).
-pub(crate) fn genesis_by_hand(g: &Genesis) -> independent::FieldWriter {
-    let mut w = independent::FieldWriter::new();
-    w.string("name", &g.name);
-    w.count("anchors", g.anchors.len());
-    for (i, a) in g.anchors.iter().enumerate() {
-        w.raw(&format!("anchors[{i}].public_key ([u8; 32])"), &a.public_key);
-        w.string(&format!("anchors[{i}].principal_id"), &a.principal_id);
-        w.variant(
-            &format!("anchors[{i}].principal_type"),
-            principal_type_index(a.principal_type),
-        );
-        w.count(&format!("anchors[{i}].roles"), a.roles.len());
-        for (j, r) in a.roles.iter().enumerate() {
-            w.variant(&format!("anchors[{i}].roles[{j}]"), role_index(*r));
-        }
-    }
-    policy_by_hand(&mut w, "policy.", &g.policy);
-    w
-}
-
-/// Field breakdown `[{offset, size, field, hex}]` of a hand-written payload.
-pub(crate) fn fields_json(w: &independent::FieldWriter) -> J {
-    w.fields
-        .iter()
-        .map(|(off, size, name)| {
-            obj([
-                ("offset", (*off as u64).into()),
-                ("size", (*size as u64).into()),
-                ("field", name.as_str().into()),
-                ("hex", hex(&w.bytes[*off..off + size])),
-            ])
-        })
-        .collect::<Vec<J>>()
-        .into()
-}
-
-/// A 32-byte string that decodes (as ed25519-dalek decodes) to a point of large order but is
-/// not canonical: its y value is p + k for a small k (docs/FORMAT.md §3).
-pub(crate) fn non_canonical_key() -> [u8; 32] {
-    for k in 0u8..19 {
-        // p + k, little-endian: p = 2^255 - 19 = ed ff .. ff 7f.
-        let mut b = [0xffu8; 32];
-        b[31] = 0x7f;
-        b[0] = 0xed + k;
-        if let Ok(vk) = ed25519_dalek::VerifyingKey::from_bytes(&b) {
-            if !vk.is_weak() {
-                return b;
-            }
-        }
-    }
-    panic!("no non-canonical key of large order");
-}
-
-pub(crate) fn gen_genesis() -> J {
-    let g = genesis_fixture();
-    let bytes = g.encode().expect("encodes");
-    let hand = genesis_by_hand(&g);
-    assert_eq!(hand.bytes, bytes, "FORMAT.md's genesis layout disagrees with bincode");
-    let anchors: Vec<J> = g
-        .anchors
-        .iter()
-        .map(|a| {
-            obj([
-                ("public_key", hex(&a.public_key)),
-                ("principal_id", a.principal_id.as_str().into()),
-                ("principal_type", format!("{:?}", a.principal_type).into()),
-                (
-                    "roles",
-                    a.roles
-                        .iter()
-                        .map(|r| format!("{r:?}").into())
-                        .collect::<Vec<J>>()
-                        .into(),
-                ),
-            ])
-        })
-        .collect();
-    let policy = obj([
-        ("min_approvals", u64::from(g.policy.min_approvals).into()),
-        (
-            "rules",
-            g.policy.rules.iter().map(|r| r.id().into()).collect::<Vec<J>>().into(),
-        ),
-    ]);
-    let mut cases = vec![obj([
-        (
-            "desc",
-            "genesis record with three anchors (keys of seeds 0x01, 0x02, 0x03 x 32) and the default policy \
-             (one approval, all 14 rules)"
-                .into(),
-        ),
-        (
-            "record",
-            obj([
-                ("name", g.name.as_str().into()),
-                ("anchors", anchors.into()),
-                ("policy", policy),
-            ]),
-        ),
-        ("payload", hex(&bytes)),
-        ("fields", fields_json(&hand)),
-    ])];
-    let neg = |desc: &str, b: Vec<u8>, err: &str| {
-        obj([("desc", desc.into()), ("payload", hex(&b)), ("want_err", err.into())])
-    };
-    let op = SigningKey::from_seed(&SEED_OPERATOR).verifying_key().to_bytes();
-    let rev = SigningKey::from_seed(&SEED_REVIEWER).verifying_key().to_bytes();
-    let anchor = |pk: [u8; 32], roles: Vec<Role>| TrustAnchorKey {
-        public_key: pk,
-        principal_id: String::new(),
-        principal_type: PrincipalType::Service,
-        roles,
-    };
-    let record = |name: &str, anchors: Vec<TrustAnchorKey>| Genesis {
-        name: name.into(),
-        anchors,
-        policy: Policy {
-            min_approvals: 1,
-            rules: vec![],
-        },
-    };
-    // Written from docs/FORMAT.md §6.0 field by field: `Genesis::encode` refuses what
-    // `decode` would refuse, and the negative cases need those bytes. A valid record's
-    // library encoding must equal it.
-    let enc = |g: &Genesis| {
-        let bytes = genesis_by_hand(g).bytes;
-        if let Ok(lib) = g.encode() {
-            assert_eq!(lib, bytes, "Genesis::encode differs from docs/FORMAT.md §6.0");
-        }
-        bytes
-    };
-    let min = enc(&record("x", vec![anchor(op, vec![Role::Admin])]));
-    // Offsets inside `min`: name len 0..8, name 8, anchors count 9..17, public key 17..49,
-    // principal id len 49..57, principal type 57..61, roles count 61..69, role 69..73,
-    // min_approvals 73, rules count 74..82.
-    let with = |f: &dyn Fn(&mut Vec<u8>)| {
-        let mut b = min.clone();
-        f(&mut b);
-        b
-    };
-    let long = "n".repeat(provledger::record::MAX_NAME_LEN);
-    let longer = "n".repeat(provledger::record::MAX_NAME_LEN + 1);
-    let mut long_principal = anchor(op, vec![Role::Admin]);
-    long_principal.principal_id = longer.clone();
-    cases.extend([
-        obj([
-            (
-                "desc",
-                "minimal valid record: one anchor (role Admin), empty principal id, min_approvals 1, no rules".into(),
-            ),
-            ("payload", hex(&min)),
-        ]),
-        obj([
-            ("desc", "name of exactly 256 bytes (MAX_NAME_LEN) is accepted".into()),
-            (
-                "payload",
-                hex(&enc(&record(&long, vec![anchor(op, vec![Role::Admin])]))),
-            ),
-        ]),
-        neg("no anchors", enc(&record("x", vec![])), "Invalid"),
-        neg(
-            "65 anchors (above MAX_ANCHORS = 64)",
-            enc(&record("x", vec![anchor(op, vec![Role::Admin]); 65])),
-            "TooLong",
-        ),
-        neg(
-            "no anchor has the Admin role",
-            enc(&record("x", vec![anchor(op, vec![Role::Operator])])),
-            "Invalid",
-        ),
-        neg(
-            "the same public key in two anchors",
-            enc(&record(
-                "x",
-                vec![anchor(op, vec![Role::Admin]), anchor(op, vec![Role::Operator])],
-            )),
-            "Invalid",
-        ),
-        neg(
-            "name of 257 bytes (above MAX_NAME_LEN = 256)",
-            enc(&record(&longer, vec![anchor(op, vec![Role::Admin])])),
-            "Invalid",
-        ),
-        neg(
-            "principal id of 257 bytes (above MAX_NAME_LEN = 256)",
-            enc(&record("x", vec![anchor(rev, vec![]), long_principal])),
-            "Invalid",
-        ),
-        neg("truncated by one byte", min[..min.len() - 1].to_vec(), "Payload"),
-        neg("one trailing byte", with(&|b| b.push(0)), "TrailingBytes"),
-        neg(
-            "name length u64::MAX: refused by the 1 MiB limit before allocating",
-            with(&|b| b[..8].fill(0xff)),
-            "Payload",
-        ),
-        neg("name is not UTF-8 (0xff)", with(&|b| b[8] = 0xff), "Payload"),
-        neg("principal type variant 3 (undefined)", with(&|b| b[57] = 3), "Payload"),
-        neg("role variant 6 (undefined)", with(&|b| b[69] = 6), "Payload"),
-        neg(
-            "rule variant 14 (undefined)",
-            with(&|b| {
-                b[74] = 1;
-                b.extend_from_slice(&14u32.to_le_bytes());
-            }),
-            "Payload",
-        ),
-        neg(
-            "anchor key is the identity point (weak)",
-            enc(&record("x", vec![anchor(IDENTITY_POINT, vec![Role::Admin])])),
-            "Invalid",
-        ),
-        neg(
-            "anchor key is a non-canonical encoding (y = p + k >= p) of a large-order point",
-            enc(&record("x", vec![anchor(non_canonical_key(), vec![Role::Admin])])),
-            "Invalid",
-        ),
-    ]);
-    file_obj(
-        "Genesis payloads (docs/FORMAT.md: Genesis payload): bincode 2, fixed-width little-endian integers; \
-         String = u64 length + UTF-8; Vec = u64 count + items; enum = u32 variant index (PrincipalType: \
-         Person 0, SoftwareAgent 1, Service 2; Role: Admin 0, Operator 1, Requester 2, Reviewer 3, \
-         Approver 4, AiAgent 5; RuleId: §6.1); [u8; 32] = 32 raw bytes; u8 = one byte. 'fields' breaks the \
-         first payload down. want_err names the DecodeError variant of Genesis::decode.",
-        cases,
-    )
-}
-
-pub(crate) const TREE_SIZES: [u64; 12] = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17];
-
-pub(crate) fn merkle_leaf(i: u64) -> Digest {
-    hash_leaf(&Digest::from_bytes([u8::try_from(i).expect("small tree"); 32]))
-}
-
-pub(crate) fn merkle_tree(n: u64) -> MemoryTree {
-    let mut t = MemoryTree::new();
-    for i in 0..n {
-        t.push(merkle_leaf(i)).expect("push");
-    }
-    t
-}
-
-pub(crate) fn digests(v: &[Digest]) -> J {
-    v.iter().map(|d| hex(d.as_bytes())).collect::<Vec<_>>().into()
-}
-
-pub(crate) fn gen_merkle() -> J {
-    let mut cases = Vec::new();
-    let leaves: Vec<Digest> = (0..17).map(merkle_leaf).collect();
-    let root = |n: u64| root_from_leaves(&leaves[..usize::try_from(n).expect("small")]);
-    for n in TREE_SIZES {
-        cases.push(obj([
-            ("desc", format!("root of the tree of size {n}").into()),
-            ("type", "root".into()),
-            ("size", n.into()),
-            ("root", hex(root(n).as_bytes())),
-        ]));
-    }
-    let tree = merkle_tree(17);
-    for (i, n) in [(0u64, 1u64), (2, 7), (5, 17), (16, 17)] {
-        let path = inclusion_proof(&tree, i, n).expect("proof");
-        cases.push(obj([
-            ("desc", format!("inclusion of leaf {i} in the tree of size {n}").into()),
-            ("type", "inclusion".into()),
-            ("leaf_index", i.into()),
-            ("tree_size", n.into()),
-            ("entry_hash", hex(&[u8::try_from(i).expect("small"); 32])),
-            ("leaf_hash", hex(merkle_leaf(i).as_bytes())),
-            ("path", digests(&path)),
-            ("root", hex(root(n).as_bytes())),
-        ]));
-    }
-    for (m, n) in [(3u64, 7u64), (4, 17), (7, 7), (1, 2)] {
-        let path = consistency_proof(&tree, m, n).expect("proof");
-        cases.push(obj([
-            (
-                "desc",
-                format!("consistency of the tree of size {m} with the tree of size {n}").into(),
-            ),
-            ("type", "consistency".into()),
-            ("old_size", m.into()),
-            ("new_size", n.into()),
-            ("old_root", hex(root(m).as_bytes())),
-            ("new_root", hex(root(n).as_bytes())),
-            ("path", digests(&path)),
-        ]));
-    }
-    let p27 = inclusion_proof(&tree, 2, 7).expect("proof");
-    let mut flipped = p27.clone();
-    let mut b = flipped[1].to_bytes();
-    b[0] ^= 1;
-    flipped[1] = Digest::from_bytes(b);
-    let inc_neg = |desc: &str, i: u64, n: u64, path: &[Digest], err: &str| {
-        obj([
-            ("desc", desc.into()),
-            ("type", "inclusion".into()),
-            ("leaf_index", i.into()),
-            ("tree_size", n.into()),
-            ("leaf_hash", hex(merkle_leaf(2).as_bytes())),
-            ("path", digests(path)),
-            ("root", hex(root(7).as_bytes())),
-            ("want_err", err.into()),
-        ])
-    };
-    cases.extend([
-        inc_neg("leaf 2 of 7 with one path bit flipped", 2, 7, &flipped, "RootMismatch"),
-        inc_neg("leaf 2 of 7 claimed as leaf 3", 3, 7, &p27, "RootMismatch"),
-        inc_neg(
-            "leaf 2 of 7 with the last path element dropped",
+    let mut cases = vec![
+        sig_case(
+            "entry 2 with one bit of the position signature's S flipped",
+            e2,
             2,
-            7,
-            &p27[..2],
-            "Malformed",
+            id,
+            &e2.prev,
+            pay,
+            &m(&|b| b[pos_sig + 40] ^= 1),
+            "PositionSignature",
         ),
-        inc_neg("leaf index 7 not below tree size 7", 7, 7, &p27, "Malformed"),
-    ]);
-    let c37 = consistency_proof(&tree, 3, 7).expect("proof");
-    let con_neg = |desc: &str, m: u64, n: u64, path: &[Digest], err: &str| {
-        obj([
-            ("desc", desc.into()),
-            ("type", "consistency".into()),
-            ("old_size", m.into()),
-            ("new_size", n.into()),
-            ("old_root", hex(root(3).as_bytes())),
-            ("new_root", hex(root(7).as_bytes())),
-            ("path", digests(path)),
-            ("want_err", err.into()),
-        ])
+        sig_case(
+            "entry 2 with the position signature's S replaced by S + L (non-canonical: malleability)",
+            e2,
+            2,
+            id,
+            &e2.prev,
+            pay,
+            &m(&|b| {
+                let mut s: [u8; 64] = b[pos_sig..pos_sig + 64].try_into().expect("64");
+                add_group_order(&mut s);
+                b[pos_sig..pos_sig + 64].copy_from_slice(&s);
+            }),
+            "PositionSignature",
+        ),
+        sig_case(
+            "entry 2 with the position signature's R replaced by the identity point (small order)",
+            e2,
+            2,
+            id,
+            &e2.prev,
+            pay,
+            &m(&|b| b[pos_sig..pos_sig + 32].copy_from_slice(&IDENTITY_POINT)),
+            "PositionSignature",
+        ),
+        sig_case(
+            "entry 2 moved to seq 7 (same chain value before it): E binds seq",
+            e2,
+            7,
+            id,
+            &e2.prev,
+            pay,
+            rec,
+            "PositionSignature",
+        ),
+        sig_case(
+            "entry 2 re-linked after entry 0 (as if entry 1 were deleted): seq 1, prev = L_0",
+            e2,
+            1,
+            id,
+            &chain[0].1.chain,
+            pay,
+            rec,
+            "PositionSignature",
+        ),
+        sig_case(
+            "entry 2 replayed into another ledger (id b0..bf)",
+            e2,
+            2,
+            &[0xb0; 16],
+            &e2.prev,
+            pay,
+            rec,
+            "PositionSignature",
+        ),
+        sig_case(
+            "entry 2 with its timestamp changed after signing",
+            e2,
+            2,
+            id,
+            &e2.prev,
+            pay,
+            &m(&|b| b[2] ^= 1),
+            "PositionSignature",
+        ),
+        sig_case(
+            "entry 2 with a payload that is not the one committed (one byte instead of none)",
+            e2,
+            2,
+            id,
+            &e2.prev,
+            b"!",
+            rec,
+            "PositionSignature",
+        ),
+    ];
+    let respec = |desc: &str, b: &Built, damage: &dyn Fn(&mut Vec<Sig>)| {
+        let nb = build_with(id, b.seq, b.prev, &b.spec, |c| damage(c));
+        sig_case(
+            desc,
+            &nb,
+            nb.seq,
+            id,
+            &nb.prev,
+            &nb.spec.payload,
+            &nb.record,
+            "CoSignature",
+        )
     };
+    let other_sd = chain[4].1.statement_digest;
     cases.extend([
-        con_neg(
-            "3 -> 7 with the first path element replaced by the second",
-            3,
-            7,
-            &[c37[1], c37[1], c37[2], c37[3]],
-            "RootMismatch",
+        respec(
+            "entry 2 whose first co-signature (the reviewer's) had a bit flipped before the writer position-signed \
+             the entry: the position signature verifies, the co-signature does not",
+            e2,
+            &|c| c[0].signature[40] ^= 1,
         ),
-        con_neg(
-            "3 -> 7 with an extra path element",
-            3,
-            7,
-            &[c37.clone(), vec![c37[0]]].concat(),
-            "Malformed",
+        respec(
+            "entry 2 whose second co-signature (the agent's) is S + L, position-signed afterwards",
+            e2,
+            &|c| add_group_order(&mut c[1].signature),
         ),
-        con_neg("old size 0", 0, 7, &c37, "Malformed"),
-        con_neg("old size above new size", 8, 7, &c37, "Malformed"),
+        respec(
+            "entry 2 whose first co-signature is the reviewer's valid signature over another statement (entry 4's)",
+            e2,
+            &|c| {
+                c[0].signature = Key::from_seed(&SEED_REVIEWER).sign(&spec::cosignature_message(&other_sd));
+            },
+        ),
+        respec(
+            "entry 5 (no position signature) with a bit of its co-signature flipped",
+            &chain[5].1,
+            &|c| c[0].signature[0] ^= 1,
+        ),
     ]);
-    obj([
-        (
-            "desc",
-            "RFC 9162 Merkle trees with BLAKE3 (docs/FORMAT.md: Merkle tree): leaf = BLAKE3(0x00 || entry_hash), \
-             node = BLAKE3(0x01 || left || right), empty tree = BLAKE3(empty string). Paths are RFC 9162 \
-             inclusion / consistency proofs, leaf level first. want_err: 'Malformed' (structurally wrong) \
-             or 'RootMismatch' (well-formed, does not verify)."
-                .into(),
-        ),
-        (
-            "leaf_entry_hash_rule",
-            "the entry hash of leaf i is 32 bytes each equal to i".into(),
-        ),
-        ("cases", cases.into()),
-    ])
+    cases
 }

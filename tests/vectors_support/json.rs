@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 #[derive(Clone, Debug)]
 pub enum J {
     Null,
+    Bool(bool),
     Num(u64),
     Str(String),
     Arr(Vec<J>),
@@ -22,6 +23,12 @@ impl From<&str> for J {
 impl From<String> for J {
     fn from(s: String) -> Self {
         J::Str(s)
+    }
+}
+
+impl From<bool> for J {
+    fn from(b: bool) -> Self {
+        J::Bool(b)
     }
 }
 
@@ -53,6 +60,16 @@ pub fn hex(bytes: &[u8]) -> J {
     J::Str(provledger::hash::hex_encode(bytes))
 }
 
+/// A JSON array of hex strings.
+pub fn hex_list<T: AsRef<[u8]>>(items: &[T]) -> J {
+    J::Arr(items.iter().map(|b| hex(b.as_ref())).collect())
+}
+
+/// A JSON array of numbers.
+pub fn num_list(items: &[u64]) -> J {
+    J::Arr(items.iter().map(|&n| J::Num(n)).collect())
+}
+
 impl J {
     /// Adds a field to an object (no-op on other values).
     pub fn with(mut self, key: &str, value: impl Into<J>) -> J {
@@ -75,6 +92,7 @@ impl J {
         let end = "  ".repeat(depth);
         match self {
             J::Null => out.push_str("null"),
+            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             J::Num(n) => write!(out, "{n}").expect("writing to a String cannot fail"),
             J::Str(s) => write_str(out, s),
             J::Arr(items) if items.is_empty() => out.push_str("[]"),

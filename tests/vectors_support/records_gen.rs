@@ -1,10 +1,9 @@
 //! Generator of `records.json`: the governance record payloads (docs/FORMAT.md §6.2), each
 //! written field by field from the specification and compared with the library's encoding.
 
-use crate::generate::{
-    approval_fixture, arr32, fields_json, file_obj, policy_by_hand, principal_type_index, role_index,
-};
-use crate::independent::FieldWriter;
+use crate::fields::{policy_by_hand, principal_type_index, role_index, FieldWriter};
+use crate::fixtures::{approval_fixture, arr32, SEED_ENROLLED};
+use crate::generate::file_obj;
 use crate::json::{hex, obj, J};
 use provledger::record::{
     AiOutput, AiSystem, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags, KeyEnrollment,
@@ -13,15 +12,13 @@ use provledger::record::{
 use provledger::{Digest, EntryKind, PrincipalType, Role, SigningKey};
 
 /// Illustrative entry hashes the records refer to.
-pub(crate) fn h(b: u8) -> Digest {
+pub fn h(b: u8) -> Digest {
     Digest::from_bytes([b; 32])
 }
 
-pub(crate) const SEED_ENROLLED: [u8; 32] = [0x04; 32];
-
 /// One record of every governance kind, in entry-kind order, plus a second AI output with
 /// every optional field absent.
-pub(crate) fn record_fixtures() -> Vec<(&'static str, Record)> {
+pub fn record_fixtures() -> Vec<(&'static str, Record)> {
     let enrolled = SigningKey::from_seed(&SEED_ENROLLED);
     vec![
         (
@@ -200,7 +197,7 @@ fn digests(w: &mut FieldWriter, field: &str, v: &[Digest]) {
 
 /// A record written field by field from docs/FORMAT.md §6.2 (no kind tag: the entry kind says
 /// which record it is).
-pub(crate) fn record_by_hand(r: &Record) -> FieldWriter {
+pub fn record_by_hand(r: &Record) -> FieldWriter {
     let mut w = FieldWriter::new();
     match r {
         Record::KeyEnrollment(e) => {
@@ -297,7 +294,7 @@ pub(crate) fn record_by_hand(r: &Record) -> FieldWriter {
     w
 }
 
-pub(crate) fn gen_records() -> J {
+pub fn gen_records() -> J {
     let mut cases = Vec::new();
     for (desc, r) in record_fixtures() {
         let kind = r.entry_kind();
@@ -321,7 +318,7 @@ pub(crate) fn gen_records() -> J {
                 r.refs().iter().map(|d| hex(d.as_bytes())).collect::<Vec<J>>().into(),
             ),
             ("payload", hex(&payload)),
-            ("fields", fields_json(&hand)),
+            ("fields", hand.to_json()),
         ]));
     }
     let fixtures = record_fixtures();
