@@ -292,6 +292,10 @@ impl<'b> SegmentStream<'b> {
         let path = segment_path(&self.dir, first_seq);
         let file = self.backend.open_read(&path).map_err(io_err("open", &path))?;
         let len = file.len().map_err(io_err("stat", &path))?;
+        if len > segment::MAX_SEGMENT_LEN {
+            let why = "segment file longer than MAX_SEGMENT_LEN (2 GiB - 1)".to_string();
+            return Err(corrupt(&path, segment::MAX_SEGMENT_LEN, Some(self.next_seq), why));
+        }
         let Some(header) = read_segment_header(file.as_ref(), &path, len, newest)? else {
             self.tail = Some(TornTail {
                 file: path,

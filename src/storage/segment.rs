@@ -28,6 +28,8 @@ pub const FORMAT_VERSION: u16 = 2;
 /// §8): a writer never has more than this written but not synced, so anything longer cannot
 /// be an interrupted write.
 pub const MAX_TORN: u64 = 32 << 20;
+/// Largest segment file: index slots hold 31-bit offsets (docs/FORMAT.md §1, §7.2).
+pub const MAX_SEGMENT_LEN: u64 = (1 << 31) - 1;
 /// Length of the segment header.
 pub const SEGMENT_HEADER_LEN: usize = 64;
 /// File-name suffix of segment files.
