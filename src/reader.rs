@@ -11,12 +11,16 @@ use crate::hash::Digest;
 use crate::merkle::{consistency_proof, inclusion_proof, BuildError};
 use crate::proof::{ConsistencyProof, InclusionProof};
 use crate::storage::frame::{check_body, parse_header, parse_section, StoredPayload, FRAME_HEADER_LEN};
+use crate::storage::frame::{FRAME_OVERHEAD, MIN_ENTRY_LEN, PAYLOAD_PREFIX_LEN};
 use crate::storage::segment::SEGMENT_HEADER_LEN;
 use crate::storage::{
-    corrupt, index, index_path, io_err, list_segments, read_segment_header, segment_path, Backend, SegmentStream,
-    StdBackend,
+    corrupt, index, index_rel, io_err, list_segments, open_ledger_dir, open_read, read_segment_header, segment_of,
+    segment_rel, Backend, LedgerDir, SegmentStream, StdBackend,
 };
-use crate::tree::{BackendHandle, TreeReader};
+use crate::tree::TreeReader;
+
+/// The smallest frame: overhead, the shortest entry and an empty payload section.
+const MIN_FRAME_LEN: u64 = (FRAME_OVERHEAD + MIN_ENTRY_LEN + PAYLOAD_PREFIX_LEN) as u64;
 
 /// An entry as read from disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,15 +54,17 @@ pub struct StoredEntry {
 /// ```
 #[derive(Debug)]
 pub struct LedgerReader {
-    backend: Arc<dyn Backend>,
+    /// The directory handle every file is opened through.
+    root: Arc<dyn LedgerDir>,
     dir: PathBuf,
     ledger_id: LedgerId,
     /// Level files stay open across proofs.
-    tree: TreeReader<'static>,
+    tree: TreeReader,
     cache: std::sync::Mutex<Cache>,
 }
 
-/// Segment list and open segment/index files, kept across reads.
+/// Segment list and open segment/index files (by path relative to the ledger), kept across
+/// reads.
 #[derive(Debug, Default)]
 struct Cache {
     segments: Vec<u64>,
@@ -85,19 +91,26 @@ impl LedgerReader {
     ///
     /// # Errors
     /// As [`LedgerReader::open`].
+    #[allow(clippy::needless_pass_by_value)] // kept for callers; only the directory handle is kept
     pub fn open_with(backend: Arc<dyn Backend>, dir: &Path) -> Result<Self, Error> {
-        list_segments(backend.as_ref(), dir)?;
-        let path = segment_path(dir, 0);
-        let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+        Self::from_handle(open_ledger_dir(backend.as_ref(), dir, false)?, dir)
+    }
+
+    /// Reads the ledger already opened as `root` (whose path is `dir`).
+    pub(crate) fn from_handle(root: Arc<dyn LedgerDir>, dir: &Path) -> Result<Self, Error> {
+        list_segments(root.as_ref())?;
+        let rel = segment_rel(0);
+        let path = root.display_path(&rel);
+        let file = open_read(root.as_ref(), &rel)?;
         let len = file.len().map_err(io_err("stat", &path))?;
         let header =
             read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
                 path: dir.to_path_buf(),
                 reason: "first segment has no header".into(),
             })?;
-        let tree = TreeReader::with_handle(BackendHandle::Shared(Arc::clone(&backend)), dir, header.ledger_id);
+        let tree = TreeReader::new(Arc::clone(&root), header.ledger_id);
         Ok(LedgerReader {
-            backend,
+            root,
             dir: dir.to_path_buf(),
             ledger_id: header.ledger_id,
             tree,
@@ -120,21 +133,43 @@ impl LedgerReader {
     /// Reads entry `seq` (one index read and one frame read).
     ///
     /// # Errors
-    /// [`StorageError::NoSuchEntry`] past the end; [`StorageError::Corrupt`] for damage.
+    /// [`StorageError::NoSuchEntry`] past the end (any `seq`, up to `u64::MAX`);
+    /// [`StorageError::Corrupt`] for damage.
     pub fn get(&self, seq: u64) -> Result<StoredEntry, Error> {
         // The segment list and open files are cached; a miss (a segment created since, a
         // writer's repair) refreshes them once before falling back to a scan.
+        let mut first = 0;
         for fresh in [false, true] {
             if fresh {
                 self.cache().clear();
             }
-            let segs = self.segments()?;
-            let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
+            first = segment_of(&self.segments()?, seq);
             if let Some(e) = self.read_indexed(first, seq)? {
                 return Ok(e);
             }
         }
+        if !self.may_hold(first, seq) {
+            return Err(self.no_such_entry(seq));
+        }
         self.scan_for(seq)
+    }
+
+    /// Whether the segment starting at `first` is long enough to hold entry `seq` (a frame
+    /// is at least [`MIN_FRAME_LEN`] bytes), so an entry far past the end is refused
+    /// without a scan.
+    fn may_hold(&self, first: u64, seq: u64) -> bool {
+        let Some(len) = self.root.open_read(&segment_rel(first)).and_then(|f| f.len()).ok() else {
+            return true; // let the scan report why the segment cannot be read
+        };
+        let frames = len.saturating_sub(SEGMENT_HEADER_LEN as u64) / MIN_FRAME_LEN;
+        seq - first < frames
+    }
+
+    fn no_such_entry(&self, seq: u64) -> Error {
+        match self.indexed_len() {
+            Ok(len) => StorageError::NoSuchEntry { seq, len }.into(),
+            Err(e) => e,
+        }
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -145,38 +180,42 @@ impl LedgerReader {
     fn segments(&self) -> Result<Vec<u64>, Error> {
         let mut c = self.cache();
         if c.segments.is_empty() {
-            c.segments = list_segments(self.backend.as_ref(), &self.dir)?;
+            c.segments = list_segments(self.root.as_ref())?;
         }
         Ok(c.segments.clone())
     }
 
-    /// Reads `buf.len()` bytes at `offset` of `path` through a cached handle.
-    fn read_at(&self, path: &Path, buf: &mut [u8], offset: u64) -> bool {
+    /// Reads `buf.len()` bytes at `offset` of `rel` through a cached handle.
+    fn read_at(&self, rel: &Path, buf: &mut [u8], offset: u64) -> bool {
         let mut c = self.cache();
-        if !c.files.contains_key(path) {
-            let Ok(f) = self.backend.open_read(path) else {
+        if !c.files.contains_key(rel) {
+            let Ok(f) = self.root.open_read(rel) else {
                 return false;
             };
-            c.files.insert(path.to_path_buf(), f);
+            c.files.insert(rel.to_path_buf(), f);
         }
-        c.files.get(path).is_some_and(|f| f.read_exact_at(buf, offset).is_ok())
+        c.files.get(rel).is_some_and(|f| f.read_exact_at(buf, offset).is_ok())
     }
 
     /// The frame the index points at, if the index has it and the frame is entry `seq`.
     fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, Error> {
         let mut b = [0u8; 8];
-        if !self.read_at(&index_path(&self.dir, first), &mut b, index::slot(seq - first)) {
+        // No slot of any index holds an entry that far from its segment's start.
+        let Some(at) = seq.checked_sub(first).and_then(index::slot) else {
+            return Ok(None);
+        };
+        if !self.read_at(&index_rel(first), &mut b, at) {
             return Ok(None);
         }
         let offset = u64::from_le_bytes(b);
-        let path = segment_path(&self.dir, first);
+        let rel = segment_rel(first);
         let mut h = [0u8; FRAME_HEADER_LEN];
-        if offset < SEGMENT_HEADER_LEN as u64 || !self.read_at(&path, &mut h, offset) {
+        if offset < SEGMENT_HEADER_LEN as u64 || !self.read_at(&rel, &mut h, offset) {
             return Ok(None);
         }
         let Ok(header) = parse_header(&h) else { return Ok(None) };
         let mut frame = vec![0u8; header.frame_len()];
-        if !self.read_at(&path, &mut frame, offset) || check_body(header, &frame).is_err() {
+        if !self.read_at(&rel, &mut frame, offset) || check_body(header, &frame).is_err() {
             return Ok(None);
         }
         let loc = crate::storage::segment::FrameLoc {
@@ -184,13 +223,13 @@ impl LedgerReader {
             start: 0,
             header,
         };
-        let stored = decode(&frame, &loc, path)?;
+        let stored = decode(&frame, &loc, self.root.display_path(&rel))?;
         Ok((stored.entry.seq.0 == seq).then_some(stored))
     }
 
     /// Finds entry `seq` by scanning its segment (when the index cannot be used).
     fn scan_for(&self, seq: u64) -> Result<StoredEntry, Error> {
-        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, seq)?;
+        let mut stream = SegmentStream::open_at(self.root.as_ref(), seq)?;
         if let Some(sc) = stream.next_chunk(1)? {
             if let Some(f) = sc.chunk.frames.first() {
                 let e = decode(&sc.chunk.data, f, sc.path.clone())?;
@@ -199,11 +238,7 @@ impl LedgerReader {
                 }
             }
         }
-        Err(StorageError::NoSuchEntry {
-            seq,
-            len: self.indexed_len()?,
-        }
-        .into())
+        Err(self.no_such_entry(seq))
     }
 
     /// Number of entries, as the newest segment's index tells it (an index trailing a writer
@@ -212,15 +247,15 @@ impl LedgerReader {
     /// # Errors
     /// Storage errors.
     pub fn indexed_len(&self) -> Result<u64, Error> {
-        let segs = list_segments(self.backend.as_ref(), &self.dir)?;
+        let segs = list_segments(self.root.as_ref())?;
         let last = segs.last().copied().unwrap_or(0);
-        let idx = index_path(&self.dir, last);
         let slots = self
-            .backend
-            .open_read(&idx)
+            .root
+            .open_read(&index_rel(last))
             .and_then(|f| f.len())
             .map_or(0, index::count);
-        Ok(last + slots)
+        // Both come from files: a sparse index may claim any count.
+        Ok(last.saturating_add(slots))
     }
 
     /// Calls `f` for every entry from `from` on, in order, until it returns `false`.
@@ -228,7 +263,7 @@ impl LedgerReader {
     /// # Errors
     /// Storage errors, or what `f` returns.
     pub fn scan(&self, from: u64, mut f: impl FnMut(StoredEntry) -> Result<bool, Error>) -> Result<(), Error> {
-        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, from)?;
+        let mut stream = SegmentStream::open_at(self.root.as_ref(), from)?;
         while let Some(sc) = stream.next_chunk(1024)? {
             for loc in &sc.chunk.frames {
                 if !f(decode(&sc.chunk.data, loc, sc.path.clone())?)? {
@@ -244,7 +279,7 @@ impl LedgerReader {
     /// # Errors
     /// [`StorageError::Corrupt`] if the log is damaged.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, Error> {
-        Ok(read_log(self.backend.as_ref(), &self.dir, self.ledger_id)?.checkpoints)
+        Ok(read_log(self.root.as_ref(), self.ledger_id)?.checkpoints)
     }
 
     fn checkpoint_for(all: &[Checkpoint], size: Option<u64>) -> Result<Checkpoint, Error> {

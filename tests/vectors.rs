@@ -692,16 +692,12 @@ fn checkpoints_match_library() {
                     bytes(&c["log"]),
                 )
                 .expect("write log");
-                let log = provledger::checkpoint::read_log(&provledger::storage::StdBackend, dir.path(), id)
-                    .expect("log reads");
+                let root = provledger::storage::Backend::open_dir(&provledger::storage::StdBackend, dir.path(), false)
+                    .expect("open temp dir");
+                let log = provledger::checkpoint::read_log(root.as_ref(), id).expect("log reads");
                 assert_eq!(log.checkpoints.len(), 1, "{desc}");
                 assert_eq!(log.torn_bytes, 0);
-                assert!(provledger::checkpoint::read_log(
-                    &provledger::storage::StdBackend,
-                    dir.path(),
-                    LedgerId([0; 16])
-                )
-                .is_err());
+                assert!(provledger::checkpoint::read_log(root.as_ref(), LedgerId([0; 16])).is_err());
             }
             ("tree_level", None) => {
                 let level = u8::try_from(num(&c["level"])).expect("u8");

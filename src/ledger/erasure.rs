@@ -8,22 +8,19 @@
 //! when the writer next opens the ledger.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::{Draft, Ledger, Receipt};
+use super::{sync_dir, Draft, Ledger, Receipt};
 use crate::encoding::crc;
 use crate::error::Error;
 use crate::keys::SigningKey;
 use crate::reader::LedgerReader;
 use crate::record::{Record, Redaction};
 use crate::storage::frame::{erased_section, parse_header, StoredPayload, FRAME_HEADER_LEN};
-use crate::storage::{io_err, Backend};
+use crate::storage::{io_err, list_segments, open_read, segment_of, segment_rel, LedgerDir};
 
 /// Name of the file recording an erasure in progress.
 pub const PENDING_FILE: &str = "redaction.pending";
-
-fn pending_path(dir: &Path) -> PathBuf {
-    dir.join(PENDING_FILE)
-}
 
 impl Ledger {
     /// Erases the payload of entry `seq`: appends a redaction entry (signed by the appending
@@ -48,7 +45,7 @@ impl Ledger {
     /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
     /// storage errors (the erasure is then finished on the next open).
     pub fn redact(&mut self, seq: u64, reason: &str, cosigners: &[SigningKey]) -> Result<Receipt, Error> {
-        let reader = LedgerReader::open_with(self.opts.backend.clone(), &self.dir)?;
+        let reader = LedgerReader::from_handle(Arc::clone(&self.root), &self.dir)?;
         let target = reader.get(seq)?;
         let kind = target.entry.statement.kind;
         if !kind.redactable() {
@@ -68,12 +65,13 @@ impl Ledger {
         let draft = cosigners.iter().fold(Draft::record(&record)?, Draft::cosigned_by);
         // Refuse before anything is written if verification would reject the redaction.
         self.gate(std::slice::from_ref(&draft))?;
-        let backend = self.opts.backend.clone();
-        write_pending(backend.as_ref(), &self.dir, seq, self.len())?;
+        let root = Arc::clone(&self.root);
+        write_pending(root.as_ref(), seq, self.len())?;
         let receipt = self.append(draft)?;
         self.sync()?;
-        erase(backend.as_ref(), &target.file, target.offset)?;
-        remove_pending(backend.as_ref(), &self.dir)?;
+        let segment = segment_rel(segment_of(&list_segments(root.as_ref())?, seq));
+        erase(root.as_ref(), &segment, target.offset)?;
+        remove_pending(root.as_ref())?;
         Ok(Receipt {
             durable: true,
             ..receipt
@@ -81,34 +79,40 @@ impl Ledger {
     }
 }
 
-fn write_pending(backend: &dyn Backend, dir: &Path, target: u64, redaction_seq: u64) -> Result<(), Error> {
-    let path = pending_path(dir);
+fn write_pending(root: &dyn LedgerDir, target: u64, redaction_seq: u64) -> Result<(), Error> {
+    let rel = Path::new(PENDING_FILE);
+    let path = root.display_path(rel);
     let mut rec = Vec::with_capacity(20);
     rec.extend_from_slice(&target.to_le_bytes());
     rec.extend_from_slice(&redaction_seq.to_le_bytes());
     let c = crc(&[&rec]);
     rec.extend_from_slice(&c.to_le_bytes());
-    let _ = backend.remove_file(&path);
-    let mut f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+    let _ = root.remove(rel);
+    let mut f = root.open_write(rel, true).map_err(io_err("create", &path))?;
     f.write_all_at(&rec, 0).map_err(io_err("write", &path))?;
     f.sync_data().map_err(io_err("sync", &path))?;
-    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+    sync_dir(root, "")?;
     Ok(())
 }
 
-fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), Error> {
-    let path = pending_path(dir);
-    match backend.remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+fn remove_pending(root: &dyn LedgerDir) -> Result<(), Error> {
+    let rel = Path::new(PENDING_FILE);
+    match root.remove(rel) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(io_err("remove", &root.display_path(rel))(e).into());
+        }
         _ => {}
     }
-    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+    sync_dir(root, "")?;
     Ok(())
 }
 
-/// Overwrites the payload section of the frame at `offset` with its erased form, and syncs.
-fn erase(backend: &dyn Backend, file: &Path, offset: u64) -> Result<(), Error> {
-    let mut f = backend.open_write(file, false).map_err(io_err("open", file))?;
+/// Overwrites the payload section of the frame at `offset` of segment `rel` with its erased
+/// form, and syncs.
+fn erase(root: &dyn LedgerDir, rel: &Path, offset: u64) -> Result<(), Error> {
+    let path = root.display_path(rel);
+    let file = path.as_path();
+    let mut f = root.open_write(rel, false).map_err(io_err("open", file))?;
     let mut h = [0u8; FRAME_HEADER_LEN];
     f.read_exact_at(&mut h, offset).map_err(io_err("read", file))?;
     let header = parse_header(&h)
@@ -126,9 +130,8 @@ fn erase(backend: &dyn Backend, file: &Path, offset: u64) -> Result<(), Error> {
 /// target, if any. Runs before recovery, and reads frames by their headers and entry
 /// checksums only, because the target's payload section may be half overwritten (its
 /// checksum fails) and recovery would stop there.
-pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Option<u64>, Error> {
-    let path = pending_path(dir);
-    let Ok(f) = backend.open_read(&path) else {
+pub(crate) fn complete_pending(root: &dyn LedgerDir) -> Result<Option<u64>, Error> {
+    let Ok(f) = root.open_read(Path::new(PENDING_FILE)) else {
         return Ok(None);
     };
     let mut rec = [0u8; 20];
@@ -142,23 +145,22 @@ pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Opti
             u64::from_le_bytes(b)
         };
         let (target, redaction_seq) = (word(0), word(8));
-        if names_target(backend, dir, redaction_seq, target) {
-            let (file, offset, _) = locate(backend, dir, target)?;
-            erase(backend, &file, offset)?;
+        if names_target(root, redaction_seq, target) {
+            let (rel, offset, _) = locate(root, target)?;
+            erase(root, &rel, offset)?;
             done = Some(target);
         }
     }
-    remove_pending(backend, dir)?;
+    remove_pending(root)?;
     Ok(done)
 }
 
-/// The segment file, frame offset and complete frame bytes of entry `seq`, trusting frame
-/// headers and entry checksums but not payload checksums.
-fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, Vec<u8>), Error> {
-    let segs = crate::storage::list_segments(backend, dir)?;
-    let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
-    let path = crate::storage::segment_path(dir, first);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+/// The segment file (relative to the ledger), frame offset and complete frame bytes of entry
+/// `seq`, trusting frame headers and entry checksums but not payload checksums.
+fn locate(root: &dyn LedgerDir, seq: u64) -> Result<(PathBuf, u64, Vec<u8>), Error> {
+    let rel = segment_rel(segment_of(&list_segments(root)?, seq));
+    let path = root.display_path(&rel);
+    let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
     let mut offset = crate::storage::segment::SEGMENT_HEADER_LEN as u64;
     let not_found = |at| crate::storage::corrupt(&path, at, Some(seq), "entry to erase not found".into());
@@ -177,7 +179,7 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, 
             return Err(not_found(offset).into());
         }
         if entry.get(..8).is_some_and(|b| b == seq.to_le_bytes()) {
-            return Ok((path, offset, frame));
+            return Ok((rel, offset, frame));
         }
         offset += header.frame_len() as u64;
     }
@@ -186,8 +188,8 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, 
 
 /// Whether entry `redaction_seq` is complete and is a redaction of `target` (an incomplete or
 /// missing entry means the redaction never made it into the ledger).
-fn names_target(backend: &dyn Backend, dir: &Path, redaction_seq: u64, target: u64) -> bool {
-    let Ok((_, _, frame)) = locate(backend, dir, redaction_seq) else {
+fn names_target(root: &dyn LedgerDir, redaction_seq: u64, target: u64) -> bool {
+    let Ok((_, _, frame)) = locate(root, redaction_seq) else {
         return false;
     };
     let Ok(header) = parse_header(&frame[..FRAME_HEADER_LEN].try_into().unwrap_or([0; FRAME_HEADER_LEN])) else {

@@ -55,7 +55,7 @@ impl Ledger {
     }
 
     fn load_registry(&self) -> Result<Registry, Error> {
-        let reader = LedgerReader::open_with(self.opts.backend.clone(), &self.dir)?;
+        let reader = LedgerReader::from_handle(std::sync::Arc::clone(&self.root), &self.dir)?;
         let mut reg = None;
         reader.scan(0, |e| {
             let kind = e.entry.statement.kind;

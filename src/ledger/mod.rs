@@ -27,8 +27,8 @@ use crate::storage::index::{encode_index_header, slot};
 use crate::storage::recovery::{recover_segment, ChainHead};
 use crate::storage::segment::{SegmentHeader, SEGMENT_HEADER_LEN};
 use crate::storage::{
-    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, SegmentStream,
-    StdBackend, StorageFile, TornTail, LOCK_FILE, SEGMENTS_DIR,
+    index_rel, io_err, list_segments, open_ledger_dir, open_read, read_segment_header, segment_rel, Backend, LedgerDir,
+    LockGuard, SegmentStream, StdBackend, StorageFile, TornTail, SEGMENTS_DIR,
 };
 use crate::tree::TreeWriter;
 
@@ -202,7 +202,7 @@ struct Active {
     count: u64,
 }
 
-/// The single writer of a ledger directory (an OS lock keeps others out).
+/// The single writer of a ledger directory (an OS lock on the directory keeps others out).
 ///
 /// ```
 /// use provledger::{Draft, Ledger, Options, SigningKey};
@@ -217,6 +217,8 @@ struct Active {
 #[derive(Debug)]
 pub struct Ledger {
     dir: PathBuf,
+    /// The directory handle every file is opened through.
+    root: Arc<dyn LedgerDir>,
     opts: Options,
     _lock: Box<dyn LockGuard>,
     ledger_id: LedgerId,
@@ -253,14 +255,19 @@ struct Prepared {
     sig_block: Vec<u8>,
 }
 
-fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, Error> {
-    let path = dir.join(LOCK_FILE);
-    backend.try_lock(&path).map_err(io_err("lock", &path))?.ok_or_else(|| {
-        StorageError::Locked {
-            path: dir.to_path_buf(),
-        }
-        .into()
-    })
+/// Takes the writer lock: an `flock` on the directory handle itself, which nothing inside the
+/// directory can release.
+fn take_lock(root: &dyn LedgerDir) -> Result<Box<dyn LockGuard>, Error> {
+    let path = root.display_path(Path::new(""));
+    root.try_lock()
+        .map_err(io_err("lock", &path))?
+        .ok_or_else(|| StorageError::Locked { path }.into())
+}
+
+/// `rel` relative to the ledger root, with errors naming its full path.
+fn sync_dir(root: &dyn LedgerDir, rel: &str) -> Result<(), StorageError> {
+    let rel = Path::new(rel);
+    root.sync_dir(rel).map_err(io_err("sync", &root.display_path(rel)))
 }
 
 impl Ledger {
@@ -293,23 +300,25 @@ impl Ledger {
         }
         // `encode` makes the checks `decode` makes: a reader will accept this genesis.
         let payload = genesis.encode()?;
-        let backend = Arc::clone(&opts.backend);
-        let seg_dir = dir.join(SEGMENTS_DIR);
-        backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
-        let lock = take_lock(backend.as_ref(), dir)?;
-        if !unfinished_create(backend.as_ref(), dir)? {
+        let root = open_ledger_dir(opts.backend.as_ref(), dir, true)?;
+        let lock = take_lock(root.as_ref())?;
+        let seg_dir = Path::new(SEGMENTS_DIR);
+        root.create_subdir(seg_dir)
+            .map_err(io_err("create", &root.display_path(seg_dir)))?;
+        if !unfinished_create(root.as_ref())? {
             return Err(StorageError::AlreadyExists {
                 path: dir.to_path_buf(),
             }
             .into());
         }
         let ledger_id = LedgerId::random()?;
-        let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
-        let tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, 0)?;
-        let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
-        backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+        let active = create_segment(root.as_ref(), ledger_id, 0)?;
+        let tree = TreeWriter::open(&root, ledger_id, 0)?;
+        let checkpoints = LogWriter::open(root.as_ref(), ledger_id)?;
+        sync_dir(root.as_ref(), "")?;
         let mut ledger = Ledger {
             dir: dir.to_path_buf(),
+            root,
             opts,
             _lock: lock,
             ledger_id,
@@ -343,27 +352,27 @@ impl Ledger {
     /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
     /// [`StorageError::NotALedger`] if `dir` is not a ledger.
     pub fn open(dir: &Path, key: &SigningKey, opts: Options) -> Result<Self, Error> {
-        let backend = Arc::clone(&opts.backend);
-        let lock = take_lock(backend.as_ref(), dir)?;
+        let root = open_ledger_dir(opts.backend.as_ref(), dir, false)?;
+        let lock = take_lock(root.as_ref())?;
         let mut recovery = Recovery {
-            erasure_completed: erasure::complete_pending(backend.as_ref(), dir)?,
+            erasure_completed: erasure::complete_pending(root.as_ref())?,
             ..Recovery::default()
         };
-        let mut segs = list_segments(backend.as_ref(), dir)?;
-        let ledger_id = first_ledger_id(backend.as_ref(), dir)?;
+        let mut segs = list_segments(root.as_ref())?;
+        let ledger_id = first_ledger_id(root.as_ref())?;
         let mut newest_header = None;
         while let Some(&last) = segs.last() {
-            let path = segment_path(dir, last);
-            let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+            let rel = segment_rel(last);
+            let path = root.display_path(&rel);
+            let file = open_read(root.as_ref(), &rel)?;
             let len = file.len().map_err(io_err("stat", &path))?;
             if let Some(h) = read_segment_header(file.as_ref(), &path, len, last != 0)? {
                 newest_header = Some(h);
                 break;
             }
             // A rotation cut short before the new segment's header was complete.
-            backend.remove_file(&path).map_err(io_err("remove", &path))?;
-            let idx = index_path(dir, last);
-            let _ = backend.remove_file(&idx);
+            root.remove(&rel).map_err(io_err("remove", &path))?;
+            let _ = root.remove(&index_rel(last));
             recovery.removed_segment = Some(path);
             segs.pop();
         }
@@ -371,19 +380,18 @@ impl Ledger {
             path: dir.to_path_buf(),
             reason: "no readable segment".into(),
         })?;
+        let rel = segment_rel(header.first_seq);
+        let path = root.display_path(&rel);
         if header.ledger_id != ledger_id {
-            let path = segment_path(dir, header.first_seq);
             return Err(crate::storage::corrupt(&path, 0, None, "segment belongs to another ledger".into()).into());
         }
         // A rotation cut short may have left the newest segment's name unsynced: make the
         // directory durable before any entry written there is reported durable.
-        let seg_dir = dir.join(SEGMENTS_DIR);
-        backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
-        let before = chain_before(backend.as_ref(), dir, ledger_id, &segs)?;
-        let (scan, idx) = recover_segment(backend.as_ref(), dir, ledger_id, header.first_seq, before, true, true)?;
+        sync_dir(root.as_ref(), SEGMENTS_DIR)?;
+        let before = chain_before(root.as_ref(), ledger_id, &segs)?;
+        let (scan, idx) = recover_segment(root.as_ref(), ledger_id, header.first_seq, before, true, true)?;
         recovery.index_rebuilt = idx.reset;
-        let path = segment_path(dir, header.first_seq);
-        let mut file = backend.open_write(&path, false).map_err(io_err("open", &path))?;
+        let mut file = root.open_write(&rel, false).map_err(io_err("open", &path))?;
         if let Some(torn) = &scan.torn {
             file.set_len(torn.offset).map_err(io_err("truncate", &path))?;
         }
@@ -400,11 +408,12 @@ impl Ledger {
             }
             .into());
         }
-        let mut tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, chain.next_seq)?;
-        recovery.tree_replayed = replay_tree(backend.as_ref(), dir, &mut tree, chain.next_seq)?;
-        let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
+        let mut tree = TreeWriter::open(&root, ledger_id, chain.next_seq)?;
+        recovery.tree_replayed = replay_tree(root.as_ref(), &mut tree, chain.next_seq)?;
+        let checkpoints = LogWriter::open(root.as_ref(), ledger_id)?;
         Ok(Ledger {
             dir: dir.to_path_buf(),
+            root,
             opts,
             _lock: lock,
             ledger_id,
@@ -444,8 +453,7 @@ impl Ledger {
             self.check_tree()?;
             self.tree_checked = true;
         }
-        let backend = Arc::clone(&self.opts.backend);
-        let r = self.tree.flush(backend.as_ref()).and_then(|()| self.tree.sync());
+        let r = self.tree.flush().and_then(|()| self.tree.sync());
         let c = Checkpoint::sign(
             self.ledger_id,
             self.tree.size(),
@@ -467,17 +475,17 @@ impl Ledger {
     /// checkpoint when its frontier is intact, else from the start). Costs one read of the
     /// entries since the newest checkpoint, once per open.
     fn check_tree(&mut self) -> Result<(), Error> {
-        let backend = Arc::clone(&self.opts.backend);
+        let root = Arc::clone(&self.root);
         let len = self.len();
         let latest = self.checkpoints.latest.filter(|c| c.tree_size <= len);
-        let reader = crate::tree::TreeReader::new(backend.as_ref(), &self.dir, self.ledger_id);
+        let reader = crate::tree::TreeReader::new(Arc::clone(&root), self.ledger_id);
         let base = latest.and_then(|c| {
             crate::merkle::Frontier::load(&reader, c.tree_size)
                 .ok()
                 .filter(|f| f.root() == c.root)
         });
         let mut frontier = base.clone().unwrap_or_default();
-        let mut stream = SegmentStream::open_at(backend.as_ref(), &self.dir, frontier.size())?;
+        let mut stream = SegmentStream::open_at(root.as_ref(), frontier.size())?;
         while frontier.size() < len {
             let Some(sc) = stream.next_chunk(4096)? else { break };
             for f in &sc.chunk.frames {
@@ -493,8 +501,8 @@ impl Ledger {
         }
         // Damaged tree files: keep only what the checkpoint authenticates, replay the rest.
         let keep = base.map_or(0, |f| f.size());
-        self.tree = TreeWriter::open(backend.as_ref(), &self.dir, self.ledger_id, keep)?;
-        self.recovery.tree_replayed += replay_tree(backend.as_ref(), &self.dir, &mut self.tree, len)?;
+        self.tree = TreeWriter::open(&root, self.ledger_id, keep)?;
+        self.recovery.tree_replayed += replay_tree(root.as_ref(), &mut self.tree, len)?;
         Ok(())
     }
 
@@ -504,10 +512,9 @@ impl Ledger {
     /// # Errors
     /// I/O errors.
     pub fn rebuild_tree(&mut self) -> Result<(), Error> {
-        let backend = Arc::clone(&self.opts.backend);
         let len = self.len();
-        let mut tree = TreeWriter::open(backend.as_ref(), &self.dir, self.ledger_id, 0)?;
-        replay_tree(backend.as_ref(), &self.dir, &mut tree, len)?;
+        let mut tree = TreeWriter::open(&self.root, self.ledger_id, 0)?;
+        replay_tree(self.root.as_ref(), &mut tree, len)?;
         self.tree = tree;
         self.tree_checked = true;
         Ok(())
@@ -751,12 +758,12 @@ impl Ledger {
         for o in &pending.offsets {
             slots.extend_from_slice(&o.to_le_bytes());
         }
-        a.idx
-            .write_all_at(&slots, slot(a.count))
-            .map_err(io_err("write", &a.idx_path))?;
+        // A segment holds far fewer than 2^61 entries (each frame is > 100 bytes).
+        let at = slot(a.count).ok_or(StorageError::Full)?;
+        a.idx.write_all_at(&slots, at).map_err(io_err("write", &a.idx_path))?;
         a.len += pending.buf.len() as u64;
         a.count += pending.offsets.len() as u64;
-        self.tree.flush(self.opts.backend.as_ref())?;
+        self.tree.flush()?;
         self.chain = pending.chain;
         pending.buf.clear();
         pending.offsets.clear();
@@ -767,8 +774,7 @@ impl Ledger {
     fn rotate(&mut self) -> Result<(), Error> {
         self.sync()?;
         self.tree.sync()?;
-        let backend = Arc::clone(&self.opts.backend);
-        self.active = create_segment(backend.as_ref(), &self.dir, self.ledger_id, self.chain.next_seq)?;
+        self.active = create_segment(self.root.as_ref(), self.ledger_id, self.chain.next_seq)?;
         Ok(())
     }
 }
@@ -784,12 +790,12 @@ impl Drop for Ledger {
 }
 
 /// Pushes the entry hashes the stored tree lacks (`tree.size()..entries`) and writes them.
-fn replay_tree(backend: &dyn Backend, dir: &Path, tree: &mut TreeWriter, entries: u64) -> Result<u64, Error> {
+fn replay_tree(root: &dyn LedgerDir, tree: &mut TreeWriter, entries: u64) -> Result<u64, Error> {
     let from = tree.size();
     if from >= entries {
         return Ok(0);
     }
-    let mut stream = SegmentStream::open_at(backend, dir, from)?;
+    let mut stream = SegmentStream::open_at(root, from)?;
     while tree.size() < entries {
         let Some(sc) = stream.next_chunk(4096)? else { break };
         for f in &sc.chunk.frames {
@@ -798,7 +804,7 @@ fn replay_tree(backend: &dyn Backend, dir: &Path, tree: &mut TreeWriter, entries
             }
         }
     }
-    tree.flush(backend)?;
+    tree.flush()?;
     tree.sync()?;
     Ok(entries - from)
 }
@@ -828,19 +834,19 @@ impl Pending {
 }
 
 /// Creates, fills in and syncs a new segment file and its index.
-fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_seq: u64) -> Result<Active, Error> {
-    let path = segment_path(dir, first_seq);
-    let mut file = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+fn create_segment(root: &dyn LedgerDir, ledger_id: LedgerId, first_seq: u64) -> Result<Active, Error> {
+    let rel = segment_rel(first_seq);
+    let path = root.display_path(&rel);
+    let mut file = root.open_write(&rel, true).map_err(io_err("create", &path))?;
     let header = SegmentHeader { ledger_id, first_seq }.encode();
     file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
     file.sync_data().map_err(io_err("sync", &path))?;
-    let idx_path = index_path(dir, first_seq);
+    let idx_rel = index_rel(first_seq);
+    let idx_path = root.display_path(&idx_rel);
     // A stray index left under this name (no segment had it) is derived data: replace it.
-    let mut idx = match backend.open_write(&idx_path, true) {
+    let mut idx = match root.open_write(&idx_rel, true) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut f = backend
-                .open_write(&idx_path, false)
-                .map_err(io_err("open", &idx_path))?;
+            let mut f = root.open_write(&idx_rel, false).map_err(io_err("open", &idx_path))?;
             f.set_len(0).map_err(io_err("truncate", &idx_path))?;
             f
         }
@@ -849,8 +855,7 @@ fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_
     idx.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
         .map_err(io_err("write", &idx_path))?;
     idx.sync_data().map_err(io_err("sync", &idx_path))?;
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    sync_dir(root, SEGMENTS_DIR)?;
     Ok(Active {
         path,
         file,
@@ -863,9 +868,11 @@ fn create_segment(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, first_
 
 /// Whether `dir` holds no ledger, or only the remains of a `create` that never wrote a
 /// complete genesis entry (which are removed, as there is nothing in them to lose).
-fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, Error> {
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
+fn unfinished_create(root: &dyn LedgerDir) -> Result<bool, Error> {
+    let seg_dir = Path::new(SEGMENTS_DIR);
+    let names = root
+        .list(seg_dir)
+        .map_err(io_err("list", &root.display_path(seg_dir)))?;
     let segs: Vec<u64> = names
         .iter()
         .filter_map(|n| crate::storage::segment::parse_segment_file_name(n))
@@ -876,38 +883,41 @@ fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, Error> {
     if segs != [0] {
         return Ok(false);
     }
-    let mut stream = SegmentStream::open(backend, dir)?;
+    let mut stream = SegmentStream::open(root)?;
     if !matches!(stream.next_chunk(1), Ok(None)) {
         return Ok(false);
     }
-    for path in [
-        segment_path(dir, 0),
-        index_path(dir, 0),
-        crate::checkpoint::log_path(dir),
+    for rel in [
+        segment_rel(0),
+        index_rel(0),
+        PathBuf::from(crate::checkpoint::CHECKPOINT_LOG),
     ] {
-        match backend.remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+        match root.remove(&rel) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("remove", &root.display_path(&rel))(e).into());
+            }
             _ => {}
         }
     }
-    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    sync_dir(root, SEGMENTS_DIR)?;
     Ok(true)
 }
 
 /// The ledger id from the first segment's header.
-fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, Error> {
-    let path = segment_path(dir, 0);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+fn first_ledger_id(root: &dyn LedgerDir) -> Result<LedgerId, Error> {
+    let rel = segment_rel(0);
+    let path = root.display_path(&rel);
+    let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
     let header = read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
-        path: dir.to_path_buf(),
+        path: root.display_path(Path::new("")),
         reason: "first segment has no header".into(),
     })?;
     Ok(header.ledger_id)
 }
 
 /// The chain state at the start of the newest segment: the end of the one before it.
-fn chain_before(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<ChainHead, Error> {
+fn chain_before(root: &dyn LedgerDir, ledger_id: LedgerId, segs: &[u64]) -> Result<ChainHead, Error> {
     let genesis = ChainHead {
         next_seq: 0,
         head: Digest::ZERO,
@@ -921,9 +931,9 @@ fn chain_before(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[
         next_seq: *prev,
         head: Digest::ZERO,
     };
-    let (scan, _) = recover_segment(backend, dir, ledger_id, *prev, start, false, false)?;
+    let (scan, _) = recover_segment(root, ledger_id, *prev, start, false, false)?;
     if scan.chain.next_seq != *last {
-        let path = segment_path(dir, *last);
+        let path = root.display_path(&segment_rel(*last));
         let why = format!("segment should start at entry {}", scan.chain.next_seq);
         return Err(crate::storage::corrupt(&path, 0, Some(*last), why).into());
     }

@@ -8,7 +8,7 @@ use super::{first_ledger_id, replay_tree, take_lock, Options};
 use crate::error::Error;
 use crate::hash::Digest;
 use crate::storage::recovery::{recover_segment, ChainHead};
-use crate::storage::{index_path, io_err, list_segments};
+use crate::storage::{index_rel, io_err, list_segments, open_ledger_dir};
 use crate::tree::TreeWriter;
 
 /// What [`rebuild_derived`] rebuilt.
@@ -28,28 +28,30 @@ pub struct Rebuilt {
 /// [`StorageError::Locked`](crate::StorageError::Locked) if a writer holds the ledger;
 /// [`StorageError::Corrupt`](crate::StorageError::Corrupt) for damaged segments; I/O errors.
 pub fn rebuild_derived(dir: &Path, opts: &Options) -> Result<Rebuilt, Error> {
-    let backend = opts.backend.as_ref();
-    let _lock = take_lock(backend, dir)?;
-    let ledger_id = first_ledger_id(backend, dir)?;
-    let segs = list_segments(backend, dir)?;
+    let root = open_ledger_dir(opts.backend.as_ref(), dir, false)?;
+    let _lock = take_lock(root.as_ref())?;
+    let ledger_id = first_ledger_id(root.as_ref())?;
+    let segs = list_segments(root.as_ref())?;
     let mut chain = ChainHead {
         next_seq: 0,
         head: Digest::ZERO,
     };
     let mut out = Rebuilt::default();
     for (i, &first) in segs.iter().enumerate() {
-        let idx = index_path(dir, first);
-        match backend.remove_file(&idx) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &idx)(e).into()),
+        let idx = index_rel(first);
+        match root.remove(&idx) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("remove", &root.display_path(&idx))(e).into());
+            }
             _ => {}
         }
         let newest = i + 1 == segs.len();
-        let (scan, _) = recover_segment(backend, dir, ledger_id, first, chain, true, newest)?;
+        let (scan, _) = recover_segment(root.as_ref(), ledger_id, first, chain, true, newest)?;
         chain = scan.chain;
         out.indexes += 1;
     }
-    let mut tree = TreeWriter::open(backend, dir, ledger_id, 0)?;
-    out.tree_leaves = replay_tree(backend, dir, &mut tree, chain.next_seq)?;
+    let mut tree = TreeWriter::open(&root, ledger_id, 0)?;
+    out.tree_leaves = replay_tree(root.as_ref(), &mut tree, chain.next_seq)?;
     tree.sync()?;
     Ok(out)
 }

@@ -68,14 +68,29 @@ pub fn check_index_header(b: &[u8; INDEX_HEADER_LEN], ledger_id: LedgerId, first
     })
 }
 
-/// Byte position of the `i`-th offset in an index file.
+/// Byte position of the `i`-th offset in an index file; `None` if it would not fit in a
+/// `u64` (no index can hold that slot).
 #[must_use]
-pub fn slot(i: u64) -> u64 {
-    INDEX_HEADER_LEN as u64 + 8 * i
+pub fn slot(i: u64) -> Option<u64> {
+    i.checked_mul(8)?.checked_add(INDEX_HEADER_LEN as u64)
 }
 
 /// Number of complete offsets in an index file of `len` bytes.
 #[must_use]
 pub fn count(len: u64) -> u64 {
     len.saturating_sub(INDEX_HEADER_LEN as u64) / 8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_checked_not_wrapped() {
+        assert_eq!(slot(0), Some(48));
+        assert_eq!(slot(3), Some(72));
+        assert_eq!(slot(u64::MAX / 8 - 6), Some(u64::MAX - 7));
+        assert_eq!(slot(u64::MAX / 8 - 5), None);
+        assert_eq!(slot(u64::MAX), None);
+    }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::index::{check_index_header, count, encode_index_header, slot, INDEX_HEADER_LEN};
 use super::segment::{ScanStop, Scanner, SEGMENT_HEADER_LEN};
-use super::{corrupt, index_path, io_err, segment_path, Backend, StorageFile, TornTail};
+use super::{corrupt, index_rel, io_err, open_read, segment_rel, LedgerDir, StorageFile, TornTail};
 use crate::entry::{entry_hash, Entry, LedgerId};
 use crate::error::StorageError;
 use crate::hash::Digest;
@@ -63,8 +63,9 @@ pub(crate) fn scan_tail(
                         let why = "entry does not continue the chain (sequence number or previous hash)";
                         return Err(corrupt(path, f.offset, seq, why.into()));
                     }
+                    let full = || corrupt(path, f.offset, seq, "sequence number overflows".into());
                     chain = ChainHead {
-                        next_seq: chain.next_seq + 1,
+                        next_seq: chain.next_seq.checked_add(1).ok_or_else(full)?,
                         head: entry_hash(bytes),
                     };
                     check_prev = true;
@@ -110,17 +111,13 @@ pub(crate) struct OpenIndex {
 }
 
 /// Opens (creating or resetting as needed) the index of a segment.
-pub(crate) fn open_index(
-    backend: &dyn Backend,
-    dir: &Path,
-    ledger_id: LedgerId,
-    first_seq: u64,
-) -> Result<OpenIndex, StorageError> {
-    let path = index_path(dir, first_seq);
-    let mut file = match backend.open_write(&path, false) {
+pub(crate) fn open_index(dir: &dyn LedgerDir, ledger_id: LedgerId, first_seq: u64) -> Result<OpenIndex, StorageError> {
+    let rel = index_rel(first_seq);
+    let path = dir.display_path(&rel);
+    let mut file = match dir.open_write(&rel, false) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            backend.open_write(&path, true).map_err(io_err("create", &path))?
+            dir.open_write(&rel, true).map_err(io_err("create", &path))?
         }
         Err(e) => return Err(io_err("open", &path)(e)),
     };
@@ -153,7 +150,8 @@ pub(crate) fn open_index(
 /// Reads the `i`-th offset of an index.
 pub(crate) fn read_slot(idx: &dyn StorageFile, path: &Path, i: u64) -> Result<u64, StorageError> {
     let mut b = [0u8; 8];
-    idx.read_exact_at(&mut b, slot(i)).map_err(io_err("read", path))?;
+    let at = slot(i).ok_or_else(|| corrupt(path, u64::MAX, None, "index slot out of range".into()))?;
+    idx.read_exact_at(&mut b, at).map_err(io_err("read", path))?;
     Ok(u64::from_le_bytes(b))
 }
 
@@ -165,22 +163,24 @@ pub(crate) fn read_slot(idx: &dyn StorageFile, path: &Path, i: u64) -> Result<u6
 /// (offsets of the scanned tail written, stale slots dropped) and synced. Returns the scan of
 /// the unindexed tail and the index, whose `count` then covers every complete entry.
 pub(crate) fn recover_segment(
-    backend: &dyn Backend,
-    dir: &Path,
+    dir: &dyn LedgerDir,
     ledger_id: LedgerId,
     first_seq: u64,
     before: ChainHead,
     prev_known: bool,
     newest: bool,
 ) -> Result<(TailScan, OpenIndex), StorageError> {
-    let path = segment_path(dir, first_seq);
-    let mut idx = open_index(backend, dir, ledger_id, first_seq)?;
+    let rel = segment_rel(first_seq);
+    let mut idx = open_index(dir, ledger_id, first_seq)?;
     let mut scan = None;
     if idx.count > 0 {
         let last = idx.count - 1;
-        if let Ok(off) = read_slot(idx.file.as_ref(), &idx.path, last) {
+        // An index longer than any segment could be (a sparse extension) has no usable last
+        // slot: its entry number would not even fit in a u64.
+        let seq = first_seq.checked_add(last);
+        if let (Ok(off), Some(seq)) = (read_slot(idx.file.as_ref(), &idx.path, last), seq) {
             if off >= SEGMENT_HEADER_LEN as u64 {
-                scan = check_indexed_frame(backend, &path, off, first_seq + last, newest)?;
+                scan = check_indexed_frame(dir, &rel, off, seq, newest)?;
             }
         }
         if scan.is_none() {
@@ -192,19 +192,24 @@ pub(crate) fn recover_segment(
     let scan = if let Some(s) = scan {
         s
     } else {
-        let file = backend.open_read(&path).map_err(io_err("open", &path))?;
-        scan_tail(file, &path, SEGMENT_HEADER_LEN as u64, newest, before, prev_known)?
+        let file = open_read(dir, &rel)?;
+        scan_tail(
+            file,
+            &dir.display_path(&rel),
+            SEGMENT_HEADER_LEN as u64,
+            newest,
+            before,
+            prev_known,
+        )?
     };
     let mut slots = Vec::with_capacity(scan.offsets.len() * 8);
     for o in &scan.offsets {
         slots.extend_from_slice(&o.to_le_bytes());
     }
-    idx.file
-        .set_len(slot(idx.count))
-        .map_err(io_err("truncate", &idx.path))?;
-    idx.file
-        .write_all_at(&slots, slot(idx.count))
-        .map_err(io_err("write", &idx.path))?;
+    // `count` slots were read back above, so their end fits in a u64.
+    let end = slot(idx.count).ok_or(StorageError::Full)?;
+    idx.file.set_len(end).map_err(io_err("truncate", &idx.path))?;
+    idx.file.write_all_at(&slots, end).map_err(io_err("write", &idx.path))?;
     idx.file.sync_data().map_err(io_err("sync", &idx.path))?;
     idx.count += scan.offsets.len() as u64;
     Ok((scan, idx))
@@ -212,13 +217,14 @@ pub(crate) fn recover_segment(
 
 /// Checks that the frame at `off` is entry `seq`, then scans everything after it.
 fn check_indexed_frame(
-    backend: &dyn Backend,
-    path: &Path,
+    dir: &dyn LedgerDir,
+    rel: &Path,
     off: u64,
     seq: u64,
     newest: bool,
 ) -> Result<Option<TailScan>, StorageError> {
-    let file = backend.open_read(path).map_err(io_err("open", path))?;
+    let path = &dir.display_path(rel);
+    let file = open_read(dir, rel)?;
     let len = file.len().map_err(io_err("stat", path))?;
     if off >= len {
         return Ok(None);
@@ -237,10 +243,13 @@ fn check_indexed_frame(
     if entry.seq.0 != seq {
         return Ok(None);
     }
+    let Some(next_seq) = seq.checked_add(1) else {
+        return Ok(None);
+    };
     let after = ChainHead {
-        next_seq: seq + 1,
+        next_seq,
         head: entry_hash(bytes),
     };
-    let file = backend.open_read(path).map_err(io_err("open", path))?;
+    let file = open_read(dir, rel)?;
     scan_tail(file, path, f.end(), newest, after, true).map(Some)
 }

@@ -14,7 +14,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::frame::{check_body, parse_header, BodyProblem, FrameHeader, HeaderProblem, FRAME_HEADER_LEN};
+use super::frame::{
+    check_body, parse_header, BodyProblem, FrameHeader, HeaderProblem, FRAME_HEADER_LEN, MAX_FRAME_LEN,
+};
 use super::StorageFile;
 use crate::encoding::{crc, put_u16, put_u32, put_u64, Reader};
 use crate::entry::LedgerId;
@@ -30,6 +32,9 @@ pub const SEGMENT_HEADER_LEN: usize = 64;
 pub const SEGMENT_SUFFIX: &str = ".seg";
 /// Bytes read from disk at a time while scanning.
 const SCAN_CHUNK: usize = 1 << 20;
+/// The damage reported for zeros after the last complete frame of the newest segment that are
+/// more than one maximal frame long: too long to be a torn tail (docs/FORMAT.md §8, T5).
+const TAIL_TOO_LONG: &str = "zero-filled tail longer than one frame can be";
 
 /// The fixed header of a segment file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,7 +297,12 @@ impl Scanner {
             }
             Ok(header) => Ok(header),
             Err(HeaderProblem::Bounds) => Err(self.corrupt("frame length out of bounds")),
-            Err(HeaderProblem::Checksum) if self.newest && self.zero_to_end()? => {
+            // A torn tail is at most one maximal frame (one frame was being written when the
+            // writer stopped): a longer tail is damage, found without reading it.
+            Err(HeaderProblem::Checksum) if self.newest && remaining > MAX_FRAME_LEN && h == [0; FRAME_HEADER_LEN] => {
+                Err(self.corrupt(TAIL_TOO_LONG))
+            }
+            Err(HeaderProblem::Checksum) if self.newest && remaining <= MAX_FRAME_LEN && self.zero_to_end()? => {
                 Err(self.torn_or_corrupt("zero-filled tail"))
             }
             Err(HeaderProblem::Checksum) => Err(self.corrupt("frame header checksum mismatch")),
@@ -300,7 +310,8 @@ impl Scanner {
     }
 
     /// Whether every byte from the current position to the end of the file is zero (the
-    /// shape of a tail whose size was extended but whose data never reached the disk).
+    /// shape of a tail whose size was extended but whose data never reached the disk). Only
+    /// called with at most [`MAX_FRAME_LEN`] bytes left.
     fn zero_to_end(&self) -> Result<bool, ScanStop> {
         let mut off = self.pos;
         let mut buf = vec![0u8; 64 << 10];
@@ -377,8 +388,9 @@ mod tests {
         let disk = SimBackend::new();
         let path = Path::new("/s/0.seg");
         disk.set_file_bytes(path, seg.clone());
+        let dir = disk.open_dir(Path::new("/s"), false).unwrap();
         for newest in [false, true] {
-            let file = disk.open_read(path).unwrap();
+            let file = dir.open_read(Path::new("0.seg")).unwrap();
             let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, seg.len() as u64, newest);
             let chunk = sc.next_chunk(100).unwrap();
             let found: Vec<u64> = chunk.frames.iter().map(|f| f.offset).collect();

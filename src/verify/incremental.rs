@@ -42,7 +42,7 @@ impl<'a> Verifier<'a> {
             self.bad_start(t, "it belongs to another ledger");
             return Ok(None);
         }
-        let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
+        let reader = TreeReader::new(std::sync::Arc::clone(self.dir), ledger_id);
         let frontier = match Frontier::load(&reader, t.tree_size) {
             Ok(f) if f.root() == t.root => f,
             Ok(_) => {
@@ -74,18 +74,13 @@ impl<'a> Verifier<'a> {
         self.report.entries = t.tree_size;
         self.report.head = head;
         self.report.verified_from = t.tree_size;
-        let rest = SegmentStream::open_at(self.backend, &self.dir, t.tree_size)?;
+        let rest = SegmentStream::open_at(self.dir.as_ref(), t.tree_size)?;
         Ok(Some((rest, frontier)))
     }
 
     /// The entry hash of `seq`, if the stored frame is the one `t` covers.
-    fn proven_hash(
-        &mut self,
-        t: &Checkpoint,
-        reader: &TreeReader<'_>,
-        seq: u64,
-    ) -> Result<Option<crate::Digest>, Error> {
-        let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
+    fn proven_hash(&mut self, t: &Checkpoint, reader: &TreeReader, seq: u64) -> Result<Option<crate::Digest>, Error> {
+        let mut stream = SegmentStream::open_at(self.dir.as_ref(), seq)?;
         let Some(sc) = self.next(&mut stream)? else {
             return Ok(None);
         };
@@ -97,8 +92,8 @@ impl<'a> Verifier<'a> {
     }
 
     /// Replays the governance entries and erasures before `t`, each proven included.
-    fn replay_prefix(&mut self, t: &Checkpoint, reader: &TreeReader<'_>) -> Result<bool, Error> {
-        let mut stream = SegmentStream::open(self.backend, &self.dir)?;
+    fn replay_prefix(&mut self, t: &Checkpoint, reader: &TreeReader) -> Result<bool, Error> {
+        let mut stream = SegmentStream::open(self.dir.as_ref())?;
         while let Some(sc) = self.next(&mut stream)? {
             for f in &sc.chunk.frames {
                 let bytes = f.entry(&sc.chunk.data);
@@ -141,7 +136,7 @@ impl<'a> Verifier<'a> {
     }
 
     /// Checkpoints no larger than `t`: signed by an operator valid then, and consistent with `t`.
-    fn older_checkpoints(&mut self, t: &Checkpoint, reader: &TreeReader<'_>) -> bool {
+    fn older_checkpoints(&mut self, t: &Checkpoint, reader: &TreeReader) -> bool {
         while let Some(c) = self.checkpoints.get(self.next_signature).copied() {
             if c.tree_size > t.tree_size {
                 break;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::entry::LedgerId;
 use crate::error::Error;
 use crate::storage::index::{check_index_header, count, slot, INDEX_HEADER_LEN};
-use crate::storage::{index_path, io_err, Backend, StorageFile};
+use crate::storage::{index_rel, io_err, LedgerDir, StorageFile};
 
 /// The index of the segment being verified and how far it was compared.
 pub(super) struct IndexCursor {
@@ -19,14 +19,9 @@ pub(super) struct IndexCursor {
 }
 
 impl IndexCursor {
-    pub(super) fn open(
-        backend: &dyn Backend,
-        dir: &Path,
-        ledger_id: LedgerId,
-        first_seq: u64,
-        sealed: bool,
-    ) -> Result<Self, Error> {
-        let path = index_path(dir, first_seq);
+    pub(super) fn open(dir: &dyn LedgerDir, ledger_id: LedgerId, first_seq: u64, sealed: bool) -> Result<Self, Error> {
+        let rel = index_rel(first_seq);
+        let path = dir.display_path(&rel);
         let mut cur = IndexCursor {
             path: path.clone(),
             first_seq,
@@ -35,7 +30,7 @@ impl IndexCursor {
             seen: 0,
             sealed,
         };
-        let Ok(file) = backend.open_read(&path) else {
+        let Ok(file) = dir.open_read(&rel) else {
             return Ok(cur);
         };
         let len = file.len().map_err(io_err("stat", &path))?;
@@ -71,8 +66,9 @@ impl IndexCursor {
             return Ok(self.sealed.then_some(msg));
         }
         let mut b = [0u8; 8];
-        file.read_exact_at(&mut b, slot(i))
-            .map_err(io_err("read", &self.path))?;
+        // `i` < `slots`, which came from the file's length, so its slot fits in a u64.
+        let at = slot(i).unwrap_or(u64::MAX);
+        file.read_exact_at(&mut b, at).map_err(io_err("read", &self.path))?;
         let at = u64::from_le_bytes(b);
         Ok((at != offset).then(|| {
             format!(

@@ -19,6 +19,7 @@ mod tree_check;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -33,7 +34,7 @@ use crate::merkle::Frontier;
 use crate::record::{Genesis, Role};
 use crate::storage::frame::{parse_section, StoredPayload};
 use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
-use crate::storage::{list_segments, Backend, SegmentStream, StdBackend};
+use crate::storage::{list_segments, open_ledger_dir, Backend, LedgerDir, SegmentStream, StdBackend};
 use crate::tree::TreeReader;
 use entry_check::{check_signatures, decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
@@ -152,9 +153,9 @@ pub fn verify_opts(
     anchor: &TrustAnchor,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, Error> {
+    let root = open_ledger_dir(backend, dir, false)?;
     let mut v = Verifier {
-        backend,
-        dir: dir.to_path_buf(),
+        dir: &root,
         anchor,
         opts,
         report: VerifyReport {
@@ -168,9 +169,9 @@ pub fn verify_opts(
         checkpoints: Vec::new(),
         covered_until: 0,
         next_signature: 0,
-        newest_segment: list_segments(backend, dir)?.last().copied().unwrap_or(0),
+        newest_segment: list_segments(root.as_ref())?.last().copied().unwrap_or(0),
     };
-    let mut genesis_stream = SegmentStream::open(backend, dir)?;
+    let mut genesis_stream = SegmentStream::open(root.as_ref())?;
     let Some(first) = v.next(&mut genesis_stream)? else {
         v.finish_empty(&genesis_stream);
         return Ok(v.into_report());
@@ -213,8 +214,8 @@ pub fn verify_opts(
 }
 
 struct Verifier<'a> {
-    backend: &'a dyn Backend,
-    dir: PathBuf,
+    /// The ledger directory, opened once; every file is read through it.
+    dir: &'a Arc<dyn LedgerDir>,
     anchor: &'a TrustAnchor,
     opts: &'a VerifyOptions,
     report: VerifyReport,
@@ -283,7 +284,7 @@ impl Verifier<'_> {
 
     fn tree_check(&self, frontier: Frontier) -> TreeCheck {
         let ledger_id = self.report.ledger_id.unwrap_or_default();
-        TreeCheck::new(self.backend, &self.dir, ledger_id, frontier, self.checkpoints.clone())
+        TreeCheck::new(self.dir.as_ref(), ledger_id, frontier, self.checkpoints.clone())
     }
 
     /// Verifies one chunk; `Ok(false)` once a failure is recorded.
@@ -405,7 +406,7 @@ impl Verifier<'_> {
     /// Reads the checkpoint log and checks every signature and the order of sizes.
     fn load_checkpoints(&mut self) -> Result<bool, Error> {
         let ledger_id = self.report.ledger_id.unwrap_or_default();
-        let log = match read_log(self.backend, &self.dir, ledger_id) {
+        let log = match read_log(self.dir.as_ref(), ledger_id) {
             Ok(l) => l,
             Err(StorageError::Corrupt {
                 file, offset, reason, ..
@@ -549,7 +550,7 @@ impl Verifier<'_> {
         let actual = if let Some(h) = self.erased.get(&seq) {
             *h
         } else {
-            let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
+            let mut stream = SegmentStream::open_at(self.dir.as_ref(), seq)?;
             match stream.next_chunk(1) {
                 Ok(Some(sc)) => sc
                     .chunk
@@ -611,13 +612,7 @@ impl Verifier<'_> {
             }
             let ledger_id = self.report.ledger_id.unwrap_or_default();
             let sealed = first_seq != self.newest_segment;
-            self.index = Some(IndexCursor::open(
-                self.backend,
-                &self.dir,
-                ledger_id,
-                first_seq,
-                sealed,
-            )?);
+            self.index = Some(IndexCursor::open(self.dir.as_ref(), ledger_id, first_seq, sealed)?);
         }
         match self.index.as_mut() {
             Some(cur) => cur.check(seg_path, seq, offset),
@@ -673,7 +668,7 @@ impl Verifier<'_> {
             return;
         }
         let ledger_id = self.report.ledger_id.unwrap_or_default();
-        let reader = TreeReader::new(self.backend, &self.dir, ledger_id);
+        let reader = TreeReader::new(Arc::clone(self.dir), ledger_id);
         if !incremental::consistent(&reader, old, new) {
             let msg = format!(
                 "no valid consistency proof from size {} to {}",

@@ -1,14 +1,12 @@
 //! Recomputes the Merkle tree while verifying, compares every stored node with it, and checks
 //! each checkpoint's root when the tree reaches its size.
 
-use std::path::Path;
-
 use crate::checkpoint::Checkpoint;
 use crate::entry::LedgerId;
 use crate::hash::{hash_leaf, Digest};
 use crate::merkle::Frontier;
-use crate::storage::{Backend, StorageFile};
-use crate::tree::{level_header, level_path, MAX_LEVELS, TREE_HEADER_LEN};
+use crate::storage::{LedgerDir, StorageFile};
+use crate::tree::{level_header, level_rel, MAX_LEVELS, TREE_HEADER_LEN};
 
 /// Nodes read from a level file at a time.
 const BLOCK_NODES: u64 = 2048;
@@ -22,14 +20,14 @@ struct LevelCursor {
 }
 
 impl LevelCursor {
-    fn open(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, level: u8, first: u64) -> Self {
+    fn open(dir: &dyn LedgerDir, ledger_id: LedgerId, level: u8, first: u64) -> Self {
         let mut c = LevelCursor {
             file: None,
             stored: 0,
             block: Vec::new(),
             block_start: first,
         };
-        let Ok(f) = backend.open_read(&level_path(dir, level)) else {
+        let Ok(f) = dir.open_read(&level_rel(level)) else {
             return c;
         };
         let mut h = [0u8; TREE_HEADER_LEN as usize];
@@ -82,15 +80,14 @@ pub(super) struct TreeCheck {
 
 impl TreeCheck {
     pub(super) fn new(
-        backend: &dyn Backend,
-        dir: &Path,
+        dir: &dyn LedgerDir,
         ledger_id: LedgerId,
         frontier: Frontier,
         checkpoints: Vec<Checkpoint>,
     ) -> Self {
         let size = frontier.size();
         let levels = (0..MAX_LEVELS as u8)
-            .map(|l| LevelCursor::open(backend, dir, ledger_id, l, size >> l))
+            .map(|l| LevelCursor::open(dir, ledger_id, l, size >> l))
             .collect();
         let next_checkpoint = checkpoints.partition_point(|c| c.tree_size <= size);
         TreeCheck {

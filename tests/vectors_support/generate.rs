@@ -477,7 +477,10 @@ pub(crate) fn classify(bytes: &[u8], newest: bool) -> J {
     .to_vec();
     data.extend_from_slice(bytes);
     std::fs::write(&path, &data).expect("write temp segment");
-    let file = StdBackend.open_read(&path).expect("open temp segment");
+    let root = StdBackend.open_dir(dir.path(), false).expect("open temp dir");
+    let file = root
+        .open_read(std::path::Path::new(&segment_file_name(0)))
+        .expect("open temp segment");
     let mut scanner = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, data.len() as u64, newest);
     let mut frames = 0u64;
     let stop = loop {
