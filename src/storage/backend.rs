@@ -399,3 +399,39 @@ pub(crate) fn open_input(path: &Path) -> io::Result<(std::fs::File, std::fs::Met
     }
     Ok((file, meta))
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_inside_a_ledger_are_plain_and_links_are_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, b"secret").unwrap();
+        let root = StdBackend.open_dir(&tmp.path().join("ledger"), true).unwrap();
+        root.create_subdir(Path::new("segments")).unwrap();
+        for bad in ["../outside", "/etc/passwd", "segments/../../outside", "./x", ""] {
+            let e = root.open_read(Path::new(bad)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::Other, "{bad}: {e}");
+        }
+        std::os::unix::fs::symlink(&outside, tmp.path().join("ledger/link")).unwrap();
+        let e = root.open_write(Path::new("link"), false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+        let e = root.open_write(Path::new("link"), true).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists, "{e}");
+        std::os::unix::fs::symlink(tmp.path(), tmp.path().join("ledger/tree")).unwrap();
+        let e = root.open_read(Path::new("tree/outside")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotADirectory, "{e}");
+        assert!(e.to_string().contains("symbolic link or not a directory"), "{e}");
+        let e = root.create_subdir(Path::new("tree")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotADirectory, "{e}");
+        assert_eq!(std::fs::read(&outside).unwrap(), b"secret");
+        // The directory itself is locked: a second handle cannot take the lock.
+        let guard = root.try_lock().unwrap().expect("first lock");
+        let again = StdBackend.open_dir(&tmp.path().join("ledger"), false).unwrap();
+        assert!(again.try_lock().unwrap().is_none());
+        drop(guard);
+        assert!(again.try_lock().unwrap().is_some());
+    }
+}

@@ -405,4 +405,52 @@ mod tests {
             );
         }
     }
+
+    /// FORMAT.md §8 T5: a zero-filled tail of up to one maximal frame in the newest segment is
+    /// torn; one byte more is damage (T5′), reported without reading it; sealed, both damage.
+    #[test]
+    fn a_zero_tail_longer_than_one_frame_is_damage() {
+        use crate::storage::{Backend, SimBackend};
+        let header = SegmentHeader {
+            ledger_id: LedgerId([4; 16]),
+            first_seq: 0,
+        }
+        .encode();
+        let disk = SimBackend::new();
+        let dir = disk.open_dir(Path::new("/s"), true).unwrap();
+        let rel = Path::new("0.seg");
+        let path = Path::new("/s/0.seg");
+        let max = usize::try_from(MAX_FRAME_LEN).unwrap();
+        for (zeros, newest, torn) in [
+            (max, true, true),
+            (max + 1, true, false),
+            (max, false, false),
+            (12, true, true),
+        ] {
+            let mut seg = header.to_vec();
+            seg.resize(SEGMENT_HEADER_LEN + zeros, 0);
+            disk.set_file_bytes(path, seg);
+            let file = dir.open_read(rel).unwrap();
+            let len = (SEGMENT_HEADER_LEN + zeros) as u64;
+            let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, len, newest);
+            let stop = sc.next_chunk(10).unwrap_err();
+            let at = SEGMENT_HEADER_LEN as u64;
+            let want = match (torn, zeros > max) {
+                (true, _) => ScanStop::Torn {
+                    offset: at,
+                    bytes: zeros as u64,
+                    reason: "zero-filled tail",
+                },
+                (false, true) => ScanStop::Corrupt {
+                    offset: at,
+                    reason: TAIL_TOO_LONG,
+                },
+                (false, false) => ScanStop::Corrupt {
+                    offset: at,
+                    reason: "frame header checksum mismatch",
+                },
+            };
+            assert_eq!(stop, want, "{zeros} zeros, newest {newest}");
+        }
+    }
 }
