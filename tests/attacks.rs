@@ -31,6 +31,10 @@ use rustix::fs::{mkfifoat, renameat_with, Mode, RenameFlags, CWD};
 
 /// How long each racing thread keeps swapping.
 const RACE: Duration = Duration::from_secs(3);
+/// Extra back-and-forth swaps in one burst of a race.
+const BURST: usize = 200;
+/// The pause after each burst of the FIFO race, in which a reader can get through.
+const QUIET: Duration = Duration::from_millis(10);
 /// Deadline for one library call or CLI run (debug build, busy 2-core machine): a hang fails.
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -122,14 +126,19 @@ fn assert_typed(e: &Error, what: &str) {
     }
 }
 
-/// Opens, appends to and checkpoints the ledger again and again until `stop`; returns
-/// (successful rounds, failed rounds), asserting every failure is typed.
-fn writer_rounds(dir: &Path, stop: &AtomicBool, what: &str) -> (u64, u64) {
+/// Opens, appends to and checkpoints the ledger again and again until `stop`, raising
+/// `opening` while `Ledger::open` runs (the moment it opens every file, which a real attacker
+/// would find with inotify); returns (successful rounds, failed rounds), asserting every
+/// failure is typed.
+fn writer_rounds(dir: &Path, stop: &AtomicBool, opening: &AtomicBool, what: &str) -> (u64, u64) {
     let (mut ok, mut failed) = (0, 0);
     let mut next = 1_000;
     while !stop.load(Ordering::Relaxed) {
         let _gate = fork_gate();
-        let round = open(dir).and_then(|mut l| {
+        opening.store(true, Ordering::Relaxed);
+        let opened = open(dir);
+        opening.store(false, Ordering::Relaxed);
+        let round = opened.and_then(|mut l| {
             l.append_batch((next..next + 5).map(draft).collect())?;
             next += 5;
             l.checkpoint()?;
@@ -146,36 +155,44 @@ fn writer_rounds(dir: &Path, stop: &AtomicBool, what: &str) -> (u64, u64) {
     (ok, failed)
 }
 
-/// Runs `swap` in a loop on one thread for [`RACE`] while [`writer_rounds`] runs on this one.
-fn race(dir: &Path, what: &str, swap: impl Fn() -> bool + Send + 'static) -> (u64, u64, u64) {
+/// Runs `swap` on one thread for [`RACE`], whenever the writer on this thread is opening the
+/// ledger ([`writer_rounds`]); returns (swap bursts, writer rounds ok, writer rounds refused).
+fn race(dir: &Path, what: &str, time: Duration, swap: impl Fn() -> bool + Send + 'static) -> (u64, u64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
+    let opening = Arc::new(AtomicBool::new(false));
     let swaps = Arc::new(AtomicU64::new(0));
     let racer = {
-        let (stop, swaps) = (Arc::clone(&stop), Arc::clone(&swaps));
+        let (stop, opening, swaps) = (Arc::clone(&stop), Arc::clone(&opening), Arc::clone(&swaps));
         std::thread::spawn(move || {
-            let until = Instant::now() + RACE;
+            let until = Instant::now() + time;
             while Instant::now() < until {
-                if swap() {
+                if !opening.load(Ordering::Relaxed) {
+                    std::thread::yield_now();
+                } else if swap() {
                     swaps.fetch_add(1, Ordering::Relaxed);
                 }
             }
             stop.store(true, Ordering::Relaxed);
         })
     };
-    let (ok, failed) = writer_rounds(dir, &stop, what);
+    let (ok, failed) = writer_rounds(dir, &stop, &opening, what);
     racer.join().expect("racer");
     (swaps.load(Ordering::Relaxed), ok, failed)
 }
 
-/// Swaps `target` with `decoy` (e.g. a symbolic link) for a moment and back; whether it did.
-fn swap_briefly(target: &Path, decoy: &Path) -> bool {
+/// Swaps `target` with `decoy` (e.g. a symbolic link) back and forth as fast as it can for
+/// a burst (so a check-then-open sees one and opens the other), ending with both in place,
+/// then pauses for `quiet`. Whether it swapped at all.
+fn swap_burst(target: &Path, decoy: &Path, quiet: Duration) -> bool {
     if exchange(target, decoy).is_err() {
         return false; // the target does not exist (yet)
     }
-    std::thread::sleep(Duration::from_micros(50));
+    for _ in 0..BURST {
+        exchange(target, decoy).expect("swap back");
+        exchange(target, decoy).expect("swap");
+    }
     exchange(target, decoy).expect("swap back");
-    // Leave the writer room to get through now and then.
-    std::thread::sleep(Duration::from_micros(150));
+    std::thread::sleep(quiet);
     true
 }
 
@@ -227,16 +244,18 @@ fn racing_symlinks_to_a_file_outside_never_redirect_the_writer() {
     };
     let link_to = tmp.path().join("outside");
     let round = AtomicU64::new(0);
-    let (swaps, ok, failed) = race(&dir, "symlink race", move || {
+    // Longer than the others: against v1's check-then-open this found a followed link in
+    // about 85% of 3-second runs.
+    let (swaps, ok, failed) = race(&dir, "symlink race", 2 * RACE, move || {
         let target = target_of(round.fetch_add(1, Ordering::Relaxed) as usize);
         let link = beside(&target, ".evil");
         if std::fs::symlink_metadata(&link).is_err() {
             symlink(&link_to, &link).expect("symlink");
         }
-        swap_briefly(&target, &link)
+        swap_burst(&target, &link, Duration::ZERO)
     });
     println!("symlink race: {swaps} swaps, {ok} writer rounds ok, {failed} refused");
-    assert!(swaps > 100, "the race did not run ({swaps} swaps)");
+    assert!(swaps > 50, "the race did not run ({swaps} swaps)");
     assert!(ok > 0, "the writer never got through");
     outside.assert_untouched("symlink race");
     let _gate = fork_gate();
@@ -331,12 +350,12 @@ fn racing_symlinked_directories_never_redirect_the_writer() {
     }
     let d = dir.clone();
     let round = AtomicU64::new(0);
-    let (swaps, ok, failed) = race(&dir, "directory race", move || {
+    let (swaps, ok, failed) = race(&dir, "directory race", RACE, move || {
         let name = ["segments", "tree"][round.fetch_add(1, Ordering::Relaxed) as usize % 2];
-        swap_briefly(&d.join(name), &d.join(format!("{name}.evil")))
+        swap_burst(&d.join(name), &d.join(format!("{name}.evil")), Duration::ZERO)
     });
     println!("directory race: {swaps} swaps, {ok} writer rounds ok, {failed} refused");
-    assert!(swaps > 100, "the race did not run ({swaps} swaps)");
+    assert!(swaps > 50, "the race did not run ({swaps} swaps)");
     assert!(ok > 0, "the writer never got through");
     for o in &outsides {
         o.assert_untouched("directory race");
@@ -454,7 +473,7 @@ fn racing_fifos_never_hang_readers_or_the_writer() {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
-                swaps += u64::from(swap_briefly(t, &beside(t, ".fifo")));
+                swaps += u64::from(swap_burst(t, &beside(t, ".fifo"), QUIET));
             }
             swaps
         })
@@ -464,14 +483,19 @@ fn racing_fifos_never_hang_readers_or_the_writer() {
     while Instant::now() < until {
         let o = all_within_deadline(&dir, &format!("round {rounds}"));
         for e in [&o.open, &o.reader].into_iter().filter_map(|r| r.as_ref().err()) {
-            assert!(e.contains("not a regular file"), "round {rounds}: {e}");
+            // A writer refused half-way may leave the tree files (derived data) short; a
+            // reader then says so, and the next writer rebuilds them.
+            assert!(
+                e.contains("not a regular file") || e.contains("reopen the ledger with a writer to rebuild"),
+                "round {rounds}: {e}"
+            );
         }
         rounds += 1;
     }
     stop.store(true, Ordering::Relaxed);
     let swaps = racer.join().expect("racer");
     println!("FIFO race: {swaps} swaps, {rounds} rounds of open + verify + reader");
-    assert!(swaps > 100, "the race did not run ({swaps} swaps)");
+    assert!(swaps > 50, "the race did not run ({swaps} swaps)");
     assert_verifies(&dir, "after the FIFO race");
 }
 
