@@ -95,7 +95,7 @@ fn anchor(k: &SigningKey) -> TrustAnchor {
 }
 
 /// A ledger of `n` entries (with 1 KiB segments when `small_segments`, so there are several).
-/// Serializes spawning children with holding a `Ledger` (its `LOCK` descriptor) in this
+/// Serializes spawning children with holding a `Ledger` (its locked directory descriptor) in this
 /// process: a child forked by another test thread inherits the descriptor until it execs, and
 /// for that instant the `flock` outlives the `Ledger`'s drop (see tests/kill9.rs).
 static FORK_GATE: Mutex<()> = Mutex::new(());

@@ -712,6 +712,8 @@ impl Ledger {
                 self.rotate()?;
             }
             let seq = pending.chain.next_seq;
+            // The chain position came from files: a crafted index can claim any length.
+            let next_seq = seq.checked_add(1).ok_or(StorageError::Full)?;
             scratch.clear();
             scratch.extend_from_slice(&seq.to_le_bytes());
             scratch.extend_from_slice(pending.chain.head.as_bytes());
@@ -726,10 +728,7 @@ impl Ledger {
                 entry_hash: hash,
                 durable: false,
             });
-            pending.chain = ChainHead {
-                next_seq: seq + 1,
-                head: hash,
-            };
+            pending.chain = ChainHead { next_seq, head: hash };
             if self.opts.durability == Durability::EveryAppend {
                 self.flush(&mut pending)?;
                 self.sync()?;
