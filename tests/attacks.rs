@@ -490,11 +490,18 @@ fn racing_fifos_never_hang_readers_or_the_writer() {
                 "round {rounds}: {e}"
             );
         }
+        let show = run_cli(&["show", s(&dir)]);
+        assert!(
+            show.code == Some(0) || (show.code == Some(2) && show.stderr.contains("not a regular file")),
+            "round {rounds}: show exited {:?}: {}",
+            show.code,
+            show.stderr
+        );
         rounds += 1;
     }
     stop.store(true, Ordering::Relaxed);
     let swaps = racer.join().expect("racer");
-    println!("FIFO race: {swaps} swaps, {rounds} rounds of open + verify + reader");
+    println!("FIFO race: {swaps} swaps, {rounds} rounds of open + verify + reader + show");
     assert!(swaps > 50, "the race did not run ({swaps} swaps)");
     assert_verifies(&dir, "after the FIFO race");
 }
@@ -584,10 +591,9 @@ fn removing_the_lock_file_or_renaming_the_directory_lets_no_second_writer_in() {
     let gate = fork_gate();
     let mut writer = open(&dir).expect("first writer");
     drop(gate);
-    // `rm LOCK`: there is no lock file to remove — the directory itself is locked.
-    let lock = dir.join("LOCK");
-    assert!(std::fs::symlink_metadata(&lock).is_err(), "a LOCK file exists");
-    let _ = std::fs::remove_file(&lock);
+    // `rm LOCK` (v1 locked that file, and a second writer then created a new one and got
+    // in); now the directory itself is locked and there is nothing to remove.
+    let _ = std::fs::remove_file(dir.join("LOCK"));
     let locked = |r: Result<Ledger, Error>, what: &str| match r {
         Err(Error::Storage(StorageError::Locked { .. })) => {}
         Err(e) => panic!("{what}: {e:?}"),
