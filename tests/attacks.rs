@@ -12,6 +12,7 @@
 //! | 8 | `rm LOCK` (the old lock file) while a writer runs; renaming the ledger directory | a second writer is refused (`Locked`), in-process and from the CLI (exit 2) |
 //! | 9 | the newest segment sparse-extended by 1 TiB | `Ledger::open`, `verify`, `show` report damage naming the file and offset in well under a second; nothing is cut |
 //! | (issue 12 item 4) | `LedgerReader::get(u64::MAX)` and other huge sequence numbers | `StorageError::NoSuchEntry`, no panic, no scan |
+//! | (found beside it) | `get` of the entry after the last, with the index removed | `NoSuchEntry` after one pass over the segment, not a megabyte re-read per frame |
 
 #![cfg(target_os = "linux")]
 
@@ -715,5 +716,44 @@ fn huge_sequence_numbers_are_no_such_entry() {
             "get({seq}) took {:?}",
             t.elapsed()
         );
+    }
+}
+
+#[test]
+fn a_missing_entry_is_found_missing_without_rereading_the_segment_per_frame() {
+    // v1 skipped to an entry one frame per read, each read a megabyte: with the index gone,
+    // `get` of the entry after the last took 20,000 × 1 MiB of reads here (minutes).
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("ledger");
+    {
+        let _gate = fork_gate();
+        let opts = std_opts(Durability::PerBatch, 64 << 20);
+        let mut l = Ledger::create(&dir, &key(1), "attacks", opts).expect("create");
+        for b in 0..20u64 {
+            l.append_batch((b * 1000..(b + 1) * 1000).map(draft).collect())
+                .expect("append");
+        }
+    }
+    let (_, idx) = newest_segment(&dir);
+    for without_index in [false, true] {
+        if without_index {
+            std::fs::remove_file(&idx).expect("rm index");
+        }
+        let d = dir.clone();
+        let (r, took) = bounded("get past the end", DEADLINE, move || {
+            let reader = LedgerReader::open(&d).expect("reader");
+            let t = Instant::now();
+            let r = reader.get(20_002).map(drop);
+            let present = reader.get(19_999).map(|e| e.entry.seq.0);
+            ((r, present), t.elapsed())
+        });
+        println!("get past the end, index removed {without_index}: {took:?}");
+        assert!(
+            matches!(r.0, Err(Error::Storage(StorageError::NoSuchEntry { seq: 20_002, .. }))),
+            "{:?}",
+            r.0
+        );
+        assert_eq!(r.1.expect("present entry"), 19_999);
+        assert!(took < Duration::from_secs(3), "took {took:?}");
     }
 }

@@ -179,6 +179,9 @@ pub(crate) fn corrupt(file: &Path, offset: u64, seq: Option<u64>, reason: String
     }
 }
 
+/// Frames read at a time while skipping to the entry a stream starts at.
+const SKIP_FRAMES: usize = 4096;
+
 /// Streams the frames of every segment of a ledger in order, with bounded memory.
 #[derive(Debug)]
 pub struct SegmentStream<'b> {
@@ -223,9 +226,9 @@ impl<'b> SegmentStream<'b> {
         })
     }
 
-    /// Like [`SegmentStream::open`], but starting at entry `seq`: the index locates its frame
-    /// (checked by its sequence number); without a usable index the segment is scanned from
-    /// its start and earlier entries are skipped.
+    /// Like [`SegmentStream::open`], but starting at entry `seq`: the index locates its frame,
+    /// or the last indexed frame before it (checked by its sequence number), and earlier
+    /// entries are skipped; without a usable index the segment is scanned from its start.
     ///
     /// # Errors
     /// As [`SegmentStream::open`].
@@ -260,7 +263,14 @@ impl<'b> SegmentStream<'b> {
                 continue;
             };
             let path = scanner.path.clone();
-            match scanner.next_chunk(max_frames) {
+            // Skipping to an entry reads whole chunks: one frame per read would re-read a
+            // megabyte per frame skipped.
+            let want = if self.skip_before > 0 {
+                max_frames.max(SKIP_FRAMES)
+            } else {
+                max_frames
+            };
+            match scanner.next_chunk(want) {
                 Ok(chunk) if chunk.frames.is_empty() => self.scanner = None,
                 Ok(mut chunk) => {
                     if self.skip_before > 0 {
@@ -270,6 +280,13 @@ impl<'b> SegmentStream<'b> {
                             continue;
                         }
                         self.skip_before = 0;
+                        if chunk.frames.len() > max_frames {
+                            // Hand out `max_frames`; the scanner resumes after the last of them.
+                            chunk.frames.truncate(max_frames);
+                            if let Some(last) = chunk.frames.last() {
+                                scanner.resume_at(last.end());
+                            }
+                        }
                     }
                     let header = self.current_header(&path)?;
                     return Ok(Some(StreamChunk { header, path, chunk }));
@@ -343,13 +360,16 @@ fn frame_seq(data: &[u8], f: &segment::FrameLoc) -> u64 {
     e.get(..8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
 }
 
-/// The offset of entry `seq` in the segment starting at `first_seq`, if its index has it and
-/// the frame there really holds that entry.
+/// Where to start reading the segment starting at `first_seq` to reach entry `seq`: the
+/// offset of `seq` if its index has it, else of the last indexed entry before it (so an entry
+/// past the index is found by reading only the unindexed tail) — if the frame there really
+/// holds the entry the index says.
 fn indexed_offset(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<u64> {
     let idx = dir.open_read(&index_rel(first_seq)).ok()?;
+    let slots = index::count(idx.len().ok()?);
+    let i = seq.checked_sub(first_seq)?.min(slots.checked_sub(1)?);
     let mut b = [0u8; 8];
-    idx.read_exact_at(&mut b, index::slot(seq.checked_sub(first_seq)?)?)
-        .ok()?;
+    idx.read_exact_at(&mut b, index::slot(i)?).ok()?;
     let off = u64::from_le_bytes(b);
     if off < SEGMENT_HEADER_LEN as u64 {
         return None;
@@ -358,5 +378,5 @@ fn indexed_offset(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<u64> 
     // `off` comes from a file and may be anything: no arithmetic that can overflow.
     seg.read_exact_at(&mut b, off.checked_add(frame::FRAME_HEADER_LEN as u64)?)
         .ok()?;
-    (u64::from_le_bytes(b) == seq).then_some(off)
+    (u64::from_le_bytes(b) == first_seq + i).then_some(off)
 }
