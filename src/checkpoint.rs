@@ -23,7 +23,7 @@ use crate::error::{DecodeError, StorageError};
 use crate::hash::Digest;
 use crate::keys::{KeyId, SigningKey, VerifyingKey, SIGNATURE_LEN};
 use crate::storage::segment::FORMAT_VERSION;
-use crate::storage::{io_err, Backend, StorageFile};
+use crate::storage::{io_err, LedgerDir, StorageFile};
 
 /// Name of the checkpoint log file in the ledger directory.
 pub const CHECKPOINT_LOG: &str = "checkpoints.log";
@@ -336,13 +336,15 @@ pub struct CheckpointLog {
     pub torn_bytes: u64,
 }
 
-/// Reads the checkpoint log of the ledger `ledger_id` (an absent log holds no checkpoints).
+/// Reads the checkpoint log of the ledger `ledger_id` in `dir` (an absent log holds no
+/// checkpoints).
 ///
 /// # Errors
 /// [`StorageError::Corrupt`] for a bad header or a damaged record (never skipped).
-pub fn read_log(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId) -> Result<CheckpointLog, StorageError> {
-    let path = log_path(dir);
-    let file = match backend.open_read(&path) {
+pub fn read_log(dir: &dyn LedgerDir, ledger_id: LedgerId) -> Result<CheckpointLog, StorageError> {
+    let rel = Path::new(CHECKPOINT_LOG);
+    let path = dir.display_path(rel);
+    let file = match dir.open_read(rel) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CheckpointLog::default()),
         Err(e) => return Err(io_err("open", &path)(e)),
@@ -401,14 +403,16 @@ pub(crate) struct LogWriter {
 
 impl LogWriter {
     /// Opens or creates the log, cutting an incomplete final record.
-    pub(crate) fn open(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId) -> Result<Self, StorageError> {
-        let log = read_log(backend, dir, ledger_id)?;
-        let path = log_path(dir);
-        let mut file = match backend.open_write(&path, false) {
+    pub(crate) fn open(dir: &dyn LedgerDir, ledger_id: LedgerId) -> Result<Self, StorageError> {
+        let log = read_log(dir, ledger_id)?;
+        let rel = Path::new(CHECKPOINT_LOG);
+        let path = dir.display_path(rel);
+        let mut file = match dir.open_write(rel, false) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
-                backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+                let f = dir.open_write(rel, true).map_err(io_err("create", &path))?;
+                let root = Path::new("");
+                dir.sync_dir(root).map_err(io_err("sync", &dir.display_path(root)))?;
                 f
             }
             Err(e) => return Err(io_err("open", &path)(e)),

@@ -119,11 +119,20 @@ pub enum StorageError {
         /// What is wrong.
         reason: String,
     },
-    /// A path that should be a regular file is a symbolic link or something else.
+    /// A path that should be a regular file is a symbolic link, a FIFO, a socket, a device or
+    /// a directory (inside a ledger directory, symbolic links are never followed).
     #[error("{} is not a regular file", path.display())]
     NotARegularFile {
         /// The path.
         path: PathBuf,
+    },
+    /// An input file is larger than the limit for its kind (only `max + 1` bytes were read).
+    #[error("{} is larger than the maximum of {max} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        max: u64,
     },
     /// The ledger was written by a format version this build does not read.
     #[error("{}: format version {version} is not supported by this version of provledger (it reads version 2)", path.display())]

@@ -18,6 +18,8 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const PUBLIC_KEY_LEN: usize = 32;
 /// First token of a secret key file; the hex seed follows it on the same line.
 pub const SECRET_KEY_FILE_TAG: &str = "provledger-secret-key-v1";
+/// Largest secret key file read, in bytes.
+const MAX_KEY_FILE_LEN: u64 = 256;
 
 /// The identifier of a public key: a domain-separated BLAKE3 hash of its 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -211,15 +213,20 @@ impl SigningKey {
             path: path.to_path_buf(),
             reason,
         };
-        let meta = std::fs::metadata(path).map_err(|source| KeyError::Io {
+        let io = |source| KeyError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        if !meta.is_file() {
-            return Err(bad("not a regular file"));
-        }
+        };
+        // Opened once, without blocking (a FIFO cannot hang the caller); every check below is
+        // made on the opened descriptor, so the file read is the file checked. A symbolic
+        // link the caller names is followed (secret volumes are often links).
+        let (file, meta) = match crate::storage::open_input(path) {
+            Ok(opened) => opened,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => return Err(bad("not a regular file")),
+            Err(e) => return Err(io(e)),
+        };
         // A key file is one short line; anything larger is not one (and is not read whole).
-        if meta.len() > 256 {
+        if meta.len() > MAX_KEY_FILE_LEN {
             return Err(bad("file too large to be a key file"));
         }
         #[cfg(unix)]
@@ -233,10 +240,12 @@ impl SigningKey {
                 });
             }
         }
-        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?);
+        let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_LEN as usize + 1));
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_KEY_FILE_LEN + 1), &mut bytes).map_err(io)?;
+        if bytes.len() as u64 > MAX_KEY_FILE_LEN {
+            return Err(bad("file too large to be a key file"));
+        }
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text"))?;
         let mut words = text.split_whitespace();
         if words.next() != Some(SECRET_KEY_FILE_TAG) {
             return Err(bad("missing 'provledger-secret-key-v1' tag"));

@@ -13,10 +13,10 @@ use crate::proof::{ConsistencyProof, InclusionProof, PROOF_VERSION};
 use crate::storage::frame::{check_frame, parse_header, parse_section, SectionRef, StoredPayload, FRAME_HEADER_LEN};
 use crate::storage::segment::{FrameLoc, SEGMENT_HEADER_LEN};
 use crate::storage::{
-    corrupt, index, index_path, io_err, list_segments, read_segment_header, segment_path, Backend, SegmentStream,
-    StdBackend, StorageFile,
+    corrupt, index, index_rel, io_err, list_segments, open_ledger_dir, open_read, read_segment_header, segment_rel,
+    Backend, LedgerDir, SegmentStream, StdBackend, StorageFile,
 };
-use crate::tree::{BackendHandle, TreeReader};
+use crate::tree::TreeReader;
 
 /// An entry as read from disk.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,11 +50,12 @@ pub struct StoredEntry {
 /// ```
 #[derive(Debug)]
 pub struct LedgerReader {
-    backend: Arc<dyn Backend>,
+    /// The directory handle every file is opened through.
+    root: Arc<dyn LedgerDir>,
     dir: PathBuf,
     ledger_id: LedgerId,
     /// Level files stay open across proofs.
-    tree: TreeReader<'static>,
+    tree: TreeReader,
     cache: Mutex<Cache>,
 }
 
@@ -80,19 +81,26 @@ impl LedgerReader {
     ///
     /// # Errors
     /// As [`LedgerReader::open`].
+    #[allow(clippy::needless_pass_by_value)] // only the directory handle is kept
     pub fn open_with(backend: Arc<dyn Backend>, dir: &Path) -> Result<Self, ReadError> {
-        list_segments(backend.as_ref(), dir)?;
-        let path = segment_path(dir, 0);
-        let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+        Self::from_handle(open_ledger_dir(backend.as_ref(), dir, false)?, dir)
+    }
+
+    /// Reads the ledger already opened as `root` (whose path is `dir`).
+    pub(crate) fn from_handle(root: Arc<dyn LedgerDir>, dir: &Path) -> Result<Self, ReadError> {
+        list_segments(root.as_ref())?;
+        let rel = segment_rel(0);
+        let path = root.display_path(&rel);
+        let file = open_read(root.as_ref(), &rel)?;
         let len = file.len().map_err(io_err("stat", &path))?;
         let header =
             read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
                 path: dir.to_path_buf(),
                 reason: "first segment has no header".into(),
             })?;
-        let tree = TreeReader::with_handle(BackendHandle::Shared(Arc::clone(&backend)), dir, header.ledger_id);
+        let tree = TreeReader::new(Arc::clone(&root), header.ledger_id);
         Ok(LedgerReader {
-            backend,
+            root,
             dir: dir.to_path_buf(),
             ledger_id: header.ledger_id,
             tree,
@@ -120,7 +128,7 @@ impl LedgerReader {
     fn segments(&self, fresh: bool) -> Result<Vec<u64>, ReadError> {
         let mut c = self.cache();
         if fresh || c.segments.is_empty() {
-            c.segments = list_segments(self.backend.as_ref(), &self.dir)?;
+            c.segments = list_segments(self.root.as_ref())?;
             c.files.clear();
         }
         Ok(c.segments.clone())
@@ -128,13 +136,13 @@ impl LedgerReader {
 
     /// A cached handle on `path` (positional reads need no lock, so the cache lock is held
     /// only to find the handle).
-    fn file(&self, path: &Path) -> Option<Arc<dyn StorageFile>> {
+    fn file(&self, rel: &Path) -> Option<Arc<dyn StorageFile>> {
         let mut c = self.cache();
-        if let Some(f) = c.files.get(path) {
+        if let Some(f) = c.files.get(rel) {
             return Some(Arc::clone(f));
         }
-        let f: Arc<dyn StorageFile> = Arc::from(self.backend.open_read(path).ok()?);
-        c.files.insert(path.to_path_buf(), Arc::clone(&f));
+        let f: Arc<dyn StorageFile> = Arc::from(self.root.open_read(rel).ok()?);
+        c.files.insert(rel.to_path_buf(), Arc::clone(&f));
         Some(f)
     }
 
@@ -159,15 +167,16 @@ impl LedgerReader {
             return Ok(None);
         };
         let mut b = [0u8; 4];
-        let Some(idx) = self.file(&index_path(&self.dir, first)) else {
+        let Some(idx) = self.file(&index_rel(first)) else {
             return Ok(None);
         };
         if idx.read_exact_at(&mut b, at).is_err() {
             return Ok(None);
         }
         let (offset, _) = index::decode_slot(b);
-        let path = segment_path(&self.dir, first);
-        let Some(seg) = self.file(&path) else { return Ok(None) };
+        let rel = segment_rel(first);
+        let path = self.root.display_path(&rel);
+        let Some(seg) = self.file(&rel) else { return Ok(None) };
         let mut h = [0u8; FRAME_HEADER_LEN];
         if offset < SEGMENT_HEADER_LEN as u64 || seg.read_exact_at(&mut h, offset).is_err() {
             return Ok(None);
@@ -187,7 +196,7 @@ impl LedgerReader {
 
     /// Finds entry `seq` by scanning its segment (when the index cannot be used).
     fn scan_for(&self, seq: u64) -> Result<StoredEntry, ReadError> {
-        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, seq)?;
+        let mut stream = SegmentStream::open_at(self.root.as_ref(), seq)?;
         if let Some(sc) = stream.next_chunk(1)? {
             if let (Some(f), true) = (sc.chunk.frames.first(), sc.first_seq == seq) {
                 return decode(&sc.chunk.data, f, seq, self.ledger_id, sc.path.clone());
@@ -205,15 +214,14 @@ impl LedgerReader {
     /// # Errors
     /// Storage errors.
     pub fn indexed_len(&self) -> Result<u64, ReadError> {
-        let segs = list_segments(self.backend.as_ref(), &self.dir)?;
+        let segs = list_segments(self.root.as_ref())?;
         let last = segs.last().copied().unwrap_or(0);
-        let idx = index_path(&self.dir, last);
         let slots = self
-            .backend
-            .open_read(&idx)
+            .root
+            .open_read(&index_rel(last))
             .and_then(|f| f.len())
             .map_or(0, index::count);
-        Ok(last + slots)
+        Ok(last.saturating_add(slots))
     }
 
     /// Calls `f` for every entry from `from` on, in order, until it returns `false`.
@@ -225,7 +233,7 @@ impl LedgerReader {
         from: u64,
         mut f: impl FnMut(StoredEntry) -> Result<bool, E>,
     ) -> Result<(), E> {
-        let mut stream = SegmentStream::open_at(self.backend.as_ref(), &self.dir, from).map_err(ReadError::Storage)?;
+        let mut stream = SegmentStream::open_at(self.root.as_ref(), from).map_err(ReadError::Storage)?;
         while let Some(sc) = stream.next_chunk(1024).map_err(ReadError::Storage)? {
             for (i, loc) in sc.chunk.frames.iter().enumerate() {
                 let seq = sc.first_seq + i as u64;
@@ -242,14 +250,17 @@ impl LedgerReader {
     /// # Errors
     /// [`StorageError::Corrupt`] if the log is damaged.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, ReadError> {
-        let path = crate::checkpoint::log_path(&self.dir);
-        let len = self.backend.open_read(&path).and_then(|f| f.len()).unwrap_or(0);
+        let len = self
+            .root
+            .open_read(std::path::Path::new(crate::checkpoint::CHECKPOINT_LOG))
+            .and_then(|f| f.len())
+            .unwrap_or(0);
         if let Some((seen, all)) = &self.cache().log {
             if *seen == len {
                 return Ok(all.clone());
             }
         }
-        let all = read_log(self.backend.as_ref(), &self.dir, self.ledger_id)?.checkpoints;
+        let all = read_log(self.root.as_ref(), self.ledger_id)?.checkpoints;
         self.cache().log = Some((len, all.clone()));
         Ok(all)
     }

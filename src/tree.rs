@@ -13,14 +13,14 @@
 //! segments, and `verify` compares every stored node with the hash it recomputes.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::entry::LedgerId;
 use crate::error::StorageError;
 use crate::hash::Digest;
 use crate::merkle::{Frontier, NodeSource};
 use crate::storage::segment::FORMAT_VERSION;
-use crate::storage::{io_err, Backend, StorageFile};
+use crate::storage::{io_err, LedgerDir, StorageFile};
 
 /// Name of the directory holding the level files.
 pub const TREE_DIR: &str = "tree";
@@ -40,7 +40,12 @@ pub const fn is_stored_level(level: u8) -> bool {
 /// Path of the file holding the nodes of `level`.
 #[must_use]
 pub fn level_path(dir: &Path, level: u8) -> PathBuf {
-    dir.join(TREE_DIR).join(format!("level-{level:02}.hashes"))
+    dir.join(level_rel(level))
+}
+
+/// The file of `level`, relative to the ledger directory.
+pub(crate) fn level_rel(level: u8) -> PathBuf {
+    Path::new(TREE_DIR).join(format!("level-{level:02}.hashes"))
 }
 
 /// The 32 header bytes of the file of `level`.
@@ -54,8 +59,9 @@ pub fn level_header(ledger_id: LedgerId, level: u8) -> [u8; TREE_HEADER_LEN as u
     h
 }
 
-fn node_offset(index: u64) -> u64 {
-    TREE_HEADER_LEN + index * 32
+/// Byte position of node `index` in a level file; `None` if it would not fit in a `u64`.
+fn node_offset(index: u64) -> Option<u64> {
+    index.checked_mul(32)?.checked_add(TREE_HEADER_LEN)
 }
 
 /// A stored node could not be read.
@@ -70,47 +76,21 @@ pub struct NodeUnavailable {
     pub reason: String,
 }
 
-/// A backend either borrowed for one operation or shared by a long-lived reader.
-#[derive(Debug, Clone)]
-pub enum BackendHandle<'b> {
-    /// Borrowed for the lifetime `'b`.
-    Borrowed(&'b dyn Backend),
-    /// Shared ownership.
-    Shared(std::sync::Arc<dyn Backend>),
-}
-
-impl BackendHandle<'_> {
-    fn get(&self) -> &dyn Backend {
-        match self {
-            BackendHandle::Borrowed(b) => *b,
-            BackendHandle::Shared(b) => b.as_ref(),
-        }
-    }
-}
-
 /// Read access to the stored level files (opened lazily and kept open, checked against the
 /// ledger id).
 #[derive(Debug)]
-pub struct TreeReader<'b> {
-    backend: BackendHandle<'b>,
-    dir: PathBuf,
+pub struct TreeReader {
+    dir: Arc<dyn LedgerDir>,
     ledger_id: LedgerId,
     files: Mutex<Vec<Option<Box<dyn StorageFile>>>>,
 }
 
-impl<'b> TreeReader<'b> {
-    /// Reads the tree of the ledger in `dir`.
+impl TreeReader {
+    /// Reads the tree of the ledger opened as `dir`.
     #[must_use]
-    pub fn new(backend: &'b dyn Backend, dir: &Path, ledger_id: LedgerId) -> Self {
-        Self::with_handle(BackendHandle::Borrowed(backend), dir, ledger_id)
-    }
-
-    /// Reads the tree of the ledger in `dir` through a borrowed or shared backend.
-    #[must_use]
-    pub fn with_handle(backend: BackendHandle<'b>, dir: &Path, ledger_id: LedgerId) -> Self {
+    pub fn new(dir: Arc<dyn LedgerDir>, ledger_id: LedgerId) -> Self {
         TreeReader {
-            backend,
-            dir: dir.to_path_buf(),
+            dir,
             ledger_id,
             files: Mutex::new((0..MAX_LEVELS).map(|_| None).collect()),
         }
@@ -131,8 +111,12 @@ impl<'b> TreeReader<'b> {
         let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let slot = files.get_mut(usize::from(level)).ok_or("level out of range")?;
         if slot.is_none() {
-            let path = level_path(&self.dir, level);
-            let f = self.backend.get().open_read(&path).map_err(|e| e.to_string())?;
+            let rel = level_rel(level);
+            let path = self.dir.display_path(&rel);
+            let f = self
+                .dir
+                .open_read(&rel)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
             let mut h = [0u8; TREE_HEADER_LEN as usize];
             f.read_exact_at(&mut h, 0).map_err(|e| e.to_string())?;
             if h != level_header(self.ledger_id, level) {
@@ -146,39 +130,41 @@ impl<'b> TreeReader<'b> {
     }
 }
 
-impl NodeSource for TreeReader<'_> {
+impl NodeSource for TreeReader {
     type Error = NodeUnavailable;
 
     fn node(&self, level: u8, index: u64) -> Result<Digest, NodeUnavailable> {
         let unavailable = |reason: String| NodeUnavailable { level, index, reason };
         if !is_stored_level(level) {
             // The two children are adjacent at the stored level below: one read.
-            let below = level - 1;
             let first = index
                 .checked_mul(2)
                 .ok_or_else(|| unavailable("index out of range".into()))?;
             let read = |f: &dyn StorageFile| {
                 let mut b = [0u8; 64];
-                f.read_exact_at(&mut b, node_offset(first)).map_err(|e| e.to_string())?;
+                let at = node_offset(first).ok_or("node index out of range")?;
+                f.read_exact_at(&mut b, at).map_err(|e| e.to_string())?;
                 let (l, r) = b.split_at(32);
                 let d = |x: &[u8]| Digest::from_bytes(x.try_into().unwrap_or([0; 32]));
                 Ok(crate::hash::hash_node(&d(l), &d(r)))
             };
-            return self.with_file(below, read).map_err(unavailable);
+            return self.with_file(level - 1, read).map_err(unavailable);
         }
         let read = |f: &dyn StorageFile| {
             let mut b = [0u8; 32];
-            f.read_exact_at(&mut b, node_offset(index)).map_err(|e| e.to_string())?;
+            let at = node_offset(index).ok_or("node index out of range")?;
+            f.read_exact_at(&mut b, at).map_err(|e| e.to_string())?;
             Ok(Digest::from_bytes(b))
         };
-        self.with_file(level, read).map_err(unavailable)
+        self.with_file(level, read)
+            .map_err(|reason| NodeUnavailable { level, index, reason })
     }
 }
 
 /// The writer's side: the frontier in memory plus buffered appends to the level files.
 #[derive(Debug)]
 pub(crate) struct TreeWriter {
-    dir: PathBuf,
+    dir: Arc<dyn LedgerDir>,
     ledger_id: LedgerId,
     frontier: Frontier,
     files: Vec<Option<Box<dyn StorageFile>>>,
@@ -191,15 +177,11 @@ impl TreeWriter {
     /// Opens the tree files of a ledger holding `entries` entries, cutting what a crash left
     /// inconsistent. Returns the writer and the number of leaves still to be replayed (the
     /// caller pushes the entry hashes of `[writer.size(), entries)`).
-    pub(crate) fn open(
-        backend: &dyn Backend,
-        dir: &Path,
-        ledger_id: LedgerId,
-        entries: u64,
-    ) -> Result<Self, StorageError> {
-        let tree_dir = dir.join(TREE_DIR);
-        backend.create_dir_all(&tree_dir).map_err(io_err("create", &tree_dir))?;
-        let reader = TreeReader::new(backend, dir, ledger_id);
+    pub(crate) fn open(dir: &Arc<dyn LedgerDir>, ledger_id: LedgerId, entries: u64) -> Result<Self, StorageError> {
+        let tree_dir = dir.display_path(Path::new(TREE_DIR));
+        dir.create_subdir(Path::new(TREE_DIR))
+            .map_err(io_err("create", &tree_dir))?;
+        let reader = TreeReader::new(Arc::clone(dir), ledger_id);
         let stored: Vec<u64> = (0..MAX_LEVELS as u8).map(|l| reader.stored(l)).collect();
         let size = consistent_size(&stored, entries);
         // Nodes of a consistent prefix: a frontier needs only O(log n) of them.
@@ -208,7 +190,7 @@ impl TreeWriter {
             reason: e.to_string(),
         })?;
         let mut w = TreeWriter {
-            dir: dir.to_path_buf(),
+            dir: Arc::clone(dir),
             ledger_id,
             frontier,
             files: (0..MAX_LEVELS).map(|_| None).collect(),
@@ -220,7 +202,7 @@ impl TreeWriter {
             if keep == 0 && stored[usize::from(level)] == 0 {
                 continue;
             }
-            w.open_level(backend, level, keep)?;
+            w.open_level(level, keep)?;
         }
         Ok(w)
     }
@@ -240,7 +222,8 @@ impl TreeWriter {
         self.push_leaf(crate::hash::hash_leaf(entry_hash))
     }
 
-    /// Adds a leaf hash (`SHA-256(0x00 ‖ entry hash)`, computed by the caller).
+    /// Adds a leaf hash (`SHA-256(0x00 ‖ entry hash)`, computed by the caller); completed
+    /// nodes of stored levels are buffered for [`TreeWriter::flush`].
     pub(crate) fn push_leaf(&mut self, leaf: Digest) -> Result<(), StorageError> {
         let pending = &mut self.pending;
         self.frontier
@@ -259,17 +242,18 @@ impl TreeWriter {
     }
 
     /// Writes buffered nodes to the level files.
-    pub(crate) fn flush(&mut self, backend: &dyn Backend) -> Result<(), StorageError> {
+    pub(crate) fn flush(&mut self) -> Result<(), StorageError> {
         for level in 0..MAX_LEVELS {
             if self.pending[level].is_empty() {
                 continue;
             }
             let lvl = level as u8;
             if self.files[level].is_none() {
-                self.open_level(backend, lvl, 0)?;
+                self.open_level(lvl, 0)?;
             }
-            let path = level_path(&self.dir, lvl);
-            let off = node_offset(self.counts[level]);
+            let path = self.dir.display_path(&level_rel(lvl));
+            // Past 2^59 nodes a level file could not be addressed: the ledger is full.
+            let off = node_offset(self.counts[level]).ok_or(StorageError::Full)?;
             let f = self.files[level].as_mut().ok_or_else(|| StorageError::NotALedger {
                 path: path.clone(),
                 reason: "level file not open".into(),
@@ -287,28 +271,33 @@ impl TreeWriter {
         for (level, f) in self.files.iter_mut().enumerate() {
             if let Some(f) = f {
                 f.sync_data()
-                    .map_err(io_err("sync", &level_path(&self.dir, level as u8)))?;
+                    .map_err(io_err("sync", &self.dir.display_path(&level_rel(level as u8))))?;
             }
         }
         Ok(())
     }
 
     /// Opens (or creates) a level file and cuts it to `keep` nodes.
-    fn open_level(&mut self, backend: &dyn Backend, level: u8, keep: u64) -> Result<(), StorageError> {
-        let path = level_path(&self.dir, level);
+    fn open_level(&mut self, level: u8, keep: u64) -> Result<(), StorageError> {
+        let rel = level_rel(level);
+        let path = self.dir.display_path(&rel);
         let header = level_header(self.ledger_id, level);
-        let mut f = match backend.open_write(&path, false) {
+        let mut f = match self.dir.open_write(&rel, false) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
-                let tree_dir = self.dir.join(TREE_DIR);
-                backend.sync_dir(&tree_dir).map_err(io_err("sync", &tree_dir))?;
+                let f = self.dir.open_write(&rel, true).map_err(io_err("create", &path))?;
+                let tree_dir = Path::new(TREE_DIR);
+                self.dir
+                    .sync_dir(tree_dir)
+                    .map_err(io_err("sync", &self.dir.display_path(tree_dir)))?;
                 f
             }
             Err(e) => return Err(io_err("open", &path)(e)),
         };
-        let cut = f.len().map_err(io_err("stat", &path))? > node_offset(keep);
-        f.set_len(node_offset(keep)).map_err(io_err("truncate", &path))?;
+        // Past 2^59 nodes a level file could not be addressed: the ledger is full.
+        let end = node_offset(keep).ok_or(StorageError::Full)?;
+        let cut = f.len().map_err(io_err("stat", &path))? > end;
+        f.set_len(end).map_err(io_err("truncate", &path))?;
         f.write_all_at(&header, 0).map_err(io_err("write", &path))?;
         if cut {
             // A cut must be durable before new nodes land over it, or a power loss could

@@ -15,7 +15,7 @@ use common::{
     Snapshot,
 };
 use provledger::storage::index::INDEX_HEADER_LEN;
-use provledger::storage::{Backend, SimBackend};
+use provledger::storage::SimBackend;
 use provledger::{verify_with, Durability, Error, Ledger, StorageError};
 
 /// Segment size of most ledgers here.

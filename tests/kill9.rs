@@ -56,8 +56,8 @@ const DEFAULT_TOTAL_ROUNDS: u64 = 102;
 const MAX_LINES_PER_ROUND: u64 = 1500;
 
 /// Serializes spawning children with holding a `Ledger` in this process. The tests run on
-/// several threads; a child forked by one test while another test holds its ledger's `LOCK`
-/// file open inherits that descriptor until it execs (`O_CLOEXEC` closes it only then), and
+/// several threads; a child forked by one test while another test holds its ledger's locked
+/// directory descriptor inherits it until it execs (`O_CLOEXEC` closes it only then), and
 /// `flock` locks belong to the open file description — so for that instant the lock outlives
 /// the `Ledger`'s drop, and the other test's next `append` child would find the ledger locked.
 static FORK_GATE: Mutex<()> = Mutex::new(());

@@ -15,7 +15,7 @@ use crate::reader::LedgerReader;
 use crate::storage::frame::{parse_header, StoredPayload, FRAME_HEADER_LEN};
 use crate::storage::index::{encode_index_header, INDEX_HEADER_LEN};
 use crate::storage::segment::{parse_segment_file_name, SEGMENT_HEADER_LEN};
-use crate::storage::{segment_path, Backend, SimBackend, SEGMENTS_DIR};
+use crate::storage::{segment_path, SimBackend, SEGMENTS_DIR};
 use crate::verify::{verify_opts, TrustAnchor, VerifyOptions, VerifyReport};
 
 use super::{fuzz_key, Input};

@@ -38,7 +38,8 @@ fn check_chunk(chunk: &Chunk, file: &[u8], next: &mut u64, out: &mut Vec<(u64, u
 
 /// Streams the ledger in `dir` (a single segment 0) the way readers do.
 fn stream_scan(disk: &SimBackend, dir: &Path, file: &[u8]) -> Scan {
-    let mut stream = SegmentStream::open(disk, dir).expect("segment 0 exists");
+    let root = disk.open_dir(dir, false).expect("simulated directory");
+    let mut stream = SegmentStream::open(root.as_ref()).expect("segment 0 exists");
     let (mut next, mut frames) = (SEGMENT_HEADER_LEN as u64, Vec::new());
     loop {
         match stream.next_chunk(3) {
@@ -56,7 +57,12 @@ fn stream_scan(disk: &SimBackend, dir: &Path, file: &[u8]) -> Scan {
 
 /// Scans the file directly with [`Scanner`] (after the header), as a sealed or newest segment.
 fn scanner_scan(disk: &SimBackend, path: &Path, file: &[u8], newest: bool) -> Scan {
-    let handle = disk.open_read(path).expect("file exists");
+    let (dir, name) = (
+        path.parent().expect("in a directory"),
+        path.file_name().expect("a file"),
+    );
+    let root = disk.open_dir(dir, false).expect("simulated directory");
+    let handle = root.open_read(Path::new(name)).expect("file exists");
     let mut sc = Scanner::new(handle, path, SEGMENT_HEADER_LEN as u64, file.len() as u64, newest);
     let (mut next, mut frames) = (SEGMENT_HEADER_LEN as u64, Vec::new());
     loop {

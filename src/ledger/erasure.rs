@@ -20,15 +20,15 @@ use crate::hash::Digest;
 use crate::keys::Signer;
 use crate::record::{Record, Redaction};
 use crate::storage::frame::{erased_section, parse_header, parse_section, FrameHeader, SectionRef, FRAME_HEADER_LEN};
-use crate::storage::{io_err, Backend};
+use crate::storage::{io_err, list_segments, segment_of, segment_rel, LedgerDir};
 
 /// Name of the file recording an erasure in progress.
 pub const PENDING_FILE: &str = "redaction.pending";
 /// Bytes of the pending record: target, redaction seq, commitment, CRC.
 const PENDING_LEN: usize = 8 + 8 + 32 + 4;
 
-fn pending_path(dir: &Path) -> PathBuf {
-    dir.join(PENDING_FILE)
+fn pending_rel() -> &'static Path {
+    Path::new(PENDING_FILE)
 }
 
 impl Writer {
@@ -45,10 +45,10 @@ impl Writer {
         if seq >= self.len {
             return Err(RedactError::NoSuchEntry { seq, len: self.len });
         }
-        let backend = Arc::clone(&self.backend);
-        let (file, offset, header, frame) = locate(backend.as_ref(), &self.dir, seq)?;
+        let root = Arc::clone(&self.root);
+        let (file, offset, header, frame) = locate(root.as_ref(), seq)?;
         let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])
-            .map_err(|e| crate::storage::corrupt(&file, offset, Some(seq), e.to_string()))?;
+            .map_err(|e| crate::storage::corrupt(&root.display_path(&file), offset, Some(seq), e.to_string()))?;
         let kind = record.kind();
         if !kind.redactable() {
             return Err(RedactError::NotRedactable { kind: kind.name() });
@@ -57,7 +57,9 @@ impl Writer {
         let commitment = match parse_section(&frame[s..s + header.section_len]) {
             Ok(SectionRef::Present { salt, payload }) => commit_payload(salt, payload),
             Ok(SectionRef::Erased { .. }) => return Err(RedactError::AlreadyErased { seq }),
-            Err(e) => return Err(crate::storage::corrupt(&file, offset, Some(seq), e.into()).into()),
+            Err(e) => {
+                return Err(crate::storage::corrupt(&root.display_path(&file), offset, Some(seq), e.into()).into())
+            }
         };
         let target = record.entry_hash(seq, self.ledger_id, &commitment);
         let rec = Record::Redaction(Redaction {
@@ -68,58 +70,57 @@ impl Writer {
         let mut draft = Draft::record(&rec).map_err(crate::error::AppendError::Record)?;
         draft.cosigners = cosigners;
         super::prepare::check(&draft).map_err(|reason| crate::error::AppendError::InvalidDraft { index: 0, reason })?;
-        write_pending(backend.as_ref(), &self.dir, seq, self.len, &commitment)?;
+        write_pending(root.as_ref(), seq, self.len, &commitment)?;
         let receipt = match self.append_one(draft) {
             Ok(r) => r,
             Err(e) => {
                 // Nothing was appended: the pending record names an entry that does not exist,
                 // and the next open discards it; remove it now if we can.
-                let _ = remove_pending(backend.as_ref(), &self.dir);
+                let _ = remove_pending(root.as_ref());
                 return Err(e.into());
             }
         };
-        erase(backend.as_ref(), &file, offset, header, &commitment)?;
-        remove_pending(backend.as_ref(), &self.dir)?;
+        erase(root.as_ref(), &file, offset, header, &commitment)?;
+        remove_pending(root.as_ref())?;
         Ok(receipt)
     }
 }
 
-fn write_pending(
-    backend: &dyn Backend,
-    dir: &Path,
-    target: u64,
-    redaction_seq: u64,
-    c: &Digest,
-) -> Result<(), StorageError> {
-    let path = pending_path(dir);
+fn write_pending(root: &dyn LedgerDir, target: u64, redaction_seq: u64, c: &Digest) -> Result<(), StorageError> {
+    let rel = pending_rel();
+    let path = root.display_path(rel);
     let mut rec = Vec::with_capacity(PENDING_LEN);
     rec.extend_from_slice(&target.to_le_bytes());
     rec.extend_from_slice(&redaction_seq.to_le_bytes());
     rec.extend_from_slice(c.as_bytes());
     let sum = crc(&[&rec]);
     rec.extend_from_slice(&sum.to_le_bytes());
-    let _ = backend.remove_file(&path);
-    let mut f = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+    let _ = root.remove(rel);
+    let mut f = root.open_write(rel, true).map_err(io_err("create", &path))?;
     f.write_all_at(&rec, 0).map_err(io_err("write", &path))?;
     f.sync_data().map_err(io_err("sync", &path))?;
-    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
-    Ok(())
+    sync_root(root)
 }
 
-fn remove_pending(backend: &dyn Backend, dir: &Path) -> Result<(), StorageError> {
-    let path = pending_path(dir);
-    match backend.remove_file(&path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e)),
+fn remove_pending(root: &dyn LedgerDir) -> Result<(), StorageError> {
+    let rel = pending_rel();
+    match root.remove(rel) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &root.display_path(rel))(e)),
         _ => {}
     }
-    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
-    Ok(())
+    sync_root(root)
+}
+
+fn sync_root(root: &dyn LedgerDir) -> Result<(), StorageError> {
+    let here = Path::new("");
+    root.sync_dir(here).map_err(io_err("sync", &root.display_path(here)))
 }
 
 /// Overwrites the payload section of the frame at `offset` with its erased form, rewrites the
 /// frame checksum over the record, the new section and the seal, and syncs.
-fn erase(backend: &dyn Backend, file: &Path, offset: u64, header: FrameHeader, c: &Digest) -> Result<(), StorageError> {
-    let mut f = backend.open_write(file, false).map_err(io_err("open", file))?;
+fn erase(root: &dyn LedgerDir, rel: &Path, offset: u64, header: FrameHeader, c: &Digest) -> Result<(), StorageError> {
+    let file = &root.display_path(rel);
+    let mut f = root.open_write(rel, false).map_err(io_err("open", file))?;
     let mut frame = vec![0u8; header.frame_len()];
     f.read_exact_at(&mut frame, offset).map_err(io_err("read", file))?;
     let section = erased_section(c, header.payload_len());
@@ -138,9 +139,8 @@ fn erase(backend: &dyn Backend, file: &Path, offset: u64, header: FrameHeader, c
 /// complete, sealed frame), the target is (re-)erased; either way the pending file is removed.
 /// Returns the erased target, if any. Runs before recovery, and finds frames by their headers
 /// only, because the target's frame may be half overwritten (its checksum fails).
-pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Option<u64>, StorageError> {
-    let path = pending_path(dir);
-    let Ok(f) = backend.open_read(&path) else {
+pub(crate) fn complete_pending(root: &dyn LedgerDir) -> Result<Option<u64>, StorageError> {
+    let Ok(f) = root.open_read(pending_rel()) else {
         return Ok(None);
     };
     let mut rec = [0u8; PENDING_LEN];
@@ -157,23 +157,23 @@ pub(crate) fn complete_pending(backend: &dyn Backend, dir: &Path) -> Result<Opti
         let (target, redaction_seq) = (word(0), word(8));
         let mut c = [0u8; 32];
         c.copy_from_slice(&rec[16..48]);
-        if names_target(backend, dir, redaction_seq, target) {
-            let (file, offset, header, _) = locate(backend, dir, target)?;
-            erase(backend, &file, offset, header, &Digest::from_bytes(c))?;
+        if names_target(root, redaction_seq, target) {
+            let (file, offset, header, _) = locate(root, target)?;
+            erase(root, &file, offset, header, &Digest::from_bytes(c))?;
             done = Some(target);
         }
     }
-    remove_pending(backend, dir)?;
+    remove_pending(root)?;
     Ok(done)
 }
 
-/// The segment file, frame offset, header and frame bytes of entry `seq`, found by walking the
-/// frame headers of its segment (their checksums, not the frames').
-fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, FrameHeader, Vec<u8>), StorageError> {
-    let segs = crate::storage::list_segments(backend, dir)?;
-    let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
-    let path = crate::storage::segment_path(dir, first);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+/// The segment file (relative to the ledger), frame offset, header and frame bytes of entry
+/// `seq`, found by walking the frame headers of its segment (their checksums, not the frames').
+fn locate(root: &dyn LedgerDir, seq: u64) -> Result<(PathBuf, u64, FrameHeader, Vec<u8>), StorageError> {
+    let first = segment_of(&list_segments(root)?, seq);
+    let rel = segment_rel(first);
+    let path = root.display_path(&rel);
+    let file = crate::storage::open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
     let mut offset = crate::storage::segment::SEGMENT_HEADER_LEN as u64;
     let not_found = |at| crate::storage::corrupt(&path, at, Some(seq), "entry not found".into());
@@ -188,7 +188,7 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, 
         if at == seq {
             let mut frame = vec![0u8; header.frame_len()];
             file.read_exact_at(&mut frame, offset).map_err(io_err("read", &path))?;
-            return Ok((path, offset, header, frame));
+            return Ok((rel, offset, header, frame));
         }
         at += 1;
         offset += header.frame_len() as u64;
@@ -198,8 +198,8 @@ fn locate(backend: &dyn Backend, dir: &Path, seq: u64) -> Result<(PathBuf, u64, 
 
 /// Whether entry `redaction_seq` is a complete, sealed frame holding a redaction of `target`
 /// (anything else means the redaction never made it into the ledger).
-fn names_target(backend: &dyn Backend, dir: &Path, redaction_seq: u64, target: u64) -> bool {
-    let Ok((_, _, header, frame)) = locate(backend, dir, redaction_seq) else {
+fn names_target(root: &dyn LedgerDir, redaction_seq: u64, target: u64) -> bool {
+    let Ok((_, _, header, frame)) = locate(root, redaction_seq) else {
         return false;
     };
     if !header.sealed || !crate::storage::frame::check_frame(&frame) {

@@ -7,7 +7,7 @@
 //! rebuilt from the entries otherwise, and the open refused if even they do not), so the
 //! writer never extends or checkpoints entries it did not write or verify.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::writer::{seal_key, seal_tag, Active, Writer};
@@ -22,20 +22,25 @@ use crate::storage::frame::{parse_header, parse_section, Seal, SectionRef, FRAME
 use crate::storage::index::{decode_slot, encode_index_header, encode_slot, slot, INDEX_HEADER_LEN};
 use crate::storage::segment::{FrameLoc, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN};
 use crate::storage::{
-    index_path, io_err, list_segments, read_segment_header, segment_path, Backend, LockGuard, StorageFile, TornTail,
-    LOCK_FILE, SEGMENTS_DIR,
+    index_rel, io_err, list_segments, open_ledger_dir, open_read, read_segment_header, segment_rel, LedgerDir,
+    LockGuard, StorageFile, TornTail, SEGMENTS_DIR,
 };
 use crate::tree::TreeWriter;
 use crate::verify::registry::Registry;
 
-pub(super) fn take_lock(backend: &dyn Backend, dir: &Path) -> Result<Box<dyn LockGuard>, OpenError> {
-    let path = dir.join(LOCK_FILE);
-    backend
-        .try_lock(&path)
+/// The writer lock: an `flock` on the ledger directory itself (removing or replacing a file
+/// inside it cannot release it).
+pub(super) fn take_lock(root: &dyn LedgerDir) -> Result<Box<dyn LockGuard>, OpenError> {
+    let path = root.display_path(Path::new(""));
+    root.try_lock()
         .map_err(io_err("lock", &path))?
-        .ok_or_else(|| OpenError::Locked {
-            path: dir.to_path_buf(),
-        })
+        .ok_or(OpenError::Locked { path })
+}
+
+/// Syncs the directory `rel` (relative to the ledger; "" for the ledger itself).
+fn sync_dir(root: &dyn LedgerDir, rel: &str) -> Result<(), StorageError> {
+    let rel = Path::new(rel);
+    root.sync_dir(rel).map_err(io_err("sync", &root.display_path(rel)))
 }
 
 fn pool(opts: &Options) -> Result<Option<rayon::ThreadPool>, OpenError> {
@@ -72,23 +77,24 @@ pub(super) fn create(
     }
     // `encode` makes the checks `decode` makes: a reader will accept this genesis.
     let payload = genesis.encode()?;
-    let backend = Arc::clone(&opts.backend);
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    backend.create_dir_all(&seg_dir).map_err(io_err("create", &seg_dir))?;
-    let lock = take_lock(backend.as_ref(), dir)?;
-    if !unfinished_create(backend.as_ref(), dir)? {
+    let root = open_ledger_dir(opts.backend.as_ref(), dir, true)?;
+    let lock = take_lock(root.as_ref())?;
+    let seg_dir = Path::new(SEGMENTS_DIR);
+    root.create_subdir(seg_dir)
+        .map_err(io_err("create", &root.display_path(seg_dir)))?;
+    if !unfinished_create(root.as_ref())? {
         return Err(OpenError::AlreadyExists {
             path: dir.to_path_buf(),
         });
     }
     let ledger_id = LedgerId::random().map_err(|e| OpenError::Entropy(e.to_string()))?;
-    let active = create_segment(backend.as_ref(), dir, ledger_id, 0)?;
-    let tree = TreeWriter::open(backend.as_ref(), dir, ledger_id, 0)?;
-    let checkpoints = LogWriter::open(backend.as_ref(), dir, ledger_id)?;
-    backend.sync_dir(dir).map_err(io_err("sync", dir))?;
+    let active = create_segment(root.as_ref(), ledger_id, 0)?;
+    let tree = TreeWriter::open(&root, ledger_id, 0)?;
+    let checkpoints = LogWriter::open(root.as_ref(), ledger_id)?;
+    sync_dir(root.as_ref(), "")?;
     let mut w = Writer {
         dir: dir.to_path_buf(),
-        backend,
+        root,
         ledger_id,
         seal_key: seal_key(signer.as_ref(), ledger_id)?,
         signer_id: key.key_id(),
@@ -119,23 +125,22 @@ pub(super) fn create(
 
 /// Creates, fills in and syncs a new segment file and its index.
 pub(super) fn create_segment(
-    backend: &dyn Backend,
-    dir: &Path,
+    root: &dyn LedgerDir,
     ledger_id: LedgerId,
     first_seq: u64,
 ) -> Result<Active, StorageError> {
-    let path = segment_path(dir, first_seq);
-    let mut file = backend.open_write(&path, true).map_err(io_err("create", &path))?;
+    let rel = segment_rel(first_seq);
+    let path = root.display_path(&rel);
+    let mut file = root.open_write(&rel, true).map_err(io_err("create", &path))?;
     let header = SegmentHeader { ledger_id, first_seq }.encode();
     file.write_all_at(&header, 0).map_err(io_err("write", &path))?;
     file.sync_data().map_err(io_err("sync", &path))?;
-    let idx_path = index_path(dir, first_seq);
+    let idx_rel = index_rel(first_seq);
+    let idx_path = root.display_path(&idx_rel);
     // A stray index left under this name (no segment had it) is derived data: replace it.
-    let mut idx = match backend.open_write(&idx_path, true) {
+    let mut idx = match root.open_write(&idx_rel, true) {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let mut f = backend
-                .open_write(&idx_path, false)
-                .map_err(io_err("open", &idx_path))?;
+            let mut f = root.open_write(&idx_rel, false).map_err(io_err("open", &idx_path))?;
             f.set_len(0).map_err(io_err("truncate", &idx_path))?;
             f
         }
@@ -144,8 +149,7 @@ pub(super) fn create_segment(
     idx.write_all_at(&encode_index_header(ledger_id, first_seq), 0)
         .map_err(io_err("write", &idx_path))?;
     idx.sync_data().map_err(io_err("sync", &idx_path))?;
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    sync_dir(root, SEGMENTS_DIR)?;
     Ok(Active {
         path,
         file,
@@ -158,11 +162,13 @@ pub(super) fn create_segment(
     })
 }
 
-/// Whether `dir` holds no ledger, or only the remains of a `create` that never wrote a
-/// complete genesis entry (which are removed, as there is nothing in them to lose).
-fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, OpenError> {
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    let names = backend.list_dir(&seg_dir).map_err(io_err("list", &seg_dir))?;
+/// Whether the directory holds no ledger, or only the remains of a `create` that never wrote
+/// a complete genesis entry (which are removed, as there is nothing in them to lose).
+fn unfinished_create(root: &dyn LedgerDir) -> Result<bool, OpenError> {
+    let seg_dir = Path::new(SEGMENTS_DIR);
+    let names = root
+        .list(seg_dir)
+        .map_err(io_err("list", &root.display_path(seg_dir)))?;
     let segs: Vec<u64> = names
         .iter()
         .filter_map(|n| crate::storage::segment::parse_segment_file_name(n))
@@ -173,8 +179,9 @@ fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, OpenErro
     if segs != [0] {
         return Ok(false);
     }
-    let path = segment_path(dir, 0);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+    let rel = segment_rel(0);
+    let path = root.display_path(&rel);
+    let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
     if len > SEGMENT_HEADER_LEN as u64 {
         let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, true);
@@ -182,17 +189,19 @@ fn unfinished_create(backend: &dyn Backend, dir: &Path) -> Result<bool, OpenErro
             return Ok(false);
         }
     }
-    for path in [
-        segment_path(dir, 0),
-        index_path(dir, 0),
-        crate::checkpoint::log_path(dir),
+    for rel in [
+        segment_rel(0),
+        index_rel(0),
+        PathBuf::from(crate::checkpoint::CHECKPOINT_LOG),
     ] {
-        match backend.remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io_err("remove", &path)(e).into()),
+        match root.remove(&rel) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("remove", &root.display_path(&rel))(e).into())
+            }
             _ => {}
         }
     }
-    backend.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
+    sync_dir(root, SEGMENTS_DIR)?;
     Ok(true)
 }
 
@@ -206,13 +215,15 @@ pub(super) struct NewestScan {
     pub torn: Option<TornTail>,
 }
 
-fn scan_newest(backend: &dyn Backend, path: &Path) -> Result<NewestScan, OpenError> {
-    scan_segment(backend, path, true)
+fn scan_newest(root: &dyn LedgerDir, first_seq: u64) -> Result<NewestScan, OpenError> {
+    scan_segment(root, first_seq, true)
 }
 
 /// Scans a whole segment: its frames (offset, governance bit), its last seal, a torn tail.
-pub(super) fn scan_segment(backend: &dyn Backend, path: &Path, newest: bool) -> Result<NewestScan, OpenError> {
-    let file = backend.open_read(path).map_err(io_err("open", path))?;
+pub(super) fn scan_segment(root: &dyn LedgerDir, first_seq: u64, newest: bool) -> Result<NewestScan, OpenError> {
+    let rel = segment_rel(first_seq);
+    let path = &root.display_path(&rel);
+    let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", path))?;
     let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, len, newest);
     let mut out = NewestScan {
@@ -260,9 +271,10 @@ fn governance(data: &[u8], f: &FrameLoc) -> bool {
 }
 
 /// The seal of the last frame of a sealed segment, found through its index (or a scan).
-fn last_seal_of(backend: &dyn Backend, dir: &Path, first_seq: u64) -> Result<(Seal, u64), OpenError> {
-    let path = segment_path(dir, first_seq);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+fn last_seal_of(root: &dyn LedgerDir, first_seq: u64) -> Result<(Seal, u64), OpenError> {
+    let rel = segment_rel(first_seq);
+    let path = root.display_path(&rel);
+    let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
     let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, false);
     let mut last = None;
@@ -287,25 +299,26 @@ fn last_seal_of(backend: &dyn Backend, dir: &Path, first_seq: u64) -> Result<(Se
 
 /// Opens an existing ledger for appending (see the module documentation).
 pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Result<(Writer, Recovery), OpenError> {
-    let backend = Arc::clone(&opts.backend);
-    let b = backend.as_ref();
-    let lock = take_lock(b, dir)?;
+    let ldir = open_ledger_dir(opts.backend.as_ref(), dir, false)?;
+    let b = ldir.as_ref();
+    let lock = take_lock(b)?;
     let mut recovery = Recovery {
-        erasure_completed: super::erasure::complete_pending(b, dir)?,
+        erasure_completed: super::erasure::complete_pending(b)?,
         ..Recovery::default()
     };
-    let mut segs = list_segments(b, dir)?;
-    let ledger_id = first_ledger_id(b, dir)?;
+    let mut segs = list_segments(b)?;
+    let ledger_id = first_ledger_id(b)?;
     // A rotation cut short before the newest segment's header was complete.
     while let Some(&last) = segs.last() {
-        let path = segment_path(dir, last);
-        let file = b.open_read(&path).map_err(io_err("open", &path))?;
+        let rel = segment_rel(last);
+        let path = b.display_path(&rel);
+        let file = open_read(b, &rel)?;
         let len = file.len().map_err(io_err("stat", &path))?;
         if read_segment_header(file.as_ref(), &path, len, last != 0)?.is_some() {
             break;
         }
-        b.remove_file(&path).map_err(io_err("remove", &path))?;
-        let _ = b.remove_file(&index_path(dir, last));
+        b.remove(&rel).map_err(io_err("remove", &path))?;
+        let _ = b.remove(&index_rel(last));
         recovery.removed_segment = Some(path);
         segs.pop();
     }
@@ -313,18 +326,18 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         path: dir.to_path_buf(),
         reason: "no readable segment".into(),
     })?;
-    let path = segment_path(dir, newest);
+    let seg_rel = segment_rel(newest);
+    let path = b.display_path(&seg_rel);
     {
-        let file = b.open_read(&path).map_err(io_err("open", &path))?;
+        let file = open_read(b, &seg_rel)?;
         let len = file.len().map_err(io_err("stat", &path))?;
         let header = read_segment_header(file.as_ref(), &path, len, false)?;
         if header.map(|h| h.ledger_id) != Some(ledger_id) {
             return Err(crate::storage::corrupt(&path, 0, None, "segment belongs to another ledger".into()).into());
         }
     }
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    b.sync_dir(&seg_dir).map_err(io_err("sync", &seg_dir))?;
-    let scan = scan_newest(b, &path)?;
+    sync_dir(b, SEGMENTS_DIR)?;
+    let scan = scan_newest(b, newest)?;
     let (seal, len) = match &scan.last_seal {
         Some((seal, _)) => (*seal, newest + scan.frames.len() as u64),
         None if newest == 0 => {
@@ -336,7 +349,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         }
         None => {
             let prev = segs[segs.len() - 2];
-            let (seal, end) = last_seal_of(b, dir, prev)?;
+            let (seal, end) = last_seal_of(b, prev)?;
             if end != newest {
                 let why = format!("segment should start at entry {end}");
                 return Err(crate::storage::corrupt(&path, 0, Some(end), why).into());
@@ -346,16 +359,16 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
     };
     // Cut the torn tail, make what stays durable.
     let sealed_end = scan.last_seal.map_or(SEGMENT_HEADER_LEN as u64, |(_, end)| end);
-    let mut file = b.open_write(&path, false).map_err(io_err("open", &path))?;
+    let mut file = b.open_write(&seg_rel, false).map_err(io_err("open", &path))?;
     if scan.torn.is_some() || file.len().map_err(io_err("stat", &path))? > sealed_end {
         file.set_len(sealed_end).map_err(io_err("truncate", &path))?;
     }
     file.sync_data().map_err(io_err("sync", &path))?;
     recovery.torn_tail = scan.torn.clone();
-    let (idx, idx_path, index_rebuilt) = rebuild_index(b, dir, ledger_id, newest, &scan.frames)?;
+    let (idx, idx_path, index_rebuilt) = rebuild_index(b, ledger_id, newest, &scan.frames)?;
     recovery.index_rebuilt = index_rebuilt;
-    let mut tree = TreeWriter::open(b, dir, ledger_id, len)?;
-    recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
+    let mut tree = TreeWriter::open(&ldir, ledger_id, len)?;
+    recovery.tree_replayed = replay_tree(b, ledger_id, &mut tree, len)?;
     // Whose seal is it?
     let signer_id = signer.verifying_key().key_id();
     let key = seal_key(signer.as_ref(), ledger_id)?;
@@ -365,22 +378,22 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
     } else {
         // Not recognisably ours: verify everything (with a tree rebuilt from the entries, so
         // that derived data cannot fail it).
-        tree = TreeWriter::open(b, dir, ledger_id, 0)?;
-        recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
+        tree = TreeWriter::open(&ldir, ledger_id, 0)?;
+        recovery.tree_replayed = replay_tree(b, ledger_id, &mut tree, len)?;
         tree.sync()?;
         recovery.verified_on_open = true;
-        verify_foreign(b, dir, len)?
+        verify_foreign(b, len)?
     };
     if tree.root() != root {
         // Damaged tree files (derived data): rebuild from the entries, which must then agree.
-        tree = TreeWriter::open(b, dir, ledger_id, 0)?;
-        recovery.tree_replayed = replay_tree(b, dir, ledger_id, &mut tree, len)?;
+        tree = TreeWriter::open(&ldir, ledger_id, 0)?;
+        recovery.tree_replayed = replay_tree(b, ledger_id, &mut tree, len)?;
         if tree.root() != root {
             return Err(OpenError::Tampered { seq: len });
         }
     }
-    let registry = load_registry(b, dir, ledger_id, &segs)?;
-    let checkpoints = LogWriter::open(b, dir, ledger_id)?;
+    let registry = load_registry(b, ledger_id, &segs)?;
+    let checkpoints = LogWriter::open(b, ledger_id)?;
     let seg_len = sealed_end;
     let active = Active {
         path,
@@ -394,7 +407,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
     };
     let w = Writer {
         dir: dir.to_path_buf(),
-        backend: Arc::clone(&backend),
+        root: Arc::clone(&ldir),
         ledger_id,
         signer,
         signer_id,
@@ -425,11 +438,11 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
 
 /// Verifies the whole ledger (a write sealed by another key cannot be recognised as ours):
 /// the chain value and root it ends with, which must cover exactly `len` entries.
-fn verify_foreign(backend: &dyn Backend, dir: &Path, len: u64) -> Result<(Digest, Digest), OpenError> {
-    let genesis = genesis_hash(backend, dir)?;
+fn verify_foreign(root: &dyn LedgerDir, len: u64) -> Result<(Digest, Digest), OpenError> {
+    let genesis = genesis_hash(root)?;
     let opts = crate::verify::VerifyOptions::default();
     let anchor = crate::verify::TrustAnchor::GenesisHash(genesis);
-    let report = crate::verify::verify_opts(backend, dir, &anchor, &opts).map_err(|e| match e {
+    let report = crate::verify::verify_dir(root, &anchor, &opts).map_err(|e| match e {
         crate::error::VerifyError::Storage(s) => OpenError::Storage(s),
     })?;
     if let Some(f) = report.failure {
@@ -441,7 +454,7 @@ fn verify_foreign(backend: &dyn Backend, dir: &Path, len: u64) -> Result<(Digest
             report.entries
         );
         return Err(StorageError::NotALedger {
-            path: dir.to_path_buf(),
+            path: root.display_path(Path::new("")),
             reason: why,
         }
         .into());
@@ -450,13 +463,13 @@ fn verify_foreign(backend: &dyn Backend, dir: &Path, len: u64) -> Result<(Digest
 }
 
 /// The entry hash of the genesis entry as stored.
-fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, OpenError> {
-    let mut stream = crate::storage::SegmentStream::open(backend, dir)?;
+fn genesis_hash(root: &dyn LedgerDir) -> Result<Digest, OpenError> {
+    let mut stream = crate::storage::SegmentStream::open(root)?;
     let sc = stream.next_chunk(1)?.ok_or_else(|| StorageError::NotALedger {
-        path: dir.to_path_buf(),
+        path: root.display_path(Path::new("")),
         reason: "no complete genesis entry".into(),
     })?;
-    let f = sc.chunk.frames.first().ok_or_else(|| no_genesis(dir))?;
+    let f = sc.chunk.frames.first().ok_or_else(|| no_genesis(root))?;
     let record = RecordRef::parse(f.entry(&sc.chunk.data))?;
     let commitment = match parse_section(f.section(&sc.chunk.data)) {
         Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
@@ -470,17 +483,17 @@ fn genesis_hash(backend: &dyn Backend, dir: &Path) -> Result<Digest, OpenError> 
 
 /// Brings the newest segment's index in line with its frames (derived data).
 pub(super) fn rebuild_index(
-    backend: &dyn Backend,
-    dir: &Path,
+    root: &dyn LedgerDir,
     ledger_id: LedgerId,
     first_seq: u64,
     frames: &[(u64, bool)],
 ) -> Result<(Box<dyn StorageFile>, std::path::PathBuf, bool), OpenError> {
-    let path = index_path(dir, first_seq);
-    let mut file = match backend.open_write(&path, false) {
+    let rel = index_rel(first_seq);
+    let path = root.display_path(&rel);
+    let mut file = match root.open_write(&rel, false) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            backend.open_write(&path, true).map_err(io_err("create", &path))?
+            root.open_write(&rel, true).map_err(io_err("create", &path))?
         }
         Err(e) => return Err(io_err("open", &path)(e).into()),
     };
@@ -501,8 +514,7 @@ pub(super) fn rebuild_index(
 
 /// Pushes the entry hashes the stored tree lacks (`tree.size()..entries`) and writes them.
 pub(super) fn replay_tree(
-    backend: &dyn Backend,
-    dir: &Path,
+    root: &dyn LedgerDir,
     ledger_id: LedgerId,
     tree: &mut TreeWriter,
     entries: u64,
@@ -511,7 +523,7 @@ pub(super) fn replay_tree(
     if from >= entries {
         return Ok(0);
     }
-    let mut stream = crate::storage::SegmentStream::open_at(backend, dir, from)?;
+    let mut stream = crate::storage::SegmentStream::open_at(root, from)?;
     while tree.size() < entries {
         let Some(sc) = stream.next_chunk(4096)? else { break };
         for (i, f) in sc.chunk.frames.iter().enumerate() {
@@ -522,7 +534,7 @@ pub(super) fn replay_tree(
             tree.push(&frame_hash(&sc.chunk.data, f, seq, ledger_id)?)?;
         }
     }
-    tree.flush(backend)?;
+    tree.flush()?;
     Ok(entries.saturating_sub(from))
 }
 
@@ -546,16 +558,17 @@ pub(super) fn frame_hash(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerI
 
 /// The key registry: the genesis anchors, then every enrollment and revocation, read through
 /// the governance bit of the index slots (only governance entries are read).
-fn load_registry(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &[u64]) -> Result<Registry, OpenError> {
+fn load_registry(root: &dyn LedgerDir, ledger_id: LedgerId, segs: &[u64]) -> Result<Registry, OpenError> {
     let mut reg: Option<Registry> = None;
     for &first in segs {
-        let seg_path = segment_path(dir, first);
-        let seg = backend.open_read(&seg_path).map_err(io_err("open", &seg_path))?;
-        let idx = backend.open_read(&index_path(dir, first)).ok();
+        let seg_rel = segment_rel(first);
+        let seg_path = root.display_path(&seg_rel);
+        let seg = open_read(root, &seg_rel)?;
+        let idx = root.open_read(&index_rel(first)).ok();
         let slots = idx.as_deref().and_then(|i| read_slots(i, ledger_id, first));
         let Some(slots) = slots else {
             // No usable index: read the segment's governance entries by scanning it.
-            scan_registry(backend, dir, ledger_id, first, &mut reg)?;
+            scan_registry(root, first, &mut reg)?;
             continue;
         };
         for (i, (off, gov)) in slots.into_iter().enumerate() {
@@ -565,7 +578,7 @@ fn load_registry(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, segs: &
             }
         }
     }
-    reg.ok_or_else(|| no_genesis(dir))
+    reg.ok_or_else(|| no_genesis(root))
 }
 
 fn read_slots(idx: &dyn StorageFile, ledger_id: LedgerId, first_seq: u64) -> Option<Vec<(u64, bool)>> {
@@ -617,15 +630,8 @@ fn apply_record(kind: EntryKind, payload: &[u8], seq: u64, reg: &mut Option<Regi
     Ok(())
 }
 
-fn scan_registry(
-    backend: &dyn Backend,
-    dir: &Path,
-    ledger_id: LedgerId,
-    first: u64,
-    reg: &mut Option<Registry>,
-) -> Result<(), OpenError> {
-    let _ = ledger_id;
-    let mut stream = crate::storage::SegmentStream::open_at(backend, dir, first)?;
+fn scan_registry(root: &dyn LedgerDir, first: u64, reg: &mut Option<Registry>) -> Result<(), OpenError> {
+    let mut stream = crate::storage::SegmentStream::open_at(root, first)?;
     while let Some(sc) = stream.next_chunk(4096)? {
         if sc.header.first_seq != first {
             break;
@@ -643,20 +649,21 @@ fn scan_registry(
 }
 
 /// The ledger id from the first segment's header.
-pub(super) fn first_ledger_id(backend: &dyn Backend, dir: &Path) -> Result<LedgerId, OpenError> {
-    let path = segment_path(dir, 0);
-    let file = backend.open_read(&path).map_err(io_err("open", &path))?;
+pub(super) fn first_ledger_id(root: &dyn LedgerDir) -> Result<LedgerId, OpenError> {
+    let rel = segment_rel(0);
+    let path = root.display_path(&rel);
+    let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
     let header = read_segment_header(file.as_ref(), &path, len, false)?.ok_or_else(|| StorageError::NotALedger {
-        path: dir.to_path_buf(),
+        path: root.display_path(Path::new("")),
         reason: "first segment has no header".into(),
     })?;
     Ok(header.ledger_id)
 }
 
-fn no_genesis(dir: &Path) -> OpenError {
+fn no_genesis(root: &dyn LedgerDir) -> OpenError {
     StorageError::NotALedger {
-        path: dir.to_path_buf(),
+        path: root.display_path(Path::new("")),
         reason: "no readable genesis entry".into(),
     }
     .into()

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::open::{first_ledger_id, rebuild_index, replay_tree, scan_segment, take_lock};
 use super::Options;
 use crate::error::OpenError;
-use crate::storage::{list_segments, segment_path};
+use crate::storage::{list_segments, open_ledger_dir, segment_rel};
 use crate::tree::TreeWriter;
 
 /// What [`rebuild_derived`] rebuilt.
@@ -28,25 +28,26 @@ pub struct Rebuilt {
 /// [`OpenError::Locked`] if a writer holds the ledger;
 /// [`StorageError::Corrupt`](crate::StorageError::Corrupt) for damaged segments; I/O errors.
 pub fn rebuild_derived(dir: &Path, opts: &Options) -> Result<Rebuilt, OpenError> {
-    let backend = opts.backend.as_ref();
-    let _lock = take_lock(backend, dir)?;
-    let ledger_id = first_ledger_id(backend, dir)?;
-    let segs = list_segments(backend, dir)?;
+    let root = open_ledger_dir(opts.backend.as_ref(), dir, false)?;
+    let b = root.as_ref();
+    let _lock = take_lock(b)?;
+    let ledger_id = first_ledger_id(b)?;
+    let segs = list_segments(b)?;
     let mut out = Rebuilt::default();
     let mut entries = 0;
     for (i, &first) in segs.iter().enumerate() {
         let newest = i + 1 == segs.len();
-        let scan = scan_segment(backend, &segment_path(dir, first), newest)?;
+        let scan = scan_segment(b, first, newest)?;
         if first != entries {
             let why = format!("segment should start at entry {entries}");
-            return Err(crate::storage::corrupt(&segment_path(dir, first), 0, Some(entries), why).into());
+            return Err(crate::storage::corrupt(&b.display_path(&segment_rel(first)), 0, Some(entries), why).into());
         }
-        rebuild_index(backend, dir, ledger_id, first, &scan.frames)?;
+        rebuild_index(b, ledger_id, first, &scan.frames)?;
         entries += scan.frames.len() as u64;
         out.indexes += 1;
     }
-    let mut tree = TreeWriter::open(backend, dir, ledger_id, 0)?;
-    out.tree_leaves = replay_tree(backend, dir, ledger_id, &mut tree, entries)?;
+    let mut tree = TreeWriter::open(&root, ledger_id, 0)?;
+    out.tree_leaves = replay_tree(b, ledger_id, &mut tree, entries)?;
     tree.sync()?;
     Ok(out)
 }

@@ -17,7 +17,7 @@ use crate::record::Role;
 use crate::storage::frame::{seal_frame, Seal, SEAL_LEN, SEAL_TAG_LEN};
 use crate::storage::index::encode_slot;
 use crate::storage::segment::{MAX_TORN, SEGMENT_HEADER_LEN};
-use crate::storage::{io_err, Backend, StorageFile};
+use crate::storage::{io_err, LedgerDir, StorageFile};
 use crate::tree::TreeWriter;
 use crate::verify::registry::Registry;
 
@@ -46,7 +46,8 @@ pub(super) struct Active {
 /// Everything the writer thread owns.
 pub(super) struct Writer {
     pub dir: PathBuf,
-    pub backend: Arc<dyn Backend>,
+    /// The ledger directory, every file opened relative to it.
+    pub root: Arc<dyn LedgerDir>,
     pub ledger_id: LedgerId,
     pub signer: Arc<dyn Signer>,
     pub signer_id: KeyId,
@@ -489,7 +490,7 @@ impl Writer {
                 .map_err(io_err("write", &a.idx_path))?;
             a.pending_slots.clear();
         }
-        self.tree.flush(self.backend.as_ref())
+        self.tree.flush()
     }
 
     /// `fdatasync` of the active segment; every entry written is then durable.
@@ -518,7 +519,7 @@ impl Writer {
             .idx
             .sync_data()
             .map_err(io_err("sync", &self.active.idx_path))?;
-        self.active = super::open::create_segment(self.backend.as_ref(), &self.dir, self.ledger_id, self.len)?;
+        self.active = super::open::create_segment(self.root.as_ref(), self.ledger_id, self.len)?;
         Ok(())
     }
 

@@ -1,23 +1,29 @@
 //! Storage: the ledger directory, its segment and index files, and the I/O backend.
 //!
 //! ```text
-//! DIR/
-//!   LOCK                          held (flock) by the one writer
+//! DIR/                            opened once as a handle; the writer flock()s the directory itself
 //!   segments/00000000000000000000.seg   frames of entries 0..k
 //!   segments/00000000000000000000.idx   offsets of those frames (derived, rebuildable)
 //!   segments/0000000000000000000k.seg   …
 //! ```
+//!
+//! Every file is opened relative to the directory handle without following symbolic links
+//! (see [`LedgerDir`]).
 
 mod backend;
 pub mod frame;
 pub mod index;
+mod input;
 pub mod segment;
 mod sim;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-pub use backend::{Backend, LockGuard, StdBackend, StorageFile};
+pub use backend::{Backend, LedgerDir, LockGuard, StdBackend, StorageFile};
+pub(crate) use input::open_input;
+pub use input::read_input_file;
 pub use sim::SimBackend;
 
 use crate::entry::LedgerId;
@@ -26,61 +32,106 @@ use segment::{
     parse_segment_file_name, segment_file_name, Chunk, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN,
 };
 
-/// Name of the writer lock file.
-pub const LOCK_FILE: &str = "LOCK";
 /// Name of the directory holding segments and indexes.
 pub const SEGMENTS_DIR: &str = "segments";
 
-/// Wraps an I/O error with what was being done and to which path.
+/// Wraps an I/O error with what was being done and to which path; the [`LedgerDir`] error
+/// conventions become typed errors.
 pub(crate) fn io_err<'p>(op: &'static str, path: &'p Path) -> impl FnOnce(io::Error) -> StorageError + 'p {
-    move |source| {
-        if source.kind() == io::ErrorKind::InvalidInput {
-            return StorageError::NotARegularFile {
-                path: path.to_path_buf(),
-            };
-        }
-        StorageError::Io {
+    move |source| match source.kind() {
+        io::ErrorKind::InvalidInput => StorageError::NotARegularFile {
+            path: path.to_path_buf(),
+        },
+        io::ErrorKind::NotADirectory => StorageError::NotALedger {
+            path: path.to_path_buf(),
+            reason: source.to_string(),
+        },
+        _ => StorageError::Io {
             op,
             path: path.to_path_buf(),
             source,
-        }
+        },
     }
+}
+
+/// Opens the ledger directory `path` through `backend` (creating it when `create`).
+///
+/// # Errors
+/// [`StorageError::NotALedger`] if it does not exist; [`StorageError::Io`] (op `open`) if it
+/// cannot be opened as a directory.
+pub(crate) fn open_ledger_dir(
+    backend: &dyn Backend,
+    path: &Path,
+    create: bool,
+) -> Result<Arc<dyn LedgerDir>, StorageError> {
+    backend.open_dir(path, create).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => StorageError::NotALedger {
+            path: path.to_path_buf(),
+            reason: "no such directory".into(),
+        },
+        _ => StorageError::Io {
+            op: "open",
+            path: path.to_path_buf(),
+            source,
+        },
+    })
+}
+
+/// Opens `rel` of `dir` for reading, with the error naming its full path.
+pub(crate) fn open_read(dir: &dyn LedgerDir, rel: &Path) -> Result<Box<dyn StorageFile>, StorageError> {
+    dir.open_read(rel).map_err(io_err("open", &dir.display_path(rel)))
 }
 
 /// The sorted first sequence numbers of the segments in a ledger directory.
 ///
 /// # Errors
 /// [`StorageError::NotALedger`] if there is no segment directory or no segment.
-pub(crate) fn list_segments(backend: &dyn Backend, dir: &Path) -> Result<Vec<u64>, StorageError> {
-    let seg_dir = dir.join(SEGMENTS_DIR);
-    let names = backend.list_dir(&seg_dir).map_err(|e| match e.kind() {
+pub(crate) fn list_segments(dir: &dyn LedgerDir) -> Result<Vec<u64>, StorageError> {
+    let names = dir.list(Path::new(SEGMENTS_DIR)).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StorageError::NotALedger {
-            path: dir.to_path_buf(),
+            path: dir.display_path(Path::new("")),
             reason: "no segments directory".into(),
         },
-        _ => io_err("list", &seg_dir)(e),
+        _ => io_err("list", &dir.display_path(Path::new(SEGMENTS_DIR)))(e),
     })?;
     let mut seqs: Vec<u64> = names.iter().filter_map(|n| parse_segment_file_name(n)).collect();
     seqs.sort_unstable();
     if seqs.first() != Some(&0) {
         return Err(StorageError::NotALedger {
-            path: dir.to_path_buf(),
+            path: dir.display_path(Path::new("")),
             reason: "no first segment (00000000000000000000.seg)".into(),
         });
     }
     Ok(seqs)
 }
 
+/// The first sequence number of the segment of `segs` (sorted, starting at 0) that holds `seq`.
+pub(crate) fn segment_of(segs: &[u64], seq: u64) -> u64 {
+    segs.get(segs.partition_point(|&f| f <= seq).saturating_sub(1))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The segment file starting at `first_seq`, relative to the ledger directory.
+pub(crate) fn segment_rel(first_seq: u64) -> PathBuf {
+    Path::new(SEGMENTS_DIR).join(segment_file_name(first_seq))
+}
+
+/// The index file of the segment starting at `first_seq`, relative to the ledger directory.
+pub(crate) fn index_rel(first_seq: u64) -> PathBuf {
+    Path::new(SEGMENTS_DIR).join(index::index_file_name(first_seq))
+}
+
 /// Path of the segment file starting at `first_seq`.
 #[must_use]
 pub fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
-    dir.join(SEGMENTS_DIR).join(segment_file_name(first_seq))
+    dir.join(segment_rel(first_seq))
 }
 
 /// Path of the index file of the segment starting at `first_seq`.
 #[must_use]
 pub fn index_path(dir: &Path, first_seq: u64) -> PathBuf {
-    dir.join(SEGMENTS_DIR).join(index::index_file_name(first_seq))
+    dir.join(index_rel(first_seq))
 }
 
 /// An incomplete final write, cut on recovery or skipped by readers (docs/FORMAT.md §8).
@@ -129,12 +180,14 @@ pub(crate) fn corrupt(file: &Path, offset: u64, seq: Option<u64>, reason: String
     }
 }
 
+/// Frames read at a time while skipping to the entry a stream starts at.
+const SKIP_FRAMES: usize = 4096;
+
 /// Streams the frames of every segment of a ledger in order, with bounded memory, and gives
 /// each chunk the sequence number of its first frame (an entry's place is its position).
 #[derive(Debug)]
 pub struct SegmentStream<'b> {
-    backend: &'b dyn Backend,
-    dir: PathBuf,
+    dir: &'b dyn LedgerDir,
     segments: Vec<u64>,
     next_segment: usize,
     scanner: Option<Scanner>,
@@ -169,11 +222,10 @@ impl<'b> SegmentStream<'b> {
     ///
     /// # Errors
     /// [`StorageError`] if the directory is not a ledger.
-    pub fn open(backend: &'b dyn Backend, dir: &Path) -> Result<Self, StorageError> {
+    pub fn open(dir: &'b dyn LedgerDir) -> Result<Self, StorageError> {
         Ok(SegmentStream {
-            backend,
-            dir: dir.to_path_buf(),
-            segments: list_segments(backend, dir)?,
+            dir,
+            segments: list_segments(dir)?,
             next_segment: 0,
             scanner: None,
             ledger_id: None,
@@ -191,18 +243,18 @@ impl<'b> SegmentStream<'b> {
     ///
     /// # Errors
     /// As [`SegmentStream::open`].
-    pub fn open_at(backend: &'b dyn Backend, dir: &Path, seq: u64) -> Result<Self, StorageError> {
-        let mut s = Self::open(backend, dir)?;
+    pub fn open_at(dir: &'b dyn LedgerDir, seq: u64) -> Result<Self, StorageError> {
+        let mut s = Self::open(dir)?;
         let i = s.segments.partition_point(|&first| first <= seq).saturating_sub(1);
         s.next_segment = i;
         s.check_starts = false;
         let first = s.segments[i];
-        match indexed_offset(backend, dir, first, seq) {
+        match indexed_offset(dir, first, seq) {
             Some(off) => s.start_at = Some((off, seq)),
             None => {
                 // The index may trail a writer (slots are written in blocks): start at the
                 // last slot it has, and skip forward from there.
-                if let Some((at, off)) = last_indexed(backend, dir, first, seq) {
+                if let Some((at, off)) = last_indexed(dir, first, seq) {
                     s.start_at = Some((off, at));
                 }
                 s.skip_before = seq;
@@ -231,7 +283,14 @@ impl<'b> SegmentStream<'b> {
                 continue;
             };
             let path = scanner.path.clone();
-            match scanner.next_chunk(max_frames) {
+            // Skipping to an entry reads whole chunks: one frame per read would re-read a
+            // megabyte per frame skipped.
+            let want = if self.skip_before > self.next_seq {
+                max_frames.max(SKIP_FRAMES)
+            } else {
+                max_frames
+            };
+            match scanner.next_chunk(want) {
                 Ok(chunk) if chunk.frames.is_empty() => self.scanner = None,
                 Ok(mut chunk) => {
                     let mut first_seq = self.next_seq;
@@ -243,6 +302,14 @@ impl<'b> SegmentStream<'b> {
                         }
                         chunk.frames.drain(..skip);
                         first_seq = self.skip_before;
+                    }
+                    if chunk.frames.len() > max_frames {
+                        // Hand out `max_frames`; the scanner resumes after the last of them.
+                        chunk.frames.truncate(max_frames);
+                        if let Some(last) = chunk.frames.last() {
+                            scanner.resume_at(last.end());
+                        }
+                        self.next_seq = first_seq + max_frames as u64;
                     }
                     let header = self.current_header(&path)?;
                     return Ok(Some(StreamChunk {
@@ -289,8 +356,9 @@ impl<'b> SegmentStream<'b> {
         };
         self.next_segment += 1;
         let newest = self.next_segment == self.segments.len();
-        let path = segment_path(&self.dir, first_seq);
-        let file = self.backend.open_read(&path).map_err(io_err("open", &path))?;
+        let rel = segment_rel(first_seq);
+        let path = self.dir.display_path(&rel);
+        let file = open_read(self.dir, &rel)?;
         let len = file.len().map_err(io_err("stat", &path))?;
         if len > segment::MAX_SEGMENT_LEN {
             let why = "segment file longer than MAX_SEGMENT_LEN (2 GiB - 1)".to_string();
@@ -346,8 +414,8 @@ impl<'b> SegmentStream<'b> {
 
 /// The last slot of the index of the segment starting at `first_seq` below `seq`: (its
 /// sequence number, its frame offset).
-fn last_indexed(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -> Option<(u64, u64)> {
-    let idx = backend.open_read(&index_path(dir, first_seq)).ok()?;
+fn last_indexed(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<(u64, u64)> {
+    let idx = dir.open_read(&index_rel(first_seq)).ok()?;
     let slots = index::count(idx.len().ok()?);
     let i = slots.checked_sub(1)?.min(seq.checked_sub(first_seq)?);
     let mut b = [0u8; 4];
@@ -358,8 +426,8 @@ fn last_indexed(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -> 
 
 /// The offset of entry `seq` in the segment starting at `first_seq`, if its index has a slot
 /// for it that points inside the segment's frames.
-fn indexed_offset(backend: &dyn Backend, dir: &Path, first_seq: u64, seq: u64) -> Option<u64> {
-    let idx = backend.open_read(&index_path(dir, first_seq)).ok()?;
+fn indexed_offset(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<u64> {
+    let idx = dir.open_read(&index_rel(first_seq)).ok()?;
     let mut b = [0u8; 4];
     idx.read_exact_at(&mut b, index::slot(seq.checked_sub(first_seq)?)?)
         .ok()?;

@@ -230,6 +230,14 @@ impl Scanner {
         self.pos
     }
 
+    /// Continues at `pos`, the end of a frame this scanner returned (frames after it that
+    /// were read but not handed out are read again).
+    pub(crate) fn resume_at(&mut self, pos: u64) {
+        self.pos = pos;
+        // The frames up to `pos` were handed out; a seal that ended later is met again.
+        self.sealed_end = self.sealed_end.min(pos);
+    }
+
     /// The next chunk of frames; an empty chunk at a clean end of file.
     ///
     /// # Errors

@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::backend::{Backend, LockGuard, StorageFile};
+use super::backend::{join_display, Backend, LedgerDir, LockGuard, StorageFile};
 
 #[derive(Debug, Default)]
 struct SimFile {
@@ -133,8 +133,12 @@ fn not_found() -> io::Error {
     io::Error::from(io::ErrorKind::NotFound)
 }
 
-impl Backend for SimBackend {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+impl SimBackend {
+    /// Creates a directory and its parents (to lay out a ledger directory by hand).
+    ///
+    /// # Errors
+    /// None on the simulated disk; the `Result` mirrors `std::fs::create_dir_all`.
+    pub fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         let mut s = lock(&self.state);
         for a in path.ancestors() {
             s.dirs.insert(a.to_path_buf());
@@ -142,69 +146,126 @@ impl Backend for SimBackend {
         Ok(())
     }
 
-    fn list_dir(&self, path: &Path) -> io::Result<Vec<String>> {
+    /// Removes a file.
+    ///
+    /// # Errors
+    /// `NotFound` if there is no such file.
+    pub fn remove_file(&self, path: &Path) -> io::Result<()> {
+        lock(&self.state).files.remove(path).map(|_| ()).ok_or_else(not_found)
+    }
+}
+
+impl Backend for SimBackend {
+    fn open_dir(&self, path: &Path, create: bool) -> io::Result<Arc<dyn LedgerDir>> {
+        if create {
+            self.create_dir_all(path)?;
+        } else {
+            let s = lock(&self.state);
+            let known = |p: &PathBuf| p.starts_with(path);
+            if !s.dirs.iter().any(known) && !s.files.keys().any(known) {
+                return Err(not_found());
+            }
+        }
+        Ok(Arc::new(SimDir {
+            state: Arc::clone(&self.state),
+            root: path.to_path_buf(),
+        }))
+    }
+}
+
+/// A directory of the simulated disk: relative paths are joined to its path.
+#[derive(Debug)]
+struct SimDir {
+    state: Arc<Mutex<State>>,
+    root: PathBuf,
+}
+
+impl LedgerDir for SimDir {
+    fn open_read(&self, rel: &Path) -> io::Result<Box<dyn StorageFile>> {
+        let path = self.root.join(rel);
         let s = lock(&self.state);
-        if !s.dirs.contains(path) {
+        if !s.files.contains_key(&path) {
             return Err(not_found());
         }
-        let names = s.files.keys().chain(s.dirs.iter()).filter(|p| p.parent() == Some(path));
+        Ok(Box::new(SimHandle {
+            state: Arc::clone(&self.state),
+            path,
+            writable: false,
+        }))
+    }
+
+    fn open_write(&self, rel: &Path, create_new: bool) -> io::Result<Box<dyn StorageFile>> {
+        let path = self.root.join(rel);
+        let mut s = lock(&self.state);
+        match (s.files.contains_key(&path), create_new) {
+            (true, true) => return Err(io::ErrorKind::AlreadyExists.into()),
+            (false, false) => return Err(not_found()),
+            (false, true) => {
+                s.files.insert(path.clone(), SimFile::default());
+            }
+            (true, false) => {}
+        }
+        Ok(Box::new(SimHandle {
+            state: Arc::clone(&self.state),
+            path,
+            writable: true,
+        }))
+    }
+
+    fn list(&self, rel_dir: &Path) -> io::Result<Vec<String>> {
+        let path = join_display(&self.root, rel_dir);
+        let s = lock(&self.state);
+        if !s.dirs.contains(&path) {
+            return Err(not_found());
+        }
+        let names = s
+            .files
+            .keys()
+            .chain(s.dirs.iter())
+            .filter(|p| p.parent() == Some(&path));
         Ok(names
             .filter_map(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())
             .collect())
     }
 
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn StorageFile>> {
-        let s = lock(&self.state);
-        if !s.files.contains_key(path) {
-            return Err(not_found());
-        }
-        Ok(Box::new(SimHandle {
-            state: Arc::clone(&self.state),
-            path: path.to_path_buf(),
-            writable: false,
-        }))
+    fn remove(&self, rel: &Path) -> io::Result<()> {
+        let path = self.root.join(rel);
+        lock(&self.state).files.remove(&path).map(|_| ()).ok_or_else(not_found)
     }
 
-    fn open_write(&self, path: &Path, create_new: bool) -> io::Result<Box<dyn StorageFile>> {
+    fn sync_dir(&self, rel_dir: &Path) -> io::Result<()> {
+        let path = join_display(&self.root, rel_dir);
         let mut s = lock(&self.state);
-        match (s.files.contains_key(path), create_new) {
-            (true, true) => return Err(io::ErrorKind::AlreadyExists.into()),
-            (false, false) => return Err(not_found()),
-            (false, true) => {
-                s.files.insert(path.to_path_buf(), SimFile::default());
-            }
-            (true, false) => {}
-        }
-        Ok(Box::new(SimHandle {
-            state: Arc::clone(&self.state),
-            path: path.to_path_buf(),
-            writable: true,
-        }))
-    }
-
-    fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        let mut s = lock(&self.state);
-        let children: Vec<PathBuf> = s.files.keys().filter(|p| p.parent() == Some(path)).cloned().collect();
-        s.durable_names.retain(|p| p.parent() != Some(path));
+        let children: Vec<PathBuf> = s.files.keys().filter(|p| p.parent() == Some(&path)).cloned().collect();
+        s.durable_names.retain(|p| p.parent() != Some(&path));
         s.durable_names.extend(children);
         Ok(())
     }
 
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        lock(&self.state).files.remove(path).map(|_| ()).ok_or_else(not_found)
+    fn create_subdir(&self, rel: &Path) -> io::Result<()> {
+        let path = self.root.join(rel);
+        let mut s = lock(&self.state);
+        for a in path.ancestors() {
+            s.dirs.insert(a.to_path_buf());
+        }
+        Ok(())
     }
 
-    fn try_lock(&self, path: &Path) -> io::Result<Option<Box<dyn LockGuard>>> {
+    fn try_lock(&self) -> io::Result<Option<Box<dyn LockGuard>>> {
         let mut s = lock(&self.state);
-        if !s.locks.insert(path.to_path_buf()) {
+        if !s.locks.insert(self.root.clone()) {
             return Ok(None);
         }
         Ok(Some(Box::new(SimLock {
             state: Arc::clone(&self.state),
-            path: path.to_path_buf(),
+            path: self.root.clone(),
             epoch: s.epoch,
         })))
+    }
+
+    fn display_path(&self, rel: &Path) -> PathBuf {
+        join_display(&self.root, rel)
     }
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::entry::LedgerId;
 use crate::error::StorageError;
 use crate::storage::index::{check_index_header, count, decode_slot, slot, INDEX_HEADER_LEN};
-use crate::storage::{index_path, io_err, Backend, StorageFile};
+use crate::storage::{index_rel, io_err, LedgerDir, StorageFile};
 
 /// The index of the segment being verified and how far it was compared.
 pub(super) struct IndexCursor {
@@ -20,13 +20,13 @@ pub(super) struct IndexCursor {
 
 impl IndexCursor {
     pub(super) fn open(
-        backend: &dyn Backend,
-        dir: &Path,
+        dir: &dyn LedgerDir,
         ledger_id: LedgerId,
         first_seq: u64,
         sealed: bool,
     ) -> Result<Self, StorageError> {
-        let path = index_path(dir, first_seq);
+        let rel = index_rel(first_seq);
+        let path = dir.display_path(&rel);
         let mut cur = IndexCursor {
             path: path.clone(),
             first_seq,
@@ -35,7 +35,7 @@ impl IndexCursor {
             seen: 0,
             sealed,
         };
-        let Ok(file) = backend.open_read(&path) else {
+        let Ok(file) = dir.open_read(&rel) else {
             return Ok(cur);
         };
         let len = file.len().map_err(io_err("stat", &path))?;

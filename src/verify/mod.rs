@@ -33,7 +33,7 @@ use crate::keys::VerifyingKey;
 use crate::record::{Genesis, Record, Role};
 use crate::storage::frame::{parse_section, SectionRef};
 use crate::storage::segment::FrameLoc;
-use crate::storage::{list_segments, Backend, SegmentStream, StdBackend, StreamChunk};
+use crate::storage::{list_segments, open_ledger_dir, Backend, LedgerDir, SegmentStream, StdBackend, StreamChunk};
 use entry_check::{decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
 use policy::{Observed, PolicyEngine, Signer};
@@ -120,15 +120,25 @@ pub fn verify_opts(
     anchor: &TrustAnchor,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
-    let mut v = Verifier::new(backend, dir, anchor, opts)?;
-    let mut stream = SegmentStream::open(backend, dir)?;
-    let mut tree = TreeCheck::new(backend, dir, LedgerId::default());
+    let root = open_ledger_dir(backend, dir, false)?;
+    verify_dir(root.as_ref(), anchor, opts)
+}
+
+/// Verifies the ledger opened as `root` (see [`verify_opts`]).
+pub(crate) fn verify_dir(
+    root: &dyn LedgerDir,
+    anchor: &TrustAnchor,
+    opts: &VerifyOptions,
+) -> Result<VerifyReport, VerifyError> {
+    let mut v = Verifier::new(root, anchor, opts)?;
+    let mut stream = SegmentStream::open(root)?;
+    let mut tree = TreeCheck::new(root, LedgerId::default());
     let mut first = true;
     while let Some(sc) = v.next(&mut stream)? {
         if first {
             first = false;
             let ledger_id = sc.header.ledger_id;
-            tree = TreeCheck::new(backend, dir, ledger_id);
+            tree = TreeCheck::new(root, ledger_id);
             let Some(f0) = sc.chunk.frames.first() else { break };
             if !v.genesis(&sc.chunk.data, f0)? || !v.load_checkpoints()? {
                 return Ok(v.into_report());
@@ -167,8 +177,7 @@ struct SigJob {
 }
 
 struct Verifier<'a> {
-    backend: &'a dyn Backend,
-    dir: PathBuf,
+    dir: &'a dyn LedgerDir,
     anchor: &'a TrustAnchor,
     opts: &'a VerifyOptions,
     report: VerifyReport,
@@ -192,15 +201,9 @@ struct Verifier<'a> {
 }
 
 impl<'a> Verifier<'a> {
-    fn new(
-        backend: &'a dyn Backend,
-        dir: &Path,
-        anchor: &'a TrustAnchor,
-        opts: &'a VerifyOptions,
-    ) -> Result<Self, VerifyError> {
+    fn new(dir: &'a dyn LedgerDir, anchor: &'a TrustAnchor, opts: &'a VerifyOptions) -> Result<Self, VerifyError> {
         Ok(Verifier {
-            backend,
-            dir: dir.to_path_buf(),
+            dir,
             anchor,
             opts,
             report: VerifyReport {
@@ -217,7 +220,7 @@ impl<'a> Verifier<'a> {
             next_checkpoint: 0,
             covered_until: 0,
             trusted_until: 0,
-            newest_segment: list_segments(backend, dir)?.last().copied().unwrap_or(0),
+            newest_segment: list_segments(dir)?.last().copied().unwrap_or(0),
             chain: Digest::ZERO,
         })
     }
@@ -336,7 +339,7 @@ impl<'a> Verifier<'a> {
     /// Reads the checkpoint log and checks the order of sizes (step 2a); signatures and roots
     /// are checked when the ledger reaches each size.
     fn load_checkpoints(&mut self) -> Result<bool, VerifyError> {
-        let log = match read_log(self.backend, &self.dir, self.ledger_id) {
+        let log = match read_log(self.dir, self.ledger_id) {
             Ok(l) => l,
             Err(StorageError::Corrupt {
                 file, offset, reason, ..
@@ -635,7 +638,7 @@ impl<'a> Verifier<'a> {
                 return Ok(read(&sc.chunk.data, f));
             }
         }
-        let mut stream = SegmentStream::open_at(self.backend, &self.dir, seq)?;
+        let mut stream = SegmentStream::open_at(self.dir, seq)?;
         Ok(match stream.next_chunk(1) {
             Ok(Some(s)) if s.first_seq == seq => s
                 .chunk
@@ -675,13 +678,7 @@ impl<'a> Verifier<'a> {
                 return Ok(Some(msg));
             }
             let sealed = first_seq != self.newest_segment;
-            self.index = Some(IndexCursor::open(
-                self.backend,
-                &self.dir,
-                self.ledger_id,
-                first_seq,
-                sealed,
-            )?);
+            self.index = Some(IndexCursor::open(self.dir, self.ledger_id, first_seq, sealed)?);
         }
         match self.index.as_mut() {
             Some(cur) => cur

@@ -1,13 +1,11 @@
 //! Recomputes the Merkle tree while verifying and compares every stored node (even levels,
 //! docs/FORMAT.md §11.4) with it; reports the root at each size a checkpoint needs.
 
-use std::path::Path;
-
 use crate::entry::LedgerId;
 use crate::hash::{hash_leaf, Digest};
 use crate::merkle::Frontier;
-use crate::storage::{Backend, StorageFile};
-use crate::tree::{level_header, level_path, MAX_LEVELS, TREE_HEADER_LEN};
+use crate::storage::{LedgerDir, StorageFile};
+use crate::tree::{level_header, level_rel, MAX_LEVELS, TREE_HEADER_LEN};
 
 /// Nodes read from a level file at a time.
 const BLOCK_NODES: u64 = 2048;
@@ -21,14 +19,14 @@ struct LevelCursor {
 }
 
 impl LevelCursor {
-    fn open(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId, level: u8, first: u64) -> Self {
+    fn open(dir: &dyn LedgerDir, ledger_id: LedgerId, level: u8, first: u64) -> Self {
         let mut c = LevelCursor {
             file: None,
             stored: 0,
             block: Vec::new(),
             block_start: first,
         };
-        let Ok(f) = backend.open_read(&level_path(dir, level)) else {
+        let Ok(f) = dir.open_read(&level_rel(level)) else {
             return c;
         };
         let mut h = [0u8; TREE_HEADER_LEN as usize];
@@ -76,9 +74,9 @@ pub(super) struct TreeCheck {
 }
 
 impl TreeCheck {
-    pub(super) fn new(backend: &dyn Backend, dir: &Path, ledger_id: LedgerId) -> Self {
+    pub(super) fn new(dir: &dyn LedgerDir, ledger_id: LedgerId) -> Self {
         let levels = (0..MAX_LEVELS as u8)
-            .map(|l| LevelCursor::open(backend, dir, ledger_id, l, 0))
+            .map(|l| LevelCursor::open(dir, ledger_id, l, 0))
             .collect();
         TreeCheck {
             frontier: Frontier::new(),

@@ -50,7 +50,11 @@ pub fn library_checkpoint(cp: &Cp) -> Checkpoint {
 pub fn library_read_log(bytes: &[u8]) -> Result<(u64, u64), String> {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join(CHECKPOINT_LOG), bytes).expect("write log");
-    provledger::checkpoint::read_log(&provledger::storage::StdBackend, dir.path(), LedgerId(LEDGER_ID))
+    use provledger::storage::Backend;
+    let root = provledger::storage::StdBackend
+        .open_dir(dir.path(), false)
+        .expect("open dir");
+    provledger::checkpoint::read_log(root.as_ref(), LedgerId(LEDGER_ID))
         .map(|l| (l.checkpoints.len() as u64, l.torn_bytes))
         .map_err(|e| e.to_string())
 }

@@ -64,21 +64,17 @@ pub fn raw(text: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Reads a whole input file, refusing one longer than `max` bytes (never reading past it).
+/// Reads a whole input file named on the command line, refusing one longer than `max` bytes
+/// (never reading past it), a FIFO, a device or a directory (never blocking on one).
 pub fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, CliError> {
-    use std::io::Read;
-    let at = |e: std::io::Error| CliError::usage(format!("{}: {e}", path.display()));
-    let file = std::fs::File::open(path).map_err(at)?;
-    let mut bytes = Vec::new();
-    file.take(max + 1).read_to_end(&mut bytes).map_err(at)?;
-    if bytes.len() as u64 > max {
-        return Err(CliError::usage(format!(
+    provledger::storage::read_input_file(path, max).map_err(|e| match e {
+        provledger::StorageError::TooLarge { path, max } => CliError::usage(format!(
             "{}: larger than the maximum of {}",
             path.display(),
             bytes_of(max)
-        )));
-    }
-    Ok(bytes)
+        )),
+        e => CliError::usage(e.to_string()),
+    })
 }
 
 fn bytes_of(n: u64) -> String {

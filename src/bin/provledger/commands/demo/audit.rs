@@ -105,14 +105,21 @@ pub fn erase_ticket(ledger: &Ledger, story: &Story, steps: &mut Steps) -> Result
     }
 }
 
-/// Files under `dir` (recursively) whose bytes contain `needle`.
+/// Files under `dir` (recursively, links not followed) whose bytes contain `needle`.
 fn files_containing(dir: &Path, needle: &[u8]) -> Result<Vec<String>, CliError> {
+    // The demo's own ledger: segments stay far below the default segment size.
+    const MAX_FILE: u64 = 64 << 20;
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        if path.is_dir() {
+        let kind = std::fs::symlink_metadata(&path)?.file_type();
+        if kind.is_dir() {
             found.extend(files_containing(&path, needle)?);
-        } else if std::fs::read(&path)?.windows(needle.len()).any(|w| w == needle) {
+        } else if kind.is_file()
+            && crate::output::read_bounded(&path, MAX_FILE)?
+                .windows(needle.len())
+                .any(|w| w == needle)
+        {
             found.push(path.display().to_string());
         }
     }
