@@ -490,15 +490,16 @@ mod tests {
         let mut offsets = Vec::new();
         for i in 0..4u8 {
             offsets.push(seg.len() as u64);
-            let entry = vec![i; crate::storage::frame::MIN_ENTRY_LEN];
-            crate::storage::frame::encode_frame(&mut seg, &entry, &[i; 32], b"payload");
+            let entry = vec![i; crate::entry::MIN_ENTRY_LEN];
+            crate::storage::frame::encode_frame(&mut seg, &entry, &[i; 32], b"payload", None);
         }
-        seg[offsets[2] as usize + 20] ^= 1; // an entry byte of the third frame
+        seg[offsets[2] as usize + 20] ^= 1; // a record byte of the third frame
         let disk = SimBackend::new();
         let path = Path::new("/s/0.seg");
         disk.set_file_bytes(path, seg.clone());
+        let dir = disk.open_dir(Path::new("/s"), false).unwrap();
         for newest in [false, true] {
-            let file = disk.open_read(path).unwrap();
+            let file = dir.open_read(Path::new("0.seg")).unwrap();
             let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, seg.len() as u64, newest);
             let chunk = sc.next_chunk(100).unwrap();
             let found: Vec<u64> = chunk.frames.iter().map(|f| f.offset).collect();
@@ -508,7 +509,7 @@ mod tests {
                 stop,
                 ScanStop::Corrupt {
                     offset: offsets[2],
-                    reason: "entry checksum mismatch"
+                    reason: "frame checksum mismatch"
                 }
             );
         }
