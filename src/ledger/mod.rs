@@ -346,7 +346,9 @@ struct Shared {
     queue: Mutex<Queue>,
     work: Condvar,
     space: Condvar,
-    status: Mutex<Status>,
+    /// Published by the writer thread before it answers callers (so a caller holding a receipt
+    /// reads a state that includes its entry).
+    status: Arc<Mutex<Status>>,
     queue_limit: usize,
 }
 
@@ -445,14 +447,15 @@ impl Ledger {
         Ok(Self::start(writer, recovery, signer, &opts))
     }
 
-    fn start(writer: Writer, recovery: Recovery, signer: Arc<dyn Signer>, opts: &Options) -> Self {
+    fn start(mut writer: Writer, recovery: Recovery, signer: Arc<dyn Signer>, opts: &Options) -> Self {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             work: Condvar::new(),
             space: Condvar::new(),
-            status: Mutex::new(writer.status()),
+            status: Arc::new(Mutex::new(writer.status())),
             queue_limit: opts.queue_bytes,
         });
+        writer.published = Some(Arc::clone(&shared.status));
         let dir = writer.dir().to_path_buf();
         let ledger_id = writer.ledger_id();
         let thread_shared = Arc::clone(&shared);

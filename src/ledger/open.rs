@@ -105,6 +105,7 @@ pub(super) fn create(
         segment_size: opts.segment_size,
         check_signers: opts.check_signers,
         poisoned: false,
+        published: None,
         _lock: lock,
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
@@ -408,6 +409,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         segment_size: opts.segment_size,
         check_signers: opts.check_signers,
         poisoned: false,
+        published: None,
         _lock: lock,
     };
     if !w.signer_valid() {

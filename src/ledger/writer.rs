@@ -4,7 +4,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use super::prepare::{self, Prepared, Staged};
 use super::{Draft, Durability, Receipt, Reply, Request, Shared, Status};
@@ -62,6 +62,9 @@ pub(super) struct Writer {
     pub check_signers: bool,
     /// Set by the first failed write or sync: nothing is acknowledged after it.
     pub poisoned: bool,
+    /// Where the state is published for the accessors (`Ledger::len`…), set once the writer
+    /// thread starts.
+    pub published: Option<Arc<Mutex<Status>>>,
     /// The writer lock, held as long as the writer lives.
     pub _lock: Box<dyn crate::storage::LockGuard>,
 }
@@ -116,6 +119,14 @@ impl Writer {
             root: self.tree.root(),
             durable_len: self.durable_len,
             latest_checkpoint: self.checkpoints.latest,
+        }
+    }
+
+    /// Publishes the state for the accessors. Called before callers are answered, so that a
+    /// caller holding a receipt (or a sync's answer) reads a state that includes it.
+    fn publish(&self) {
+        if let Some(p) = &self.published {
+            *p.lock().unwrap_or_else(PoisonError::into_inner) = self.status();
         }
     }
 
@@ -207,6 +218,7 @@ impl Writer {
         });
         let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
         let result = placed.and_then(|p| self.write_entries(p, sync));
+        self.publish();
         match result {
             Ok(receipts) => {
                 let mut it = receipts.into_iter();
@@ -544,7 +556,7 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
         let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
         match outcome {
             Ok(stop) => {
-                *shared.status.lock().unwrap_or_else(PoisonError::into_inner) = w.status();
+                w.publish();
                 if stop {
                     break;
                 }
@@ -637,11 +649,15 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
             }),
             Request::Sync(s) => {
                 flush(w, &mut group);
-                s.fill(w.sync_active().map(|()| w.durable_len));
+                let r = w.sync_active().map(|()| w.durable_len);
+                w.publish();
+                s.fill(r);
             }
             Request::Checkpoint(s) => {
                 flush(w, &mut group);
-                s.fill(w.checkpoint());
+                let r = w.checkpoint();
+                w.publish();
+                s.fill(r);
             }
             Request::Redact {
                 seq,
@@ -650,7 +666,9 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
                 reply,
             } => {
                 flush(w, &mut group);
-                reply.fill(w.redact(seq, &reason, cosigners));
+                let r = w.redact(seq, &reason, cosigners);
+                w.publish();
+                reply.fill(r);
             }
             Request::Close(s) => {
                 flush(w, &mut group);
