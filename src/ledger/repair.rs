@@ -36,7 +36,7 @@ pub fn rebuild_derived(dir: &Path, opts: &Options) -> Result<Rebuilt, OpenError>
     let mut entries = 0;
     for (i, &first) in segs.iter().enumerate() {
         let newest = i + 1 == segs.len();
-        let scan = scan_segment(backend, &segment_path(dir, first), newest)?;
+        let scan = scan_segment(backend, &segment_path(dir, first), first, newest)?;
         if first != entries {
             let why = format!("segment should start at entry {entries}");
             return Err(crate::storage::corrupt(&segment_path(dir, first), 0, Some(entries), why).into());

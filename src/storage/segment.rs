@@ -181,6 +181,10 @@ pub enum ScanStop {
         offset: u64,
         /// What is wrong.
         reason: &'static str,
+        /// Complete frames before `offset` that were not handed out (in the newest segment,
+        /// frames of a write whose seal did not come before the damage): the damaged frame's
+        /// entry comes after them.
+        frames: u64,
     },
     /// The file could not be read.
     Io(std::io::ErrorKind),
@@ -284,6 +288,11 @@ impl Scanner {
                 reason,
                 frames: held,
             }),
+            Some(ScanStop::Corrupt { offset, reason, .. }) => Err(ScanStop::Corrupt {
+                offset,
+                reason,
+                frames: if offset > self.sealed_end { held } else { 0 },
+            }),
             Some(p) => Err(p),
             None if at >= self.file_len => self.end_of_file(at, held),
             None => Ok(chunk),
@@ -348,7 +357,11 @@ impl Scanner {
     }
 
     fn corrupt_at(&self, offset: u64, reason: &'static str) -> ScanStop {
-        ScanStop::Corrupt { offset, reason }
+        ScanStop::Corrupt {
+            offset,
+            reason,
+            frames: 0,
+        }
     }
 
     /// The torn tail from the last seal to the end of the file (or damage if it is too long).
@@ -492,7 +505,8 @@ mod tests {
                 stop,
                 ScanStop::Corrupt {
                     offset: offsets[2],
-                    reason: "entry checksum mismatch"
+                    reason: "entry checksum mismatch",
+                    frames: 0,
                 }
             );
         }
