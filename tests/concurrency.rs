@@ -534,5 +534,5 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
     let r = reopened.append(draft(10)).expect("append after reopen");
     assert!(r.durable, "a reopened ledger reports durable receipts again");
     reopened.close().expect("close");
-    let _ = common::assert_verifies(&disk, &sim_dir(), &key(1));
+    common::assert_verifies(&disk, &sim_dir(), &key(1));
 }

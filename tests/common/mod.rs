@@ -375,12 +375,17 @@ pub fn set_fail_sync(disk: &SimBackend, fail: bool) {
     disk.set_fail_sync(fail);
 }
 
-/// Power loss while `ledger` runs: the process dies with the machine, so the writer never runs
-/// again (the handle is leaked, its writer thread left idle), and the disk keeps only what was
-/// synced. Call only when no operation is in flight.
+/// Power loss while `ledger` runs: the disk keeps only what was synced, and the process dies
+/// with the machine. The handle is then dropped on a dead disk (every write and sync fails),
+/// so that its writer thread ends without changing anything. Call only when no operation is in
+/// flight.
 pub fn power_loss(disk: &SimBackend, ledger: Ledger) {
-    std::mem::forget(ledger);
     disk.crash();
+    disk.set_write_budget(Some(0));
+    disk.set_fail_sync(true);
+    drop(ledger);
+    disk.set_write_budget(None);
+    disk.set_fail_sync(false);
 }
 
 /// Power loss with no writer open (after a writer failed or was dropped).
@@ -390,18 +395,24 @@ pub fn power_loss_idle(disk: &SimBackend) {
 
 /// The process dies (SIGKILL) while `ledger` runs, the machine does not: what the process wrote
 /// stays in the page cache and reaches the disk, synced or not, and the writer lock is released.
-/// Returns the disk as the next process sees it.
+/// Returns the disk as the next process sees it (a copy: the old handle is dropped with the
+/// old disk, which nothing looks at again).
 pub fn process_crash(disk: &SimBackend, ledger: Ledger) -> SimBackend {
-    let snap = snapshot(disk);
-    std::mem::forget(ledger);
-    restore(&snap)
+    let after = restore(&snapshot(disk));
+    drop(ledger);
+    after
 }
 
 /// Verifies and asserts success; returns the report.
-pub fn assert_verifies(backend: &dyn Backend, dir: &Path, key: &SigningKey) -> VerifyReport {
+pub fn verified(backend: &dyn Backend, dir: &Path, key: &SigningKey) -> VerifyReport {
     let r = provledger::verify_with(backend, dir, &anchor(key)).expect("verify runs");
     assert!(r.is_ok(), "verify failed: {}", r.failure.as_ref().expect("failure"));
     r
+}
+
+/// Verifies and asserts success.
+pub fn assert_verifies(backend: &dyn Backend, dir: &Path, key: &SigningKey) {
+    let _ = verified(backend, dir, key);
 }
 
 /// Byte ranges of the fields of an entry record (docs/FORMAT.md §4.2), relative to the record.
