@@ -299,7 +299,8 @@ pub enum AppendError {
     /// The structured payload of a governance draft does not decode.
     #[error(transparent)]
     Record(#[from] DecodeError),
-    /// The writer's signer or a co-signer failed; nothing was written.
+    /// The writer's signer or a co-signer failed (a co-signer that panics fails its own
+    /// request this way); nothing was written.
     #[error(transparent)]
     Signer(#[from] KeyError),
     /// An earlier write or sync failed: nothing is acknowledged until the ledger is reopened.

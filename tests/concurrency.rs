@@ -1,21 +1,33 @@
-//! One writer per ledger directory (an OS lock), any number of readers: `verify` may run while
-//! a writer appends and never reports a failure for it (a partly written final record is a
-//! torn tail, not damage).
+//! One writer per ledger directory (an OS lock), any number of readers and producers: `verify`
+//! may run while a writer appends and never reports a failure for it (an incomplete final
+//! write is a torn tail, not damage); many producers share one `Ledger` through `append` and
+//! `submit` (group commit), and one producer's failure — a bad draft, a co-signer that fails
+//! or panics — fails that producer alone; a failed sync is never followed by a durable receipt.
 
 mod common;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use common::{anchor, draft, key, std_opts};
-use provledger::{verify, Draft, Durability, Error, Ledger, Options, SigningKey, StorageError};
+use common::{
+    anchor, big_draft, draft, entry_hashes, key, power_loss, set_fail_sync, sim_dir, sim_layout, sim_opts, std_opts,
+    MIN_SEGMENT,
+};
+use provledger::record::Policy;
+use provledger::storage::SimBackend;
+use provledger::{
+    verify, AppendError, DraftError, Durability, Genesis, KeyError, Ledger, LedgerReader, OpenError, Options,
+    PrincipalType, Receipt, Role, Signer, SigningKey, StorageError, SyncError, TrustAnchorKey, VerifyingKey,
+};
 
-const SEGMENT: u64 = 2048;
-
-fn assert_locked(r: Result<Ledger, Error>, dir: &std::path::Path, what: &str) {
+fn assert_locked(r: Result<Ledger, OpenError>, dir: &std::path::Path, what: &str) {
     match r {
-        Err(Error::Storage(StorageError::Locked { path })) => assert_eq!(path, dir, "{what}"),
+        Err(OpenError::Locked { path }) => assert_eq!(path, dir, "{what}"),
         Err(e) => panic!("{what}: want Locked, got {e}"),
         Ok(_) => panic!("{what}: a second writer got in"),
     }
@@ -26,52 +38,56 @@ fn a_second_writer_in_the_same_process_is_locked_out() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     let k = key(1);
-    let first = Ledger::create(dir, &k, "lock", std_opts(Durability::PerBatch, SEGMENT)).expect("create");
-    assert_locked(
-        Ledger::open(dir, &k, std_opts(Durability::PerBatch, SEGMENT)),
-        dir,
-        "open",
-    );
-    assert_locked(
-        Ledger::create(dir, &k, "again", std_opts(Durability::PerBatch, SEGMENT)),
-        dir,
-        "create",
-    );
+    let opts = || std_opts(Durability::Synced, MIN_SEGMENT);
+    let first = Ledger::create(dir, k.clone(), "lock", opts()).expect("create");
+    assert_locked(Ledger::open(dir, k.clone(), opts()), dir, "open");
+    assert_locked(Ledger::create(dir, k.clone(), "again", opts()), dir, "create");
     // From another thread too (flock is per open file description, not per thread).
     let d = dir.to_path_buf();
     let k2 = k.clone();
-    let other = std::thread::spawn(move || Ledger::open(&d, &k2, std_opts(Durability::PerBatch, SEGMENT)).map(|_| ()));
+    let other = std::thread::spawn(move || Ledger::open(&d, k2, opts()).map(drop));
     match other.join().expect("thread") {
-        Err(Error::Storage(StorageError::Locked { .. })) => {}
+        Err(OpenError::Locked { .. }) => {}
         r => panic!("other thread: want Locked, got {r:?}"),
     }
-    drop(first);
-    let mut second = Ledger::open(dir, &k, std_opts(Durability::PerBatch, SEGMENT)).expect("open after drop");
+    // `repair` needs the lock too.
+    assert!(matches!(
+        provledger::rebuild_derived(dir, &opts()),
+        Err(OpenError::Locked { .. })
+    ));
+    first.close().expect("close");
+    let second = Ledger::open(dir, k.clone(), opts()).expect("open after close");
     second.append(draft(1)).expect("append");
-    assert_locked(
-        Ledger::open(dir, &k, std_opts(Durability::PerBatch, SEGMENT)),
-        dir,
-        "open again",
-    );
+    assert_locked(Ledger::open(dir, k.clone(), opts()), dir, "open again");
     drop(second);
     let r = verify(dir, &anchor(&k)).expect("verify");
     assert!(r.is_ok() && r.entries == 2, "{r:?}");
 }
 
-/// A writer appends (single entries and batches, rotating segments often) while a reader
-/// verifies in a loop: every report is OK and the verified count never goes down.
+/// The payload of entry `n` in the reader tests: small, with a segment-filling one every 16
+/// entries so that the writer rotates segments while the reader reads.
+fn mixed_draft(n: u64) -> provledger::Draft {
+    if n % 16 == 15 {
+        big_draft(n, 300 << 10)
+    } else {
+        draft(n)
+    }
+}
+
+/// A writer appends (single entries and batches, rotating segments) while a reader verifies in
+/// a loop: every report is OK and the verified count never goes down.
 fn reader_during_writes(durability: Durability) {
     const ENTRIES: u64 = 160;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().to_path_buf();
     let k = key(1);
-    let mut ledger = Ledger::create(&dir, &k, "rw", std_opts(durability, SEGMENT)).expect("create");
+    let ledger = Ledger::create(&dir, k.clone(), "rw", std_opts(durability, MIN_SEGMENT)).expect("create");
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
         let (dir, k, done) = (dir.clone(), k.clone(), Arc::clone(&done));
         std::thread::spawn(move || {
             let (mut last, mut rounds, mut torn) = (0u64, 0u32, 0u32);
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let finished = done.load(Ordering::Acquire);
                 let r = verify(&dir, &anchor(&k)).expect("verify runs");
@@ -94,14 +110,16 @@ fn reader_during_writes(durability: Durability) {
             }
         })
     };
-    let mut n = 0;
+    let mut n = 1;
     let mut i = 0u64;
-    while n < ENTRIES {
+    while n <= ENTRIES {
         let size = i % 4 + 1;
         if size == 1 {
-            ledger.append(draft(n)).expect("append");
+            ledger.append(mixed_draft(n)).expect("append");
         } else {
-            ledger.append_batch((n..n + size).map(draft).collect()).expect("batch");
+            ledger
+                .append_batch((n..n + size).map(mixed_draft).collect())
+                .expect("batch");
         }
         n += size;
         i += 1;
@@ -118,25 +136,51 @@ fn reader_during_writes(durability: Durability) {
         "the final verify (after the writer finished) sees everything"
     );
     assert!(rounds >= 2, "the reader ran while the writer wrote");
-    drop(ledger);
+    let segments = common::std_layout(&dir).len();
+    assert!(
+        segments >= 3,
+        "the writer rotated while the reader read ({segments} segments)"
+    );
+    ledger.close().expect("close");
 }
 
 #[test]
-fn verify_during_appends_per_batch() {
-    reader_during_writes(Durability::PerBatch);
+fn verify_during_appends_synced() {
+    reader_during_writes(Durability::Synced);
 }
 
 #[test]
-fn verify_during_appends_without_sync() {
-    reader_during_writes(Durability::None);
+fn verify_during_appends_buffered() {
+    reader_during_writes(Durability::Buffered);
 }
 
-/// Many threads append through one `Appender` (group commit) while a reader verifies: no
-/// sequence number is lost or duplicated, every receipt matches the ledger, all verifies.
+/// A minimal executor: polls a future on this thread, parking between wake-ups (the ticket's
+/// `Future` impl is what is under test, not a runtime).
+fn block_on<F: Future>(fut: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        match Pin::as_mut(&mut fut).poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park_timeout(Duration::from_secs(1)),
+        }
+    }
+}
+
+/// Many threads append to one shared `Ledger` — blocking `append` with synced durability,
+/// `submit` with buffered durability and tickets waited later, `submit` awaited as a future —
+/// while a reader verifies and the writer rotates segments: no sequence number is lost or
+/// duplicated, every synced receipt is durable, every receipt matches the ledger, all verifies.
 /// `PROVLEDGER_STRESS_THREADS` / `PROVLEDGER_STRESS_APPENDS` scale it up.
 #[test]
-fn many_threads_append_through_one_appender_while_a_reader_verifies() {
-    use provledger::{Appender, LedgerReader, TrustAnchor};
+fn many_threads_append_to_one_ledger_while_a_reader_verifies() {
     let env = |k: &str, d: usize| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
     let (threads, per_thread) = (
         env("PROVLEDGER_STRESS_THREADS", 8),
@@ -144,16 +188,19 @@ fn many_threads_append_through_one_appender_while_a_reader_verifies() {
     );
     let dir = tempfile::tempdir().unwrap();
     let key = SigningKey::from_seed(&[21; 32]);
-    let opts = Options {
-        durability: Durability::PerBatch,
-        segment_size: 16 << 10,
-        ..Options::default()
-    };
-    let appender = Appender::new(Ledger::create(dir.path(), &key, "stress", opts).unwrap());
+    let ledger = Arc::new(
+        Ledger::create(
+            dir.path(),
+            key.clone(),
+            "stress",
+            std_opts(Durability::Synced, MIN_SEGMENT),
+        )
+        .unwrap(),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let (stop, path) = (stop.clone(), dir.path().to_path_buf());
-        let anchor = TrustAnchor::PublicKey(key.verifying_key());
+        let anchor = anchor(&key);
         std::thread::spawn(move || {
             let mut rounds = 0;
             while !stop.load(Ordering::Relaxed) || rounds == 0 {
@@ -164,60 +211,328 @@ fn many_threads_append_through_one_appender_while_a_reader_verifies() {
             rounds
         })
     };
+    let payload = |t: usize, i: usize| {
+        // Every 50th entry is large, so that segments rotate under the producers.
+        let pad = if i % 50 == 49 { 100 << 10 } else { (i * 37 + t) % 300 };
+        format!(r#"{{"thread":{t},"i":{i},"pad":"{}"}}"#, "x".repeat(pad)).into_bytes()
+    };
     let workers: Vec<_> = (0..threads)
         .map(|t| {
-            let a = appender.clone();
-            std::thread::spawn(move || {
-                (0..per_thread)
-                    .map(|i| {
-                        let payload = format!(r#"{{"thread":{t},"i":{i}}}"#).into_bytes();
-                        let r = a.append(Draft::application("application/json", payload)).unwrap();
-                        assert!(r.durable);
-                        r
-                    })
-                    .collect::<Vec<_>>()
+            let l = Arc::clone(&ledger);
+            std::thread::spawn(move || -> Vec<(Receipt, bool)> {
+                let d = |i| provledger::Draft::application("application/json", payload(t, i));
+                match t % 3 {
+                    // Blocking appends, synced: every receipt durable.
+                    0 => (0..per_thread).map(|i| (l.append(d(i)).unwrap(), true)).collect(),
+                    // Many in flight, buffered; waited at the end.
+                    1 => {
+                        let tickets: Vec<_> = (0..per_thread)
+                            .map(|i| l.submit(d(i), Durability::Buffered).unwrap())
+                            .collect();
+                        tickets.into_iter().map(|tk| (tk.wait().unwrap(), false)).collect()
+                    }
+                    // Awaited as futures, synced.
+                    _ => (0..per_thread)
+                        .map(|i| {
+                            let tk = l.submit(d(i), Durability::Synced).unwrap();
+                            (block_on(tk).unwrap(), true)
+                        })
+                        .collect(),
+                }
             })
         })
         .collect();
-    let mut receipts: Vec<_> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    let mut receipts: Vec<(Receipt, bool)> = workers.into_iter().flat_map(|w| w.join().unwrap()).collect();
     stop.store(true, Ordering::Relaxed);
     assert!(reader.join().unwrap() >= 1);
-    receipts.sort_by_key(|r| r.seq);
-    let seqs: Vec<u64> = receipts.iter().map(|r| r.seq.0).collect();
+    for (r, synced) in &receipts {
+        assert!(!synced || r.durable, "synced receipt {} not durable", r.seq);
+    }
+    receipts.sort_by_key(|(r, _)| r.seq);
+    let seqs: Vec<u64> = receipts.iter().map(|(r, _)| r.seq.0).collect();
     let total = (threads * per_thread) as u64;
     assert_eq!(
         seqs,
         (1..=total).collect::<Vec<_>>(),
         "no sequence number lost or duplicated"
     );
-    appender.with_ledger(|l| assert_eq!(l.len(), total + 1));
-    drop(appender);
+    assert_eq!(ledger.len(), total + 1);
+    assert_eq!(ledger.head(), receipts.last().unwrap().0.chain);
+    Arc::into_inner(ledger).expect("the workers are done").close().unwrap();
+    assert!(common::std_layout(dir.path()).len() >= 2, "segments rotated");
     let r = LedgerReader::open(dir.path()).unwrap();
-    for rc in &receipts {
-        assert_eq!(r.get(rc.seq.0).unwrap().hash, rc.entry_hash, "entry {}", rc.seq);
+    for (rc, _) in &receipts {
+        assert_eq!(r.get(rc.seq.0).unwrap().entry.hash, rc.entry_hash, "entry {}", rc.seq);
     }
-    let report = provledger::verify(dir.path(), &provledger::TrustAnchor::PublicKey(key.verifying_key())).unwrap();
+    let report = provledger::verify(dir.path(), &anchor(&key)).unwrap();
     assert!(report.is_ok() && report.entries == total + 1, "{:?}", report.failure);
+    assert_eq!(report.head, receipts.last().unwrap().0.chain);
+}
+
+/// A co-signer that blocks inside `sign` until released: it holds the writer thread (which
+/// signs), so that requests submitted meanwhile queue up and are then appended as one group.
+struct Gate {
+    key: SigningKey,
+    entered: Mutex<mpsc::Sender<()>>,
+    release: Mutex<mpsc::Receiver<()>>,
+}
+
+impl Signer for Gate {
+    fn verifying_key(&self) -> VerifyingKey {
+        self.key.verifying_key()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], KeyError> {
+        let _ = self.entered.lock().unwrap().send(());
+        let _ = self.release.lock().unwrap().recv_timeout(Duration::from_secs(30));
+        Ok(self.key.sign(message))
+    }
+}
+
+/// How a misbehaving co-signer misbehaves.
+#[derive(Clone, Copy, Debug)]
+enum Bad {
+    /// `sign` returns an error (a remote signer that is down).
+    Fails,
+    /// `sign` panics (a bug in a signer plug-in).
+    Panics,
+}
+
+/// A co-signer holding a real key that misbehaves when asked to sign.
+struct BadSigner(SigningKey, Bad);
+
+impl Signer for BadSigner {
+    fn verifying_key(&self) -> VerifyingKey {
+        self.0.verifying_key()
+    }
+
+    fn sign(&self, _: &[u8]) -> Result<[u8; 64], KeyError> {
+        match self.1 {
+            Bad::Fails => Err(KeyError::Signer("the HSM is unreachable".into())),
+            Bad::Panics => panic!("co-signer plug-in bug (deliberate, in a test)"),
+        }
+    }
+}
+
+/// A ledger whose genesis trusts the operator `key(1)` and a reviewer `key(2)` (so that entries
+/// co-signed by `key(2)` verify).
+fn two_key_ledger(dir: &std::path::Path, opts: Options) -> Ledger {
+    let genesis = Genesis {
+        name: "group".into(),
+        anchors: vec![
+            TrustAnchorKey::operator(&key(1).verifying_key(), "operator"),
+            TrustAnchorKey {
+                public_key: key(2).verifying_key().to_bytes(),
+                principal_id: "reviewer".into(),
+                principal_type: PrincipalType::Person,
+                roles: vec![Role::Reviewer],
+            },
+        ],
+        policy: Policy::default(),
+    };
+    Ledger::create_with_genesis(dir, key(1), &genesis, opts).expect("create")
+}
+
+/// Holds the writer inside a gated co-signature, submits `drafts` (which then wait in the
+/// queue together), releases the gate, and returns the gated receipt and each draft's result.
+fn in_one_group(ledger: &Ledger, drafts: Vec<provledger::Draft>) -> (Receipt, Vec<Result<Receipt, AppendError>>) {
+    let (entered_tx, entered) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel();
+    let gate = Gate {
+        key: key(2),
+        entered: Mutex::new(entered_tx),
+        release: Mutex::new(release_rx),
+    };
+    let gated = ledger
+        .submit(draft(1000).cosigned_by(gate), Durability::Synced)
+        .expect("submit gated");
+    entered
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the writer reached the gate");
+    // From other threads, as separate producers would.
+    let tickets: Vec<_> = std::thread::scope(|s| {
+        let hs: Vec<_> = drafts
+            .into_iter()
+            .map(|d| s.spawn(move || ledger.submit(d, Durability::Synced).expect("submit")))
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("producer")).collect()
+    });
+    assert!(tickets.iter().all(|t| !t.is_ready()), "queued behind the gate");
+    release.send(()).expect("release");
+    let gated = gated.wait().expect("gated entry");
+    (gated, tickets.into_iter().map(provledger::Ticket::wait).collect())
 }
 
 /// A rejected draft fails alone; the rest of its group is appended.
 #[test]
 fn a_bad_draft_in_a_group_fails_alone() {
-    use provledger::Appender;
     let dir = tempfile::tempdir().unwrap();
-    let key = SigningKey::from_seed(&[22; 32]);
-    let appender = Appender::new(Ledger::create(dir.path(), &key, "g", Options::default()).unwrap());
-    let workers: Vec<_> = (0..6u8)
+    let ledger = two_key_ledger(dir.path(), Options::default());
+    let drafts = (0..6u8)
         .map(|t| {
-            let a = appender.clone();
+            let ct = if t == 3 { "not a content type" } else { "text/plain" };
+            provledger::Draft::application(ct, vec![t; 4])
+        })
+        .collect();
+    let (gated, results) = in_one_group(&ledger, drafts);
+    assert_eq!(gated.seq.0, 1);
+    for (t, r) in results.iter().enumerate() {
+        match (t, r) {
+            (
+                3,
+                Err(AppendError::InvalidDraft {
+                    index: 0,
+                    reason: DraftError::Field(_),
+                }),
+            ) => {}
+            (3, other) => panic!("the bad draft: {other:?}"),
+            (_, Ok(r)) => assert!(r.durable && (2..=6).contains(&r.seq.0), "{r:?}"),
+            (_, Err(e)) => panic!("draft {t} failed with the bad one: {e}"),
+        }
+    }
+    assert_eq!(ledger.len(), 7);
+    ledger.close().unwrap();
+    let report = verify(dir.path(), &anchor(&key(1))).unwrap();
+    assert!(report.is_ok() && report.entries == 7, "{:?}", report.failure);
+}
+
+/// A co-signer that fails — returning an error, or panicking — fails its own request alone:
+/// the other producers of the same group get their receipts, nobody hangs, and the ledger keeps
+/// working afterwards.
+#[test]
+fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
+    for bad in [Bad::Fails, Bad::Panics] {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = two_key_ledger(dir.path(), Options::default());
+        let drafts = vec![
+            draft(1),
+            draft(2).cosigned_by(BadSigner(key(2), bad)),
+            draft(3).cosigned_by(key(2)),
+            draft(4),
+        ];
+        let (gated, results) = in_one_group(&ledger, drafts);
+        assert_eq!(gated.seq.0, 1, "{bad:?}");
+        match &results[1] {
+            Err(AppendError::Signer(KeyError::Signer(_))) => {}
+            other => panic!("{bad:?}: the producer with the bad co-signer: {other:?}"),
+        }
+        let mut ok: Vec<u64> = [0, 2, 3]
+            .iter()
+            .map(|&i| match &results[i] {
+                Ok(r) => r.seq.0,
+                Err(e) => panic!("{bad:?}: producer {i} failed with the bad co-signer's: {e}"),
+            })
+            .collect();
+        ok.sort_unstable();
+        assert_eq!(
+            ok,
+            [2, 3, 4],
+            "{bad:?}: the three good producers, in whatever order they queued"
+        );
+        // The writer is alive and well.
+        let after = ledger
+            .append(draft(5))
+            .unwrap_or_else(|e| panic!("{bad:?}: append after: {e}"));
+        assert_eq!(after.seq.0, 5, "{bad:?}");
+        ledger.close().unwrap_or_else(|e| panic!("{bad:?}: close: {e}"));
+        let report = verify(dir.path(), &anchor(&key(1))).unwrap();
+        assert!(report.is_ok() && report.entries == 6, "{bad:?}: {:?}", report.failure);
+    }
+}
+
+/// Producers keep appending (synced and buffered, blocking and submitted) while every sync
+/// starts failing: no receipt handed out after the first failed sync says durable — in fact
+/// none is handed out at all — until the ledger is reopened; the entries that were reported
+/// durable survive a power loss; and the reopened ledger gives durable receipts again.
+#[test]
+fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
+    let disk = SimBackend::new();
+    let opts = || sim_opts(&disk, Durability::Synced, MIN_SEGMENT);
+    let ledger = Arc::new(Ledger::create(sim_dir(), key(1), "sync", opts()).unwrap());
+    let producers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let l = Arc::clone(&ledger);
             std::thread::spawn(move || {
-                let ct = if t == 3 { "not a content type" } else { "text/plain" };
-                a.append(Draft::application(ct, vec![t; 4])).is_ok()
+                // Append until a few errors came back (the main thread makes syncs fail).
+                let mut out: Vec<Result<Receipt, AppendError>> = Vec::new();
+                let mut errors = 0;
+                for i in 0..1_000_000u64 {
+                    let d = draft(t * 1_000_000 + i);
+                    let r = match t {
+                        0 => l.append(d),
+                        1 => l.submit(d, Durability::Buffered).and_then(provledger::Ticket::wait),
+                        _ => l.submit(d, Durability::Synced).and_then(provledger::Ticket::wait),
+                    };
+                    errors += usize::from(r.is_err());
+                    out.push(r);
+                    if errors > 3 {
+                        break;
+                    }
+                }
+                out
             })
         })
         .collect();
-    let ok: Vec<bool> = workers.into_iter().map(|w| w.join().unwrap()).collect();
-    assert_eq!(ok.iter().filter(|&&b| b).count(), 5, "{ok:?}");
-    assert!(!ok[3]);
-    appender.with_ledger(|l| assert_eq!(l.len(), 6));
+    std::thread::sleep(Duration::from_millis(20));
+    set_fail_sync(&disk, true);
+    let results: Vec<Vec<Result<Receipt, AppendError>>> = producers.into_iter().map(|p| p.join().unwrap()).collect();
+    let failed_at = ledger.durable_len();
+    let mut durable = Vec::new();
+    let mut errors = 0;
+    for (t, rs) in results.iter().enumerate() {
+        let mut failed = false;
+        for r in rs {
+            match r {
+                Ok(r) => {
+                    assert!(!failed, "producer {t}: a receipt after an error: {r:?}");
+                    if r.durable {
+                        assert!(r.seq.0 < failed_at, "producer {t}: durable past the failure: {r:?}");
+                        durable.push(*r);
+                    }
+                }
+                Err(e) => {
+                    failed = true;
+                    errors += 1;
+                    assert!(
+                        matches!(e, AppendError::Storage(StorageError::Io { .. }) | AppendError::Poisoned),
+                        "producer {t}: {e}"
+                    );
+                }
+            }
+        }
+        assert!(failed, "producer {t} never saw the failure");
+    }
+    assert!(
+        errors >= 4 && !durable.is_empty(),
+        "{errors} errors, {} durable",
+        durable.len()
+    );
+    // Syncs work again, but the writer stays poisoned: the OS may have dropped the pages.
+    set_fail_sync(&disk, false);
+    assert!(matches!(ledger.sync(), Err(SyncError::Poisoned)));
+    assert!(matches!(ledger.append(draft(9)), Err(AppendError::Poisoned)));
+    assert!(matches!(
+        ledger
+            .submit(draft(9), Durability::Buffered)
+            .and_then(provledger::Ticket::wait),
+        Err(AppendError::Poisoned)
+    ));
+    assert!(ledger.checkpoint().is_err());
+    assert_eq!(
+        ledger.durable_len(),
+        failed_at,
+        "nothing became durable after the failure"
+    );
+    let ledger = Arc::into_inner(ledger).expect("producers are done");
+    power_loss(&disk, ledger);
+    let reopened = Ledger::open(sim_dir(), key(1), opts()).expect("reopen");
+    assert!(reopened.len() >= failed_at, "{} < {failed_at}", reopened.len());
+    let found = entry_hashes(&sim_layout(&disk, &sim_dir()));
+    for r in &durable {
+        assert_eq!(found[r.seq.0 as usize], r.entry_hash, "durable entry {} lost", r.seq);
+    }
+    let r = reopened.append(draft(10)).expect("append after reopen");
+    assert!(r.durable, "a reopened ledger reports durable receipts again");
+    reopened.close().expect("close");
+    common::assert_verifies(&disk, &sim_dir(), &key(1));
 }

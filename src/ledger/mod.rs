@@ -346,6 +346,8 @@ struct Shared {
     queue: Mutex<Queue>,
     work: Condvar,
     space: Condvar,
+    /// Published by the writer thread before it answers callers (so a caller holding a receipt
+    /// reads a state that includes its entry).
     status: Arc<Mutex<Status>>,
     queue_limit: usize,
 }

@@ -18,7 +18,7 @@ use crate::error::{OpenError, StorageError};
 use crate::hash::Digest;
 use crate::keys::Signer;
 use crate::record::{Genesis, Record, Role};
-use crate::storage::frame::{parse_header, parse_section, Seal, SectionRef, FRAME_HEADER_LEN};
+use crate::storage::frame::{check_frame, parse_header, parse_section, Seal, SectionRef, FRAME_HEADER_LEN};
 use crate::storage::index::{decode_slot, encode_index_header, encode_slot, slot, INDEX_HEADER_LEN};
 use crate::storage::segment::{FrameLoc, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN};
 use crate::storage::{
@@ -219,7 +219,9 @@ fn scan_newest(root: &dyn LedgerDir, first_seq: u64) -> Result<NewestScan, OpenE
     scan_segment(root, first_seq, true)
 }
 
-/// Scans a whole segment: its frames (offset, governance bit), its last seal, a torn tail.
+/// Scans a whole segment (whose first entry is `first_seq`): its frames (offset, governance
+/// bit), its last seal, a torn tail. Damage is reported with the sequence number of the entry
+/// expected where it is.
 pub(super) fn scan_segment(root: &dyn LedgerDir, first_seq: u64, newest: bool) -> Result<NewestScan, OpenError> {
     let rel = segment_rel(first_seq);
     let path = &root.display_path(&rel);
@@ -257,8 +259,9 @@ pub(super) fn scan_segment(root: &dyn LedgerDir, first_seq: u64, newest: bool) -
                 });
                 break;
             }
-            Err(ScanStop::Corrupt { offset, reason }) => {
-                return Err(crate::storage::corrupt(path, offset, None, reason.into()).into());
+            Err(ScanStop::Corrupt { offset, reason, frames }) => {
+                let seq = first_seq + out.frames.len() as u64 + frames;
+                return Err(crate::storage::corrupt(path, offset, Some(seq), reason.into()).into());
             }
             Err(ScanStop::Io(kind)) => return Err(io_err("read", path)(kind.into()).into()),
         }
@@ -286,7 +289,7 @@ fn last_seal_of(root: &dyn LedgerDir, first_seq: u64) -> Result<(Seal, u64), Ope
                 count += c.frames.len() as u64;
                 last = c.frames.last().and_then(|f| f.seal(&c.data));
             }
-            Err(ScanStop::Corrupt { offset, reason }) => {
+            Err(ScanStop::Corrupt { offset, reason, .. }) => {
                 return Err(crate::storage::corrupt(&path, offset, None, reason.into()).into());
             }
             Err(e) => return Err(crate::storage::corrupt(&path, 0, None, format!("{e:?}")).into()),
@@ -557,7 +560,9 @@ pub(super) fn frame_hash(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerI
 }
 
 /// The key registry: the genesis anchors, then every enrollment and revocation, read through
-/// the governance bit of the index slots (only governance entries are read).
+/// the governance bit of the index slots (only governance entries are read). A segment whose
+/// index is missing, bad, or points at something that is not a sound frame (indexes are
+/// derived data) is scanned instead; damage is then reported where the scan finds it.
 fn load_registry(root: &dyn LedgerDir, ledger_id: LedgerId, segs: &[u64]) -> Result<Registry, OpenError> {
     let mut reg: Option<Registry> = None;
     for &first in segs {
@@ -566,16 +571,16 @@ fn load_registry(root: &dyn LedgerDir, ledger_id: LedgerId, segs: &[u64]) -> Res
         let seg = open_read(root, &seg_rel)?;
         let idx = root.open_read(&index_rel(first)).ok();
         let slots = idx.as_deref().and_then(|i| read_slots(i, ledger_id, first));
-        let Some(slots) = slots else {
-            // No usable index: read the segment's governance entries by scanning it.
-            scan_registry(root, first, &mut reg)?;
-            continue;
-        };
-        for (i, (off, gov)) in slots.into_iter().enumerate() {
-            if gov || (first == 0 && i == 0) {
+        let before = reg.clone();
+        let indexed = slots.is_some_and(|slots| {
+            slots.into_iter().enumerate().all(|(i, (off, gov))| {
                 let seq = first + i as u64;
-                apply_at(seg.as_ref(), &seg_path, off, seq, &mut reg)?;
-            }
+                !(gov || seq == 0) || apply_at(seg.as_ref(), &seg_path, off, seq, &mut reg).is_ok()
+            })
+        });
+        if !indexed {
+            reg = before;
+            scan_registry(root, first, segs.last() == Some(&first), &mut reg)?;
         }
     }
     reg.ok_or_else(|| no_genesis(root))
@@ -596,7 +601,8 @@ fn read_slots(idx: &dyn StorageFile, ledger_id: LedgerId, first_seq: u64) -> Opt
     )
 }
 
-/// Reads the governance entry at `off` and applies it to the registry.
+/// Reads the governance entry at `off` and applies it to the registry; damage (a bad header
+/// or checksum, an undecodable record or payload) is an error naming the entry.
 fn apply_at(
     seg: &dyn StorageFile,
     path: &Path,
@@ -604,18 +610,25 @@ fn apply_at(
     seq: u64,
     reg: &mut Option<Registry>,
 ) -> Result<(), OpenError> {
+    let damaged = |why: String| OpenError::from(crate::storage::corrupt(path, off, Some(seq), why));
     let mut h = [0u8; FRAME_HEADER_LEN];
     seg.read_exact_at(&mut h, off).map_err(io_err("read", path))?;
-    let header =
-        parse_header(&h).map_err(|_| crate::storage::corrupt(path, off, Some(seq), "bad frame header".into()))?;
+    let header = parse_header(&h).map_err(|_| damaged("bad frame header".into()))?;
     let mut frame = vec![0u8; header.frame_len()];
     seg.read_exact_at(&mut frame, off).map_err(io_err("read", path))?;
-    let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])?;
+    if !check_frame(&frame) {
+        return Err(damaged("frame checksum mismatch".into()));
+    }
+    let record = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len])
+        .map_err(|e| damaged(e.to_string()))?;
     let s = header.section_offset();
     let Ok(SectionRef::Present { payload, .. }) = parse_section(&frame[s..s + header.section_len]) else {
         return Ok(());
     };
-    apply_record(record.kind(), payload, seq, reg)
+    apply_record(record.kind(), payload, seq, reg).map_err(|e| match e {
+        OpenError::Decode(d) => damaged(d.to_string()),
+        other => other,
+    })
 }
 
 fn apply_record(kind: EntryKind, payload: &[u8], seq: u64, reg: &mut Option<Registry>) -> Result<(), OpenError> {
@@ -630,22 +643,38 @@ fn apply_record(kind: EntryKind, payload: &[u8], seq: u64, reg: &mut Option<Regi
     Ok(())
 }
 
-fn scan_registry(root: &dyn LedgerDir, first: u64, reg: &mut Option<Registry>) -> Result<(), OpenError> {
-    let mut stream = crate::storage::SegmentStream::open_at(root, first)?;
-    while let Some(sc) = stream.next_chunk(4096)? {
-        if sc.header.first_seq != first {
-            break;
-        }
-        for (i, f) in sc.chunk.frames.iter().enumerate() {
-            let Ok(record) = RecordRef::parse(f.entry(&sc.chunk.data)) else {
-                continue;
-            };
-            if let Ok(SectionRef::Present { payload, .. }) = parse_section(f.section(&sc.chunk.data)) {
-                apply_record(record.kind(), payload, sc.first_seq + i as u64, reg)?;
+/// Applies the governance entries of the segment starting at `first` by scanning it (not
+/// through its index, which is why we are here).
+fn scan_registry(root: &dyn LedgerDir, first: u64, newest: bool, reg: &mut Option<Registry>) -> Result<(), OpenError> {
+    let rel = segment_rel(first);
+    let path = root.display_path(&rel);
+    let file = open_read(root, &rel)?;
+    let len = file.len().map_err(io_err("stat", &path))?;
+    let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, newest);
+    let mut seq = first;
+    loop {
+        let c = match sc.next_chunk(4096) {
+            Ok(c) if c.frames.is_empty() => return Ok(()),
+            Ok(c) => c,
+            // Open has cut the newest segment's torn tail before it reads the registry.
+            Err(ScanStop::Torn { .. }) => return Ok(()),
+            Err(ScanStop::Corrupt { offset, reason, frames }) => {
+                return Err(crate::storage::corrupt(&path, offset, Some(seq + frames), reason.into()).into())
             }
+            Err(ScanStop::Io(kind)) => return Err(io_err("read", &path)(kind.into()).into()),
+        };
+        for f in &c.frames {
+            if let (Ok(record), Ok(SectionRef::Present { payload, .. })) =
+                (RecordRef::parse(f.entry(&c.data)), parse_section(f.section(&c.data)))
+            {
+                apply_record(record.kind(), payload, seq, reg).map_err(|e| match e {
+                    OpenError::Decode(d) => crate::storage::corrupt(&path, f.offset, Some(seq), d.to_string()).into(),
+                    other => other,
+                })?;
+            }
+            seq += 1;
         }
     }
-    Ok(())
 }
 
 /// The ledger id from the first segment's header.

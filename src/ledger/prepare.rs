@@ -75,7 +75,7 @@ pub(super) fn stage(
         for c in &d.cosigners {
             cosignatures.push(AuthorSignature {
                 key_id: c.verifying_key().key_id(),
-                signature: c.sign(&msg)?,
+                signature: cosign(c.as_ref(), &msg)?,
             });
         }
     }
@@ -87,6 +87,15 @@ pub(super) fn stage(
         cosignatures,
         position_signed: d.position_signed,
     })
+}
+
+/// Signs with a co-signer, turning a panic in its `sign` (a bug in a signer plug-in) into an
+/// error of that draft's request alone: unguarded, it would unwind through the writer thread and
+/// fail every other producer's request in the group, and stop the writer.
+fn cosign(c: &dyn crate::keys::Signer, msg: &[u8]) -> Result<[u8; 64], crate::error::KeyError> {
+    // The signer is not used again by this request; its own state is the signer's business.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.sign(msg)))
+        .unwrap_or_else(|_| Err(crate::error::KeyError::Signer("the co-signer panicked".into())))
 }
 
 /// An entry ready to be chained: its complete frame (unsealed; with room for the position

@@ -334,8 +334,8 @@ impl<'b> SegmentStream<'b> {
                     });
                     self.scanner = None;
                 }
-                Err(ScanStop::Corrupt { offset, reason }) => {
-                    return Err(corrupt(&path, offset, Some(self.next_seq), reason.into()))
+                Err(ScanStop::Corrupt { offset, reason, frames }) => {
+                    return Err(corrupt(&path, offset, Some(self.next_seq + frames), reason.into()))
                 }
                 Err(ScanStop::Io(kind)) => return Err(io_err("read", &path)(kind.into())),
             }
