@@ -480,3 +480,29 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
+
+impl Error {
+    /// The storage error underneath, whichever operation met it: lets a caller tell "the disk
+    /// or the files are the problem" (damage, I/O, a full disk) from everything else without
+    /// matching every operation's error.
+    ///
+    /// ```
+    /// use provledger::{Error, StorageError};
+    /// let e = Error::from(provledger::ReadError::Storage(StorageError::Full));
+    /// assert!(matches!(e.storage(), Some(StorageError::Full)));
+    /// ```
+    #[must_use]
+    pub fn storage(&self) -> Option<&StorageError> {
+        match self {
+            Error::Storage(s)
+            | Error::Open(OpenError::Storage(s))
+            | Error::Append(AppendError::Storage(s))
+            | Error::Sync(SyncError::Storage(s))
+            | Error::Checkpoint(CheckpointError::Storage(s) | CheckpointError::Sync(SyncError::Storage(s)))
+            | Error::Redact(RedactError::Storage(s) | RedactError::Append(AppendError::Storage(s)))
+            | Error::Read(ReadError::Storage(s))
+            | Error::Verify(VerifyError::Storage(s)) => Some(s),
+            _ => None,
+        }
+    }
+}

@@ -10,8 +10,8 @@
 //! | 7, 10 | a FIFO in place of a segment, index, tree level file or the checkpoint log, placed before or racing | `Ledger::open`, `verify`, `LedgerReader`, `provledger show` finish within a deadline with a typed error or failure |
 //! | 10 | `verify-proof FIFO`, `verify --from-checkpoint FIFO`, `--key FIFO`, `init --policy FIFO` | exit 2 within a deadline |
 //! | 8 | `rm LOCK` (the old lock file) while a writer runs; renaming the ledger directory | a second writer is refused (`Locked`), in-process and from the CLI (exit 2) |
-//! | 9 | the newest segment sparse-extended by 1 TiB | `Ledger::open`, `verify`, `show` report damage naming the file and offset in well under a second; nothing is cut |
-//! | (issue 12 item 4) | `LedgerReader::get(u64::MAX)` and other huge sequence numbers | `StorageError::NoSuchEntry`, no panic, no scan |
+//! | 9 | the newest segment sparse-extended by 1 TiB | `Ledger::open`, `verify`, `LedgerReader`, `show` report damage (longer than `MAX_SEGMENT_LEN`) naming the file and offset in well under a second; nothing is cut |
+//! | (issue 12 item 4) | `LedgerReader::get(u64::MAX)` and other huge sequence numbers | `ReadError::NoSuchEntry`, no panic, no scan |
 //! | (found beside it) | `get` of the entry after the last, with the index removed | `NoSuchEntry` after one pass over the segment, not a megabyte re-read per frame |
 
 #![cfg(target_os = "linux")]
@@ -26,8 +26,9 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{draft, key, std_opts};
+use provledger::storage::segment::MAX_SEGMENT_LEN;
 use provledger::verify::Check;
-use provledger::{verify, Durability, Error, Ledger, LedgerReader, StorageError, TrustAnchor, VerifyReport};
+use provledger::{verify, Durability, Error, Ledger, LedgerReader, ReadError, StorageError, TrustAnchor, VerifyReport};
 use rustix::fs::{mkfifoat, renameat_with, Mode, RenameFlags, CWD};
 
 /// How long each racing thread keeps swapping.
@@ -72,7 +73,7 @@ fn bounded<T: Send + 'static>(what: &str, deadline: Duration, f: impl FnOnce() -
 fn ledger(tmp: &Path, n: u64, segment_size: u64) -> PathBuf {
     let _gate = fork_gate();
     let dir = tmp.join("ledger");
-    let mut l = Ledger::create(&dir, &key(1), "attacks", std_opts(Durability::PerBatch, segment_size)).expect("create");
+    let l = Ledger::create(&dir, key(1), "attacks", std_opts(Durability::Synced, segment_size)).expect("create");
     for i in 1..=n {
         l.append(draft(i)).expect("append");
     }
@@ -81,7 +82,7 @@ fn ledger(tmp: &Path, n: u64, segment_size: u64) -> PathBuf {
 }
 
 fn open(dir: &Path) -> Result<Ledger, Error> {
-    Ledger::open(dir, &key(1), std_opts(Durability::PerBatch, 4096))
+    Ledger::open(dir, key(1), std_opts(Durability::Synced, 1 << 20)).map_err(Error::from)
 }
 
 /// Atomically exchanges two names (renameat2 RENAME_EXCHANGE): neither is ever missing.
@@ -119,8 +120,8 @@ impl Outside {
 
 /// The errors a writer may meet while its files are being swapped: typed, naming a path.
 fn assert_typed(e: &Error, what: &str) {
-    match e {
-        Error::Storage(StorageError::NotARegularFile { path } | StorageError::NotALedger { path, .. }) => {
+    match e.storage() {
+        Some(StorageError::NotARegularFile { path } | StorageError::NotALedger { path, .. }) => {
             assert!(path.starts_with(std::env::temp_dir()), "{what}: {}", path.display());
         }
         other => panic!("{what}: untyped or unexpected failure: {other:?}"),
@@ -139,7 +140,7 @@ fn writer_rounds(dir: &Path, stop: &AtomicBool, opening: &AtomicBool, what: &str
         opening.store(true, Ordering::Relaxed);
         let opened = open(dir);
         opening.store(false, Ordering::Relaxed);
-        let round = opened.and_then(|mut l| {
+        let round = opened.and_then(|l| {
             l.append_batch((next..next + 5).map(draft).collect())?;
             next += 5;
             l.checkpoint()?;
@@ -217,10 +218,9 @@ fn newest_segment(dir: &Path) -> (PathBuf, PathBuf) {
     (path.clone(), path.with_extension("idx"))
 }
 
-fn assert_verifies(dir: &Path, what: &str) -> VerifyReport {
+fn assert_verifies(dir: &Path, what: &str) {
     let r = verify(dir, &anchor()).expect("verify runs");
     assert!(r.is_ok(), "{what}: {:?}", r.failure);
-    r
 }
 
 // ---------------------------------------------------------------- item 7: symbolic links
@@ -277,19 +277,19 @@ fn symlinked_segments_or_tree_directories_are_refused_never_followed() {
     std::fs::rename(dir.join("segments"), &outside_segs).expect("move segments");
     symlink(&outside_segs, dir.join("segments")).expect("symlink");
     let outside = Outside::tree(&outside_segs);
-    let refused = |e: Error, what: &str| match e {
-        Error::Storage(StorageError::NotALedger { path, reason }) => {
+    let refused = |e: Error, what: &str| match e.storage() {
+        Some(StorageError::NotALedger { path, reason }) => {
             assert!(path.starts_with(dir.join("segments")), "{what}: {}", path.display());
             assert!(reason.contains("symbolic link or not a directory"), "{what}: {reason}");
         }
-        other => panic!("{what}: {other:?}"),
+        _ => panic!("{what}: {e:?}"),
     };
     {
         let _gate = fork_gate();
         refused(open(&dir).expect_err("open"), "open");
     }
-    refused(verify(&dir, &anchor()).expect_err("verify"), "verify");
-    refused(LedgerReader::open(&dir).expect_err("reader"), "reader");
+    refused(verify(&dir, &anchor()).expect_err("verify").into(), "verify");
+    refused(LedgerReader::open(&dir).expect_err("reader").into(), "reader");
     outside.assert_untouched("symlinked segments/");
     std::fs::remove_file(dir.join("segments")).expect("rm link");
     std::fs::rename(&outside_segs, dir.join("segments")).expect("move back");
@@ -316,20 +316,25 @@ fn symlinked_segments_or_tree_directories_are_refused_never_followed() {
     assert!(r.is_ok(), "the garbage tree outside was read: {:?}", r.failure);
     assert!(r.tree_missing_nodes > 0, "the stored tree should be reported missing");
     let reader = LedgerReader::open(&dir).expect("reader");
-    refused_tree(reader.inclusion_proof(3, None).expect_err("proof"), &dir);
+    refused_tree(reader.inclusion_proof(3, None).expect_err("proof").into(), &dir);
     outside.assert_untouched("symlinked tree/");
 }
 
+/// The writer refuses a symlinked `tree/` (naming it); a reader reports the nodes it needs as
+/// missing, saying why, rather than reading them through the link.
 fn refused_tree(e: Error, dir: &Path) {
-    match e {
-        Error::Storage(StorageError::NotALedger { path, reason }) => {
+    match (&e, e.storage()) {
+        (_, Some(StorageError::NotALedger { path, reason })) => {
             assert!(
                 path.starts_with(dir.join("tree")) || reason.contains("symbolic link or not a directory"),
                 "{}: {reason}",
                 path.display()
             );
         }
-        other => panic!("{other:?}"),
+        (Error::Read(ReadError::MissingTreeNode { reason, .. }), None) => {
+            assert!(reason.contains("symbolic link or not a directory (never followed)"), "{reason}");
+        }
+        _ => panic!("{e:?}"),
     }
 }
 
@@ -391,7 +396,7 @@ fn all_within_deadline(dir: &Path, what: &str) -> Outcomes {
     let d = dir.to_path_buf();
     let reader = bounded(&format!("{what}: reader"), DEADLINE, move || {
         let r = LedgerReader::open(&d)?;
-        r.scan(0, |_| Ok(true))?;
+        r.scan(0, |_| Ok::<_, ReadError>(true))?;
         r.get(2)?;
         r.checkpoints()?;
         r.inclusion_proof(2, None).map(drop)
@@ -590,13 +595,13 @@ fn removing_the_lock_file_or_renaming_the_directory_lets_no_second_writer_in() {
     let key_file = tmp.path().join("op.key");
     key(1).save(&key_file).expect("save key");
     let gate = fork_gate();
-    let mut writer = open(&dir).expect("first writer");
+    let writer = open(&dir).expect("first writer");
     drop(gate);
     // `rm LOCK` (v1 locked that file, and a second writer then created a new one and got
     // in); now the directory itself is locked and there is nothing to remove.
     let _ = std::fs::remove_file(dir.join("LOCK"));
     let locked = |r: Result<Ledger, Error>, what: &str| match r {
-        Err(Error::Storage(StorageError::Locked { .. })) => {}
+        Err(Error::Open(provledger::OpenError::Locked { .. })) => {}
         Err(e) => panic!("{what}: {e:?}"),
         Ok(_) => panic!("{what}: a second writer got in"),
     };
@@ -634,14 +639,14 @@ fn a_segment_sparse_extended_by_a_tebibyte_is_damage_found_at_once() {
         println!("{what}: {took:?}");
         assert!(took < Duration::from_secs(1), "{what} took {took:?}");
     };
-    let corrupt_at_end = |e: Error, what: &str| match e {
-        Error::Storage(StorageError::Corrupt {
+    let corrupt_at_end = |e: Error, what: &str| match e.storage() {
+        Some(StorageError::Corrupt {
             file, offset, reason, ..
         }) => {
-            assert_eq!((file.as_path(), offset), (seg.as_path(), end), "{what}");
-            assert!(reason.contains("longer than one frame"), "{what}: {reason}");
+            assert_eq!((file.as_path(), *offset), (seg.as_path(), MAX_SEGMENT_LEN), "{what}");
+            assert!(reason.contains("longer than MAX_SEGMENT_LEN"), "{what}: {reason}");
         }
-        other => panic!("{what}: {other:?}"),
+        _ => panic!("{what}: {e:?}"),
     };
 
     let d = dir.clone();
@@ -661,23 +666,26 @@ fn a_segment_sparse_extended_by_a_tebibyte_is_damage_found_at_once() {
     fast("verify", took);
     let f = r.expect("verify runs").failure.expect("verify fails");
     assert_eq!(f.check, Check::Format);
-    assert_eq!((f.file.as_deref(), f.offset), (Some(seg.as_path()), Some(end)));
+    assert_eq!(
+        (f.file.as_deref(), f.offset),
+        (Some(seg.as_path()), Some(MAX_SEGMENT_LEN))
+    );
 
     let d = dir.clone();
     let (r, took) = bounded("reader scan", DEADLINE, move || {
         let t = Instant::now();
-        let r = LedgerReader::open(&d).and_then(|r| r.scan(0, |_| Ok(true)));
+        let r = LedgerReader::open(&d).and_then(|r| r.scan(0, |_| Ok::<_, ReadError>(true)));
         (r, t.elapsed())
     });
     fast("LedgerReader::scan", took);
-    corrupt_at_end(r.expect_err("scan stops"), "scan");
+    corrupt_at_end(r.expect_err("scan stops").into(), "scan");
 
     let t = Instant::now();
     let o = run_cli(&["show", s(&dir)]);
     println!("provledger show: {:?}", t.elapsed());
-    assert_eq!(o.code, Some(1), "{}", o.stderr);
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
     assert!(
-        o.stderr.contains(s(&seg)) && o.stderr.contains(&format!("offset {end}")),
+        o.stderr.contains(s(&seg)) && o.stderr.contains(&format!("offset {MAX_SEGMENT_LEN}")),
         "{}",
         o.stderr
     );
@@ -708,7 +716,7 @@ fn huge_sequence_numbers_are_no_such_entry() {
     ] {
         let t = Instant::now();
         match reader.get(seq) {
-            Err(Error::Storage(StorageError::NoSuchEntry { seq: s, len: l })) => assert_eq!((s, l), (seq, len)),
+            Err(ReadError::NoSuchEntry { seq: s, len: l }) => assert_eq!((s, l), (seq, len)),
             other => panic!("get({seq}): {other:?}"),
         }
         assert!(
@@ -727,8 +735,8 @@ fn a_missing_entry_is_found_missing_without_rereading_the_segment_per_frame() {
     let dir = tmp.path().join("ledger");
     {
         let _gate = fork_gate();
-        let opts = std_opts(Durability::PerBatch, 64 << 20);
-        let mut l = Ledger::create(&dir, &key(1), "attacks", opts).expect("create");
+        let opts = std_opts(Durability::Synced, 64 << 20);
+        let l = Ledger::create(&dir, key(1), "attacks", opts).expect("create");
         for b in 0..20u64 {
             l.append_batch((b * 1000..(b + 1) * 1000).map(draft).collect())
                 .expect("append");
@@ -749,11 +757,43 @@ fn a_missing_entry_is_found_missing_without_rereading_the_segment_per_frame() {
         });
         println!("get past the end, index removed {without_index}: {took:?}");
         assert!(
-            matches!(r.0, Err(Error::Storage(StorageError::NoSuchEntry { seq: 20_002, .. }))),
+            matches!(r.0, Err(ReadError::NoSuchEntry { seq: 20_002, .. })),
             "{:?}",
             r.0
         );
         assert_eq!(r.1.expect("present entry"), 19_999);
         assert!(took < Duration::from_secs(3), "took {took:?}");
     }
+}
+
+#[test]
+fn a_segment_sparse_extended_past_max_torn_is_damage_at_the_last_seal() {
+    // Under MAX_SEGMENT_LEN, but more than MAX_TORN after the last seal: damage where the torn
+    // tail would start, decided from the lengths; a writer cuts nothing.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = ledger(tmp.path(), 10, 64 << 20);
+    let (seg, _) = newest_segment(&dir);
+    let end = std::fs::metadata(&seg).expect("stat").len();
+    let f = std::fs::OpenOptions::new().write(true).open(&seg).expect("open");
+    f.set_len(end + (64 << 20)).expect("sparse extension");
+    drop(f);
+    let e = {
+        let _gate = fork_gate();
+        open(&dir).map(drop).expect_err("open refuses")
+    };
+    match e.storage() {
+        Some(StorageError::Corrupt {
+            file, offset, reason, ..
+        }) => {
+            assert_eq!((file.as_path(), *offset), (seg.as_path(), end));
+            assert!(reason.contains("MAX_TORN"), "{reason}");
+        }
+        _ => panic!("{e:?}"),
+    }
+    let f = verify(&dir, &anchor()).expect("verify runs").failure.expect("verify fails");
+    assert_eq!(
+        (f.check, f.file.as_deref(), f.offset),
+        (Check::Format, Some(seg.as_path()), Some(end))
+    );
+    assert_eq!(std::fs::metadata(&seg).expect("stat").len(), end + (64 << 20), "something was cut");
 }
