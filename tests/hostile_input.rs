@@ -7,12 +7,12 @@
 //!
 //! | hostile input | surface | error observed |
 //! |---|---|---|
-//! | frame header, valid CRC, entry length 4 GiB − 1, at the tail of the newest segment | `Ledger::open`, `LedgerReader::scan` | `StorageError::Corrupt { reason: "frame length out of bounds", offset: <frame> }` (< 1 s, nothing allocated) |
-//! | same, overwriting a frame header in the middle | `verify` | `failure.check == Format`, message "frame length out of bounds", offset of the frame |
-//! | same | `Ledger::open` | opens (it reads only the tail after the last indexed frame); nothing is cut, and `verify` still fails afterwards |
-//! | same | `provledger verify --json` | exit 1, `failure.check:"format"`, message "frame length out of bounds" |
-//! | index slot holding offset 2^40 / `u64::MAX` | `Ledger::open` | opens; `recovery().index_rebuilt == true` (derived data rebuilt) |
-//! | index slot holding offset 2^40 | `verify` | `failure.check == Index` |
+//! | frame header, valid CRC, section length 4 GiB − 1, at the tail of the newest segment | `Ledger::open`, `LedgerReader::scan` | `StorageError::Corrupt { reason: "frame header out of bounds", offset: <frame> }` (< 1 s, nothing allocated) |
+//! | same, overwriting a frame header in the middle | `verify` | `failure.check == Format`, message "frame header out of bounds", offset of the frame |
+//! | same | `Ledger::open` | `StorageError::Corrupt` at the frame, naming entry 2 (open scans the newest segment); nothing is cut, and `verify` still fails afterwards |
+//! | same | `provledger verify --json` | exit 1, `failure.check:"format"`, message "frame header out of bounds" |
+//! | index slot holding offset 2^31 − 1 / `u32::MAX` | `Ledger::open` | opens; `recovery().index_rebuilt == true` (derived data rebuilt) |
+//! | index slot holding offset 2^31 − 1 | `verify` | `failure.check == Index` |
 //! | index file sparse-extended to 8 GiB | `Ledger::open` | opens, index rebuilt (< 1 s) |
 //! | checkpoint log sparse-extended to 4 GiB (zero records) | `Ledger::open` | `StorageError::Corrupt` at the first zero record (checksum) |
 //! | checkpoint log sparse-extended to 4 GiB | `verify` | `failure.check == Checkpoint` |
@@ -53,7 +53,7 @@ use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{draft, key, std_layout, std_opts};
+use common::{big_draft, draft, key, std_layout, std_opts};
 use provledger::encoding::crc;
 use provledger::storage::index::INDEX_HEADER_LEN;
 use provledger::storage::{segment_path, SEGMENTS_DIR};
@@ -115,16 +115,18 @@ fn ledger(n: u64, small_segments: bool) -> (tempfile::TempDir, PathBuf) {
     let _gate = fork_gate();
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("ledger");
-    let seg = if small_segments { 1024 } else { 64 << 20 };
-    let mut l = Ledger::create(&dir, &key(1), "hostile", std_opts(Durability::PerBatch, seg)).expect("create");
+    // 1 MiB segments (the smallest) filled by 100 kB payloads: about ten entries each.
+    let seg = if small_segments { 1 << 20 } else { 64 << 20 };
+    let l = Ledger::create(&dir, key(1), "hostile", std_opts(Durability::Synced, seg)).expect("create");
     for i in 1..=n {
-        l.append(draft(i)).expect("append");
+        let d = if small_segments { big_draft(i, 100_000) } else { draft(i) };
+        l.append(d).expect("append");
     }
     (tmp, dir)
 }
 
 fn open(dir: &Path) -> Result<Ledger, Error> {
-    Ledger::open(dir, &key(1), std_opts(Durability::PerBatch, 1024))
+    Ledger::open(dir, key(1), std_opts(Durability::Synced, 1 << 20)).map_err(Error::from)
 }
 
 /// Opens the ledger as its writer (under the fork gate) and closes it again.
@@ -141,7 +143,7 @@ fn open_bounded(dir: &Path, what: &str) -> Result<Opened, Error> {
 
 fn verify_bounded(dir: &Path, what: &str) -> Result<VerifyReport, Error> {
     let d = dir.to_path_buf();
-    bounded(what, LIB_DEADLINE, move || verify(&d, &anchor(&key(1))))
+    bounded(what, LIB_DEADLINE, move || verify(&d, &anchor(&key(1))).map_err(Error::from))
 }
 
 fn expect_err<T>(r: Result<T, Error>, what: &str) -> Error {
@@ -152,12 +154,12 @@ fn expect_err<T>(r: Result<T, Error>, what: &str) -> Error {
 }
 
 fn assert_corrupt(e: &Error, want_reason: &str, what: &str) -> u64 {
-    match e {
-        Error::Storage(StorageError::Corrupt { reason, offset, .. }) => {
+    match e.storage() {
+        Some(StorageError::Corrupt { reason, offset, .. }) => {
             assert!(reason.contains(want_reason), "{what}: reason {reason:?}");
             *offset
         }
-        other => panic!("{what}: want Corrupt({want_reason}), got {other:?}"),
+        _ => panic!("{what}: want Corrupt({want_reason}), got {e:?}"),
     }
 }
 
@@ -170,11 +172,12 @@ fn assert_failure(r: &VerifyReport, check: Check, needle: &str, what: &str) {
     assert!(f.message.contains(needle), "{what}: message {:?}", f.message);
 }
 
-/// A frame header whose checksum is right but whose entry length is 4 GiB − 1.
+/// A frame header whose checksum is right but whose section length is 4 GiB − 1 (a legal
+/// record length, no flags).
 fn huge_frame_header() -> [u8; 12] {
     let mut h = [0u8; 12];
-    h[..4].copy_from_slice(&u32::MAX.to_le_bytes());
-    h[4..8].copy_from_slice(&33u32.to_le_bytes());
+    h[..2].copy_from_slice(&100u16.to_le_bytes());
+    h[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
     let c = crc(&[&h[..8]]);
     h[8..].copy_from_slice(&c.to_le_bytes());
     h
@@ -206,15 +209,15 @@ fn a_frame_claiming_4_gib_at_the_tail_is_corrupt_not_allocated() {
     append_bytes(&seg, &huge_frame_header());
     append_bytes(&seg, &[7u8; 100]);
     let e = expect_err(open_bounded(&dir, "open"), "open");
-    assert_eq!(assert_corrupt(&e, "frame length out of bounds", "open"), at);
+    assert_eq!(assert_corrupt(&e, "frame header out of bounds", "open"), at);
     let d = dir.clone();
     let r = bounded("reader scan", LIB_DEADLINE, move || {
         let reader = LedgerReader::open(&d)?;
         reader.scan(0, |_| Ok(true))
     });
-    assert_corrupt(&expect_err(r, "scan"), "frame length out of bounds", "scan");
+    assert_corrupt(&expect_err(r, "scan"), "frame header out of bounds", "scan");
     let r = verify_bounded(&dir, "verify").expect("verify runs");
-    assert_failure(&r, Check::Format, "frame length out of bounds", "verify");
+    assert_failure(&r, Check::Format, "frame header out of bounds", "verify");
     assert_eq!(r.failure.as_ref().and_then(|f| f.offset), Some(at));
 }
 
@@ -225,15 +228,16 @@ fn a_frame_claiming_4_gib_in_the_middle_is_reported_with_its_offset() {
     let f = segs[0].frames[2];
     write_at(&segs[0].path, f.offset, &huge_frame_header());
     let r = verify_bounded(&dir, "verify").expect("verify runs");
-    assert_failure(&r, Check::Format, "frame length out of bounds", "verify");
+    assert_failure(&r, Check::Format, "frame header out of bounds", "verify");
     assert_eq!(r.failure.as_ref().and_then(|x| x.offset), Some(f.offset as u64));
     assert_eq!(r.entries, 2);
-    // Opening reads only the tail after the last indexed frame (O(tail), DESIGN §5), so it
-    // does not see damage before it — and repairs nothing: verify still reports it after.
-    let l = open_bounded(&dir, "open").expect("open reads only the tail");
-    assert_eq!((l.len, l.recovery.torn_tail.clone()), (6, None));
+    // Opening scans the newest segment (its frames, seals and governance bits), so it meets
+    // the damage, names it, and refuses: nothing is appended after damage.
+    let e = expect_err(open_bounded(&dir, "open"), "open");
+    assert_eq!(assert_corrupt(&e, "frame header out of bounds", "open"), f.offset as u64);
+    assert!(matches!(e.storage(), Some(StorageError::Corrupt { seq: Some(2), .. })), "{e:?}");
     let r = verify_bounded(&dir, "verify after open").expect("verify runs");
-    assert_failure(&r, Check::Format, "frame length out of bounds", "verify after open");
+    assert_failure(&r, Check::Format, "frame header out of bounds", "verify after open");
 
     let out = run_cli(
         &["verify", s(&dir), "--trust", &key(1).verifying_key().to_hex(), "--json"],
@@ -252,18 +256,19 @@ fn a_frame_claiming_4_gib_in_the_middle_is_reported_with_its_offset() {
 fn index_slots_pointing_far_past_the_segment_are_rebuilt_or_reported() {
     let (_t, dir) = ledger(4, false);
     let idx = dir.join(SEGMENTS_DIR).join("00000000000000000000.idx");
-    let last = INDEX_HEADER_LEN + 8 * 4;
-    write_at(&idx, last, &(1u64 << 40).to_le_bytes());
+    // Slots are 4 bytes: a 31-bit offset and the governance bit (docs/FORMAT.md §7.7).
+    let last = INDEX_HEADER_LEN + 4 * 4;
+    write_at(&idx, last, &0x7FFF_FFFFu32.to_le_bytes());
     let r = verify_bounded(&dir, "verify").expect("verify runs");
-    assert_failure(&r, Check::Index, "", "verify with a 1 TiB index slot");
+    assert_failure(&r, Check::Index, "", "verify with a 2 GiB index slot");
 
     let l = open_bounded(&dir, "open").expect("open rebuilds the index");
     assert!(l.recovery.index_rebuilt, "{:?}", l.recovery);
     assert_eq!(l.len, 5);
     assert!(verify_bounded(&dir, "verify after rebuild").expect("verify").is_ok());
 
-    write_at(&idx, last, &u64::MAX.to_le_bytes());
-    let l = open_bounded(&dir, "open u64::MAX slot").expect("open rebuilds the index");
+    write_at(&idx, last, &u32::MAX.to_le_bytes());
+    let l = open_bounded(&dir, "open u32::MAX slot").expect("open rebuilds the index");
     assert!(l.recovery.index_rebuilt);
 
     sparse_extend(&idx, 8 << 30);
@@ -281,7 +286,7 @@ fn a_checkpoint_log_claiming_gigabytes_is_corrupt() {
     let (_t, dir) = ledger(2, false);
     {
         let _gate = fork_gate();
-        let mut l = open(&dir).expect("open");
+        let l = open(&dir).expect("open");
         l.checkpoint().expect("checkpoint");
     }
     let log = dir.join("checkpoints.log");
@@ -647,9 +652,9 @@ fn append_with_an_insecure_key_file_exits_2() {
 // ---------------------------------------------------------------- the ledger directory
 
 fn assert_not_regular(e: &Error, want: &Path, what: &str) {
-    match e {
-        Error::Storage(StorageError::NotARegularFile { path }) => assert_eq!(path, want, "{what}"),
-        other => panic!("{what}: want NotARegularFile({}), got {other:?}", want.display()),
+    match e.storage() {
+        Some(StorageError::NotARegularFile { path }) => assert_eq!(path, want, "{what}"),
+        _ => panic!("{what}: want NotARegularFile({}), got {e:?}", want.display()),
     }
 }
 
@@ -664,7 +669,7 @@ fn a_segment_replaced_by_a_symlink_is_refused_never_followed() {
     assert_not_regular(&expect_err(open_bounded(&dir, "open"), "open"), &seg, "open");
     assert_not_regular(&expect_err(verify_bounded(&dir, "verify"), "verify"), &seg, "verify");
     let d = dir.clone();
-    let r = bounded("reader", LIB_DEADLINE, move || LedgerReader::open(&d).map(drop));
+    let r = bounded("reader", LIB_DEADLINE, move || LedgerReader::open(&d).map(drop).map_err(Error::from));
     assert_not_regular(&expect_err(r, "reader"), &seg, "reader");
     let o = run_cli(&["verify", s(&dir), "--trust", &key(1).verifying_key().to_hex()], b"");
     assert_eq!(o.code, Some(2), "{} {}", o.stdout, o.stderr);
@@ -685,13 +690,15 @@ fn a_ledger_dir_that_is_a_file_is_an_io_error() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, b"hello").expect("write");
-    match expect_err(open_bounded(&file, "open"), "open") {
-        Error::Storage(StorageError::Io { op, .. }) => assert_eq!(op, "open"),
-        other => panic!("open: {other:?}"),
+    let e = expect_err(open_bounded(&file, "open"), "open");
+    match e.storage() {
+        Some(StorageError::Io { op, .. }) => assert_eq!(*op, "open"),
+        _ => panic!("open: {e:?}"),
     }
-    match expect_err(verify_bounded(&file, "verify"), "verify") {
-        Error::Storage(StorageError::Io { op, .. }) => assert_eq!(op, "open"),
-        other => panic!("verify: {other:?}"),
+    let e = expect_err(verify_bounded(&file, "verify"), "verify");
+    match e.storage() {
+        Some(StorageError::Io { op, .. }) => assert_eq!(*op, "open"),
+        _ => panic!("verify: {e:?}"),
     }
 }
 
