@@ -183,6 +183,7 @@ fn unfinished_create(root: &dyn LedgerDir) -> Result<bool, OpenError> {
     let path = root.display_path(&rel);
     let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
+    crate::storage::check_segment_len(&path, len, 0)?;
     if len > SEGMENT_HEADER_LEN as u64 {
         let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, true);
         if matches!(sc.next_chunk(1), Ok(c) if !c.frames.is_empty()) {
@@ -227,6 +228,7 @@ pub(super) fn scan_segment(root: &dyn LedgerDir, first_seq: u64, newest: bool) -
     let path = &root.display_path(&rel);
     let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", path))?;
+    crate::storage::check_segment_len(path, len, first_seq)?;
     let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, len, newest);
     let mut out = NewestScan {
         frames: Vec::new(),
@@ -279,6 +281,7 @@ fn last_seal_of(root: &dyn LedgerDir, first_seq: u64) -> Result<(Seal, u64), Ope
     let path = root.display_path(&rel);
     let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
+    crate::storage::check_segment_len(&path, len, first_seq)?;
     let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, false);
     let mut last = None;
     let mut count = 0u64;
@@ -650,6 +653,7 @@ fn scan_registry(root: &dyn LedgerDir, first: u64, newest: bool, reg: &mut Optio
     let path = root.display_path(&rel);
     let file = open_read(root, &rel)?;
     let len = file.len().map_err(io_err("stat", &path))?;
+    crate::storage::check_segment_len(&path, len, first)?;
     let mut sc = Scanner::new(file, &path, SEGMENT_HEADER_LEN as u64, len, newest);
     let mut seq = first;
     loop {

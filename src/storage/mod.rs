@@ -78,6 +78,17 @@ pub(crate) fn open_ledger_dir(
 }
 
 /// Opens `rel` of `dir` for reading, with the error naming its full path.
+/// docs/FORMAT.md §9 step 1.1: a segment longer than `MAX_SEGMENT_LEN` is damage, decided
+/// from its length before anything is read; reported at that offset and at `seq`, the segment's
+/// first entry.
+pub(crate) fn check_segment_len(path: &Path, len: u64, seq: u64) -> Result<(), StorageError> {
+    if len > segment::MAX_SEGMENT_LEN {
+        let why = "segment file longer than MAX_SEGMENT_LEN (2 GiB - 1)".to_string();
+        return Err(corrupt(path, segment::MAX_SEGMENT_LEN, Some(seq), why));
+    }
+    Ok(())
+}
+
 pub(crate) fn open_read(dir: &dyn LedgerDir, rel: &Path) -> Result<Box<dyn StorageFile>, StorageError> {
     dir.open_read(rel).map_err(io_err("open", &dir.display_path(rel)))
 }
@@ -360,10 +371,7 @@ impl<'b> SegmentStream<'b> {
         let path = self.dir.display_path(&rel);
         let file = open_read(self.dir, &rel)?;
         let len = file.len().map_err(io_err("stat", &path))?;
-        if len > segment::MAX_SEGMENT_LEN {
-            let why = "segment file longer than MAX_SEGMENT_LEN (2 GiB - 1)".to_string();
-            return Err(corrupt(&path, segment::MAX_SEGMENT_LEN, Some(self.next_seq), why));
-        }
+        check_segment_len(&path, len, self.next_seq)?;
         let Some(header) = read_segment_header(file.as_ref(), &path, len, newest)? else {
             self.tail = Some(TornTail {
                 file: path,

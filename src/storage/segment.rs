@@ -247,10 +247,6 @@ impl Scanner {
     /// # Errors
     /// [`ScanStop`] at a torn tail, at damage, or on a read error.
     pub fn next_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
-        if self.file_len > MAX_SEGMENT_LEN {
-            // docs/FORMAT.md §9 step 1.1: decided from the length, before any frame is read.
-            return Err(self.corrupt_at(MAX_SEGMENT_LEN, "segment file longer than MAX_SEGMENT_LEN (2 GiB - 1)"));
-        }
         let mut chunk = Chunk::default();
         let base = self.pos;
         // Frames in `chunk.frames[handed..]` follow the last sealed frame of the chunk.

@@ -200,7 +200,9 @@ pub fn classify(pieces: &[Piece], newest: bool) -> Scan {
                     reason: reason.into(),
                 }
             }
-            Err(ScanStop::Corrupt { offset, reason }) => {
+            Err(ScanStop::Corrupt { offset, reason, frames: held }) => {
+                // Complete frames before the damage that no seal ended: counted like the rest.
+                frames += held;
                 break Stop::Damage {
                     offset,
                     reason: reason.into(),
