@@ -71,6 +71,8 @@ fn build(dir: &Path, n: u64, operator: &SigningKey, requester: &SigningKey, appr
         ledger.append_batch(events).expect("append events");
         let proposal = Record::Proposal(Proposal {
             action: "grant role db-admin to svc-reporting".into(),
+            action_type: "permission.grant".into(),
+            attributes: Default::default(),
             boundary: DecisionBoundary::HumanApprovalRequired,
             autonomy: Autonomy::Assistance,
             environment: Environment::Production,

@@ -553,7 +553,7 @@ fn documented_bounds_match_constants() {
     assert_eq!(CHECKPOINT_RECORD_LEN, 148);
     assert_eq!(TREE_HEADER_LEN, 32);
     assert_eq!(provledger::checkpoint::MAX_NOTE_LEN, 8192);
-    // Entry kinds: codes 0..=12, names, and which may be erased / must be signed.
+    // Entry kinds: codes 0..=13, names, and which may be erased / must be signed.
     let kinds = [
         ("genesis", false, true),
         ("application", true, false),
@@ -568,6 +568,7 @@ fn documented_bounds_match_constants() {
         ("execution", false, true),
         ("override", false, true),
         ("redaction", false, true),
+        ("risk_acceptance", false, true),
     ];
     for (code, (name, redactable, signed)) in kinds.iter().enumerate() {
         let k = EntryKind::from_code(u16::try_from(code).expect("small")).expect("defined");
@@ -577,7 +578,7 @@ fn documented_bounds_match_constants() {
         );
         assert_eq!(k.code() as usize, code);
     }
-    assert!(EntryKind::from_code(13).is_err());
+    assert!(EntryKind::from_code(14).is_err());
     assert_eq!(hex_encode(&derive(KEY_ID_CONTEXT, &[b""]).to_bytes()).len(), 64);
 }
 
@@ -620,7 +621,7 @@ fn records_match_library() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        (2..=12).collect::<Vec<u16>>(),
+        (2..=13).collect::<Vec<u16>>(),
         "one positive case per governance kind, in order"
     );
     assert!(cases.len() - 12 >= 8);

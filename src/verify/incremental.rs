@@ -128,12 +128,14 @@ impl<'a> Verifier<'a> {
                     self.fail(Some(seq), check, msg);
                     return Ok(false);
                 }
-                if let (Some(entry), Some(rec)) = (&d.entry, &d.record) {
+                if let Some(rec) = &d.record {
                     if let Some(msg) = self.redaction(rec)? {
                         self.fail(Some(seq), Check::Redaction, msg);
                         return Ok(false);
                     }
-                    self.observe(entry, &d.hash, rec, &r);
+                }
+                if let Some(entry) = &d.entry {
+                    self.observe(entry, &d.hash, d.record.as_ref(), &r, d.redacted)?;
                 }
             }
         }

@@ -13,6 +13,7 @@ mod entry_check;
 mod incremental;
 mod index_check;
 mod policy;
+mod policy_feed;
 pub(crate) mod registry;
 mod report;
 mod tree_check;
@@ -22,7 +23,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use report::{Check, Failure, VerifyReport, Violation};
+pub use policy_feed::{policy_at, PolicyView};
+pub use report::{Check, Failure, Involved, PolicyEvent, PolicyRef, VerifyReport, Violation};
 
 use crate::checkpoint::{read_log, Checkpoint};
 use crate::entry::{entry_hash, Entry, EntryKind};
@@ -37,7 +39,7 @@ use crate::storage::{list_segments, Backend, SegmentStream, StdBackend};
 use crate::tree::TreeReader;
 use entry_check::{check_signatures, decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
-use policy::{Observed, PolicyEngine, Signer};
+use policy::{PolicyEngine, Signer};
 use registry::Registry;
 use tree_check::{TreeCheck, TreeProblem};
 
@@ -47,7 +49,6 @@ struct Resolved {
     keys: Vec<VerifyingKey>,
     /// Signers with what the registry knew of them (governance entries, policy on).
     signers: Vec<Signer>,
-    bootstrap: bool,
     problem: Option<Problem>,
 }
 
@@ -333,7 +334,6 @@ impl Verifier<'_> {
             }
         }
         if self.policy.is_some() && kind != EntryKind::Application {
-            r.bootstrap = !self.keys.has_approver();
             let info = |s: &crate::entry::AuthorSignature| self.keys.get(&s.key_id).map(|k| (s.key_id, k.clone()));
             r.signers = e.signatures.iter().filter_map(info).collect();
         }
@@ -371,7 +371,13 @@ impl Verifier<'_> {
         self.keys = Registry::from_genesis(&genesis)?;
         self.report.policy_checked = self.opts.policy;
         if self.opts.policy {
-            self.policy = Some(PolicyEngine::new(genesis.policy.clone()));
+            match PolicyEngine::new(&genesis) {
+                Ok(engine) => self.policy = Some(engine),
+                Err(e) => {
+                    self.fail(Some(0), Check::Format, format!("genesis policy: {e}"));
+                    return Ok(false);
+                }
+            }
         }
         if let Err(why) = self.check_anchor(&entry, bytes, &genesis) {
             self.fail(Some(0), Check::TrustAnchor, why);
@@ -487,8 +493,8 @@ impl Verifier<'_> {
             if let Some(msg) = self.redaction(rec)? {
                 return fail(self, Check::Redaction, msg);
             }
-            self.observe(entry, &d.hash, rec, r);
         }
+        self.observe(entry, &d.hash, d.record.as_ref(), r, d.redacted)?;
         self.report.entries += 1;
         self.report.head = d.hash;
         Ok(true)
@@ -570,21 +576,6 @@ impl Verifier<'_> {
         Ok(None)
     }
 
-    /// Policy evaluation for a governance record.
-    fn observe(&mut self, entry: &Entry, hash: &Digest, rec: &crate::record::Record, r: &Resolved) {
-        let Some(engine) = self.policy.as_mut() else { return };
-        let o = Observed {
-            seq: entry.seq.0,
-            hash: *hash,
-            timestamp: entry.statement.timestamp,
-            refs: &entry.statement.refs,
-            signers: &r.signers,
-            bootstrap: r.bootstrap,
-        };
-        let keys = &self.keys;
-        engine.observe(&o, rec, &|id| keys.get(id).and_then(|k| k.revoked_at));
-    }
-
     fn tree_problem(&mut self, p: &TreeProblem) -> bool {
         match *p {
             TreeProblem::Node { level, index } => {
@@ -629,8 +620,10 @@ impl Verifier<'_> {
     /// The report, with the policy engine's violations.
     fn into_report(mut self) -> VerifyReport {
         if let Some(engine) = self.policy.take() {
-            self.report.violations = engine.violations;
-            self.report.violations_dropped = engine.dropped;
+            let verdict = engine.finish();
+            self.report.violations = verdict.violations;
+            self.report.violations_dropped = verdict.dropped;
+            self.report.policy_in_force = Some(verdict.in_force);
         }
         self.report
     }

@@ -63,7 +63,7 @@ pub(crate) fn required_roles(kind: EntryKind) -> &'static [Role] {
         EntryKind::AiOutput => &[Role::AiAgent, Role::Operator],
         EntryKind::Proposal => &[Role::Requester, Role::AiAgent],
         EntryKind::Review => &[Role::Reviewer],
-        EntryKind::Approval | EntryKind::Rejection => &[Role::Approver],
+        EntryKind::Approval | EntryKind::Rejection | EntryKind::RiskAcceptance => &[Role::Approver],
         EntryKind::Execution => &[Role::Operator],
         EntryKind::Override => &[Role::Admin, Role::Approver],
         EntryKind::Genesis | EntryKind::Application => &[],
@@ -174,13 +174,5 @@ impl Registry {
         };
         self.keys.insert(key.key_id(), info);
         Ok(())
-    }
-
-    /// Whether any unrevoked key can approve (before that, governance changes cannot be
-    /// gated: the bootstrap phase).
-    pub(crate) fn has_approver(&self) -> bool {
-        self.keys
-            .values()
-            .any(|k| k.has(Role::Approver) && k.revoked_at.is_none())
     }
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod gov;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -375,8 +375,8 @@ pub(crate) fn gen_entry() -> J {
             "TrailingBytes",
         ),
         neg(
-            "kind code 13 (the first undefined code; 0..=12 are defined)",
-            mutate(&|b| b[56..58].copy_from_slice(&13u16.to_le_bytes())),
+            "kind code 14 (the first undefined code; 0..=13 are defined)",
+            mutate(&|b| b[56..58].copy_from_slice(&14u16.to_le_bytes())),
             "InvalidTag",
         ),
         neg(
@@ -806,6 +806,15 @@ pub(crate) fn rule_index(r: RuleId) -> u32 {
         RuleId::ProductionReliesOnExperimentation => 11,
         RuleId::UngatedGovernanceChange => 12,
         RuleId::ExecutionAfterRejection => 13,
+        RuleId::BoundaryBelowClass => 14,
+        RuleId::EvidenceRequired => 15,
+        RuleId::ReviewRequired => 16,
+        RuleId::AiProvenance => 17,
+        RuleId::OverrideReasonMissing => 18,
+        RuleId::OverrideByAi => 19,
+        RuleId::OverrideUngated => 20,
+        RuleId::RiskInvalid => 21,
+        RuleId::RiskUnaccepted => 22,
         other => panic!("rule {other} has no documented index: update docs/FORMAT.md §6.1"),
     }
 }
@@ -817,6 +826,48 @@ pub(crate) fn policy_by_hand(w: &mut independent::FieldWriter, prefix: &str, p: 
     for (j, r) in p.rules.iter().enumerate() {
         w.variant(&format!("{prefix}rules[{j}] = {r}"), rule_index(*r));
     }
+    w.count(&format!("{prefix}classes"), p.classes.len());
+    for (j, c) in p.classes.iter().enumerate() {
+        let at = format!("{prefix}classes[{j}].");
+        w.string(&format!("{at}name"), &c.name);
+        w.count(&format!("{at}actions"), c.actions.len());
+        for (k, a) in c.actions.iter().enumerate() {
+            w.string(&format!("{at}actions[{k}]"), a);
+        }
+        impact_by_hand(w, &format!("{at}impact."), &c.impact);
+        w.option(&format!("{at}threshold"), c.threshold.is_some());
+        if let Some(t) = &c.threshold {
+            w.string(&format!("{at}threshold.attribute"), &t.attribute);
+            w.u64(&format!("{at}threshold.at_least"), t.at_least);
+        }
+        requirements_by_hand(w, &format!("{at}require."), &c.require);
+    }
+    w.option(&format!("{prefix}unclassified"), p.unclassified.is_some());
+    if let Some(r) = &p.unclassified {
+        requirements_by_hand(w, &format!("{prefix}unclassified."), r);
+    }
+}
+
+/// Impact flags written field by field (docs/FORMAT.md §6.2): four bools.
+pub(crate) fn impact_by_hand(w: &mut independent::FieldWriter, prefix: &str, i: &provledger::record::ImpactFlags) {
+    w.bool(&format!("{prefix}customer_impacting"), i.customer_impacting);
+    w.bool(&format!("{prefix}policy_change"), i.policy_change);
+    w.bool(&format!("{prefix}permission_change"), i.permission_change);
+    w.bool(&format!("{prefix}personal_data"), i.personal_data);
+}
+
+/// Requirements written field by field (docs/FORMAT.md §6.1).
+fn requirements_by_hand(w: &mut independent::FieldWriter, prefix: &str, r: &provledger::record::Requirements) {
+    let boundary = match r.boundary {
+        provledger::record::DecisionBoundary::AiMayAssist => 0,
+        provledger::record::DecisionBoundary::HumanApprovalRequired => 1,
+        provledger::record::DecisionBoundary::HumanOnly => 2,
+    };
+    w.variant(&format!("{prefix}boundary"), boundary);
+    w.u8(&format!("{prefix}min_approvals"), r.min_approvals);
+    w.u8(&format!("{prefix}reviews"), r.reviews);
+    w.bool(&format!("{prefix}evidence"), r.evidence);
+    w.bool(&format!("{prefix}cite_ai_outputs"), r.cite_ai_outputs);
 }
 
 /// The genesis fixture written field by field from docs/FORMAT.md (independently of bincode).
@@ -939,6 +990,7 @@ pub(crate) fn gen_genesis() -> J {
         policy: Policy {
             min_approvals: 1,
             rules: vec![],
+            ..Policy::default()
         },
     };
     // Written from docs/FORMAT.md §6.0 field by field: `Genesis::encode` refuses what
@@ -954,7 +1006,7 @@ pub(crate) fn gen_genesis() -> J {
     let min = enc(&record("x", vec![anchor(op, vec![Role::Admin])]));
     // Offsets inside `min`: name len 0..8, name 8, anchors count 9..17, public key 17..49,
     // principal id len 49..57, principal type 57..61, roles count 61..69, role 69..73,
-    // min_approvals 73, rules count 74..82.
+    // min_approvals 73, rules count 74..82, classes count 82..90, unclassified tag 90.
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = min.clone();
         f(&mut b);
@@ -1019,13 +1071,14 @@ pub(crate) fn gen_genesis() -> J {
         neg("principal type variant 3 (undefined)", with(&|b| b[57] = 3), "Payload"),
         neg("role variant 6 (undefined)", with(&|b| b[69] = 6), "Payload"),
         neg(
-            "rule variant 14 (undefined)",
+            "rule variant 23 (undefined)",
             with(&|b| {
                 b[74] = 1;
-                b.extend_from_slice(&14u32.to_le_bytes());
+                b.splice(82..82, 23u32.to_le_bytes());
             }),
             "Payload",
         ),
+        neg("unclassified Option tag 2", with(&|b| b[90] = 2), "Payload"),
         neg(
             "anchor key is the identity point (weak)",
             enc(&record("x", vec![anchor(IDENTITY_POINT, vec![Role::Admin])])),

@@ -129,6 +129,8 @@ pub fn plant_violation(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Pla
     ))?;
     let proposal = Record::Proposal(Proposal {
         action: "raise refund-issuer limit of support-tier2 to 5,000 EUR".into(),
+        action_type: String::new(),
+        attributes: std::collections::BTreeMap::new(),
         boundary: DecisionBoundary::HumanApprovalRequired,
         autonomy: Autonomy::Autonomy,
         environment: Environment::Production,
@@ -172,7 +174,7 @@ pub fn final_audit(
         RuleId::ApprovalRequired,
         vec![planted.proposal_seq, planted.execution_seq],
     )];
-    let found: Vec<(RuleId, Vec<u64>)> = report.violations.iter().map(|v| (v.rule, v.seqs.clone())).collect();
+    let found: Vec<(RuleId, Vec<u64>)> = report.violations.iter().map(|v| (v.rule, v.seq_numbers())).collect();
     let ok = report.is_ok()
         && found == expected
         && report.violations_dropped == 0

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use provledger::hash::derive;
 use provledger::record::{
-    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
+    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, EntryRef, Environment, Evidence, Execution, ImpactFlags,
     KeyEnrollment, Proposal, Record, Review, TokenUsage, Verdict,
 };
 use provledger::{Digest, Draft, Ledger, PrincipalType, Role, SigningKey, Timestamp};
@@ -138,7 +138,7 @@ fn append_ticket(ledger: &mut Ledger, steps: &mut Steps) -> Result<u64, CliError
 
 /// The AI assistant's draft of the permission change, described with OpenTelemetry `GenAI`
 /// attribute names, committed by digests, and co-signed by the agent's own key.
-fn append_ai_output(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(Digest, Digest), CliError> {
+fn append_ai_output(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Result<(EntryRef, Digest), CliError> {
     let output_digest = derive(
         "provledger demo output",
         &[b"grant refund-issuer (max 500 EUR) to support-tier2"],
@@ -166,14 +166,14 @@ fn append_ai_output(ledger: &mut Ledger, cast: &Cast, steps: &mut Steps) -> Resu
         }),
     });
     let what = format!("AI output: {AGENT_ID} (gen_ai.provider.name=openai, gen_ai.request.model=gpt-4o) drafts the permission change; co-signed by the agent");
-    let (_, hash) = governance(ledger, &rec, Some(&cast.agent), &what, steps)?;
-    Ok((hash, output_digest))
+    let (seq, hash) = governance(ledger, &rec, Some(&cast.agent), &what, steps)?;
+    Ok((EntryRef { seq, hash }, output_digest))
 }
 
 fn append_proposal(
     ledger: &mut Ledger,
     cast: &Cast,
-    ai: Digest,
+    ai: EntryRef,
     output_digest: Digest,
     steps: &mut Steps,
 ) -> Result<(u64, Digest), CliError> {
@@ -193,6 +193,8 @@ fn append_proposal(
     ];
     let rec = Record::Proposal(Proposal {
         action: "grant role refund-issuer (max 500 EUR per refund) to group support-tier2 in payments-prod".into(),
+        action_type: String::new(),
+        attributes: std::collections::BTreeMap::new(),
         boundary: DecisionBoundary::HumanApprovalRequired,
         autonomy: Autonomy::Assistance,
         environment: Environment::Production,
@@ -212,11 +214,11 @@ fn append_proposal(
 fn append_review(
     ledger: &mut Ledger,
     cast: &Cast,
-    (ai, output_digest): (Digest, Digest),
+    (ai, output_digest): (EntryRef, Digest),
     steps: &mut Steps,
 ) -> Result<(), CliError> {
     let rec = Record::Review(Review {
-        subject: ai,
+        subject: ai.hash,
         verdict: Verdict::Endorse,
         digests: vec![output_digest],
         comment: "scope limited to refunds up to 500 EUR; matches least privilege".into(),

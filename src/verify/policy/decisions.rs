@@ -1,0 +1,205 @@
+//! The decisions the policy follows: proposals, their approvals, reviews and executions.
+//!
+//! An *open* proposal keeps what later entries are judged against (its action, attributes,
+//! evidence digests, reviews and concerns). Once it is *closed* — executed, used as the gate
+//! of a governance change or an override, or rejected — only a compact summary stays: its
+//! sequence number, environment, declared boundary, requesters, the requirements it was
+//! judged under, and its approvals in compact form (a later execution of the same proposal, a
+//! late approval, or an override of it is still judged). So memory grows by a few hundred
+//! bytes per decision ever made, not by the decision's full record.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::entry::{EntryKind, Timestamp};
+use crate::hash::Digest;
+use crate::keys::KeyId;
+use crate::record::{DecisionBoundary, Environment, ImpactFlags, Requirements};
+
+use super::keys::Principal;
+
+/// Index of a proposal or approval in its table.
+pub(super) type Idx = u32;
+
+/// What an entry hash names, among the entries the policy follows.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Known {
+    Proposal(Idx),
+    Approval(Idx),
+    /// An execution (at `seq`) of that proposal.
+    Execution {
+        proposal: Idx,
+        seq: u64,
+    },
+    /// A `concerns` or `reject` review of that (open) proposal.
+    Concern(Idx),
+}
+
+/// A review with verdict `concerns` or `reject` on an open proposal: a known risk.
+pub(super) struct Concern {
+    pub review: Digest,
+    pub seq: u64,
+    /// The person reviewer, when the review also counts as a review (verdict `concerns`, by a
+    /// person who is not a requester, naming every evidence digest) once its risk is accepted.
+    pub counts_for: Option<Principal>,
+    /// Until when a risk acceptance covers it.
+    pub accepted_until: Option<Timestamp>,
+}
+
+/// What an open proposal keeps for the entries that follow.
+pub(super) struct OpenProposal {
+    pub action_type: String,
+    pub attributes: BTreeMap<String, u64>,
+    pub impact: ImpactFlags,
+    pub evidence: Vec<Digest>,
+    /// Persons whose `endorse` review counts.
+    pub reviewers: Vec<Principal>,
+    pub concerns: Vec<Concern>,
+}
+
+impl OpenProposal {
+    /// Distinct persons whose review counts at time `t`.
+    pub fn reviews_at(&self, t: Timestamp) -> usize {
+        let accepted = self
+            .concerns
+            .iter()
+            .filter(|c| c.accepted_until.is_some_and(|u| u >= t))
+            .filter_map(|c| c.counts_for);
+        let mut who: Vec<Principal> = self.reviewers.iter().copied().chain(accepted).collect();
+        who.sort_unstable();
+        who.dedup();
+        who.len()
+    }
+}
+
+/// One proposal.
+pub(super) struct ProposalState {
+    pub seq: u64,
+    pub environment: Environment,
+    pub declared: DecisionBoundary,
+    /// May gate a policy update (`policy.change`, or impact `policy_change`).
+    pub gates_policy: bool,
+    /// May gate a role grant (`permission.grant…`, or impact `permission_change`).
+    pub gates_grants: bool,
+    pub requesters: Box<[Principal]>,
+    pub rejected_at: Option<u64>,
+    /// The first execution, or the governance change or override it gated (and that entry's
+    /// kind).
+    pub executed_at: Option<(u64, EntryKind)>,
+    pub approvals: Vec<Idx>,
+    /// `Some` while open.
+    pub open: Option<Box<OpenProposal>>,
+    /// The requirements it was judged under when it closed.
+    pub closed: Option<Requirements>,
+}
+
+/// One approval.
+pub(super) struct ApprovalState {
+    pub seq: u64,
+    pub proposal: Idx,
+    pub expires_at: Option<Timestamp>,
+    /// Valid when made (by persons entitled to approve, after the reviews and risk
+    /// acceptances it needed then).
+    pub valid: bool,
+    /// Distinct persons' reviews that preceded it.
+    pub reviews_before: u8,
+    /// Its approvers: principal and key.
+    pub approvers: Box<[(Principal, KeyId)]>,
+}
+
+impl ApprovalState {
+    /// Whether it can still authorise something at entry `seq`, time `t`, given each key's
+    /// revocation (`revoked`): `Err` names why not, with the revoking entry when revoked.
+    pub fn usable(&self, seq: u64, t: Timestamp, revoked: impl Fn(&KeyId) -> Option<u64>) -> Result<(), Unusable> {
+        if self.expires_at.is_some_and(|x| x < t) {
+            return Err(Unusable::Expired);
+        }
+        match self
+            .approvers
+            .iter()
+            .filter_map(|(_, k)| revoked(k))
+            .filter(|&r| r <= seq)
+            .min()
+        {
+            Some(r) => Err(Unusable::Revoked(r)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why an approval no longer authorises.
+pub(super) enum Unusable {
+    Expired,
+    Revoked(u64),
+}
+
+/// Every decision followed so far.
+#[derive(Default)]
+pub(super) struct Decisions {
+    known: HashMap<Digest, Known>,
+    pub proposals: Vec<ProposalState>,
+    pub approvals: Vec<ApprovalState>,
+}
+
+impl Decisions {
+    pub fn known(&self, hash: &Digest) -> Option<Known> {
+        self.known.get(hash).copied()
+    }
+
+    /// The proposal an entry hash names, if it names one.
+    pub fn proposal_of(&self, hash: &Digest) -> Option<Idx> {
+        match self.known(hash) {
+            Some(Known::Proposal(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    pub fn proposal(&self, i: Idx) -> &ProposalState {
+        &self.proposals[i as usize]
+    }
+
+    pub fn proposal_mut(&mut self, i: Idx) -> &mut ProposalState {
+        &mut self.proposals[i as usize]
+    }
+
+    pub fn approval(&self, i: Idx) -> &ApprovalState {
+        &self.approvals[i as usize]
+    }
+
+    pub fn add_proposal(&mut self, hash: Digest, p: ProposalState) -> Idx {
+        let i = self.proposals.len() as Idx;
+        self.proposals.push(p);
+        self.known.insert(hash, Known::Proposal(i));
+        i
+    }
+
+    pub fn add_approval(&mut self, hash: Digest, a: ApprovalState) {
+        let i = self.approvals.len() as Idx;
+        let p = a.proposal;
+        self.approvals.push(a);
+        self.proposal_mut(p).approvals.push(i);
+        self.known.insert(hash, Known::Approval(i));
+    }
+
+    pub fn add_execution(&mut self, hash: Digest, proposal: Idx, seq: u64) {
+        self.known.insert(hash, Known::Execution { proposal, seq });
+    }
+
+    pub fn add_concern(&mut self, p: Idx, c: Concern) {
+        let review = c.review;
+        if let Some(open) = self.proposal_mut(p).open.as_mut() {
+            open.concerns.push(c);
+            self.known.insert(review, Known::Concern(p));
+        }
+    }
+
+    /// Closes proposal `p`: keeps only its summary and the requirements it was judged under.
+    pub fn close(&mut self, p: Idx, judged_under: Requirements) {
+        let state = self.proposal_mut(p);
+        state.closed.get_or_insert(judged_under);
+        if let Some(open) = state.open.take() {
+            for c in &open.concerns {
+                self.known.remove(&c.review);
+            }
+        }
+    }
+}
