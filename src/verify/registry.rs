@@ -125,9 +125,14 @@ impl Registry {
         };
         if !roles.is_empty() && !sigs.iter().any(has_role) {
             let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+            let name = kind.name();
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             let msg = format!(
-                "a {} entry needs a signature by a key with role {}",
-                kind.name(),
+                "{article} {name} entry needs a signature by a key with role {}",
                 names.join(" or ")
             );
             return Err((Check::Key, msg));
