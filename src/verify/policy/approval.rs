@@ -156,7 +156,7 @@ impl PolicyEngine {
         let mut seqs = Vec::new();
         match target {
             None => {
-                problems.push("it names no earlier proposal, nor a concerns or reject review of an open one".into())
+                problems.push("it names no earlier proposal, nor a concerns or reject review of an open one".into());
             }
             Some((i, review)) => {
                 let p = self.book.proposal(i);
