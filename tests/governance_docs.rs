@@ -707,12 +707,12 @@ fn the_rule_catalogue_in_governance_md_is_what_verify_reports() {
 /// The cast and reference policy of the catalogue, as the docs print them.
 #[test]
 fn the_catalogue_cast_in_governance_md_is_current() {
-    let policy = serde_json::to_string(&catalogue::reference_policy()).unwrap();
     let doc = governance_md();
-    assert!(
-        doc.contains(&policy),
-        "GOVERNANCE.md must show the reference policy:\n{policy}"
-    );
+    let shown = json_lines(&doc)
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Policy>(l).ok())
+        .any(|p| p == catalogue::reference_policy());
+    assert!(shown, "GOVERNANCE.md must show the reference policy of the catalogue");
     for m in catalogue::CAST {
         assert!(doc.contains(m.2), "GOVERNANCE.md must name {}", m.2);
     }
