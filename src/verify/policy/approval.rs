@@ -4,7 +4,7 @@ use crate::entry::EntryKind;
 use crate::hash::Digest;
 use crate::record::{Approval, DecisionBoundary, Review, RiskAcceptance, RuleId, Verdict};
 
-use super::decisions::{ApprovalState, Concern, Idx, Known};
+use super::decisions::{ApprovalState, Concern, Few, Idx, Known};
 use super::keys::Actor;
 use super::{Observed, PolicyEngine};
 
@@ -82,7 +82,7 @@ impl PolicyEngine {
             expires_at: a.expires_at,
             valid,
             reviews_before: u8::try_from(reviews).unwrap_or(u8::MAX),
-            approvers: approvers.iter().map(|x| (x.principal, x.key)).collect(),
+            approvers: Few::from_slice(&approvers.iter().map(|x| (x.principal, x.key)).collect::<Vec<_>>()),
         };
         self.book.add_approval(o.hash, state);
     }

@@ -12,10 +12,40 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::entry::{EntryKind, Timestamp};
 use crate::hash::Digest;
-use crate::keys::KeyId;
 use crate::record::{DecisionBoundary, Environment, ImpactFlags, Requirements};
 
-use super::keys::Principal;
+use super::keys::{KeyIdx, Principal};
+
+/// A few values — the requesters of a proposal, the approvers of an approval — kept inline
+/// when there are at most two (the usual case), so that a closed decision holds no heap
+/// allocation of its own.
+#[derive(Clone, Debug)]
+pub(super) enum Few<T: Copy> {
+    Inline(u8, [T; 2]),
+    Heap(Box<[T]>),
+}
+
+impl<T: Copy + Default + PartialEq> Few<T> {
+    pub fn from_slice(items: &[T]) -> Self {
+        match items {
+            [] => Few::Inline(0, [T::default(); 2]),
+            [a] => Few::Inline(1, [*a, T::default()]),
+            [a, b] => Few::Inline(2, [*a, *b]),
+            _ => Few::Heap(items.into()),
+        }
+    }
+
+    pub fn as_slice(&self) -> &[T] {
+        match self {
+            Few::Inline(n, items) => &items[..usize::from(*n)],
+            Few::Heap(items) => items,
+        }
+    }
+
+    pub fn contains(&self, x: &T) -> bool {
+        self.as_slice().contains(x)
+    }
+}
 
 /// Index of a proposal or approval in its table.
 pub(super) type Idx = u32;
@@ -47,6 +77,8 @@ pub(super) struct Concern {
 
 /// What an open proposal keeps for the entries that follow.
 pub(super) struct OpenProposal {
+    /// Its approvals so far (a governance change it gates counts them).
+    pub approvals: Vec<Idx>,
     pub action_type: String,
     pub attributes: BTreeMap<String, u64>,
     pub impact: ImpactFlags,
@@ -80,12 +112,11 @@ pub(super) struct ProposalState {
     pub gates_policy: bool,
     /// May gate a role grant (`permission.grant…`, or impact `permission_change`).
     pub gates_grants: bool,
-    pub requesters: Box<[Principal]>,
+    pub requesters: Few<Principal>,
     pub rejected_at: Option<u64>,
     /// The first execution, or the governance change or override it gated (and that entry's
     /// kind).
     pub executed_at: Option<(u64, EntryKind)>,
-    pub approvals: Vec<Idx>,
     /// `Some` while open.
     pub open: Option<Box<OpenProposal>>,
     /// The requirements it was judged under when it closed.
@@ -103,23 +134,18 @@ pub(super) struct ApprovalState {
     /// Distinct persons' reviews that preceded it.
     pub reviews_before: u8,
     /// Its approvers: principal and key.
-    pub approvers: Box<[(Principal, KeyId)]>,
+    pub approvers: Few<(Principal, KeyIdx)>,
 }
 
 impl ApprovalState {
     /// Whether it can still authorise something at entry `seq`, time `t`, given each key's
     /// revocation (`revoked`): `Err` names why not, with the revoking entry when revoked.
-    pub fn usable(&self, seq: u64, t: Timestamp, revoked: impl Fn(&KeyId) -> Option<u64>) -> Result<(), Unusable> {
+    pub fn usable(&self, seq: u64, t: Timestamp, revoked: impl Fn(KeyIdx) -> Option<u64>) -> Result<(), Unusable> {
         if self.expires_at.is_some_and(|x| x < t) {
             return Err(Unusable::Expired);
         }
-        match self
-            .approvers
-            .iter()
-            .filter_map(|(_, k)| revoked(k))
-            .filter(|&r| r <= seq)
-            .min()
-        {
+        let keys = self.approvers.as_slice().iter().map(|&(_, k)| k);
+        match keys.filter_map(revoked).filter(|&r| r <= seq).min() {
             Some(r) => Err(Unusable::Revoked(r)),
             None => Ok(()),
         }
@@ -176,7 +202,9 @@ impl Decisions {
         let i = self.approvals.len() as Idx;
         let p = a.proposal;
         self.approvals.push(a);
-        self.proposal_mut(p).approvals.push(i);
+        if let Some(open) = self.proposal_mut(p).open.as_mut() {
+            open.approvals.push(i);
+        }
         self.known.insert(hash, Known::Approval(i));
     }
 

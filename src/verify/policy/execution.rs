@@ -73,7 +73,7 @@ impl PolicyEngine {
             let a = self.book.approval(ai);
             let (a_seq, usable) = (a.seq, a.usable(seq, o.timestamp, |k| self.keys.revoked_at(k)));
             let counts = a.valid && a.reviews_before >= req.reviews;
-            let approvers: Vec<Principal> = a.approvers.iter().map(|(who, _)| *who).collect();
+            let approvers: Vec<Principal> = a.approvers.as_slice().iter().map(|(who, _)| *who).collect();
             let a_role = (a_seq, EntryKind::Approval);
             if a.proposal != p {
                 let msg = format!("{what} {seq} relies on approval {a_seq}, which approves a different proposal");

@@ -207,7 +207,7 @@ impl PolicyEngine {
         if let Some((x, _)) = state.executed_at {
             return Err(format!("proposal {p_seq} was already used at entry {x}"));
         }
-        let approvals = state.approvals.clone();
+        let approvals = state.open.as_ref().map(|o| o.approvals.clone()).unwrap_or_default();
         let req = change_requirements(&self.policy, &change.actions, change.policy).stricter(self.requirements(p));
         let need = usize::from(req.min_approvals);
         let candidates: Vec<Vec<u32>> = approvals
@@ -215,7 +215,7 @@ impl PolicyEngine {
             .map(|&i| self.book.approval(i))
             .filter(|a| a.valid && a.reviews_before >= req.reviews)
             .filter(|a| a.usable(o.seq, o.timestamp, |k| self.keys.revoked_at(k)).is_ok())
-            .map(|a| a.approvers.iter().map(|(who, _)| *who).collect())
+            .map(|a| a.approvers.as_slice().iter().map(|(who, _)| *who).collect())
             .collect();
         let n = super::execution::distinct_persons(&candidates, need);
         if n < need {

@@ -11,10 +11,13 @@ use super::Signer;
 
 /// A principal, interned.
 pub(super) type Principal = u32;
+/// A key, interned.
+pub(super) type KeyIdx = u32;
 
 /// One key as the policy sees it.
 #[derive(Clone, Copy, Debug)]
 struct KeyState {
+    index: KeyIdx,
     principal: Principal,
     /// Holds the approver role, is a person (not an AI agent), may act in production.
     could_approve: bool,
@@ -29,7 +32,7 @@ struct KeyState {
 #[allow(clippy::struct_excessive_bools)] // independent facts about one signer, each a rule's input
 #[derive(Clone, Debug)]
 pub(super) struct Actor {
-    pub key: KeyId,
+    pub key: KeyIdx,
     pub principal: Principal,
     /// The principal id, for messages.
     pub name: String,
@@ -75,6 +78,8 @@ impl Actor {
 pub(super) struct KeyBook {
     principals: HashMap<String, Principal>,
     keys: HashMap<KeyId, KeyState>,
+    /// Revocation of each key, by index.
+    revoked: Vec<Option<u64>>,
 }
 
 fn is_ai(roles: &[Role], t: PrincipalType) -> bool {
@@ -95,9 +100,14 @@ impl KeyBook {
         let principal = self.intern(name);
         let could_approve =
             roles.contains(&Role::Approver) && t == PrincipalType::Person && !is_ai(roles, t) && production;
+        let index = self.keys.get(&id).map_or(self.revoked.len() as KeyIdx, |k| k.index);
+        if index as usize == self.revoked.len() {
+            self.revoked.push(None);
+        }
         self.keys.insert(
             id,
             KeyState {
+                index,
                 principal,
                 could_approve,
                 revoked_at: None,
@@ -124,23 +134,29 @@ impl KeyBook {
 
     pub fn revoke(&mut self, id: &KeyId, seq: u64) {
         if let Some(k) = self.keys.get_mut(id) {
-            k.revoked_at.get_or_insert(seq);
+            let at = *k.revoked_at.get_or_insert(seq);
+            self.revoked[k.index as usize] = Some(at);
         }
     }
 
     /// The sequence number of the key's revocation, if it was revoked.
-    pub fn revoked_at(&self, id: &KeyId) -> Option<u64> {
-        self.keys.get(id).and_then(|k| k.revoked_at)
+    pub fn revoked_at(&self, key: KeyIdx) -> Option<u64> {
+        self.revoked.get(key as usize).copied().flatten()
     }
 
-    /// The signer as the policy judges it.
+    /// The signer as the policy judges it (a key the engine has not seen enrolled — which
+    /// verification would have refused — is taken as the registry describes it).
     pub fn actor(&mut self, (id, info): &Signer) -> Actor {
+        if !self.keys.contains_key(id) {
+            // Never an eligible approver: the engine did not see it granted.
+            self.add(*id, &info.principal_id, info.principal_type, &[], false);
+        }
         let principal = self.intern(&info.principal_id);
         let state = self.keys.get(id).copied();
         let ai = info.is_ai();
         let withheld = state.is_some_and(|s| s.ungated_production);
         Actor {
-            key: *id,
+            key: state.map_or(0, |s| s.index),
             principal,
             name: info.principal_id.clone(),
             person: info.principal_type == PrincipalType::Person,

@@ -5,7 +5,7 @@ use crate::record::{
     ActionDesc, Autonomy, DecisionBoundary, Environment, Policy, Proposal, Requirements, Resolved, RuleId,
 };
 
-use super::decisions::{Idx, OpenProposal, ProposalState};
+use super::decisions::{Few, Idx, OpenProposal, ProposalState};
 use super::keys::Actor;
 use super::{boundary_name, Observed, PolicyEngine};
 
@@ -116,11 +116,11 @@ impl PolicyEngine {
             declared: p.boundary,
             gates_policy: p.action_type == "policy.change" || p.impact.policy_change,
             gates_grants: p.action_type.starts_with("permission.grant") || p.impact.permission_change,
-            requesters: who.into_boxed_slice(),
+            requesters: Few::from_slice(&who),
             rejected_at: None,
             executed_at: None,
-            approvals: Vec::new(),
             open: Some(Box::new(OpenProposal {
+                approvals: Vec::new(),
                 action_type: p.action_type.clone(),
                 attributes: p.attributes.clone(),
                 impact: p.impact,
