@@ -221,6 +221,27 @@ fn item_6_erasing_an_experimental_ai_output_keeps_the_violation_resting_on_it() 
         ]
     );
     assert_eq!(w.report().redacted, vec![seq(&out)]);
+    // Incrementally, from a checkpoint after the erasure: the prefix is replayed, erased entry
+    // included, and a later citation is read back from the ledger.
+    let trusted = w.ledger.checkpoint().unwrap();
+    let p3 = w.add(&prod, &[&req]);
+    let opts = VerifyOptions {
+        policy: true,
+        from_checkpoint: Some(trusted),
+        ..VerifyOptions::default()
+    };
+    let anchor = TrustAnchor::PublicKey(w.op.verifying_key());
+    let r = verify_opts(&StdBackend, w.dir.path(), &anchor, &opts).unwrap();
+    assert!(r.is_ok(), "{:?}", r.failure);
+    let found: Vec<(RuleId, Vec<u64>)> = r.violations.iter().map(|v| (v.rule, v.seq_numbers())).collect();
+    assert_eq!(
+        found,
+        vec![
+            (RuleId::ProductionReliesOnExperimentation, vec![seq(&out), seq(&p)]),
+            (RuleId::ProductionReliesOnExperimentation, vec![seq(&out), seq(&p2)]),
+            (RuleId::ProductionReliesOnExperimentation, vec![seq(&out), seq(&p3)]),
+        ]
+    );
 }
 
 #[test]
