@@ -3,11 +3,12 @@
 
 mod common;
 
-use common::gov::{ai_output, approval, enrollment, execution, gated, proposal, revocation, seq, World, BOTH};
+use common::gov::{
+    ai_output, approval, draft, enrollment, execution, gated, proposal, report_of, revocation, seq, writer, World,
+};
 use common::key;
 use provledger::record::{Autonomy, DecisionBoundary, Environment, Policy, PrincipalType, Record, Role, RuleId};
-use provledger::storage::StdBackend;
-use provledger::{verify_opts, Check, Draft, Ledger, Options, TrustAnchor, VerifyOptions};
+use provledger::Check;
 
 /// The default rules with `min_approvals` approvals.
 fn needing(min_approvals: u8) -> Policy {
@@ -225,13 +226,7 @@ fn item_6_erasing_an_experimental_ai_output_keeps_the_violation_resting_on_it() 
     // included, and a later citation is read back from the ledger.
     let trusted = w.ledger.checkpoint().unwrap();
     let p3 = w.add(&prod, &[&req]);
-    let opts = VerifyOptions {
-        policy: true,
-        from_checkpoint: Some(trusted),
-        ..VerifyOptions::default()
-    };
-    let anchor = TrustAnchor::PublicKey(w.op.verifying_key());
-    let r = verify_opts(&StdBackend, w.dir.path(), &anchor, &opts).unwrap();
+    let r = report_of(w.dir.path(), &w.op, true, Some(trusted));
     assert!(r.is_ok(), "{:?}", r.failure);
     let found: Vec<(RuleId, Vec<u64>)> = r.violations.iter().map(|v| (v.rule, v.seq_numbers())).collect();
     assert_eq!(
@@ -287,41 +282,32 @@ fn item_8_a_software_agent_approving_is_also_not_a_person() {
 
 #[test]
 fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() {
-    let w = World::new();
+    let mut w = World::new();
     let (op, req) = (w.op.clone(), w.req.clone());
-    let dir = w.dir.path().to_path_buf();
-    drop(w.ledger);
+    w.close();
     // A requester's service appending a policy update: no admin signature.
-    let mut l = Ledger::open(&dir, &req, Options::default()).unwrap();
-    let err = l.append(Draft::record(&lax()).unwrap()).unwrap_err().to_string();
+    let mut l = writer(w.dir.path(), &req, true);
+    let err = l.append(draft(&lax(), &[], &[])).unwrap_err().to_string();
     assert!(err.contains("would not verify") && err.contains("role admin"), "{err}");
-    // An approval by an unenrolled key, by a role-less key, by a revoked key.
+    // An approval by an unenrolled key, by a role-less key.
     let stranger = key(55);
-    let p = l
-        .append(Draft::record(&gated(Environment::Production)).unwrap())
-        .unwrap();
+    let p = l.append(draft(&gated(Environment::Production), &[], &[])).unwrap();
     let err = l
-        .append(Draft::record(&approval(&p)).unwrap().cosigned_by(&stranger))
+        .append(draft(&approval(&p), &[&stranger], &[]))
         .unwrap_err()
         .to_string();
     assert!(err.contains("not enrolled"), "{err}");
-    let err = l.append(Draft::record(&approval(&p)).unwrap()).unwrap_err().to_string();
+    let err = l.append(draft(&approval(&p), &[], &[])).unwrap_err().to_string();
     assert!(
         err.contains("an approval entry needs a signature by a key with role approver"),
         "{err}"
     );
     drop(l);
     // Through a raw writer, the same entry is appended, and verify fails it (check `key`).
-    let raw = Options {
-        check_signers: false,
-        ..Options::default()
-    };
-    let mut l = Ledger::open(&dir, &req, raw).unwrap();
-    let bad = l.append(Draft::record(&lax()).unwrap()).unwrap();
+    let mut l = writer(w.dir.path(), &req, false);
+    let bad = l.append(draft(&lax(), &[], &[])).unwrap();
     drop(l);
-    let anchor = TrustAnchor::PublicKey(op.verifying_key());
-    let f = verify_opts(&StdBackend, &dir, &anchor, &VerifyOptions::default())
-        .unwrap()
+    let f = report_of(w.dir.path(), &op, false, None)
         .failure
         .expect("a policy update without an admin signature");
     assert_eq!((f.check, f.seq), (Check::Key, Some(seq(&bad))));
@@ -390,5 +376,4 @@ fn item_10_with_two_approvals_needed_the_second_approver_can_be_enrolled_and_the
         "{}",
         r.violations[1].message
     );
-    let _ = BOTH;
 }

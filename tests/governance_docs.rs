@@ -186,12 +186,12 @@ mod catalogue {
         ActionClass, DecisionBoundary, Environment, Policy, PrincipalType, Record, Requirements, Role, RuleId,
         Threshold, TrustAnchorKey,
     };
-    use provledger::storage::StdBackend;
     use provledger::verify::Violation;
-    use provledger::{verify_opts, Digest, Draft, Genesis, Ledger, Options, SigningKey, TrustAnchor, VerifyOptions};
+    use provledger::{Digest, Draft, Genesis, SigningKey};
     use serde_json::Value;
 
     use super::parse_record_line;
+    use crate::common::gov::{ledger_from, report_of};
 
     /// The cast: name, seed, principal id, type, roles, environments (`None`: a genesis anchor).
     type Member = (
@@ -380,9 +380,8 @@ mod catalogue {
 
     /// Builds the example ledger (cast, then `steps`) and verifies it with the policy on.
     pub fn run(steps: &[Step]) -> Vec<Violation> {
-        let dir = tempfile::tempdir().unwrap();
         let svc = key("svc");
-        let mut ledger = Ledger::create_with_genesis(dir.path(), &svc, &genesis(), Options::default()).unwrap();
+        let (dir, mut ledger) = ledger_from(&genesis(), &svc);
         let mut hashes = vec![ledger.head()];
         let setup: Vec<(Vec<&str>, String)> = enrolled().iter().map(|m| (vec![], enrollment_line(m))).collect();
         let all = setup
@@ -408,12 +407,7 @@ mod catalogue {
             hashes.push(ledger.append(draft).unwrap().entry_hash);
         }
         drop(ledger);
-        let opts = VerifyOptions {
-            policy: true,
-            ..VerifyOptions::default()
-        };
-        let anchor = TrustAnchor::PublicKey(svc.verifying_key());
-        let report = verify_opts(&StdBackend, dir.path(), &anchor, &opts).unwrap();
+        let report = report_of(dir.path(), &svc, true, None);
         assert!(report.is_ok(), "{:?}", report.failure);
         report.violations
     }

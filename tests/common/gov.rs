@@ -3,6 +3,7 @@
 //! they depend on is in one place.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use provledger::record::{
     AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, EntryRef, Environment, Evidence, Execution, ImpactFlags,
@@ -11,8 +12,8 @@ use provledger::record::{
 };
 use provledger::storage::StdBackend;
 use provledger::{
-    verify_opts, Digest, Draft, Genesis, Ledger, Options, Receipt, SigningKey, Timestamp, TrustAnchor, VerifyOptions,
-    VerifyReport,
+    verify_opts, Checkpoint, Digest, Draft, Genesis, Ledger, Options, Receipt, SigningKey, Timestamp, TrustAnchor,
+    VerifyOptions, VerifyReport,
 };
 
 use super::key;
@@ -37,6 +38,42 @@ pub struct World {
     pub appr: SigningKey,
     pub carol: SigningKey,
     pub robo: SigningKey,
+}
+
+/// A new ledger in a temporary directory from `genesis`, written by `op`.
+pub fn ledger_from(genesis: &Genesis, op: &SigningKey) -> (tempfile::TempDir, Ledger) {
+    let dir = tempfile::tempdir().unwrap();
+    let ledger = Ledger::create_with_genesis(dir.path(), op, genesis, Options::default()).unwrap();
+    (dir, ledger)
+}
+
+/// A writer on the ledger in `dir` appending with `key`; `checked: false` makes it a raw
+/// writer that does not refuse entries verification would reject.
+pub fn writer(dir: &Path, key: &SigningKey, checked: bool) -> Ledger {
+    let opts = Options {
+        check_signers: checked,
+        ..Options::default()
+    };
+    Ledger::open(dir, key, opts).unwrap()
+}
+
+/// The draft of `rec`, co-signed by `cosigners`, with extra `refs`.
+pub fn draft(rec: &Record, cosigners: &[&SigningKey], refs: &[Digest]) -> Draft {
+    cosigners
+        .iter()
+        .fold(Draft::record(rec).unwrap(), |d, k| d.cosigned_by(k))
+        .with_refs(refs.to_vec())
+}
+
+/// Verifies the ledger in `dir` against `op`'s key, with the policy rules when `policy`,
+/// from `from` when given.
+pub fn report_of(dir: &Path, op: &SigningKey, policy: bool, from: Option<Checkpoint>) -> VerifyReport {
+    let opts = VerifyOptions {
+        policy,
+        from_checkpoint: from,
+        ..VerifyOptions::default()
+    };
+    verify_opts(&StdBackend, dir, &TrustAnchor::PublicKey(op.verifying_key()), &opts).unwrap()
 }
 
 /// A trust anchor of the genesis.
@@ -120,13 +157,12 @@ impl World {
     }
 
     fn build(policy: Policy, approvers: bool) -> World {
-        let dir = tempfile::tempdir().unwrap();
         let (op, ai, req, rev, appr, carol, robo) = (key(1), key(2), key(3), key(4), key(5), key(6), key(7));
         let mut g = genesis(policy, &[&op, &ai, &appr, &carol, &robo], Vec::new());
         if !approvers {
             g.anchors.truncate(2);
         }
-        let mut ledger = Ledger::create_with_genesis(dir.path(), &op, &g, Options::default()).unwrap();
+        let (dir, mut ledger) = ledger_from(&g, &op);
         for rec in [
             enrollment(
                 &req,
@@ -160,11 +196,7 @@ impl World {
 
     /// Appends `rec` signed by the operator and `cosigners`, with extra `refs`.
     pub fn add_refs(&mut self, rec: &Record, cosigners: &[&SigningKey], refs: &[Digest]) -> Receipt {
-        let d = cosigners
-            .iter()
-            .fold(Draft::record(rec).unwrap(), |d, k| d.cosigned_by(k))
-            .with_refs(refs.to_vec());
-        self.ledger.append(d).unwrap()
+        self.ledger.append(draft(rec, cosigners, refs)).unwrap()
     }
 
     /// Appends `rec` signed by the operator and `cosigners`.
@@ -182,10 +214,7 @@ impl World {
     /// Appends, expecting the writer to refuse because verification would reject the entry;
     /// returns the error message.
     pub fn refused(&mut self, rec: &Record, cosigners: &[&SigningKey]) -> String {
-        let d = cosigners
-            .iter()
-            .fold(Draft::record(rec).unwrap(), |d, k| d.cosigned_by(k));
-        let err = self.ledger.append(d).unwrap_err().to_string();
+        let err = self.ledger.append(draft(rec, cosigners, &[])).unwrap_err().to_string();
         assert!(err.contains("would not verify"), "{err}");
         err
     }
@@ -193,29 +222,20 @@ impl World {
     /// Reopens the writer without its signer checks (a raw writer), to build a ledger
     /// verification must reject.
     pub fn unchecked(&mut self) {
-        let opts = Options {
-            check_signers: false,
-            ..Options::default()
-        };
-        self.reopen(opts);
+        self.close();
+        self.ledger = writer(self.dir.path(), &self.op, false);
     }
 
-    fn reopen(&mut self, opts: Options) {
-        let dir = self.dir.path().to_path_buf();
+    /// Releases the writer (the ledger stays in `dir`; a placeholder takes its place).
+    pub fn close(&mut self) {
         let placeholder =
             Ledger::create(tempfile::tempdir().unwrap().path(), &key(99), "x", Options::default()).unwrap();
         drop(std::mem::replace(&mut self.ledger, placeholder));
-        self.ledger = Ledger::open(&dir, &self.op, opts).unwrap();
     }
 
     /// Verifies with the policy rules, against the operator's key.
     pub fn report(&self) -> VerifyReport {
-        let opts = VerifyOptions {
-            policy: true,
-            ..VerifyOptions::default()
-        };
-        let anchor = TrustAnchor::PublicKey(self.op.verifying_key());
-        verify_opts(&StdBackend, self.dir.path(), &anchor, &opts).unwrap()
+        report_of(self.dir.path(), &self.op, true, None)
     }
 
     /// The violations as (rule, seqs), after asserting integrity holds.
