@@ -7,9 +7,10 @@
 //! sequence number is read back (hash, kind, signers), which stays possible after its payload
 //! is erased.
 
+use std::collections::HashMap;
 use std::path::Path;
 
-use crate::entry::{entry_hash, Entry, EntryKind};
+use crate::entry::{entry_hash, Entry, EntryKind, MAX_REFS};
 use crate::error::Error;
 use crate::hash::Digest;
 use crate::keys::KeyId;
@@ -37,9 +38,21 @@ fn cited(
     let Some(Record::Proposal(p)) = record else {
         return Ok(Vec::new());
     };
-    let mut out = Vec::with_capacity(p.ai_outputs.len());
-    for at in &p.ai_outputs {
-        let found = if at.seq < seq { lookup(at.seq)? } else { None };
+    // At most as many as a statement's refs can carry (a writer cannot make more); the engine
+    // reports a proposal citing more. Each position is read once.
+    let cap = usize::try_from(MAX_REFS).unwrap_or(usize::MAX);
+    let mut read: HashMap<u64, Option<Found>> = HashMap::new();
+    let mut out = Vec::with_capacity(p.ai_outputs.len().min(cap));
+    for at in p.ai_outputs.iter().take(cap) {
+        let found = if at.seq >= seq {
+            None
+        } else if let Some(f) = read.get(&at.seq) {
+            f.clone()
+        } else {
+            let f = lookup(at.seq)?;
+            read.insert(at.seq, f.clone());
+            f
+        };
         let found = found.map(|(hash, kind, ids)| {
             let signers = ids
                 .into_iter()

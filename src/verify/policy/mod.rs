@@ -210,3 +210,79 @@ fn boundary_name(b: crate::record::DecisionBoundary) -> &'static str {
         crate::record::DecisionBoundary::HumanOnly => "human_only",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::{Cited, Observed, PolicyEngine};
+    use crate::entry::{EntryKind, Timestamp, MAX_REFS};
+    use crate::hash::Digest;
+    use crate::keys::SigningKey;
+    use crate::record::{
+        Autonomy, DecisionBoundary, EntryRef, Environment, Genesis, ImpactFlags, Proposal, Record, RuleId,
+        TrustAnchorKey,
+    };
+    use crate::verify::registry::Registry;
+
+    /// A proposal citing more AI outputs than a statement's refs can carry can only be crafted
+    /// by hand; the engine reports it rather than reading every citation.
+    #[test]
+    fn a_proposal_citing_more_than_max_refs_outputs_is_a_violation() {
+        let op = SigningKey::from_seed(&[1; 32]);
+        let genesis = Genesis {
+            name: "x".into(),
+            anchors: vec![TrustAnchorKey::operator(&op.verifying_key(), "svc")],
+            policy: crate::record::Policy::default(),
+        };
+        let registry = Registry::from_genesis(&genesis).unwrap();
+        let signer = (op.key_id(), registry.get(&op.key_id()).unwrap().clone());
+        let mut engine = PolicyEngine::new(&genesis).unwrap();
+        let n = usize::try_from(MAX_REFS).unwrap();
+        let refs: Vec<EntryRef> = (0..=n as u64)
+            .map(|seq| EntryRef {
+                seq,
+                hash: Digest::ZERO,
+            })
+            .collect();
+        let p = Proposal {
+            action: "x".into(),
+            action_type: String::new(),
+            attributes: BTreeMap::new(),
+            boundary: DecisionBoundary::AiMayAssist,
+            autonomy: Autonomy::Automation,
+            environment: Environment::Experimentation,
+            impact: ImpactFlags::default(),
+            evidence: Vec::new(),
+            rationale: String::new(),
+            ai_outputs: refs.clone(),
+        };
+        // What the glue passes: the first MAX_REFS citations, each found to be the genesis.
+        let cited: Vec<Cited> = refs[..n]
+            .iter()
+            .map(|at| Cited {
+                at: *at,
+                found: Some((Digest::ZERO, EntryKind::AiOutput, Vec::new())),
+            })
+            .collect();
+        let o = Observed {
+            seq: 5_000,
+            kind: EntryKind::Proposal,
+            hash: Digest::from_bytes([7; 32]),
+            timestamp: Timestamp(1),
+            refs: &[],
+            signers: &[signer],
+            erased: false,
+            cited: &cited,
+        };
+        engine.observe(&o, Some(&Record::Proposal(p)));
+        let v = engine.finish().violations;
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!((v[0].rule, v[0].seq_numbers()), (RuleId::AiProvenance, vec![5_000]));
+        assert!(
+            v[0].message.contains("cites 1025 AI outputs, more than the 1024"),
+            "{}",
+            v[0].message
+        );
+    }
+}

@@ -138,6 +138,14 @@ impl PolicyEngine {
     /// one when its class requires it.
     fn provenance(&mut self, o: &Observed<'_>, actors: &[Actor], p: &Proposal, req: Requirements, r: &Resolved) {
         let seq = o.seq;
+        if p.ai_outputs.len() > o.cited.len() {
+            let msg = format!(
+                "proposal {seq} cites {} AI outputs, more than the {} a proposal can reference; the others were not read",
+                p.ai_outputs.len(),
+                o.cited.len()
+            );
+            self.violate(RuleId::AiProvenance, &[(seq, EntryKind::Proposal)], msg);
+        }
         for c in o.cited {
             let cited = c.at.seq;
             let problem = match &c.found {
