@@ -416,3 +416,21 @@ fn item_16_a_risk_acceptance_that_expired_no_longer_covers_an_approval() {
         vec![(RuleId::RiskUnaccepted, vec![seq(&p), seq(&r), seq(&a)])]
     );
 }
+
+#[test]
+fn reviews_made_before_a_proposal_closed_still_count_for_later_approvals() {
+    let mut w = World::with(reviewed());
+    let (req, rev, appr, carol) = (w.req.clone(), w.rev.clone(), w.appr.clone(), w.carol.clone());
+    let mut limit = action("credit.limit", &[], HAR);
+    limit.evidence = vec![evidence(7)];
+    let p = w.add(&rec(limit), &[&req]);
+    w.add(&review(&p, Verdict::Endorse, &[Digest::from_bytes([7; 32])]), &[&rev]);
+    // Rejected (the proposal closes), then approved after all, and executed.
+    let r = w.add(&common::gov::rejection(&p), &[&carol]);
+    let a = w.add(&approval(&p), &[&appr]);
+    let e = w.add(&execution(&p, &[&a]), &[]);
+    assert_eq!(
+        w.violations(),
+        vec![(RuleId::ExecutionAfterRejection, vec![seq(&p), seq(&r), seq(&e)])]
+    );
+}

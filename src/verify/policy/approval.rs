@@ -90,8 +90,10 @@ impl PolicyEngine {
     /// Reviews of proposal `p` that count at the observed entry, and the reviews whose risk
     /// nobody has accepted (or whose acceptance expired) by then.
     fn reviews_before(&self, p: Idx, o: &Observed<'_>) -> (usize, Vec<u64>) {
-        let Some(open) = self.book.proposal(p).open.as_ref() else {
-            return (0, Vec::new());
+        let state = self.book.proposal(p);
+        let Some(open) = state.open.as_ref() else {
+            // Closed (executed, used or rejected): the reviews that counted then.
+            return (usize::from(state.reviews_at_close), Vec::new());
         };
         let unaccepted = open
             .concerns
@@ -189,7 +191,7 @@ impl PolicyEngine {
         };
         let req = self.requirements(pi);
         self.book.proposal_mut(pi).rejected_at.get_or_insert(o.seq);
-        self.book.close(pi, req);
+        self.book.close(pi, req, o.timestamp);
     }
 }
 

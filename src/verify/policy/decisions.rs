@@ -121,6 +121,8 @@ pub(super) struct ProposalState {
     pub open: Option<Box<OpenProposal>>,
     /// The requirements it was judged under when it closed.
     pub closed: Option<Requirements>,
+    /// Distinct persons' reviews that counted when it closed.
+    pub reviews_at_close: u8,
 }
 
 /// One approval.
@@ -220,11 +222,13 @@ impl Decisions {
         }
     }
 
-    /// Closes proposal `p`: keeps only its summary and the requirements it was judged under.
-    pub fn close(&mut self, p: Idx, judged_under: Requirements) {
+    /// Closes proposal `p` at time `t`: keeps only its summary, the requirements it was judged
+    /// under and how many reviews counted then.
+    pub fn close(&mut self, p: Idx, judged_under: Requirements, t: Timestamp) {
         let state = self.proposal_mut(p);
         state.closed.get_or_insert(judged_under);
         if let Some(open) = state.open.take() {
+            state.reviews_at_close = u8::try_from(open.reviews_at(t)).unwrap_or(u8::MAX);
             for c in &open.concerns {
                 self.known.remove(&c.review);
             }

@@ -52,7 +52,7 @@ impl PolicyEngine {
             .proposal_mut(pi)
             .executed_at
             .get_or_insert((seq, EntryKind::Execution));
-        self.book.close(pi, req);
+        self.book.close(pi, req, o.timestamp);
     }
 
     /// Counts the cited approvals of proposal `p` that authorise the observed entry under
@@ -168,7 +168,7 @@ impl PolicyEngine {
             ));
         }
         self.book.proposal_mut(oi).executed_at = Some((o.seq, EntryKind::Override));
-        self.book.close(oi, req);
+        self.book.close(oi, req, o.timestamp);
         Ok(())
     }
 }

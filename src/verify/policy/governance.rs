@@ -225,7 +225,7 @@ impl PolicyEngine {
             ));
         }
         self.book.proposal_mut(p).executed_at = Some((o.seq, o.kind));
-        self.book.close(p, req);
+        self.book.close(p, req, o.timestamp);
         Ok(())
     }
 }

@@ -129,6 +129,7 @@ impl PolicyEngine {
                 concerns: Vec::new(),
             })),
             closed: None,
+            reviews_at_close: 0,
         };
         self.book.add_proposal(o.hash, state);
     }
