@@ -175,9 +175,17 @@ pub fn print_policy(r: &VerifyReport) -> Result<(), CliError> {
         ))?;
     }
     if r.violations.is_empty() && r.violations_dropped == 0 {
-        output::line("policy:   no violations of the rules in force")
+        output::line("policy:   no violations of the rules in force")?;
     } else {
-        output::line(&format!("policy:   {} of the rules in force", violation_count(r)))
+        output::line(&format!("policy:   {} of the rules in force", violation_count(r)))?;
+    }
+    match r.policy_in_force {
+        Some(p) if p.seq == 0 => output::line(&format!("policy:   in force: the genesis policy (digest {})", p.digest)),
+        Some(p) => output::line(&format!(
+            "policy:   in force: set by the policy update at entry {} (digest {}); `policy show` prints it",
+            p.seq, p.digest
+        )),
+        None => Ok(()),
     }
 }
 
