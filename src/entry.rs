@@ -197,10 +197,12 @@ pub enum EntryKind {
     Override,
     /// A payload erasure ([`crate::record::Redaction`]).
     Redaction,
+    /// A person accepting a known risk ([`crate::record::RiskAcceptance`]).
+    RiskAcceptance,
 }
 
 /// Every kind, in code order.
-const KINDS: [EntryKind; 13] = [
+const KINDS: [EntryKind; 14] = [
     EntryKind::Genesis,
     EntryKind::Application,
     EntryKind::KeyEnrollment,
@@ -214,6 +216,7 @@ const KINDS: [EntryKind; 13] = [
     EntryKind::Execution,
     EntryKind::Override,
     EntryKind::Redaction,
+    EntryKind::RiskAcceptance,
 ];
 
 impl EntryKind {
@@ -234,6 +237,7 @@ impl EntryKind {
             EntryKind::Execution => 10,
             EntryKind::Override => 11,
             EntryKind::Redaction => 12,
+            EntryKind::RiskAcceptance => 13,
         }
     }
 
@@ -271,6 +275,7 @@ impl EntryKind {
             EntryKind::Execution => "execution",
             EntryKind::Override => "override",
             EntryKind::Redaction => "redaction",
+            EntryKind::RiskAcceptance => "risk_acceptance",
         }
     }
 

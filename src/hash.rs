@@ -38,17 +38,20 @@ pub enum Domain {
     KeyId,
     /// The writer's seal key: `H_seal_key(signature)`.
     SealKey,
+    /// Policy digests, which name a policy in reports: `H_policy(policy encoding)`.
+    Policy,
 }
 
 impl Domain {
     /// Every domain, in the order of docs/FORMAT.md §2.1.
-    pub const ALL: [Domain; 6] = [
+    pub const ALL: [Domain; 7] = [
         Domain::Payload,
         Domain::Statement,
         Domain::Entry,
         Domain::Chain,
         Domain::KeyId,
         Domain::SealKey,
+        Domain::Policy,
     ];
 
     /// The domain's label, the key-derivation material.
@@ -61,13 +64,14 @@ impl Domain {
             Domain::Chain => "chain",
             Domain::KeyId => "key id",
             Domain::SealKey => "seal key",
+            Domain::Policy => "policy",
         }
     }
 
     /// The domain's public 32-byte BLAKE3 key.
     #[must_use]
     pub fn key(self) -> &'static [u8; 32] {
-        static KEYS: LazyLock<[[u8; 32]; 6]> =
+        static KEYS: LazyLock<[[u8; 32]; 7]> =
             LazyLock::new(|| Domain::ALL.map(|d| blake3::derive_key(DOMAIN_KEY_CONTEXT, d.label().as_bytes())));
         &KEYS[self as usize]
     }

@@ -388,10 +388,39 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
     }
 }
 
-/// Lets a key be handed where a shared signer is expected (e.g. `Ledger::redact`'s
-/// co-signers): `key.clone().into()`.
+/// Lets a key be handed where a shared signer is expected: `key.clone().into()`.
 impl From<SigningKey> for std::sync::Arc<dyn Signer> {
     fn from(k: SigningKey) -> Self {
         std::sync::Arc::new(k)
+    }
+}
+
+/// What the ledger accepts as a signer (the writer's key, a co-signer): any [`Signer`] by
+/// value, a `&SigningKey` (its shared handle is cloned, the secret is not copied), or an
+/// `Arc<dyn Signer>`.
+///
+/// ```
+/// use provledger::{Draft, Ledger, Options, SigningKey};
+/// let dir = tempfile::tempdir()?;
+/// let writer = SigningKey::generate()?;
+/// let ledger = Ledger::create(dir.path(), &writer, "demo", Options::default())?;
+/// let d = Draft::application("text/plain", b"hello".to_vec()).cosigned_by(&writer);
+/// # let _ = d;
+/// # Ok::<_, provledger::Error>(())
+/// ```
+pub trait IntoSigner {
+    /// The signer, shared.
+    fn into_signer(self) -> std::sync::Arc<dyn Signer>;
+}
+
+impl<S: Signer + 'static> IntoSigner for S {
+    fn into_signer(self) -> std::sync::Arc<dyn Signer> {
+        std::sync::Arc::new(self)
+    }
+}
+
+impl IntoSigner for &SigningKey {
+    fn into_signer(self) -> std::sync::Arc<dyn Signer> {
+        std::sync::Arc::new(self.clone())
     }
 }

@@ -33,6 +33,8 @@
 //!   `default-features = false`.
 //! - `json` (on with `cli`): `serde_json` inside the library, used only by the JSON fuzzing
 //!   hook. The public types are plain serde either way: serialize them with any format.
+//! - `schema` (default): `schemars::JsonSchema` on the records people write, and
+//!   `record::record_schema`, from which `docs/schemas/` is generated.
 //!
 //! The byte format is specified normatively in `docs/FORMAT.md`.
 
@@ -76,7 +78,7 @@ pub use error::{
     StorageError, SyncError, VerifyError,
 };
 pub use hash::Digest;
-pub use keys::{KeyId, Signer, SigningKey, VerifyingKey};
+pub use keys::{IntoSigner, KeyId, Signer, SigningKey, VerifyingKey};
 pub use ledger::{rebuild_derived, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery, Ticket};
 pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
 pub use reader::{LedgerReader, StoredEntry};

@@ -58,7 +58,7 @@ fn fuzz_f2_a_full_disk_during_erasure_does_not_brick_the_ledger() {
         let mut l = Ledger::create(dir, &key(), "f2", sim(&disk, Durability::PerBatch, 4096)).unwrap();
         let target = l.append(Draft::application("text/plain", vec![b'p'; 300])).unwrap();
         disk.set_write_budget(Some(budget));
-        let result = l.redact(target.seq.0, "request", &[]);
+        let result = l.redact(target.seq.0, "request");
         drop(l);
         disk.set_write_budget(None);
         let l = Ledger::open(dir, &key(), sim(&disk, Durability::PerBatch, 4096))
@@ -219,7 +219,7 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
         // Fill the first segment so that the target is its last entry.
         let target = l.append(Draft::application("text/plain", vec![b'p'; 700])).unwrap();
         disk.set_write_budget(Some(budget));
-        let result = l.redact(target.seq.0, "request", &[]);
+        let result = l.redact(target.seq.0, "request");
         drop(l);
         disk.set_write_budget(None);
         let l = Ledger::open(dir, &key(), opts()).unwrap_or_else(|e| panic!("budget {budget}: {e}"));

@@ -652,7 +652,7 @@ fn records_match_library() {
     kinds.dedup();
     assert_eq!(
         kinds,
-        (2..=12).collect::<Vec<u16>>(),
+        (2..=13).collect::<Vec<u16>>(),
         "one positive case per governance kind, in order"
     );
     assert!(cases.len() - 12 >= 8);
@@ -975,7 +975,7 @@ fn documented_bounds_match_constants() {
     assert_eq!(provledger::encoding::MAX_STRUCTURED_PAYLOAD, 1 << 20);
     assert_eq!(provledger::merkle::MAX_INCLUSION_PATH_LEN, 64);
     assert_eq!(provledger::merkle::MAX_CONSISTENCY_PATH_LEN, 65);
-    // Entry kinds: codes 0..=12, names, which may be erased, which need a position signature.
+    // Entry kinds: codes 0..=13, names, which may be erased, which need a position signature.
     let kinds = [
         ("genesis", false, true),
         ("application", true, false),
@@ -990,6 +990,7 @@ fn documented_bounds_match_constants() {
         ("execution", false, true),
         ("override", false, true),
         ("redaction", false, true),
+        ("risk_acceptance", false, true),
     ];
     for (code, (name, redactable, positioned)) in kinds.iter().enumerate() {
         let k = EntryKind::from_code(u16::try_from(code).expect("small")).expect("defined");
@@ -999,8 +1000,8 @@ fn documented_bounds_match_constants() {
         );
         assert_eq!(usize::from(k.code()), code);
     }
-    assert!(EntryKind::from_code(13).is_err());
+    assert!(EntryKind::from_code(14).is_err());
     let labels: Vec<&str> = Domain::ALL.iter().map(|d| d.label()).collect();
-    assert_eq!(labels, ["payload", "statement", "entry", "chain", "key id", "seal key"]);
+    assert_eq!(labels, ["payload", "statement", "entry", "chain", "key id", "seal key", "policy"]);
     assert_eq!(provledger::hash::DOMAIN_KEY_CONTEXT, "provledger v2 domain key");
 }

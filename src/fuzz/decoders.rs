@@ -104,6 +104,21 @@ pub fn decode_records(data: &[u8]) {
         let _ = (r.refs(), Draft::record(&r));
     }
     if let Ok(p) = serde_codec::decode::<Policy>(bytes, "policy") {
-        let _ = (p.min_approvals(), p.enforces(crate::record::RuleId::GatedImpact));
+        let _ = (
+            p.min_approvals(),
+            p.enforces(crate::record::RuleId::GatedImpact),
+            p.digest(),
+        );
+        // Class matching over whatever patterns and thresholds the bytes hold.
+        let attributes = std::collections::BTreeMap::from([("amount_eur".to_owned(), 5000)]);
+        for action_type in ["", "refund", "permission.grant.admin", "*"] {
+            let action = crate::record::ActionDesc {
+                action_type,
+                attributes: &attributes,
+                impact: crate::record::ImpactFlags::default(),
+            };
+            let resolved = p.resolve(&action);
+            assert!(resolved.classes.iter().all(|&i| i < p.classes.len()));
+        }
     }
 }

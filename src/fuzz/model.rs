@@ -238,7 +238,7 @@ impl Model {
             .entries
             .get(target)
             .is_some_and(|e| e.payload.is_some() && !e.erased && target > 0);
-        match self.ledger().redact(target as u64, "fuzz", &[]) {
+        match self.ledger().redact(target as u64, "fuzz") {
             Ok(r) => {
                 assert!(valid, "redacted entry {target}, which may not be");
                 assert_eq!(r.seq.0 as usize, len);

@@ -79,11 +79,49 @@ fn seed_ledger(segment_size: u64, redact: bool) -> SimBackend {
     l.append_batch((3..6).map(|i| draft(i).without_appender_signature()).collect())
         .expect("seed batch");
     if redact {
-        l.redact(2, "seed erasure", &[]).expect("seed redaction");
+        l.redact(2, "seed erasure").expect("seed redaction");
     }
     l.checkpoint().expect("seed checkpoint");
     l.append(draft(7)).expect("seed append");
     disk
+}
+
+/// A policy with one action class using every field.
+fn seed_policy() -> Policy {
+    use crate::record::{ActionClass, DecisionBoundary, ImpactFlags, Requirements, Threshold};
+    Policy {
+        classes: vec![ActionClass {
+            name: "large refunds".to_owned(),
+            actions: vec!["refund".to_owned(), "payments.*".to_owned()],
+            impact: ImpactFlags {
+                personal_data: true,
+                ..ImpactFlags::default()
+            },
+            threshold: Some(Threshold {
+                attribute: "amount_eur".to_owned(),
+                at_least: 1000,
+            }),
+            require: Requirements {
+                boundary: DecisionBoundary::HumanApprovalRequired,
+                min_approvals: 2,
+                reviews: 1,
+                evidence: true,
+                cite_ai_outputs: true,
+            },
+        }],
+        unclassified: Some(Requirements::default()),
+        ..Policy::default()
+    }
+}
+
+fn seed_risk_acceptance(subject: Digest) -> Record {
+    Record::RiskAcceptance(crate::record::RiskAcceptance {
+        subject,
+        risk: "r".to_owned(),
+        scope: "s".to_owned(),
+        expires_at: crate::entry::Timestamp(9),
+        evidence: Vec::new(),
+    })
 }
 
 /// One record of every governance kind, and a genesis.
@@ -109,7 +147,7 @@ fn seed_values() -> (Vec<Record>, Genesis) {
             key_id: d,
             reason: s("lost"),
         }),
-        Record::PolicyUpdate(Policy::default()),
+        Record::PolicyUpdate(seed_policy()),
         Record::AiOutput(AiOutput {
             system: AiSystem {
                 provider_name: s("p"),
@@ -128,6 +166,8 @@ fn seed_values() -> (Vec<Record>, Genesis) {
         }),
         Record::Proposal(Proposal {
             action: s("x"),
+            action_type: s("refund"),
+            attributes: std::collections::BTreeMap::from([(s("amount_eur"), 5000)]),
             boundary: DecisionBoundary::HumanApprovalRequired,
             autonomy: Autonomy::Assistance,
             environment: Environment::Production,
@@ -142,7 +182,7 @@ fn seed_values() -> (Vec<Record>, Genesis) {
                 description: s("d"),
             }],
             rationale: s("r"),
-            ai_outputs: vec![d],
+            ai_outputs: vec![crate::record::EntryRef { seq: 1, hash: d }],
         }),
         Record::Review(Review {
             subject: d,
@@ -169,12 +209,15 @@ fn seed_values() -> (Vec<Record>, Genesis) {
             target: d,
             reversal: true,
             reason: s("undo"),
+            proposal: Some(d),
+            approvals: vec![d],
         }),
         Record::Redaction(Redaction {
             target_seq: 1,
             target: d,
             reason: s("gdpr"),
         }),
+        seed_risk_acceptance(d),
     ];
     let genesis = Genesis {
         name: s("seed"),

@@ -28,7 +28,7 @@ use crate::checkpoint::Checkpoint;
 use crate::entry::{EntryKind, EntrySeq, LedgerId, Timestamp};
 use crate::error::{AppendError, CheckpointError, DecodeError, DraftError, OpenError, RedactError, SyncError};
 use crate::hash::Digest;
-use crate::keys::{Signer, VerifyingKey};
+use crate::keys::{IntoSigner, Signer, VerifyingKey};
 use crate::record::Genesis;
 use crate::storage::{Backend, StdBackend, TornTail};
 use ticket::Slot;
@@ -229,8 +229,8 @@ impl Draft {
     /// Adds a co-signature (e.g. a reviewer and an approver both sign what they endorse). The
     /// signer is shared, not copied: pass an `Arc` to keep using it.
     #[must_use]
-    pub fn cosigned_by(mut self, signer: impl Signer + 'static) -> Self {
-        self.cosigners.push(Arc::new(signer));
+    pub fn cosigned_by(mut self, signer: impl IntoSigner) -> Self {
+        self.cosigners.push(signer.into_signer());
         self
     }
 
@@ -403,10 +403,11 @@ impl Ledger {
     /// [`StorageError::AlreadyExists`] if `dir` already holds a ledger; I/O errors.
     pub fn create(
         dir: impl AsRef<Path>,
-        signer: impl Signer + 'static,
+        signer: impl IntoSigner,
         name: &str,
         opts: Options,
     ) -> Result<Self, OpenError> {
+        let signer = signer.into_signer();
         let key = signer.verifying_key();
         let genesis = Genesis {
             name: name.to_owned(),
@@ -423,11 +424,11 @@ impl Ledger {
     /// As [`Ledger::create`]; [`Error::Input`] if `signer` is not an operator anchor.
     pub fn create_with_genesis(
         dir: impl AsRef<Path>,
-        signer: impl Signer + 'static,
+        signer: impl IntoSigner,
         genesis: &Genesis,
         opts: Options,
     ) -> Result<Self, OpenError> {
-        let signer: Arc<dyn Signer> = Arc::new(signer);
+        let signer = signer.into_signer();
         let (writer, recovery) = open::create(dir.as_ref(), Arc::clone(&signer), genesis, &opts)?;
         Ok(Self::start(writer, recovery, signer, &opts))
     }
@@ -441,8 +442,8 @@ impl Ledger {
     /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
     /// [`StorageError::NotALedger`] if `dir` is not a ledger, [`Error::Input`] if the key may
     /// not write this ledger.
-    pub fn open(dir: impl AsRef<Path>, signer: impl Signer + 'static, opts: Options) -> Result<Self, OpenError> {
-        let signer: Arc<dyn Signer> = Arc::new(signer);
+    pub fn open(dir: impl AsRef<Path>, signer: impl IntoSigner, opts: Options) -> Result<Self, OpenError> {
+        let signer = signer.into_signer();
         let (writer, recovery) = open::open(dir.as_ref(), Arc::clone(&signer), &opts)?;
         Ok(Self::start(writer, recovery, signer, &opts))
     }
@@ -585,19 +586,20 @@ impl Ledger {
         Ticket::new(slot).wait()
     }
 
-    /// Erases the payload of entry `seq`: appends a redaction entry (signed by the writer and
-    /// `cosigners`; one of them must hold the admin role), then destroys the payload bytes
-    /// and salt in the segment file. The ledger still verifies and reports the entry as
-    /// redacted. Only application and AI-output payloads can be erased.
+    /// Erases the payload of entry `seq`: appends a redaction entry signed by the writer
+    /// (whose key must then hold the admin role), then destroys the payload bytes and salt in
+    /// the segment file. The ledger still verifies and reports the entry as redacted. Only
+    /// application and AI-output payloads can be erased. When the writer is not an admin, use
+    /// [`Ledger::redact_cosigned`] with an admin's key.
     ///
     /// ```
     /// use provledger::{Draft, Ledger, Options, SigningKey, TrustAnchor};
     /// let dir = tempfile::tempdir()?;
     /// let admin = SigningKey::generate()?;
     /// let anchor = TrustAnchor::PublicKey(admin.verifying_key());
-    /// let ledger = Ledger::create(dir.path(), admin, "demo", Options::default())?;
+    /// let ledger = Ledger::create(dir.path(), &admin, "demo", Options::default())?;
     /// let r = ledger.append(Draft::application("text/plain", b"jane@example.com".to_vec()))?;
-    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88", [])?;
+    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88")?;
     /// ledger.close()?;
     /// let report = provledger::verify(dir.path(), &anchor)?;
     /// assert!(report.is_ok());
@@ -606,19 +608,40 @@ impl Ledger {
     /// ```
     ///
     /// # Errors
-    /// [`Error::Input`] if the entry does not exist, may not be erased, or is already erased;
-    /// storage errors (the erasure is then finished on the next open).
-    pub fn redact(
+    /// [`RedactError::NoSuchEntry`], [`RedactError::NotRedactable`],
+    /// [`RedactError::AlreadyErased`]; the errors of an append (a signer without the admin role
+    /// is refused before anything is written); storage errors (the erasure is then finished on
+    /// the next open).
+    pub fn redact(&self, seq: u64, reason: &str) -> Result<Receipt, RedactError> {
+        self.redact_cosigned(seq, reason, std::iter::empty::<Arc<dyn Signer>>())
+    }
+
+    /// As [`Ledger::redact`], with the redaction entry also co-signed by `cosigners` (one of
+    /// the signers must hold the admin role).
+    ///
+    /// ```
+    /// # use provledger::{Draft, Ledger, Options, SigningKey};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let admin = SigningKey::generate()?;
+    /// # let ledger = Ledger::create(dir.path(), &admin, "demo", Options::default())?;
+    /// # let r = ledger.append(Draft::application("text/plain", b"x".to_vec()))?;
+    /// ledger.redact_cosigned(r.seq.0, "GDPR art. 17 request #88", [&admin])?;
+    /// # Ok::<_, provledger::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Ledger::redact`].
+    pub fn redact_cosigned<S: IntoSigner>(
         &self,
         seq: u64,
         reason: &str,
-        cosigners: impl IntoIterator<Item = Arc<dyn Signer>>,
+        cosigners: impl IntoIterator<Item = S>,
     ) -> Result<Receipt, RedactError> {
         let slot = Slot::new();
         let req = Request::Redact {
             seq,
             reason: reason.to_owned(),
-            cosigners: cosigners.into_iter().collect(),
+            cosigners: cosigners.into_iter().map(IntoSigner::into_signer).collect(),
             reply: Arc::clone(&slot),
         };
         self.send(req, 0)?;

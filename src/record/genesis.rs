@@ -16,6 +16,7 @@ pub const MAX_NAME_LEN: usize = 256;
 
 /// What a principal is, in W3C PROV terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PrincipalType {
     /// A human being (`prov:Person`).
@@ -28,6 +29,7 @@ pub enum PrincipalType {
 
 /// What a key may do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Enrolls and revokes keys, changes policy.
@@ -61,9 +63,12 @@ impl Role {
 
 /// A key trusted from the start, with who holds it and what it may do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct TrustAnchorKey {
     /// The Ed25519 public key.
     #[serde(with = "crate::hash::hex32")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::hash::Digest"))]
     pub public_key: [u8; 32],
     /// Stable identifier of the principal (e.g. an email or service name).
     pub principal_id: String,
@@ -108,6 +113,8 @@ impl TrustAnchorKey {
 /// # Ok::<_, provledger::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Genesis {
     /// Human-readable ledger name.
     pub name: String,

@@ -8,6 +8,8 @@
 //! record carries a `"kind"` field; in the ledger the kind is the entry kind and the payload is
 //! the record in the fixed bincode layout of docs/FORMAT.md §6.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::{PrincipalType, Role};
@@ -16,6 +18,7 @@ use crate::hash::Digest;
 
 /// Where an action takes effect.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Environment {
     /// Trials, sandboxes, evaluation: no production authority.
@@ -26,6 +29,7 @@ pub enum Environment {
 
 /// What AI may do in a decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionBoundary {
     /// AI output may support the decision; no human approval gate.
@@ -38,6 +42,7 @@ pub enum DecisionBoundary {
 
 /// How much the machine does on its own — three different things, not one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Autonomy {
     /// Fixed, rule-based automation.
@@ -51,6 +56,7 @@ pub enum Autonomy {
 /// What a proposal would touch.
 #[allow(clippy::struct_excessive_bools)] // four independent flags, as the governance model names them
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ImpactFlags {
     /// Customers feel the effect.
@@ -73,10 +79,44 @@ impl ImpactFlags {
     pub fn gated(&self) -> bool {
         self.customer_impacting || self.policy_change || self.permission_change
     }
+
+    /// Whether `self` and `other` share a flag.
+    #[must_use]
+    pub fn intersects(&self, other: &ImpactFlags) -> bool {
+        (self.customer_impacting && other.customer_impacting)
+            || (self.policy_change && other.policy_change)
+            || (self.permission_change && other.permission_change)
+            || (self.personal_data && other.personal_data)
+    }
+
+    /// Every flag set in `self` or `other`.
+    #[must_use]
+    pub fn union(&self, other: &ImpactFlags) -> ImpactFlags {
+        ImpactFlags {
+            customer_impacting: self.customer_impacting || other.customer_impacting,
+            policy_change: self.policy_change || other.policy_change,
+            permission_change: self.permission_change || other.permission_change,
+            personal_data: self.personal_data || other.personal_data,
+        }
+    }
+}
+
+/// A reference to an earlier entry by sequence number and entry hash: what a proposal cites
+/// its AI outputs by, so the verifier can read the cited entry (its kind and signers stay
+/// readable when its payload is erased) without remembering every AI output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntryRef {
+    /// Sequence number of the entry.
+    pub seq: u64,
+    /// Its entry hash (as the receipt of its append printed it).
+    pub hash: Digest,
 }
 
 /// A pointer to evidence: an in-toto style resource descriptor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     /// Human-readable name.
@@ -92,10 +132,12 @@ pub struct Evidence {
 
 /// Enrolls a key: who holds it, what they are, what they may do, and where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyEnrollment {
     /// The Ed25519 public key (hex in JSON).
     #[serde(with = "crate::hash::hex32")]
+    #[cfg_attr(feature = "schema", schemars(with = "crate::hash::Digest"))]
     pub public_key: [u8; 32],
     /// Stable identifier of the principal (email, service name…).
     pub principal_id: String,
@@ -112,6 +154,7 @@ pub struct KeyEnrollment {
 
 /// Revokes a key from this point of the ledger on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct KeyRevocation {
     /// The revoked key's id.
@@ -122,6 +165,7 @@ pub struct KeyRevocation {
 
 /// Identity of an AI system (OpenTelemetry GenAI attribute names in spirit).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AiSystem {
     /// `gen_ai.provider.name`, e.g. `openai`, `anthropic`, `internal`.
@@ -138,6 +182,7 @@ pub struct AiSystem {
 
 /// Token usage of one AI call (`gen_ai.usage.*`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TokenUsage {
     /// `gen_ai.usage.input_tokens`.
@@ -148,6 +193,7 @@ pub struct TokenUsage {
 
 /// Output of an AI system, committed by digests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AiOutput {
     /// Which system produced it.
@@ -167,11 +213,23 @@ pub struct AiOutput {
 }
 
 /// A request for a decision or action.
+///
+/// What the decision needs (boundary, approvals, reviews, evidence) is what the policy's
+/// action classes say for its `action_type`, `attributes` and `impact`; the proposal's own
+/// `boundary` can only make that stricter.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Proposal {
-    /// The action requested.
+    /// The action requested, in words.
     pub action: String,
+    /// The machine-readable kind of action that the policy's classes match, e.g. `refund`,
+    /// `permission.grant.approver`, `policy.change`.
+    #[serde(default)]
+    pub action_type: String,
+    /// Numeric attributes that class thresholds read, e.g. `{"amount_eur": 5000}`.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, u64>,
     /// What AI may do in this decision.
     pub boundary: DecisionBoundary,
     /// How much the machine does on its own.
@@ -187,13 +245,14 @@ pub struct Proposal {
     /// Why.
     #[serde(default)]
     pub rationale: String,
-    /// Entry hashes of the AI outputs used.
+    /// The AI outputs the proposal came from, by sequence number and entry hash.
     #[serde(default)]
-    pub ai_outputs: Vec<Digest>,
+    pub ai_outputs: Vec<EntryRef>,
 }
 
 /// A reviewer's verdict.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// The reviewed material is sound.
@@ -206,6 +265,7 @@ pub enum Verdict {
 
 /// A review of exact content: an AI output or a proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Review {
     /// Entry hash of what was reviewed.
@@ -222,6 +282,7 @@ pub struct Review {
 
 /// Approval of one exact proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
     /// Entry hash of the proposal approved.
@@ -236,6 +297,7 @@ pub struct Approval {
 
 /// Rejection of one exact proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
     /// Entry hash of the proposal rejected.
@@ -246,6 +308,7 @@ pub struct Rejection {
 
 /// What was done, and on which approvals it relied.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Execution {
     /// Entry hash of the proposal executed.
@@ -260,20 +323,50 @@ pub struct Execution {
     pub outcome: String,
 }
 
-/// Overrides or reverses an earlier decision or execution.
+/// Overrides or reverses an earlier decision (a proposal) or execution.
+///
+/// An override of a decision that needed approval is itself gated like that decision: it
+/// names an approved proposal to override (`proposal`) and the approvals it relies on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Override {
-    /// Entry hash of what is overridden.
+    /// Entry hash of what is overridden: a proposal or an execution.
     pub target: Digest,
     /// `true` for a reversal (undo), `false` for an override (decide otherwise).
     pub reversal: bool,
-    /// Why.
+    /// Why (required: a blank reason violates `override.reason_missing`).
     pub reason: String,
+    /// Entry hash of the proposal to override, when the override is gated.
+    #[serde(default)]
+    pub proposal: Option<Digest>,
+    /// Entry hashes of the approvals of that proposal relied on.
+    #[serde(default)]
+    pub approvals: Vec<Digest>,
+}
+
+/// A person accepting a known risk: what it is, how far the acceptance reaches, until when.
+/// Signed by the accepting person (approver role).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RiskAcceptance {
+    /// Entry hash of what the risk concerns: a proposal, or a review of one.
+    pub subject: Digest,
+    /// The known risk, in words.
+    pub risk: String,
+    /// What exactly is accepted (limits, conditions).
+    pub scope: String,
+    /// The acceptance ends at this time; it must lie after the acceptance itself.
+    pub expires_at: Timestamp,
+    /// Evidence the acceptance rests on.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
 }
 
 /// Erases the payload of an earlier entry (personal data); the commitment stays.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Redaction {
     /// Sequence number of the entry whose payload is erased.

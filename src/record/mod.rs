@@ -7,15 +7,22 @@
 mod genesis;
 mod governance;
 mod policy;
+#[cfg(feature = "schema")]
+mod schema;
 
 use serde::{Deserialize, Serialize};
 
 pub use genesis::{Genesis, PrincipalType, Role, TrustAnchorKey, GENESIS_CONTENT_TYPE, MAX_ANCHORS, MAX_NAME_LEN};
 pub use governance::{
-    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
-    KeyEnrollment, KeyRevocation, Override, Proposal, Redaction, Rejection, Review, TokenUsage, Verdict,
+    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, EntryRef, Environment, Evidence, Execution, ImpactFlags,
+    KeyEnrollment, KeyRevocation, Override, Proposal, Redaction, Rejection, Review, RiskAcceptance, TokenUsage,
+    Verdict,
 };
-pub use policy::{Policy, RuleId};
+pub use policy::{
+    pattern_matches, ActionClass, ActionDesc, Policy, Requirements, Resolved, RuleId, Threshold,
+};
+#[cfg(feature = "schema")]
+pub use schema::{record_schema, schema_kinds, SchemaTarget};
 
 use crate::encoding::serde_codec;
 use crate::entry::EntryKind;
@@ -61,6 +68,8 @@ pub enum Record {
     Override(Override),
     /// See [`Redaction`].
     Redaction(Redaction),
+    /// See [`RiskAcceptance`].
+    RiskAcceptance(RiskAcceptance),
 }
 
 impl Record {
@@ -79,6 +88,7 @@ impl Record {
             Record::Execution(_) => EntryKind::Execution,
             Record::Override(_) => EntryKind::Override,
             Record::Redaction(_) => EntryKind::Redaction,
+            Record::RiskAcceptance(_) => EntryKind::RiskAcceptance,
         }
     }
 
@@ -100,6 +110,7 @@ impl Record {
             Record::Execution(r) => serde_codec::encode(r, ctx),
             Record::Override(r) => serde_codec::encode(r, ctx),
             Record::Redaction(r) => serde_codec::encode(r, ctx),
+            Record::RiskAcceptance(r) => serde_codec::encode(r, ctx),
         }
     }
 
@@ -121,6 +132,7 @@ impl Record {
             EntryKind::Execution => Record::Execution(serde_codec::decode(bytes, ctx)?),
             EntryKind::Override => Record::Override(serde_codec::decode(bytes, ctx)?),
             EntryKind::Redaction => Record::Redaction(serde_codec::decode(bytes, ctx)?),
+            EntryKind::RiskAcceptance => Record::RiskAcceptance(serde_codec::decode(bytes, ctx)?),
             EntryKind::Genesis | EntryKind::Application => {
                 return Err(DecodeError::InvalidTag {
                     context: "governance record kind",
@@ -135,13 +147,17 @@ impl Record {
     #[must_use]
     pub fn refs(&self) -> Vec<Digest> {
         match self {
-            Record::Proposal(p) => p.ai_outputs.clone(),
             Record::Review(r) => vec![r.subject],
             Record::Approval(a) => vec![a.proposal],
             Record::Rejection(r) => vec![r.proposal],
             Record::Execution(e) => std::iter::once(e.proposal).chain(e.approvals.iter().copied()).collect(),
-            Record::Override(o) => vec![o.target],
+            Record::Proposal(p) => p.ai_outputs.iter().map(|r| r.hash).collect(),
+            Record::Override(o) => std::iter::once(o.target)
+                .chain(o.proposal)
+                .chain(o.approvals.iter().copied())
+                .collect(),
             Record::Redaction(r) => vec![r.target],
+            Record::RiskAcceptance(r) => vec![r.subject],
             Record::KeyEnrollment(_) | Record::KeyRevocation(_) | Record::PolicyUpdate(_) | Record::AiOutput(_) => {
                 Vec::new()
             }

@@ -13,6 +13,7 @@
 mod entry_check;
 mod index_check;
 mod policy;
+mod policy_feed;
 pub(crate) mod registry;
 mod report;
 mod tree_check;
@@ -23,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-pub use report::{Check, Failure, VerifyReport, Violation};
+pub use policy_feed::{policy_at, PolicyView};
+pub use report::{Check, Failure, Involved, PolicyEvent, PolicyRef, VerifyReport, Violation};
 
 use crate::checkpoint::{read_log, Checkpoint};
 use crate::entry::{cosignature_message, position_message, EntryKind, LedgerId, RecordRef};
@@ -36,7 +38,7 @@ use crate::storage::segment::FrameLoc;
 use crate::storage::{list_segments, open_ledger_dir, Backend, LedgerDir, SegmentStream, StdBackend, StreamChunk};
 use entry_check::{decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
-use policy::{Observed, PolicyEngine, Signer};
+use policy::{PolicyEngine, Signer};
 use registry::Registry;
 use tree_check::TreeCheck;
 
@@ -166,7 +168,6 @@ struct Ordered {
     jobs: Range<usize>,
     /// Signers with what the registry knew of them (governance entries, policy on).
     signers: Vec<Signer>,
-    bootstrap: bool,
 }
 
 /// One signature to verify.
@@ -305,7 +306,13 @@ impl<'a> Verifier<'a> {
         };
         self.report.policy_checked = self.opts.policy;
         if self.opts.policy {
-            self.policy = Some(PolicyEngine::new(genesis.policy.clone()));
+            match PolicyEngine::new(&genesis) {
+                Ok(engine) => self.policy = Some(engine),
+                Err(e) => {
+                    self.fail(Some(0), Check::Format, format!("genesis policy: {e}"));
+                    return Ok(false);
+                }
+            }
         }
         let hash = decode_frame(data, f, 0, self.ledger_id).hash;
         if let Err(why) = self.check_anchor(&record, &hash, &genesis) {
@@ -459,7 +466,6 @@ impl<'a> Verifier<'a> {
         }
         o.jobs.end = jobs.len();
         if self.policy.is_some() && kind != EntryKind::Application {
-            o.bootstrap = !self.keys.has_approver();
             let info = |s: &crate::entry::AuthorSignature| self.keys.get(&s.key_id).map(|k| (s.key_id, k.clone()));
             o.signers = position.iter().chain(&cosigs).filter_map(info).collect();
         }
@@ -542,8 +548,8 @@ impl<'a> Verifier<'a> {
             if let Some(msg) = self.redaction(seq, rec, sc)? {
                 return fail(self, Check::Redaction, msg);
             }
-            self.observe(seq, &record, &d.hash, rec, o);
         }
+        self.observe(seq, &record, &d.hash, d.gov.as_ref(), o, d.erased)?;
         self.report.entries += 1;
         self.report.head = chain_value(&o.prev, &d.hash);
         Ok(true)
@@ -649,22 +655,6 @@ impl<'a> Verifier<'a> {
         })
     }
 
-    /// Policy evaluation for a governance record.
-    fn observe(&mut self, seq: u64, record: &RecordRef<'_>, hash: &Digest, rec: &Record, o: &Ordered) {
-        let Some(engine) = self.policy.as_mut() else { return };
-        let refs: Vec<Digest> = record.refs().collect();
-        let obs = Observed {
-            seq,
-            hash: *hash,
-            timestamp: record.timestamp(),
-            refs: &refs,
-            signers: &o.signers,
-            bootstrap: o.bootstrap,
-        };
-        let keys = &self.keys;
-        engine.observe(&obs, rec, &|id| keys.get(id).and_then(|k| k.revoked_at));
-    }
-
     fn index_check(
         &mut self,
         seg_path: &Path,
@@ -691,8 +681,10 @@ impl<'a> Verifier<'a> {
     /// The report, with the policy engine's violations.
     fn into_report(mut self) -> VerifyReport {
         if let Some(engine) = self.policy.take() {
-            self.report.violations = engine.violations;
-            self.report.violations_dropped = engine.dropped;
+            let verdict = engine.finish();
+            self.report.violations = verdict.violations;
+            self.report.violations_dropped = verdict.dropped;
+            self.report.policy_in_force = Some(verdict.in_force);
         }
         self.report
     }

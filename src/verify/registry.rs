@@ -72,7 +72,7 @@ pub(crate) fn required_roles(kind: EntryKind) -> &'static [Role] {
         EntryKind::AiOutput => &[Role::AiAgent, Role::Operator],
         EntryKind::Proposal => &[Role::Requester, Role::AiAgent],
         EntryKind::Review => &[Role::Reviewer],
-        EntryKind::Approval | EntryKind::Rejection => &[Role::Approver],
+        EntryKind::Approval | EntryKind::Rejection | EntryKind::RiskAcceptance => &[Role::Approver],
         EntryKind::Execution => &[Role::Operator],
         EntryKind::Override => &[Role::Admin, Role::Approver],
         EntryKind::Genesis | EntryKind::Application => &[],
@@ -162,9 +162,14 @@ impl Registry {
         };
         if !roles.is_empty() && !all().any(has_role) {
             let names: Vec<&str> = roles.iter().map(|r| r.name()).collect();
+            let name = kind.name();
+            let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             let msg = format!(
-                "a {} entry needs a signature by a key with role {}",
-                kind.name(),
+                "{article} {name} entry needs a signature by a key with role {}",
                 names.join(" or ")
             );
             return Err((Check::Key, msg));
@@ -214,13 +219,5 @@ impl Registry {
         };
         self.keys.insert(key.key_id(), info);
         Ok(())
-    }
-
-    /// Whether any unrevoked key can approve (before that, governance changes cannot be
-    /// gated: the bootstrap phase).
-    pub(crate) fn has_approver(&self) -> bool {
-        self.keys
-            .values()
-            .any(|k| k.has(Role::Approver) && k.revoked_at.is_none())
     }
 }

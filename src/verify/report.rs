@@ -3,8 +3,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use serde::Serialize;
+
 use crate::checkpoint::Checkpoint;
-use crate::entry::LedgerId;
+use crate::entry::{EntryKind, LedgerId};
 use crate::hash::Digest;
 use crate::record::RuleId;
 use crate::storage::TornTail;
@@ -127,6 +129,8 @@ pub struct VerifyReport {
     pub violations: Vec<Violation>,
     /// Violations found beyond the 10,000 kept.
     pub violations_dropped: u64,
+    /// The policy in force after the last verified entry (when the policy was evaluated).
+    pub policy_in_force: Option<PolicyRef>,
     /// Entries a redaction names whose payload is still present (erasure interrupted; the
     /// writer completes it when it next opens the ledger).
     pub redaction_pending: Vec<u64>,
@@ -164,13 +168,66 @@ impl VerifyReport {
 }
 
 /// A broken policy rule.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// In JSON (`verify --policy --json`):
+/// `{"rule":"approval.required","message":"…","seqs":[{"seq":14,"role":"proposal"},{"seq":15,"role":"execution"}],"policy":{"seq":0,"digest":"<64 hex>"}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Violation {
     /// The rule.
     pub rule: RuleId,
     /// What happened, for a person.
     pub message: String,
-    /// The entries involved.
-    pub seqs: Vec<u64>,
+    /// The entries involved, each with its role in the violation, in ledger order of the
+    /// decision path (e.g. proposal, then approval, then execution).
+    pub seqs: Vec<Involved>,
+    /// The policy the violation was judged under: the one in force at the entry judged.
+    pub policy: PolicyRef,
+}
+
+impl Violation {
+    /// The sequence numbers of the entries involved.
+    #[must_use]
+    pub fn seq_numbers(&self) -> Vec<u64> {
+        self.seqs.iter().map(|i| i.seq).collect()
+    }
+}
+
+/// An entry involved in a violation, and its role there: the kind of the entry
+/// (`proposal`, `approval`, `execution`, `key_revocation` …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Involved {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its role: the kind of entry it is.
+    pub role: EntryKind,
+}
+
+impl Serialize for Involved {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Involved", 2)?;
+        st.serialize_field("seq", &self.seq)?;
+        st.serialize_field("role", self.role.name())?;
+        st.end()
+    }
+}
+
+/// Which policy: the entry that set it (0 for the genesis) and its digest
+/// ([`Policy::digest`](crate::record::Policy::digest)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyRef {
+    /// The genesis (0) or the policy update that set it.
+    pub seq: u64,
+    /// `derive_key("provledger v1 policy", encoded policy)`.
+    pub digest: Digest,
+}
+
+/// A policy update and whether it took effect: only a gated one does (docs/GOVERNANCE.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyEvent {
+    /// The policy update entry and the digest of the policy it carries.
+    pub policy: PolicyRef,
+    /// Whether it took effect.
+    pub took_effect: bool,
 }

@@ -64,9 +64,13 @@ fn ai_output() -> String {
     )
 }
 
-fn proposal(ai: &str) -> String {
+/// A production permission-change proposal citing the AI output at `ai` (seq, hash), if any.
+fn proposal(ai: Option<(u64, &str)>) -> String {
+    let cited = ai.map_or(String::new(), |(seq, hash)| {
+        format!(r#"{{"seq":{seq},"hash":"{hash}"}}"#)
+    });
     format!(
-        r#"{{"kind":"proposal","action":"grant refund-issuer","boundary":"human_approval_required","autonomy":"assistance","environment":"production","impact":{{"permission_change":true}},"evidence":[{{"name":"ticket","uri":"https://t.example/1","digest":"{Z}"}}],"ai_outputs":["{ai}"]}}"#
+        r#"{{"kind":"proposal","action":"grant refund-issuer","action_type":"permission.grant","boundary":"human_approval_required","autonomy":"assistance","environment":"production","impact":{{"permission_change":true}},"evidence":[{{"name":"ticket","uri":"https://t.example/1","digest":"{Z}"}}],"ai_outputs":[{cited}]}}"#
     )
 }
 
@@ -81,8 +85,8 @@ fn a_compliant_flow_appended_as_json_lines_passes_verify_policy() {
     let (requester, _) = enroll(&f, "rita", "person", &["requester"]);
     let (reviewer, _) = enroll(&f, "alice", "person", &["reviewer"]);
     let (approver, _) = enroll(&f, "bob", "person", &["approver"]);
-    let (_, ai) = add(&f, &ai_output(), &[&agent]);
-    let (_, p) = add(&f, &proposal(&ai), &[&requester]);
+    let (ai_seq, ai) = add(&f, &ai_output(), &[&agent]);
+    let (_, p) = add(&f, &proposal(Some((ai_seq, &ai))), &[&requester]);
     let review = format!(r#"{{"kind":"review","subject":"{ai}","verdict":"endorse","digests":["{Z}"]}}"#);
     add(&f, &review, &[&reviewer]);
     let (a_seq, a) = add(&f, &approval(&p), &[&approver]);
@@ -107,8 +111,8 @@ fn a_compliant_flow_appended_as_json_lines_passes_verify_policy() {
 fn a_self_approval_exits_1_naming_the_rule_and_entries() {
     let f = fixture();
     let (carol, _) = enroll(&f, "carol", "person", &["requester", "approver"]);
-    let (_, ai) = add(&f, &ai_output(), &[]);
-    let (p_seq, p) = add(&f, &proposal(&ai), &[&carol]);
+    let (ai_seq, ai) = add(&f, &ai_output(), &[]);
+    let (p_seq, p) = add(&f, &proposal(Some((ai_seq, &ai))), &[&carol]);
     let (a_seq, _) = add(&f, &approval(&p), &[&carol]);
     let (c, report) = policy_verify(&f);
     assert_eq!(c, 1, "{report}");
@@ -116,12 +120,22 @@ fn a_self_approval_exits_1_naming_the_rule_and_entries() {
     let v = &report["violations"];
     assert_eq!(v.as_array().unwrap().len(), 1, "{report}");
     assert_eq!(v[0]["rule"], "approval.self_approval");
-    assert_eq!(v[0]["seqs"], serde_json::json!([p_seq, a_seq]));
+    assert_eq!(
+        v[0]["seqs"],
+        serde_json::json!([{"seq": p_seq, "role": "proposal"}, {"seq": a_seq, "role": "approval"}])
+    );
+    // Judged under the genesis policy: entry 0 and the digest of its policy.
+    let shown = json(&run(&["policy", "show", s(&f.dir), "--json"], ""));
+    assert_eq!(
+        v[0]["policy"],
+        serde_json::json!({"seq": 0, "digest": shown["in_force"]["digest"]})
+    );
+    assert_eq!(report["policy_in_force"], v[0]["policy"]);
     let human = run(&["verify", s(&f.dir), "--trust", &f.public, "--policy"], "");
     assert_eq!(code(&human), 1);
     let text = stdout(&human);
     assert!(
-        text.contains(&format!("approval.self_approval  {p_seq},{a_seq}  ")),
+        text.contains(&format!("approval.self_approval  proposal {p_seq}, approval {a_seq}  ")),
         "{text}"
     );
     assert!(text.contains("1 violation"), "{text}");
@@ -144,7 +158,7 @@ fn separation_of_duties_survives_an_empty_policy() {
         public: f.public.clone(),
     };
     let (carol, _) = enroll(&lax, "carol", "person", &["requester", "approver"]);
-    let (_, p) = add(&lax, &proposal(Z), &[&carol]);
+    let (_, p) = add(&lax, &proposal(None), &[&carol]);
     add(&lax, &approval(&p), &[&carol]);
     let (c, report) = policy_verify(&lax);
     assert_eq!(c, 1, "{report}");
@@ -210,7 +224,7 @@ fn redact_destroys_the_bytes_and_the_ledger_still_verifies() {
     let email = "jane.doe@example.com";
     let (requester, _) = enroll(&f, "rita", "person", &["requester"]);
     let (seq, _) = add(&f, &format!(r#"{{"event":"ticket","customer":"{email}"}}"#), &[]);
-    let (p_seq, p) = add(&f, &proposal(Z), &[&requester]);
+    let (p_seq, p) = add(&f, &proposal(None), &[&requester]);
     let out = run(
         &[
             "redact",
@@ -279,6 +293,72 @@ fn bad_governance_lines_exit_2_naming_the_line() {
     }
 }
 
+#[test]
+fn policy_show_prints_the_policy_in_force_and_which_updates_took_effect() {
+    let f = fixture();
+    let (requester, _) = enroll(&f, "rita", "person", &["requester"]);
+    let (approver, _) = enroll(&f, "bob", "person", &["approver"]);
+    let classes = r#"[{"name":"large refunds","actions":["refund"],"threshold":{"attribute":"amount_eur","at_least":1000},"require":{"boundary":"human_approval_required","min_approvals":2}}]"#;
+    let update =
+        format!(r#"{{"kind":"policy_update","min_approvals":1,"rules":["approval.required"],"classes":{classes}}}"#);
+    // Ungated: judged, reported, not in force.
+    let (ungated, _) = add(&f, &update, &[]);
+    let change = format!(
+        r#"{{"kind":"proposal","action":"refund policy","action_type":"policy.change","boundary":"human_approval_required","autonomy":"automation","environment":"production","evidence":[{{"name":"memo","uri":"https://m.example/1","digest":"{Z}"}}]}}"#
+    );
+    let (_, p) = add(&f, &change, &[&requester]);
+    add(&f, &approval(&p), &[&approver]);
+    let gated = update.replace(
+        r#""kind":"policy_update","#,
+        &format!(r#""kind":"policy_update","refs":["{p}"],"#),
+    );
+    let (in_force, _) = add(&f, &gated, &[]);
+    let out = run(&["policy", "show", s(&f.dir), "--json"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["in_force"]["seq"], in_force);
+    assert_eq!(v["policy"]["classes"][0]["name"], "large refunds");
+    assert_eq!(v["policy"]["classes"][0]["require"]["min_approvals"], 2);
+    assert_eq!(
+        v["updates"],
+        serde_json::json!([
+            {"policy": {"seq": ungated, "digest": v["in_force"]["digest"]}, "took_effect": false},
+            {"policy": {"seq": in_force, "digest": v["in_force"]["digest"]}, "took_effect": true},
+        ])
+    );
+    // Before the gated update, the genesis policy judged.
+    let before = json(&run(
+        &["policy", "show", s(&f.dir), "--at", &in_force.to_string(), "--json"],
+        "",
+    ));
+    assert_eq!(before["in_force"]["seq"], 0);
+    assert_eq!(before["policy"]["rules"].as_array().unwrap().len(), RULE_COUNT);
+    let text = stdout(&run(&["policy", "show", s(&f.dir)], ""));
+    assert!(
+        text.contains(&format!("set by the policy update at entry {in_force}")),
+        "{text}"
+    );
+    assert!(
+        text.contains("'large refunds': actions refund with amount_eur >= 1000"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("entry {ungated} (digest")) && text.contains("NOT gated"),
+        "{text}"
+    );
+    assert!(
+        text.contains("always:        approval.self_approval, approval.by_ai, governance.ungated_change"),
+        "{text}"
+    );
+    let (c, report) = policy_verify(&f);
+    assert_eq!(c, 1);
+    assert_eq!(report["violations"][0]["rule"], "governance.ungated_change");
+    assert_eq!(report["policy_in_force"]["seq"], in_force);
+}
+
+/// Rules of the default policy.
+const RULE_COUNT: usize = 23;
+
 /// Every file under `dir` whose bytes contain `needle`.
 fn files_with(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     let mut found = Vec::new();
@@ -293,19 +373,24 @@ fn files_with(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     found
 }
 
-/// Called by the demo test: the output names the planted rule and its entries, and the
-/// ledger it leaves reports exactly that violation and the redaction.
+/// Called by the demo test: the output names the planted violations and their entries, the
+/// ledger it leaves reports exactly those and the redaction, and every "try it yourself"
+/// command works as printed.
 pub fn demo_names_the_planted_violation(root: &Path, text: &str) {
-    assert!(text.contains("PLANTED VIOLATION"), "{text}");
-    assert!(text.contains("approval.required  14,15  "), "{text}");
-    assert!(
-        text.contains("the only violation is the planted approval.required"),
-        "{text}"
-    );
+    assert!(text.contains("PLANTED VIOLATIONS"), "{text}");
+    for line in [
+        "boundary.below_class  proposal 14  proposal 14 declares ai_may_assist but class 'refund limits' requires at least human_approval_required",
+        "review.required  proposal 14, approval 15  ",
+        "approval.required  proposal 14, execution 16  ",
+        "class 'permission grants' applies: a person must review the evidence before anyone approves",
+        "the only violations are the planted ones: boundary.below_class, review.required, approval.required",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
     let public = text
         .lines()
-        .find_map(|l| l.trim().strip_prefix("provledger verify-proof "))
-        .and_then(|l| l.split("--trust ").nth(1))
+        .filter_map(|l| l.split_once(" verify-proof "))
+        .find_map(|(_, l)| l.split("--trust ").nth(1))
         .unwrap();
     let ledger = root.join("ledger");
     let out = run(&["verify", s(&ledger), "--trust", public, "--policy", "--json"], "");
@@ -319,6 +404,31 @@ pub fn demo_names_the_planted_violation(root: &Path, text: &str) {
         .iter()
         .map(|v| v["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, ["approval.required"], "{report}");
+    assert_eq!(
+        rules,
+        ["boundary.below_class", "review.required", "approval.required"],
+        "{report}"
+    );
     assert!(files_with(&ledger, b"jane.doe@example.com").is_empty());
+    // The closing commands run as printed, by a shell.
+    let commands: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Try it yourself"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert_eq!(commands.len(), 6, "{text}");
+    for c in commands {
+        let (cmd, expect) = match c.split_once("   # exits 1") {
+            Some((cmd, _)) => (cmd.trim(), 1),
+            None => (c.trim(), 0),
+        };
+        let out = std::process::Command::new("sh").arg("-c").arg(cmd).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(expect),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

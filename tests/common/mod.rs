@@ -8,6 +8,8 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod gov;
+
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -110,6 +110,15 @@ pub fn rule_index(r: RuleId) -> u32 {
         RuleId::ProductionReliesOnExperimentation => 11,
         RuleId::UngatedGovernanceChange => 12,
         RuleId::ExecutionAfterRejection => 13,
+        RuleId::BoundaryBelowClass => 14,
+        RuleId::EvidenceRequired => 15,
+        RuleId::ReviewRequired => 16,
+        RuleId::AiProvenance => 17,
+        RuleId::OverrideReasonMissing => 18,
+        RuleId::OverrideByAi => 19,
+        RuleId::OverrideUngated => 20,
+        RuleId::RiskInvalid => 21,
+        RuleId::RiskUnaccepted => 22,
         other => panic!("rule {other} has no documented index: update docs/FORMAT.md §6.1"),
     }
 }
@@ -121,6 +130,48 @@ pub fn policy_by_hand(w: &mut FieldWriter, prefix: &str, p: &Policy) {
     for (j, r) in p.rules.iter().enumerate() {
         w.variant(&format!("{prefix}rules[{j}] = {r}"), rule_index(*r));
     }
+    w.count(&format!("{prefix}classes"), p.classes.len());
+    for (j, c) in p.classes.iter().enumerate() {
+        let at = format!("{prefix}classes[{j}].");
+        w.string(&format!("{at}name"), &c.name);
+        w.count(&format!("{at}actions"), c.actions.len());
+        for (k, a) in c.actions.iter().enumerate() {
+            w.string(&format!("{at}actions[{k}]"), a);
+        }
+        impact_by_hand(w, &format!("{at}impact."), &c.impact);
+        w.option(&format!("{at}threshold"), c.threshold.is_some());
+        if let Some(t) = &c.threshold {
+            w.string(&format!("{at}threshold.attribute"), &t.attribute);
+            w.u64(&format!("{at}threshold.at_least"), t.at_least);
+        }
+        requirements_by_hand(w, &format!("{at}require."), &c.require);
+    }
+    w.option(&format!("{prefix}unclassified"), p.unclassified.is_some());
+    if let Some(r) = &p.unclassified {
+        requirements_by_hand(w, &format!("{prefix}unclassified."), r);
+    }
+}
+
+/// Impact flags written field by field (docs/FORMAT.md §6.2): four bools.
+pub fn impact_by_hand(w: &mut FieldWriter, prefix: &str, i: &provledger::record::ImpactFlags) {
+    w.bool(&format!("{prefix}customer_impacting"), i.customer_impacting);
+    w.bool(&format!("{prefix}policy_change"), i.policy_change);
+    w.bool(&format!("{prefix}permission_change"), i.permission_change);
+    w.bool(&format!("{prefix}personal_data"), i.personal_data);
+}
+
+/// Requirements written field by field (docs/FORMAT.md §6.1).
+fn requirements_by_hand(w: &mut FieldWriter, prefix: &str, r: &provledger::record::Requirements) {
+    let boundary = match r.boundary {
+        provledger::record::DecisionBoundary::AiMayAssist => 0,
+        provledger::record::DecisionBoundary::HumanApprovalRequired => 1,
+        provledger::record::DecisionBoundary::HumanOnly => 2,
+    };
+    w.variant(&format!("{prefix}boundary"), boundary);
+    w.u8(&format!("{prefix}min_approvals"), r.min_approvals);
+    w.u8(&format!("{prefix}reviews"), r.reviews);
+    w.bool(&format!("{prefix}evidence"), r.evidence);
+    w.bool(&format!("{prefix}cite_ai_outputs"), r.cite_ai_outputs);
 }
 
 /// A genesis record written field by field from docs/FORMAT.md §6.0 (independently of bincode).

@@ -454,8 +454,8 @@ pub fn gen_entry() -> J {
             "TrailingBytes",
         ),
         record_neg(
-            "kind code 13 (the first undefined code; 0..=12 are defined)",
-            &m(&|b| b[..2].copy_from_slice(&13u16.to_le_bytes())),
+            "kind code 14 (the first undefined code; 0..=13 are defined)",
+            &m(&|b| b[..2].copy_from_slice(&14u16.to_le_bytes())),
             "InvalidTag",
         ),
         record_neg("kind code 0xffff", &m(&|b| b[..2].fill(0xff)), "InvalidTag"),

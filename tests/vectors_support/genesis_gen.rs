@@ -92,6 +92,7 @@ pub fn gen_genesis() -> J {
         policy: Policy {
             min_approvals: 1,
             rules: vec![],
+            ..Policy::default()
         },
     };
     // Written from docs/FORMAT.md §6.0 field by field: `Genesis::encode` refuses what
@@ -107,7 +108,7 @@ pub fn gen_genesis() -> J {
     let min = enc(&record("x", vec![anchor(op, vec![Role::Admin])]));
     // Offsets inside `min`: name len 0..8, name 8, anchors count 9..17, public key 17..49,
     // principal id len 49..57, principal type 57..61, roles count 61..69, role 69..73,
-    // min_approvals 73, rules count 74..82.
+    // min_approvals 73, rules count 74..82, classes count 82..90, unclassified tag 90.
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut b = min.clone();
         f(&mut b);
@@ -172,13 +173,14 @@ pub fn gen_genesis() -> J {
         neg("principal type variant 3 (undefined)", with(&|b| b[57] = 3), "Payload"),
         neg("role variant 6 (undefined)", with(&|b| b[69] = 6), "Payload"),
         neg(
-            "rule variant 14 (undefined)",
+            "rule variant 23 (undefined)",
             with(&|b| {
                 b[74] = 1;
-                b.extend_from_slice(&14u32.to_le_bytes());
+                b.splice(82..82, 23u32.to_le_bytes());
             }),
             "Payload",
         ),
+        neg("unclassified Option tag 2", with(&|b| b[90] = 2), "Payload"),
         neg(
             "anchor key is the identity point (weak)",
             enc(&record("x", vec![anchor(IDENTITY_POINT, vec![Role::Admin])])),

@@ -1,15 +1,18 @@
 //! Generator of `records.json`: the governance record payloads (docs/FORMAT.md §6.2), each
 //! written field by field from the specification and compared with the library's encoding.
 
-use crate::fields::{policy_by_hand, principal_type_index, role_index, FieldWriter};
+use crate::fields::{impact_by_hand, policy_by_hand, principal_type_index, role_index, FieldWriter};
 use crate::fixtures::{approval_fixture, arr32, SEED_ENROLLED};
 use crate::generate::file_obj;
 use crate::json::{hex, obj, J};
+use std::collections::BTreeMap;
+
 use provledger::record::{
-    AiOutput, AiSystem, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags, KeyEnrollment,
-    KeyRevocation, Override, Policy, Proposal, Record, Redaction, Rejection, Review, RuleId, TokenUsage, Verdict,
+    ActionClass, AiOutput, AiSystem, Autonomy, DecisionBoundary, EntryRef, Environment, Evidence, Execution,
+    ImpactFlags, KeyEnrollment, KeyRevocation, Override, Policy, Proposal, Record, Redaction, Rejection, Requirements,
+    Review, RiskAcceptance, RuleId, Threshold, TokenUsage, Verdict,
 };
-use provledger::{Digest, EntryKind, PrincipalType, Role, SigningKey};
+use provledger::{Digest, EntryKind, PrincipalType, Role, SigningKey, Timestamp};
 
 /// Illustrative entry hashes the records refer to.
 pub fn h(b: u8) -> Digest {
@@ -40,7 +43,8 @@ pub fn record_fixtures() -> Vec<(&'static str, Record)> {
             }),
         ),
         (
-            "policy update (kind 4): two approvals, three rules",
+            "policy update (kind 4): two approvals, three rules, one action class with a threshold, \
+             unclassified requirements present",
             Record::PolicyUpdate(Policy {
                 min_approvals: 2,
                 rules: vec![
@@ -48,6 +52,29 @@ pub fn record_fixtures() -> Vec<(&'static str, Record)> {
                     RuleId::ApprovalByAi,
                     RuleId::ExecutionAfterRejection,
                 ],
+                classes: vec![ActionClass {
+                    name: "large refunds".into(),
+                    actions: vec!["refund".into(), "payments.*".into()],
+                    impact: ImpactFlags {
+                        personal_data: true,
+                        ..ImpactFlags::default()
+                    },
+                    threshold: Some(Threshold {
+                        attribute: "amount_eur".into(),
+                        at_least: 1000,
+                    }),
+                    require: Requirements {
+                        boundary: DecisionBoundary::HumanApprovalRequired,
+                        min_approvals: 3,
+                        reviews: 1,
+                        evidence: true,
+                        cite_ai_outputs: true,
+                    },
+                }],
+                unclassified: Some(Requirements {
+                    boundary: DecisionBoundary::HumanApprovalRequired,
+                    ..Requirements::default()
+                }),
             }),
         ),
         (
@@ -87,9 +114,12 @@ pub fn record_fixtures() -> Vec<(&'static str, Record)> {
         ),
         (
             "proposal (kind 6): human approval required, assistance, production, customer impacting and \
-             personal data, one evidence item, refs = ai_outputs",
+             personal data, action type and two attributes (a map, in key order), one evidence item, one AI \
+             output cited by seq and hash; refs = the cited hashes",
             Record::Proposal(Proposal {
                 action: "raise credit limit of account 42 to 8000 EUR".into(),
+                action_type: "credit.limit".into(),
+                attributes: BTreeMap::from([("amount_eur".into(), 8000), ("account".into(), 42)]),
                 boundary: DecisionBoundary::HumanApprovalRequired,
                 autonomy: Autonomy::Assistance,
                 environment: Environment::Production,
@@ -106,7 +136,7 @@ pub fn record_fixtures() -> Vec<(&'static str, Record)> {
                     description: "Q4 risk assessment".into(),
                 }],
                 rationale: "income verified; model recommends".into(),
-                ai_outputs: vec![h(0xa5)],
+                ai_outputs: vec![EntryRef { seq: 5, hash: h(0xa5) }],
             }),
         ),
         (
@@ -139,11 +169,14 @@ pub fn record_fixtures() -> Vec<(&'static str, Record)> {
             }),
         ),
         (
-            "override (kind 11): a reversal (bool true)",
+            "override (kind 11): a reversal (bool true), gated by a proposal and one approval; refs = \
+             [target, proposal, approvals...]",
             Record::Override(Override {
                 target: h(0xaa),
                 reversal: true,
                 reason: "customer complaint upheld".into(),
+                proposal: Some(h(0xab)),
+                approvals: vec![h(0xac)],
             }),
         ),
         (
@@ -152,6 +185,21 @@ pub fn record_fixtures() -> Vec<(&'static str, Record)> {
                 target_seq: 5,
                 target: h(0xa5),
                 reason: "GDPR art. 17 request #123".into(),
+            }),
+        ),
+        (
+            "risk acceptance (kind 13) of a review, with one evidence item; refs = [subject]",
+            Record::RiskAcceptance(RiskAcceptance {
+                subject: h(0xa7),
+                risk: "summary omits the arrears".into(),
+                scope: "limit 8000 EUR for account 42 only".into(),
+                expires_at: Timestamp(1_767_312_000_000_000_000),
+                evidence: vec![Evidence {
+                    name: "arrears-report".into(),
+                    uri: "s3://risk/2026/arrears-42.pdf".into(),
+                    digest: Digest::from_bytes(arr32(0xb0)),
+                    description: String::new(),
+                }],
             }),
         ),
     ]
@@ -239,22 +287,23 @@ pub fn record_by_hand(r: &Record) -> FieldWriter {
         }
         Record::Proposal(p) => {
             w.string("action", &p.action);
+            w.string("action_type", &p.action_type);
+            w.count("attributes", p.attributes.len());
+            for (k, v) in &p.attributes {
+                w.string(&format!("attributes[{k}] key"), k);
+                w.u64(&format!("attributes[{k}] value"), *v);
+            }
             w.variant("boundary", boundary_index(p.boundary));
             w.variant("autonomy", autonomy_index(p.autonomy));
             w.variant("environment", env_index(p.environment));
-            w.bool("impact.customer_impacting", p.impact.customer_impacting);
-            w.bool("impact.policy_change", p.impact.policy_change);
-            w.bool("impact.permission_change", p.impact.permission_change);
-            w.bool("impact.personal_data", p.impact.personal_data);
-            w.count("evidence", p.evidence.len());
-            for (i, e) in p.evidence.iter().enumerate() {
-                w.string(&format!("evidence[{i}].name"), &e.name);
-                w.string(&format!("evidence[{i}].uri"), &e.uri);
-                w.digest(&format!("evidence[{i}].digest"), e.digest.as_bytes());
-                w.string(&format!("evidence[{i}].description"), &e.description);
-            }
+            impact_by_hand(&mut w, "impact.", &p.impact);
+            evidence(&mut w, "evidence", &p.evidence);
             w.string("rationale", &p.rationale);
-            digests(&mut w, "ai_outputs", &p.ai_outputs);
+            w.count("ai_outputs", p.ai_outputs.len());
+            for (i, r) in p.ai_outputs.iter().enumerate() {
+                w.u64(&format!("ai_outputs[{i}].seq"), r.seq);
+                w.digest(&format!("ai_outputs[{i}].hash"), r.hash.as_bytes());
+            }
         }
         Record::Review(v) => {
             w.digest("subject", v.subject.as_bytes());
@@ -284,14 +333,36 @@ pub fn record_by_hand(r: &Record) -> FieldWriter {
             w.digest("target", o.target.as_bytes());
             w.bool("reversal", o.reversal);
             w.string("reason", &o.reason);
+            w.option("proposal", o.proposal.is_some());
+            if let Some(p) = &o.proposal {
+                w.digest("proposal", p.as_bytes());
+            }
+            digests(&mut w, "approvals", &o.approvals);
         }
         Record::Redaction(x) => {
             w.u64("target_seq", x.target_seq);
             w.digest("target", x.target.as_bytes());
             w.string("reason", &x.reason);
         }
+        Record::RiskAcceptance(r) => {
+            w.digest("subject", r.subject.as_bytes());
+            w.string("risk", &r.risk);
+            w.string("scope", &r.scope);
+            w.u64("expires_at (ns)", r.expires_at.0);
+            evidence(&mut w, "evidence", &r.evidence);
+        }
     }
     w
+}
+
+fn evidence(w: &mut FieldWriter, field: &str, items: &[Evidence]) {
+    w.count(field, items.len());
+    for (i, e) in items.iter().enumerate() {
+        w.string(&format!("{field}[{i}].name"), &e.name);
+        w.string(&format!("{field}[{i}].uri"), &e.uri);
+        w.digest(&format!("{field}[{i}].digest"), e.digest.as_bytes());
+        w.string(&format!("{field}[{i}].description"), &e.description);
+    }
 }
 
 pub fn gen_records() -> J {
@@ -346,7 +417,10 @@ pub fn gen_records() -> J {
     };
     let tag_at = approval.len() - 9; // Option tag of expires_at, then the u64
     let act_len = "raise credit limit of account 42 to 8000 EUR".len();
-    let boundary_at = 8 + act_len;
+    // action, action_type, then the attributes map: count, ("account", 42), ("amount_eur", 8000).
+    let attrs_at = 8 + act_len + 8 + "credit.limit".len();
+    let (first, second) = (8 + "account".len() + 8, 8 + "amount_eur".len() + 8);
+    let boundary_at = attrs_at + 8 + first + second;
     let reversal_at = 32;
     cases.extend([
         neg(
@@ -392,15 +466,36 @@ pub fn gen_records() -> J {
             "Payload",
         ),
         neg(
+            "proposal whose attributes are not in key order (amount_eur before account): a map's keys \
+             must strictly increase",
+            EntryKind::Proposal,
+            with(&proposal, &|b| {
+                let (a, rest) = (attrs_at + 8, attrs_at + 8 + first);
+                let entries: Vec<u8> = b[rest..rest + second].iter().chain(&b[a..rest]).copied().collect();
+                b[a..rest + second].copy_from_slice(&entries);
+            }),
+            "Invalid",
+        ),
+        neg(
+            "proposal whose attributes name one key twice",
+            EntryKind::Proposal,
+            with(&proposal, &|b| {
+                let a = attrs_at + 8;
+                let dup = b[a..a + first].to_vec();
+                b.splice(a + first..a + first + second, dup);
+            }),
+            "Invalid",
+        ),
+        neg(
             "override whose reversal bool is 2",
             EntryKind::Override,
             with(&overriding, &|b| b[reversal_at] = 2),
             "Payload",
         ),
         neg(
-            "policy update with rule variant 14 (undefined)",
+            "policy update with rule variant 23 (undefined)",
             EntryKind::PolicyUpdate,
-            with(&policy, &|b| b[9..13].copy_from_slice(&14u32.to_le_bytes())),
+            with(&policy, &|b| b[9..13].copy_from_slice(&23u32.to_le_bytes())),
             "Payload",
         ),
         neg(
@@ -411,7 +506,7 @@ pub fn gen_records() -> J {
         ),
     ]);
     file_obj(
-        "Governance record payloads (docs/FORMAT.md §6.2): the payload of an entry of kind 2..=12 is the record \
+        "Governance record payloads (docs/FORMAT.md §6.2): the payload of an entry of kind 2..=13 is the record \
          in the bincode layout of §6 WITHOUT a kind tag (the entry kind says which record it is). Digest = 32 \
          raw bytes; Option = u8 tag 0 (None) or 1 (Some, then the value); bool = one byte 0 or 1; Timestamp = \
          u64 ns. 'json' is the same record in the CLI's JSON form (a \"kind\" field, hex digests); 'refs' are \

@@ -41,6 +41,8 @@ pub enum Command {
     Repair(RepairArgs),
     /// Print decoded entries (does not verify them; run `verify` for that).
     Show(ShowArgs),
+    /// The policy recorded in the ledger: `policy show` prints the one in force.
+    Policy(PolicyArgs),
     /// Sign a checkpoint of the ledger's current state and print it.
     Checkpoint(CheckpointArgs),
     /// Print an inclusion or consistency proof against signed checkpoints, as JSON.
@@ -155,6 +157,34 @@ pub struct ShowArgs {
     #[arg(long, value_name = "N")]
     pub seq: Option<u64>,
     /// Print one JSON object per entry (JSON Lines) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `policy`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// What to do with the policy.
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// The `policy` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Print the policy in force (genesis or the last gated policy update) and every policy update.
+    Show(PolicyShowArgs),
+}
+
+/// Arguments of `policy show`.
+#[derive(Debug, Args)]
+pub struct PolicyShowArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// The policy in force for entry N (judging N), instead of after the last entry.
+    #[arg(long, value_name = "N")]
+    pub at: Option<u64>,
+    /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod enroll;
 pub mod init;
 pub mod keygen;
+pub mod policy;
 pub mod prove;
 pub mod redact;
 pub mod repair;
@@ -28,6 +29,7 @@ pub fn dispatch(command: &Command) -> Result<u8, CliError> {
         Command::Verify(a) => verify::run(a),
         Command::Repair(a) => repair::run(a),
         Command::Show(a) => show::run(a),
+        Command::Policy(a) => policy::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Checkpoint(a) => checkpoint::run(a),
         Command::Prove(a) => prove::run(a),

@@ -17,7 +17,7 @@ pub fn run(args: &RedactArgs) -> Result<u8, CliError> {
     let ledger = Ledger::open(&args.dir, key.clone(), Options::default())?;
     super::append::note_recovery(&ledger);
     let receipt = ledger
-        .redact(args.seq, &args.reason, cosigners.into_iter().map(Into::into))
+        .redact_cosigned(args.seq, &args.reason, cosigners)
         .map_err(|e| CliError::from(e).context(format_args!("entry {}", args.seq)))?;
     if args.json {
         let mut v = receipt_json(&receipt);

@@ -79,17 +79,20 @@ pub fn report_json(r: &VerifyReport) -> Value {
         "compliant": r.policy_checked.then(|| r.is_compliant()),
         "violations": r.violations.iter().map(violation_json).collect::<Vec<_>>(),
         "violations_dropped": r.violations_dropped,
+        "policy_in_force": r.policy_in_force,
         "redaction_pending": r.redaction_pending,
     })
 }
 
-fn violation_json(v: &Violation) -> Value {
-    json!({ "rule": v.rule.id(), "message": v.message, "seqs": v.seqs })
+/// A violation as JSON: `{"rule":…,"message":…,"seqs":[{"seq":N,"role":"proposal"},…],"policy":{"seq":N,"digest":…}}`.
+pub fn violation_json(v: &Violation) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-/// A violation as one line: `rule  seqs  message`.
+/// A violation as one line: `rule  proposal 14, execution 15  message`.
 pub fn violation_line(v: &Violation) -> String {
-    format!("{}  {}  {}", v.rule, seq_list(&v.seqs), v.message)
+    let entries: Vec<String> = v.seqs.iter().map(|i| format!("{} {}", i.role.name(), i.seq)).collect();
+    format!("{}  {}  {}", v.rule, entries.join(", "), v.message)
 }
 
 /// Sequence numbers as `3,7`.
@@ -172,9 +175,17 @@ pub fn print_policy(r: &VerifyReport) -> Result<(), CliError> {
         ))?;
     }
     if r.violations.is_empty() && r.violations_dropped == 0 {
-        output::line("policy:   no violations of the rules in force")
+        output::line("policy:   no violations of the rules in force")?;
     } else {
-        output::line(&format!("policy:   {} of the rules in force", violation_count(r)))
+        output::line(&format!("policy:   {} of the rules in force", violation_count(r)))?;
+    }
+    match r.policy_in_force {
+        Some(p) if p.seq == 0 => output::line(&format!("policy:   in force: the genesis policy (digest {})", p.digest)),
+        Some(p) => output::line(&format!(
+            "policy:   in force: set by the policy update at entry {} (digest {}); `policy show` prints it",
+            p.seq, p.digest
+        )),
+        None => Ok(()),
     }
 }
 

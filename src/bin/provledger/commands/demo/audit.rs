@@ -3,22 +3,38 @@
 
 use std::path::Path;
 
-use provledger::record::{Autonomy, DecisionBoundary, Environment, Execution, ImpactFlags, Proposal, Record, RuleId};
+use provledger::record::{
+    Approval, Autonomy, DecisionBoundary, Environment, Execution, ImpactFlags, Proposal, Record, RuleId,
+};
 use provledger::storage::StdBackend;
 use provledger::{verify_opts, Ledger, Options, TrustAnchor, VerifyOptions, VerifyReport};
 
 use super::scenario::{Story, CUSTOMER_EMAIL};
-use super::{record, Cast, Steps, AGENT_ID};
+use super::{record, Cast, Steps, AGENT_ID, APPROVER_ID};
 use crate::commands::verify::{torn_line, violation_count, violation_line};
 use crate::error::CliError;
 use crate::records;
 
-/// The entries of the planted violation.
+/// The entries (sequence numbers) of the planted violations.
 pub struct Planted {
-    /// The proposal executed without approval.
-    pub proposal_seq: u64,
+    /// The AI's proposal, labelled `ai_may_assist` though its class needs a human approval.
+    pub proposal: u64,
+    /// The approval given without the review the class requires.
+    pub approval: u64,
     /// Its execution.
-    pub execution_seq: u64,
+    pub execution: u64,
+}
+
+impl Planted {
+    /// The violations the final audit must report, exactly.
+    fn expected(&self) -> Vec<(RuleId, Vec<u64>)> {
+        let (p, a, e) = (self.proposal, self.approval, self.execution);
+        vec![
+            (RuleId::BoundaryBelowClass, vec![p]),
+            (RuleId::ReviewRequired, vec![p, a]),
+            (RuleId::ApprovalRequired, vec![p, e]),
+        ]
+    }
 }
 
 /// Verifies integrity and policy against the operator's public key, as an auditor would.
@@ -85,7 +101,7 @@ pub fn verify_compliant(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<bo
 /// Erases the support ticket's payload (the customer's email) by an admin-signed redaction,
 /// then searches every file of the ledger for the address.
 pub fn erase_ticket(ledger: &Ledger, story: &Story, steps: &mut Steps) -> Result<(), CliError> {
-    let receipt = ledger.redact(story.ticket_seq, "GDPR art. 17 erasure request ER-5521", [])?;
+    let receipt = ledger.redact(story.ticket_seq, "GDPR art. 17 erasure request ER-5521")?;
     steps.step(&format!(
         "Erased the payload of entry {} (the ticket with {CUSTOMER_EMAIL}) at the customer's request",
         story.ticket_seq
@@ -126,47 +142,58 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Result<Vec<String>, CliError> 
     Ok(found)
 }
 
-/// PLANTED VIOLATION: the AI agent proposes a customer-impacting production change and the
-/// change service executes it with no approval at all.
+/// PLANTED VIOLATIONS: the AI agent proposes raising a refund limit to 5,000 EUR and labels
+/// it `ai_may_assist`; the policy's class 'refund limits' says otherwise. The approver approves
+/// at once, without the review the class requires, and the change service executes it.
 pub fn plant_violation(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Planted, CliError> {
     let ledger = Ledger::open(dir, cast.operator.clone(), Options::default())?;
-    steps.step("PLANTED VIOLATION (on purpose, to show what the policy audit catches):")?;
+    steps.step("PLANTED VIOLATIONS (on purpose, to show what the policy audit catches):")?;
     Steps::detail(&format!(
-        "{AGENT_ID} proposes raising tier-2's refund limit to 5,000 EUR and it is executed without any approval"
+        "{AGENT_ID} proposes raising tier-2's refund limit to 5,000 EUR and labels it ai_may_assist; {APPROVER_ID} approves at once, with no review; it is executed"
     ))?;
     let proposal = Record::Proposal(Proposal {
         action: "raise refund-issuer limit of support-tier2 to 5,000 EUR".into(),
-        boundary: DecisionBoundary::HumanApprovalRequired,
+        action_type: "refund.limit".into(),
+        attributes: std::collections::BTreeMap::from([("amount_eur".to_owned(), 5000)]),
+        boundary: DecisionBoundary::AiMayAssist,
         autonomy: Autonomy::Autonomy,
         environment: Environment::Production,
-        impact: ImpactFlags {
-            customer_impacting: true,
-            permission_change: true,
-            ..ImpactFlags::default()
-        },
+        impact: ImpactFlags::default(),
         evidence: Vec::new(),
         rationale: "refund backlog".into(),
         ai_outputs: Vec::new(),
     });
     let draft = records::draft(&proposal, &[])?.cosigned_by(cast.agent.clone());
-    let what = format!("[planted] proposal by {AGENT_ID}: production permission change, human_approval_required");
+    let what =
+        format!("[planted] proposal by {AGENT_ID}: action type refund.limit, amount_eur 5000, declared ai_may_assist");
     let (proposal_seq, hash) = record(&ledger, draft, &what, steps)?;
+    let approval = Record::Approval(Approval {
+        proposal: hash,
+        scope: "as proposed".into(),
+        expires_at: None,
+    });
+    let draft = records::draft(&approval, &[])?.cosigned_by(cast.approver.clone());
+    let what = format!("[planted] approval by {APPROVER_ID} of proposal {proposal_seq}, before anyone reviewed it");
+    let (approval_seq, approval_hash) = record(&ledger, draft, &what, steps)?;
     let execution = Record::Execution(Execution {
         proposal: hash,
-        approvals: Vec::new(),
+        approvals: vec![approval_hash],
         action_taken: "limit raised to 5,000 EUR".into(),
         outcome: "applied".into(),
     });
-    let what = format!("[planted] execution of proposal {proposal_seq}, citing no approval");
+    let what = format!("[planted] execution of proposal {proposal_seq}, citing that approval");
     let (execution_seq, _) = record(&ledger, records::draft(&execution, &[])?, &what, steps)?;
     Ok(Planted {
-        proposal_seq,
-        execution_seq,
+        proposal: proposal_seq,
+        approval: approval_seq,
+        execution: execution_seq,
     })
 }
 
 /// The final audit. Passes only when integrity verified, the ticket is reported redacted, and
-/// the violations are exactly the planted one: rule `approval.required` on its two entries.
+/// the violations are exactly the planted ones: the class gate catches the self-declared
+/// boundary, the review requirement catches the hasty approval, and so the execution lacks a
+/// valid approval.
 pub fn final_audit(
     dir: &Path,
     cast: &Cast,
@@ -175,30 +202,23 @@ pub fn final_audit(
     steps: &mut Steps,
 ) -> Result<bool, CliError> {
     let report = audit(dir, cast, steps)?;
-    let expected = [(
-        RuleId::ApprovalRequired,
-        vec![planted.proposal_seq, planted.execution_seq],
-    )];
-    let found: Vec<(RuleId, Vec<u64>)> = report.violations.iter().map(|v| (v.rule, v.seqs.clone())).collect();
+    let expected = planted.expected();
+    let found: Vec<(RuleId, Vec<u64>)> = report.violations.iter().map(|v| (v.rule, v.seq_numbers())).collect();
     let ok = report.is_ok()
         && found == expected
         && report.violations_dropped == 0
         && report.redacted == [story.ticket_seq]
         && report.redaction_pending.is_empty();
+    let names: Vec<&str> = expected.iter().map(|(r, _)| r.id()).collect();
     if ok {
         Steps::detail(&format!(
-            "as expected: integrity holds, entry {} is reported redacted, and the only violation is the planted {} on entries {} and {}",
+            "as expected: integrity holds, entry {} is reported redacted, and the only violations are the planted ones: {}",
             story.ticket_seq,
-            RuleId::ApprovalRequired,
-            planted.proposal_seq,
-            planted.execution_seq
+            names.join(", ")
         ))?;
     } else {
         Steps::detail(&format!(
-            "UNEXPECTED audit result: wanted only {} on entries {} and {}, found {found:?}",
-            RuleId::ApprovalRequired,
-            planted.proposal_seq,
-            planted.execution_seq
+            "UNEXPECTED audit result: wanted only {expected:?}, found {found:?}"
         ))?;
     }
     Ok(ok)

@@ -11,7 +11,7 @@ mod scenario;
 
 use std::path::{Path, PathBuf};
 
-use provledger::record::Policy;
+use provledger::record::{ActionClass, DecisionBoundary, ImpactFlags, Policy, Requirements, Threshold};
 use provledger::{Digest, Draft, Genesis, Ledger, Options, SigningKey, TrustAnchorKey};
 
 use crate::cli::DemoArgs;
@@ -117,11 +117,55 @@ fn make_keys(keys: &Path, steps: &mut Steps) -> Result<Cast, CliError> {
     Ok(cast)
 }
 
+/// Name of the action class that gates permission grants.
+pub const GRANTS_CLASS: &str = "permission grants";
+/// Name of the action class that gates raising refund limits to 1,000 EUR or more.
+pub const REFUNDS_CLASS: &str = "refund limits";
+
+/// The demo's policy: every rule, one approval, and two action classes. Permission grants
+/// need a human approval that follows a person's review of the evidence, and must cite the AI
+/// output they came from; raising a refund limit to 1,000 EUR or more needs a human approval
+/// after a review — whatever the proposer declares.
+pub fn demo_policy() -> Policy {
+    let gated = |reviews| Requirements {
+        boundary: DecisionBoundary::HumanApprovalRequired,
+        min_approvals: 1,
+        reviews,
+        ..Requirements::default()
+    };
+    Policy {
+        classes: vec![
+            ActionClass {
+                name: GRANTS_CLASS.into(),
+                actions: vec!["permission.grant.*".into()],
+                impact: ImpactFlags::default(),
+                threshold: None,
+                require: Requirements {
+                    evidence: true,
+                    cite_ai_outputs: true,
+                    ..gated(1)
+                },
+            },
+            ActionClass {
+                name: REFUNDS_CLASS.into(),
+                actions: vec!["refund.limit".into()],
+                impact: ImpactFlags::default(),
+                threshold: Some(Threshold {
+                    attribute: "amount_eur".into(),
+                    at_least: 1000,
+                }),
+                require: gated(1),
+            },
+        ],
+        ..Policy::default()
+    }
+}
+
 /// The genesis trusts only the operator service (admin and operator); everyone else is
 /// enrolled by ledger entries, so the ledger itself records who may do what.
 fn create_ledger(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Ledger, CliError> {
     let genesis = Genesis {
-        policy: Policy::default(),
+        policy: demo_policy(),
         name: "access-decisions".into(),
         anchors: vec![TrustAnchorKey::operator(&cast.operator.verifying_key(), OPERATOR_ID)],
     };
@@ -129,9 +173,16 @@ fn create_ledger(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<Ledger, C
     steps.step(&format!("Created ledger \"access-decisions\" in {}", dir.display()))?;
     Steps::detail(&format!("ledger id {}", ledger.ledger_id()))?;
     Steps::detail(&format!(
-        "entry 0 (genesis) trusts {OPERATOR_ID} (admin + operator) and records the default policy: all {} rules, 1 approval",
+        "entry 0 (genesis) trusts {OPERATOR_ID} (admin + operator) and records the policy: all {} rules, 1 approval, and two action classes:",
         genesis.policy.rules.len()
     ))?;
+    Steps::detail(&format!(
+        "  '{GRANTS_CLASS}' (action types permission.grant.*): human approval after a person's review of the evidence; the AI output it came from must be cited"
+    ))?;
+    Steps::detail(&format!(
+        "  '{REFUNDS_CLASS}' (action type refund.limit, amount_eur >= 1000): human approval after a person's review"
+    ))?;
+    Steps::detail("  what a proposal declares can only make this stricter")?;
     Ok(ledger)
 }
 
@@ -146,18 +197,34 @@ fn record(ledger: &Ledger, draft: Draft, what: &str, steps: &mut Steps) -> Resul
     Ok((receipt.seq.0, receipt.entry_hash))
 }
 
-/// What to run next.
+/// How to run this very binary again: its path, as the shell takes it.
+fn this_binary() -> String {
+    let path = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.to_str().map(str::to_owned))
+        .unwrap_or_else(|| "provledger".into());
+    if path.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:@".contains(c)) {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    }
+}
+
+/// What to run next: commands that work as printed (they call this binary by its path).
 fn try_it(dir: &Path, cast: &Cast, files: &ProofFiles, story: &scenario::Story) -> Result<(), CliError> {
-    let (d, key) = (dir.display(), cast.operator.verifying_key());
+    let (d, key, bin) = (dir.display(), cast.operator.verifying_key(), this_binary());
     output::line("")?;
-    output::line("Try it yourself:")?;
-    output::line(&format!("  provledger show {d} --seq {} --json", story.approval_seq))?;
-    output::line(&format!("  provledger verify {d} --trust {key}"))?;
     output::line(&format!(
-        "  provledger verify {d} --trust {key} --policy   # exits 1: it names the planted violation"
+        "Try it yourself (this binary is {bin}; `cargo install --path .` puts `provledger` on your PATH):"
+    ))?;
+    output::line(&format!("  {bin} show {d} --seq {} --json", story.approval_seq))?;
+    output::line(&format!("  {bin} policy show {d}"))?;
+    output::line(&format!("  {bin} verify {d} --trust {key}"))?;
+    output::line(&format!(
+        "  {bin} verify {d} --trust {key} --policy   # exits 1: it names the planted violations"
     ))?;
     for file in [&files.inclusion, &files.consistency] {
-        output::line(&format!("  provledger verify-proof {} --trust {key}", file.display()))?;
+        output::line(&format!("  {bin} verify-proof {} --trust {key}", file.display()))?;
     }
     output::line("Then change one byte of a file in segments/ and verify again:")?;
     output::line("verify names the entry and the check that failed, and exits 1.")?;

@@ -6,12 +6,12 @@ use serde_json::json;
 
 use provledger::hash::Domain;
 use provledger::record::{
-    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, Environment, Evidence, Execution, ImpactFlags,
+    AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, EntryRef, Environment, Evidence, Execution, ImpactFlags,
     KeyEnrollment, Proposal, Record, Review, TokenUsage, Verdict,
 };
 use provledger::{Digest, Draft, Ledger, PrincipalType, Role, SigningKey, Timestamp};
 
-use super::{record, Cast, Steps, AGENT_ID, APPROVER_ID, OPERATOR_ID, REQUESTER_ID, REVIEWER_ID};
+use super::{record, Cast, Steps, AGENT_ID, APPROVER_ID, GRANTS_CLASS, OPERATOR_ID, REQUESTER_ID, REVIEWER_ID};
 use crate::error::CliError;
 use crate::records;
 
@@ -34,8 +34,8 @@ pub fn append_decision(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Resul
     enroll_cast(ledger, cast, steps)?;
     let ticket_seq = append_ticket(ledger, steps)?;
     let (ai, output_digest) = append_ai_output(ledger, cast, steps)?;
-    let (p_seq, proposal) = append_proposal(ledger, cast, ai, output_digest, steps)?;
-    append_review(ledger, cast, (ai, output_digest), steps)?;
+    let (p_seq, proposal, evidence) = append_proposal(ledger, cast, ai, output_digest, steps)?;
+    append_review(ledger, cast, (p_seq, proposal), &evidence, steps)?;
     let (approval_seq, approval) = append_approval(ledger, cast, (p_seq, proposal), steps)?;
     append_execution(ledger, (proposal, approval), steps)?;
     Ok(Story {
@@ -111,8 +111,13 @@ fn enroll_cast(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(), Cl
         );
         governance(ledger, &rec, None, &what, steps)?;
     }
-    Steps::detail("bootstrap: no approver existed before these enrollments, so they need no approval;")?;
-    Steps::detail("from now on, granting the admin or approver role needs an approved permission-change proposal")
+    Steps::detail(
+        "bootstrap: until the first approver was enrolled, no governance change could be approved, so these",
+    )?;
+    Steps::detail(
+        "needed no approval; from now on every policy update and every admin, approver or AI production grant",
+    )?;
+    Steps::detail("needs an approved proposal, and revoking approvers never reopens the bootstrap")
 }
 
 /// The JSON name of an enum value (`software_agent`, `ai_agent`, `production`…).
@@ -138,7 +143,7 @@ fn append_ticket(ledger: &Ledger, steps: &mut Steps) -> Result<u64, CliError> {
 
 /// The AI assistant's draft of the permission change, described with OpenTelemetry `GenAI`
 /// attribute names, committed by digests, and co-signed by the agent's own key.
-fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(Digest, Digest), CliError> {
+fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(EntryRef, Digest), CliError> {
     let output_digest = Domain::Payload.hash_parts(&[
         b"provledger demo output",
         b"grant refund-issuer (max 500 EUR) to support-tier2",
@@ -165,17 +170,17 @@ fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(
         }),
     });
     let what = format!("AI output: {AGENT_ID} (gen_ai.provider.name=openai, gen_ai.request.model=gpt-4o) drafts the permission change; co-signed by the agent");
-    let (_, hash) = governance(ledger, &rec, Some(&cast.agent), &what, steps)?;
-    Ok((hash, output_digest))
+    let (seq, hash) = governance(ledger, &rec, Some(&cast.agent), &what, steps)?;
+    Ok((EntryRef { seq, hash }, output_digest))
 }
 
 fn append_proposal(
     ledger: &Ledger,
     cast: &Cast,
-    ai: Digest,
+    ai: EntryRef,
     output_digest: Digest,
     steps: &mut Steps,
-) -> Result<(u64, Digest), CliError> {
+) -> Result<(u64, Digest, Vec<Digest>), CliError> {
     let evidence = vec![
         Evidence {
             name: "SUP-2291".into(),
@@ -190,8 +195,11 @@ fn append_proposal(
             description: "the change as the assistant drafted it".into(),
         },
     ];
+    let digests = evidence.iter().map(|e| e.digest).collect();
     let rec = Record::Proposal(Proposal {
         action: "grant role refund-issuer (max 500 EUR per refund) to group support-tier2 in payments-prod".into(),
+        action_type: "permission.grant.role".into(),
+        attributes: std::collections::BTreeMap::new(),
         boundary: DecisionBoundary::HumanApprovalRequired,
         autonomy: Autonomy::Assistance,
         environment: Environment::Production,
@@ -204,23 +212,30 @@ fn append_proposal(
         rationale: "tier-2 support resolves refund tickets without escalation".into(),
         ai_outputs: vec![ai],
     });
-    let what = format!("proposal by {REQUESTER_ID}: production permission change, human_approval_required, autonomy=assistance, citing the AI output and 2 pieces of evidence");
-    governance(ledger, &rec, Some(&cast.requester), &what, steps)
+    let what = format!("proposal by {REQUESTER_ID}: action type permission.grant.role in production, human_approval_required, autonomy=assistance, citing the AI output (entry {}) and 2 pieces of evidence", ai.seq);
+    let (seq, hash) = governance(ledger, &rec, Some(&cast.requester), &what, steps)?;
+    Steps::detail(&format!(
+        "class '{GRANTS_CLASS}' applies: a person must review the evidence before anyone approves"
+    ))?;
+    Ok((seq, hash, digests))
 }
 
 fn append_review(
     ledger: &Ledger,
     cast: &Cast,
-    (ai, output_digest): (Digest, Digest),
+    (p_seq, proposal): (u64, Digest),
+    evidence: &[Digest],
     steps: &mut Steps,
 ) -> Result<(), CliError> {
     let rec = Record::Review(Review {
-        subject: ai,
+        subject: proposal,
         verdict: Verdict::Endorse,
-        digests: vec![output_digest],
+        digests: evidence.to_vec(),
         comment: "scope limited to refunds up to 500 EUR; matches least privilege".into(),
     });
-    let what = format!("review by {REVIEWER_ID} of the AI output's exact digest: endorse");
+    let what = format!(
+        "review by {REVIEWER_ID} of proposal {p_seq}, naming the exact digests of its evidence (the ticket and the AI draft): endorse"
+    );
     governance(ledger, &rec, Some(&cast.reviewer), &what, steps).map(drop)
 }
 
