@@ -301,6 +301,11 @@ pub fn std_layout(dir: &Path) -> Vec<Segment> {
     layout_from(files)
 }
 
+/// Length of the newest segment file of a ledger on a simulated disk.
+pub fn newest_segment_len(disk: &SimBackend, dir: &Path) -> usize {
+    sim_layout(disk, dir).last().map_or(0, |s| s.bytes.len())
+}
+
 /// Entry hashes of the entries a reader counts (each segment's frames up to its last seal),
 /// in ledger order.
 pub fn entry_hashes(segments: &[Segment]) -> Vec<Digest> {
