@@ -851,7 +851,7 @@ mod tests {
         let mut g = fields();
         g.content_type = "a b".into();
         assert!(g.encode_record(None, &[]).is_err());
-        g.content_type = "x".repeat(256);
+        g.content_type = "x".repeat(256).into();
         assert!(g.encode_record(None, &[]).is_err());
         let many = vec![sig(1); 17];
         assert!(fields().encode_record(None, &many).is_err());

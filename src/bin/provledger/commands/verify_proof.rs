@@ -215,19 +215,19 @@ mod tests {
 
     #[test]
     fn the_kind_is_told_by_its_marker_field_and_ambiguity_is_malformed() {
-        let o = check(br#"{"leaf_index":1,"old_size":2}"#, &key());
+        let o = check(br#"{"leaf_index":1,"old_size":2}"#, &key(), None);
         assert_eq!((o.kind, o.exit_code()), (None, EXIT_USAGE));
-        let o = check(br#"{"leaf_index":1}"#, &key());
+        let o = check(br#"{"leaf_index":1}"#, &key(), None);
         assert_eq!(o.kind, Some(Kind::Inclusion));
-        assert!(matches!(&o.result, Err(ProofCheckError::Malformed(m)) if m.contains("missing field `tree_size`")));
-        let o = check(br#"{"old_size":1,"surprise":0}"#, &key());
+        assert!(matches!(&o.result, Err(ProofCheckError::Malformed(m)) if m.contains("missing field `version`")));
+        let o = check(br#"{"old_size":1,"surprise":0}"#, &key(), None);
         assert_eq!(o.kind, Some(Kind::Consistency));
         assert!(matches!(&o.result, Err(ProofCheckError::Malformed(m)) if m.contains("unknown field `surprise`")));
     }
 
     #[test]
     fn json_verdict_shape() {
-        let o = check(b"{}", &key());
+        let o = check(b"{}", &key(), None);
         let v = outcome_json(&o);
         assert_eq!((v["ok"].clone(), v["kind"].clone()), (Value::Bool(false), Value::Null));
         assert!(v["error"].as_str().is_some_and(|e| e.starts_with("malformed proof")));
