@@ -19,7 +19,6 @@ use common::{
     MIN_SEGMENT,
 };
 use provledger::record::Policy;
-use provledger::storage::SimBackend;
 use provledger::{
     verify, AppendError, DraftError, Durability, Genesis, KeyError, Ledger, LedgerReader, OpenError, Options,
     PrincipalType, Receipt, Role, Signer, SigningKey, StorageError, SyncError, TrustAnchorKey, VerifyingKey,
@@ -446,7 +445,7 @@ fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
 /// durable survive a power loss; and the reopened ledger gives durable receipts again.
 #[test]
 fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let opts = || sim_opts(&disk, Durability::Synced, MIN_SEGMENT);
     let ledger = Arc::new(Ledger::create(sim_dir(), key(1), "sync", opts()).unwrap());
     let producers: Vec<_> = (0..4u64)

@@ -8,10 +8,8 @@ use std::path::Path;
 
 use common::{big_draft, newest_segment_len, power_loss, power_loss_idle, process_crash, set_write_budget, sim_opts};
 use provledger::storage::index::INDEX_HEADER_LEN;
-use provledger::storage::{Backend, SimBackend};
-use provledger::{
-    rebuild_derived, verify_with, Draft, Durability, Ledger, LedgerReader, Options, SigningKey, TrustAnchor,
-};
+use provledger::storage::SimBackend;
+use provledger::{rebuild_derived, Draft, Durability, Ledger, Options, SigningKey, TrustAnchor};
 
 fn key() -> SigningKey {
     SigningKey::from_seed(&[31; 32])
@@ -33,7 +31,7 @@ fn event(i: u64) -> Draft {
 const DIR: &str = "/ledger";
 
 fn assert_verifies(disk: &SimBackend) -> provledger::VerifyReport {
-    let r = verify_with(disk, Path::new(DIR), &anchor()).unwrap();
+    let r = common::sim_verify(disk, Path::new(DIR), &anchor());
     assert!(r.is_ok(), "{:?}", r.failure);
     r
 }
@@ -43,7 +41,7 @@ fn assert_verifies(disk: &SimBackend) -> provledger::VerifyReport {
 /// close syncs, so the unsynced bytes are left by a process that dies.)
 #[test]
 fn fuzz_f1_open_syncs_before_claiming_entries_durable() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let dir = Path::new(DIR);
     let l = Ledger::create(dir, key(), "f1", sim(&disk, Durability::Buffered)).unwrap();
     l.append_batch((0..20).map(event).collect()).unwrap();
@@ -63,7 +61,7 @@ fn fuzz_f1_open_syncs_before_claiming_entries_durable() {
 fn fuzz_f2_a_full_disk_during_erasure_does_not_brick_the_ledger() {
     let mut outcomes = [false; 2];
     for budget in 0..900u64 {
-        let disk = SimBackend::new();
+        let disk = common::new_disk();
         let dir = Path::new(DIR);
         let l = Ledger::create(dir, key(), "f2", sim(&disk, Durability::Synced)).unwrap();
         let target = l.append(Draft::application("text/plain", vec![b'p'; 300])).unwrap();
@@ -166,7 +164,7 @@ fn fuzz_f3_damage_to_a_frontier_node_is_rebuilt_before_signing() {
 #[test]
 fn fuzz_f4_a_damaged_index_slot_does_not_break_open_or_the_reader() {
     for (slot, value) in [(0usize, 0x7fff_ffffu32), (1, 100)] {
-        let disk = SimBackend::new();
+        let disk = common::new_disk();
         let dir = Path::new(DIR);
         let l = Ledger::create(dir, key(), "f4", sim(&disk, Durability::Buffered)).unwrap();
         // Two segments of a few entries: the first one full, sealed.
@@ -184,8 +182,7 @@ fn fuzz_f4_a_damaged_index_slot_does_not_break_open_or_the_reader() {
             common::put_file(&disk, &seg.idx_path, idx);
         }
         for level in ["00", "02"] {
-            disk.remove_file(&dir.join(format!("tree/level-{level}.hashes")))
-                .unwrap();
+            common::remove(&disk, &dir.join(format!("tree/level-{level}.hashes")));
         }
         // Rebuilding the tree streams every entry, from entry 0 on.
         let l =
@@ -193,7 +190,7 @@ fn fuzz_f4_a_damaged_index_slot_does_not_break_open_or_the_reader() {
         assert_eq!(l.recovery().tree_replayed, 15, "slot {slot}");
         l.append(event(99)).unwrap();
         l.close().unwrap();
-        let r = LedgerReader::open_with(std::sync::Arc::new(disk.clone()), dir).unwrap();
+        let r = common::sim_reader(&disk, dir);
         for seq in [0, 1, layout[1].first_seq, layout[1].first_seq + 1] {
             assert_eq!(
                 r.get(seq).unwrap().entry.seq.0,
@@ -201,8 +198,7 @@ fn fuzz_f4_a_damaged_index_slot_does_not_break_open_or_the_reader() {
                 "slot {slot}: found by scanning instead"
             );
         }
-        let f = verify_with(&disk, dir, &anchor())
-            .unwrap()
+        let f = common::sim_verify(&disk, dir, &anchor())
             .failure
             .expect("the sealed index is damaged");
         assert_eq!((f.check, f.seq), (provledger::Check::Index, Some(slot as u64)), "{f}");
@@ -215,7 +211,7 @@ fn fuzz_f4_a_damaged_index_slot_does_not_break_open_or_the_reader() {
 /// rotation fail ("already exists") and poisoned the writer.
 #[test]
 fn fuzz_f5_a_stray_index_file_does_not_block_rotation() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let dir = Path::new(DIR);
     drop(Ledger::create(dir, key(), "f5", sim(&disk, Durability::Synced)).unwrap());
     for seq in 1..=12u64 {
@@ -237,7 +233,7 @@ fn fuzz_f5_a_stray_index_file_does_not_block_rotation() {
 /// loss brought back a node of a lost entry and an honest ledger failed `verify`.
 #[test]
 fn fuzz_f6_tree_files_never_outlive_the_entries_they_hash() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let dir = Path::new(DIR);
     drop(Ledger::create(dir, key(), "f6", sim(&disk, Durability::Buffered)).unwrap());
     for round in 0..12u64 {
@@ -254,7 +250,7 @@ fn fuzz_f6_tree_files_never_outlive_the_entries_they_hash() {
         }
         drop(Ledger::open(dir, key(), sim(&disk, Durability::Buffered)).unwrap());
         power_loss_idle(&disk);
-        let report = verify_with(&disk, dir, &anchor()).unwrap();
+        let report = common::sim_verify(&disk, dir, &anchor());
         assert!(report.is_ok(), "round {round}: {:?}", report.failure);
     }
 }
@@ -266,7 +262,7 @@ fn fuzz_f6_tree_files_never_outlive_the_entries_they_hash() {
 fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
     // The target fills the first segment, so that the redaction entry starts a new one.
     let target_len = {
-        let disk = SimBackend::new();
+        let disk = common::new_disk();
         drop(Ledger::create(Path::new(DIR), key(), "f7", sim(&disk, Durability::Synced)).unwrap());
         common::MIN_SEGMENT as usize - newest_segment_len(&disk, Path::new(DIR)) - 296 - 100
     };
@@ -274,7 +270,7 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
     let mut budgets: Vec<u64> = (0..1200).step_by(5).collect();
     budgets.extend((1200..target_len as u64 + 3000).step_by(40_003));
     for budget in budgets {
-        let disk = SimBackend::new();
+        let disk = common::new_disk();
         let dir = Path::new(DIR);
         let l = Ledger::create(dir, key(), "f7", sim(&disk, Durability::Synced)).unwrap();
         let target = l
@@ -308,7 +304,7 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
 /// loss removed the file with them.
 #[test]
 fn fuzz_f8_entries_in_an_adopted_segment_are_durable_when_reported() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let dir = Path::new(DIR);
     let ledger = Ledger::create(dir, key(), "f8", sim(&disk, Durability::Synced)).unwrap();
     ledger.append(big_draft(0, 700_000)).unwrap();

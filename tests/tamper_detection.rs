@@ -30,14 +30,14 @@ use common::{
 use provledger::record::Policy;
 use provledger::storage::index::INDEX_HEADER_LEN;
 use provledger::storage::segment::SEGMENT_HEADER_LEN;
-use provledger::storage::{Backend, SimBackend};
+use provledger::storage::SimBackend;
 use provledger::{
-    verify_with, Check, Durability, Failure, Genesis, Ledger, LedgerReader, OpenError, PrincipalType, Role,
-    TrustAnchor, TrustAnchorKey, VerifyReport,
+    Check, Durability, Failure, Genesis, Ledger, OpenError, PrincipalType, Role, TrustAnchor, TrustAnchorKey,
+    VerifyReport,
 };
 
 fn verify(disk: &SimBackend) -> VerifyReport {
-    verify_with(disk, &sim_dir(), &anchor(&key(1))).expect("verify runs")
+    common::sim_verify(disk, &sim_dir(), &anchor(&key(1)))
 }
 
 /// Writes `bytes` to `path`, verifies, restores `orig`, and returns the report.
@@ -63,7 +63,7 @@ const REDACTION: u64 = 6;
 /// redaction of 1; 7–9 a batch without position signatures, 8 co-signed by the reviewer; a
 /// checkpoint of all 10.
 fn sweep_ledger() -> (SimBackend, Snapshot, Segment) {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let genesis = Genesis {
         name: "sweep".into(),
         anchors: vec![
@@ -464,13 +464,12 @@ fn every_bit_flip_in_the_index_is_detected() {
 #[test]
 fn trust_anchor_must_match() {
     let (disk, _, _) = sweep_ledger();
-    let genesis = LedgerReader::open_with(std::sync::Arc::new(disk.clone()), &sim_dir())
-        .expect("reader")
+    let genesis = common::sim_reader(&disk, &sim_dir())
         .get(0)
         .expect("genesis")
         .entry
         .hash;
-    let check = |a: &TrustAnchor| verify_with(&disk, &sim_dir(), a).expect("verify");
+    let check = |a: &TrustAnchor| common::sim_verify(&disk, &sim_dir(), a);
     let r = check(&TrustAnchor::GenesisHash(genesis));
     assert!(r.is_ok() && r.entries == SWEEP_LAST + 1, "{:?}", r.failure);
     let mut wrong = genesis.to_bytes();
@@ -588,7 +587,7 @@ fn cutting_the_last_writes_is_caught_by_the_checkpoint() {
 /// The four-segment ledger of equal large entries for segment-level attacks: 0 genesis, then
 /// 1–3, 4–6, 7–9 and 10 in segments of three (each appended on its own, so each sealed).
 fn structural_ledger(k: u8) -> (SimBackend, Snapshot, Vec<Segment>) {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let l = Ledger::create(
         sim_dir(),
         key(k),
@@ -714,8 +713,8 @@ fn removed_reordered_duplicated_or_spliced_segments_fail_the_chain() {
     };
     // A middle segment removed (with its index).
     let r = run(&|d| {
-        d.remove_file(&segs[1].path).expect("rm");
-        d.remove_file(&segs[1].idx_path).expect("rm");
+        common::remove(&d, &segs[1].path);
+        common::remove(&d, &segs[1].idx_path);
     });
     let f = failure(&r);
     assert_eq!((f.seq, f.check), (Some(4), Chain), "{f}");
@@ -839,7 +838,7 @@ fn a_sealed_index_truncated_extended_or_missing_is_detected() {
     let long = [&idx[..], &idx[idx.len() - 4..]].concat();
     let r = verify_with_file(&disk, &sealed.idx_path, long, &idx);
     assert_eq!(failure(&r).check, Check::Index, "{}", failure(&r));
-    disk.remove_file(&sealed.idx_path).expect("rm");
+    common::remove(&disk, &sealed.idx_path);
     let r = verify(&disk);
     assert_eq!(
         (failure(&r).check, failure(&r).seq),
