@@ -713,8 +713,8 @@ fn removed_reordered_duplicated_or_spliced_segments_fail_the_chain() {
     };
     // A middle segment removed (with its index).
     let r = run(&|d| {
-        common::remove(&d, &segs[1].path);
-        common::remove(&d, &segs[1].idx_path);
+        common::remove(d, &segs[1].path);
+        common::remove(d, &segs[1].idx_path);
     });
     let f = failure(&r);
     assert_eq!((f.seq, f.check), (Some(4), Chain), "{f}");
