@@ -472,7 +472,11 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(20));
+    // Let the producers get some entries durable first.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ledger.durable_len() < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     set_fail_sync(&disk, true);
     let results: Vec<Vec<Result<Receipt, AppendError>>> = producers.into_iter().map(|p| p.join().unwrap()).collect();
     let failed_at = ledger.durable_len();
