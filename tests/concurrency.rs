@@ -19,7 +19,6 @@ use common::{
     MIN_SEGMENT,
 };
 use provledger::record::Policy;
-use provledger::storage::SimBackend;
 use provledger::{
     verify, AppendError, DraftError, Durability, Genesis, KeyError, Ledger, LedgerReader, OpenError, Options,
     PrincipalType, Receipt, Role, Signer, SigningKey, StorageError, SyncError, TrustAnchorKey, VerifyingKey,
@@ -446,7 +445,7 @@ fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
 /// durable survive a power loss; and the reopened ledger gives durable receipts again.
 #[test]
 fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let opts = || sim_opts(&disk, Durability::Synced, MIN_SEGMENT);
     let ledger = Arc::new(Ledger::create(sim_dir(), key(1), "sync", opts()).unwrap());
     let producers: Vec<_> = (0..4u64)
@@ -473,7 +472,11 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(20));
+    // Let the producers get some entries durable first.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ledger.durable_len() < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     set_fail_sync(&disk, true);
     let results: Vec<Vec<Result<Receipt, AppendError>>> = producers.into_iter().map(|p| p.join().unwrap()).collect();
     let failed_at = ledger.durable_len();

@@ -21,10 +21,9 @@ use common::{
 };
 use provledger::storage::index::INDEX_HEADER_LEN;
 use provledger::storage::segment::MAX_TORN;
-use provledger::storage::{Backend, SimBackend};
+use provledger::storage::SimBackend;
 use provledger::{
-    rebuild_derived, verify_with, AppendError, Check, Digest, Durability, Ledger, OpenError, Receipt, StorageError,
-    SyncError,
+    rebuild_derived, AppendError, Check, Digest, Durability, Ledger, OpenError, Receipt, StorageError, SyncError,
 };
 
 const MODES: [Durability; 2] = [Durability::Synced, Durability::Buffered];
@@ -38,7 +37,7 @@ fn newest(disk: &SimBackend) -> Segment {
 }
 
 fn verify(disk: &SimBackend) -> provledger::VerifyReport {
-    verify_with(disk, &sim_dir(), &common::anchor(&key(1))).expect("verify runs")
+    common::sim_verify(disk, &sim_dir(), &common::anchor(&key(1)))
 }
 
 /// Appends one entry that fills the active segment but for about `room` bytes.
@@ -57,7 +56,7 @@ fn fill_segment(disk: &SimBackend, ledger: &Ledger, room: usize) -> Receipt {
 /// write, one seal at its end) and a single append. Returns the disk, a snapshot of it, and
 /// every entry's chain value (`chains[seq]`).
 fn base_ledger(two_segments: bool) -> (SimBackend, Snapshot, Vec<Digest>) {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let l = Ledger::create(
         sim_dir(),
         key(1),
@@ -166,7 +165,7 @@ fn a_torn_tail_is_cut_back_to_the_last_seal() {
 /// disk keeps exactly the synced writes (each ends with a seal), nothing torn.
 #[test]
 fn buffered_keeps_what_sync_reported() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let k = key(1);
     let ledger = Ledger::create(
         sim_dir(),
@@ -208,7 +207,7 @@ fn buffered_keeps_what_sync_reported() {
 #[test]
 fn durable_receipts_survive_power_loss_after_every_call() {
     for mode in MODES {
-        let disk = SimBackend::new();
+        let disk = common::new_disk();
         let k = key(1);
         let ledger = Ledger::create(sim_dir(), k.clone(), "pl", sim_opts(&disk, mode, MIN_SEGMENT)).expect("create");
         let mut durable: Vec<Receipt> = Vec::new();
@@ -408,7 +407,7 @@ fn disk_full_at_any_byte_then_a_crash_keeps_every_durable_receipt() {
 /// segment whose header never completed, keeps every entry that was durable, and verifies.
 #[test]
 fn a_batch_cut_at_any_byte_including_during_rotation_recovers() {
-    let disk = SimBackend::new();
+    let disk = common::new_disk();
     let l = Ledger::create(
         sim_dir(),
         key(1),
@@ -530,7 +529,7 @@ fn damage_before_the_tail_is_reported_and_never_cut() {
                 damaged[at] ^= 0x04;
                 put_file(&d, &seg.path, damaged);
                 if delete_index {
-                    d.remove_file(&newest_idx).expect("rm idx");
+                    common::remove(&d, &newest_idx);
                 }
                 let before: Vec<_> = sim_layout(&d, &sim_dir()).into_iter().map(|s| s.bytes).collect();
                 let opened = match open(&d, Durability::Synced) {
@@ -728,7 +727,7 @@ fn reopen_with_index(snap: &Snapshot, idx: &Path, bytes: Option<Vec<u8>>) -> (Si
     let d = restore(snap);
     match bytes {
         Some(b) => put_file(&d, idx, b),
-        None => d.remove_file(idx).expect("rm idx"),
+        None => common::remove(&d, idx),
     }
     let l = open(&d, Durability::Synced).expect("reopen");
     let rebuilt = l.recovery().index_rebuilt;
@@ -790,7 +789,7 @@ fn a_lost_index_of_a_sealed_segment_is_reported_and_rebuilt_by_repair() {
         let d = restore(&snap);
         match bytes {
             Some(b) => put_file(&d, &sealed.idx_path, b),
-            None => d.remove_file(&sealed.idx_path).expect("rm idx"),
+            None => common::remove(&d, &sealed.idx_path),
         }
         let f = verify(&d).failure.expect("a damaged index is reported");
         assert_eq!((f.check, f.seq), (Check::Index, Some(sealed.first_seq)), "{f}");
@@ -863,7 +862,7 @@ fn a_zero_filled_tail_is_a_torn_tail_up_to_max_torn() {
 #[test]
 fn a_crash_during_create_never_leaves_a_ledger_without_genesis() {
     let total = {
-        let d = SimBackend::new();
+        let d = common::new_disk();
         let l = Ledger::create(sim_dir(), key(1), "c", sim_opts(&d, Durability::Synced, MIN_SEGMENT)).expect("create");
         l.close().unwrap();
         common::disk_bytes(&d)
@@ -871,7 +870,7 @@ fn a_crash_during_create_never_leaves_a_ledger_without_genesis() {
     for budget in 0..=total {
         for lose_power in [false, true] {
             let what = format!("budget {budget}, power loss {lose_power}");
-            let d = SimBackend::new();
+            let d = common::new_disk();
             set_write_budget(&d, Some(budget as u64));
             let created = Ledger::create(sim_dir(), key(1), "c", sim_opts(&d, Durability::Synced, MIN_SEGMENT));
             let created_ok = created.is_ok();

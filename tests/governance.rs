@@ -413,7 +413,7 @@ fn erasure_destroys_the_bytes_and_the_ledger_still_verifies() {
 
 #[test]
 fn erasure_without_an_authorised_redaction_fails() {
-    let mut w = world();
+    let w = world();
     let app = w
         .ledger
         .append(Draft::application("text/plain", b"secret".to_vec()))
@@ -426,11 +426,17 @@ fn erasure_without_an_authorised_redaction_fails() {
     let e = reader.get(seq(&app)).unwrap();
     let mut bytes = std::fs::read(&e.file).unwrap();
     let off = usize::try_from(e.offset).unwrap();
-    let entry_len = u32::from_le_bytes(bytes[off..off + 4].try_into().unwrap()) as usize;
+    // docs/FORMAT.md §7.3: entry_len u16 at 0, flags at 2, section_len u32 at 4; the frame
+    // checksum covers the record, the section and the seal, and is recomputed here.
+    let entry_len = usize::from(u16::from_le_bytes(bytes[off..off + 2].try_into().unwrap()));
     let section_len = u32::from_le_bytes(bytes[off + 4..off + 8].try_into().unwrap()) as usize;
-    let s = off + 12 + entry_len + 4;
-    let erased = provledger::storage::frame::erased_section(section_len - 33);
+    let sealed = bytes[off + 2] & 1 == 1;
+    let s = off + 12 + entry_len;
+    let erased = provledger::storage::frame::erased_section(&e.entry.commitment, section_len - 33);
     bytes[s..s + erased.len()].copy_from_slice(&erased);
+    let end = s + section_len + if sealed { 112 } else { 0 };
+    let c = provledger::storage::frame::frame_crc(&[&bytes[off + 12..end]]);
+    bytes[end..end + 4].copy_from_slice(&c.to_le_bytes());
     std::fs::write(&e.file, &bytes).unwrap();
     let f = w.report().failure.expect("unexplained erasure");
     assert_eq!((f.check, f.seq), (Check::Redaction, Some(seq(&app))));
@@ -442,16 +448,13 @@ fn a_redaction_by_a_non_admin_fails() {
     let req = w.req.clone();
     drop(w.ledger);
     // The requester's service appends and redacts with its own key: no admin signature.
-    let mut l = Ledger::open(w.dir.path(), &req, Options::default()).unwrap();
+    let l = Ledger::open(w.dir.path(), &req, Options::default()).unwrap();
     let app = l.append(Draft::application("text/plain", b"x".to_vec())).unwrap();
     let err = l.redact(seq(&app), "no authority").unwrap_err();
     assert!(err.to_string().contains("would not verify"), "{err}");
     drop(l);
-    let opts = Options {
-        check_signers: false,
-        ..Options::default()
-    };
-    let mut l = Ledger::open(w.dir.path(), &req, opts).unwrap();
+    let opts = Options::default().check_signers(false);
+    let l = Ledger::open(w.dir.path(), &req, opts).unwrap();
     let red = l.redact(seq(&app), "no authority").unwrap();
     drop(l);
     let anchor = TrustAnchor::PublicKey(w.op.verifying_key());
@@ -475,11 +478,8 @@ fn a_crash_during_erasure_is_finished_on_open() {
     for budget in (0..1600).step_by(11) {
         let disk = SimBackend::new();
         let backend: Arc<dyn Backend> = Arc::new(disk.clone());
-        let opts = Options {
-            backend,
-            ..Options::default()
-        };
-        let mut l = Ledger::create(dir, &op, "x", opts.clone()).unwrap();
+        let opts = Options::default().backend(backend);
+        let l = Ledger::create(dir, &op, "x", opts.clone()).unwrap();
         let app = l.append(Draft::application("text/plain", email.to_vec())).unwrap();
         disk.set_write_budget(Some(budget));
         let res = l.redact(seq(&app), "request 88");
@@ -554,7 +554,7 @@ fn checkpoints_by_a_later_enrolled_operator_and_incremental_policy_state() {
     } = w;
     drop(ledger);
     // The second operator takes over appending and checkpointing.
-    let mut l = Ledger::open(dir.path(), &op2, Options::default()).unwrap();
+    let l = Ledger::open(dir.path(), &op2, Options::default()).unwrap();
     let a = l
         .append(Draft::record(&approval(&p)).unwrap().cosigned_by(&appr))
         .unwrap();

@@ -286,7 +286,7 @@ fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() 
     let (op, req) = (w.op.clone(), w.req.clone());
     w.close();
     // A requester's service appending a policy update: no admin signature.
-    let mut l = writer(w.dir.path(), &req, true);
+    let l = writer(w.dir.path(), &req, true);
     let err = l.append(draft(&lax(), &[], &[])).unwrap_err().to_string();
     assert!(err.contains("would not verify") && err.contains("role admin"), "{err}");
     // An approval by an unenrolled key, by a role-less key.
@@ -304,7 +304,7 @@ fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() 
     );
     drop(l);
     // Through a raw writer, the same entry is appended, and verify fails it (check `key`).
-    let mut l = writer(w.dir.path(), &req, false);
+    let l = writer(w.dir.path(), &req, false);
     let bad = l.append(draft(&lax(), &[], &[])).unwrap();
     drop(l);
     let f = report_of(w.dir.path(), &op, false, None)

@@ -381,7 +381,7 @@ mod catalogue {
     /// Builds the example ledger (cast, then `steps`) and verifies it with the policy on.
     pub fn run(steps: &[Step]) -> Vec<Violation> {
         let svc = key("svc");
-        let (dir, mut ledger) = ledger_from(&genesis(), &svc);
+        let (dir, ledger) = ledger_from(&genesis(), &svc);
         let mut hashes = vec![ledger.head()];
         let setup: Vec<(Vec<&str>, String)> = enrolled().iter().map(|m| (vec![], enrollment_line(m))).collect();
         let all = setup

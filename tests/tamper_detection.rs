@@ -1,67 +1,171 @@
 //! Guarantee 1 (DESIGN.md §1): changing, removing, reordering or inserting any byte of any
 //! entry, signature or index is detected by `verify`, which names the entry sequence number and
-//! the check that failed.
+//! the check that failed (docs/FORMAT.md §9).
 //!
-//! The ledgers here are tiny (1–2 KiB segments) so that every byte can be attacked one by one.
+//! What catches what in format v2:
+//! * a flipped bit anywhere in a frame: its checksum (`format`), at that frame;
+//! * a change whose checksums were recomputed (what an attacker who knows the format does):
+//!   for a position-signed entry, its position signature (`chain`), since the entry hash covers
+//!   the statement, the payload commitment and who signed; for an unsigned (high-volume) entry,
+//!   the stored Merkle tree (`tree`) or, without tree files, the checkpoint covering it
+//!   (`checkpoint`); co-signatures (`signature`), signer ids (`key`), field bounds (`format`);
+//! * seals carry no meaning for verifiers (docs/FORMAT.md §7.5): changing one is not a
+//!   tampering with the ledger, and the writer, which can no longer recognise it as its own,
+//!   verifies the whole ledger before it extends it;
+//! * moved, removed, duplicated or spliced entries and segments: `chain`.
+//!
+//! The byte sweeps run on a one-segment ledger of every shape of entry on the simulated disk
+//! (segments are at least 1 MiB, too big to sweep byte by byte); the segment-level attacks run
+//! on a four-segment ledger of large entries.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{anchor, draft, fix_frame_crcs, key, std_layout, std_ledger, Segment};
-use provledger::encoding::crc;
+use common::{
+    anchor, big_draft, draft, file, fix_frame_crcs, fix_segment_header_crc, key, put_file, record_fields, restore,
+    sim_dir, sim_layout, sim_opts, snapshot, std_ledger, Frame, Segment, Snapshot, MIN_SEGMENT,
+};
+use provledger::record::Policy;
 use provledger::storage::index::INDEX_HEADER_LEN;
 use provledger::storage::segment::SEGMENT_HEADER_LEN;
-use provledger::{verify, Check, Durability, Failure, Ledger, SigningKey, TrustAnchor, VerifyReport};
+use provledger::storage::SimBackend;
+use provledger::{
+    Check, Durability, Failure, Genesis, Ledger, OpenError, PrincipalType, Role, TrustAnchor, TrustAnchorKey,
+    VerifyReport,
+};
 
-/// Segment size of the byte-sweep ledgers: three frames per segment.
-const SMALL_SEGMENT: u64 = 1024;
-/// Segment size of the structural-attack ledgers.
-const SEGMENT: u64 = 2048;
+fn verify(disk: &SimBackend) -> VerifyReport {
+    common::sim_verify(disk, &sim_dir(), &anchor(&key(1)))
+}
+
+/// Writes `bytes` to `path`, verifies, restores `orig`, and returns the report.
+fn verify_with_file(disk: &SimBackend, path: &Path, bytes: Vec<u8>, orig: &[u8]) -> VerifyReport {
+    put_file(disk, path, bytes);
+    let r = verify(disk);
+    put_file(disk, path, orig.to_vec());
+    r
+}
 
 fn failure(r: &VerifyReport) -> &Failure {
     r.failure.as_ref().expect("a failure")
 }
 
-/// A ledger of genesis + 6 entries in three segments, and its parsed layout.
-fn sweep_ledger() -> (tempfile::TempDir, SigningKey, Vec<Segment>) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let k = key(1);
-    std_ledger(tmp.path(), &k, 6, SMALL_SEGMENT);
-    let segs = std_layout(tmp.path());
-    assert!(segs.len() >= 2, "want several segments, got {}", segs.len());
-    assert_eq!(segs.iter().map(|s| s.frames.len()).sum::<usize>(), 7);
-    let r = verify(tmp.path(), &anchor(&k)).expect("verify");
-    assert!(r.is_ok() && r.entries == 7, "{r:?}");
-    (tmp, k, segs)
+/// Sequence number of the last entry of the sweep ledger (its checkpoint covers all).
+const SWEEP_LAST: u64 = 9;
+/// The entry of the sweep ledger whose payload is erased, and the redaction that erased it.
+const REDACTED: u64 = 1;
+const REDACTION: u64 = 6;
+
+/// The sweep ledger, one segment: 0 genesis (operator `key(1)`, reviewer `key(2)`); 1 an
+/// application entry, later erased; 2 one co-signed by the reviewer; 3–5 a batch; 6 the
+/// redaction of 1; 7–9 a batch without position signatures, 8 co-signed by the reviewer; a
+/// checkpoint of all 10.
+fn sweep_ledger() -> (SimBackend, Snapshot, Segment) {
+    let disk = common::new_disk();
+    let genesis = Genesis {
+        name: "sweep".into(),
+        anchors: vec![
+            TrustAnchorKey::operator(&key(1).verifying_key(), "operator"),
+            TrustAnchorKey {
+                public_key: key(2).verifying_key().to_bytes(),
+                principal_id: "reviewer".into(),
+                principal_type: PrincipalType::Person,
+                roles: vec![Role::Reviewer],
+            },
+        ],
+        policy: Policy::default(),
+    };
+    let opts = sim_opts(&disk, Durability::Synced, MIN_SEGMENT);
+    let l = Ledger::create_with_genesis(sim_dir(), key(1), &genesis, opts).expect("create");
+    let personal = l.append(draft(1)).expect("append");
+    l.append(draft(2).cosigned_by(key(2))).expect("co-signed");
+    l.append_batch((3..6).map(draft).collect()).expect("batch");
+    l.redact(personal.seq.0, "erasure request").expect("redact");
+    let unsigned = (7..10)
+        .map(|i| draft(i).without_position_signature())
+        .map(|d| {
+            if d.payload().starts_with(b"entry 00000008") {
+                d.cosigned_by(key(2))
+            } else {
+                d
+            }
+        })
+        .collect();
+    l.append_batch(unsigned).expect("unsigned batch");
+    assert_eq!(l.checkpoint().expect("checkpoint").tree_size, SWEEP_LAST + 1);
+    l.close().expect("close");
+    let segs = sim_layout(&disk, &sim_dir());
+    assert_eq!(segs.len(), 1);
+    let seg = segs.into_iter().next().expect("segment");
+    assert_eq!(seg.frames.len() as u64, SWEEP_LAST + 1);
+    let sealed: Vec<u64> = seg.frames.iter().filter(|f| f.sealed).map(|f| f.seq).collect();
+    assert_eq!(sealed, [0, 1, 2, 5, 6, 9], "one seal per write");
+    let r = verify(&disk);
+    assert!(r.is_ok(), "{:?}", r.failure);
+    assert_eq!((r.redacted.clone(), r.unsigned_covered), (vec![1], 3));
+    let snap = snapshot(&disk);
+    (disk, snap, seg)
 }
 
-/// Writes `bytes` to `path`, verifies, restores `orig`, and returns the report.
-fn verify_with_file(dir: &Path, k: &SigningKey, path: &Path, bytes: &[u8], orig: &[u8]) -> VerifyReport {
-    std::fs::write(path, bytes).expect("write");
-    let r = verify(dir, &anchor(k)).expect("verify runs");
-    std::fs::write(path, orig).expect("restore");
-    r
+/// What verify must say about a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Want {
+    /// The ledger still verifies.
+    Pass,
+    /// A failure by one of these checks at this entry.
+    Fail(&'static [Check], u64),
+    /// Damage (`format`) at entry `seq`, or — when the change makes the newest segment's frame
+    /// run past the end of the file, a torn tail back to the seal before it — `torn`: the
+    /// failure the end of verification finds for the lost entries (a checkpoint covering them,
+    /// or an erasure whose redaction was lost).
+    FormatOrTorn {
+        seq: u64,
+        torn: (Check, u64),
+        /// Entries verified before the torn tail.
+        torn_entries: u64,
+    },
 }
 
-/// What verify must say about damage at `offset` of segment `seg`: the seq of the frame
-/// holding the byte (or of the segment's first entry for header bytes), and the location.
-fn located(r: &VerifyReport, seg: &Segment, offset: usize) -> Result<(), String> {
-    let Some(f) = r.failure.as_ref() else {
-        return Err(format!("verifies as OK (torn tail: {:?})", r.torn_tail));
+use Check::{Chain, Checkpoint, Format, Key, Redaction, Signature, Tree, TrustAnchor as Anchor};
+
+/// Checks a report against what was wanted; for frame damage also the location.
+/// `verified_from`: the entries before the changed frame's write, which verify whatever happens
+/// to it (the complete frames of a write whose seal is damaged are not verified either).
+fn judge(r: &VerifyReport, want: Want, located: Option<(&Segment, &Frame)>, verified_from: u64) -> Result<(), String> {
+    let f = match (want, &r.failure) {
+        (Want::Pass, None) => return Ok(()),
+        (Want::Pass, Some(f)) => return Err(format!("want a pass, got: {f}")),
+        (_, None) => return Err(format!("verifies as OK (torn tail: {:?})", r.torn_tail)),
+        (_, Some(f)) => f,
     };
-    let (seq, at) = match seg.frame_at(offset) {
-        None if f.check != Check::Format => return Err(format!("header damage is not a format failure: {f}")),
-        None => (seg.first_seq, 0),
-        Some(frame) => (frame.seq, frame.offset as u64),
+    let seq = match want {
+        Want::Fail(checks, seq) if checks.contains(&f.check) && f.seq == Some(seq) => seq,
+        Want::FormatOrTorn { seq, .. } if (f.check, f.seq) == (Format, Some(seq)) => seq,
+        Want::FormatOrTorn { torn, torn_entries, .. } if (f.check, f.seq) == (torn.0, Some(torn.1)) => {
+            return if r.entries == torn_entries {
+                Ok(())
+            } else {
+                Err(format!("{} entries verified, want {torn_entries}: {f}", r.entries))
+            };
+        }
+        _ => return Err(format!("want {want:?}, got: {f}")),
     };
-    // Genesis failures are reported without a location (verify checks the genesis apart).
-    let unlocated = seq == 0 && f.file.is_none() && f.offset.is_none();
-    if f.seq != Some(seq) || !unlocated && (f.offset != Some(at) || f.file.as_deref() != Some(seg.path.as_path())) {
-        return Err(format!("want entry {seq} at offset {at}, got: {f}"));
+    // Damage is located at its frame (the genesis, checked apart against the trust anchor
+    // first, may be reported without a location).
+    if let (Some((seg, frame)), Format) = (located, f.check) {
+        let unlocated_genesis = seq == 0 && f.file.is_none();
+        let at_frame = f.file.as_deref() == Some(seg.path.as_path()) && f.offset == Some(frame.offset as u64);
+        if !at_frame && !unlocated_genesis {
+            return Err(format!("want the frame at offset {}, got: {f}", frame.offset));
+        }
     }
-    if r.entries != seq {
-        return Err(format!("{} entries verified, want {seq}: {f}", r.entries));
+    if !(verified_from.min(seq)..=seq).contains(&r.entries) {
+        return Err(format!(
+            "{} entries verified, want {verified_from} to {seq}: {f}",
+            r.entries
+        ));
     }
     Ok(())
 }
@@ -87,363 +191,632 @@ impl Problems {
     }
 }
 
+/// Every single-bit flip of the segment, header and frames, with nothing recomputed: a
+/// checksum catches it (`format`), located at the frame (or the header) and entry concerned,
+/// with the entries before it verified.
 #[test]
-fn every_bit_flip_in_every_segment_is_detected_and_located() {
-    let (tmp, k, segs) = sweep_ledger();
+fn every_bit_flip_is_caught_by_a_checksum_and_located() {
+    let (disk, _, seg) = sweep_ledger();
     let mut problems = Problems::default();
-    for seg in &segs {
-        for i in 0..seg.bytes.len() {
+    for i in 0..seg.bytes.len() {
+        for bit in [0x01u8, 0x80] {
             let mut b = seg.bytes.clone();
-            b[i] ^= 0x01;
-            let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-            // Checksums catch every single-bit flip before any cryptographic check runs.
-            let format = match &r.failure {
-                Some(f) if f.check != Check::Format => Err(format!("not a format failure: {f}")),
-                _ => Ok(()),
-            };
-            let what = || format!("{} offset {i} (byte {:#04x})", seg.path.display(), seg.bytes[i]);
-            problems.check(what, located(&r, seg, i).and(format));
+            b[i] ^= bit;
+            let r = verify_with_file(&disk, &seg.path, b, &seg.bytes);
+            let frame = seg.frame_at(i);
+            let seq = frame.map_or(0, |f| f.seq);
+            let what = || format!("offset {i} ^ {bit:#04x} (entry {seq})");
+            let from = frame.map_or(0, |f| seg.frames[seg.write_of((f.seq) as usize).start].seq);
+            problems.check(
+                what,
+                judge(&r, Want::Fail(&[Format], seq), frame.map(|f| (&seg, f)), from),
+            );
         }
     }
     problems.assert_none("bit flips");
 }
 
-#[test]
-fn whole_byte_flips_are_detected_and_located() {
-    let (tmp, k, segs) = sweep_ledger();
-    let mut problems = Problems::default();
-    for seg in &segs {
-        // Every third byte, with 0xFF (all bits of the byte).
-        for i in (0..seg.bytes.len()).step_by(3) {
-            let mut b = seg.bytes.clone();
-            b[i] ^= 0xFF;
-            let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-            let what = || format!("{} offset {i} (byte {:#04x})", seg.path.display(), seg.bytes[i]);
-            problems.check(what, located(&r, seg, i));
+/// What changing byte `i` (of frame `f`) with every checksum recomputed must give.
+/// `tree_files`: whether the stored tree is there (else unsigned entries are caught by the
+/// checkpoint).
+fn want_with_crcs_fixed(seg: &Segment, f: &Frame, i: usize, bit: u8, tree_files: bool) -> Want {
+    let rec = &seg.bytes[f.entry()];
+    let fields = record_fields(rec);
+    let signed = fields.position.is_some();
+    let seq = f.seq;
+    let erased = seg.bytes[f.section().start] == 1;
+    // A change to what the entry hash covers: the position signature over it fails; without
+    // one, the stored tree's leaf (or the checkpoint's root) differs.
+    let rehashed: Want = match (seq, signed) {
+        (0, _) => Want::Fail(&[Chain], 0),
+        (_, true) => Want::Fail(&[Chain], seq),
+        (_, false) if tree_files => Want::Fail(&[Tree], seq),
+        (_, false) => Want::Fail(&[Checkpoint], SWEEP_LAST),
+    };
+    // A change to the statement: the entry hash covers it, and so do the co-signatures, which
+    // are checked right after the position signature.
+    let restated = if !signed && !fields.cosignatures.is_empty() {
+        Want::Fail(&[Signature], seq)
+    } else {
+        rehashed
+    };
+    let format = Want::Fail(&[Format], seq);
+    let write = seg.write_of(seg.frames.iter().position(|x| x == f).expect("frame"));
+    let first_of_write = seg.frames[write.start].seq;
+    if f.header().contains(&i) {
+        return match i - f.offset {
+            // Lengths: the frame no longer parses where it is — damage, or (newest segment) a
+            // frame running past the end, a torn tail from the last seal before it, which the
+            // checkpoint covering everything then catches.
+            0 | 1 | 4..=7 => Want::FormatOrTorn {
+                seq,
+                torn: if (REDACTED + 1..=REDACTION).contains(&first_of_write) {
+                    (Redaction, REDACTED)
+                } else {
+                    (Checkpoint, first_of_write)
+                },
+                torn_entries: first_of_write,
+            },
+            // The seal flag and the reserved byte.
+            _ => format,
+        };
+    }
+    if f.crc().contains(&i) {
+        return format;
+    }
+    if let Some(seal) = f.seal() {
+        if seal.contains(&i) {
+            return Want::Pass;
         }
     }
-    problems.assert_none("byte flips");
+    let r = i - f.entry().start;
+    if f.entry().contains(&i) {
+        if fields.kind.contains(&r) {
+            // An erased payload of a kind that may not be erased is a `redaction` failure.
+            return Want::Fail(
+                if erased {
+                    &[Format, Chain, Redaction]
+                } else {
+                    &[Format, Chain]
+                },
+                seq,
+            );
+        }
+        if fields.timestamp.contains(&r) || fields.refs.contains(&r) {
+            return restated;
+        }
+        if fields.content_type.contains(&r) {
+            // Still printable ASCII: another statement; else invalid.
+            let c = rec[r] ^ bit;
+            return if (0x21..=0x7e).contains(&c) { restated } else { format };
+        }
+        if let Some((id, sig)) = &fields.position {
+            if id.contains(&r) {
+                // The genesis must be signed by the trusted key: the anchor check comes first.
+                return Want::Fail(if seq == 0 { &[Anchor] } else { &[Key] }, seq);
+            }
+            if sig.contains(&r) {
+                return Want::Fail(&[Chain], seq);
+            }
+        }
+        for (id, sig) in &fields.cosignatures {
+            if id.contains(&r) {
+                return Want::Fail(&[Key], seq);
+            }
+            // The entry hash covers the co-signatures (docs/FORMAT.md §4.3): the position
+            // signature, checked first, fails; without one, the co-signature itself does.
+            if sig.contains(&r) {
+                return if signed {
+                    rehashed
+                } else {
+                    Want::Fail(&[Signature], seq)
+                };
+            }
+        }
+        // ct_len, ref_count, sig_flags, cosig_count: the record no longer parses.
+        return format;
+    }
+    // The payload section.
+    let s = i - f.section().start;
+    match (s, erased) {
+        // The state byte: present ↔ erased (an erased section must be zero after the
+        // commitment; a "present" one hashes to another commitment), or undefined.
+        (0, false) => format,
+        (0, true) if bit == 0x01 => restated,
+        (0, true) => format,
+        // Salt, or the commitment of an erased payload.
+        (1..=32, _) => restated,
+        (_, true) => format,
+        // The genesis payload is decoded for the trust anchors first.
+        // (A changed anchor may no longer hold the operator role: `key`.)
+        _ if seq == 0 => Want::Fail(&[Format, Anchor, Key, Chain], 0),
+        // A governance payload is decoded before the signatures are checked.
+        _ if seg.record(f).kind() != provledger::EntryKind::Application => Want::Fail(&[Format, Chain], seq),
+        _ => restated,
+    }
 }
 
-/// The attacker rewrites a byte *and* every checksum, so that framing looks intact: the
-/// cryptographic checks (chain, signature, commitment, key, anchor) must catch it, at the
-/// entry that was changed.
-#[test]
-fn every_entry_and_payload_byte_changed_with_checksums_fixed_is_detected() {
-    let (tmp, k, segs) = sweep_ledger();
+fn crc_fixed_sweep(tree_files: bool) -> BTreeMap<&'static str, u32> {
+    let (disk, snap, seg) = sweep_ledger();
+    let disk = if tree_files {
+        disk
+    } else {
+        let d = restore(
+            &snap
+                .into_iter()
+                .filter(|(p, _)| !p.starts_with(sim_dir().join("tree")))
+                .collect(),
+        );
+        let r = verify(&d);
+        assert!(r.is_ok() && r.tree_missing_nodes > 0, "{:?}", r.failure);
+        d
+    };
     let mut problems = Problems::default();
-    let mut checks = std::collections::BTreeMap::new();
-    for seg in &segs {
-        for frame in &seg.frames {
-            for i in frame.entry().chain(frame.section()) {
+    let mut checks = BTreeMap::new();
+    for f in &seg.frames {
+        // Unsigned entries are what the tree and checkpoint protect; the rest was swept above.
+        if !tree_files && record_fields(&seg.bytes[f.entry()]).position.is_some() {
+            continue;
+        }
+        for i in f.offset..f.end() {
+            for bit in [0x01u8, 0x80] {
+                if f.header().contains(&i) && i - f.offset >= 8 {
+                    continue; // the header checksum itself: recomputing undoes the change
+                }
                 let mut b = seg.bytes.clone();
-                b[i] ^= 0x01;
-                fix_frame_crcs(&mut b, frame);
-                let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-                let what = || format!("entry {} byte {i} (frame at {}), CRCs fixed", frame.seq, frame.offset);
-                let mut res = located(&r, seg, i);
+                b[i] ^= bit;
+                if !f.crc().contains(&i) {
+                    fix_frame_crcs(&mut b, f);
+                }
+                let r = verify_with_file(&disk, &seg.path, b, &seg.bytes);
+                let want = want_with_crcs_fixed(&seg, f, i, bit, tree_files);
                 if let Some(f) = &r.failure {
                     *checks.entry(f.check.name()).or_insert(0u32) += 1;
-                    // Salt or payload bytes: only the commitment can notice. (The genesis
-                    // payload is parsed for the trust anchors first, so other checks may fire.)
-                    let payload = frame.section().contains(&i) && i > frame.section().start;
-                    if payload && frame.seq > 0 && f.check != Check::Commitment {
-                        res = Err(format!("payload change is not a commitment failure: {f}"));
-                    }
                 }
-                problems.check(what, res);
+                let what = || {
+                    format!(
+                        "entry {} byte {i} (frame at {}) ^ {bit:#04x}, CRCs fixed",
+                        f.seq, f.offset
+                    )
+                };
+                let from = seg.frames[seg.write_of(f.seq as usize).start].seq;
+                problems.check(what, judge(&r, want, Some((&seg, f)), from));
             }
         }
     }
+    problems.assert_none(if tree_files {
+        "changes with checksums fixed"
+    } else {
+        "without tree files"
+    });
     println!("checks that fired: {checks:?}");
-    problems.assert_none("changes with checksums fixed");
-    for c in ["chain", "commitment", "signature"] {
-        assert!(checks.contains_key(c), "no {c} failure in {checks:?}");
+    checks
+}
+
+/// Every byte of every frame changed (two bits each) with the checksums recomputed: caught by
+/// the check that protects that byte, at that entry.
+#[test]
+fn every_byte_changed_with_checksums_fixed_is_caught_by_the_right_check() {
+    let checks = crc_fixed_sweep(true);
+    for c in [Format, Chain, Signature, Key, Anchor, Tree] {
+        assert!(checks.contains_key(c.name()), "no {c} failure in {checks:?}");
     }
 }
 
+/// Without tree files (derived data, deleted), a changed unsigned entry is caught by the
+/// checkpoint that covers it.
 #[test]
-fn segment_header_changed_with_checksum_fixed_is_detected() {
-    let (tmp, k, segs) = sweep_ledger();
-    for seg in &segs {
-        for i in 0..SEGMENT_HEADER_LEN - 4 {
-            let mut b = seg.bytes.clone();
-            b[i] ^= 0x01;
-            let c = crc(&[&b[..60]]);
-            b[60..64].copy_from_slice(&c.to_le_bytes());
-            let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-            let what = format!("{} header byte {i} with CRC fixed", seg.path.display());
-            assert!(!r.is_ok(), "{what} verifies as OK");
-            let f = failure(&r);
-            println!("{what}: {f}");
-            // A changed ledger id in the first segment may surface as a ledger-level failure
-            // (e.g. of the checkpoint log, bound to the ledger id) that names no entry.
-            let ledger_level = seg.first_seq == 0 && (16..32).contains(&i) && f.seq.is_none();
-            assert!(ledger_level || f.seq == Some(seg.first_seq), "{what}: {f}");
-        }
+fn unsigned_entries_changed_without_tree_files_fail_their_checkpoint() {
+    let checks = crc_fixed_sweep(false);
+    assert!(checks.contains_key(Checkpoint.name()), "{checks:?}");
+}
+
+/// Changing the last seal (CRC fixed) changes nothing a verifier checks; the writer, which can
+/// no longer recognise the seal as its own, verifies the whole ledger before extending it.
+#[test]
+fn a_changed_seal_makes_the_writer_verify_before_it_appends() {
+    let (_, snap, seg) = sweep_ledger();
+    let last = *seg.frames.last().expect("frame");
+    let seal = last.seal().expect("sealed");
+    for i in seal.clone().step_by(5).chain([seal.end - 1]) {
+        let d = restore(&snap);
+        let mut b = seg.bytes.clone();
+        b[i] ^= 0x01;
+        fix_frame_crcs(&mut b, &last);
+        put_file(&d, &seg.path, b);
+        assert!(verify(&d).is_ok(), "seal byte {i}");
+        let l = Ledger::open(sim_dir(), key(1), sim_opts(&d, Durability::Synced, MIN_SEGMENT))
+            .unwrap_or_else(|e| panic!("seal byte {i}: {e}"));
+        assert!(l.recovery().verified_on_open, "seal byte {i}");
+        assert_eq!(l.len(), SWEEP_LAST + 1);
+        l.append(draft(10)).expect("append");
+        l.close().expect("close");
+        assert!(verify(&d).is_ok(), "seal byte {i}");
     }
 }
 
+/// Every bit flip in the index file: `index` at the entry of the slot (the header at the
+/// segment's first entry).
 #[test]
-fn every_bit_flip_in_index_files_is_detected() {
-    let (tmp, k, segs) = sweep_ledger();
-    for seg in &segs {
-        let idx = std::fs::read(&seg.idx_path).expect("index");
-        assert_eq!(idx.len(), INDEX_HEADER_LEN + 8 * seg.frames.len());
-        for i in 0..idx.len() {
+fn every_bit_flip_in_the_index_is_detected() {
+    let (disk, _, seg) = sweep_ledger();
+    let idx = file(&disk, &seg.idx_path).expect("index");
+    assert_eq!(idx.len(), INDEX_HEADER_LEN + 4 * seg.frames.len());
+    let mut problems = Problems::default();
+    for i in 0..idx.len() {
+        for bit in 0..8 {
             let mut b = idx.clone();
-            b[i] ^= 0x01;
-            let r = verify_with_file(tmp.path(), &k, &seg.idx_path, &b, &idx);
-            let what = format!("{} byte {i}", seg.idx_path.display());
-            assert!(!r.is_ok(), "{what} verifies as OK");
-            let f = failure(&r);
-            assert!(matches!(f.check, Check::Index | Check::Format), "{what}: {f}");
-            let slot = i.saturating_sub(INDEX_HEADER_LEN) / 8;
-            let want = if i < INDEX_HEADER_LEN { 0 } else { slot as u64 };
-            assert_eq!(f.seq, Some(seg.first_seq + want), "{what}: {f}");
+            b[i] ^= 1 << bit;
+            let r = verify_with_file(&disk, &seg.idx_path, b, &idx);
+            let seq = if i < INDEX_HEADER_LEN {
+                0
+            } else {
+                ((i - INDEX_HEADER_LEN) / 4) as u64
+            };
+            let what = || format!("index byte {i} bit {bit}");
+            problems.check(what, judge(&r, Want::Fail(&[Check::Index], seq), None, seq));
         }
     }
+    problems.assert_none("index flips");
 }
 
-#[test]
-fn index_truncated_or_extended_in_a_sealed_segment_is_detected() {
-    let (tmp, k, segs) = sweep_ledger();
-    let sealed = &segs[0];
-    let idx = std::fs::read(&sealed.idx_path).expect("index");
-    let short = &idx[..idx.len() - 8];
-    let r = verify_with_file(tmp.path(), &k, &sealed.idx_path, short, &idx);
-    assert_eq!(failure(&r).check, Check::Index, "{}", failure(&r));
-    let mut long = idx.clone();
-    long.extend_from_slice(&idx[idx.len() - 8..]);
-    let r = verify_with_file(tmp.path(), &k, &sealed.idx_path, &long, &idx);
-    assert_eq!(failure(&r).check, Check::Index, "{}", failure(&r));
-    std::fs::remove_file(&sealed.idx_path).expect("rm");
-    let r = verify(tmp.path(), &anchor(&k)).expect("verify");
-    assert_eq!(failure(&r).check, Check::Index, "{}", failure(&r));
-    assert_eq!(failure(&r).seq, Some(sealed.first_seq));
-}
-
+/// The ledger trusted by its genesis hash, or by a key: a wrong one fails at entry 0.
 #[test]
 fn trust_anchor_must_match() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let k = key(1);
-    let mut ledger = Ledger::create(
-        tmp.path(),
-        &k,
-        "anchor",
-        common::std_opts(Durability::PerBatch, SEGMENT),
-    )
-    .expect("create");
-    let genesis_hash = ledger.head();
-    ledger.append(draft(1)).expect("append");
-    drop(ledger);
-
-    let r = verify(tmp.path(), &TrustAnchor::PublicKey(key(2).verifying_key())).expect("verify");
-    assert_eq!(failure(&r).check, Check::TrustAnchor, "{}", failure(&r));
-    assert_eq!(failure(&r).seq, Some(0));
-    assert_eq!(r.entries, 0);
-
-    let r = verify(tmp.path(), &TrustAnchor::GenesisHash(genesis_hash)).expect("verify");
-    assert!(r.is_ok(), "{:?}", r.failure);
-    assert_eq!(r.entries, 2);
-
-    let mut wrong = genesis_hash.to_bytes();
+    let (disk, _, _) = sweep_ledger();
+    let genesis = common::sim_reader(&disk, &sim_dir())
+        .get(0)
+        .expect("genesis")
+        .entry
+        .hash;
+    let check = |a: &TrustAnchor| common::sim_verify(&disk, &sim_dir(), a);
+    let r = check(&TrustAnchor::GenesisHash(genesis));
+    assert!(r.is_ok() && r.entries == SWEEP_LAST + 1, "{:?}", r.failure);
+    let mut wrong = genesis.to_bytes();
     wrong[31] ^= 1;
-    let r = verify(
-        tmp.path(),
-        &TrustAnchor::GenesisHash(provledger::Digest::from_bytes(wrong)),
-    )
-    .expect("verify");
-    assert_eq!(failure(&r).check, Check::TrustAnchor, "{}", failure(&r));
-    assert_eq!(failure(&r).seq, Some(0));
+    for a in [
+        TrustAnchor::GenesisHash(provledger::Digest::from_bytes(wrong)),
+        anchor(&key(3)),
+        // An anchor of the genesis, but not the key that signed it.
+        anchor(&key(2)),
+    ] {
+        let r = check(&a);
+        assert_eq!(
+            (failure(&r).check, failure(&r).seq),
+            (Anchor, Some(0)),
+            "{a:?}: {}",
+            failure(&r)
+        );
+        assert_eq!(r.entries, 0);
+    }
 }
 
 /// A whole ledger replaced by another one (another operator key): the files are internally
 /// consistent, so only the trust anchor can catch it.
 #[test]
 fn a_replaced_ledger_fails_the_anchor_not_just_the_chain() {
-    let a = tempfile::tempdir().expect("tempdir");
     let b = tempfile::tempdir().expect("tempdir");
-    std_ledger(a.path(), &key(1), 3, SEGMENT);
-    std_ledger(b.path(), &key(2), 3, SEGMENT);
-    let r = verify(b.path(), &anchor(&key(1))).expect("verify");
-    assert_eq!(failure(&r).check, Check::TrustAnchor, "{}", failure(&r));
-    assert_eq!(failure(&r).seq, Some(0));
+    std_ledger(b.path(), &key(2), 3, MIN_SEGMENT);
+    let r = provledger::verify(b.path(), &anchor(&key(1))).expect("verify");
+    assert_eq!(
+        (failure(&r).check, failure(&r).seq),
+        (Anchor, Some(0)),
+        "{}",
+        failure(&r)
+    );
 }
 
-/// A ledger of genesis + 14 equal-sized entries over three 2 KiB segments, for structural
-/// attacks; returns it with its layout.
-fn structural_ledger(k: &SigningKey) -> (tempfile::TempDir, Vec<Segment>) {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    std_ledger(tmp.path(), k, 14, SEGMENT);
-    let segs = std_layout(tmp.path());
-    assert!(segs.len() >= 3, "want three segments, got {}", segs.len());
-    assert!(segs[1].frames.len() >= 3, "{:?}", segs[1].frames);
-    (tmp, segs)
+/// Frames appended after the last seal without a seal of their own (a copy of the last frame
+/// with its seal flag cleared, checksums fixed) are a torn tail: not verified, and cut by the
+/// writer. (Cutting the tail back to a seal is indistinguishable from a crash; a checkpoint
+/// catches it, below.)
+#[test]
+fn unsealed_frames_after_the_last_seal_are_a_torn_tail_the_writer_cuts() {
+    let (_, snap, seg) = sweep_ledger();
+    let last = *seg.frames.last().expect("frame");
+    let mut copy = seg.bytes[last.offset..last.seal().expect("sealed").start].to_vec();
+    copy.extend_from_slice(&[0; 4]);
+    copy[2] = 0; // unsealed
+    let f = Frame {
+        offset: 0,
+        sealed: false,
+        ..last
+    };
+    fix_frame_crcs(&mut copy, &f);
+    let d = restore(&snap);
+    put_file(&d, &seg.path, [&seg.bytes[..], &copy, &copy].concat());
+    let r = verify(&d);
+    assert!(r.is_ok(), "{:?}", r.failure);
+    let t = r.torn_tail.expect("torn tail");
+    assert_eq!(
+        (t.offset, t.bytes, t.frames),
+        (seg.bytes.len() as u64, 2 * copy.len() as u64, 2)
+    );
+    assert_eq!(r.entries, SWEEP_LAST + 1);
+    let l = Ledger::open(sim_dir(), key(1), sim_opts(&d, Durability::Synced, MIN_SEGMENT)).expect("open");
+    assert_eq!(l.recovery().torn_tail.as_ref().map(|t| t.frames), Some(2));
+    assert!(!l.recovery().verified_on_open, "its own seal is still the last one");
+    drop(l);
+    assert_eq!(file(&d, &seg.path), Some(seg.bytes.clone()), "cut back to the seal");
 }
 
-/// Replaces the byte range `range` of segment `seg` with `with`, verifies, and returns the
-/// failure (asserting there is one, in that file).
-fn attack(dir: &Path, k: &SigningKey, seg: &Segment, range: std::ops::Range<usize>, with: &[u8]) -> Failure {
+/// A sealed frame appended by someone without the key (a copy of the last frame, seal and
+/// all) is an entry at the wrong place: `chain` for verify, and the writer, which cannot
+/// recognise the copied seal at that size as its own, verifies and refuses to extend it.
+#[test]
+fn a_copied_sealed_frame_is_caught_and_never_adopted() {
+    let (disk, snap, seg) = sweep_ledger();
+    let n = seg.frames.len() as u64;
+    // Copy a position-signed, sealed frame (the redaction, entry 6) to the end.
+    let six = seg.frames[6];
+    let copy = seg.bytes[six.offset..six.end()].to_vec();
+    let d = restore(&snap);
+    put_file(&d, &seg.path, [&seg.bytes[..], &copy].concat());
+    let r = verify(&d);
+    assert_eq!(
+        (failure(&r).check, failure(&r).seq),
+        (Chain, Some(n)),
+        "{}",
+        failure(&r)
+    );
+    match Ledger::open(sim_dir(), key(1), sim_opts(&d, Durability::Synced, MIN_SEGMENT)) {
+        Err(OpenError::Unverified(f)) => assert_eq!((f.check, f.seq), (Chain, Some(n)), "{f}"),
+        Err(e) => panic!("want Unverified, got {e}"),
+        Ok(_) => panic!("the writer adopted a frame it did not write"),
+    }
+    drop(disk);
+}
+
+/// Cutting the ledger back to a seal (undetectable without a checkpoint, like a crash) is
+/// caught by the checkpoint that covers the removed entries.
+#[test]
+fn cutting_the_last_writes_is_caught_by_the_checkpoint() {
+    let (disk, _, seg) = sweep_ledger();
+    let cut = seg.frames[REDACTION as usize].end();
+    let r = verify_with_file(&disk, &seg.path, seg.bytes[..cut].to_vec(), &seg.bytes);
+    let f = failure(&r);
+    assert_eq!((f.check, f.seq), (Checkpoint, Some(REDACTION + 1)), "{f}");
+    assert!(f.message.contains("checkpoint #0"), "{f}");
+    // Cut before the redaction, the erased payload it explained is found first.
+    let cut = seg.frames[REDACTED as usize].end();
+    let r = verify_with_file(&disk, &seg.path, seg.bytes[..cut].to_vec(), &seg.bytes);
+    let f = failure(&r);
+    assert_eq!((f.check, f.seq), (Redaction, Some(REDACTED)), "{f}");
+}
+
+/// The four-segment ledger of equal large entries for segment-level attacks: 0 genesis, then
+/// 1–3, 4–6, 7–9 and 10 in segments of three (each appended on its own, so each sealed).
+fn structural_ledger(k: u8) -> (SimBackend, Snapshot, Vec<Segment>) {
+    let disk = common::new_disk();
+    let l = Ledger::create(
+        sim_dir(),
+        key(k),
+        "structural",
+        sim_opts(&disk, Durability::Buffered, MIN_SEGMENT),
+    )
+    .expect("create");
+    for i in 1..=10 {
+        l.append(big_draft(i, 330_000)).expect("append");
+    }
+    l.close().expect("close");
+    let segs = sim_layout(&disk, &sim_dir());
+    let firsts: Vec<u64> = segs.iter().map(|s| s.first_seq).collect();
+    assert_eq!(firsts, [0, 4, 7, 10]);
+    let snap = snapshot(&disk);
+    (disk, snap, segs)
+}
+
+/// Replaces the byte range `range` of segment `seg` with `with`, verifies, restores, and
+/// returns the failure (asserting there is one, in that file).
+fn attack(disk: &SimBackend, seg: &Segment, range: std::ops::Range<usize>, with: &[u8]) -> Failure {
     let mut b = seg.bytes.clone();
     b.splice(range, with.iter().copied());
-    let r = verify_with_file(dir, k, &seg.path, &b, &seg.bytes);
+    let r = verify_with_file(disk, &seg.path, b, &seg.bytes);
     let f = r.failure.clone().expect("attack detected");
-    println!("{f}");
     assert_eq!(f.file.as_deref(), Some(seg.path.as_path()), "{f}");
     f
 }
 
 #[test]
-fn reordered_entries_are_detected() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
+fn reordered_removed_duplicated_or_spliced_entries_fail_the_chain() {
+    let (disk, _, segs) = structural_ledger(1);
     let seg = &segs[1];
-    let (a, b) = (seg.frames[0], seg.frames[1]);
+    let (a, b, c) = (seg.frames[0], seg.frames[1], seg.frames[2]);
     assert_eq!(a.len(), b.len(), "equal payloads give equal frames");
-    let mut swapped = seg.bytes[b.offset..b.end()].to_vec();
-    swapped.extend_from_slice(&seg.bytes[a.offset..a.end()]);
-    let f = attack(tmp.path(), &k, seg, a.offset..b.end(), &swapped);
-    assert_eq!((f.seq, f.check), (Some(a.seq), Check::Chain), "{f}");
-    assert_eq!(f.offset, Some(a.offset as u64));
+    // Two entries swapped.
+    let swapped = [&seg.bytes[b.offset..b.end()], &seg.bytes[a.offset..a.end()]].concat();
+    let f = attack(&disk, seg, a.offset..b.end(), &swapped);
+    assert_eq!(
+        (f.seq, f.check, f.offset),
+        (Some(a.seq), Chain, Some(a.offset as u64)),
+        "{f}"
+    );
+    // An entry removed from the middle, or the first of a segment.
+    for m in [b, a] {
+        let f = attack(&disk, seg, m.offset..m.end(), &[]);
+        assert_eq!((f.seq, f.check), (Some(m.seq), Chain), "{f}");
+    }
+    // An entry duplicated.
+    let f = attack(&disk, seg, b.end()..b.end(), &seg.bytes[b.offset..b.end()]);
+    assert_eq!(
+        (f.seq, f.check, f.offset),
+        (Some(b.seq + 1), Chain, Some(b.end() as u64)),
+        "{f}"
+    );
+    // The genesis entry copied into the ledger: only entry 0 may be one.
+    let g = segs[0].frames[0];
+    let f = attack(&disk, seg, b.offset..b.end(), &segs[0].bytes[g.offset..g.end()]);
+    assert_eq!((f.seq, f.check), (Some(b.seq), Chain), "{f}");
+    // The last entry of a sealed segment removed: the next segment does not continue it.
+    let mut cut = seg.bytes.clone();
+    cut.truncate(c.offset);
+    let r = verify_with_file(&disk, &seg.path, cut, &seg.bytes);
+    assert_eq!(
+        (failure(&r).seq, failure(&r).check),
+        (Some(c.seq), Chain),
+        "{}",
+        failure(&r)
+    );
+    // Entries from another ledger of the same operator key (their signatures are valid there).
+    let (_, _, other) = structural_ledger(1);
+    let theirs = &other[1].bytes[b.offset..b.end()];
+    assert_ne!(theirs, &seg.bytes[b.offset..b.end()]);
+    let f = attack(&disk, seg, b.offset..b.end(), theirs);
+    assert_eq!((f.seq, f.check), (Some(b.seq), Chain), "replaced: {f}");
+    let f = attack(&disk, seg, b.offset..b.offset, theirs);
+    assert_eq!((f.seq, f.check), (Some(b.seq), Chain), "inserted: {f}");
 }
 
 #[test]
-fn a_removed_middle_entry_is_detected() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
-    // In the middle of a segment.
-    let seg = &segs[1];
+fn entry_fields_changed_with_the_checksum_recomputed_fail_the_chain() {
+    let (disk, _, segs) = structural_ledger(1);
+    let seg = &segs[2];
     let m = seg.frames[1];
-    let f = attack(tmp.path(), &k, seg, m.offset..m.end(), &[]);
-    assert_eq!((f.seq, f.check), (Some(m.seq), Check::Chain), "{f}");
-    // The first entry of a segment.
-    let m = seg.frames[0];
-    let f = attack(tmp.path(), &k, seg, m.offset..m.end(), &[]);
-    assert_eq!((f.seq, f.check), (Some(m.seq), Check::Chain), "{f}");
-    // The last entry of a sealed segment: the next segment does not continue the chain.
-    let m = *seg.frames.last().expect("frames");
-    let mut b = seg.bytes.clone();
-    b.truncate(m.offset);
-    let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-    let f = failure(&r);
-    assert_eq!(f.seq, Some(m.seq), "{f}");
-    assert!(matches!(f.check, Check::Chain | Check::Index), "{f}");
-}
-
-#[test]
-fn a_duplicated_entry_is_detected() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
-    let seg = &segs[1];
-    let m = seg.frames[1];
-    let copy = seg.bytes[m.offset..m.end()].to_vec();
-    let f = attack(tmp.path(), &k, seg, m.end()..m.end(), &copy);
-    assert_eq!((f.seq, f.check), (Some(m.seq + 1), Check::Chain), "{f}");
-    assert_eq!(f.offset, Some(m.end() as u64));
-}
-
-#[test]
-fn entries_spliced_in_from_another_ledger_are_detected() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
-    // The other ledger has the same key (the worst case: its signatures are valid).
-    let other = tempfile::tempdir().expect("tempdir");
-    std_ledger(other.path(), &k, 14, SEGMENT);
-    let other_segs = std_layout(other.path());
-    let seg = &segs[1];
-    let m = seg.frames[1];
-    let theirs = other_segs
-        .iter()
-        .flat_map(|s| s.frames.iter().map(move |f| (s, *f)))
-        .find(|(_, f)| f.seq == m.seq)
-        .map(|(s, f)| s.bytes[f.offset..f.end()].to_vec())
-        .expect("same seq in the other ledger");
-    assert_eq!(theirs.len(), m.len());
-    // Replacing entry m.
-    let f = attack(tmp.path(), &k, seg, m.offset..m.end(), &theirs);
-    assert_eq!((f.seq, f.check), (Some(m.seq), Check::Chain), "{f}");
-    // Inserting it before entry m.
-    let f = attack(tmp.path(), &k, seg, m.offset..m.offset, &theirs);
-    assert_eq!((f.seq, f.check), (Some(m.seq), Check::Chain), "{f}");
-}
-
-#[test]
-fn a_removed_middle_segment_is_detected() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
-    let mid = &segs[1];
-    std::fs::remove_file(&mid.path).expect("rm seg");
-    std::fs::remove_file(&mid.idx_path).expect("rm idx");
-    let r = verify(tmp.path(), &anchor(&k)).expect("verify");
-    let f = failure(&r);
-    assert_eq!((f.seq, f.check), (Some(mid.first_seq), Check::Chain), "{f}");
-    assert_eq!(f.file.as_deref(), Some(segs[2].path.as_path()), "{f}");
-    assert_eq!(r.entries, mid.first_seq);
-}
-
-#[test]
-fn a_payload_changed_with_its_checksum_recomputed_fails_the_commitment() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
-    let seg = &segs[1];
-    let m = seg.frames[1];
-    let mut b = seg.bytes.clone();
-    let at = m.section().end - 1; // last payload byte
-    b[at] ^= 0x20;
-    let c = crc(&[&b[m.section()]]);
-    b[m.section().end..m.section().end + 4].copy_from_slice(&c.to_le_bytes());
-    let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-    let f = failure(&r);
-    assert_eq!((f.seq, f.check), (Some(m.seq), Check::Commitment), "{f}");
-    assert_eq!(r.entries, m.seq);
-}
-
-#[test]
-fn an_entry_changed_with_its_checksum_recomputed_is_detected() {
-    let k = key(1);
-    let (tmp, segs) = structural_ledger(&k);
-    let seg = &segs[1];
-    let m = seg.frames[1];
-    // Timestamp (signed statement), the signature itself, and the previous-hash link.
-    let stmt_ts = m.entry().start + 8 + 32 + 16 + 2;
-    let sig = m.entry().end - 1;
-    let prev = m.entry().start + 8;
-    for (at, want) in [
-        (stmt_ts, Check::Signature),
-        (sig, Check::Signature),
-        (prev, Check::Chain),
+    let fields = record_fields(&seg.bytes[m.entry()]);
+    let (_, sig) = fields.position.clone().expect("position-signed");
+    for at in [
+        m.entry().start + fields.timestamp.start,
+        m.entry().start + sig.end - 1,
+        m.section().start + 5,    // salt
+        m.section().end - 1,      // the last payload byte
+        m.section().start + 1000, // the middle of the payload
     ] {
         let mut b = seg.bytes.clone();
-        b[at] ^= 0x01;
-        let c = crc(&[&b[m.entry()]]);
-        b[m.entry().end..m.entry().end + 4].copy_from_slice(&c.to_le_bytes());
-        let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-        let f = failure(&r);
-        assert_eq!((f.seq, f.check), (Some(m.seq), want), "byte {at}: {f}");
+        b[at] ^= 0x20;
+        fix_frame_crcs(&mut b, &m);
+        let r = verify_with_file(&disk, &seg.path, b, &seg.bytes);
+        assert_eq!(
+            (failure(&r).seq, failure(&r).check),
+            (Some(m.seq), Chain),
+            "byte {at}: {}",
+            failure(&r)
+        );
+        assert_eq!(r.entries, m.seq);
     }
 }
 
-/// Bytes appended after the last frame: garbage anywhere, or zeros in a sealed segment, is
-/// damage (only the newest segment may end in a torn, zero-filled tail).
+/// Rewrites a segment's header to start at `first_seq` (CRC fixed).
+fn with_first_seq(bytes: &[u8], first_seq: u64) -> Vec<u8> {
+    let mut b = bytes.to_vec();
+    b[32..40].copy_from_slice(&first_seq.to_le_bytes());
+    fix_segment_header_crc(&mut b);
+    b
+}
+
+#[test]
+fn removed_reordered_duplicated_or_spliced_segments_fail_the_chain() {
+    let (_, snap, segs) = structural_ledger(1);
+    let run = |edit: &dyn Fn(&SimBackend)| {
+        let d = restore(&snap);
+        edit(&d);
+        verify(&d)
+    };
+    // A middle segment removed (with its index).
+    let r = run(&|d| {
+        common::remove(d, &segs[1].path);
+        common::remove(d, &segs[1].idx_path);
+    });
+    let f = failure(&r);
+    assert_eq!((f.seq, f.check), (Some(4), Chain), "{f}");
+    assert_eq!(f.file.as_deref(), Some(segs[2].path.as_path()), "{f}");
+    assert_eq!(r.entries, 4);
+    // Two segments of equal length swapped (headers rewritten to match their names).
+    let r = run(&|d| {
+        put_file(d, &segs[1].path, with_first_seq(&segs[2].bytes, 4));
+        put_file(d, &segs[2].path, with_first_seq(&segs[1].bytes, 7));
+    });
+    assert_eq!(
+        (failure(&r).seq, failure(&r).check),
+        (Some(4), Chain),
+        "{}",
+        failure(&r)
+    );
+    // A segment duplicated as a new newest segment.
+    let r = run(&|d| {
+        let name = sim_dir().join("segments").join(format!("{:020}.seg", 11));
+        put_file(d, &name, with_first_seq(&segs[1].bytes, 11));
+    });
+    assert_eq!(
+        (failure(&r).seq, failure(&r).check),
+        (Some(11), Chain),
+        "{}",
+        failure(&r)
+    );
+    // The same segment of another ledger of the same key: another ledger id (damage), and with
+    // the id rewritten, entries that are not this ledger's.
+    let (_, _, other) = structural_ledger(1);
+    let r = run(&|d| put_file(d, &segs[1].path, other[1].bytes.clone()));
+    assert_eq!(
+        (failure(&r).seq, failure(&r).check),
+        (Some(4), Format),
+        "{}",
+        failure(&r)
+    );
+    let r = run(&|d| {
+        let mut b = other[1].bytes.clone();
+        b[16..32].copy_from_slice(&segs[1].bytes[16..32]);
+        fix_segment_header_crc(&mut b);
+        put_file(d, &segs[1].path, b);
+    });
+    assert_eq!(
+        (failure(&r).seq, failure(&r).check),
+        (Some(4), Chain),
+        "{}",
+        failure(&r)
+    );
+}
+
+/// Every byte of every segment header changed with its CRC fixed: `format` at the segment's
+/// first entry (its magic, version, reserved bytes, its first sequence number, a ledger id
+/// unlike the first segment's); the first segment's ledger id makes the checkpoint log and
+/// every entry foreign (the log is checked first, naming no entry).
+#[test]
+fn segment_headers_changed_with_the_checksum_fixed_are_detected() {
+    let (disk, _, segs) = structural_ledger(1);
+    let mut problems = Problems::default();
+    for seg in &segs {
+        for i in 0..SEGMENT_HEADER_LEN - 4 {
+            let mut b = seg.bytes.clone();
+            b[i] ^= 0x01;
+            fix_segment_header_crc(&mut b);
+            let r = verify_with_file(&disk, &seg.path, b, &seg.bytes);
+            let what = || format!("{} header byte {i}", seg.path.display());
+            let res = match &r.failure {
+                None => Err("verifies".to_string()),
+                Some(f) if seg.first_seq == 0 && (16..32).contains(&i) => (f.check == Checkpoint && f.seq.is_none())
+                    .then_some(())
+                    .ok_or(format!("{f}")),
+                Some(f) => (f.check == Format && f.seq == Some(seg.first_seq) && f.offset == Some(0))
+                    .then_some(())
+                    .ok_or(format!("{f}")),
+            };
+            problems.check(what, res);
+        }
+    }
+    problems.assert_none("segment headers");
+}
+
+/// Bytes appended after the last frame of a segment: garbage anywhere, or zeros in a sealed
+/// segment, is damage at the entry that would come next; zeros at the end of the newest segment
+/// are a torn tail.
 #[test]
 fn bytes_appended_to_a_segment_are_detected() {
-    let (tmp, k, segs) = sweep_ledger();
+    let (disk, _, segs) = structural_ledger(1);
     let newest = segs.last().expect("segment");
     for (seg, fill, want_failure) in [
         (&segs[0], 0xA5u8, true),
-        (&segs[0], 0, true),
+        (&segs[1], 0, true),
         (newest, 0xA5, true),
         (newest, 0, false),
     ] {
         let mut b = seg.bytes.clone();
         b.extend_from_slice(&[fill; 40]);
-        let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
+        let r = verify_with_file(&disk, &seg.path, b, &seg.bytes);
         let what = format!("{} + 40 × {fill:#04x}", seg.path.display());
         if want_failure {
             let f = failure(&r);
             let next = seg.first_seq + seg.frames.len() as u64;
-            assert_eq!((f.seq, f.check), (Some(next), Check::Format), "{what}: {f}");
+            assert_eq!((f.seq, f.check), (Some(next), Format), "{what}: {f}");
             assert_eq!(f.offset, Some(seg.bytes.len() as u64), "{what}: {f}");
         } else {
             assert!(r.is_ok(), "{what}: {}", failure(&r));
@@ -453,17 +826,46 @@ fn bytes_appended_to_a_segment_are_detected() {
     }
 }
 
-/// The genesis entry with its sequence number changed (checksums fixed) is reported at
-/// entry 0, where it sits — not at the forged number.
+/// The index of a sealed segment must hold exactly one slot per frame.
 #[test]
-fn a_genesis_with_a_forged_sequence_number_is_reported_at_entry_0() {
-    let (tmp, k, segs) = sweep_ledger();
-    let seg = &segs[0];
-    let g = seg.frames[0];
+fn a_sealed_index_truncated_extended_or_missing_is_detected() {
+    let (disk, _, segs) = structural_ledger(1);
+    let sealed = &segs[1];
+    let idx = file(&disk, &sealed.idx_path).expect("index");
+    let short = idx[..idx.len() - 4].to_vec();
+    let r = verify_with_file(&disk, &sealed.idx_path, short, &idx);
+    assert_eq!(failure(&r).check, Check::Index, "{}", failure(&r));
+    let long = [&idx[..], &idx[idx.len() - 4..]].concat();
+    let r = verify_with_file(&disk, &sealed.idx_path, long, &idx);
+    assert_eq!(failure(&r).check, Check::Index, "{}", failure(&r));
+    common::remove(&disk, &sealed.idx_path);
+    let r = verify(&disk);
+    assert_eq!(
+        (failure(&r).check, failure(&r).seq),
+        (Check::Index, Some(sealed.first_seq))
+    );
+}
+
+/// An erased payload needs a redaction: erasing one in place (as the writer would, CRC fixed)
+/// without one is a `redaction` failure at the erased entry.
+#[test]
+fn an_erasure_without_a_redaction_is_detected() {
+    let (disk, _, seg) = sweep_ledger();
+    let f = seg.frames[3];
     let mut b = seg.bytes.clone();
-    b[g.entry().start + 7] ^= 0x01; // seq = 2^56
-    fix_frame_crcs(&mut b, &g);
-    let r = verify_with_file(tmp.path(), &k, &seg.path, &b, &seg.bytes);
-    let f = failure(&r);
-    assert_eq!(f.seq, Some(0), "{f}");
+    let commitment = {
+        let s = &seg.bytes[f.section()];
+        provledger::entry::commit_payload(s[1..33].try_into().expect("salt"), &s[33..])
+    };
+    b[f.section().start] = 1;
+    b[f.section().start + 1..f.section().start + 33].copy_from_slice(commitment.as_bytes());
+    b[f.payload()].fill(0);
+    fix_frame_crcs(&mut b, &f);
+    let r = verify_with_file(&disk, &seg.path, b, &seg.bytes);
+    assert_eq!(
+        (failure(&r).check, failure(&r).seq),
+        (Redaction, Some(3)),
+        "{}",
+        failure(&r)
+    );
 }

@@ -74,9 +74,17 @@ impl Writer {
         let receipt = match self.append_one(draft) {
             Ok(r) => r,
             Err(e) => {
-                // Nothing was appended: the pending record names an entry that does not exist,
-                // and the next open discards it; remove it now if we can.
-                let _ = remove_pending(root.as_ref());
+                // A failed write may still have left the redaction entry complete and sealed
+                // (the frame was written, the index or tree write after it failed): then the
+                // pending record is what makes the next open finish the erasure. Otherwise
+                // nothing was appended, and the record, naming an entry that does not exist,
+                // is discarded by the next open; remove it now if we can.
+                if !matches!(
+                    e,
+                    crate::error::AppendError::Storage(_) | crate::error::AppendError::Poisoned
+                ) {
+                    let _ = remove_pending(root.as_ref());
+                }
                 return Err(e.into());
             }
         };

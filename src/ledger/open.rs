@@ -529,7 +529,12 @@ pub(super) fn replay_tree(
     if from >= entries {
         return Ok(0);
     }
-    let mut stream = crate::storage::SegmentStream::open_at(root, from)?;
+    // A replay from the start reads every segment anyway: scan them, trusting no index.
+    let mut stream = if from == 0 {
+        crate::storage::SegmentStream::open(root)?
+    } else {
+        crate::storage::SegmentStream::open_at(root, from)?
+    };
     while tree.size() < entries {
         let Some(sc) = stream.next_chunk(4096)? else { break };
         for (i, f) in sc.chunk.frames.iter().enumerate() {

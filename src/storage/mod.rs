@@ -433,12 +433,19 @@ fn last_indexed(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<(u64, u
 }
 
 /// The offset of entry `seq` in the segment starting at `first_seq`, if its index has a slot
-/// for it that points inside the segment's frames.
+/// for it that points at a frame header (whose checksum holds) in the segment. The index is
+/// derived data: a slot pointing anywhere else is ignored, and the caller scans instead.
 fn indexed_offset(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<u64> {
     let idx = dir.open_read(&index_rel(first_seq)).ok()?;
     let mut b = [0u8; 4];
     idx.read_exact_at(&mut b, index::slot(seq.checked_sub(first_seq)?)?)
         .ok()?;
     let (off, _) = index::decode_slot(b);
-    (off >= SEGMENT_HEADER_LEN as u64).then_some(off)
+    if off < SEGMENT_HEADER_LEN as u64 {
+        return None;
+    }
+    let seg = dir.open_read(&segment_rel(first_seq)).ok()?;
+    let mut h = [0u8; frame::FRAME_HEADER_LEN];
+    seg.read_exact_at(&mut h, off).ok()?;
+    frame::parse_header(&h).ok().map(|_| off)
 }

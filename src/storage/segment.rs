@@ -277,12 +277,8 @@ impl Scanner {
                 }
             }
         }
-        // Damage at `at` ends the scan. The complete frames before it, even those of a write no
-        // seal has ended yet, are handed out first, so that the damage is reported at the entry
-        // expected at its own position (docs/FORMAT.md §9), not at the first frame of its write.
-        if matches!(problem, Some(ScanStop::Corrupt { offset, .. }) if offset == at) {
-            handed = chunk.frames.len();
-        }
+        // Frames of a write no seal has ended are not handed out, even before damage: damage
+        // after them is reported with them counted (`frames`), naming the damaged entry.
         let held = (chunk.frames.len() - handed) as u64;
         chunk.frames.truncate(handed);
         if let Some(last) = chunk.frames.last() {
@@ -491,43 +487,60 @@ mod tests {
         assert_eq!(parse_segment_file_name("0000000000000000004x.seg"), None);
     }
 
-    /// Damage in the third frame of a chunk: the two good frames come first, then the damage,
-    /// so that callers counting entries name the damaged one (not the chunk's first).
+    /// Damage in the third frame: the good frames before it come first, then the damage, so
+    /// that callers counting entries name the damaged one (not the chunk's first). In the newest
+    /// segment, frames after the last seal are held back until their seal: damage before it is
+    /// reported with the held frames counted (`frames`), so the damaged entry is still named.
     #[test]
-    fn frames_before_damage_are_returned_before_the_damage() {
+    fn frames_before_damage_are_counted_before_the_damage() {
+        use crate::storage::frame::{encode_frame, Seal};
         use crate::storage::{Backend, SimBackend};
-        let mut seg = SegmentHeader {
-            ledger_id: LedgerId([4; 16]),
-            first_seq: 0,
-        }
-        .encode()
-        .to_vec();
-        let mut offsets = Vec::new();
-        for i in 0..4u8 {
-            offsets.push(seg.len() as u64);
-            let entry = vec![i; crate::entry::MIN_ENTRY_LEN];
-            crate::storage::frame::encode_frame(&mut seg, &entry, &[i; 32], b"payload", None);
-        }
-        seg[offsets[2] as usize + 20] ^= 1; // a record byte of the third frame
-        let disk = SimBackend::new();
-        let path = Path::new("/s/0.seg");
-        disk.set_file_bytes(path, seg.clone());
-        let dir = disk.open_dir(Path::new("/s"), false).unwrap();
-        for newest in [false, true] {
-            let file = dir.open_read(Path::new("0.seg")).unwrap();
-            let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, seg.len() as u64, newest);
-            let chunk = sc.next_chunk(100).unwrap();
-            let found: Vec<u64> = chunk.frames.iter().map(|f| f.offset).collect();
-            assert_eq!(found, offsets[..2]);
-            let stop = sc.next_chunk(100).unwrap_err();
-            assert_eq!(
-                stop,
-                ScanStop::Corrupt {
-                    offset: offsets[2],
-                    reason: "frame checksum mismatch",
-                    frames: 0,
+        let seal = Seal {
+            sealer: crate::keys::KeyId(crate::hash::Digest::from_bytes([1; 32])),
+            chain: crate::hash::Digest::from_bytes([2; 32]),
+            root: crate::hash::Digest::from_bytes([3; 32]),
+            tag: [4; 16],
+        };
+        for sealed in [true, false] {
+            let mut seg = SegmentHeader {
+                ledger_id: LedgerId([4; 16]),
+                first_seq: 0,
+            }
+            .encode()
+            .to_vec();
+            let mut offsets = Vec::new();
+            for i in 0..4u8 {
+                offsets.push(seg.len() as u64);
+                let entry = vec![i; crate::entry::MIN_ENTRY_LEN];
+                let s = (sealed || i == 3).then_some(&seal);
+                encode_frame(&mut seg, &entry, &[i; 32], b"payload", s);
+            }
+            seg[offsets[2] as usize + 20] ^= 1; // an entry byte of the third frame
+            let disk = SimBackend::new();
+            let path = Path::new("/s/0.seg");
+            disk.set_file_bytes(path, seg.clone());
+            let dir = disk.open_dir(Path::new("/s"), false).unwrap();
+            for newest in [false, true] {
+                let file = dir.open_read(Path::new("0.seg")).unwrap();
+                let mut sc = Scanner::new(file, path, SEGMENT_HEADER_LEN as u64, seg.len() as u64, newest);
+                // Unsealed frames are held back in the newest segment only.
+                let held = !sealed && newest;
+                if !held {
+                    let chunk = sc.next_chunk(100).unwrap();
+                    let found: Vec<u64> = chunk.frames.iter().map(|f| f.offset).collect();
+                    assert_eq!(found, offsets[..2]);
                 }
-            );
+                let stop = sc.next_chunk(100).unwrap_err();
+                assert_eq!(
+                    stop,
+                    ScanStop::Corrupt {
+                        offset: offsets[2],
+                        reason: "frame checksum mismatch",
+                        frames: if held { 2 } else { 0 },
+                    },
+                    "sealed frames {sealed}, newest {newest}"
+                );
+            }
         }
     }
 }

@@ -104,9 +104,21 @@ fn keygen_init_append_verify_round_trip() {
     assert_eq!(c, 0, "{report}");
     assert_eq!(report["ok"], true);
     assert_eq!(report["entries"], 4);
-    assert_eq!(report["head"], receipts[2]["entry_hash"]);
     assert!(report["failure"].is_null() && report["torn_tail"].is_null());
     assert!(report["trusted"].as_str().unwrap().contains(&f.public));
+    assert_eq!(report["ledger_id"].as_str().unwrap().len(), 32);
+    // The head is the chain value after the last entry: L_n = H_chain(L_{n-1} ‖ E_n) over the
+    // entry hashes `show` and the receipts print (docs/FORMAT.md §4.4).
+    let mut head = provledger::Digest::ZERO;
+    for seq in 0..4 {
+        let e = json(&run(&["show", s(&f.dir), "--seq", &seq.to_string(), "--json"], ""));
+        if seq > 0 {
+            assert_eq!(e["entry_hash"], receipts[seq - 1]["entry_hash"], "entry {seq}");
+        }
+        let hash: provledger::Digest = e["entry_hash"].as_str().unwrap().parse().unwrap();
+        head = provledger::hash::chain_value(&head, &hash);
+    }
+    assert_eq!(report["head"], head.to_hex());
     // The payload is the line's JSON minus whitespace: every digit of the big number survives.
     let out = run(&["show", s(&f.dir), "--seq", "2", "--json"], "");
     let e = json(&out);
@@ -222,8 +234,14 @@ fn a_flipped_bit_in_the_last_frame_fails_verify_with_a_seq() {
     assert_eq!(c, 1, "{report}");
     assert_eq!(report["ok"], false);
     let failure = &report["failure"];
-    assert_eq!(failure["seq"], 3, "{report}");
-    assert_eq!(report["entries"], 3, "entries before the damage still verify");
+    assert_eq!(
+        (failure["seq"].clone(), failure["check"].clone()),
+        (3.into(), "format".into()),
+        "{report}"
+    );
+    // The three lines were appended as one write, sealed at its last frame: the entries before
+    // that write verify; the write's first two frames, whose seal is damaged, are not counted.
+    assert_eq!(report["entries"], 1, "{report}");
     assert_eq!(failure["offset"], offset, "names the damaged frame");
     assert!(failure["file"].as_str().unwrap().ends_with("00000000000000000000.seg"));
     let human = run(&["verify", s(&f.dir), "--trust", &f.public], "");
@@ -322,11 +340,11 @@ fn demo_builds_and_verifies_a_ledger() {
     assert_eq!(approval["kind"], "approval");
     assert_eq!(approval["refs"].as_array().unwrap().len(), 1, "{approval}");
     assert_eq!(approval["record"]["proposal"], approval["refs"][0]);
-    assert_eq!(
-        approval["signers"].as_array().unwrap().len(),
-        2,
-        "operator and approver sign"
-    );
+    // The operator signs its place; the approver co-signs the statement.
+    let operator = json(&run(&["show", s(&root.join("ledger")), "--seq", "0", "--json"], ""));
+    assert_eq!(approval["position_signer"], operator["position_signer"], "{approval}");
+    assert_eq!(approval["cosigners"].as_array().unwrap().len(), 1, "{approval}");
+    assert_ne!(approval["cosigners"][0], approval["position_signer"]);
     governance::demo_names_the_planted_violation(&root, &text);
     // A second run into the same directory refuses to clobber it.
     assert_eq!(code(&run(&["demo", s(&root)], "")), 2);
@@ -372,4 +390,62 @@ fn repair_rebuilds_a_deleted_index() {
     let (c, report) = verify_json(&f.dir, &f.public);
     assert_eq!(c, 0, "{report}");
     assert_eq!(report["entries"], 4);
+}
+
+/// Exit code 1 means one thing: a verification ran and failed. Every other error — a damaged
+/// ledger the command cannot work on, a locked or missing one, bad input — exits 2.
+#[test]
+fn only_failed_verifications_exit_1() {
+    let f = fixture();
+    assert_eq!(
+        code(&run(&["append", s(&f.dir), "--key", s(&f.key), "--batch", "1"], THREE)),
+        0
+    );
+    assert_eq!(code(&run(&["checkpoint", s(&f.dir), "--key", s(&f.key)], "")), 0);
+    let seg = f.dir.join("segments/00000000000000000000.seg");
+    let clean = std::fs::read(&seg).unwrap();
+    // Damage in the middle of entry 2 (a sealed write before the last one).
+    let e2 = json(&run(&["show", s(&f.dir), "--seq", "2", "--json"], ""));
+    let mut bytes = clean.clone();
+    bytes[usize::try_from(e2["offset"].as_u64().unwrap()).unwrap() + 20] ^= 0x10;
+    std::fs::write(&seg, &bytes).unwrap();
+    let (c, report) = verify_json(&f.dir, &f.public);
+    assert_eq!((c, report["failure"]["seq"].clone()), (1, 2.into()), "{report}");
+    let out = run(&["verify", s(&f.dir), "--trust", &f.public, "--policy"], "");
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    for (what, args, input) in [
+        ("append", vec!["append", s(&f.dir), "--key", s(&f.key)], "{\"a\":1}\n"),
+        ("checkpoint", vec!["checkpoint", s(&f.dir), "--key", s(&f.key)], ""),
+        ("show", vec!["show", s(&f.dir), "--seq", "2"], ""),
+        ("prove", vec!["prove", s(&f.dir), "--seq", "2"], ""),
+        ("repair", vec!["repair", s(&f.dir)], ""),
+    ] {
+        let out = run(&args, input);
+        assert_eq!(
+            code(&out),
+            2,
+            "{what} on a damaged ledger: {}{}",
+            stdout(&out),
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains("damaged"), "{what}: {}", stderr(&out));
+    }
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        bytes,
+        "nothing repaired the damage by cutting"
+    );
+    std::fs::write(&seg, &clean).unwrap();
+    assert_eq!(verify_json(&f.dir, &f.public).0, 0);
+    // Usage, I/O and input errors.
+    let missing = f.dir.join("nope");
+    for (what, args) in [
+        ("no such ledger", vec!["show", s(&missing)]),
+        ("append to no ledger", vec!["append", s(&missing), "--key", s(&f.key)]),
+        ("bad key file", vec!["append", s(&f.dir), "--key", s(&seg)]),
+        ("no anchor", vec!["verify", s(&f.dir)]),
+        ("bad anchor", vec!["verify", s(&f.dir), "--trust", "00"]),
+    ] {
+        assert_eq!(code(&run(&args, "")), 2, "{what}");
+    }
 }

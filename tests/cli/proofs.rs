@@ -114,9 +114,13 @@ fn malformed_variants(proof: &Value) -> Vec<String> {
         "[1,2]".into(),
         without("leaf_index"),
         without("entry_hash"),
+        without("version"),
+        without("ledger_id"),
         with("extra", Value::Bool(true)),
         with("tree_size", Value::String("4".into())),
         with("path", long_path),
+        with("version", 1.into()),
+        with("ledger_id", Value::String("not a ledger id".into())),
     ]
 }
 
@@ -181,7 +185,9 @@ fn checkpoint_note_is_a_c2sp_signed_note() {
 #[test]
 fn cutting_the_ledger_after_a_checkpoint_fails_verify_naming_the_checkpoint() {
     let f = fixture();
-    assert_eq!(code(&append(&f, THREE)), 0);
+    // One write per entry, so that the cut below falls on a seal (as an attacker would cut).
+    let out = run(&["append", s(&f.dir), "--key", s(&f.key), "--batch", "1"], THREE);
+    assert_eq!(code(&out), 0);
     checkpoint(&f);
     let (c, report) = verify_json(&f.dir, &f.public);
     assert_eq!((c, report["checkpoints_verified"].clone()), (0, 1.into()), "{report}");
@@ -192,6 +198,11 @@ fn cutting_the_ledger_after_a_checkpoint_fails_verify_naming_the_checkpoint() {
     let (c, report) = verify_json(&f.dir, &f.public);
     assert_eq!(c, 1, "{report}");
     assert_eq!(report["failure"]["check"], "checkpoint", "{report}");
+    assert_eq!(report["failure"]["seq"], 2, "{report}");
+    assert!(
+        report["failure"]["message"].as_str().unwrap().contains("checkpoint #0"),
+        "{report}"
+    );
     assert_eq!(report["entries"], 2);
 }
 
@@ -219,7 +230,8 @@ fn verify_from_a_checkpoint_reads_only_newer_entries() {
     assert_eq!(code(&out), 0, "{report}");
     assert_eq!(report["verified_from"], 4);
     assert_eq!(report["entries"], 5);
-    assert_eq!(report["checkpoints_verified"], 1);
+    // The held checkpoint is also checkpoint #0 of the log: both log checkpoints are checked.
+    assert_eq!(report["checkpoints_verified"], 2);
     assert_eq!(report["latest_checkpoint"], cp2);
     assert_eq!(report["root"], cp2["root"]);
     for field in ["unsigned_covered", "uncovered_tail", "tree_missing_nodes"] {
@@ -229,11 +241,83 @@ fn verify_from_a_checkpoint_reads_only_newer_entries() {
         &["verify", s(&f.dir), "--trust", &f.public, "--from-checkpoint", s(&held)],
         "",
     );
-    assert!(stdout(&human).contains("1 verified after yours"), "{}", stdout(&human));
+    assert!(
+        stdout(&human).contains("verified: 5 entries (0 to 4), every one read and hashed; the signatures of 0 to 3 taken on your checkpoint's word"),
+        "{}",
+        stdout(&human)
+    );
     std::fs::write(&held, "{}").unwrap();
     let bad = run(
         &["verify", s(&f.dir), "--trust", &f.public, "--from-checkpoint", s(&held)],
         "",
     );
     assert_eq!(code(&bad), 2, "not a checkpoint");
+}
+
+/// Proofs name their ledger (docs/FORMAT.md §15): `version` 2 and `ledger_id` in the JSON, the
+/// ledger in `verify-proof`'s verdict, and with `--ledger ID` a proof of another ledger — even
+/// one signed by the same key, like a staging ledger's — is invalid (exit 1).
+#[test]
+fn proofs_name_their_ledger_and_verify_proof_ledger_pins_it() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, THREE)), 0);
+    checkpoint(&f);
+    let id = verify_json(&f.dir, &f.public).1["ledger_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let proof = prove(&f, &["--seq", "1"]);
+    assert_eq!(
+        (proof["version"].clone(), proof["ledger_id"].clone()),
+        (2.into(), id.as_str().into())
+    );
+    assert_eq!(proof["checkpoint"]["ledger_id"], id.as_str());
+    // A second ledger ("staging") operated with the same key.
+    let staging = f.dir.parent().unwrap().join("staging");
+    let out = run(&["init", s(&staging), "--key", s(&f.key), "--name", "staging"], "");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&run(&["append", s(&staging), "--key", s(&f.key)], THREE)), 0);
+    assert_eq!(code(&run(&["checkpoint", s(&staging), "--key", s(&f.key)], "")), 0);
+    let out = run(&["prove", s(&staging), "--json", "--seq", "1"], "");
+    let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_ne!(theirs["ledger_id"], proof["ledger_id"]);
+    let file = proof_file(&f);
+    let check = |p: &Value, ledger: Option<&str>| {
+        std::fs::write(&file, p.to_string()).unwrap();
+        let mut args = vec!["verify-proof", s(&file), "--trust", &f.public, "--json"];
+        if let Some(l) = ledger {
+            args.extend(["--ledger", l]);
+        }
+        let out = run(&args, "");
+        (code(&out), json(&out))
+    };
+    let (c, v) = check(&proof, Some(&id));
+    assert_eq!((c, v["ledger_id"].clone()), (0, id.as_str().into()), "{v}");
+    // Without --ledger, the staging proof holds (same key): it is a true statement about
+    // staging, and the verdict says which ledger it is about.
+    let (c, v) = check(&theirs, None);
+    assert_eq!((c, v["ledger_id"].clone()), (0, theirs["ledger_id"].clone()), "{v}");
+    let (c, v) = check(&theirs, Some(&id));
+    assert_eq!(c, 1, "a proof of another ledger: {v}");
+    assert!(v["error"].as_str().unwrap().starts_with("invalid proof"), "{v}");
+    // Its ledger id rewritten to ours, the checkpoint inside no longer matches (and its
+    // signature covers the origin, which names the ledger).
+    let mut forged = theirs.clone();
+    forged["ledger_id"] = id.as_str().into();
+    assert_eq!(check(&forged, Some(&id)).0, 1);
+    forged["checkpoint"]["ledger_id"] = id.as_str().into();
+    assert_eq!(check(&forged, Some(&id)).0, 1);
+    // Human output names the ledger.
+    std::fs::write(&file, proof.to_string()).unwrap();
+    let out = run(&["verify-proof", s(&file), "--trust", &f.public, "--ledger", &id], "");
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains(&format!("ledger: {id}")), "{}", stdout(&out));
+    // A malformed --ledger is a usage error.
+    assert_eq!(
+        code(&run(
+            &["verify-proof", s(&file), "--trust", &f.public, "--ledger", "xyz"],
+            ""
+        )),
+        2
+    );
 }

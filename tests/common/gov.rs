@@ -50,10 +50,7 @@ pub fn ledger_from(genesis: &Genesis, op: &SigningKey) -> (tempfile::TempDir, Le
 /// A writer on the ledger in `dir` appending with `key`; `checked: false` makes it a raw
 /// writer that does not refuse entries verification would reject.
 pub fn writer(dir: &Path, key: &SigningKey, checked: bool) -> Ledger {
-    let opts = Options {
-        check_signers: checked,
-        ..Options::default()
-    };
+    let opts = Options::default().check_signers(checked);
     Ledger::open(dir, key, opts).unwrap()
 }
 
@@ -61,7 +58,7 @@ pub fn writer(dir: &Path, key: &SigningKey, checked: bool) -> Ledger {
 pub fn draft(rec: &Record, cosigners: &[&SigningKey], refs: &[Digest]) -> Draft {
     cosigners
         .iter()
-        .fold(Draft::record(rec).unwrap(), |d, k| d.cosigned_by(k))
+        .fold(Draft::record(rec).unwrap(), |d, k| d.cosigned_by(*k))
         .with_refs(refs.to_vec())
 }
 
@@ -162,7 +159,7 @@ impl World {
         if !approvers {
             g.anchors.truncate(2);
         }
-        let (dir, mut ledger) = ledger_from(&g, &op);
+        let (dir, ledger) = ledger_from(&g, &op);
         for rec in [
             enrollment(
                 &req,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use provledger::encoding::crc;
 use provledger::entry::{commit_payload, RecordRef};
 use provledger::storage::segment::{parse_segment_file_name, SEGMENT_HEADER_LEN};
-use provledger::storage::{Backend, SimBackend, SEGMENTS_DIR};
+use provledger::storage::{SimBackend, SEGMENTS_DIR};
 use provledger::{
     Digest, Draft, Durability, Ledger, LedgerId, Options, Receipt, SigningKey, TrustAnchor, VerifyReport,
 };
@@ -303,6 +303,11 @@ pub fn std_layout(dir: &Path) -> Vec<Segment> {
     layout_from(files)
 }
 
+/// Length of the newest segment file of a ledger on a simulated disk.
+pub fn newest_segment_len(disk: &SimBackend, dir: &Path) -> usize {
+    sim_layout(disk, dir).last().map_or(0, |s| s.bytes.len())
+}
+
 /// Entry hashes of the entries a reader counts (each segment's frames up to its last seal),
 /// in ledger order.
 pub fn entry_hashes(segments: &[Segment]) -> Vec<Digest> {
@@ -325,6 +330,26 @@ pub fn fix_frame_crcs(bytes: &mut [u8], f: &Frame) {
 pub fn fix_segment_header_crc(bytes: &mut [u8]) {
     let c = crc(&[&bytes[..60]]);
     bytes[60..64].copy_from_slice(&c.to_le_bytes());
+}
+
+/// A fresh, empty simulated disk.
+pub fn new_disk() -> SimBackend {
+    SimBackend::new()
+}
+
+/// Removes a file from a simulated disk (it must exist).
+pub fn remove(disk: &SimBackend, path: &Path) {
+    disk.remove_file(path).expect("remove a file of the simulated disk");
+}
+
+/// Verifies the ledger in `dir` on a simulated disk against `anchor` (default options).
+pub fn sim_verify(disk: &SimBackend, dir: &Path, anchor: &TrustAnchor) -> VerifyReport {
+    provledger::verify_with(disk, dir, anchor).expect("verify runs")
+}
+
+/// A reader of the ledger in `dir` on a simulated disk.
+pub fn sim_reader(disk: &SimBackend, dir: &Path) -> provledger::LedgerReader {
+    provledger::LedgerReader::open_with(Arc::new(disk.clone()), dir).expect("reader")
 }
 
 /// Every file of a simulated disk with its current bytes.
@@ -406,15 +431,15 @@ pub fn process_crash(disk: &SimBackend, ledger: Ledger) -> SimBackend {
 }
 
 /// Verifies and asserts success; returns the report.
-pub fn verified(backend: &dyn Backend, dir: &Path, key: &SigningKey) -> VerifyReport {
-    let r = provledger::verify_with(backend, dir, &anchor(key)).expect("verify runs");
+pub fn verified(disk: &SimBackend, dir: &Path, key: &SigningKey) -> VerifyReport {
+    let r = sim_verify(disk, dir, &anchor(key));
     assert!(r.is_ok(), "verify failed: {}", r.failure.as_ref().expect("failure"));
     r
 }
 
 /// Verifies and asserts success.
-pub fn assert_verifies(backend: &dyn Backend, dir: &Path, key: &SigningKey) {
-    let _ = verified(backend, dir, key);
+pub fn assert_verifies(disk: &SimBackend, dir: &Path, key: &SigningKey) {
+    let _ = verified(disk, dir, key);
 }
 
 /// Byte ranges of the fields of an entry record (docs/FORMAT.md §4.2), relative to the record.

@@ -194,9 +194,9 @@ fn print_entries(r: &VerifyReport) -> Result<(), CliError> {
         (0, _) => output::line("verified: no entries")?,
         (n, 0) => output::line(&format!("verified: {n} entries (0 to {})", n - 1))?,
         (n, from) => output::line(&format!(
-            "verified: {n} entries; 0 to {} trusted from your checkpoint, {} read",
-            from - 1,
-            n - from
+            "verified: {n} entries (0 to {}), every one read and hashed; the signatures of 0 to {} taken on your checkpoint's word",
+            n - 1,
+            from - 1
         ))?,
     }
     if r.entries > 0 {
