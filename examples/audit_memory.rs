@@ -62,18 +62,16 @@ fn build(dir: &Path, n: u64, operator: &SigningKey, requester: &SigningKey, appr
         ],
         policy: Policy::default(),
     };
-    let opts = Options {
-        durability: Durability::None,
-        segment_size: 64 << 20,
-        ..Options::default()
-    };
-    let mut ledger = Ledger::create_with_genesis(dir, operator, &genesis, opts).expect("create ledger");
+    let opts = Options::default()
+        .durability(Durability::Buffered)
+        .segment_size(64 << 20);
+    let ledger = Ledger::create_with_genesis(dir, operator, &genesis, opts).expect("create ledger");
     let pad = "x".repeat(220);
     while ledger.len() < n {
         let events = (0..997)
             .map(|i| {
                 let body = format!("{{\"event\":{i},\"pad\":\"{pad}\"}}");
-                Draft::application("application/json", body.into_bytes()).without_appender_signature()
+                Draft::application("application/json", body.into_bytes()).without_position_signature()
             })
             .collect();
         ledger.append_batch(events).expect("append events");
