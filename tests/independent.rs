@@ -2362,3 +2362,427 @@ fn ed25519_rule_agrees() {
     );
     assert_eq!(accepted, 4);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Forgeries by someone holding every key: records and payloads edited, then every co-signature
+// and position signature re-made and the derived files (index, tree, checkpoint log)
+// re-written, so that each edit reaches the semantic checks (§6 decoding, genesis rules, E5
+// keys and roles, L9 redactions) instead of stopping at a hash or a signature.
+
+/// Re-signs every co-signature and position signature made by one of `keys`, in ledger order
+/// (each position signature covers the new chain value). Stops at a record or section that no
+/// longer decodes (the verifiers stop there too).
+fn resign(s: &mut Seg, keys: &[SigningKey]) {
+    let ledger_id: [u8; 16] = s.header[16..32].try_into().unwrap();
+    let by_id = |id: &[u8]| keys.iter().find(|k| k.key_id().0.as_bytes() == id);
+    let mut prev = [0u8; 32];
+    for (n, p) in s.frames.iter_mut().enumerate() {
+        let (Ok(rec), Ok(section)) = (
+            independent::parse_record(&p.record),
+            independent::parse_section(&p.section),
+        ) else {
+            return;
+        };
+        let commitment = match section {
+            independent::Section::Present { salt, payload } => independent::payload_commitment(&salt, payload),
+            independent::Section::Erased(c) => c,
+        };
+        let statement = independent::statement(&ledger_id, &rec, &commitment);
+        let sd = independent::h("statement", &statement);
+        let base = sig_part(&p.record) + 2 + if rec.position.is_some() { 96 } else { 0 };
+        for i in 0..rec.cosignatures.len() {
+            let at = base + 96 * i;
+            if let Some(k) = by_id(&p.record[at..at + 32]) {
+                let sig = k.sign(&independent::cosignature_message(&sd));
+                p.record[at + 32..at + 96].copy_from_slice(&sig);
+            }
+        }
+        let rec = independent::parse_record(&p.record).unwrap();
+        let e = independent::entry_hash(n as u64, &statement, &independent::authorship(&rec));
+        if rec.position.is_some() {
+            let at = sig_part(&p.record) + 2;
+            if let Some(k) = by_id(&p.record[at..at + 32]) {
+                let sig = k.sign(&independent::position_message(&prev, &e));
+                p.record[at + 32..at + 96].copy_from_slice(&sig);
+            }
+        }
+        prev = independent::chain(&prev, &e);
+    }
+}
+
+/// The entry hashes of a segment's frames, as far as they decode.
+fn entry_hashes(s: &Seg) -> Vec<[u8; 32]> {
+    let ledger_id: [u8; 16] = s.header[16..32].try_into().unwrap();
+    let mut out = Vec::new();
+    for (n, p) in s.frames.iter().enumerate() {
+        let (Ok(rec), Ok(section)) = (
+            independent::parse_record(&p.record),
+            independent::parse_section(&p.section),
+        ) else {
+            break;
+        };
+        let c = match section {
+            independent::Section::Present { salt, payload } => independent::payload_commitment(&salt, payload),
+            independent::Section::Erased(c) => c,
+        };
+        let st = independent::statement(&ledger_id, &rec, &c);
+        out.push(independent::entry_hash(n as u64, &st, &independent::authorship(&rec)));
+    }
+    out
+}
+
+/// Writes segment 0 and derived files that match it: the index, the even tree levels, and the
+/// checkpoint log with each record re-signed by `writer` over the new root at its size (records
+/// beyond the entries kept as they were).
+fn write_forged(dir: &Path, s: &Seg, writer: &SigningKey) {
+    let seg = seg_path(dir, 0);
+    std::fs::write(&seg, encode_seg(s)).unwrap();
+    std::fs::write(seg.with_extension("idx"), encode_index(s)).unwrap();
+    let ledger_id: [u8; 16] = s.header[16..32].try_into().unwrap();
+    let hashes = entry_hashes(s);
+    let leaves: Vec<[u8; 32]> = hashes.iter().map(independent::leaf_hash).collect();
+    let mut level = leaves.clone();
+    for k in 0..=62u8 {
+        if k % 2 == 0 {
+            let mut b = independent::tree_header(&ledger_id, k).to_vec();
+            level.iter().for_each(|n| b.extend_from_slice(n));
+            std::fs::write(dir.join("tree").join(format!("level-{k:02}.hashes")), b).unwrap();
+        }
+        level = level
+            .chunks_exact(2)
+            .map(|c| independent::node_hash(&c[0], &c[1]))
+            .collect();
+        if level.is_empty() {
+            break;
+        }
+    }
+    let log_path = dir.join("checkpoints.log");
+    let log = std::fs::read(&log_path).unwrap();
+    let mut out = log[..32].to_vec();
+    for r in log[32..].chunks(148) {
+        let size = u64::from_le_bytes(r[..8].try_into().unwrap());
+        if r.len() < 148 || size as usize > hashes.len() || size == 0 {
+            out.extend_from_slice(r);
+            continue;
+        }
+        let root = independent::merkle_root(&hashes[..size as usize]);
+        let ts = u64::from_le_bytes(r[40..48].try_into().unwrap());
+        let body = independent::checkpoint_body(&ledger_id, size, &root, ts);
+        let c = independent::Checkpoint {
+            ledger_id,
+            tree_size: size,
+            root,
+            timestamp: ts,
+            key_id: writer.key_id().0.to_bytes(),
+            signature: writer.sign(body.as_bytes()),
+        };
+        out.extend(log_record(&c));
+    }
+    std::fs::write(log_path, out).unwrap();
+}
+
+/// Every byte of every record (but signature values) and of every payload (but salts) of the
+/// sweep ledger, flipped, then everything re-signed and re-derived.
+#[test]
+fn forged_sweep() {
+    let base = tempfile::tempdir().unwrap();
+    let a = rich_ledger(base.path());
+    let keys = [key(1), key(2), key(3)];
+    let anchor = Anchor::PublicKey(pk(&a));
+    let orig = read_seg(&std::fs::read(seg_path(base.path(), 0)).unwrap());
+    // The harness reproduces the ledger exactly when nothing is edited.
+    let d = copy_dir(base.path());
+    let mut s = orig.clone();
+    resign(&mut s, &keys);
+    write_forged(d.path(), &s, &a);
+    let rel = |dir: &Path| -> BTreeMap<PathBuf, Vec<u8>> {
+        files(dir)
+            .into_iter()
+            .map(|(p, b)| (p.strip_prefix(dir).unwrap().to_path_buf(), b))
+            .collect()
+    };
+    assert!(
+        rel(d.path()) == rel(base.path()),
+        "re-signing an unchanged ledger changes nothing"
+    );
+
+    let full = full_sweep();
+    let mut n = 0;
+    let mut bad = Vec::new();
+    let mut tally = BTreeMap::new();
+    let work = copy_dir(base.path());
+    for (f, p) in orig.frames.iter().enumerate() {
+        let sigs = sig_part(&p.record);
+        let record_bytes = (0..p.record.len()).filter(|&i| {
+            // Leave out the signature values (64 bytes after each key id).
+            i < sigs + 2 || (i - sigs - 2) % 96 < 32
+        });
+        let section_bytes = std::iter::once(0).chain(33..p.section.len());
+        let targets: Vec<(bool, usize)> = record_bytes
+            .map(|i| (true, i))
+            .chain(section_bytes.map(|i| (false, i)))
+            .collect();
+        for (j, &(in_record, i)) in targets.iter().enumerate() {
+            if !full && j % 3 != f % 3 {
+                continue;
+            }
+            for mask in if full {
+                &[0x01u8, 0xff, 0x80][..]
+            } else if j % 2 == 0 {
+                &[0x01][..]
+            } else {
+                &[0xff][..]
+            } {
+                let mut s = orig.clone();
+                let part = if in_record {
+                    &mut s.frames[f].record
+                } else {
+                    &mut s.frames[f].section
+                };
+                part[i] ^= mask;
+                resign(&mut s, &keys);
+                write_forged(work.path(), &s, &a);
+                let lib = library(work.path(), &anchor, &opts());
+                let ind = independent::verify_dir(work.path(), anchor.clone(), opts());
+                n += 1;
+                *tally.entry(class(&ind)).or_insert(0) += 1;
+                if !same(&lib, &ind) {
+                    let what = if in_record { "record" } else { "section" };
+                    bad.push(format!(
+                        "entry {f} {what} byte {i} ^ {mask:#04x}\n  library:     {lib:?}\n  independent: {ind:?}"
+                    ));
+                }
+            }
+        }
+    }
+    eprintln!(
+        "forged_sweep: {n} forgeries, {} disagreements; verdicts {tally:?}",
+        bad.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
+
+/// A genesis payload (§6.0) written out by hand: name, anchors (key, principal, type, roles),
+/// policy (min_approvals, rules).
+fn genesis_payload(name: &[u8], anchors: &[([u8; 32], &[u8], u32, &[u32])], rules: &[u32]) -> Vec<u8> {
+    let mut b = Vec::new();
+    let string = |b: &mut Vec<u8>, s: &[u8]| {
+        b.extend_from_slice(&(s.len() as u64).to_le_bytes());
+        b.extend_from_slice(s);
+    };
+    string(&mut b, name);
+    b.extend_from_slice(&(anchors.len() as u64).to_le_bytes());
+    for (k, principal, kind, roles) in anchors {
+        b.extend_from_slice(k);
+        string(&mut b, principal);
+        b.extend_from_slice(&kind.to_le_bytes());
+        b.extend_from_slice(&(roles.len() as u64).to_le_bytes());
+        roles.iter().for_each(|r| b.extend_from_slice(&r.to_le_bytes()));
+    }
+    b.push(1);
+    b.extend_from_slice(&(rules.len() as u64).to_le_bytes());
+    rules.iter().for_each(|r| b.extend_from_slice(&r.to_le_bytes()));
+    b
+}
+
+fn set_payload(p: &mut Parts, payload: &[u8]) {
+    p.section.truncate(33);
+    p.section.extend_from_slice(payload);
+}
+
+/// Payloads the writer's API refuses, made by someone holding every key (genesis validity,
+/// key enrollment and revocation, redaction targets): both verifiers must agree.
+#[test]
+fn semantic_forgeries() {
+    let base = tempfile::tempdir().unwrap();
+    let a = rich_ledger(base.path());
+    let keys = [key(1), key(2), key(3)];
+    let anchor = Anchor::PublicKey(pk(&a));
+    let orig = read_seg(&std::fs::read(seg_path(base.path(), 0)).unwrap());
+    let hashes = entry_hashes(&orig);
+    let (k1, k2, k9) = (pk(&key(1)), pk(&key(2)), pk(&key(9)));
+    let identity = hex32("0100000000000000000000000000000000000000000000000000000000000000");
+    let non_canonical = y_above_p(2, false);
+    let all_rules: Vec<u32> = (0..14).collect();
+    let ok_anchor: ([u8; 32], &[u8], u32, &[u32]) = (k1, b"svc", 2, &[0, 1]);
+    let g = |name: &[u8], anchors: &[([u8; 32], &[u8], u32, &[u32])]| genesis_payload(name, anchors, &all_rules);
+    // The writer's key, then keys not otherwise in the ledger.
+    let many: Vec<[u8; 32]> = std::iter::once(1).chain(10..=73u8).map(|i| pk(&key(i))).collect();
+    let anchors_n = |n: usize| -> Vec<([u8; 32], &[u8], u32, &[u32])> {
+        many[..n]
+            .iter()
+            .map(|k| (*k, &b"p"[..], 0u32, &[0u32, 1][..]))
+            .collect()
+    };
+    let mut trailing = g(b"t", &[ok_anchor]);
+    trailing.push(0);
+    let mut bad_utf8 = g(b"t", &[ok_anchor]);
+    bad_utf8[8] = 0xff;
+    let mut huge_name = g(b"t", &[ok_anchor]);
+    huge_name[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut huge_count = g(b"t", &[ok_anchor]);
+    huge_count[9..17].copy_from_slice(&u64::MAX.to_le_bytes());
+    let mut bad_policy_tag = g(b"t", &[ok_anchor]);
+    let policy_at = bad_policy_tag.len() - 8 - 4 * 14 - 1;
+    bad_policy_tag[policy_at] = 0; // min_approvals 0: read as 1, still valid
+    let genesis_cases: Vec<(&str, Vec<u8>)> = vec![
+        ("genesis: name of 256 bytes", g(&[b'n'; 256], &[ok_anchor])),
+        ("genesis: name of 257 bytes", g(&[b'n'; 257], &[ok_anchor])),
+        (
+            "genesis: principal of 257 bytes",
+            g(b"t", &[(k1, &[b'p'; 257], 2, &[0, 1])]),
+        ),
+        ("genesis: no anchors", g(b"t", &[])),
+        ("genesis: 64 anchors", g(b"t", &anchors_n(64))),
+        ("genesis: 65 anchors", g(b"t", &anchors_n(65))),
+        (
+            "genesis: a weak anchor key",
+            g(b"t", &[ok_anchor, (identity, b"w", 0, &[4])]),
+        ),
+        (
+            "genesis: a non-canonical anchor key",
+            g(b"t", &[ok_anchor, (non_canonical, b"w", 0, &[4])]),
+        ),
+        (
+            "genesis: no Admin",
+            g(b"t", &[(k1, b"svc", 2, &[1]), (k2, b"r", 0, &[3])]),
+        ),
+        (
+            "genesis: an anchor twice",
+            g(b"t", &[ok_anchor, (k1, b"again", 0, &[4])]),
+        ),
+        ("genesis: the writer is Admin only", g(b"t", &[(k1, b"svc", 2, &[0])])),
+        (
+            "genesis: the writer is Operator only, another Admin",
+            g(b"t", &[(k1, b"svc", 2, &[1]), (k9, b"adm", 0, &[0])]),
+        ),
+        (
+            "genesis: the trust anchor key is not an anchor",
+            g(b"t", &[(k9, b"svc", 2, &[0, 1])]),
+        ),
+        (
+            "genesis: the reviewer is an anchor (enrolled twice at 2)",
+            g(b"t", &[ok_anchor, (k2, b"r", 0, &[3])]),
+        ),
+        (
+            "genesis: anchor with no roles, roles repeated",
+            g(b"t", &[(k1, b"svc", 2, &[0, 1, 1, 0]), (k9, b"x", 1, &[])]),
+        ),
+        ("genesis: principal type 3", g(b"t", &[(k1, b"svc", 3, &[0, 1])])),
+        ("genesis: role 6", g(b"t", &[(k1, b"svc", 2, &[0, 1, 6])])),
+        ("genesis: rule 14", genesis_payload(b"t", &[ok_anchor], &[0, 14])),
+        (
+            "genesis: no rules, rules repeated",
+            genesis_payload(b"t", &[ok_anchor], &[3, 3]),
+        ),
+        ("genesis: trailing byte", trailing),
+        ("genesis: invalid UTF-8 name", bad_utf8),
+        ("genesis: name length u64::MAX", huge_name),
+        ("genesis: anchor count u64::MAX", huge_count),
+        ("genesis: min_approvals 0", bad_policy_tag),
+        ("genesis: empty payload", vec![]),
+    ];
+    type Edit = Box<dyn Fn(&mut Seg)>;
+    let mut cases: Vec<(String, Edit)> = genesis_cases
+        .into_iter()
+        .map(|(what, payload)| {
+            (
+                what.to_string(),
+                Box::new(move |s: &mut Seg| set_payload(&mut s.frames[0], &payload)) as Edit,
+            )
+        })
+        .collect();
+    let patch_payload = |f: usize, at: usize, bytes: Vec<u8>| -> Edit {
+        Box::new(move |s: &mut Seg| s.frames[f].section[33 + at..33 + at + bytes.len()].copy_from_slice(&bytes))
+    };
+    let redaction = |target: u64, hash: [u8; 32]| [target.to_le_bytes().to_vec(), hash.to_vec()].concat();
+    let k1_id = key(1).key_id().0.to_bytes();
+    let extra: Vec<(&str, Edit)> = vec![
+        ("enrollment of a weak key", patch_payload(2, 0, identity.to_vec())),
+        (
+            "enrollment of a non-canonical key",
+            patch_payload(2, 0, non_canonical.to_vec()),
+        ),
+        ("enrollment of the writer's key", patch_payload(2, 0, k1.to_vec())),
+        (
+            "the requester's key enrolled instead of the reviewer's",
+            patch_payload(2, 0, pk(&key(3)).to_vec()),
+        ),
+        (
+            "revocation of a key never enrolled",
+            patch_payload(10, 0, [7u8; 32].to_vec()),
+        ),
+        ("revocation of the writer's key", patch_payload(10, 0, k1_id.to_vec())),
+        ("redaction of itself", patch_payload(11, 0, redaction(11, hashes[11]))),
+        (
+            "redaction of a later entry",
+            patch_payload(11, 0, redaction(12, hashes[12])),
+        ),
+        (
+            "redaction of the genesis entry",
+            patch_payload(11, 0, redaction(0, hashes[0])),
+        ),
+        (
+            "redaction of a governance entry",
+            patch_payload(11, 0, redaction(2, hashes[2])),
+        ),
+        (
+            "redaction of the erased entry again",
+            patch_payload(11, 0, redaction(5, hashes[5])),
+        ),
+        (
+            "redaction by the wrong hash",
+            patch_payload(11, 0, redaction(1, hashes[2])),
+        ),
+        (
+            "redaction target_seq u64::MAX",
+            patch_payload(11, 0, redaction(u64::MAX, hashes[1])),
+        ),
+        (
+            "the erasure's redaction names another entry",
+            patch_payload(9, 0, redaction(4, hashes[4])),
+        ),
+        (
+            "the erasure's redaction names the entry it follows",
+            patch_payload(9, 0, redaction(8, hashes[8])),
+        ),
+        (
+            "an erased governance entry",
+            Box::new(|s: &mut Seg| erase(&mut s.frames[2], None)),
+        ),
+        (
+            "an erased genesis entry",
+            Box::new(|s: &mut Seg| erase(&mut s.frames[0], None)),
+        ),
+        (
+            "the pending target erased (explained)",
+            Box::new(|s: &mut Seg| erase(&mut s.frames[1], None)),
+        ),
+        (
+            "an application entry erased, unexplained",
+            Box::new(|s: &mut Seg| erase(&mut s.frames[13], None)),
+        ),
+    ];
+    cases.extend(extra.into_iter().map(|(w, e)| (w.to_string(), e)));
+    let mut bad = Vec::new();
+    let mut tally = BTreeMap::new();
+    for (what, edit) in &cases {
+        let d = copy_dir(base.path());
+        let mut s = orig.clone();
+        edit(&mut s);
+        resign(&mut s, &keys);
+        write_forged(d.path(), &s, &a);
+        let lib = library(d.path(), &anchor, &opts());
+        let ind = independent::verify_dir(d.path(), anchor.clone(), opts());
+        *tally.entry(class(&ind)).or_insert(0) += 1;
+        if !same(&lib, &ind) {
+            bad.push(format!("{what}\n  library:     {lib:?}\n  independent: {ind:?}"));
+        }
+    }
+    eprintln!(
+        "semantic_forgeries: {} cases, {} disagreements; verdicts {tally:?}",
+        cases.len(),
+        bad.len()
+    );
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
+}
