@@ -859,14 +859,24 @@ fn torn_tails() {
     fix_frame_crcs(&mut b, &independent::FrameRef { sealed: false, ..g });
     b.extend_from_slice(&orig[g.end()..]);
     check(&b, "middle seal removed");
-    // A sparse tail beyond MAX_TORN: damage.
-    let mut b = orig.clone();
-    b.resize(orig.len() + independent::MAX_TORN as usize + 1, 0);
-    let v = check(&b, "MAX_TORN + 1 zeros");
-    assert!(matches!(v, Verdict::Failed { check: "format", .. }), "{v:?}");
-    let mut b = orig.clone();
-    b.resize(orig.len() + independent::MAX_TORN as usize, 0);
-    check(&b, "MAX_TORN zeros");
+    std::fs::write(&seg, &orig).unwrap();
+    // Sparse zeros after the last seal (set_len, nothing written): exactly MAX_TORN is a torn
+    // tail; one byte more, or a terabyte-scale extension past MAX_SEGMENT_LEN, is damage,
+    // decided from the lengths (§8 T0).
+    let max = independent::MAX_TORN;
+    for (extra, torn) in [(max, true), (max + 1, false), (3 << 30, false)] {
+        let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
+        f.set_len(orig.len() as u64 + extra).unwrap();
+        drop(f);
+        let lib = library(d.path(), &anchor, &opts());
+        let ind = independent::verify_dir(d.path(), anchor.clone(), opts());
+        assert!(
+            same(&lib, &ind),
+            "{extra} sparse zeros\n library:     {lib:?}\n independent: {ind:?}"
+        );
+        assert_eq!(matches!(ind, Verdict::Ok { torn: Some(_), .. }), torn, "{ind:?}");
+        n += 1;
+    }
     std::fs::write(&seg, &orig).unwrap();
     eprintln!("torn_tails: {n} cases agree");
 }
@@ -984,6 +994,20 @@ fn incremental_from_checkpoint() {
                 ..opts()
             },
         );
+    }
+    // A trusted checkpoint of the true state signed by a key that is not an operator (the
+    // reviewer, enrolled at 2), and one by a key never enrolled.
+    for signer in [key(2), key(40)] {
+        let t = checkpoint_by(d.path(), 6, &signer);
+        let v = agree(
+            d.path(),
+            &anchor,
+            &Opts {
+                from_checkpoint: Some(t),
+                ..opts()
+            },
+        );
+        assert_failed(&v, "checkpoint", Some(5));
     }
     // A checkpoint the auditor holds, signed by the operator over another (forked) state.
     let t = from_lib(&cps[0]);
