@@ -695,11 +695,12 @@ fn multiple_segments() {
     assert!(segs.len() >= 3, "{segs:?}");
     assert_ok(&agree(d.path(), &anchor, &opts()), 42);
 
-    // A sampled sweep (each tamper re-hashes 2.2 MiB twice): every 3rd byte of the segment and
-    // index headers and of the last frame's seal and CRC of each segment; bytes 0, 2 and 5 of
-    // every frame header and 30 bytes into every record; every 4th index slot; every 16th byte
-    // of the tree files and checkpoint log; every 100 003rd byte of the payloads.
-    // `PROVLEDGER_INDEPENDENT_FULL=1`: every 16th byte of everything as well.
+    // A sampled sweep (each tamper re-hashes 2.2 MiB twice): every 4th byte of the segment
+    // headers, every 6th of the index headers, every 10th of the last frame's seal and CRC of
+    // each segment; the first byte of every frame header, and 30 bytes into the record of
+    // frames at even offsets; every 16th index slot; every 128th byte of the tree files and
+    // checkpoint log; every 100 003rd byte of the payloads. `PROVLEDGER_INDEPENDENT_FULL=1`:
+    // every 1024th byte of everything too.
     let mut frame_starts: BTreeMap<PathBuf, Vec<usize>> = BTreeMap::new();
     for p in &segs {
         let b = std::fs::read(p).unwrap();
@@ -708,18 +709,21 @@ fn multiple_segments() {
     }
     let (n, bad) = sweep(d.path(), &anchor, &opts(), |p, i, len| {
         let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        let in_frame_header = |i: usize| {
+        let in_frame = |i: usize| {
             frame_starts[p]
                 .iter()
-                .any(|&o| i == o || i == o + 2 || i == o + 5 || i == o + 12 + 30)
+                .any(|&o| i == o || (i == o + 12 + 30 && o.is_multiple_of(2)))
         };
         let pick = match ext {
             "seg" => {
-                ((i < 64 || i + 120 >= len) && i.is_multiple_of(3)) || i.is_multiple_of(100_003) || in_frame_header(i)
+                (i < 64 && i.is_multiple_of(4))
+                    || (i + 120 >= len && i.is_multiple_of(10))
+                    || i.is_multiple_of(100_003)
+                    || in_frame(i)
             }
-            "idx" => (i < 48 && i.is_multiple_of(3)) || (i >= 48 && (i - 48) % 16 == 3),
-            _ => i.is_multiple_of(16),
-        } || (full_sweep() && i.is_multiple_of(16));
+            "idx" => (i < 48 && i.is_multiple_of(6)) || (i >= 48 && (i - 48) % 64 == 3),
+            _ => i.is_multiple_of(128),
+        } || (full_sweep() && i.is_multiple_of(1024));
         if pick {
             vec![(if i.is_multiple_of(2) { 0xff } else { 0x01 }, false), (0x01, true)]
         } else {
@@ -1707,7 +1711,14 @@ fn structural_tampers() {
                 add_cosignature(&mut s.frames[n], &b);
             }),
         ));
-        for k in 0..=13u16 {
+        // Kinds: genesis, application, the next kind, redaction, undefined (all 14 when full).
+        let kinds: Vec<u16> = if full_sweep() {
+            (0..=13).collect()
+        } else {
+            let own = u16::from_le_bytes([orig.frames[n].record[0], orig.frames[n].record[1]]);
+            vec![0, 1, (own + 1) % 13, 12, 13]
+        };
+        for k in kinds {
             cases.push((
                 format!("entry {n}: kind {k}"),
                 Box::new(move |s| s.frames[n].record[..2].copy_from_slice(&k.to_le_bytes())),
@@ -2586,9 +2597,11 @@ fn forged_sweep() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
-/// A genesis payload (§6.0) written out by hand: name, anchors (key, principal, type, roles),
-/// policy (min_approvals, rules).
-fn genesis_payload(name: &[u8], anchors: &[([u8; 32], &[u8], u32, &[u32])], rules: &[u32]) -> Vec<u8> {
+/// A genesis anchor as §6.0 lays it out: public key, principal id, principal type, roles.
+type AnchorSpec<'a> = ([u8; 32], &'a [u8], u32, &'a [u32]);
+
+/// A genesis payload (§6.0) written out by hand: name, anchors, policy (min_approvals 1, rules).
+fn genesis_payload(name: &[u8], anchors: &[AnchorSpec], rules: &[u32]) -> Vec<u8> {
     let mut b = Vec::new();
     let string = |b: &mut Vec<u8>, s: &[u8]| {
         b.extend_from_slice(&(s.len() as u64).to_le_bytes());
@@ -2628,11 +2641,11 @@ fn semantic_forgeries() {
     let identity = hex32("0100000000000000000000000000000000000000000000000000000000000000");
     let non_canonical = y_above_p(2, false);
     let all_rules: Vec<u32> = (0..14).collect();
-    let ok_anchor: ([u8; 32], &[u8], u32, &[u32]) = (k1, b"svc", 2, &[0, 1]);
-    let g = |name: &[u8], anchors: &[([u8; 32], &[u8], u32, &[u32])]| genesis_payload(name, anchors, &all_rules);
+    let ok_anchor: AnchorSpec = (k1, b"svc", 2, &[0, 1]);
+    let g = |name: &[u8], anchors: &[AnchorSpec]| genesis_payload(name, anchors, &all_rules);
     // The writer's key, then keys not otherwise in the ledger.
     let many: Vec<[u8; 32]> = std::iter::once(1).chain(10..=73u8).map(|i| pk(&key(i))).collect();
-    let anchors_n = |n: usize| -> Vec<([u8; 32], &[u8], u32, &[u32])> {
+    let anchors_n = |n: usize| -> Vec<AnchorSpec> {
         many[..n]
             .iter()
             .map(|k| (*k, &b"p"[..], 0u32, &[0u32, 1][..]))
