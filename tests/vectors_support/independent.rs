@@ -1449,7 +1449,6 @@ impl StoredTree {
 /// Everything §9 carries from one entry to the next.
 struct State {
     dir: PathBuf,
-    anchor: Anchor,
     opts: Opts,
     ledger_id: [u8; 16],
     n: u64,
@@ -1645,23 +1644,22 @@ fn verify_inner(dir: &Path, anchor: Anchor, opts: Opts) -> Checked<Verdict> {
 struct Decoded<'a> {
     rec: Record,
     section: Section<'a>,
-    commitment: [u8; 32],
     statement: Vec<u8>,
     hash: [u8; 32],
     governance: Option<Governance>,
 }
 
-/// E1, E2 (section only), E3: decode and hash an entry at `n`.
-fn decode_entry<'a>(ledger_id: &[u8; 16], n: u64, seg: &'a [u8], f: &FrameRef) -> Checked<(Record, Section<'a>)> {
+/// E1 and the form of E2: decode the record and the payload section of entry `n`.
+fn decode_entry<'a>(n: u64, seg: &'a [u8], f: &FrameRef) -> Checked<(Record, Section<'a>)> {
     let rec = parse_record(f.record(seg)).or_else(|e| fail("format", n, format!("record: {e}")))?;
     // SPEC: E2 lists "kind MUST be redactable → redaction" before "any other state, or a
     // non-zero byte after an erased section's commitment → format"; a malformed section is
     // damage whatever the kind, so the section is checked for form first.
     let section = parse_section(f.section(seg)).or_else(|e| fail("format", n, e))?;
-    let _ = ledger_id;
     Ok((rec, section))
 }
 
+/// E2 (the commitment) and E3: the statement and the entry hash of entry `n`.
 fn hash_entry<'a>(ledger_id: &[u8; 16], n: u64, rec: Record, section: Section<'a>) -> Decoded<'a> {
     let commitment = match &section {
         Section::Present { salt, payload } => payload_commitment(salt, payload),
@@ -1672,7 +1670,6 @@ fn hash_entry<'a>(ledger_id: &[u8; 16], n: u64, rec: Record, section: Section<'a
     Decoded {
         rec,
         section,
-        commitment,
         statement,
         hash,
         governance: None,
@@ -1690,7 +1687,7 @@ fn genesis(
     place: &Place,
 ) -> Checked<State> {
     // 2.1: decode, kind 0.
-    let (rec, section) = decode_entry(&ledger_id, 0, seg, f)?;
+    let (rec, section) = decode_entry(0, seg, f)?;
     if rec.kind != kind::GENESIS {
         return fail("chain", 0, "entry 0 is not a genesis entry");
     }
@@ -1749,7 +1746,6 @@ fn genesis(
     }
     let mut st = State {
         dir: dir.to_path_buf(),
-        anchor: anchor.clone(),
         opts: opts.clone(),
         ledger_id,
         n: 0,
@@ -1833,7 +1829,7 @@ impl State {
     /// Step 4 for an entry after the genesis entry.
     fn entry(&mut self, seg: &[u8], f: &FrameRef, place: &Place) -> Checked<()> {
         let n = self.n;
-        let (rec, section) = decode_entry(&self.ledger_id, n, seg, f)?;
+        let (rec, section) = decode_entry(n, seg, f)?;
         // E2: an erased entry's kind must be redactable.
         if matches!(section, Section::Erased(_)) && !kind::redactable(rec.kind) {
             return fail("redaction", n, "payload of a kind that may not be erased is erased");
@@ -2033,7 +2029,6 @@ impl State {
                 self.pending.push(*target_seq);
             }
         }
-        let _ = d.commitment;
         self.hashes.push(d.hash);
         self.prev_chain = chain_value;
         self.n += 1;
