@@ -332,7 +332,10 @@ fn refused_tree(e: Error, dir: &Path) {
             );
         }
         (Error::Read(ReadError::MissingTreeNode { reason, .. }), None) => {
-            assert!(reason.contains("symbolic link or not a directory (never followed)"), "{reason}");
+            assert!(
+                reason.contains("symbolic link or not a directory (never followed)"),
+                "{reason}"
+            );
         }
         _ => panic!("{e:?}"),
     }
@@ -790,10 +793,17 @@ fn a_segment_sparse_extended_past_max_torn_is_damage_at_the_last_seal() {
         }
         _ => panic!("{e:?}"),
     }
-    let f = verify(&dir, &anchor()).expect("verify runs").failure.expect("verify fails");
+    let f = verify(&dir, &anchor())
+        .expect("verify runs")
+        .failure
+        .expect("verify fails");
     assert_eq!(
         (f.check, f.file.as_deref(), f.offset),
         (Check::Format, Some(seg.as_path()), Some(end))
     );
-    assert_eq!(std::fs::metadata(&seg).expect("stat").len(), end + (64 << 20), "something was cut");
+    assert_eq!(
+        std::fs::metadata(&seg).expect("stat").len(),
+        end + (64 << 20),
+        "something was cut"
+    );
 }

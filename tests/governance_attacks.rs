@@ -288,7 +288,7 @@ fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() 
     // A requester's service appending a policy update: no admin signature.
     let l = writer(w.dir.path(), &req, true);
     let err = l.append(draft(&lax(), &[], &[])).unwrap_err().to_string();
-    assert!(err.contains("would not verify") && err.contains("role admin"), "{err}");
+    assert!(err.contains("would fail verification") && err.contains("role admin"), "{err}");
     // An approval by an unenrolled key, by a role-less key.
     let stranger = key(55);
     let p = l.append(draft(&gated(Environment::Production), &[], &[])).unwrap();

@@ -119,7 +119,11 @@ fn ledger(n: u64, small_segments: bool) -> (tempfile::TempDir, PathBuf) {
     let seg = if small_segments { 1 << 20 } else { 64 << 20 };
     let l = Ledger::create(&dir, key(1), "hostile", std_opts(Durability::Synced, seg)).expect("create");
     for i in 1..=n {
-        let d = if small_segments { big_draft(i, 100_000) } else { draft(i) };
+        let d = if small_segments {
+            big_draft(i, 100_000)
+        } else {
+            draft(i)
+        };
         l.append(d).expect("append");
     }
     (tmp, dir)
@@ -143,7 +147,9 @@ fn open_bounded(dir: &Path, what: &str) -> Result<Opened, Error> {
 
 fn verify_bounded(dir: &Path, what: &str) -> Result<VerifyReport, Error> {
     let d = dir.to_path_buf();
-    bounded(what, LIB_DEADLINE, move || verify(&d, &anchor(&key(1))).map_err(Error::from))
+    bounded(what, LIB_DEADLINE, move || {
+        verify(&d, &anchor(&key(1))).map_err(Error::from)
+    })
 }
 
 fn expect_err<T>(r: Result<T, Error>, what: &str) -> Error {
@@ -234,8 +240,14 @@ fn a_frame_claiming_4_gib_in_the_middle_is_reported_with_its_offset() {
     // Opening scans the newest segment (its frames, seals and governance bits), so it meets
     // the damage, names it, and refuses: nothing is appended after damage.
     let e = expect_err(open_bounded(&dir, "open"), "open");
-    assert_eq!(assert_corrupt(&e, "frame header out of bounds", "open"), f.offset as u64);
-    assert!(matches!(e.storage(), Some(StorageError::Corrupt { seq: Some(2), .. })), "{e:?}");
+    assert_eq!(
+        assert_corrupt(&e, "frame header out of bounds", "open"),
+        f.offset as u64
+    );
+    assert!(
+        matches!(e.storage(), Some(StorageError::Corrupt { seq: Some(2), .. })),
+        "{e:?}"
+    );
     let r = verify_bounded(&dir, "verify after open").expect("verify runs");
     assert_failure(&r, Check::Format, "frame header out of bounds", "verify after open");
 
@@ -669,7 +681,9 @@ fn a_segment_replaced_by_a_symlink_is_refused_never_followed() {
     assert_not_regular(&expect_err(open_bounded(&dir, "open"), "open"), &seg, "open");
     assert_not_regular(&expect_err(verify_bounded(&dir, "verify"), "verify"), &seg, "verify");
     let d = dir.clone();
-    let r = bounded("reader", LIB_DEADLINE, move || LedgerReader::open(&d).map(drop).map_err(Error::from));
+    let r = bounded("reader", LIB_DEADLINE, move || {
+        LedgerReader::open(&d).map(drop).map_err(Error::from)
+    });
     assert_not_regular(&expect_err(r, "reader"), &seg, "reader");
     let o = run_cli(&["verify", s(&dir), "--trust", &key(1).verifying_key().to_hex()], b"");
     assert_eq!(o.code, Some(2), "{} {}", o.stdout, o.stderr);

@@ -1002,6 +1002,9 @@ fn documented_bounds_match_constants() {
     }
     assert!(EntryKind::from_code(14).is_err());
     let labels: Vec<&str> = Domain::ALL.iter().map(|d| d.label()).collect();
-    assert_eq!(labels, ["payload", "statement", "entry", "chain", "key id", "seal key", "policy"]);
+    assert_eq!(
+        labels,
+        ["payload", "statement", "entry", "chain", "key id", "seal key", "policy"]
+    );
     assert_eq!(provledger::hash::DOMAIN_KEY_CONTEXT, "provledger v2 domain key");
 }

@@ -109,9 +109,10 @@ impl Options {
         self
     }
 
-    /// Refuse governance entries whose signers verification would reject (not enrolled,
-    /// revoked, or lacking the kind's role). On by default; turn off only to build test
-    /// fixtures of bad ledgers — verification rejects such entries either way.
+    /// Refuse entries whose signers verification would reject (not enrolled, revoked, or
+    /// lacking the kind's role), and refuse to write at all with a key that is not an
+    /// enrolled, unrevoked operator. On by default; turn off only to build test fixtures of
+    /// bad ledgers — verification rejects such entries either way.
     #[must_use]
     pub fn check_signers(mut self, on: bool) -> Self {
         self.check_signers = on;
@@ -227,7 +228,8 @@ impl Draft {
     }
 
     /// Adds a co-signature (e.g. a reviewer and an approver both sign what they endorse). The
-    /// signer is shared, not copied: pass an `Arc` to keep using it.
+    /// signer is shared, not copied. A co-signer whose key is the writer's (which already signs
+    /// the entry's position), or one given twice, signs once.
     #[must_use]
     pub fn cosigned_by(mut self, signer: impl IntoSigner) -> Self {
         self.cosigners.push(signer.into_signer());

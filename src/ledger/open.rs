@@ -116,8 +116,14 @@ pub(super) fn create(
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
     w.salts.fill(&mut salt);
-    let staged =
-        prepare::stage(Draft::genesis(payload), salt[0], ledger_id, Timestamp::now()).map_err(append_to_open)?;
+    let staged = prepare::stage(
+        Draft::genesis(payload),
+        salt[0],
+        ledger_id,
+        Timestamp::now(),
+        w.signer_id,
+    )
+    .map_err(append_to_open)?;
     let placed = prepare::place(staged, 0, ledger_id, w.signer_id).map_err(append_to_open)?;
     w.write_entries(vec![placed], true).map_err(append_to_open)?;
     Ok((w, Recovery::default()))

@@ -54,11 +54,16 @@ pub(super) struct Staged {
 }
 
 /// Stage 1 of one draft: commitment, statement digest and co-signatures (a co-signer may fail).
+///
+/// A co-signer whose key is the writer's (`writer`, when the entry is position-signed) or that
+/// came earlier in the list signs nothing: its signature would be the same key signing twice,
+/// which verification rejects, and it adds no endorsement.
 pub(super) fn stage(
     d: Draft,
     salt: [u8; SALT_LEN],
     ledger_id: LedgerId,
     now: Timestamp,
+    writer: KeyId,
 ) -> Result<Staged, AppendError> {
     let f = EntryFields {
         kind: d.kind,
@@ -73,10 +78,15 @@ pub(super) fn stage(
         f.put_statement(ledger_id, &commitment, &mut s);
         let msg = cosignature_message(&crate::hash::Domain::Statement.hash(&s));
         for c in &d.cosigners {
-            cosignatures.push(AuthorSignature {
-                key_id: c.verifying_key().key_id(),
-                signature: cosign(c.as_ref(), &msg)?,
-            });
+            let key_id = c.verifying_key().key_id();
+            let dup = (d.position_signed && key_id == writer)
+                || cosignatures.iter().any(|s: &AuthorSignature| s.key_id == key_id);
+            if !dup {
+                cosignatures.push(AuthorSignature {
+                    key_id,
+                    signature: cosign(c.as_ref(), &msg)?,
+                });
+            }
         }
     }
     Ok(Staged {

@@ -179,7 +179,10 @@ mod tests {
         let leaves = leaves(1000);
         let mut f = Frontier::new();
         assert_eq!(f.root(), empty_root());
-        assert_eq!(f.root(), Digest::from_bytes(<sha2::Sha256 as sha2::Digest>::digest(b"").into()));
+        assert_eq!(
+            f.root(),
+            Digest::from_bytes(<sha2::Sha256 as sha2::Digest>::digest(b"").into())
+        );
         for (i, leaf) in leaves.iter().enumerate() {
             f.push(*leaf).unwrap();
             assert_eq!(f.size(), i as u64 + 1);

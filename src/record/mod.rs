@@ -18,9 +18,7 @@ pub use governance::{
     KeyEnrollment, KeyRevocation, Override, Proposal, Redaction, Rejection, Review, RiskAcceptance, TokenUsage,
     Verdict,
 };
-pub use policy::{
-    pattern_matches, ActionClass, ActionDesc, Policy, Requirements, Resolved, RuleId, Threshold,
-};
+pub use policy::{pattern_matches, ActionClass, ActionDesc, Policy, Requirements, Resolved, RuleId, Threshold};
 #[cfg(feature = "schema")]
 pub use schema::{record_schema, schema_kinds, SchemaTarget};
 

@@ -119,7 +119,11 @@ fn read_at(dir: &dyn LedgerDir, ledger_id: LedgerId, seq: u64) -> Result<Option<
 
 /// Key ids of the position signer, then of the co-signers.
 fn signer_ids<'a>(position: Option<&AuthorSignature>, cosigs: impl Iterator<Item = AuthorSignature>) -> Vec<KeyId> {
-    position.map(|p| p.key_id).into_iter().chain(cosigs.map(|s| s.key_id)).collect()
+    position
+        .map(|p| p.key_id)
+        .into_iter()
+        .chain(cosigs.map(|s| s.key_id))
+        .collect()
 }
 
 /// The policy in force at a point of a ledger, and the policy updates before it.

@@ -104,7 +104,9 @@ fn a_compliant_flow_appended_as_json_lines_passes_verify_policy() {
     assert_eq!(shown["record"]["kind"], "approval");
     assert_eq!(shown["record"]["proposal"], p.as_str());
     assert_eq!(shown["refs"], serde_json::json!([p]));
-    assert_eq!(shown["signers"].as_array().unwrap().len(), 2);
+    // The writer signs the position; the approver co-signs the statement.
+    assert!(shown["position_signer"].is_string(), "{shown}");
+    assert_eq!(shown["cosigners"].as_array().unwrap().len(), 1, "{shown}");
 }
 
 #[test]

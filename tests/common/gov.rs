@@ -212,7 +212,7 @@ impl World {
     /// returns the error message.
     pub fn refused(&mut self, rec: &Record, cosigners: &[&SigningKey]) -> String {
         let err = self.ledger.append(draft(rec, cosigners, &[])).unwrap_err().to_string();
-        assert!(err.contains("would not verify"), "{err}");
+        assert!(err.contains("would fail verification"), "{err}");
         err
     }
 

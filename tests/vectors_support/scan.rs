@@ -200,13 +200,17 @@ pub fn classify(pieces: &[Piece], newest: bool) -> Scan {
                     reason: reason.into(),
                 }
             }
-            Err(ScanStop::Corrupt { offset, reason, frames: held }) => {
+            Err(ScanStop::Corrupt {
+                offset,
+                reason,
+                frames: held,
+            }) => {
                 // Complete frames before the damage that no seal ended: counted like the rest.
                 frames += held;
                 break Stop::Damage {
                     offset,
                     reason: reason.into(),
-                }
+                };
             }
             Err(ScanStop::Io(k)) => panic!("I/O error {k:?}"),
         }

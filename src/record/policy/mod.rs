@@ -13,7 +13,6 @@ use crate::encoding::serde_codec;
 use crate::error::DecodeError;
 use crate::hash::{Digest, Domain};
 
-
 /// The rules in force.
 ///
 /// ```
