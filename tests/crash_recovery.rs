@@ -625,10 +625,8 @@ fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
                 set_write_budget(&d, Some(budget as u64));
                 match l.append(draft(3)) {
                     Ok(r) => {
-                        assert!(
-                            budget >= frame_len + 4,
-                            "{what}: append succeeded without room for frame and slot"
-                        );
+                        // Index slots and tree nodes are derived data, written later in blocks.
+                        assert!(budget >= frame_len, "{what}: append succeeded without room for its frame");
                         ok.push(r);
                     }
                     Err(e) => {

@@ -304,33 +304,36 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
 /// loss removed the file with them.
 #[test]
 fn fuzz_f8_entries_in_an_adopted_segment_are_durable_when_reported() {
-    let disk = common::new_disk();
-    let dir = Path::new(DIR);
-    let ledger = Ledger::create(dir, key(), "f8", sim(&disk, Durability::Synced)).unwrap();
-    ledger.append(big_draft(0, 700_000)).unwrap();
-    // The next entry rotates: the new segment's header (64 bytes) is written, its index
-    // header (48) is not.
-    set_write_budget(&disk, Some(100));
-    assert!(ledger.append(big_draft(1, 700_000)).is_err());
-    set_write_budget(&disk, None);
-    drop(ledger);
-    assert_eq!(
-        common::sim_layout(&disk, dir).len(),
-        2,
-        "the new segment exists, not durably"
-    );
-    let ledger = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
-    let r = ledger.append(event(2)).unwrap();
-    assert!(r.durable);
-    power_loss(&disk, ledger);
-    let ledger = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
-    assert!(
-        ledger.len() > r.seq.0,
-        "durable entry {} lost; {} left",
-        r.seq.0,
-        ledger.len()
-    );
-    assert_eq!(ledger.head(), r.chain);
+    // The rotation first flushes the derived index and tree blocks, then creates the new
+    // segment: sweep the write budget so that some runs fail after the new segment's file
+    // exists (its directory entry not yet synced). Every run must keep what it reports durable.
+    let mut adopted = 0;
+    for budget in (0..=512).step_by(8) {
+        let disk = common::new_disk();
+        let dir = Path::new(DIR);
+        let ledger = Ledger::create(dir, key(), "f8", sim(&disk, Durability::Synced)).unwrap();
+        ledger.append(big_draft(0, 700_000)).unwrap();
+        set_write_budget(&disk, Some(budget));
+        assert!(ledger.append(big_draft(1, 700_000)).is_err(), "budget {budget}");
+        set_write_budget(&disk, None);
+        drop(ledger);
+        if common::sim_layout(&disk, dir).len() == 2 {
+            adopted += 1;
+        }
+        let ledger = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
+        let r = ledger.append(event(2)).unwrap();
+        assert!(r.durable);
+        power_loss(&disk, ledger);
+        let ledger = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
+        assert!(
+            ledger.len() > r.seq.0,
+            "budget {budget}: durable entry {} lost; {} left",
+            r.seq.0,
+            ledger.len()
+        );
+        assert_eq!(ledger.head(), r.chain, "budget {budget}");
+    }
+    assert!(adopted > 0, "no budget left a new, unsynced segment behind");
 }
 
 /// F9 (`decode_json`): `Genesis::encode` encoded records that `Genesis::decode` refuses (no

@@ -420,16 +420,13 @@ impl<'b> SegmentStream<'b> {
     }
 }
 
-/// The last slot of the index of the segment starting at `first_seq` below `seq`: (its
-/// sequence number, its frame offset).
+/// The last slot of the index of the segment starting at `first_seq` at or below `seq`, if it
+/// points at a sound frame header: (its sequence number, its frame offset).
 fn last_indexed(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<(u64, u64)> {
     let idx = dir.open_read(&index_rel(first_seq)).ok()?;
     let slots = index::count(idx.len().ok()?);
     let i = slots.checked_sub(1)?.min(seq.checked_sub(first_seq)?);
-    let mut b = [0u8; 4];
-    idx.read_exact_at(&mut b, index::slot(i)?).ok()?;
-    let (off, _) = index::decode_slot(b);
-    (off >= SEGMENT_HEADER_LEN as u64).then_some((first_seq + i, off))
+    sound_slot(dir, idx.as_ref(), first_seq, i).map(|off| (first_seq + i, off))
 }
 
 /// The offset of entry `seq` in the segment starting at `first_seq`, if its index has a slot
@@ -437,9 +434,13 @@ fn last_indexed(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<(u64, u
 /// derived data: a slot pointing anywhere else is ignored, and the caller scans instead.
 fn indexed_offset(dir: &dyn LedgerDir, first_seq: u64, seq: u64) -> Option<u64> {
     let idx = dir.open_read(&index_rel(first_seq)).ok()?;
+    sound_slot(dir, idx.as_ref(), first_seq, seq.checked_sub(first_seq)?)
+}
+
+/// Slot `i` of an index, if it points at a frame header whose checksum holds.
+fn sound_slot(dir: &dyn LedgerDir, idx: &dyn StorageFile, first_seq: u64, i: u64) -> Option<u64> {
     let mut b = [0u8; 4];
-    idx.read_exact_at(&mut b, index::slot(seq.checked_sub(first_seq)?)?)
-        .ok()?;
+    idx.read_exact_at(&mut b, index::slot(i)?).ok()?;
     let (off, _) = index::decode_slot(b);
     if off < SEGMENT_HEADER_LEN as u64 {
         return None;
