@@ -7,7 +7,7 @@ use crate::error::{DecodeError, KeyError};
 use crate::keys::VerifyingKey;
 
 /// Content type of the genesis payload.
-pub const GENESIS_CONTENT_TYPE: &str = "application/vnd.provledger.genesis.v1+bincode";
+pub const GENESIS_CONTENT_TYPE: &str = "application/vnd.provledger.genesis.v2+bincode";
 
 /// Largest number of trust anchors in a genesis record.
 pub const MAX_ANCHORS: usize = 64;

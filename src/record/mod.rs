@@ -163,9 +163,9 @@ impl Record {
     }
 
     /// The content type of a record of `kind`, e.g.
-    /// `application/vnd.provledger.approval.v1+bincode`.
+    /// `application/vnd.provledger.approval.v2+bincode`.
     #[must_use]
     pub fn content_type(kind: EntryKind) -> String {
-        format!("application/vnd.provledger.{}.v1+bincode", kind.name())
+        format!("application/vnd.provledger.{}.v2+bincode", kind.name())
     }
 }
