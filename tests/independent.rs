@@ -21,7 +21,7 @@
 //! The default run samples the sweeps (under a minute in a debug build);
 //! `PROVLEDGER_INDEPENDENT_FULL=1` flips every byte with three masks, with and without the CRC
 //! re-fixed (about six minutes on two cores). Library deviations from FORMAT.md found here and
-//! not yet fixed are pinned by `known_library_deviations` and recognised by [`Known`].
+//! since fixed are kept as cases in `former_library_deviations_now_agree`.
 
 #[path = "vectors_support/independent.rs"]
 mod independent;
@@ -125,52 +125,6 @@ fn same(a: &Verdict, b: &Verdict) -> bool {
         (Verdict::Error(_), Verdict::Error(_)) => true,
         (Verdict::Ok { .. }, Verdict::Ok { .. }) => a == b,
         _ => false,
-    }
-}
-
-/// Library deviations from docs/FORMAT.md that this comparison found and that are not fixed
-/// yet (the verifier's author may not read src/). `known_library_deviations` pins each.
-struct Known {
-    newest_first: u64,
-    newest_sealed: Vec<bool>,
-}
-
-impl Known {
-    /// The deviations as they can show in `dir` (read before tampering).
-    fn of(dir: &Path) -> Self {
-        let b = std::fs::read(newest_segment(dir)).unwrap();
-        let newest_first = u64::from_le_bytes(b[32..40].try_into().unwrap());
-        Known {
-            newest_first,
-            newest_sealed: frames_of(&b, true).iter().map(|f| f.sealed).collect(),
-        }
-    }
-
-    /// D1: damage in the newest segment after complete frames of a write whose seal was not
-    /// reached. FORMAT.md §9 names "the entry expected at that position" (the damaged frame);
-    /// the library names the first entry of that write (with the damaged frame's offset).
-    fn d1(&self, lib: &Verdict, ind: &Verdict) -> bool {
-        let (
-            Verdict::Failed {
-                check: "format",
-                seq: Some(l),
-                ..
-            },
-            Verdict::Failed {
-                check: "format",
-                seq: Some(i),
-                ..
-            },
-        ) = (lib, ind)
-        else {
-            return false;
-        };
-        if l >= i || *l < self.newest_first {
-            return false;
-        }
-        let (l, i) = ((l - self.newest_first) as usize, (i - self.newest_first) as usize);
-        (l == 0 || self.newest_sealed.get(l - 1) == Some(&true))
-            && (l..i).all(|k| self.newest_sealed.get(k) == Some(&false))
     }
 }
 
@@ -1120,8 +1074,6 @@ fn sampled(i: usize) -> Plan {
 fn sweep(dir: &Path, anchor: &Anchor, o: &Opts, plan: impl Fn(&Path, usize, usize) -> Plan) -> (usize, Vec<String>) {
     let orig = files(dir);
     let newest = newest_segment(dir);
-    let known = Known::of(dir);
-    let mut d1 = 0;
     let mut count = 0;
     let mut bad = Vec::new();
     let mut tally = BTreeMap::new();
@@ -1147,9 +1099,7 @@ fn sweep(dir: &Path, anchor: &Anchor, o: &Opts, plan: impl Fn(&Path, usize, usiz
                 let ind = independent::verify_dir(dir, anchor.clone(), o.clone());
                 count += 1;
                 *tally.entry(class(&ind)).or_insert(0u32) += 1;
-                if known.d1(&lib, &ind) {
-                    d1 += 1;
-                } else if !same(&lib, &ind) {
+                if !same(&lib, &ind) {
                     bad.push(format!(
                         "{name} byte {i} ^ {mask:#04x}{}\n  library:     {lib:?}\n  independent: {ind:?}",
                         if fix { " (CRC re-fixed)" } else { "" }
@@ -1160,7 +1110,7 @@ fn sweep(dir: &Path, anchor: &Anchor, o: &Opts, plan: impl Fn(&Path, usize, usiz
         std::fs::write(path, bytes).unwrap();
     }
     assert_eq!(files(dir), orig, "the sweep restores every file");
-    eprintln!("  verdicts: {tally:?}; known library deviation D1: {d1}");
+    eprintln!("  verdicts: {tally:?}");
     (count, bad)
 }
 
@@ -2262,15 +2212,16 @@ fn symlink_instead(p: &Path) {
 /// (the verifier's author may not read src/). Each case asserts the independent verifier's
 /// verdict, which is the specification's, and the library's current one: when the library is
 /// fixed this test fails, and the case moves to `auxiliary_files`.
+/// Two deviations this comparison found in the library, since fixed; kept as cases.
 #[cfg(unix)]
 #[test]
-fn known_library_deviations() {
+fn former_library_deviations_now_agree() {
     let base = tempfile::tempdir().unwrap();
     let a = rich_ledger(base.path());
     let anchor = Anchor::PublicKey(pk(&a));
-    // §7.1: "Every file of a ledger is opened ... without following symbolic links ... The
-    // same holds for the segments/ and tree/ directories." The library follows a symbolic
-    // link in place of segments/ or tree/ and verifies what it points to.
+    // B2, §7.1: "Every file of a ledger is opened ... without following symbolic links ...
+    // The same holds for the segments/ and tree/ directories." A symlinked segments/ cannot be
+    // verified; a symlinked tree/ is read as missing.
     for dir in ["segments", "tree"] {
         let d = copy_dir(base.path());
         symlink_instead(&d.path().join(dir));
@@ -2280,15 +2231,12 @@ fn known_library_deviations() {
             "segments" => assert!(matches!(ind, Verdict::Error(_)), "{ind:?}"),
             _ => assert!(matches!(ind, Verdict::Ok { tree_missing: 17, .. }), "{ind:?}"),
         }
-        assert!(
-            matches!(lib, Verdict::Ok { tree_missing: 0, .. }),
-            "the library no longer follows a symlinked {dir}/: move this case to auxiliary_files\n{lib:?}"
-        );
+        assert!(same(&lib, &ind), "symlinked {dir}/\n library:     {lib:?}\n independent: {ind:?}");
     }
 
-    // D1 (see `Known::d1`): a write of three frames (entries 2, 3, 4) ends the newest segment;
-    // damage in its last frame is at entry 4 by §9 ("the entry expected at that position");
-    // the library reports entry 2 with entry 4's offset.
+    // D1: a write of three frames (entries 2, 3, 4) ends the newest segment; damage in its last
+    // frame is at entry 4 by §9 ("the entry expected at that position"); the library named
+    // entry 2 (the first of the write) with entry 4's offset.
     let d = tempfile::tempdir().unwrap();
     let k = key(6);
     let anchor = Anchor::PublicKey(pk(&k));
@@ -2296,7 +2244,6 @@ fn known_library_deviations() {
     l.append(app(b"one")).unwrap();
     l.append_batch((0..3u8).map(|i| app(&[i; 20])).collect()).unwrap();
     l.close().unwrap();
-    let known = Known::of(d.path());
     let seg = seg_path(d.path(), 0);
     let mut b = std::fs::read(&seg).unwrap();
     let last = *frames_of(&b, true).last().unwrap();
@@ -2307,10 +2254,9 @@ fn known_library_deviations() {
     let ind = independent::verify_dir(d.path(), anchor.clone(), opts());
     assert_failed(&ind, "format", Some(4));
     assert!(
-        matches!(&lib, Verdict::Failed { check: "format", seq: Some(2), why } if why.contains(&format!("offset {}", last.offset))),
-        "D1 fixed? move the case to torn_tails: {lib:?}"
+        matches!(&lib, Verdict::Failed { check: "format", seq: Some(4), why } if why.contains(&format!("offset {}", last.offset))),
+        "{lib:?}"
     );
-    assert!(known.d1(&lib, &ind));
 }
 
 // ---------------------------------------------------------------------------------------------

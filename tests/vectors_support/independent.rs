@@ -306,8 +306,10 @@ pub mod kind {
     pub const AI_OUTPUT: u16 = 5;
     /// redaction
     pub const REDACTION: u16 = 12;
-    /// Codes 0 ..= 12 are defined.
-    pub const LAST: u16 = 12;
+    /// risk_acceptance
+    pub const RISK_ACCEPTANCE: u16 = 13;
+    /// Codes 0 ..= 13 are defined.
+    pub const LAST: u16 = 13;
 
     /// §5 "redactable".
     pub fn redactable(k: u16) -> bool {
@@ -337,7 +339,7 @@ pub mod role {
             5 => AI_AGENT | OPERATOR,
             6 => REQUESTER | AI_AGENT,
             7 => REVIEWER,
-            8 | 9 => APPROVER,
+            8 | 9 | 13 => APPROVER,
             10 => OPERATOR,
             11 => ADMIN | APPROVER,
             _ => 0,
@@ -510,11 +512,58 @@ fn roles(r: &mut Rd) -> Result<u8, String> {
     Ok(bits)
 }
 
+/// §6.1 `Requirements`.
+fn requirements(r: &mut Rd) -> Result<(), String> {
+    r.variant(3, "DecisionBoundary")?;
+    r.u8()?; // min_approvals
+    r.u8()?; // reviews
+    r.bool()?; // evidence
+    r.bool()?; // cite_ai_outputs
+    Ok(())
+}
+
+/// §6.2 `ImpactFlags`: four bools.
+fn impact(r: &mut Rd) -> Result<(), String> {
+    for _ in 0..4 {
+        r.bool()?;
+    }
+    Ok(())
+}
+
+/// §6.1 `Policy`.
 fn policy(r: &mut Rd) -> Result<(), String> {
     let _min_approvals = r.u8()?;
     let n = r.count(4)?;
     for _ in 0..n {
-        r.variant(14, "RuleId")?;
+        r.variant(23, "RuleId")?;
+    }
+    // classes: name, actions, impact, threshold, require (at least 8 + 8 + 4 + 1 + 7 bytes).
+    let n = r.count(8 + 8 + 4 + 1 + 7)?;
+    for _ in 0..n {
+        r.string()?; // name
+        let actions = r.count(8)?;
+        for _ in 0..actions {
+            r.string()?;
+        }
+        impact(r)?;
+        option(r, |r| {
+            r.string()?; // attribute
+            r.u64() // at_least
+        })?;
+        requirements(r)?;
+    }
+    option(r, requirements)?; // unclassified
+    Ok(())
+}
+
+/// §6.2 `Vec<Evidence>`.
+fn evidence(r: &mut Rd) -> Result<(), String> {
+    let n = r.count(8 + 8 + 32 + 8)?;
+    for _ in 0..n {
+        r.string()?; // name
+        r.string()?; // uri
+        r.b32()?; // digest
+        r.string()?; // description
     }
     Ok(())
 }
@@ -570,7 +619,7 @@ pub fn parse_genesis(payload: &[u8]) -> Result<Genesis, String> {
     Ok(Genesis { name, anchors })
 }
 
-/// What §9 needs of a governance record (kinds 2 – 12).
+/// What §9 needs of a governance record (kinds 2 – 13).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Governance {
     /// `KeyEnrollment`.
@@ -602,7 +651,7 @@ fn option<T>(r: &mut Rd, f: impl FnOnce(&mut Rd) -> Result<T, String>) -> Result
     }
 }
 
-/// §6.2: decodes the payload of an entry of kind 2 – 12.
+/// §6.2: decodes the payload of an entry of kind 2 – 13.
 pub fn parse_governance(kind: u16, payload: &[u8]) -> Result<Governance, String> {
     structured(payload, |r| match kind {
         2 => {
@@ -640,21 +689,30 @@ pub fn parse_governance(kind: u16, payload: &[u8]) -> Result<Governance, String>
         }
         6 => {
             r.string()?; // action
+            r.string()?; // action_type
+            // attributes: Map<String, u64>, one encoding per value: keys strictly increasing
+            // (as bytes), so no key twice.
+            let n = r.count(8 + 8)?;
+            let mut last: Option<String> = None;
+            for _ in 0..n {
+                let k = r.string()?;
+                r.u64()?;
+                if last.as_ref().is_some_and(|l| l.as_bytes() >= k.as_bytes()) {
+                    return Err("Invalid: attribute keys not strictly increasing".into());
+                }
+                last = Some(k);
+            }
             r.variant(3, "DecisionBoundary")?;
             r.variant(3, "Autonomy")?;
             r.variant(2, "Environment")?;
-            for _ in 0..4 {
-                r.bool()?; // impact flags
-            }
-            let n = r.count(8 + 8 + 32 + 8)?;
-            for _ in 0..n {
-                r.string()?; // name
-                r.string()?; // uri
-                r.b32()?; // digest
-                r.string()?; // description
-            }
+            impact(r)?;
+            evidence(r)?;
             r.string()?; // rationale
-            digests(r)?; // ai_outputs
+            let n = r.count(8 + 32)?; // ai_outputs: EntryRef { seq, hash }
+            for _ in 0..n {
+                r.u64()?;
+                r.b32()?;
+            }
             Ok(Governance::Other)
         }
         7 => {
@@ -683,9 +741,11 @@ pub fn parse_governance(kind: u16, payload: &[u8]) -> Result<Governance, String>
             Ok(Governance::Other)
         }
         11 => {
-            r.b32()?;
-            r.bool()?;
-            r.string()?;
+            r.b32()?; // target
+            r.bool()?; // reversal
+            r.string()?; // reason
+            option(r, |r| r.b32())?; // proposal
+            digests(r)?; // approvals
             Ok(Governance::Other)
         }
         12 => {
@@ -693,6 +753,14 @@ pub fn parse_governance(kind: u16, payload: &[u8]) -> Result<Governance, String>
             let target = r.b32()?;
             r.string()?;
             Ok(Governance::Redact { target_seq, target })
+        }
+        13 => {
+            r.b32()?; // subject
+            r.string()?; // risk
+            r.string()?; // scope
+            r.u64()?; // expires_at
+            evidence(r)?;
+            Ok(Governance::Other)
         }
         k => Err(format!("kind {k} carries no governance record")),
     })
@@ -1501,12 +1569,13 @@ fn verify_inner(dir: &Path, anchor: Anchor, opts: Opts) -> Checked<Verdict> {
                 path.display()
             ))));
         }
-        // SPEC: §7.2 bounds a segment by MAX_SEGMENT_LEN but names no check for a longer one;
-        // none is made: for the newest segment T0 decides (a sparse-extended file is damage
-        // after the last seal, as the library has it), a sealed one is scanned like any other.
         let mut file = SegFile::open(&path).map_err(|e| stop(Verdict::Error(format!("{}: {e}", path.display()))))?;
+        // Step 1.1: longer than MAX_SEGMENT_LEN → format, from the length alone.
+        if file.len() as u64 > MAX_SEGMENT_LEN {
+            return fail("format", expected, "segment longer than MAX_SEGMENT_LEN");
+        }
         let header: Vec<u8> = file.get(0..file.len().min(SEGMENT_HEADER_LEN)).to_vec();
-        // Step 1.1.
+        // Step 1.1: shorter than its header.
         if header.len() < SEGMENT_HEADER_LEN {
             if newest {
                 torn = Some(Torn {
@@ -1836,7 +1905,7 @@ impl State {
         }
         let mut d = hash_entry(&self.ledger_id, n, rec, section);
         // E4.
-        if (2..=12).contains(&d.rec.kind) {
+        if (2..=13).contains(&d.rec.kind) {
             if let Section::Present { payload, .. } = d.section {
                 let g = parse_governance(d.rec.kind, payload)
                     .or_else(|e| fail("format", n, format!("record payload: {e}")))?;
