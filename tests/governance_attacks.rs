@@ -284,27 +284,31 @@ fn item_8_a_software_agent_approving_is_also_not_a_person() {
 fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() {
     let mut w = World::new();
     let (op, req) = (w.op.clone(), w.req.clone());
+    // A second writer service: an operator, not an admin. (A key that is not an operator may
+    // not write at all; tests/governance.rs checks that.)
+    let svc = key(8);
+    w.enroll(&svc, "svc:batch", PrincipalType::Service, &[Role::Operator], &[]);
     w.close();
-    // A requester's service appending a policy update: no admin signature.
-    let l = writer(w.dir.path(), &req, true);
+    // It appends a policy update: no admin signature.
+    let l = writer(w.dir.path(), &svc, true);
     let err = l.append(draft(&lax(), &[], &[])).unwrap_err().to_string();
     assert!(err.contains("would fail verification") && err.contains("role admin"), "{err}");
-    // An approval by an unenrolled key, by a role-less key.
+    // An approval by an unenrolled key, by a key without the approver role.
     let stranger = key(55);
-    let p = l.append(draft(&gated(Environment::Production), &[], &[])).unwrap();
+    let p = l.append(draft(&gated(Environment::Production), &[&req], &[])).unwrap();
     let err = l
         .append(draft(&approval(&p), &[&stranger], &[]))
         .unwrap_err()
         .to_string();
     assert!(err.contains("not enrolled"), "{err}");
-    let err = l.append(draft(&approval(&p), &[], &[])).unwrap_err().to_string();
+    let err = l.append(draft(&approval(&p), &[&req], &[])).unwrap_err().to_string();
     assert!(
         err.contains("an approval entry needs a signature by a key with role approver"),
         "{err}"
     );
     drop(l);
     // Through a raw writer, the same entry is appended, and verify fails it (check `key`).
-    let l = writer(w.dir.path(), &req, false);
+    let l = writer(w.dir.path(), &svc, false);
     let bad = l.append(draft(&lax(), &[], &[])).unwrap();
     drop(l);
     let f = report_of(w.dir.path(), &op, false, None)
