@@ -577,6 +577,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The referenced entry hashes.
+    #[must_use] 
     pub fn refs(&self) -> impl ExactSizeIterator<Item = Digest> + 'a {
         self.bytes[self.head_end + 2..self.refs_end]
             .chunks_exact(DIGEST_LEN)

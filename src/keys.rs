@@ -266,6 +266,81 @@ impl fmt::Debug for SigningKey {
     }
 }
 
+
+/// A signing key the ledger can use without holding its secret: an in-memory [`SigningKey`],
+/// or a remote signer (HSM, KMS) that implements this trait.
+///
+/// The signer MUST be deterministic RFC 8032 pure Ed25519: the writer derives its seal key
+/// from a signature over a fixed message (docs/FORMAT.md §7.5), so it must get the same
+/// signature every time.
+pub trait Signer: Send + Sync {
+    /// The public key.
+    fn verifying_key(&self) -> VerifyingKey;
+
+    /// Signs `message`.
+    ///
+    /// # Errors
+    /// [`KeyError::Signer`] when a remote signer cannot sign.
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError>;
+}
+
+impl Signer for SigningKey {
+    fn verifying_key(&self) -> VerifyingKey {
+        SigningKey::verifying_key(self)
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
+        Ok(SigningKey::sign(self, message))
+    }
+}
+
+impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
+    fn verifying_key(&self) -> VerifyingKey {
+        (**self).verifying_key()
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
+        (**self).sign(message)
+    }
+}
+
+/// Lets a key be handed where a shared signer is expected: `key.clone().into()`.
+impl From<SigningKey> for std::sync::Arc<dyn Signer> {
+    fn from(k: SigningKey) -> Self {
+        std::sync::Arc::new(k)
+    }
+}
+
+/// What the ledger accepts as a signer (the writer's key, a co-signer): any [`Signer`] by
+/// value, a `&SigningKey` (its shared handle is cloned, the secret is not copied), or an
+/// `Arc<dyn Signer>`.
+///
+/// ```
+/// use provledger::{Draft, Ledger, Options, SigningKey};
+/// let dir = tempfile::tempdir()?;
+/// let writer = SigningKey::generate()?;
+/// let ledger = Ledger::create(dir.path(), &writer, "demo", Options::default())?;
+/// let d = Draft::application("text/plain", b"hello".to_vec()).cosigned_by(&writer);
+/// # let _ = d;
+/// # Ok::<_, provledger::Error>(())
+/// ```
+pub trait IntoSigner {
+    /// The signer, shared.
+    fn into_signer(self) -> std::sync::Arc<dyn Signer>;
+}
+
+impl<S: Signer + 'static> IntoSigner for S {
+    fn into_signer(self) -> std::sync::Arc<dyn Signer> {
+        std::sync::Arc::new(self)
+    }
+}
+
+impl IntoSigner for &SigningKey {
+    fn into_signer(self) -> std::sync::Arc<dyn Signer> {
+        std::sync::Arc::new(self.clone())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -348,79 +423,5 @@ mod tests {
             k[31] = 0x7f | sign;
             assert!(VerifyingKey::from_bytes(&k).is_err(), "sign bit {sign:#x}");
         }
-    }
-}
-
-/// A signing key the ledger can use without holding its secret: an in-memory [`SigningKey`],
-/// or a remote signer (HSM, KMS) that implements this trait.
-///
-/// The signer MUST be deterministic RFC 8032 pure Ed25519: the writer derives its seal key
-/// from a signature over a fixed message (docs/FORMAT.md §7.5), so it must get the same
-/// signature every time.
-pub trait Signer: Send + Sync {
-    /// The public key.
-    fn verifying_key(&self) -> VerifyingKey;
-
-    /// Signs `message`.
-    ///
-    /// # Errors
-    /// [`KeyError::Signer`] when a remote signer cannot sign.
-    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError>;
-}
-
-impl Signer for SigningKey {
-    fn verifying_key(&self) -> VerifyingKey {
-        SigningKey::verifying_key(self)
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
-        Ok(SigningKey::sign(self, message))
-    }
-}
-
-impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
-    fn verifying_key(&self) -> VerifyingKey {
-        (**self).verifying_key()
-    }
-
-    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
-        (**self).sign(message)
-    }
-}
-
-/// Lets a key be handed where a shared signer is expected: `key.clone().into()`.
-impl From<SigningKey> for std::sync::Arc<dyn Signer> {
-    fn from(k: SigningKey) -> Self {
-        std::sync::Arc::new(k)
-    }
-}
-
-/// What the ledger accepts as a signer (the writer's key, a co-signer): any [`Signer`] by
-/// value, a `&SigningKey` (its shared handle is cloned, the secret is not copied), or an
-/// `Arc<dyn Signer>`.
-///
-/// ```
-/// use provledger::{Draft, Ledger, Options, SigningKey};
-/// let dir = tempfile::tempdir()?;
-/// let writer = SigningKey::generate()?;
-/// let ledger = Ledger::create(dir.path(), &writer, "demo", Options::default())?;
-/// let d = Draft::application("text/plain", b"hello".to_vec()).cosigned_by(&writer);
-/// # let _ = d;
-/// # Ok::<_, provledger::Error>(())
-/// ```
-pub trait IntoSigner {
-    /// The signer, shared.
-    fn into_signer(self) -> std::sync::Arc<dyn Signer>;
-}
-
-impl<S: Signer + 'static> IntoSigner for S {
-    fn into_signer(self) -> std::sync::Arc<dyn Signer> {
-        std::sync::Arc::new(self)
-    }
-}
-
-impl IntoSigner for &SigningKey {
-    fn into_signer(self) -> std::sync::Arc<dyn Signer> {
-        std::sync::Arc::new(self.clone())
     }
 }

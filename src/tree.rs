@@ -34,7 +34,7 @@ pub const MAX_LEVELS: usize = 64;
 /// Whether nodes of `level` are stored (even levels only).
 #[must_use]
 pub const fn is_stored_level(level: u8) -> bool {
-    level % 2 == 0
+    level.is_multiple_of(2)
 }
 
 /// Path of the file holding the nodes of `level`.

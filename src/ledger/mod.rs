@@ -424,6 +424,9 @@ impl Ledger {
     ///
     /// # Errors
     /// As [`Ledger::create`]; [`Error::Input`] if `signer` is not an operator anchor.
+    // `Options` is a small builder value, taken by value so that `Options::default().…`
+    // can be passed inline.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn create_with_genesis(
         dir: impl AsRef<Path>,
         signer: impl IntoSigner,
@@ -431,8 +434,9 @@ impl Ledger {
         opts: Options,
     ) -> Result<Self, OpenError> {
         let signer = signer.into_signer();
-        let (writer, recovery) = open::create(dir.as_ref(), Arc::clone(&signer), genesis, &opts)?;
-        Ok(Self::start(writer, recovery, signer, &opts))
+        let key = signer.verifying_key();
+        let (writer, recovery) = open::create(dir.as_ref(), signer, genesis, &opts)?;
+        Self::start(writer, recovery, key, &opts)
     }
 
     /// Opens an existing ledger for appending with `signer`, recovering from a crash: only an
@@ -444,13 +448,16 @@ impl Ledger {
     /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
     /// [`StorageError::NotALedger`] if `dir` is not a ledger, [`Error::Input`] if the key may
     /// not write this ledger.
+    #[allow(clippy::needless_pass_by_value)] // as `create_with_genesis`
     pub fn open(dir: impl AsRef<Path>, signer: impl IntoSigner, opts: Options) -> Result<Self, OpenError> {
         let signer = signer.into_signer();
-        let (writer, recovery) = open::open(dir.as_ref(), Arc::clone(&signer), &opts)?;
-        Ok(Self::start(writer, recovery, signer, &opts))
+        let key = signer.verifying_key();
+        let (writer, recovery) = open::open(dir.as_ref(), signer, &opts)?;
+        Self::start(writer, recovery, key, &opts)
     }
 
-    fn start(mut writer: Writer, recovery: Recovery, signer: Arc<dyn Signer>, opts: &Options) -> Self {
+    /// Starts the writer thread.
+    fn start(mut writer: Writer, recovery: Recovery, key: VerifyingKey, opts: &Options) -> Result<Self, OpenError> {
         let status = Arc::new(Mutex::new(writer.status()));
         writer.published = Some(Arc::clone(&status));
         let shared = Arc::new(Shared {
@@ -466,16 +473,20 @@ impl Ledger {
         let worker = std::thread::Builder::new()
             .name("provledger-writer".into())
             .spawn(move || writer::run(writer, &thread_shared))
-            .ok();
-        Ledger {
+            .map_err(|source| crate::error::StorageError::Io {
+                op: "start the writer thread for",
+                path: dir.clone(),
+                source,
+            })?;
+        Ok(Ledger {
             shared,
-            worker,
+            worker: Some(worker),
             dir,
             ledger_id,
-            signer_key: signer.verifying_key(),
+            signer_key: key,
             durability: opts.durability,
             recovery,
-        }
+        })
     }
 
     fn send(&self, req: Request, bytes: usize) -> Result<(), AppendError> {

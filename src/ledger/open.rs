@@ -124,7 +124,7 @@ pub(super) fn create(
         w.signer_id,
     )
     .map_err(append_to_open)?;
-    let placed = prepare::place(staged, 0, ledger_id, w.signer_id).map_err(append_to_open)?;
+    let placed = prepare::place(&staged, 0, ledger_id, w.signer_id).map_err(append_to_open)?;
     w.write_entries(vec![placed], true).map_err(append_to_open)?;
     Ok((w, Recovery::default()))
 }
@@ -259,7 +259,7 @@ pub(super) fn scan_segment(root: &dyn LedgerDir, first_seq: u64, newest: bool) -
                 frames,
             }) => {
                 out.torn = Some(TornTail {
-                    file: path.to_path_buf(),
+                    file: path.clone(),
                     offset,
                     bytes,
                     reason: reason.into(),
@@ -310,6 +310,8 @@ fn last_seal_of(root: &dyn LedgerDir, first_seq: u64) -> Result<(Seal, u64), Ope
 }
 
 /// Opens an existing ledger for appending (see the module documentation).
+// One sequence of recovery steps, in the order the module documentation gives them.
+#[allow(clippy::too_many_lines)]
 pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Result<(Writer, Recovery), OpenError> {
     let ldir = open_ledger_dir(opts.backend.as_ref(), dir, false)?;
     let b = ldir.as_ref();
@@ -376,7 +378,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         file.set_len(sealed_end).map_err(io_err("truncate", &path))?;
     }
     file.sync_data().map_err(io_err("sync", &path))?;
-    recovery.torn_tail = scan.torn.clone();
+    recovery.torn_tail.clone_from(&scan.torn);
     let (idx, idx_path, index_rebuilt) = rebuild_index(b, ledger_id, newest, &scan.frames)?;
     recovery.index_rebuilt = index_rebuilt;
     let mut tree = TreeWriter::open(&ldir, ledger_id, len)?;

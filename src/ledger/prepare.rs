@@ -150,7 +150,7 @@ impl Prepared {
 }
 
 /// Stage 2 of one entry, at its sequence number: record, frame, entry hash and leaf.
-pub(super) fn place(s: Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, AppendError> {
+pub(super) fn place(s: &Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, AppendError> {
     let placeholder = AuthorSignature {
         key_id: signer,
         signature: [0; 64],

@@ -145,6 +145,9 @@ impl Writer {
     /// limit allows, and one sync if any request asked for durability. A request that cannot
     /// be appended (a bad draft, a co-signer that fails, a signer the ledger would reject)
     /// fails alone, before anything is written.
+    // The simple path (a); then the staged path (b)-(d): split, they would pass half-built
+    // state between them.
+    #[allow(clippy::too_many_lines)]
     fn append_group(&mut self, jobs: Vec<Job>) {
         if self.poisoned {
             for j in jobs {
@@ -207,7 +210,7 @@ impl Writer {
             }
             let placed = prepare::map(self.pool.as_ref(), work, |i, (d, salt)| {
                 prepare::stage(d, salt, ledger_id, now, signer_id)
-                    .and_then(|s| prepare::place(s, first + i as u64, ledger_id, signer_id))
+                    .and_then(|s| prepare::place(&s, first + i as u64, ledger_id, signer_id))
             });
             let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
             let result = placed.and_then(|p| self.write_entries(p, sync));
@@ -265,7 +268,7 @@ impl Writer {
         let first = self.len;
         let signer_id = self.signer_id;
         let placed = prepare::map(self.pool.as_ref(), all, |i, s| {
-            prepare::place(s, first + i as u64, ledger_id, signer_id)
+            prepare::place(&s, first + i as u64, ledger_id, signer_id)
         });
         let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
         let result = placed.and_then(|p| self.write_entries(p, sync));
@@ -333,14 +336,14 @@ impl Writer {
         // Position signatures, in parallel, each frame re-checksummed where it is signed.
         let signer = Arc::clone(&self.signer);
         let work: Vec<(Prepared, Digest)> = entries.drain(..).zip(prevs.iter().copied()).collect();
-        let signed = prepare::map(self.pool.as_ref(), work, |_, (mut e, prev)| {
+        let with_positions = prepare::map(self.pool.as_ref(), work, |_, (mut e, prev)| {
             if e.position_at.is_some() {
                 let sig = signer.sign(&position_message(&prev, &e.hash))?;
                 e.set_position_signature(&sig);
             }
             Ok::<_, AppendError>(e)
         });
-        let entries = match signed.into_iter().collect::<Result<Vec<_>, _>>() {
+        let entries = match with_positions.into_iter().collect::<Result<Vec<_>, _>>() {
             Ok(e) => e,
             Err(err) => {
                 // The tree already holds these leaves: nothing was written, but the writer's
@@ -675,21 +678,18 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
         }
         let replies: Vec<Box<dyn Fn(Stop) + Send>> = batch.iter().map(failer).collect();
         let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
-        match outcome {
-            Ok(stop) => {
-                w.publish();
-                if stop {
-                    break;
-                }
-            }
-            Err(_) => {
-                // A bug panicked the writer: fail everyone concerned, accept nothing more.
-                w.poisoned = true;
-                for fail in &replies {
-                    fail(Stop::Panicked);
-                }
+        if let Ok(stop) = outcome {
+            w.publish();
+            if stop {
                 break;
             }
+        } else {
+            // A bug panicked the writer: fail everyone concerned, accept nothing more.
+            w.poisoned = true;
+            for fail in &replies {
+                fail(Stop::Panicked);
+            }
+            break;
         }
     }
     let mut q = shared.lock_queue();

@@ -260,16 +260,13 @@ impl<'b> SegmentStream<'b> {
         s.next_segment = i;
         s.check_starts = false;
         let first = s.segments[i];
-        match indexed_offset(dir, first, seq) {
-            Some(off) => s.start_at = Some((off, seq)),
-            None => {
-                // The index may trail a writer (slots are written in blocks): start at the
-                // last slot it has, and skip forward from there.
-                if let Some((at, off)) = last_indexed(dir, first, seq) {
-                    s.start_at = Some((off, at));
-                }
-                s.skip_before = seq;
+        if let Some(off) = indexed_offset(dir, first, seq) { s.start_at = Some((off, seq)) } else {
+            // The index may trail a writer (slots are written in blocks): start at the
+            // last slot it has, and skip forward from there.
+            if let Some((at, off)) = last_indexed(dir, first, seq) {
+                s.start_at = Some((off, at));
             }
+            s.skip_before = seq;
         }
         Ok(s)
     }
@@ -401,19 +398,16 @@ impl<'b> SegmentStream<'b> {
             }
             _ => self.ledger_id = Some(header.ledger_id),
         }
-        let start = match self.start_at.take() {
-            Some((offset, seq)) => {
-                self.next_seq = seq;
-                offset
+        let start = if let Some((offset, seq)) = self.start_at.take() {
+            self.next_seq = seq;
+            offset
+        } else {
+            if self.check_starts && first_seq != self.next_seq {
+                let why = format!("segment should start at entry {}", self.next_seq);
+                return Err(corrupt(&path, 0, Some(self.next_seq), why));
             }
-            None => {
-                if self.check_starts && first_seq != self.next_seq {
-                    let why = format!("segment should start at entry {}", self.next_seq);
-                    return Err(corrupt(&path, 0, Some(self.next_seq), why));
-                }
-                self.next_seq = first_seq;
-                SEGMENT_HEADER_LEN as u64
-            }
+            self.next_seq = first_seq;
+            SEGMENT_HEADER_LEN as u64
         };
         self.scanner = Some(Scanner::new(file, &path, start, len, newest));
         Ok(true)

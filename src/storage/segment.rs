@@ -262,7 +262,7 @@ impl Scanner {
                 problem = Some(self.too_long());
                 break;
             }
-            let start = usize::try_from(at - base).map_err(|_| self.corrupt_at(at, "offset overflow"))?;
+            let start = usize::try_from(at - base).map_err(|_| Self::corrupt_at(at, "offset overflow"))?;
             match self.next_frame(&mut chunk.data, base, start, at) {
                 Ok(frame) => {
                     at += frame.header.frame_len() as u64;
@@ -327,10 +327,10 @@ impl Scanner {
             if self.newest || self.any_frame {
                 return Ok(Chunk::default());
             }
-            return Err(self.corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
+            return Err(Self::corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
         }
         if !self.newest {
-            return Err(self.corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
+            return Err(Self::corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
         }
         match self.torn("write did not complete (no seal after these frames)") {
             ScanStop::Torn {
@@ -346,7 +346,7 @@ impl Scanner {
     }
 
     fn too_long(&self) -> ScanStop {
-        self.corrupt_at(self.sealed_end, "more than MAX_TORN (32 MiB) after the last seal")
+        Self::corrupt_at(self.sealed_end, "more than MAX_TORN (32 MiB) after the last seal")
     }
 
     /// Reads and checks the frame at file offset `at` (which is `start` within `data`).
@@ -361,7 +361,7 @@ impl Scanner {
             if self.newest && last && frame[len - 4..] == [0; 4] {
                 return Err(self.torn_or_corrupt("final frame incompletely written", at));
             }
-            return Err(self.corrupt_at(at, "frame checksum mismatch"));
+            return Err(Self::corrupt_at(at, "frame checksum mismatch"));
         }
         Ok(FrameLoc {
             offset: at,
@@ -370,7 +370,7 @@ impl Scanner {
         })
     }
 
-    fn corrupt_at(&self, offset: u64, reason: &'static str) -> ScanStop {
+    fn corrupt_at(offset: u64, reason: &'static str) -> ScanStop {
         ScanStop::Corrupt {
             offset,
             reason,
@@ -396,7 +396,7 @@ impl Scanner {
         if self.newest {
             self.torn(reason)
         } else {
-            self.corrupt_at(at, reason)
+            Self::corrupt_at(at, reason)
         }
     }
 
@@ -432,12 +432,12 @@ impl Scanner {
                 Err(self.torn_or_corrupt("frame extends past the end of the file", at))
             }
             Ok(header) => Ok(header),
-            Err(HeaderProblem::Bounds) => Err(self.corrupt_at(at, "frame header out of bounds")),
+            Err(HeaderProblem::Bounds) => Err(Self::corrupt_at(at, "frame header out of bounds")),
             Err(HeaderProblem::Checksum) if self.newest && self.file_len - self.sealed_end > MAX_TORN => {
                 Err(self.too_long())
             }
             Err(HeaderProblem::Checksum) if self.newest && self.zero_to_end(at)? => Err(self.torn("zero-filled tail")),
-            Err(HeaderProblem::Checksum) => Err(self.corrupt_at(at, "frame header checksum mismatch")),
+            Err(HeaderProblem::Checksum) => Err(Self::corrupt_at(at, "frame header checksum mismatch")),
         }
     }
 

@@ -142,7 +142,7 @@ pub(crate) fn verify_dir(
             let ledger_id = sc.header.ledger_id;
             tree = TreeCheck::new(root, ledger_id);
             let Some(f0) = sc.chunk.frames.first() else { break };
-            if !v.genesis(&sc.chunk.data, f0)? || !v.load_checkpoints()? {
+            if !v.genesis(&sc.chunk.data, f0) || !v.load_checkpoints()? {
                 return Ok(v.into_report());
             }
         }
@@ -273,27 +273,27 @@ impl<'a> Verifier<'a> {
     }
 
     /// Checks the genesis entry against the trust anchor and loads its keys (step 2).
-    fn genesis(&mut self, data: &[u8], f: &FrameLoc) -> Result<bool, VerifyError> {
+    fn genesis(&mut self, data: &[u8], f: &FrameLoc) -> bool {
         let record = match RecordRef::parse(f.entry(data)) {
             Ok(r) => r,
             Err(e) => {
                 self.fail(Some(0), Check::Format, e.to_string());
-                return Ok(false);
+                return false;
             }
         };
         if record.kind() != EntryKind::Genesis {
             self.fail(Some(0), Check::Chain, "the first entry is not a genesis entry".into());
-            return Ok(false);
+            return false;
         }
         let Ok(SectionRef::Present { payload, .. }) = parse_section(f.section(data)) else {
             self.fail(Some(0), Check::Format, "genesis payload missing or erased".into());
-            return Ok(false);
+            return false;
         };
         let genesis = match Genesis::decode(payload) {
             Ok(g) => g,
             Err(e) => {
                 self.fail(Some(0), Check::Format, format!("genesis payload: {e}"));
-                return Ok(false);
+                return false;
             }
         };
         self.ledger_id = self.report.ledger_id.unwrap_or_default();
@@ -301,7 +301,7 @@ impl<'a> Verifier<'a> {
             Ok(k) => k,
             Err(e) => {
                 self.fail(Some(0), Check::Format, format!("genesis anchor: {e}"));
-                return Ok(false);
+                return false;
             }
         };
         self.report.policy_checked = self.opts.policy;
@@ -310,16 +310,16 @@ impl<'a> Verifier<'a> {
                 Ok(engine) => self.policy = Some(engine),
                 Err(e) => {
                     self.fail(Some(0), Check::Format, format!("genesis policy: {e}"));
-                    return Ok(false);
+                    return false;
                 }
             }
         }
         let hash = decode_frame(data, f, 0, self.ledger_id).hash;
         if let Err(why) = self.check_anchor(&record, &hash, &genesis) {
             self.fail(Some(0), Check::TrustAnchor, why);
-            return Ok(false);
+            return false;
         }
-        Ok(true)
+        true
     }
 
     fn check_anchor(&self, record: &RecordRef<'_>, hash: &Digest, genesis: &Genesis) -> Result<(), String> {

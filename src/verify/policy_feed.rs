@@ -118,7 +118,7 @@ fn read_at(dir: &dyn LedgerDir, ledger_id: LedgerId, seq: u64) -> Result<Option<
 }
 
 /// Key ids of the position signer, then of the co-signers.
-fn signer_ids<'a>(position: Option<&AuthorSignature>, cosigs: impl Iterator<Item = AuthorSignature>) -> Vec<KeyId> {
+fn signer_ids(position: Option<&AuthorSignature>, cosigs: impl Iterator<Item = AuthorSignature>) -> Vec<KeyId> {
     position
         .map(|p| p.key_id)
         .into_iter()

@@ -226,7 +226,7 @@ impl World {
     /// Releases the writer (the ledger stays in `dir`; a placeholder takes its place).
     pub fn close(&mut self) {
         let placeholder =
-            Ledger::create(tempfile::tempdir().unwrap().path(), &key(99), "x", Options::default()).unwrap();
+            Ledger::create(tempfile::tempdir().unwrap().path(), key(99), "x", Options::default()).unwrap();
         drop(std::mem::replace(&mut self.ledger, placeholder));
     }
 
