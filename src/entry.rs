@@ -437,28 +437,74 @@ impl EntryFields {
     ) -> Result<Vec<u8>, DecodeError> {
         self.check()?;
         check_cosignature_count(cosignatures.len())?;
-        let len = MIN_ENTRY_LEN
-            + self.content_type.len()
-            + DIGEST_LEN * self.refs.len()
-            + SIGNATURE_BLOCK_LEN * (usize::from(position.is_some()) + cosignatures.len());
-        let mut out = Vec::with_capacity(len);
-        self.put_head(&mut out);
-        self.put_refs(&mut out);
-        out.push(if position.is_some() { POSITION_SIGNED } else { 0 });
-        // At most MAX_COSIGNATURES (16), checked above.
-        out.push(u8::try_from(cosignatures.len()).unwrap_or(u8::MAX));
-        for s in position.into_iter().chain(cosignatures) {
-            out.extend_from_slice(s.key_id.0.as_bytes());
-            out.extend_from_slice(&s.signature);
-        }
-        if out.len() as u64 > MAX_ENTRY_LEN {
+        let len = self.record_len(position.is_some(), cosignatures.len());
+        if len as u64 > MAX_ENTRY_LEN {
             return Err(DecodeError::TooLong {
                 context: "entry",
-                len: out.len() as u64,
+                len: len as u64,
                 max: MAX_ENTRY_LEN,
             });
         }
+        let mut out = vec![0u8; len];
+        self.write_record(&mut out, position, cosignatures);
         Ok(out)
+    }
+
+    /// Length of the stored record with a position signature or not and `cosignatures`
+    /// co-signatures.
+    pub(crate) fn record_len(&self, position: bool, cosignatures: usize) -> usize {
+        MIN_ENTRY_LEN
+            + self.content_type.len()
+            + DIGEST_LEN * self.refs.len()
+            + SIGNATURE_BLOCK_LEN * (usize::from(position) + cosignatures)
+    }
+
+    /// Writes the stored record (docs/FORMAT.md §4.2) into `out`, which is exactly
+    /// [`EntryFields::record_len`] bytes; the fields were checked ([`EntryFields::check`], at
+    /// most [`MAX_COSIGNATURES`] co-signatures), so it cannot fail.
+    pub(crate) fn write_record(
+        &self,
+        out: &mut [u8],
+        position: Option<&AuthorSignature>,
+        cosignatures: &[AuthorSignature],
+    ) {
+        let mut at = 0;
+        let mut put = |b: &[u8]| {
+            out[at..at + b.len()].copy_from_slice(b);
+            at += b.len();
+        };
+        put(&self.kind.code().to_le_bytes());
+        put(&self.timestamp.0.to_le_bytes());
+        // Bounded by MAX_CONTENT_TYPE_LEN (255) in `check`.
+        put(&[u8::try_from(self.content_type.len()).unwrap_or(u8::MAX)]);
+        put(self.content_type.as_bytes());
+        // Bounded by MAX_REFS (1024) in `check`.
+        put(&u16::try_from(self.refs.len()).unwrap_or(u16::MAX).to_le_bytes());
+        for r in &self.refs {
+            put(r.as_bytes());
+        }
+        put(&[if position.is_some() { POSITION_SIGNED } else { 0 }]);
+        put(&[u8::try_from(cosignatures.len()).unwrap_or(u8::MAX)]);
+        for s in position.into_iter().chain(cosignatures) {
+            put(s.key_id.0.as_bytes());
+            put(&s.signature);
+        }
+        debug_assert_eq!(at, out.len());
+    }
+
+    /// The entry hash of `record`, a record [`EntryFields::write_record`] wrote from these
+    /// fields, at `seq` (the same function as [`RecordRef::entry_hash`], without parsing).
+    pub(crate) fn entry_hash_of(
+        &self,
+        record: &[u8],
+        position: bool,
+        seq: u64,
+        ledger_id: LedgerId,
+        commitment: &Digest,
+    ) -> Digest {
+        let head_end = 11 + self.content_type.len();
+        let refs_end = head_end + 2 + DIGEST_LEN * self.refs.len();
+        record_entry_hash(record, head_end, refs_end, position, seq, ledger_id, commitment)
     }
 }
 
@@ -577,7 +623,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The referenced entry hashes.
-    #[must_use] 
+    #[must_use]
     pub fn refs(&self) -> impl ExactSizeIterator<Item = Digest> + 'a {
         self.bytes[self.head_end + 2..self.refs_end]
             .chunks_exact(DIGEST_LEN)
@@ -635,27 +681,50 @@ impl<'a> RecordRef<'a> {
     /// The entry hash `E = H_entry(seq ‖ S ‖ A)` (docs/FORMAT.md §4.4).
     #[must_use]
     pub fn entry_hash(&self, seq: u64, ledger_id: LedgerId, commitment: &Digest) -> Digest {
-        let b = self.bytes;
-        let sig_start = self.refs_end + 2;
-        // A = flags ‖ count (contiguous with the refs in R) ‖ [position key id] ‖ cosignatures.
-        let pos_key: &[u8] = if self.position {
-            &b[sig_start..sig_start + DIGEST_LEN]
-        } else {
-            &[]
-        };
-        let cosigs = &b[sig_start + SIGNATURE_BLOCK_LEN * usize::from(self.position)..];
-        let parts: [&[u8]; 8] = [
-            &seq.to_le_bytes(),
-            &ledger_id.0,
-            &b[..self.head_end],
-            commitment.as_bytes(),
-            &b[self.head_end..sig_start],
-            pos_key,
-            cosigs,
-            &[],
-        ];
-        hash_small(Domain::Entry, &parts)
+        record_entry_hash(
+            self.bytes,
+            self.head_end,
+            self.refs_end,
+            self.position,
+            seq,
+            ledger_id,
+            commitment,
+        )
     }
+}
+
+/// `E = H_entry(seq ‖ S ‖ A)` of a stored record whose head ends at `head_end` and whose refs
+/// end at `refs_end` (docs/FORMAT.md §4.4): S is rebuilt around the record's bytes (ledger id
+/// before the head, the commitment between head and refs), A is the record's signature part
+/// without the position signature's value.
+fn record_entry_hash(
+    b: &[u8],
+    head_end: usize,
+    refs_end: usize,
+    position: bool,
+    seq: u64,
+    ledger_id: LedgerId,
+    commitment: &Digest,
+) -> Digest {
+    let sig_start = refs_end + 2;
+    // A = flags ‖ count (contiguous with the refs in R) ‖ [position key id] ‖ cosignatures.
+    let pos_key: &[u8] = if position {
+        &b[sig_start..sig_start + DIGEST_LEN]
+    } else {
+        &[]
+    };
+    let cosigs = &b[sig_start + SIGNATURE_BLOCK_LEN * usize::from(position)..];
+    let parts: [&[u8]; 8] = [
+        &seq.to_le_bytes(),
+        &ledger_id.0,
+        &b[..head_end],
+        commitment.as_bytes(),
+        &b[head_end..sig_start],
+        pos_key,
+        cosigs,
+        &[],
+    ];
+    hash_small(Domain::Entry, &parts)
 }
 
 /// Hashes the concatenation of `parts` in one keyed call, through a stack buffer when it fits

@@ -266,7 +266,6 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-
 /// A signing key the ledger can use without holding its secret: an in-memory [`SigningKey`],
 /// or a remote signer (HSM, KMS) that implements this trait.
 ///

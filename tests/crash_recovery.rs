@@ -626,7 +626,10 @@ fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
                 match l.append(draft(3)) {
                     Ok(r) => {
                         // Index slots and tree nodes are derived data, written later in blocks.
-                        assert!(budget >= frame_len, "{what}: append succeeded without room for its frame");
+                        assert!(
+                            budget >= frame_len,
+                            "{what}: append succeeded without room for its frame"
+                        );
                         ok.push(r);
                     }
                     Err(e) => {

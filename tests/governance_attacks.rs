@@ -292,7 +292,10 @@ fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() 
     // It appends a policy update: no admin signature.
     let l = writer(w.dir.path(), &svc, true);
     let err = l.append(draft(&lax(), &[], &[])).unwrap_err().to_string();
-    assert!(err.contains("would fail verification") && err.contains("role admin"), "{err}");
+    assert!(
+        err.contains("would fail verification") && err.contains("role admin"),
+        "{err}"
+    );
     // An approval by an unenrolled key, by a key without the approver role.
     let stranger = key(55);
     let p = l.append(draft(&gated(Environment::Production), &[&req], &[])).unwrap();

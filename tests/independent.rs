@@ -2231,7 +2231,10 @@ fn former_library_deviations_now_agree() {
             "segments" => assert!(matches!(ind, Verdict::Error(_)), "{ind:?}"),
             _ => assert!(matches!(ind, Verdict::Ok { tree_missing: 17, .. }), "{ind:?}"),
         }
-        assert!(same(&lib, &ind), "symlinked {dir}/\n library:     {lib:?}\n independent: {ind:?}");
+        assert!(
+            same(&lib, &ind),
+            "symlinked {dir}/\n library:     {lib:?}\n independent: {ind:?}"
+        );
     }
 
     // D1: a write of three frames (entries 2, 3, 4) ends the newest segment; damage in its last

@@ -124,8 +124,7 @@ pub(super) fn create(
         w.signer_id,
     )
     .map_err(append_to_open)?;
-    let placed = prepare::place(&staged, 0, ledger_id, w.signer_id).map_err(append_to_open)?;
-    w.write_entries(vec![placed], true).map_err(append_to_open)?;
+    w.write_entries(&[staged], true).map_err(append_to_open)?;
     Ok((w, Recovery::default()))
 }
 

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::Draft;
 use crate::entry::{
-    commit_payload, cosignature_message, AuthorSignature, EntryFields, EntryKind, LedgerId, RecordRef, Timestamp,
+    commit_payload, cosignature_message, AuthorSignature, EntryFields, EntryKind, LedgerId, Timestamp,
     MAX_COSIGNATURES, MAX_PAYLOAD_LEN, SALT_LEN, SIGNATURE_BLOCK_LEN,
 };
 use crate::error::{AppendError, DraftError};
@@ -108,74 +108,58 @@ fn cosign(c: &dyn crate::keys::Signer, msg: &[u8]) -> Result<[u8; 64], crate::er
         .unwrap_or_else(|_| Err(crate::error::KeyError::Signer("the co-signer panicked".into())))
 }
 
-/// An entry ready to be chained: its complete frame (unsealed; with room for the position
-/// signature), entry hash and Merkle leaf.
-pub(super) struct Prepared {
-    /// The frame, as `storage::frame::encode_frame` writes it without a seal.
-    pub frame: Vec<u8>,
+/// What encoding an entry at its place gave: its hash, its Merkle leaf, and where its
+/// position signature goes in its frame.
+pub(super) struct Placed {
     pub hash: Digest,
     /// `SHA-256(0x00 ‖ hash)`, computed here so the ordered pass only links and pushes.
     pub leaf: Digest,
-    /// Where the 64 position-signature bytes go in `frame`, if position-signed.
+    /// Where the 64 position-signature bytes go in the frame, if position-signed.
     pub position_at: Option<usize>,
-    pub kind: EntryKind,
 }
 
-impl Prepared {
-    /// The payload bytes inside the frame.
-    pub(super) fn payload(&self) -> &[u8] {
-        let h = self.header();
-        let s = h.section_offset() + crate::storage::frame::PAYLOAD_PREFIX_LEN;
-        &self.frame[s..h.section_offset() + h.section_len]
-    }
-
-    fn header(&self) -> crate::storage::frame::FrameHeader {
-        let mut h = [0u8; crate::storage::frame::FRAME_HEADER_LEN];
-        h.copy_from_slice(&self.frame[..crate::storage::frame::FRAME_HEADER_LEN]);
-        // Encoded by `place` just before: a valid header.
-        crate::storage::frame::parse_header(&h).unwrap_or(crate::storage::frame::FrameHeader {
-            entry_len: 0,
-            section_len: crate::storage::frame::PAYLOAD_PREFIX_LEN,
-            sealed: false,
-        })
-    }
-
-    /// Puts the position signature in place and re-checksums the frame.
-    pub(super) fn set_position_signature(&mut self, sig: &[u8; 64]) {
-        if let Some(at) = self.position_at {
-            self.frame[at..at + 64].copy_from_slice(sig);
-            crate::storage::frame::refresh_crc(&mut self.frame);
-        }
-    }
+/// Length of the frame of a staged entry (with room for a seal if `sealed`).
+pub(super) fn frame_len(s: &Staged, sealed: bool) -> usize {
+    let record = s.fields.record_len(s.position_signed, s.cosignatures.len());
+    crate::storage::frame::frame_len(record, s.payload.len(), sealed)
 }
 
-/// Stage 2 of one entry, at its sequence number: record, frame, entry hash and leaf.
-pub(super) fn place(s: &Staged, seq: u64, ledger_id: LedgerId, signer: KeyId) -> Result<Prepared, AppendError> {
+/// Stage 2 of one entry, at its sequence number: encodes its frame into `frame` (exactly
+/// [`frame_len`] bytes, in the group's write buffer), with zeros where the position signature
+/// and the seal go, and computes its entry hash and Merkle leaf. The checksum is written here
+/// unless a position signature or a seal is still to come.
+pub(super) fn encode(
+    s: &Staged,
+    frame: &mut [u8],
+    seq: u64,
+    ledger_id: LedgerId,
+    signer: KeyId,
+    sealed: bool,
+) -> Placed {
+    use crate::storage::frame::{finish_frame, write_frame_parts, FRAME_HEADER_LEN};
     let placeholder = AuthorSignature {
         key_id: signer,
         signature: [0; 64],
     };
     let position = s.position_signed.then_some(&placeholder);
-    let record = s
+    let record_len = s.fields.record_len(s.position_signed, s.cosignatures.len());
+    write_frame_parts(frame, record_len, &s.salt, &s.payload, sealed);
+    let record = &mut frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + record_len];
+    s.fields.write_record(record, position, &s.cosignatures);
+    let hash = s
         .fields
-        .encode_record(position, &s.cosignatures)
-        .map_err(|e| AppendError::InvalidDraft {
-            index: 0,
-            reason: DraftError::Field(e),
-        })?;
-    let hash = RecordRef::parse(&record)?.entry_hash(seq, ledger_id, &s.commitment);
-    let position_at = s.position_signed.then(|| {
-        crate::storage::frame::FRAME_HEADER_LEN + record.len() - SIGNATURE_BLOCK_LEN * s.cosignatures.len() - 64
-    });
-    let mut frame = Vec::with_capacity(crate::storage::frame::FRAME_OVERHEAD + record.len() + 33 + s.payload.len());
-    crate::storage::frame::encode_frame(&mut frame, &record, &s.salt, &s.payload, None);
-    Ok(Prepared {
-        frame,
+        .entry_hash_of(record, s.position_signed, seq, ledger_id, &s.commitment);
+    let position_at = s
+        .position_signed
+        .then(|| FRAME_HEADER_LEN + record_len - SIGNATURE_BLOCK_LEN * s.cosignatures.len() - 64);
+    if position_at.is_none() && !sealed {
+        finish_frame(frame, None);
+    }
+    Placed {
         hash,
         leaf: crate::hash::hash_leaf(&hash),
         position_at,
-        kind: s.fields.kind,
-    })
+    }
 }
 
 /// Runs `f` over `items` in parallel (on `pool` if given), or serially for small batches.

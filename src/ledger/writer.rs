@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError};
 
-use super::prepare::{self, Prepared, Staged};
+use super::prepare::{self, Placed, Staged};
 use super::{Draft, Durability, Receipt, Reply, Request, Shared, Status};
 use crate::checkpoint::{Checkpoint, LogWriter};
 use crate::entry::{position_message, EntryKind, EntrySeq, LedgerId, SaltSource, Timestamp, SALT_LEN};
@@ -14,7 +14,7 @@ use crate::error::{AppendError, CheckpointError, OpenError, StorageError, SyncEr
 use crate::hash::{chain_value, Digest};
 use crate::keys::{KeyId, Signer};
 use crate::record::Role;
-use crate::storage::frame::{seal_frame, Seal, SEAL_LEN, SEAL_TAG_LEN};
+use crate::storage::frame::{finish_frame, Seal, SEAL_LEN, SEAL_TAG_LEN};
 use crate::storage::index::encode_slot;
 use crate::storage::segment::{MAX_TORN, SEGMENT_HEADER_LEN};
 use crate::storage::{io_err, LedgerDir, StorageFile};
@@ -198,7 +198,7 @@ impl Writer {
                 .all(|d| d.kind == EntryKind::Application && d.cosigners.is_empty())
         });
         if simple {
-            let (first, signer_id) = (self.len, self.signer_id);
+            let signer_id = self.signer_id;
             let sync = jobs.iter().any(|j| j.sync);
             let mut work = Vec::new();
             let mut outs = Vec::with_capacity(jobs.len());
@@ -208,12 +208,11 @@ impl Writer {
                 outs.push((j.reply, j.drafts.len()));
                 work.extend(j.drafts.into_iter().zip(salts));
             }
-            let placed = prepare::map(self.pool.as_ref(), work, |i, (d, salt)| {
+            let staged = prepare::map(self.pool.as_ref(), work, |_, (d, salt)| {
                 prepare::stage(d, salt, ledger_id, now, signer_id)
-                    .and_then(|s| prepare::place(&s, first + i as u64, ledger_id, signer_id))
             });
-            let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
-            let result = placed.and_then(|p| self.write_entries(p, sync));
+            let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().collect();
+            let result = staged.and_then(|s| self.write_entries(&s, sync));
             self.publish();
             reply_all(result, outs);
             return;
@@ -265,13 +264,7 @@ impl Writer {
             all.extend(v);
             outs.push(reply);
         }
-        let first = self.len;
-        let signer_id = self.signer_id;
-        let placed = prepare::map(self.pool.as_ref(), all, |i, s| {
-            prepare::place(&s, first + i as u64, ledger_id, signer_id)
-        });
-        let placed: Result<Vec<Prepared>, AppendError> = placed.into_iter().collect();
-        let result = placed.and_then(|p| self.write_entries(p, sync));
+        let result = self.write_entries(&all, sync);
         self.publish();
         reply_all(result, outs.into_iter().zip(counts).collect());
     }
@@ -304,27 +297,38 @@ impl Writer {
         Ok(())
     }
 
-    /// Chains, signs, seals and writes prepared entries; syncs if asked (or if the unsynced
-    /// bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
+    /// Frames, chains, signs, seals and writes staged entries; syncs if asked (or if the
+    /// unsynced bytes would exceed the torn-tail bound). Any I/O error poisons the writer.
     ///
-    /// The ordered pass is one BLAKE3 compression (the chain value) and a tree push per entry;
-    /// frames were encoded in parallel by `prepare::place`, position signatures are signed
-    /// and patched in parallel here, and only the last frame of each write is sealed here.
-    pub(super) fn write_entries(
-        &mut self,
-        mut entries: Vec<Prepared>,
-        sync: bool,
-    ) -> Result<Vec<Receipt>, AppendError> {
-        let ends = self.write_ends(&entries);
+    /// Each write's frames are encoded straight into its buffer, in parallel (records, entry
+    /// hashes, leaves, checksums); the ordered pass is one BLAKE3 compression (the chain value)
+    /// and a tree push per entry; position signatures are again parallel; only the last frame
+    /// of each write is sealed, and the buffer is written as it is.
+    pub(super) fn write_entries(&mut self, staged: &[Staged], sync: bool) -> Result<Vec<Receipt>, AppendError> {
+        let sizes: Vec<usize> = staged.iter().map(|s| prepare::frame_len(s, false)).collect();
+        let ends = self.write_ends(&sizes);
+        // One buffer per write, the last frame of each with room for its seal.
+        let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for &end in &ends {
+            bufs.push(vec![0u8; sizes[start..end].iter().sum::<usize>() + SEAL_LEN]);
+            start = end;
+        }
+        let (first, ledger_id, signer_id) = (self.len, self.ledger_id, self.signer_id);
+        let sealed = |i: usize| ends.binary_search(&(i + 1)).is_ok();
+        let work: Vec<(&Staged, &mut [u8])> = staged.iter().zip(frames_of(&mut bufs, &sizes, &ends)).collect();
+        let placed: Vec<Placed> = prepare::map(self.pool.as_ref(), work, |i, (s, frame)| {
+            prepare::encode(s, frame, first + i as u64, ledger_id, signer_id, sealed(i))
+        });
         // Ordered: chain values, tree leaves, and the root at the end of each write.
-        let mut prevs = Vec::with_capacity(entries.len());
+        let mut chains = Vec::with_capacity(placed.len());
         let mut roots = Vec::with_capacity(ends.len());
         let mut chain = self.chain;
         let mut next_end = ends.iter().copied().peekable();
-        for (i, e) in entries.iter().enumerate() {
-            prevs.push(chain);
-            chain = chain_value(&chain, &e.hash);
-            if let Err(err) = self.tree.push_leaf(e.leaf) {
+        for (i, p) in placed.iter().enumerate() {
+            chain = chain_value(&chain, &p.hash);
+            chains.push(chain);
+            if let Err(err) = self.tree.push_leaf(p.leaf) {
                 self.poisoned = true;
                 return Err(err.into());
             }
@@ -333,27 +337,36 @@ impl Writer {
                 roots.push(self.tree.root());
             }
         }
-        // Position signatures, in parallel, each frame re-checksummed where it is signed.
-        let signer = Arc::clone(&self.signer);
-        let work: Vec<(Prepared, Digest)> = entries.drain(..).zip(prevs.iter().copied()).collect();
-        let with_positions = prepare::map(self.pool.as_ref(), work, |_, (mut e, prev)| {
-            if e.position_at.is_some() {
-                let sig = signer.sign(&position_message(&prev, &e.hash))?;
-                e.set_position_signature(&sig);
-            }
-            Ok::<_, AppendError>(e)
-        });
-        let entries = match with_positions.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(e) => e,
-            Err(err) => {
+        // Position signatures, in parallel, each unsealed frame re-checksummed where it is signed.
+        if placed.iter().any(|p| p.position_at.is_some()) {
+            let signer = Arc::clone(&self.signer);
+            let prev = |i: usize| if i == 0 { self.chain } else { chains[i - 1] };
+            let work: Vec<(&Placed, Digest, &mut [u8])> = placed
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p, prev(i)))
+                .zip(frames_of(&mut bufs, &sizes, &ends))
+                .map(|((p, prev), f)| (p, prev, f))
+                .collect();
+            let positions = prepare::map(self.pool.as_ref(), work, |i, (p, prev, frame)| {
+                if let Some(at) = p.position_at {
+                    let sig = signer.sign(&position_message(&prev, &p.hash))?;
+                    frame[at..at + 64].copy_from_slice(&sig);
+                    if !sealed(i) {
+                        finish_frame(frame, None);
+                    }
+                }
+                Ok::<_, AppendError>(())
+            });
+            if let Err(err) = positions.into_iter().collect::<Result<Vec<()>, _>>() {
                 // The tree already holds these leaves: nothing was written, but the writer's
                 // state moved on, so it stops here (reopen to continue).
                 self.poisoned = true;
                 return Err(err);
             }
-        };
+        }
         let result = self
-            .write_sealed(&entries, &prevs, &ends, &roots)
+            .write_sealed(staged, &placed, &mut bufs, &chains, &ends, &roots)
             .map_err(AppendError::Storage);
         let result = result.and_then(|receipts| {
             if sync || self.active.len - self.active.synced > MAX_TORN / 2 {
@@ -370,7 +383,7 @@ impl Writer {
                 for r in &mut receipts {
                     r.durable = r.seq.0 < self.durable_len;
                 }
-                self.commit_keys(&entries);
+                self.commit_keys(staged);
                 Ok(receipts)
             }
             Err(e) => {
@@ -382,14 +395,15 @@ impl Writer {
 
     /// Where the writes of a group end (exclusive indices): each write holds at most
     /// `MAX_WRITE` bytes and fits in its segment (a new segment is started between writes).
-    fn write_ends(&self, entries: &[Prepared]) -> Vec<usize> {
+    /// `sizes` are the frames' lengths without a seal.
+    fn write_ends(&self, sizes: &[usize]) -> Vec<usize> {
         let mut ends = Vec::new();
         let mut seg_len = self.active.len;
         let mut seg_count = self.active.count;
         let mut bytes = 0u64;
         let mut in_write = 0usize;
-        for (i, e) in entries.iter().enumerate() {
-            let f = (e.frame.len() + SEAL_LEN) as u64;
+        for (i, &size) in sizes.iter().enumerate() {
+            let f = (size + SEAL_LEN) as u64;
             let segment_full = seg_len + bytes + f > self.segment_size && seg_count + in_write as u64 > 0;
             if in_write > 0 && (bytes + f > MAX_WRITE || segment_full) {
                 ends.push(i);
@@ -403,63 +417,58 @@ impl Writer {
                 seg_len = SEGMENT_HEADER_LEN as u64;
                 seg_count = 0;
             }
-            bytes += f;
+            bytes += size as u64;
             in_write += 1;
         }
         if in_write > 0 {
-            ends.push(entries.len());
+            ends.push(sizes.len());
         }
         ends
     }
 
-    /// Writes the prepared frames in the writes `ends` describes, sealing the last frame of
-    /// each with the root recorded for it; rotates segments between writes as needed.
+    /// Seals the last frame of each write and writes the buffers, rotating segments between
+    /// writes where `write_ends` planned it.
     fn write_sealed(
         &mut self,
-        entries: &[Prepared],
-        prevs: &[Digest],
+        staged: &[Staged],
+        placed: &[Placed],
+        bufs: &mut [Vec<u8>],
+        chains: &[Digest],
         ends: &[usize],
         roots: &[Digest],
     ) -> Result<Vec<Receipt>, StorageError> {
-        let mut receipts = Vec::with_capacity(entries.len());
-        let mut buf = Vec::new();
+        let mut receipts = Vec::with_capacity(placed.len());
         let mut start = 0;
-        for (&end, root) in ends.iter().zip(roots) {
-            let bytes: usize = entries[start..end].iter().map(|e| e.frame.len()).sum::<usize>() + SEAL_LEN;
-            if self.active.len + bytes as u64 > self.segment_size && self.active.count > 0 {
+        for ((&end, root), buf) in ends.iter().zip(roots).zip(bufs.iter_mut()) {
+            if self.active.len + buf.len() as u64 > self.segment_size && self.active.count > 0 {
                 self.rotate()?;
             }
-            buf.clear();
-            buf.reserve(bytes);
-            for (i, e) in entries.iter().enumerate().take(end).skip(start) {
-                let seq = self.len + (i - start) as u64;
-                let offset = self.active.len + buf.len() as u64;
+            let mut offset = self.active.len;
+            for i in start..end {
+                let governance = staged[i].fields.kind != EntryKind::Application;
                 self.active
                     .pending_slots
-                    .extend_from_slice(&encode_slot(offset, e.kind != EntryKind::Application));
-                let chain = chain_value(&prevs[i], &e.hash);
-                if i + 1 == end {
-                    let mut last = e.frame.clone();
-                    let seal = Seal {
-                        sealer: self.signer_id,
-                        chain,
-                        root: *root,
-                        tag: seal_tag(&self.seal_key, self.ledger_id, seq + 1, &chain, root),
-                    };
-                    seal_frame(&mut last, &seal);
-                    buf.extend_from_slice(&last);
-                } else {
-                    buf.extend_from_slice(&e.frame);
-                }
+                    .extend_from_slice(&encode_slot(offset, governance));
+                offset += prepare::frame_len(&staged[i], i + 1 == end) as u64;
                 receipts.push(Receipt {
-                    seq: EntrySeq(seq),
-                    entry_hash: e.hash,
-                    chain,
+                    seq: EntrySeq(self.len + (i - start) as u64),
+                    entry_hash: placed[i].hash,
+                    chain: chains[i],
                     durable: false,
                 });
             }
-            let chain = receipts.last().map_or(self.chain, |r| r.chain);
-            self.write_buffer(&buf, (end - start) as u64, chain)?;
+            let chain = chains[end - 1];
+            let size = self.len + (end - start) as u64;
+            let seal = Seal {
+                sealer: self.signer_id,
+                chain,
+                root: *root,
+                tag: seal_tag(&self.seal_key, self.ledger_id, size, &chain, root),
+            };
+            let last = prepare::frame_len(&staged[end - 1], true);
+            let at = buf.len() - last;
+            finish_frame(&mut buf[at..], Some(&seal));
+            self.write_buffer(buf, (end - start) as u64, chain)?;
             start = end;
         }
         Ok(receipts)
@@ -528,11 +537,11 @@ impl Writer {
     }
 
     /// Applies the key enrollments and revocations just appended to the registry.
-    fn commit_keys(&mut self, entries: &[Prepared]) {
+    fn commit_keys(&mut self, entries: &[Staged]) {
         let first = self.len - entries.len() as u64;
         for (i, e) in entries.iter().enumerate() {
-            if matches!(e.kind, EntryKind::KeyEnrollment | EntryKind::KeyRevocation) {
-                if let Ok(rec) = crate::record::Record::decode(e.kind, e.payload()) {
+            if matches!(e.fields.kind, EntryKind::KeyEnrollment | EntryKind::KeyRevocation) {
+                if let Ok(rec) = crate::record::Record::decode(e.fields.kind, &e.payload) {
                     // Checked by `gate` before the write; it applies again as it did there.
                     let _ = self.registry.apply(first + i as u64, &rec);
                 }
@@ -800,4 +809,22 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
     }
     flush(w, &mut group);
     false
+}
+
+/// The frames of `bufs` as separate slices, in entry order: write `w` holds the entries up to
+/// `ends[w]`, each `sizes[i]` bytes, the last of each write with room for its seal.
+fn frames_of<'b>(bufs: &'b mut [Vec<u8>], sizes: &[usize], ends: &[usize]) -> Vec<&'b mut [u8]> {
+    let mut out = Vec::with_capacity(sizes.len());
+    let mut start = 0;
+    for (buf, &end) in bufs.iter_mut().zip(ends) {
+        let mut rest: &mut [u8] = buf;
+        for (i, size) in sizes.iter().enumerate().take(end).skip(start) {
+            let len = size + if i + 1 == end { SEAL_LEN } else { 0 };
+            let (frame, tail) = rest.split_at_mut(len);
+            out.push(frame);
+            rest = tail;
+        }
+        start = end;
+    }
+    out
 }

@@ -146,29 +146,48 @@ impl SectionRef<'_> {
 /// Appends one frame to `out`: record, present payload section and, if given, a seal.
 pub fn encode_frame(out: &mut Vec<u8>, record: &[u8], salt: &[u8; SALT_LEN], payload: &[u8], seal: Option<&Seal>) {
     let start = out.len();
-    put_header(out, record.len(), PAYLOAD_PREFIX_LEN + payload.len(), seal.is_some());
-    let body = out.len();
-    out.extend_from_slice(record);
-    out.push(PAYLOAD_PRESENT);
-    out.extend_from_slice(salt);
-    out.extend_from_slice(payload);
-    if let Some(s) = seal {
-        out.extend_from_slice(&s.encode());
-    }
-    let c = crc(&[&out[body..]]);
-    put_u32(out, c);
+    out.resize(start + frame_len(record.len(), payload.len(), seal.is_some()), 0);
+    let frame = &mut out[start..];
+    write_frame_parts(frame, record.len(), salt, payload, seal.is_some());
+    frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + record.len()].copy_from_slice(record);
+    finish_frame(frame, seal);
     debug_assert!(out.len() - start <= MAX_FRAME_LEN as usize);
 }
 
-fn put_header(out: &mut Vec<u8>, record_len: usize, section_len: usize, sealed: bool) {
-    let header_start = out.len();
-    // Callers bound the record (64 KiB - 1) and payload (16 MiB) before framing.
-    out.extend_from_slice(&u16::try_from(record_len).unwrap_or(u16::MAX).to_le_bytes());
-    out.push(if sealed { SEALED } else { 0 });
-    out.push(0);
-    put_u32(out, u32::try_from(section_len).unwrap_or(u32::MAX));
-    let hc = crc(&[&out[header_start..]]);
-    put_u32(out, hc);
+/// Length of a frame with a `record_len`-byte record and a present `payload_len`-byte payload,
+/// sealed or not.
+#[must_use]
+pub fn frame_len(record_len: usize, payload_len: usize, sealed: bool) -> usize {
+    FRAME_OVERHEAD + record_len + PAYLOAD_PREFIX_LEN + payload_len + if sealed { SEAL_LEN } else { 0 }
+}
+
+/// Writes into `frame` (exactly [`frame_len`] bytes) the header and the present payload
+/// section around a `record_len`-byte record, which the caller writes at
+/// `frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + record_len]`; [`finish_frame`] then writes the
+/// seal and the checksum. Callers bound the record (64 KiB - 1) and payload (16 MiB) first.
+pub fn write_frame_parts(frame: &mut [u8], record_len: usize, salt: &[u8; SALT_LEN], payload: &[u8], sealed: bool) {
+    frame[..2].copy_from_slice(&u16::try_from(record_len).unwrap_or(u16::MAX).to_le_bytes());
+    frame[2] = if sealed { SEALED } else { 0 };
+    frame[3] = 0;
+    let section_len = PAYLOAD_PREFIX_LEN + payload.len();
+    frame[4..8].copy_from_slice(&u32::try_from(section_len).unwrap_or(u32::MAX).to_le_bytes());
+    let hc = crc(&[&frame[..8]]);
+    frame[8..FRAME_HEADER_LEN].copy_from_slice(&hc.to_le_bytes());
+    let s = FRAME_HEADER_LEN + record_len;
+    frame[s] = PAYLOAD_PRESENT;
+    frame[s + 1..s + PAYLOAD_PREFIX_LEN].copy_from_slice(salt);
+    frame[s + PAYLOAD_PREFIX_LEN..s + section_len].copy_from_slice(payload);
+}
+
+/// Writes the seal (for a sealed frame; its place is the 112 bytes before the checksum) and
+/// the frame checksum of a frame laid out by [`write_frame_parts`].
+pub fn finish_frame(frame: &mut [u8], seal: Option<&Seal>) {
+    let end = frame.len() - 4;
+    if let Some(s) = seal {
+        frame[end - SEAL_LEN..end].copy_from_slice(&s.encode());
+    }
+    let c = crc(&[&frame[FRAME_HEADER_LEN..end]]);
+    frame[end..].copy_from_slice(&c.to_le_bytes());
 }
 
 /// Recomputes the trailing checksum of a complete frame after its body changed.

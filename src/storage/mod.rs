@@ -260,7 +260,9 @@ impl<'b> SegmentStream<'b> {
         s.next_segment = i;
         s.check_starts = false;
         let first = s.segments[i];
-        if let Some(off) = indexed_offset(dir, first, seq) { s.start_at = Some((off, seq)) } else {
+        if let Some(off) = indexed_offset(dir, first, seq) {
+            s.start_at = Some((off, seq));
+        } else {
             // The index may trail a writer (slots are written in blocks): start at the
             // last slot it has, and skip forward from there.
             if let Some((at, off)) = last_indexed(dir, first, seq) {

@@ -327,10 +327,16 @@ impl Scanner {
             if self.newest || self.any_frame {
                 return Ok(Chunk::default());
             }
-            return Err(Self::corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
+            return Err(Self::corrupt_at(
+                self.sealed_end,
+                "segment does not end with a sealed frame",
+            ));
         }
         if !self.newest {
-            return Err(Self::corrupt_at(self.sealed_end, "segment does not end with a sealed frame"));
+            return Err(Self::corrupt_at(
+                self.sealed_end,
+                "segment does not end with a sealed frame",
+            ));
         }
         match self.torn("write did not complete (no seal after these frames)") {
             ScanStop::Torn {

@@ -690,8 +690,8 @@ pub fn parse_governance(kind: u16, payload: &[u8]) -> Result<Governance, String>
         6 => {
             r.string()?; // action
             r.string()?; // action_type
-            // attributes: Map<String, u64>, one encoding per value: keys strictly increasing
-            // (as bytes), so no key twice.
+                         // attributes: Map<String, u64>, one encoding per value: keys strictly increasing
+                         // (as bytes), so no key twice.
             let n = r.count(8 + 8)?;
             let mut last: Option<String> = None;
             for _ in 0..n {
