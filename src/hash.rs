@@ -14,7 +14,6 @@ use core::str::FromStr;
 use std::sync::LazyLock;
 
 use sha2::Digest as _;
-use subtle::ConstantTimeEq;
 
 /// The `derive_key` context from which every BLAKE3 domain key is derived.
 pub const DOMAIN_KEY_CONTEXT: &str = "provledger v2 domain key";
@@ -152,9 +151,11 @@ impl Digest {
     }
 }
 
+/// Plain comparison: digests are public values (hashes, roots, key ids). Secret-dependent
+/// comparisons (the seal tag) use `subtle` where they are made.
 impl PartialEq for Digest {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.0 == other.0
     }
 }
 

@@ -385,7 +385,11 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
     // Whose seal is it?
     let signer_id = signer.verifying_key().key_id();
     let key = seal_key(signer.as_ref(), ledger_id)?;
-    let own = seal.sealer == signer_id && seal.tag == seal_tag(&key, ledger_id, len, &seal.chain, &seal.root);
+    let own = seal.sealer == signer_id
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            &seal.tag[..],
+            &seal_tag(&key, ledger_id, len, &seal.chain, &seal.root)[..],
+        ));
     let (chain, root) = if own {
         (seal.chain, seal.root)
     } else {

@@ -273,6 +273,13 @@ impl<'b> SegmentStream<'b> {
         Ok(s)
     }
 
+    /// Gives back the data buffer of a chunk this stream returned, to be reused for the next.
+    pub fn recycle(&mut self, data: Vec<u8>) {
+        if let Some(sc) = self.scanner.as_mut() {
+            sc.recycle(data);
+        }
+    }
+
     /// The torn tail found at the end, if any (known once the stream is exhausted).
     #[must_use]
     pub fn tail(&self) -> Option<&TornTail> {

@@ -18,6 +18,8 @@ pub(super) struct Decoded<'a> {
     pub record: Option<RecordRef<'a>>,
     /// The entry hash `E`.
     pub hash: Digest,
+    /// Its Merkle leaf, `SHA-256(0x00 ‖ E)` (computed here, in parallel, for the ordered pass).
+    pub leaf: Digest,
     /// The statement digest `SD` (only when there are co-signatures).
     pub digest: Digest,
     /// The payload was erased.
@@ -33,6 +35,7 @@ pub(super) fn decode_frame<'a>(data: &'a [u8], f: &FrameLoc, seq: u64, ledger_id
     let mut d = Decoded {
         record: None,
         hash: Digest::ZERO,
+        leaf: Digest::ZERO,
         digest: Digest::ZERO,
         erased: false,
         gov: None,
@@ -57,6 +60,7 @@ pub(super) fn decode_frame<'a>(data: &'a [u8], f: &FrameLoc, seq: u64, ledger_id
     };
     d.erased = payload.is_none();
     d.hash = record.entry_hash(seq, ledger_id, &commitment);
+    d.leaf = crate::hash::hash_leaf(&d.hash);
     if record.has_cosignatures() {
         d.digest = record.statement_digest(ledger_id, &commitment);
     }

@@ -16,7 +16,14 @@ pub(super) struct IndexCursor {
     /// One past the highest slot compared.
     seen: u64,
     sealed: bool,
+    /// Slots read ahead: `block[k]` is slot `block_first + k` (one read per block, not per
+    /// entry).
+    block: Vec<[u8; 4]>,
+    block_first: u64,
 }
+
+/// Slots read per block.
+const BLOCK_SLOTS: u64 = 4096;
 
 impl IndexCursor {
     pub(super) fn open(
@@ -34,6 +41,8 @@ impl IndexCursor {
             slots: 0,
             seen: 0,
             sealed,
+            block: Vec::new(),
+            block_first: 0,
         };
         let Ok(file) = dir.open_read(&rel) else {
             return Ok(cur);
@@ -77,11 +86,17 @@ impl IndexCursor {
             );
             return Ok(self.sealed.then_some(msg));
         }
-        let mut b = [0u8; 4];
-        // `i < self.slots`, so the slot position exists.
-        file.read_exact_at(&mut b, slot(i).unwrap_or(u64::MAX))
-            .map_err(io_err("read", &self.path))?;
-        let (at, gov) = decode_slot(b);
+        if !(self.block_first..self.block_first + self.block.len() as u64).contains(&i) {
+            let n = BLOCK_SLOTS.min(self.slots - i);
+            let mut bytes = vec![0u8; usize::try_from(n * 4).unwrap_or(0)];
+            // `i < self.slots`, so the slot position exists.
+            file.read_exact_at(&mut bytes, slot(i).unwrap_or(u64::MAX))
+                .map_err(io_err("read", &self.path))?;
+            self.block = bytes.chunks_exact(4).map(|c| [c[0], c[1], c[2], c[3]]).collect();
+            self.block_first = i;
+        }
+        let k = usize::try_from(i - self.block_first).unwrap_or(usize::MAX);
+        let (at, gov) = decode_slot(self.block[k]);
         if at != offset {
             return Ok(Some(format!(
                 "index {} says entry {seq} is at offset {at}, the segment has it at {offset}",

@@ -149,6 +149,7 @@ pub(crate) fn verify_dir(
         if !v.chunk(&sc, &mut tree)? {
             return Ok(v.into_report());
         }
+        stream.recycle(sc.chunk.data);
     }
     if v.report.is_ok() {
         v.report.torn_tail = stream.tail().cloned();
@@ -529,7 +530,7 @@ impl<'a> Verifier<'a> {
         if let Some(msg) = self.index_check(path, sc.header.first_seq, seq, f.offset, governance)? {
             return fail(self, Check::Index, msg);
         }
-        if let Err(p) = tree.push(&d.hash) {
+        if let Err(p) = tree.push(d.leaf) {
             let msg = format!(
                 "stored tree node (level {}, index {}) differs from the entries; rebuild the tree files",
                 p.level, p.index

@@ -2,7 +2,7 @@
 //! docs/FORMAT.md §11.4) with it; reports the root at each size a checkpoint needs.
 
 use crate::entry::LedgerId;
-use crate::hash::{hash_leaf, Digest};
+use crate::hash::Digest;
 use crate::merkle::Frontier;
 use crate::storage::{LedgerDir, StorageFile};
 use crate::tree::{level_header, level_rel, MAX_LEVELS, TREE_HEADER_LEN};
@@ -97,11 +97,11 @@ impl TreeCheck {
 
     /// Adds an entry's leaf; reports the first stored node that disagrees. Only even levels
     /// are stored.
-    pub(super) fn push(&mut self, entry_hash: &Digest) -> Result<(), TreeProblem> {
+    pub(super) fn push(&mut self, leaf: Digest) -> Result<(), TreeProblem> {
         let (levels, missing) = (&mut self.levels, &mut self.missing);
         let mut bad = None;
         // `Full` needs u64::MAX leaves, more than any ledger can hold.
-        let _ = self.frontier.push_with(hash_leaf(entry_hash), |n| {
+        let _ = self.frontier.push_with(leaf, |n| {
             if n.level % 2 != 0 {
                 return;
             }
