@@ -341,6 +341,11 @@ struct Queue {
     items: VecDeque<Request>,
     bytes: usize,
     closed: bool,
+    /// The writer thread is blocked waiting for work (only then is it notified: a notify is a
+    /// system call even with nobody waiting).
+    writer_idle: bool,
+    /// Callers blocked waiting for queue space.
+    space_waiters: usize,
 }
 
 /// State shared between the [`Ledger`] handle and its writer thread.
@@ -492,15 +497,20 @@ impl Ledger {
     fn send(&self, req: Request, bytes: usize) -> Result<(), AppendError> {
         let mut q = self.shared.lock_queue();
         while !q.closed && q.bytes > 0 && q.bytes + bytes > self.shared.queue_limit {
+            q.space_waiters += 1;
             q = self.shared.space.wait(q).unwrap_or_else(PoisonError::into_inner);
+            q.space_waiters -= 1;
         }
         if q.closed || self.worker.as_ref().is_none_or(JoinHandle::is_finished) {
             return Err(AppendError::Closed);
         }
         q.bytes += bytes;
         q.items.push_back(req);
+        let wake = q.writer_idle;
         drop(q);
-        self.shared.work.notify_one();
+        if wake {
+            self.shared.work.notify_one();
+        }
         Ok(())
     }
 

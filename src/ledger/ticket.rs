@@ -22,6 +22,8 @@ struct SlotState<T> {
     value: Option<T>,
     waker: Option<Waker>,
     taken: bool,
+    /// A thread is blocked in `wait` (a notify is a system call even with nobody waiting).
+    waiting: bool,
 }
 
 impl<T> Slot<T> {
@@ -31,6 +33,7 @@ impl<T> Slot<T> {
                 value: None,
                 waker: None,
                 taken: false,
+                waiting: false,
             }),
             ready: Condvar::new(),
         })
@@ -46,9 +49,12 @@ impl<T> Slot<T> {
                 return;
             }
             s.value = Some(value);
-            s.waker.take()
+            (s.waker.take(), s.waiting)
         };
-        self.ready.notify_all();
+        let (waker, waiting) = waker;
+        if waiting {
+            self.ready.notify_all();
+        }
         if let Some(w) = waker {
             w.wake();
         }
@@ -61,6 +67,7 @@ impl<T> Slot<T> {
                 s.taken = true;
                 return v;
             }
+            s.waiting = true;
             s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
         }
     }

@@ -676,16 +676,23 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
         let batch: Vec<Request> = {
             let mut q = shared.lock_queue();
             while q.items.is_empty() && !q.closed {
+                q.writer_idle = true;
                 q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+                q.writer_idle = false;
             }
             q.bytes = 0;
-            q.items.drain(..).collect()
+            let space_waiters = q.space_waiters > 0;
+            let items: Vec<Request> = q.items.drain(..).collect();
+            drop(q);
+            if space_waiters {
+                shared.space.notify_all();
+            }
+            items
         };
-        shared.space.notify_all();
         if batch.is_empty() {
             break;
         }
-        let replies: Vec<Box<dyn Fn(Stop) + Send>> = batch.iter().map(failer).collect();
+        let replies: Vec<Failer> = batch.iter().map(Failer::of).collect();
         let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
         if let Ok(stop) = outcome {
             w.publish();
@@ -695,8 +702,8 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
         } else {
             // A bug panicked the writer: fail everyone concerned, accept nothing more.
             w.poisoned = true;
-            for fail in &replies {
-                fail(Stop::Panicked);
+            for r in &replies {
+                r.fail(Stop::Panicked);
             }
             break;
         }
@@ -704,7 +711,7 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
     let mut q = shared.lock_queue();
     q.closed = true;
     for r in q.items.drain(..) {
-        failer(&r)(Stop::Closed);
+        Failer::of(&r).fail(Stop::Closed);
     }
 }
 
@@ -717,42 +724,47 @@ enum Stop {
     Closed,
 }
 
-/// A way to fail a request's caller later (a fill of an already-filled slot is ignored).
-fn failer(r: &Request) -> Box<dyn Fn(Stop) + Send> {
-    let append = |s: Stop| match s {
-        Stop::Panicked => AppendError::Poisoned,
-        Stop::Closed => AppendError::Closed,
-    };
-    let sync = |s: Stop| match s {
-        Stop::Panicked => SyncError::Poisoned,
-        Stop::Closed => SyncError::Closed,
-    };
-    match r {
-        Request::Append { reply, .. } => match reply {
-            Reply::Single(s) => {
-                let s = Arc::clone(s);
-                Box::new(move |e| s.fill(Err(append(e))))
-            }
-            Reply::Batch(s) => {
-                let s = Arc::clone(s);
-                Box::new(move |e| s.fill(Err(append(e))))
-            }
-        },
-        Request::Sync(s) => {
-            let s = Arc::clone(s);
-            Box::new(move |e| s.fill(Err(sync(e))))
+/// A way to fail a request's caller later (a fill of an already-filled slot is ignored): the
+/// request's reply slot, kept apart from the request the writer consumes.
+enum Failer {
+    Single(Arc<super::ticket::Slot<Result<Receipt, AppendError>>>),
+    Batch(Arc<super::ticket::Slot<Result<Vec<Receipt>, AppendError>>>),
+    Sync(Arc<super::ticket::Slot<Result<u64, SyncError>>>),
+    Close(Arc<super::ticket::Slot<Result<(), SyncError>>>),
+    Checkpoint(Arc<super::ticket::Slot<Result<Checkpoint, CheckpointError>>>),
+    Redact(Arc<super::ticket::Slot<Result<Receipt, crate::error::RedactError>>>),
+}
+
+impl Failer {
+    fn of(r: &Request) -> Self {
+        match r {
+            Request::Append { reply, .. } => match reply {
+                Reply::Single(s) => Failer::Single(Arc::clone(s)),
+                Reply::Batch(s) => Failer::Batch(Arc::clone(s)),
+            },
+            Request::Sync(s) => Failer::Sync(Arc::clone(s)),
+            Request::Close(s) => Failer::Close(Arc::clone(s)),
+            Request::Checkpoint(s) => Failer::Checkpoint(Arc::clone(s)),
+            Request::Redact { reply, .. } => Failer::Redact(Arc::clone(reply)),
         }
-        Request::Close(s) => {
-            let s = Arc::clone(s);
-            Box::new(move |e| s.fill(Err(sync(e))))
-        }
-        Request::Checkpoint(s) => {
-            let s = Arc::clone(s);
-            Box::new(move |e| s.fill(Err(CheckpointError::Sync(sync(e)))))
-        }
-        Request::Redact { reply, .. } => {
-            let s = Arc::clone(reply);
-            Box::new(move |e| s.fill(Err(crate::error::RedactError::Append(append(e)))))
+    }
+
+    fn fail(&self, stop: Stop) {
+        let append = || match stop {
+            Stop::Panicked => AppendError::Poisoned,
+            Stop::Closed => AppendError::Closed,
+        };
+        let sync = || match stop {
+            Stop::Panicked => SyncError::Poisoned,
+            Stop::Closed => SyncError::Closed,
+        };
+        match self {
+            Failer::Single(s) => s.fill(Err(append())),
+            Failer::Batch(s) => s.fill(Err(append())),
+            Failer::Sync(s) => s.fill(Err(sync())),
+            Failer::Close(s) => s.fill(Err(sync())),
+            Failer::Checkpoint(s) => s.fill(Err(CheckpointError::Sync(sync()))),
+            Failer::Redact(s) => s.fill(Err(crate::error::RedactError::Append(append()))),
         }
     }
 }
