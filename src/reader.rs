@@ -149,7 +149,7 @@ impl LedgerReader {
     /// Reads entry `seq` (one index read and one frame read).
     ///
     /// # Errors
-    /// [`StorageError::NoSuchEntry`] past the end; [`StorageError::Corrupt`] for damage.
+    /// [`ReadError::NoSuchEntry`] past the end; [`ReadError::Storage`] for damage or I/O.
     pub fn get(&self, seq: u64) -> Result<StoredEntry, ReadError> {
         for fresh in [false, true] {
             let segs = self.segments(fresh)?;
@@ -277,8 +277,9 @@ impl LedgerReader {
     /// `size`.
     ///
     /// # Errors
-    /// [`Error::Input`] without such a checkpoint or when it does not cover `seq`; storage
-    /// errors when tree nodes cannot be read.
+    /// [`ReadError::NoCheckpoint`] without such a checkpoint, [`ReadError::OutOfRange`] when
+    /// it does not cover `seq`; [`ReadError::MissingTreeNode`] or [`ReadError::Storage`] when
+    /// tree nodes cannot be read.
     pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, ReadError> {
         let cp = Self::checkpoint_for(&self.checkpoints()?, size)?;
         if seq >= cp.tree_size {
@@ -305,7 +306,8 @@ impl LedgerReader {
     /// covers, with both roots computed from the stored tree.
     ///
     /// # Errors
-    /// [`Error::Input`] for sizes out of range; storage errors for missing tree nodes.
+    /// [`ReadError::OutOfRange`] for sizes out of range; [`ReadError::MissingTreeNode`] or
+    /// [`ReadError::Storage`] when tree nodes cannot be read.
     pub fn consistency(&self, old: u64, new: u64) -> Result<(Digest, Digest, Vec<Digest>), ReadError> {
         if old == 0 || old > new {
             return Err(ReadError::OutOfRange("a consistency proof needs 0 < old ≤ new".into()));

@@ -407,7 +407,8 @@ impl Ledger {
     /// roles), and opens it for appending with that key.
     ///
     /// # Errors
-    /// [`StorageError::AlreadyExists`] if `dir` already holds a ledger; I/O errors.
+    /// [`OpenError::AlreadyExists`] if `dir` already holds a ledger; [`OpenError::Storage`] for
+    /// I/O errors; [`OpenError::Entropy`] if the operating system cannot supply randomness.
     pub fn create(
         dir: impl AsRef<Path>,
         signer: impl IntoSigner,
@@ -428,7 +429,8 @@ impl Ledger {
     /// entry is position-signed by `signer`, which must be an anchor with the operator role.
     ///
     /// # Errors
-    /// As [`Ledger::create`]; [`Error::Input`] if `signer` is not an operator anchor.
+    /// As [`Ledger::create`]; [`OpenError::InvalidGenesis`] for a genesis record that does not
+    /// validate; [`OpenError::SignerNotAuthorized`] if `signer` is not an operator anchor.
     // `Options` is a small builder value, taken by value so that `Options::default().…`
     // can be passed inline.
     #[allow(clippy::needless_pass_by_value)]
@@ -449,10 +451,12 @@ impl Ledger {
     /// must be enrolled with the operator role and not revoked.
     ///
     /// # Errors
-    /// [`StorageError::Locked`] if another writer holds the directory,
-    /// [`StorageError::Corrupt`] for damage (naming file, offset and sequence number),
-    /// [`StorageError::NotALedger`] if `dir` is not a ledger, [`Error::Input`] if the key may
-    /// not write this ledger.
+    /// [`OpenError::Locked`] if another writer holds the directory; [`OpenError::Storage`]
+    /// with [`StorageError::Corrupt`](crate::StorageError::Corrupt) for damage (naming file, offset and sequence number) or
+    /// [`StorageError::NotALedger`](crate::StorageError::NotALedger) if `dir` is not a ledger; [`OpenError::Tampered`] if the
+    /// stored state disagrees with the writer's own seal; [`OpenError::Unverified`] if a
+    /// foreign seal forced a full verification that failed; [`OpenError::SignerNotAuthorized`]
+    /// if the key may not write this ledger.
     #[allow(clippy::needless_pass_by_value)] // as `create_with_genesis`
     pub fn open(dir: impl AsRef<Path>, signer: impl IntoSigner, opts: Options) -> Result<Self, OpenError> {
         let signer = signer.into_signer();
@@ -518,9 +522,10 @@ impl Ledger {
     /// co-signers), with the durability of [`Options::durability`].
     ///
     /// # Errors
-    /// [`Error::Input`] for an invalid draft (it alone fails: other callers' entries in the
-    /// same group are appended); [`StorageError`] on I/O failure, after which the writer is
-    /// poisoned (nothing is acknowledged any more; reopen to continue).
+    /// [`AppendError::InvalidDraft`] or [`AppendError::WouldNotVerify`] for a draft that may
+    /// not be appended (it alone fails: other callers' entries in the same group are
+    /// appended); [`AppendError::Storage`] on I/O failure, after which the writer is poisoned
+    /// ([`AppendError::Poisoned`]: nothing is acknowledged any more; reopen to continue).
     pub fn append(&self, draft: Draft) -> Result<Receipt, AppendError> {
         self.submit(draft, self.durability)?.wait()
     }
@@ -539,7 +544,8 @@ impl Ledger {
     /// [`Options::queue_bytes`] of payload are already waiting.
     ///
     /// # Errors
-    /// [`StorageError::Poisoned`] if the writer stopped.
+    /// [`AppendError::Poisoned`] or [`AppendError::Closed`] if the writer stopped; the
+    /// ticket answers with the errors of [`Ledger::append`].
     pub fn submit(&self, draft: Draft, durability: Durability) -> Result<Ticket<Receipt>, AppendError> {
         let bytes = draft.payload.len();
         let slot = Slot::new();
@@ -557,7 +563,7 @@ impl Ledger {
     /// Hands a batch to the writer and returns at once (see [`Ledger::submit`]).
     ///
     /// # Errors
-    /// [`StorageError::Poisoned`] if the writer stopped; [`Error::Input`] for an empty batch.
+    /// As [`Ledger::submit`]; [`AppendError::InvalidDraft`] for an empty batch.
     pub fn submit_batch(
         &self,
         drafts: Vec<Draft>,
@@ -585,7 +591,7 @@ impl Ledger {
     /// Makes every entry appended so far durable; returns how many entries are durable.
     ///
     /// # Errors
-    /// [`StorageError::Io`] if the sync fails. Then the writer is poisoned: after a failed
+    /// [`SyncError::Storage`] if the sync fails. Then the writer is poisoned: after a failed
     /// `fdatasync` the operating system may have dropped the unsynced pages, so nothing is
     /// reported durable again until the ledger is reopened and recovered.
     pub fn sync(&self) -> Result<u64, SyncError> {
@@ -600,7 +606,8 @@ impl Ledger {
     /// entry a crash could lose.
     ///
     /// # Errors
-    /// I/O errors (the writer is then poisoned); [`Error::Input`] if the writer's key is no
+    /// [`CheckpointError::Storage`] or [`CheckpointError::Sync`] for I/O errors (the writer
+    /// is then poisoned); [`CheckpointError::SignerNotAuthorized`] if the writer's key is no
     /// longer a valid operator.
     pub fn checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
         let slot = Slot::new();
