@@ -60,12 +60,15 @@ pub struct LedgerReader {
 }
 
 /// Segment list, open segment/index files and the checkpoint log, kept across reads.
+/// Bytes read at a frame's offset in one go by [`LedgerReader::get`].
+const SPECULATIVE_READ: usize = 1024;
+
 #[derive(Debug, Default)]
 struct Cache {
     segments: Vec<u64>,
     files: std::collections::HashMap<PathBuf, Arc<dyn StorageFile>>,
     /// The checkpoint log as last read, and the log file's length then.
-    log: Option<(u64, Vec<Checkpoint>)>,
+    log: Option<(u64, Arc<[Checkpoint]>)>,
 }
 
 impl LedgerReader {
@@ -177,13 +180,28 @@ impl LedgerReader {
         let rel = segment_rel(first);
         let path = self.root.display_path(&rel);
         let Some(seg) = self.file(&rel) else { return Ok(None) };
-        let mut h = [0u8; FRAME_HEADER_LEN];
-        if offset < SEGMENT_HEADER_LEN as u64 || seg.read_exact_at(&mut h, offset).is_err() {
+        if offset < SEGMENT_HEADER_LEN as u64 {
             return Ok(None);
         }
+        // One read of the frame's likely extent (most frames are smaller); the header says
+        // whether more is needed, and a frame at the end of the file is read exactly.
+        let mut frame = vec![0u8; SPECULATIVE_READ];
+        let got = seg.read_exact_at(&mut frame, offset).is_ok();
+        if !got && seg.read_exact_at(&mut frame[..FRAME_HEADER_LEN], offset).is_err() {
+            return Ok(None);
+        }
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        h.copy_from_slice(&frame[..FRAME_HEADER_LEN]);
         let Ok(header) = parse_header(&h) else { return Ok(None) };
-        let mut frame = vec![0u8; header.frame_len()];
-        if seg.read_exact_at(&mut frame, offset).is_err() || !check_frame(&frame) {
+        let len = header.frame_len();
+        if !got || len > SPECULATIVE_READ {
+            frame.resize(len, 0);
+            if seg.read_exact_at(&mut frame, offset).is_err() {
+                return Ok(None);
+            }
+        }
+        frame.truncate(len);
+        if !check_frame(&frame) {
             return Ok(None);
         }
         let loc = FrameLoc {
@@ -250,18 +268,22 @@ impl LedgerReader {
     /// # Errors
     /// [`StorageError::Corrupt`] if the log is damaged.
     pub fn checkpoints(&self) -> Result<Vec<Checkpoint>, ReadError> {
+        Ok(self.log()?.to_vec())
+    }
+
+    /// The checkpoint log, read again only when the file grew (or shrank).
+    fn log(&self) -> Result<Arc<[Checkpoint]>, ReadError> {
         let len = self
-            .root
-            .open_read(std::path::Path::new(crate::checkpoint::CHECKPOINT_LOG))
-            .and_then(|f| f.len())
+            .file(std::path::Path::new(crate::checkpoint::CHECKPOINT_LOG))
+            .and_then(|f| f.len().ok())
             .unwrap_or(0);
         if let Some((seen, all)) = &self.cache().log {
             if *seen == len {
-                return Ok(all.clone());
+                return Ok(Arc::clone(all));
             }
         }
-        let all = read_log(self.root.as_ref(), self.ledger_id)?.checkpoints;
-        self.cache().log = Some((len, all.clone()));
+        let all: Arc<[Checkpoint]> = read_log(self.root.as_ref(), self.ledger_id)?.checkpoints.into();
+        self.cache().log = Some((len, Arc::clone(&all)));
         Ok(all)
     }
 
@@ -281,7 +303,7 @@ impl LedgerReader {
     /// it does not cover `seq`; [`ReadError::MissingTreeNode`] or [`ReadError::Storage`] when
     /// tree nodes cannot be read.
     pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, ReadError> {
-        let cp = Self::checkpoint_for(&self.checkpoints()?, size)?;
+        let cp = Self::checkpoint_for(&self.log()?, size)?;
         if seq >= cp.tree_size {
             return Err(ReadError::OutOfRange(format!(
                 "entry {seq} is not covered by the checkpoint of size {}",
@@ -289,7 +311,8 @@ impl LedgerReader {
             )));
         }
         let entry = self.get(seq)?;
-        let path = inclusion_proof(&self.tree, seq, cp.tree_size).map_err(build_error)?;
+        let src = Prefetched::around(&self.tree, seq);
+        let path = inclusion_proof(&src, seq, cp.tree_size).map_err(build_error)?;
         Ok(InclusionProof {
             version: PROOF_VERSION,
             ledger_id: self.ledger_id,
@@ -323,7 +346,7 @@ impl LedgerReader {
     /// # Errors
     /// As [`LedgerReader::inclusion_proof`].
     pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, ReadError> {
-        let all = self.checkpoints()?;
+        let all = self.log()?;
         let old = Self::checkpoint_for(&all, Some(from))?;
         let new = Self::checkpoint_for(&all, to)?;
         if new.tree_size < old.tree_size {
@@ -378,4 +401,60 @@ pub(crate) fn decode(
         file,
         offset: loc.offset,
     })
+}
+
+/// The stored tree, with the lower levels around one leaf's path read ahead: for each stored
+/// level below the ones held in memory, the four aligned nodes holding the path's sibling at
+/// that level and the two children of its sibling one level up — one read per two levels
+/// instead of one per node.
+struct Prefetched<'t> {
+    tree: &'t TreeReader,
+    nodes: Vec<((u8, u64), Digest)>,
+}
+
+impl<'t> Prefetched<'t> {
+    fn around(tree: &'t TreeReader, leaf: u64) -> Self {
+        let mut nodes = Vec::new();
+        let mut level = 0u8;
+        while level < 64 && !tree.level_cached(level) {
+            let first = (leaf >> level) & !3;
+            match tree.nodes(level, first, 4) {
+                Ok(found) if !found.is_empty() => {
+                    nodes.extend(
+                        found
+                            .into_iter()
+                            .enumerate()
+                            .map(|(i, d)| ((level, first + i as u64), d)),
+                    );
+                }
+                // Missing or unreadable: the proof asks the tree itself, which says why.
+                _ => break,
+            }
+            level += 2;
+        }
+        Prefetched { tree, nodes }
+    }
+
+    fn get(&self, level: u8, index: u64) -> Option<Digest> {
+        self.nodes.iter().find(|(k, _)| *k == (level, index)).map(|(_, d)| *d)
+    }
+}
+
+impl crate::merkle::NodeSource for Prefetched<'_> {
+    type Error = crate::tree::NodeUnavailable;
+
+    fn node(&self, level: u8, index: u64) -> Result<Digest, crate::tree::NodeUnavailable> {
+        if let Some(d) = self.get(level, index) {
+            return Ok(d);
+        }
+        if !crate::tree::is_stored_level(level) {
+            let children = index
+                .checked_mul(2)
+                .map(|c| (self.get(level - 1, c), self.get(level - 1, c + 1)));
+            if let Some((Some(l), Some(r))) = children {
+                return Ok(crate::hash::hash_node(&l, &r));
+            }
+        }
+        crate::merkle::NodeSource::node(self.tree, level, index)
+    }
 }

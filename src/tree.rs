@@ -77,12 +77,36 @@ pub struct NodeUnavailable {
 }
 
 /// Read access to the stored level files (opened lazily and kept open, checked against the
-/// ledger id).
+/// ledger id). The upper levels — those of at most [`CACHED_NODES`] nodes — are read whole
+/// into memory on first use (and again when they grew), so a proof reads from disk only the
+/// few lowest levels it needs.
 #[derive(Debug)]
 pub struct TreeReader {
     dir: Arc<dyn LedgerDir>,
     ledger_id: LedgerId,
     files: Mutex<Vec<Option<Box<dyn StorageFile>>>>,
+    cache: Mutex<Vec<LevelCache>>,
+    /// Nodes of the levels not held whole, as last read (the right edge of a checkpoint's
+    /// tree is in every proof against it); cleared when full.
+    recent: Mutex<std::collections::HashMap<(u8, u64), Digest>>,
+}
+
+/// Most nodes a [`TreeReader`] remembers outside the levels it holds whole.
+const RECENT_NODES: usize = 4096;
+
+/// Levels of at most this many nodes (2 MiB) are kept in memory by a [`TreeReader`]: at 1 M
+/// entries, levels 4 and up (about 2.7 MiB in all).
+pub const CACHED_NODES: u64 = 64 * 1024;
+
+/// What a [`TreeReader`] holds of one stored level.
+#[derive(Debug, Clone)]
+enum LevelCache {
+    /// Not read yet.
+    Unread,
+    /// Too large to hold (it only grows).
+    TooLarge,
+    /// The level's nodes, 32 bytes each, as they were when read.
+    Nodes(Vec<u8>),
 }
 
 impl TreeReader {
@@ -93,7 +117,116 @@ impl TreeReader {
             dir,
             ledger_id,
             files: Mutex::new((0..MAX_LEVELS).map(|_| None).collect()),
+            cache: Mutex::new(vec![LevelCache::Unread; MAX_LEVELS]),
+            recent: Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Node `index` of stored `level` from memory, reading the whole level first if it is small
+    /// enough and not yet read (or read before it had this node); `None` when the level is too
+    /// large to hold, the node is not there, or the file cannot be read.
+    fn cached(&self, level: u8, index: u64) -> Option<Digest> {
+        let at = usize::try_from(index).ok()?.checked_mul(32)?;
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let have = |c: &[LevelCache], l: u8, at: usize| matches!(c.get(usize::from(l)), Some(LevelCache::Nodes(b)) if b.len() >= at + 32);
+        if !have(&cache, level, at) {
+            let fresh = if is_stored_level(level) {
+                match cache.get(usize::from(level))? {
+                    LevelCache::TooLarge => None,
+                    _ => Some(self.read_level(level).unwrap_or(LevelCache::Unread)),
+                }
+            } else {
+                // An odd level is computed whole from the even level below, when that is held
+                // (and has the children).
+                if !have(&cache, level - 1, at.checked_mul(2)?.checked_add(32)?) {
+                    drop(cache);
+                    self.cached(level - 1, index.checked_mul(2)?.checked_add(1)?)?;
+                    cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                match cache.get(usize::from(level - 1))? {
+                    LevelCache::Nodes(below) => Some(LevelCache::Nodes(
+                        below
+                            .chunks_exact(64)
+                            .flat_map(|pair| {
+                                let d = |x: &[u8]| Digest::from_bytes(x.try_into().unwrap_or([0; 32]));
+                                crate::hash::hash_node(&d(&pair[..32]), &d(&pair[32..])).to_bytes()
+                            })
+                            .collect(),
+                    )),
+                    _ => None,
+                }
+            };
+            if let Some(f) = fresh {
+                *cache.get_mut(usize::from(level))? = f;
+            }
+        }
+        match cache.get(usize::from(level))? {
+            LevelCache::Nodes(b) => b
+                .get(at..at + 32)
+                .map(|x| Digest::from_bytes(x.try_into().unwrap_or([0; 32]))),
+            _ => None,
+        }
+    }
+
+    /// Whether stored `level` is held in memory (reading it whole first if it is small enough
+    /// and not read yet), so that reading ahead around a proof's path is pointless there.
+    #[must_use]
+    pub fn level_cached(&self, level: u8) -> bool {
+        let mut cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let Some(slot) = cache.get_mut(usize::from(level)) else {
+            return false;
+        };
+        if matches!(slot, LevelCache::Unread) {
+            *slot = self.read_level(level).unwrap_or(LevelCache::Unread);
+        }
+        matches!(slot, LevelCache::Nodes(_))
+    }
+
+    /// Up to `count` consecutive stored nodes of `level` from `first` (fewer at the end of
+    /// the file), in one read.
+    ///
+    /// # Errors
+    /// [`NodeUnavailable`] when the file is missing, bad, or cannot be read.
+    pub fn nodes(&self, level: u8, first: u64, count: u64) -> Result<Vec<Digest>, NodeUnavailable> {
+        let unavailable = |reason: String| NodeUnavailable {
+            level,
+            index: first,
+            reason,
+        };
+        let read = |count: u64| {
+            self.with_file(level, |f| {
+                let mut b = vec![0u8; usize::try_from(count * 32).map_err(|e| e.to_string())?];
+                let at = node_offset(first).ok_or("node index out of range")?;
+                f.read_exact_at(&mut b, at).map_err(|e| e.to_string())?;
+                Ok(b.chunks_exact(32)
+                    .map(|x| Digest::from_bytes(x.try_into().unwrap_or([0; 32])))
+                    .collect())
+            })
+        };
+        // Nearly always all there; at the end of the file, as many as there are.
+        read(count)
+            .or_else(|_| {
+                let count = count.min(self.stored(level).saturating_sub(first));
+                if count == 0 {
+                    Ok(Vec::new())
+                } else {
+                    read(count)
+                }
+            })
+            .map_err(unavailable)
+    }
+
+    fn read_level(&self, level: u8) -> Result<LevelCache, String> {
+        self.with_file(level, |f| {
+            let len = f.len().map_err(|e| e.to_string())?;
+            let nodes = len.saturating_sub(TREE_HEADER_LEN) / 32;
+            if nodes > CACHED_NODES {
+                return Ok(LevelCache::TooLarge);
+            }
+            let mut b = vec![0u8; usize::try_from(nodes * 32).map_err(|e| e.to_string())?];
+            f.read_exact_at(&mut b, TREE_HEADER_LEN).map_err(|e| e.to_string())?;
+            Ok(LevelCache::Nodes(b))
+        })
     }
 
     /// Number of nodes available at `level`: those stored (0 if the file is missing or has a
@@ -136,10 +269,14 @@ impl NodeSource for TreeReader {
     fn node(&self, level: u8, index: u64) -> Result<Digest, NodeUnavailable> {
         let unavailable = |reason: String| NodeUnavailable { level, index, reason };
         if !is_stored_level(level) {
-            // The two children are adjacent at the stored level below: one read.
+            // From memory when the level below is held; else the two children are adjacent at
+            // the stored level below: one read.
             let first = index
                 .checked_mul(2)
                 .ok_or_else(|| unavailable("index out of range".into()))?;
+            if let Some(d) = self.cached(level, index) {
+                return Ok(d);
+            }
             let read = |f: &dyn StorageFile| {
                 let mut b = [0u8; 64];
                 let at = node_offset(first).ok_or("node index out of range")?;
@@ -150,14 +287,28 @@ impl NodeSource for TreeReader {
             };
             return self.with_file(level - 1, read).map_err(unavailable);
         }
+        if let Some(d) = self.cached(level, index) {
+            return Ok(d);
+        }
+        let lock = || self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(d) = lock().get(&(level, index)) {
+            return Ok(*d);
+        }
         let read = |f: &dyn StorageFile| {
             let mut b = [0u8; 32];
             let at = node_offset(index).ok_or("node index out of range")?;
             f.read_exact_at(&mut b, at).map_err(|e| e.to_string())?;
             Ok(Digest::from_bytes(b))
         };
-        self.with_file(level, read)
-            .map_err(|reason| NodeUnavailable { level, index, reason })
+        let d = self
+            .with_file(level, read)
+            .map_err(|reason| NodeUnavailable { level, index, reason })?;
+        let mut recent = lock();
+        if recent.len() >= RECENT_NODES {
+            recent.clear();
+        }
+        recent.insert((level, index), d);
+        Ok(d)
     }
 }
 
