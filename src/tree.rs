@@ -84,7 +84,8 @@ pub struct NodeUnavailable {
 pub struct TreeReader {
     dir: Arc<dyn LedgerDir>,
     ledger_id: LedgerId,
-    files: Mutex<Vec<Option<Box<dyn StorageFile>>>>,
+    /// Open level files: the lock is held only to find or open one, never across a read.
+    files: Mutex<Vec<Option<Arc<dyn StorageFile>>>>,
     cache: Mutex<Vec<LevelCache>>,
     /// Nodes of the levels not held whole, as last read (the right edge of a checkpoint's
     /// tree is in every proof against it); cleared when full.
@@ -241,25 +242,27 @@ impl TreeReader {
     }
 
     fn with_file<T>(&self, level: u8, op: impl FnOnce(&dyn StorageFile) -> Result<T, String>) -> Result<T, String> {
-        let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let slot = files.get_mut(usize::from(level)).ok_or("level out of range")?;
-        if slot.is_none() {
-            let rel = level_rel(level);
-            let path = self.dir.display_path(&rel);
-            let f = self
-                .dir
-                .open_read(&rel)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let mut h = [0u8; TREE_HEADER_LEN as usize];
-            f.read_exact_at(&mut h, 0).map_err(|e| e.to_string())?;
-            if h != level_header(self.ledger_id, level) {
-                return Err(format!("{} has a bad header", path.display()));
+        let f = {
+            let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let slot = files.get_mut(usize::from(level)).ok_or("level out of range")?;
+            if slot.is_none() {
+                let rel = level_rel(level);
+                let path = self.dir.display_path(&rel);
+                let f = self
+                    .dir
+                    .open_read(&rel)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let mut h = [0u8; TREE_HEADER_LEN as usize];
+                f.read_exact_at(&mut h, 0).map_err(|e| e.to_string())?;
+                if h != level_header(self.ledger_id, level) {
+                    return Err(format!("{} has a bad header", path.display()));
+                }
+                *slot = Some(Arc::from(f));
             }
-            *slot = Some(f);
-        }
-        // Filled just above when it was empty.
-        let f = slot.as_deref().ok_or("level file not open")?;
-        op(f)
+            // Filled just above when it was empty.
+            Arc::clone(slot.as_ref().ok_or("level file not open")?)
+        };
+        op(f.as_ref())
     }
 }
 
