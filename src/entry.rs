@@ -553,7 +553,47 @@ pub struct RecordRef<'a> {
     cosig_count: usize,
 }
 
+/// What parsing a record found, without the bytes: [`RecordRef::rebind`] turns it back into a
+/// [`RecordRef`] on the same bytes without checking them again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordLayout {
+    kind: EntryKind,
+    timestamp: Timestamp,
+    head_end: usize,
+    refs_end: usize,
+    position: bool,
+    cosig_count: usize,
+    len: usize,
+}
+
 impl<'a> RecordRef<'a> {
+    /// The parse result, to be rebound to the same bytes later.
+    pub(crate) fn layout(&self) -> RecordLayout {
+        RecordLayout {
+            kind: self.kind,
+            timestamp: self.timestamp,
+            head_end: self.head_end,
+            refs_end: self.refs_end,
+            position: self.position,
+            cosig_count: self.cosig_count,
+            len: self.bytes.len(),
+        }
+    }
+
+    /// The record `layout` was parsed from, if `bytes` has its length (callers pass the very
+    /// bytes it was parsed from; another length means a mix-up, and nothing is trusted).
+    pub(crate) fn rebind(bytes: &'a [u8], layout: RecordLayout) -> Option<Self> {
+        (bytes.len() == layout.len).then_some(RecordRef {
+            bytes,
+            kind: layout.kind,
+            timestamp: layout.timestamp,
+            head_end: layout.head_end,
+            refs_end: layout.refs_end,
+            position: layout.position,
+            cosig_count: layout.cosig_count,
+        })
+    }
+
     /// Parses and checks a stored record; trailing bytes are an error.
     ///
     /// # Errors

@@ -2,7 +2,7 @@
 //! record, the payload section and the governance record, and computing the entry hash and
 //! statement digest. They run in parallel over a chunk.
 
-use crate::entry::{commit_payload, EntryKind, LedgerId, RecordRef};
+use crate::entry::{commit_payload, EntryKind, LedgerId, RecordLayout, RecordRef};
 use crate::hash::Digest;
 use crate::record::Record;
 use crate::storage::frame::{parse_section, SectionRef};
@@ -12,10 +12,11 @@ use super::Check;
 
 pub(super) type Problem = (Check, String);
 
-/// An entry decoded and checked on its own.
-pub(super) struct Decoded<'a> {
-    /// The parsed record (`None` if it does not parse).
-    pub record: Option<RecordRef<'a>>,
+/// An entry decoded and checked on its own (owning nothing of its chunk, so that the next
+/// chunk can be decoded while this one is checked in order).
+pub(super) struct Decoded {
+    /// The parsed record's layout (`None` if it does not parse); see [`Decoded::record`].
+    pub record: Option<RecordLayout>,
     /// The entry hash `E`.
     pub hash: Digest,
     /// Its Merkle leaf, `SHA-256(0x00 ‖ E)` (computed here, in parallel, for the ordered pass).
@@ -30,8 +31,15 @@ pub(super) struct Decoded<'a> {
     pub problem: Option<Problem>,
 }
 
+impl Decoded {
+    /// The parsed record, on the chunk bytes `data` of frame `f` it was decoded from.
+    pub(super) fn record<'a>(&self, data: &'a [u8], f: &FrameLoc) -> Option<RecordRef<'a>> {
+        self.record.and_then(|l| RecordRef::rebind(f.entry(data), l))
+    }
+}
+
 /// Decodes the frame of entry `seq` (E1–E4).
-pub(super) fn decode_frame<'a>(data: &'a [u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Decoded<'a> {
+pub(super) fn decode_frame(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Decoded {
     let mut d = Decoded {
         record: None,
         hash: Digest::ZERO,
@@ -48,7 +56,7 @@ pub(super) fn decode_frame<'a>(data: &'a [u8], f: &FrameLoc, seq: u64, ledger_id
             return d;
         }
     };
-    d.record = Some(record);
+    d.record = Some(record.layout());
     let kind = record.kind();
     let (commitment, payload) = match parse_section(f.section(data)) {
         Ok(SectionRef::Present { salt, payload }) => (commit_payload(salt, payload), Some(payload)),

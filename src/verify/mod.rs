@@ -134,28 +134,73 @@ pub(crate) fn verify_dir(
 ) -> Result<VerifyReport, VerifyError> {
     let mut v = Verifier::new(root, anchor, opts)?;
     let mut stream = SegmentStream::open(root)?;
-    let mut tree = TreeCheck::new(root, LedgerId::default());
-    let mut first = true;
-    while let Some(sc) = v.next(&mut stream)? {
-        if first {
-            first = false;
-            let ledger_id = sc.header.ledger_id;
-            tree = TreeCheck::new(root, ledger_id);
-            let Some(f0) = sc.chunk.frames.first() else { break };
-            if !v.genesis(&sc.chunk.data, f0) || !v.load_checkpoints()? {
-                return Ok(v.into_report());
-            }
+    // Step 2 on the first chunk, then a two-stage pipeline: while the ordered checks of chunk
+    // k run, the entries of chunk k + 1 are decoded and hashed on the other threads.
+    let Some(first) = v.next(&mut stream)? else {
+        if v.report.is_ok() {
+            v.report.torn_tail = stream.tail().cloned();
+            v.finish(&TreeCheck::new(root, LedgerId::default()));
         }
-        if !v.chunk(&sc, &mut tree)? {
+        return Ok(v.into_report());
+    };
+    let mut tree = TreeCheck::new(root, first.header.ledger_id);
+    let Some(f0) = first.chunk.frames.first() else {
+        if v.report.is_ok() {
+            v.report.torn_tail = stream.tail().cloned();
+            v.finish(&tree);
+        }
+        return Ok(v.into_report());
+    };
+    if !v.genesis(&first.chunk.data, f0) || !v.load_checkpoints()? {
+        return Ok(v.into_report());
+    }
+    let ledger_id = v.ledger_id;
+    let decoded = decode_chunk(&first, ledger_id);
+    let mut cur = Some((first, decoded));
+    while let Some((sc, decoded)) = cur.take() {
+        let (next, ok) = rayon::join(
+            || {
+                stream.next_chunk(CHUNK_FRAMES).map(|n| {
+                    n.map(|n| {
+                        let d = decode_chunk(&n, ledger_id);
+                        (n, d)
+                    })
+                })
+            },
+            || v.chunk(&sc, &decoded, &mut tree),
+        );
+        if !ok? {
             return Ok(v.into_report());
         }
         stream.recycle(sc.chunk.data);
+        cur = match next {
+            Ok(n) => n,
+            Err(e) => {
+                // Damage met reading ahead is reported only now, after the entries before it.
+                v.stream_error(e)?;
+                return Ok(v.into_report());
+            }
+        };
+        if let Some((n, _)) = &cur {
+            v.report.ledger_id.get_or_insert(n.header.ledger_id);
+        }
     }
     if v.report.is_ok() {
         v.report.torn_tail = stream.tail().cloned();
         v.finish(&tree);
     }
     Ok(v.into_report())
+}
+
+/// Step 4's per-entry checks of a chunk (E1–E4, hashes), in parallel.
+fn decode_chunk(sc: &StreamChunk, ledger_id: LedgerId) -> Vec<Decoded> {
+    let (data, first) = (&sc.chunk.data, sc.first_seq);
+    sc.chunk
+        .frames
+        .par_iter()
+        .enumerate()
+        .map(|(i, f)| decode_frame(data, f, first + i as u64, ledger_id))
+        .collect()
 }
 
 /// What pass A (ledger order, before signatures) found for one entry.
@@ -255,21 +300,32 @@ impl<'a> Verifier<'a> {
                 Ok(Some(sc))
             }
             Ok(None) => Ok(None),
-            Err(StorageError::Corrupt {
+            Err(e) => {
+                self.stream_error(e)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Records damage the segment stream met (step 1 and §8) as a failure; other storage
+    /// errors end verification.
+    fn stream_error(&mut self, e: StorageError) -> Result<(), VerifyError> {
+        match e {
+            StorageError::Corrupt {
                 file,
                 offset,
                 reason,
                 seq,
-            }) => {
+            } => {
                 let check = if reason.contains("should start at entry") {
                     Check::Chain
                 } else {
                     Check::Format
                 };
                 self.fail_at(seq.unwrap_or(self.report.entries), check, file, offset, reason);
-                Ok(None)
+                Ok(())
             }
-            Err(e) => Err(VerifyError::Storage(e)),
+            e => Err(VerifyError::Storage(e)),
         }
     }
 
@@ -397,20 +453,23 @@ impl<'a> Verifier<'a> {
         Ok(true)
     }
 
-    /// Verifies one chunk; `Ok(false)` once a failure is recorded.
-    fn chunk(&mut self, sc: &StreamChunk, tree: &mut TreeCheck) -> Result<bool, VerifyError> {
+    /// Verifies one chunk whose entries were decoded (in parallel, by [`decode_chunk`]);
+    /// `Ok(false)` once a failure is recorded.
+    fn chunk(&mut self, sc: &StreamChunk, decoded: &[Decoded], tree: &mut TreeCheck) -> Result<bool, VerifyError> {
         let (data, frames, first) = (&sc.chunk.data, &sc.chunk.frames, sc.first_seq);
-        let ledger_id = self.ledger_id;
-        let decoded: Vec<Decoded<'_>> = frames
-            .par_iter()
-            .enumerate()
-            .map(|(i, f)| decode_frame(data, f, first + i as u64, ledger_id))
-            .collect();
         let mut jobs = Vec::new();
         let ordered: Vec<Ordered> = decoded
             .iter()
+            .zip(frames)
             .enumerate()
-            .map(|(i, d)| self.order(first + i as u64, d, &mut jobs))
+            .map(|(i, (d, f))| {
+                self.order(
+                    first + i as u64,
+                    d.record(data, f).filter(|_| d.problem.is_none()),
+                    d,
+                    &mut jobs,
+                )
+            })
             .collect();
         let ok: Vec<bool> = jobs
             .par_chunks(SIGNATURE_BATCH)
@@ -428,14 +487,14 @@ impl<'a> Verifier<'a> {
     /// Pass A for one entry, in ledger order: resolve keys (E5) against the registry as it
     /// stands before the entry, apply enrollments and revocations, advance the chain (L1) and
     /// queue the signatures to verify (E6).
-    fn order(&mut self, seq: u64, d: &Decoded<'_>, jobs: &mut Vec<SigJob>) -> Ordered {
+    fn order(&mut self, seq: u64, record: Option<RecordRef<'_>>, d: &Decoded, jobs: &mut Vec<SigJob>) -> Ordered {
         let mut o = Ordered {
             prev: self.chain,
             jobs: jobs.len()..jobs.len(),
             ..Ordered::default()
         };
         self.chain = chain_value(&o.prev, &d.hash);
-        let Some(r) = d.record.filter(|_| d.problem.is_none()) else {
+        let Some(r) = record else {
             return o;
         };
         let kind = r.kind();
@@ -484,7 +543,7 @@ impl<'a> Verifier<'a> {
         sc: &StreamChunk,
         f: &FrameLoc,
         seq: u64,
-        d: &Decoded<'_>,
+        d: &Decoded,
         o: &Ordered,
         ok: &[bool],
         tree: &mut TreeCheck,
@@ -494,7 +553,7 @@ impl<'a> Verifier<'a> {
             v.fail_at(seq, check, path.clone(), f.offset, msg);
             Ok(false)
         };
-        let Some(record) = d.record else {
+        let Some(record) = d.record(&sc.chunk.data, f) else {
             let (check, msg) = d.problem.clone().unwrap_or((Check::Format, "undecodable entry".into()));
             return fail(self, check, msg);
         };

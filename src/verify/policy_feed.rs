@@ -111,7 +111,7 @@ fn read_at(dir: &dyn LedgerDir, ledger_id: LedgerId, seq: u64) -> Result<Option<
         return Ok(None);
     };
     let d = decode_frame(&sc.chunk.data, f, seq, ledger_id);
-    Ok(match (d.record, d.problem) {
+    Ok(match (d.record(&sc.chunk.data, f), d.problem) {
         (Some(r), None) => Some((d.hash, r.kind(), signer_ids(r.position().as_ref(), r.cosignatures()))),
         _ => None,
     })
