@@ -54,6 +54,7 @@ const POSITION_SIGNED: u8 = 1;
 pub struct LedgerId(pub [u8; 16]);
 
 impl LedgerId {
+    test_util_pub! {
     /// A fresh random id.
     ///
     /// # Errors
@@ -62,6 +63,7 @@ impl LedgerId {
         let mut b = [0u8; 16];
         getrandom::fill(&mut b)?;
         Ok(LedgerId(b))
+    }
     }
 }
 
@@ -321,6 +323,7 @@ pub struct Entry {
 }
 
 impl Entry {
+    test_util_pub! {
     /// Decodes a stored record at `seq` with its payload commitment.
     ///
     /// # Errors
@@ -338,6 +341,7 @@ impl Entry {
             cosignatures: r.cosignatures().collect(),
             hash: r.entry_hash(seq, ledger_id, &commitment),
         })
+    }
     }
 }
 
@@ -395,6 +399,7 @@ impl EntryFields {
     ///
     /// # Errors
     /// [`DecodeError::TooLong`] or [`DecodeError::Invalid`] naming the field.
+    #[cfg(feature = "test-util")]
     pub fn check(&self) -> Result<(), DecodeError> {
         check_fields(&self.content_type, self.refs.len())
     }
@@ -430,6 +435,7 @@ impl EntryFields {
     /// # Errors
     /// [`DecodeError`] if a field or the number of co-signatures exceeds its bound, or the
     /// record would be longer than [`MAX_ENTRY_LEN`].
+    #[cfg(feature = "test-util")]
     pub fn encode_record(
         &self,
         position: Option<&AuthorSignature>,
@@ -528,6 +534,7 @@ pub(crate) fn check_fields(content_type: &str, refs: usize) -> Result<(), Decode
     Ok(())
 }
 
+#[cfg(feature = "test-util")]
 fn check_cosignature_count(n: usize) -> Result<(), DecodeError> {
     if n as u64 > MAX_COSIGNATURES {
         return Err(DecodeError::TooLong {
@@ -598,6 +605,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The record's bytes.
+    #[cfg(feature = "test-util")]
     #[must_use]
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
@@ -635,6 +643,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The raw refs bytes (32 per ref).
+    #[cfg(feature = "test-util")]
     #[must_use]
     pub fn refs_bytes(&self) -> &'a [u8] {
         &self.bytes[self.head_end + 2..self.refs_end]

@@ -52,39 +52,63 @@
     clippy::struct_field_names        // `Ledger::ledger_id` is the clearest name
 )]
 
-pub mod checkpoint;
-pub mod encoding;
-pub mod entry;
-pub mod error;
+/// Declares an item that the tests, benches and fuzz targets need but that is **not part of
+/// the stable API**: `pub` with the `test-util` feature, crate-private without it. One item
+/// per invocation (a module, a function, a type, a constant, a `use`).
+macro_rules! test_util_pub {
+    ($(#[$attr:meta])* pub $($item:tt)*) => {
+        #[cfg(feature = "test-util")]
+        $(#[$attr])*
+        pub $($item)*
+        #[cfg(not(feature = "test-util"))]
+        $(#[$attr])*
+        pub(crate) $($item)*
+    };
+}
+
+// Modules of the stable API: records (the governance model), storage backends, and the
+// standalone Merkle verifiers. Everything else is reached through the `pub use` block below.
+pub mod merkle;
+pub mod record;
+pub mod storage;
+
+// Internals: crate-private, public only with `test-util` (paths kept for tests and benches).
+test_util_pub! { pub mod checkpoint; }
+test_util_pub! { pub mod encoding; }
+test_util_pub! { pub mod entry; }
+test_util_pub! { pub mod error; }
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
-pub mod hash;
-pub mod keys;
+test_util_pub! { pub mod hash; }
+test_util_pub! { pub mod keys; }
 mod ledger;
-pub mod merkle;
-pub mod proof;
+test_util_pub! { pub mod proof; }
 mod reader;
-pub mod record;
-pub mod storage;
-pub mod tree;
-pub mod verify;
+test_util_pub! { pub mod tree; }
+test_util_pub! { pub mod verify; }
 
 // The public interface is:
-pub use checkpoint::Checkpoint;
-pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, Timestamp};
+pub use checkpoint::{note_verifier_key, Checkpoint};
+pub use entry::{
+    AuthorSignature, Entry, EntryKind, LedgerId, Timestamp, MAX_CONTENT_TYPE_LEN, MAX_COSIGNATURES, MAX_PAYLOAD_LEN,
+    MAX_REFS,
+};
 pub use error::{
     AppendError, CheckpointError, DecodeError, DraftError, Error, KeyError, OpenError, ReadError, RedactError,
     StorageError, SyncError, VerifyError,
 };
-pub use hash::Digest;
+pub use hash::{Digest, ParseDigestError};
 pub use keys::{IntoSigner, KeyId, Signer, SigningKey, VerifyingKey};
 pub use ledger::{rebuild_derived, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery, Ticket};
-pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
+pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError, PROOF_VERSION};
 pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};
 pub use storage::frame::StoredPayload;
-pub use verify::{verify, verify_opts, verify_with, Check, Failure, TrustAnchor, VerifyOptions, VerifyReport};
+pub use verify::{
+    policy_at, verify, verify_opts, verify_with, Check, Failure, Involved, PolicyEvent, PolicyRef, PolicyView,
+    TrustAnchor, VerifyOptions, VerifyReport, Violation,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]
