@@ -459,6 +459,7 @@ impl LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::SigningKey;
 
     fn sample() -> (Checkpoint, SigningKey) {
         let key = SigningKey::from_seed(&[3; 32]);

@@ -159,16 +159,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (y, m, d)
 }
 
-/// Position of an entry in its ledger; the genesis entry is 0.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
-pub struct EntrySeq(pub u64);
-
-impl fmt::Display for EntrySeq {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
-
 /// What an entry records. The numeric codes are part of the format.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 #[non_exhaustive]
@@ -302,8 +292,9 @@ impl EntryKind {
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub struct Entry {
-    /// Position in the ledger.
-    pub seq: EntrySeq,
+    /// Sequence number: the entry's position in the ledger (the genesis entry is 0), which is
+    /// also its leaf index in the Merkle tree.
+    pub seq: u64,
     /// The entry kind.
     pub kind: EntryKind,
     /// When the statement was made (as its author claimed).
@@ -331,7 +322,7 @@ impl Entry {
     pub fn decode(record: &[u8], seq: u64, ledger_id: LedgerId, commitment: Digest) -> Result<Self, DecodeError> {
         let r = RecordRef::parse(record)?;
         Ok(Entry {
-            seq: EntrySeq(seq),
+            seq,
             kind: r.kind(),
             timestamp: r.timestamp(),
             content_type: r.content_type().to_owned(),

@@ -18,7 +18,7 @@ fn create_append_verify_reopen() {
     let r = ledger
         .append(Draft::application("text/plain", b"one".to_vec()))
         .unwrap();
-    assert_eq!(r.seq.0, 1);
+    assert_eq!(r.seq, 1);
     assert!(r.durable);
     let rs = ledger
         .append_batch(
@@ -27,7 +27,7 @@ fn create_append_verify_reopen() {
                 .collect(),
         )
         .unwrap();
-    assert_eq!(rs.last().unwrap().seq.0, 101);
+    assert_eq!(rs.last().unwrap().seq, 101);
     assert_eq!(ledger.head(), rs.last().unwrap().chain);
     ledger.close().unwrap();
     let report = verify(dir.path(), &anchor).unwrap();
@@ -86,7 +86,7 @@ fn many_producers_share_syncs() {
         .flat_map(|h| h.join().unwrap())
         .map(|r| {
             assert!(r.durable);
-            r.seq.0
+            r.seq
         })
         .collect();
     seqs.sort_unstable();

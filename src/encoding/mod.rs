@@ -158,7 +158,7 @@ mod tests {
         assert_eq!(&buf[..2], &[0x02, 0x01]);
         let mut r = Reader::new(&buf, "t");
         assert_eq!(r.u16(), Ok(0x0102));
-        assert_eq!(r.u32(), Ok(0x0304_0506));
+        assert_eq!(r.array::<4>().map(u32::from_le_bytes), Ok(0x0304_0506));
         assert_eq!(
             r.clone().finish(),
             Err(DecodeError::TrailingBytes { context: "t", count: 8 })

@@ -276,13 +276,13 @@ impl Default for World {
 
 /// The sequence number of a receipt.
 pub fn seq(r: &Receipt) -> u64 {
-    r.seq.0
+    r.seq
 }
 
 /// A citation of an appended entry.
 pub fn cite(r: &Receipt) -> EntryRef {
     EntryRef {
-        seq: r.seq.0,
+        seq: r.seq,
         hash: r.entry_hash,
     }
 }

@@ -5,8 +5,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use provledger::storage::{StdBackend, TornTail};
-use provledger::verify::Violation;
-use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport};
+use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport, Violation};
 
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, EXIT_FAILED};
