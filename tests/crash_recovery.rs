@@ -258,12 +258,7 @@ fn durable_receipts_survive_power_loss_after_every_call() {
             power_loss(&disk, ledger);
             let found = entry_hashes(&sim_layout(&disk, &sim_dir()));
             for r in &durable {
-                assert_eq!(
-                    found.get(r.seq as usize),
-                    Some(&r.entry_hash),
-                    "{what}: {} lost",
-                    r.seq
-                );
+                assert_eq!(found.get(r.seq as usize), Some(&r.entry_hash), "{what}: {} lost", r.seq);
             }
         }
         assert!(sim_layout(&disk, &sim_dir()).len() >= 2, "{mode:?}: rotations happened");
@@ -379,12 +374,7 @@ fn disk_full_at_any_byte_then_a_crash_keeps_every_durable_receipt() {
             assert!(l.len() >= o.synced_len.max(4), "{what}: {} < {}", l.len(), o.synced_len);
             for r in &o.ok {
                 if r.durable || r.seq < o.synced_len || !lose_power {
-                    assert_eq!(
-                        found.get(r.seq as usize),
-                        Some(&r.entry_hash),
-                        "{what}: {} lost",
-                        r.seq
-                    );
+                    assert_eq!(found.get(r.seq as usize), Some(&r.entry_hash), "{what}: {} lost", r.seq);
                 }
             }
             l.close().unwrap_or_else(|e| panic!("{what}: close: {e}"));

@@ -80,11 +80,10 @@ fn library(dir: &Path, anchor: &Anchor, opts: &Opts) -> Verdict {
         Anchor::PublicKey(k) => TrustAnchor::PublicKey(VerifyingKey::from_bytes(k).expect("test anchors are valid")),
         Anchor::GenesisHash(h) => TrustAnchor::GenesisHash(Digest::from_bytes(*h)),
     };
-    let vo = VerifyOptions {
-        allow_uncovered_tail: opts.allow_uncovered_tail,
-        from_checkpoint: opts.from_checkpoint.as_ref().map(to_lib),
-        policy: false,
-    };
+    let vo = VerifyOptions::default()
+        .allow_uncovered_tail(opts.allow_uncovered_tail)
+        .from_checkpoint(opts.from_checkpoint.as_ref().map(to_lib))
+        .policy(false);
     let report = match provledger::verify_opts(&StdBackend, dir, &anchor, &vo) {
         Ok(r) => r,
         Err(e) => return Verdict::Error(e.to_string()),

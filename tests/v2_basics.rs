@@ -54,10 +54,7 @@ fn create_append_verify_reopen() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.unsigned_covered, 50);
     assert_eq!(report.root, cp.root);
-    let incremental = VerifyOptions {
-        from_checkpoint: Some(cp),
-        ..VerifyOptions::default()
-    };
+    let incremental = VerifyOptions::default().from_checkpoint(Some(cp));
     let report = verify_opts(&provledger::storage::StdBackend, dir.path(), &anchor, &incremental).unwrap();
     assert!(report.is_ok(), "{report:?}");
 }

@@ -51,10 +51,10 @@ mod tests;
 pub use crate::hash::{hash_leaf, hash_node};
 pub use root::{empty_root, root_from_leaves};
 // The tree builders: crate-private, public with `test-util` (not part of the stable API).
-#[cfg(any(fuzzing, feature = "test-util"))]
-pub use frontier::{CompletedNode, Frontier, FrontierError};
 #[cfg(not(any(fuzzing, feature = "test-util")))]
 pub(crate) use frontier::Frontier;
+#[cfg(any(fuzzing, feature = "test-util"))]
+pub use frontier::{CompletedNode, Frontier, FrontierError};
 test_util_pub! { pub use prove::{consistency_proof, inclusion_proof}; }
 test_util_pub! { pub use source::{subtree_root, BuildError, NodeSource}; }
 #[cfg(any(fuzzing, feature = "test-util"))]

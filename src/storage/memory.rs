@@ -92,7 +92,13 @@ impl Tree {
     /// component from `root` on must be a directory (`NotADirectory` if it is a file,
     /// `NotFound` if it is missing).
     fn check_dir(&self, root: &Path, dir: &Path) -> io::Result<()> {
-        for a in dir.ancestors().take_while(|a| a.starts_with(root)).collect::<Vec<_>>().into_iter().rev() {
+        for a in dir
+            .ancestors()
+            .take_while(|a| a.starts_with(root))
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+        {
             if self.files.contains_key(a) {
                 return Err(error(io::ErrorKind::NotADirectory, "not a directory", a));
             }
@@ -201,7 +207,11 @@ impl LedgerDir for MemoryDir {
         let path = self.full(rel_dir, true)?;
         let t = lock(&self.tree);
         t.check_dir(&self.root, &path)?;
-        let children = t.files.keys().chain(t.dirs.iter()).filter(|p| p.parent() == Some(&path));
+        let children = t
+            .files
+            .keys()
+            .chain(t.dirs.iter())
+            .filter(|p| p.parent() == Some(&path));
         Ok(children
             .filter_map(|p| p.file_name())
             .map(|n| n.to_string_lossy().into_owned())

@@ -65,11 +65,7 @@ pub fn draft(rec: &Record, cosigners: &[&SigningKey], refs: &[Digest]) -> Draft 
 /// Verifies the ledger in `dir` against `op`'s key, with the policy rules when `policy`,
 /// from `from` when given.
 pub fn report_of(dir: &Path, op: &SigningKey, policy: bool, from: Option<Checkpoint>) -> VerifyReport {
-    let opts = VerifyOptions {
-        policy,
-        from_checkpoint: from,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().policy(policy).from_checkpoint(from);
     verify_opts(&StdBackend, dir, &TrustAnchor::PublicKey(op.verifying_key()), &opts).unwrap()
 }
 

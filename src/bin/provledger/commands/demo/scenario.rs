@@ -152,9 +152,10 @@ fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(
             provider_name: "openai".into(),
             request_model: "gpt-4o".into(),
             version: "gpt-4o-2024-08-06".into(),
-            config_digest: Some(
-                demo_digest(&[b"provledger demo config", b"temperature=0;prompt=iam-drafter-v4"]),
-            ),
+            config_digest: Some(demo_digest(&[
+                b"provledger demo config",
+                b"temperature=0;prompt=iam-drafter-v4",
+            ])),
         },
         task: "draft_permission_change".into(),
         input_digest: demo_digest(&[
