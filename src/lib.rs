@@ -9,13 +9,14 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! let operator = SigningKey::generate()?;
-//! let mut ledger = Ledger::create(dir.path(), &operator, "payments", Options::default())?;
+//! let ledger = Ledger::create(dir.path(), &operator, "payments", Options::default())?;
 //! let receipt = ledger.append(Draft::application(
 //!     "application/json",
 //!     br#"{"action":"raise-limit","by":"model-x"}"#.to_vec(),
 //! ))?;
 //! assert!(receipt.durable);
-//! drop(ledger);
+//! assert_eq!(receipt.seq, 1); // entry 0 is the genesis
+//! ledger.close()?;
 //!
 //! let report = verify(dir.path(), &TrustAnchor::PublicKey(operator.verifying_key()))?;
 //! assert!(report.is_ok());
@@ -35,6 +36,29 @@
 //!   hook. The public types are plain serde either way: serialize them with any format.
 //! - `schema` (default): `schemars::JsonSchema` on the records people write, and
 //!   `record::record_schema`, from which `docs/schemas/` is generated.
+//! - `test-util`: **not part of the stable API.** Makes the internals public for this crate's
+//!   own tests, benches and fuzz targets (storage codecs and scanner, the simulated disk, the
+//!   hash and encoding helpers, the Merkle tree builders…). They change without notice; never
+//!   enable it in a dependency.
+//!
+//! ## The API
+//! - Writing: [`Ledger`] (`Send + Sync`, appends through `&self`), [`Options`], [`Draft`],
+//!   [`Receipt`], [`Ticket`] (a blocking `wait()` or a `Future`), [`Durability`].
+//! - Reading and proofs: [`LedgerReader`], [`StoredEntry`], [`Entry`], [`InclusionProof`],
+//!   [`ConsistencyProof`], [`Checkpoint`], and the standalone verifiers of [`merkle`].
+//! - Auditing: [`verify`], [`verify_opts`], [`VerifyOptions`], [`VerifyReport`] (`#[must_use]`;
+//!   [`VerifyReport::into_result`]), [`TrustAnchor`].
+//! - Governance records: [`record`]. Keys: [`SigningKey`], [`VerifyingKey`], and the
+//!   [`Signer`] trait for keys kept elsewhere (an HSM, a KMS).
+//! - Storage: [`storage::StdBackend`] (the file system), [`storage::MemoryBackend`], or your
+//!   own [`storage::Backend`].
+//! - Errors: one enum per operation ([`OpenError`], [`AppendError`], [`SyncError`],
+//!   [`CheckpointError`], [`RedactError`], [`ReadError`], [`VerifyError`]), all convertible
+//!   into [`Error`].
+//!
+//! Sequence numbers are plain `u64` positions (entry 0 is the genesis entry; entry `n` is leaf
+//! `n` of the Merkle tree and there are `n` entries before it), as are tree sizes and lengths.
+//! `docs/public-api.txt` lists every public item; CI fails when it changes unnoticed.
 //!
 //! The byte format is specified normatively in `docs/FORMAT.md`.
 
