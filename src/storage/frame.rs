@@ -131,8 +131,8 @@ pub enum SectionRef<'a> {
 impl SectionRef<'_> {
     /// An owned copy.
     #[must_use]
-    pub fn to_owned(&self) -> StoredPayload {
-        match *self {
+    pub fn to_owned(self) -> StoredPayload {
+        match self {
             SectionRef::Present { salt, payload } => StoredPayload::Present {
                 salt: *salt,
                 bytes: payload.to_vec(),
