@@ -286,8 +286,13 @@ struct MemoryFile {
     writable: bool,
 }
 
+/// An offset or length as an index. As on the file system, one past `i64::MAX` is invalid
+/// (`EINVAL`), whatever the file's length.
 fn offset_of(offset: u64) -> io::Result<usize> {
-    usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))
+    i64::try_from(offset)
+        .ok()
+        .and_then(|o| usize::try_from(o).ok())
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
 }
 
 impl MemoryFile {
@@ -307,7 +312,7 @@ impl StorageFile for MemoryFile {
 
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
         let data = read(&self.data);
-        let start = offset_of(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        let start = offset_of(offset)?;
         let src = start
             .checked_add(buf.len())
             .and_then(|end| data.get(start..end))
