@@ -54,10 +54,7 @@ fn audit(c: &mut Criterion, name: &str, n: u64, signed: bool) {
                 eprintln!("fixture: {n} {kind} entries built in {:.1?}", t.elapsed());
                 // Measure only the successful path.
                 for policy in [false, true] {
-                    let o = VerifyOptions {
-                        policy,
-                        ..VerifyOptions::default()
-                    };
+                    let o = VerifyOptions::default().policy(policy);
                     let report = verify_opts(&StdBackend, dir.path(), &anchor, &o).expect("verify fixture");
                     assert!(report.is_ok(), "fixture does not verify: {:?}", report.failure);
                     assert_eq!(report.entries, n);
@@ -74,10 +71,7 @@ fn audit(c: &mut Criterion, name: &str, n: u64, signed: bool) {
         .measurement_time(Duration::from_secs(5))
         .throughput(Throughput::Elements(n));
     for policy in [false, true] {
-        let o = VerifyOptions {
-            policy,
-            ..VerifyOptions::default()
-        };
+        let o = VerifyOptions::default().policy(policy);
         let id = BenchmarkId::new(name, if policy { "policy_on" } else { "policy_off" });
         g.bench_with_input(id, &o, |b, o| {
             let d = dir();

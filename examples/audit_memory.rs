@@ -130,10 +130,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// entries, print one line.
 fn audit(dir: &Path, len: u64, policy: bool) {
     let operator = key(1);
-    let options = VerifyOptions {
-        policy,
-        ..VerifyOptions::default()
-    };
+    let options = VerifyOptions::default().policy(policy);
     let t = Instant::now();
     let report = verify_opts(
         &StdBackend,

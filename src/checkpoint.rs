@@ -21,7 +21,7 @@ use crate::encoding::{crc, put_u64, Reader};
 use crate::entry::{LedgerId, Timestamp};
 use crate::error::{DecodeError, StorageError};
 use crate::hash::Digest;
-use crate::keys::{KeyId, SigningKey, VerifyingKey, SIGNATURE_LEN};
+use crate::keys::{KeyId, VerifyingKey, SIGNATURE_LEN};
 use crate::storage::segment::FORMAT_VERSION;
 use crate::storage::{io_err, LedgerDir, StorageFile};
 
@@ -106,8 +106,15 @@ pub fn origin(ledger_id: LedgerId) -> String {
 
 impl Checkpoint {
     /// Signs a checkpoint with an in-memory key.
+    #[cfg(any(fuzzing, feature = "test-util"))]
     #[must_use]
-    pub fn sign(ledger_id: LedgerId, tree_size: u64, root: Digest, timestamp: Timestamp, key: &SigningKey) -> Self {
+    pub fn sign(
+        ledger_id: LedgerId,
+        tree_size: u64,
+        root: Digest,
+        timestamp: Timestamp,
+        key: &crate::keys::SigningKey,
+    ) -> Self {
         let mut c = Checkpoint {
             ledger_id,
             tree_size,
@@ -120,6 +127,7 @@ impl Checkpoint {
         c
     }
 
+    test_util_pub! {
     /// Signs a checkpoint with any [`Signer`](crate::keys::Signer).
     ///
     /// # Errors
@@ -141,6 +149,7 @@ impl Checkpoint {
         };
         c.signature = signer.sign(c.body().as_bytes())?;
         Ok(c)
+    }
     }
 
     /// The signed text (C2SP tlog-checkpoint body, ending with a newline).
@@ -213,6 +222,7 @@ impl Checkpoint {
         Err(bad("no signature by the given key"))
     }
 
+    test_util_pub! {
     /// The fixed-size record of the checkpoint log.
     #[must_use]
     pub fn encode(&self) -> [u8; CHECKPOINT_RECORD_LEN] {
@@ -228,7 +238,9 @@ impl Checkpoint {
         out.copy_from_slice(&v);
         out
     }
+    }
 
+    test_util_pub! {
     /// Decodes a log record of the ledger `ledger_id`.
     ///
     /// # Errors
@@ -249,6 +261,7 @@ impl Checkpoint {
         };
         r.finish()?;
         Ok(c)
+    }
     }
 }
 
@@ -322,6 +335,7 @@ fn log_header(ledger_id: LedgerId) -> [u8; CHECKPOINT_HEADER_LEN] {
 }
 
 /// Path of the checkpoint log.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn log_path(dir: &Path) -> PathBuf {
     dir.join(CHECKPOINT_LOG)
@@ -445,6 +459,7 @@ impl LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::SigningKey;
 
     fn sample() -> (Checkpoint, SigningKey) {
         let key = SigningKey::from_seed(&[3; 32]);

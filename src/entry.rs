@@ -54,6 +54,7 @@ const POSITION_SIGNED: u8 = 1;
 pub struct LedgerId(pub [u8; 16]);
 
 impl LedgerId {
+    test_util_pub! {
     /// A fresh random id.
     ///
     /// # Errors
@@ -62,6 +63,7 @@ impl LedgerId {
         let mut b = [0u8; 16];
         getrandom::fill(&mut b)?;
         Ok(LedgerId(b))
+    }
     }
 }
 
@@ -155,16 +157,6 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + u64::from(m <= 2);
     (y, m, d)
-}
-
-/// Position of an entry in its ledger; the genesis entry is 0.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Default)]
-pub struct EntrySeq(pub u64);
-
-impl fmt::Display for EntrySeq {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
 }
 
 /// What an entry records. The numeric codes are part of the format.
@@ -300,8 +292,9 @@ impl EntryKind {
 #[derive(Clone, PartialEq, Eq, Debug)]
 #[non_exhaustive]
 pub struct Entry {
-    /// Position in the ledger.
-    pub seq: EntrySeq,
+    /// Sequence number: the entry's position in the ledger (the genesis entry is 0), which is
+    /// also its leaf index in the Merkle tree.
+    pub seq: u64,
     /// The entry kind.
     pub kind: EntryKind,
     /// When the statement was made (as its author claimed).
@@ -321,6 +314,7 @@ pub struct Entry {
 }
 
 impl Entry {
+    test_util_pub! {
     /// Decodes a stored record at `seq` with its payload commitment.
     ///
     /// # Errors
@@ -328,7 +322,7 @@ impl Entry {
     pub fn decode(record: &[u8], seq: u64, ledger_id: LedgerId, commitment: Digest) -> Result<Self, DecodeError> {
         let r = RecordRef::parse(record)?;
         Ok(Entry {
-            seq: EntrySeq(seq),
+            seq,
             kind: r.kind(),
             timestamp: r.timestamp(),
             content_type: r.content_type().to_owned(),
@@ -338,6 +332,7 @@ impl Entry {
             cosignatures: r.cosignatures().collect(),
             hash: r.entry_hash(seq, ledger_id, &commitment),
         })
+    }
     }
 }
 
@@ -395,6 +390,7 @@ impl EntryFields {
     ///
     /// # Errors
     /// [`DecodeError::TooLong`] or [`DecodeError::Invalid`] naming the field.
+    #[cfg(feature = "test-util")]
     pub fn check(&self) -> Result<(), DecodeError> {
         check_fields(&self.content_type, self.refs.len())
     }
@@ -430,6 +426,7 @@ impl EntryFields {
     /// # Errors
     /// [`DecodeError`] if a field or the number of co-signatures exceeds its bound, or the
     /// record would be longer than [`MAX_ENTRY_LEN`].
+    #[cfg(feature = "test-util")]
     pub fn encode_record(
         &self,
         position: Option<&AuthorSignature>,
@@ -528,6 +525,7 @@ pub(crate) fn check_fields(content_type: &str, refs: usize) -> Result<(), Decode
     Ok(())
 }
 
+#[cfg(feature = "test-util")]
 fn check_cosignature_count(n: usize) -> Result<(), DecodeError> {
     if n as u64 > MAX_COSIGNATURES {
         return Err(DecodeError::TooLong {
@@ -638,6 +636,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The record's bytes.
+    #[cfg(feature = "test-util")]
     #[must_use]
     pub fn bytes(&self) -> &'a [u8] {
         self.bytes
@@ -675,6 +674,7 @@ impl<'a> RecordRef<'a> {
     }
 
     /// The raw refs bytes (32 per ref).
+    #[cfg(feature = "test-util")]
     #[must_use]
     pub fn refs_bytes(&self) -> &'a [u8] {
         &self.bytes[self.head_end + 2..self.refs_end]

@@ -9,13 +9,14 @@
 //!
 //! let dir = tempfile::tempdir()?;
 //! let operator = SigningKey::generate()?;
-//! let mut ledger = Ledger::create(dir.path(), &operator, "payments", Options::default())?;
+//! let ledger = Ledger::create(dir.path(), &operator, "payments", Options::default())?;
 //! let receipt = ledger.append(Draft::application(
 //!     "application/json",
 //!     br#"{"action":"raise-limit","by":"model-x"}"#.to_vec(),
 //! ))?;
 //! assert!(receipt.durable);
-//! drop(ledger);
+//! assert_eq!(receipt.seq, 1); // entry 0 is the genesis
+//! ledger.close()?;
 //!
 //! let report = verify(dir.path(), &TrustAnchor::PublicKey(operator.verifying_key()))?;
 //! assert!(report.is_ok());
@@ -35,6 +36,29 @@
 //!   hook. The public types are plain serde either way: serialize them with any format.
 //! - `schema` (default): `schemars::JsonSchema` on the records people write, and
 //!   `record::record_schema`, from which `docs/schemas/` is generated.
+//! - `test-util`: **not part of the stable API.** Makes the internals public for this crate's
+//!   own tests, benches and fuzz targets (storage codecs and scanner, the simulated disk, the
+//!   hash and encoding helpers, the Merkle tree builders…). They change without notice; never
+//!   enable it in a dependency.
+//!
+//! ## The API
+//! - Writing: [`Ledger`] (`Send + Sync`, appends through `&self`), [`Options`], [`Draft`],
+//!   [`Receipt`], [`Ticket`] (a blocking `wait()` or a `Future`), [`Durability`].
+//! - Reading and proofs: [`LedgerReader`], [`StoredEntry`], [`Entry`], [`InclusionProof`],
+//!   [`ConsistencyProof`], [`Checkpoint`], and the standalone verifiers of [`merkle`].
+//! - Auditing: [`verify`], [`verify_opts`], [`VerifyOptions`], [`VerifyReport`] (`#[must_use]`;
+//!   [`VerifyReport::into_result`]), [`TrustAnchor`].
+//! - Governance records: [`record`]. Keys: [`SigningKey`], [`VerifyingKey`], and the
+//!   [`Signer`] trait for keys kept elsewhere (an HSM, a KMS).
+//! - Storage: [`storage::StdBackend`] (the file system), [`storage::MemoryBackend`], or your
+//!   own [`storage::Backend`].
+//! - Errors: one enum per operation ([`OpenError`], [`AppendError`], [`SyncError`],
+//!   [`CheckpointError`], [`RedactError`], [`ReadError`], [`VerifyError`]), all convertible
+//!   into [`Error`].
+//!
+//! Sequence numbers are plain `u64` positions (entry 0 is the genesis entry; entry `n` is leaf
+//! `n` of the Merkle tree and there are `n` entries before it), as are tree sizes and lengths.
+//! `docs/public-api.txt` lists every public item; CI fails when it changes unnoticed.
 //!
 //! The byte format is specified normatively in `docs/FORMAT.md`.
 
@@ -52,39 +76,63 @@
     clippy::struct_field_names        // `Ledger::ledger_id` is the clearest name
 )]
 
-pub mod checkpoint;
-pub mod encoding;
-pub mod entry;
-pub mod error;
+/// Declares an item that the tests, benches and fuzz targets need but that is **not part of
+/// the stable API**: `pub` with the `test-util` feature, crate-private without it. One item
+/// per invocation (a module, a function, a type, a constant, a `use`).
+macro_rules! test_util_pub {
+    ($(#[$attr:meta])* pub $($item:tt)*) => {
+        #[cfg(feature = "test-util")]
+        $(#[$attr])*
+        pub $($item)*
+        #[cfg(not(feature = "test-util"))]
+        $(#[$attr])*
+        pub(crate) $($item)*
+    };
+}
+
+// Modules of the stable API: records (the governance model), storage backends, and the
+// standalone Merkle verifiers. Everything else is reached through the `pub use` block below.
+pub mod merkle;
+pub mod record;
+pub mod storage;
+
+// Internals: crate-private, public only with `test-util` (paths kept for tests and benches).
+test_util_pub! { pub mod checkpoint; }
+test_util_pub! { pub mod encoding; }
+test_util_pub! { pub mod entry; }
+test_util_pub! { pub mod error; }
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod fuzz;
-pub mod hash;
-pub mod keys;
+test_util_pub! { pub mod hash; }
+test_util_pub! { pub mod keys; }
 mod ledger;
-pub mod merkle;
-pub mod proof;
+test_util_pub! { pub mod proof; }
 mod reader;
-pub mod record;
-pub mod storage;
-pub mod tree;
-pub mod verify;
+test_util_pub! { pub mod tree; }
+test_util_pub! { pub mod verify; }
 
 // The public interface is:
-pub use checkpoint::Checkpoint;
-pub use entry::{AuthorSignature, Entry, EntryKind, EntrySeq, LedgerId, Timestamp};
+pub use checkpoint::{note_verifier_key, Checkpoint};
+pub use entry::{
+    AuthorSignature, Entry, EntryKind, LedgerId, Timestamp, MAX_CONTENT_TYPE_LEN, MAX_COSIGNATURES, MAX_PAYLOAD_LEN,
+    MAX_REFS,
+};
 pub use error::{
     AppendError, CheckpointError, DecodeError, DraftError, Error, KeyError, OpenError, ReadError, RedactError,
     StorageError, SyncError, VerifyError,
 };
-pub use hash::Digest;
+pub use hash::{Digest, ParseDigestError};
 pub use keys::{IntoSigner, KeyId, Signer, SigningKey, VerifyingKey};
 pub use ledger::{rebuild_derived, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery, Ticket};
-pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError};
+pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError, PROOF_VERSION};
 pub use reader::{LedgerReader, StoredEntry};
 pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};
 pub use storage::frame::StoredPayload;
-pub use verify::{verify, verify_opts, verify_with, Check, Failure, TrustAnchor, VerifyOptions, VerifyReport};
+pub use verify::{
+    policy_at, verify, verify_opts, verify_with, Check, Failure, Involved, PolicyEvent, PolicyRef, PolicyView,
+    TrustAnchor, VerifyOptions, VerifyReport, Violation,
+};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -38,6 +38,7 @@ pub const fn is_stored_level(level: u8) -> bool {
 }
 
 /// Path of the file holding the nodes of `level`.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn level_path(dir: &Path, level: u8) -> PathBuf {
     dir.join(level_rel(level))

@@ -707,7 +707,7 @@ fn huge_sequence_numbers_are_no_such_entry() {
     let dir = ledger(tmp.path(), 10, 1024);
     let reader = LedgerReader::open(&dir).expect("reader");
     let len = 11;
-    assert_eq!(reader.get(len - 1).expect("last entry").entry.seq.0, len - 1);
+    assert_eq!(reader.get(len - 1).expect("last entry").entry.seq, len - 1);
     for seq in [
         len,
         len + 1,
@@ -755,7 +755,7 @@ fn a_missing_entry_is_found_missing_without_rereading_the_segment_per_frame() {
             let reader = LedgerReader::open(&d).expect("reader");
             let t = Instant::now();
             let r = reader.get(20_002).map(drop);
-            let present = reader.get(19_999).map(|e| e.entry.seq.0);
+            let present = reader.get(19_999).map(|e| e.entry.seq);
             ((r, present), t.elapsed())
         });
         println!("get past the end, index removed {without_index}: {took:?}");

@@ -191,10 +191,7 @@ fn from_checkpoint_catches_a_changed_prefix() {
     let cp = l.checkpoint().unwrap();
     l.append(Draft::application("text/plain", b"after".to_vec())).unwrap();
     l.close().unwrap();
-    let opts = VerifyOptions {
-        from_checkpoint: Some(cp),
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().from_checkpoint(Some(cp));
     let check = |dir: &Path| verify_opts(&provledger::storage::StdBackend, dir, &anchor(&w), &opts).unwrap();
     assert!(check(base.path()).is_ok());
     let pristine = std::fs::read(seg0(base.path())).unwrap();

@@ -40,10 +40,7 @@ fn build(dir: &Path, n: u64) -> Ledger {
 }
 
 fn verify_from(dir: &Path, from: Option<Checkpoint>) -> VerifyReport {
-    let o = VerifyOptions {
-        from_checkpoint: from,
-        ..VerifyOptions::default()
-    };
+    let o = VerifyOptions::default().from_checkpoint(from);
     verify_opts(&StdBackend, dir, &anchor(), &o).unwrap()
 }
 
@@ -179,10 +176,7 @@ fn unsigned_entries_pass_only_when_a_checkpoint_covers_them() {
     let report = verify(dir.path(), &anchor()).unwrap();
     let f = report.failure.expect("uncovered unsigned entries fail by default");
     assert_eq!((f.check, f.seq), (Check::Signature, Some(50)));
-    let lenient = VerifyOptions {
-        allow_uncovered_tail: true,
-        ..VerifyOptions::default()
-    };
+    let lenient = VerifyOptions::default().allow_uncovered_tail(true);
     let report = verify_opts(&StdBackend, dir.path(), &anchor(), &lenient).unwrap();
     assert!(report.is_ok(), "{:?}", report.failure);
     assert_eq!((report.unsigned_covered, report.uncovered_tail), (47, 5));

@@ -248,7 +248,7 @@ fn many_threads_append_to_one_ledger_while_a_reader_verifies() {
         assert!(!synced || r.durable, "synced receipt {} not durable", r.seq);
     }
     receipts.sort_by_key(|(r, _)| r.seq);
-    let seqs: Vec<u64> = receipts.iter().map(|(r, _)| r.seq.0).collect();
+    let seqs: Vec<u64> = receipts.iter().map(|(r, _)| r.seq).collect();
     let total = (threads * per_thread) as u64;
     assert_eq!(
         seqs,
@@ -261,7 +261,7 @@ fn many_threads_append_to_one_ledger_while_a_reader_verifies() {
     assert!(common::std_layout(dir.path()).len() >= 2, "segments rotated");
     let r = LedgerReader::open(dir.path()).unwrap();
     for (rc, _) in &receipts {
-        assert_eq!(r.get(rc.seq.0).unwrap().entry.hash, rc.entry_hash, "entry {}", rc.seq);
+        assert_eq!(r.get(rc.seq).unwrap().entry.hash, rc.entry_hash, "entry {}", rc.seq);
     }
     let report = provledger::verify(dir.path(), &anchor(&key)).unwrap();
     assert!(report.is_ok() && report.entries == total + 1, "{:?}", report.failure);
@@ -374,7 +374,7 @@ fn a_bad_draft_in_a_group_fails_alone() {
         })
         .collect();
     let (gated, results) = in_one_group(&ledger, drafts);
-    assert_eq!(gated.seq.0, 1);
+    assert_eq!(gated.seq, 1);
     for (t, r) in results.iter().enumerate() {
         match (t, r) {
             (
@@ -385,7 +385,7 @@ fn a_bad_draft_in_a_group_fails_alone() {
                 }),
             ) => {}
             (3, other) => panic!("the bad draft: {other:?}"),
-            (_, Ok(r)) => assert!(r.durable && (2..=6).contains(&r.seq.0), "{r:?}"),
+            (_, Ok(r)) => assert!(r.durable && (2..=6).contains(&r.seq), "{r:?}"),
             (_, Err(e)) => panic!("draft {t} failed with the bad one: {e}"),
         }
     }
@@ -410,7 +410,7 @@ fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
             draft(4),
         ];
         let (gated, results) = in_one_group(&ledger, drafts);
-        assert_eq!(gated.seq.0, 1, "{bad:?}");
+        assert_eq!(gated.seq, 1, "{bad:?}");
         match &results[1] {
             Err(AppendError::Signer(KeyError::Signer(_))) => {}
             other => panic!("{bad:?}: the producer with the bad co-signer: {other:?}"),
@@ -418,7 +418,7 @@ fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
         let mut ok: Vec<u64> = [0, 2, 3]
             .iter()
             .map(|&i| match &results[i] {
-                Ok(r) => r.seq.0,
+                Ok(r) => r.seq,
                 Err(e) => panic!("{bad:?}: producer {i} failed with the bad co-signer's: {e}"),
             })
             .collect();
@@ -432,7 +432,7 @@ fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
         let after = ledger
             .append(draft(5))
             .unwrap_or_else(|e| panic!("{bad:?}: append after: {e}"));
-        assert_eq!(after.seq.0, 5, "{bad:?}");
+        assert_eq!(after.seq, 5, "{bad:?}");
         ledger.close().unwrap_or_else(|e| panic!("{bad:?}: close: {e}"));
         let report = verify(dir.path(), &anchor(&key(1))).unwrap();
         assert!(report.is_ok() && report.entries == 6, "{bad:?}: {:?}", report.failure);
@@ -489,7 +489,7 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
                 Ok(r) => {
                     assert!(!failed, "producer {t}: a receipt after an error: {r:?}");
                     if r.durable {
-                        assert!(r.seq.0 < failed_at, "producer {t}: durable past the failure: {r:?}");
+                        assert!(r.seq < failed_at, "producer {t}: durable past the failure: {r:?}");
                         durable.push(*r);
                     }
                 }
@@ -532,7 +532,7 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
     assert!(reopened.len() >= failed_at, "{} < {failed_at}", reopened.len());
     let found = entry_hashes(&sim_layout(&disk, &sim_dir()));
     for r in &durable {
-        assert_eq!(found[r.seq.0 as usize], r.entry_hash, "durable entry {} lost", r.seq);
+        assert_eq!(found[r.seq as usize], r.entry_hash, "durable entry {} lost", r.seq);
     }
     let r = reopened.append(draft(10)).expect("append after reopen");
     assert!(r.durable, "a reopened ledger reports durable receipts again");

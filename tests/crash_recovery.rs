@@ -147,7 +147,7 @@ fn a_torn_tail_is_cut_back_to_the_last_seal() {
             let receipt = ledger
                 .append(draft(99))
                 .unwrap_or_else(|e| panic!("{what}: append: {e}"));
-            assert_eq!(receipt.seq.0, want_len, "{what}");
+            assert_eq!(receipt.seq, want_len, "{what}");
             assert!(receipt.durable, "{what}");
             ledger.close().unwrap_or_else(|e| panic!("{what}: close: {e}"));
             let r = common::verified(&d, &sim_dir(), &key(1));
@@ -242,7 +242,7 @@ fn durable_receipts_survive_power_loss_after_every_call() {
                 let r = r.unwrap_or_else(|e| panic!("{what}: {e}"));
                 if r.durable {
                     assert!(
-                        r.seq.0 < durable_len,
+                        r.seq < durable_len,
                         "{what}: durable receipt {} past durable_len",
                         r.seq
                     );
@@ -250,7 +250,7 @@ fn durable_receipts_survive_power_loss_after_every_call() {
                 if mode == Durability::Synced && round % 4 != 2 {
                     assert!(r.durable, "{what}: synced receipt {} not durable", r.seq);
                 }
-                if r.durable || r.seq.0 < durable_len {
+                if r.durable || r.seq < durable_len {
                     durable.push(r);
                 }
             }
@@ -258,12 +258,7 @@ fn durable_receipts_survive_power_loss_after_every_call() {
             power_loss(&disk, ledger);
             let found = entry_hashes(&sim_layout(&disk, &sim_dir()));
             for r in &durable {
-                assert_eq!(
-                    found.get(r.seq.0 as usize),
-                    Some(&r.entry_hash),
-                    "{what}: {} lost",
-                    r.seq
-                );
+                assert_eq!(found.get(r.seq as usize), Some(&r.entry_hash), "{what}: {} lost", r.seq);
             }
         }
         assert!(sim_layout(&disk, &sim_dir()).len() >= 2, "{mode:?}: rotations happened");
@@ -378,13 +373,8 @@ fn disk_full_at_any_byte_then_a_crash_keeps_every_durable_receipt() {
             assert_eq!(&found[..], &written[..found.len()], "{what}: survivors differ");
             assert!(l.len() >= o.synced_len.max(4), "{what}: {} < {}", l.len(), o.synced_len);
             for r in &o.ok {
-                if r.durable || r.seq.0 < o.synced_len || !lose_power {
-                    assert_eq!(
-                        found.get(r.seq.0 as usize),
-                        Some(&r.entry_hash),
-                        "{what}: {} lost",
-                        r.seq
-                    );
+                if r.durable || r.seq < o.synced_len || !lose_power {
+                    assert_eq!(found.get(r.seq as usize), Some(&r.entry_hash), "{what}: {} lost", r.seq);
                 }
             }
             l.close().unwrap_or_else(|e| panic!("{what}: close: {e}"));
@@ -484,7 +474,7 @@ fn a_batch_cut_at_any_byte_including_during_rotation_recovers() {
                     assert_eq!(l.len(), before + 6, "{what}");
                 }
                 for r in receipts.iter().filter(|r| r.durable) {
-                    assert_eq!(written[r.seq.0 as usize], r.entry_hash, "{what}");
+                    assert_eq!(written[r.seq as usize], r.entry_hash, "{what}");
                 }
             }
             l.close().unwrap();
@@ -653,7 +643,7 @@ fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
                 };
                 set_write_budget(&d, None);
                 let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
-                let last_ok = ok.last().expect("ok").seq.0;
+                let last_ok = ok.last().expect("ok").seq;
                 if lose_power {
                     // Exactly what was synced survives.
                     assert_eq!(l.len(), durable_len.max(durable_before), "{what}");
@@ -664,7 +654,7 @@ fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
                 }
                 let found = entry_hashes(&sim_layout(&d, &sim_dir()));
                 for r in ok.iter().filter(|r| r.durable || !lose_power) {
-                    assert_eq!(found[r.seq.0 as usize], r.entry_hash, "{what}");
+                    assert_eq!(found[r.seq as usize], r.entry_hash, "{what}");
                 }
                 l.close().unwrap();
                 assert_verifies(&d, &sim_dir(), &key(1));

@@ -66,7 +66,7 @@ fn fuzz_f2_a_full_disk_during_erasure_does_not_brick_the_ledger() {
         let l = Ledger::create(dir, key(), "f2", sim(&disk, Durability::Synced)).unwrap();
         let target = l.append(Draft::application("text/plain", vec![b'p'; 300])).unwrap();
         set_write_budget(&disk, Some(budget));
-        let result = l.redact(target.seq.0, "request");
+        let result = l.redact(target.seq, "request");
         drop(l);
         set_write_budget(&disk, None);
         let l = Ledger::open(dir, key(), sim(&disk, Durability::Synced))
@@ -74,7 +74,7 @@ fn fuzz_f2_a_full_disk_during_erasure_does_not_brick_the_ledger() {
         let recorded = l.len() == 3;
         drop(l);
         let report = assert_verifies(&disk);
-        assert_eq!(report.redacted == vec![target.seq.0], recorded, "budget {budget}");
+        assert_eq!(report.redacted == vec![target.seq], recorded, "budget {budget}");
         assert!(result.is_err() || recorded, "budget {budget}");
         outcomes[usize::from(recorded)] = true;
     }
@@ -193,7 +193,7 @@ fn fuzz_f4_a_damaged_index_slot_does_not_break_open_or_the_reader() {
         let r = common::sim_reader(&disk, dir);
         for seq in [0, 1, layout[1].first_seq, layout[1].first_seq + 1] {
             assert_eq!(
-                r.get(seq).unwrap().entry.seq.0,
+                r.get(seq).unwrap().entry.seq,
                 seq,
                 "slot {slot}: found by scanning instead"
             );
@@ -277,7 +277,7 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
             .append(Draft::application("text/plain", vec![b'p'; target_len]))
             .unwrap();
         set_write_budget(&disk, Some(budget));
-        let result = l.redact(target.seq.0, "request");
+        let result = l.redact(target.seq, "request");
         drop(l);
         set_write_budget(&disk, None);
         let l =
@@ -285,7 +285,7 @@ fn fuzz_f7_a_full_disk_erasing_the_last_entry_of_a_sealed_segment() {
         let recorded = l.len() == 3;
         drop(l);
         let report = assert_verifies(&disk);
-        assert_eq!(report.redacted == vec![target.seq.0], recorded, "budget {budget}");
+        assert_eq!(report.redacted == vec![target.seq], recorded, "budget {budget}");
         assert!(result.is_err() || recorded, "budget {budget}");
         if recorded {
             assert_eq!(
@@ -326,9 +326,9 @@ fn fuzz_f8_entries_in_an_adopted_segment_are_durable_when_reported() {
         power_loss(&disk, ledger);
         let ledger = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
         assert!(
-            ledger.len() > r.seq.0,
+            ledger.len() > r.seq,
             "budget {budget}: durable entry {} lost; {} left",
-            r.seq.0,
+            r.seq,
             ledger.len()
         );
         assert_eq!(ledger.head(), r.chain, "budget {budget}");

@@ -573,18 +573,12 @@ fn checkpoints_by_a_later_enrolled_operator_and_incremental_policy_state() {
     l.checkpoint().unwrap();
     drop(l);
     let anchor = TrustAnchor::PublicKey(op.verifying_key());
-    let full = VerifyOptions {
-        policy: true,
-        ..VerifyOptions::default()
-    };
+    let full = VerifyOptions::default().policy(true);
     let r = verify_opts(&StdBackend, dir.path(), &anchor, &full).unwrap();
     assert!(r.is_compliant(), "{:?} {:?}", r.failure, r.violations);
     assert_eq!(r.checkpoints_verified, 2);
     // From the first checkpoint: keys, the proposal and the approver carry over.
-    let incremental = VerifyOptions {
-        from_checkpoint: Some(trusted),
-        ..full
-    };
+    let incremental = full.from_checkpoint(Some(trusted));
     let r = verify_opts(&StdBackend, dir.path(), &anchor, &incremental).unwrap();
     assert!(r.is_compliant(), "{:?} {:?}", r.failure, r.violations);
     // v2 re-hashes the prefix (skipping only its signatures), so both checkpoints of the log

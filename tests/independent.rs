@@ -80,11 +80,10 @@ fn library(dir: &Path, anchor: &Anchor, opts: &Opts) -> Verdict {
         Anchor::PublicKey(k) => TrustAnchor::PublicKey(VerifyingKey::from_bytes(k).expect("test anchors are valid")),
         Anchor::GenesisHash(h) => TrustAnchor::GenesisHash(Digest::from_bytes(*h)),
     };
-    let vo = VerifyOptions {
-        allow_uncovered_tail: opts.allow_uncovered_tail,
-        from_checkpoint: opts.from_checkpoint.as_ref().map(to_lib),
-        policy: false,
-    };
+    let vo = VerifyOptions::default()
+        .allow_uncovered_tail(opts.allow_uncovered_tail)
+        .from_checkpoint(opts.from_checkpoint.as_ref().map(to_lib))
+        .policy(false);
     let report = match provledger::verify_opts(&StdBackend, dir, &anchor, &vo) {
         Ok(r) => r,
         Err(e) => return Verdict::Error(e.to_string()),
@@ -309,11 +308,11 @@ fn rich_ledger(dir: &Path) -> SigningKey {
     l.append(rec(&enrollment(&q, vec![Role::Requester]))).unwrap();
     let p = l.append(rec(&proposal()).cosigned_by(q.clone())).unwrap();
     l.append(rec(&approval(p.entry_hash)).cosigned_by(r.clone())).unwrap();
-    l.redact(pii.seq.0, "GDPR art. 17").unwrap();
+    l.redact(pii.seq, "GDPR art. 17").unwrap();
     l.append(rec(&revocation(&r))).unwrap();
     // A redaction whose erasure has not happened (yet): pending.
     let pending = Redaction {
-        target_seq: e1.seq.0,
+        target_seq: e1.seq,
         target: e1.entry_hash,
         reason: "request 12".into(),
     };
@@ -598,7 +597,7 @@ fn erasure_and_pending_redaction() {
     let before = std::fs::read(&seg).unwrap();
 
     let l = Ledger::open(d.path(), a.clone(), Options::default()).unwrap();
-    let red = l.redact(x.seq.0, "request 88").unwrap();
+    let red = l.redact(x.seq, "request 88").unwrap();
     l.close().unwrap();
     let v = agree(d.path(), &anchor, &opts());
     assert!(
@@ -622,11 +621,11 @@ fn erasure_and_pending_redaction() {
     };
     assert!(redacted.is_empty(), "{v:?}");
     assert_eq!(redaction_pending.len(), 1, "{v:?}");
-    assert!([x.seq.0, red.seq.0].contains(&redaction_pending[0]));
+    assert!([x.seq, red.seq].contains(&redaction_pending[0]));
 
     // An erasure without a redaction: the section of `y` is erased by hand.
     let frames = frames_of(&after, true);
-    let f = frames[y.seq.0 as usize];
+    let f = frames[y.seq as usize];
     let c = {
         let s = f.section(&after);
         independent::payload_commitment(&s[1..33].try_into().unwrap(), &s[33..])
@@ -637,7 +636,7 @@ fn erasure_and_pending_redaction() {
     after[s0 + 33..s0 + f.section_len].fill(0);
     fix_frame_crcs(&mut after, &f);
     std::fs::write(&seg, &after).unwrap();
-    assert_failed(&agree(d.path(), &anchor, &opts()), "redaction", Some(y.seq.0));
+    assert_failed(&agree(d.path(), &anchor, &opts()), "redaction", Some(y.seq));
 }
 
 #[test]

@@ -272,10 +272,7 @@ fn run_round(f: &Fixture, mode: &str, round: u64, rng: &mut Rng) -> Round {
 }
 
 fn verify_state(f: &Fixture, from: Option<Checkpoint>) -> VerifyReport {
-    let opts = VerifyOptions {
-        from_checkpoint: from,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().from_checkpoint(from);
     let anchor = TrustAnchor::PublicKey(f.key.verifying_key());
     verify_opts(&provledger::storage::StdBackend, &f.dir, &anchor, &opts).expect("verify runs")
 }

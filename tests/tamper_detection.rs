@@ -82,7 +82,7 @@ fn sweep_ledger() -> (SimBackend, Snapshot, Segment) {
     let personal = l.append(draft(1)).expect("append");
     l.append(draft(2).cosigned_by(key(2))).expect("co-signed");
     l.append_batch((3..6).map(draft).collect()).expect("batch");
-    l.redact(personal.seq.0, "erasure request").expect("redact");
+    l.redact(personal.seq, "erasure request").expect("redact");
     let unsigned = (7..10)
         .map(|i| draft(i).without_position_signature())
         .map(|d| {

@@ -18,7 +18,7 @@ fn create_append_verify_reopen() {
     let r = ledger
         .append(Draft::application("text/plain", b"one".to_vec()))
         .unwrap();
-    assert_eq!(r.seq.0, 1);
+    assert_eq!(r.seq, 1);
     assert!(r.durable);
     let rs = ledger
         .append_batch(
@@ -27,7 +27,7 @@ fn create_append_verify_reopen() {
                 .collect(),
         )
         .unwrap();
-    assert_eq!(rs.last().unwrap().seq.0, 101);
+    assert_eq!(rs.last().unwrap().seq, 101);
     assert_eq!(ledger.head(), rs.last().unwrap().chain);
     ledger.close().unwrap();
     let report = verify(dir.path(), &anchor).unwrap();
@@ -54,10 +54,7 @@ fn create_append_verify_reopen() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.unsigned_covered, 50);
     assert_eq!(report.root, cp.root);
-    let incremental = VerifyOptions {
-        from_checkpoint: Some(cp),
-        ..VerifyOptions::default()
-    };
+    let incremental = VerifyOptions::default().from_checkpoint(Some(cp));
     let report = verify_opts(&provledger::storage::StdBackend, dir.path(), &anchor, &incremental).unwrap();
     assert!(report.is_ok(), "{report:?}");
 }
@@ -86,7 +83,7 @@ fn many_producers_share_syncs() {
         .flat_map(|h| h.join().unwrap())
         .map(|r| {
             assert!(r.durable);
-            r.seq.0
+            r.seq
         })
         .collect();
     seqs.sort_unstable();

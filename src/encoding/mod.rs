@@ -5,6 +5,7 @@
 
 pub(crate) mod serde_codec;
 
+#[cfg(feature = "test-util")]
 pub use serde_codec::MAX_STRUCTURED_PAYLOAD;
 
 use crate::error::DecodeError;
@@ -35,12 +36,6 @@ impl<'a> Reader<'a> {
     #[must_use]
     pub fn remaining(&self) -> usize {
         self.bytes.len() - self.pos
-    }
-
-    /// The bytes from `start` up to the current position.
-    #[must_use]
-    pub fn since(&self, start: usize) -> &'a [u8] {
-        &self.bytes[start.min(self.pos)..self.pos]
     }
 
     /// Takes the next `n` bytes.
@@ -84,14 +79,6 @@ impl<'a> Reader<'a> {
     /// [`DecodeError::Truncated`] if fewer than 2 bytes remain.
     pub fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    /// Reads a little-endian `u32`.
-    ///
-    /// # Errors
-    /// [`DecodeError::Truncated`] if fewer than 4 bytes remain.
-    pub fn u32(&mut self) -> Result<u32, DecodeError> {
-        Ok(u32::from_le_bytes(self.array()?))
     }
 
     /// Reads a little-endian `u64`.
@@ -171,7 +158,7 @@ mod tests {
         assert_eq!(&buf[..2], &[0x02, 0x01]);
         let mut r = Reader::new(&buf, "t");
         assert_eq!(r.u16(), Ok(0x0102));
-        assert_eq!(r.u32(), Ok(0x0304_0506));
+        assert_eq!(r.array::<4>().map(u32::from_le_bytes), Ok(0x0304_0506));
         assert_eq!(
             r.clone().finish(),
             Err(DecodeError::TrailingBytes { context: "t", count: 8 })

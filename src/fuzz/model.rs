@@ -190,7 +190,7 @@ impl Model {
         let first = self.entries.len() - n;
         match self.ledger().append_batch(drafts) {
             Ok(receipts) => {
-                let seqs: Vec<usize> = receipts.iter().map(|r| r.seq.0 as usize).collect();
+                let seqs: Vec<usize> = receipts.iter().map(|r| r.seq as usize).collect();
                 assert_eq!(seqs, (first..self.entries.len()).collect::<Vec<_>>());
                 let all_durable = receipts.iter().all(|r| r.durable);
                 assert!(
@@ -241,7 +241,7 @@ impl Model {
         match self.ledger().redact(target as u64, "fuzz") {
             Ok(r) => {
                 assert!(valid, "redacted entry {target}, which may not be");
-                assert_eq!(r.seq.0 as usize, len);
+                assert_eq!(r.seq as usize, len);
                 self.entries[target].erased = true;
                 self.push_redaction();
                 self.committed = self.entries.len();
@@ -321,7 +321,7 @@ impl Model {
         reader
             .scan(0, |e| {
                 let want = &self.entries[seen];
-                assert_eq!(e.entry.seq.0 as usize, seen);
+                assert_eq!(e.entry.seq as usize, seen);
                 assert_eq!(!e.entry.signatures.is_empty(), want.signed, "entry {seen}: signatures");
                 match (&e.payload, &want.payload) {
                     (StoredPayload::Erased, _) => assert!(want.erased, "entry {seen} erased"),

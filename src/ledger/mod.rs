@@ -25,7 +25,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use crate::checkpoint::Checkpoint;
-use crate::entry::{EntryKind, EntrySeq, LedgerId, Timestamp};
+use crate::entry::{EntryKind, LedgerId, Timestamp};
 use crate::error::{AppendError, CheckpointError, DecodeError, DraftError, OpenError, RedactError, SyncError};
 use crate::hash::Digest;
 use crate::keys::{IntoSigner, Signer, VerifyingKey};
@@ -262,8 +262,8 @@ impl Draft {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Receipt {
-    /// The entry's sequence number.
-    pub seq: EntrySeq,
+    /// The entry's sequence number (its position; the genesis entry is 0).
+    pub seq: u64,
     /// The entry hash (what refs, proofs and redactions name it by).
     pub entry_hash: Digest,
     /// The chain value after the entry (the ledger's head once it was appended).
@@ -377,7 +377,7 @@ impl Shared {
 /// let dir = tempfile::tempdir()?;
 /// let ledger = Ledger::create(dir.path(), SigningKey::generate()?, "demo", Options::default())?;
 /// let receipt = ledger.append(Draft::application("text/plain", b"hello".to_vec()))?;
-/// assert_eq!(receipt.seq.0, 1); // 0 is the genesis entry
+/// assert_eq!(receipt.seq, 1); // 0 is the genesis entry
 /// assert!(receipt.durable);
 /// ledger.close()?;
 /// # Ok::<_, provledger::Error>(())
@@ -629,11 +629,11 @@ impl Ledger {
     /// let anchor = TrustAnchor::PublicKey(admin.verifying_key());
     /// let ledger = Ledger::create(dir.path(), &admin, "demo", Options::default())?;
     /// let r = ledger.append(Draft::application("text/plain", b"jane@example.com".to_vec()))?;
-    /// ledger.redact(r.seq.0, "GDPR art. 17 request #88")?;
+    /// ledger.redact(r.seq, "GDPR art. 17 request #88")?;
     /// ledger.close()?;
     /// let report = provledger::verify(dir.path(), &anchor)?;
     /// assert!(report.is_ok());
-    /// assert_eq!(report.redacted, vec![r.seq.0]);
+    /// assert_eq!(report.redacted, vec![r.seq]);
     /// # Ok::<_, provledger::Error>(())
     /// ```
     ///
@@ -655,7 +655,7 @@ impl Ledger {
     /// # let admin = SigningKey::generate()?;
     /// # let ledger = Ledger::create(dir.path(), &admin, "demo", Options::default())?;
     /// # let r = ledger.append(Draft::application("text/plain", b"x".to_vec()))?;
-    /// ledger.redact_cosigned(r.seq.0, "GDPR art. 17 request #88", [&admin])?;
+    /// ledger.redact_cosigned(r.seq, "GDPR art. 17 request #88", [&admin])?;
     /// # Ok::<_, provledger::Error>(())
     /// ```
     ///

@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError};
 use super::prepare::{self, Placed, Staged};
 use super::{Draft, Durability, Receipt, Reply, Request, Shared, Status};
 use crate::checkpoint::{Checkpoint, LogWriter};
-use crate::entry::{position_message, EntryKind, EntrySeq, LedgerId, SaltSource, Timestamp, SALT_LEN};
+use crate::entry::{position_message, EntryKind, LedgerId, SaltSource, Timestamp, SALT_LEN};
 use crate::error::{AppendError, CheckpointError, OpenError, StorageError, SyncError};
 use crate::hash::{chain_value, Digest};
 use crate::keys::{KeyId, Signer};
@@ -381,7 +381,7 @@ impl Writer {
         match result {
             Ok(mut receipts) => {
                 for r in &mut receipts {
-                    r.durable = r.seq.0 < self.durable_len;
+                    r.durable = r.seq < self.durable_len;
                 }
                 self.commit_keys(staged);
                 Ok(receipts)
@@ -451,7 +451,7 @@ impl Writer {
                     .extend_from_slice(&encode_slot(offset, governance));
                 offset += prepare::frame_len(&staged[i], i + 1 == end) as u64;
                 receipts.push(Receipt {
-                    seq: EntrySeq(self.len + (i - start) as u64),
+                    seq: self.len + (i - start) as u64,
                     entry_hash: placed[i].hash,
                     chain: chains[i],
                     durable: false,

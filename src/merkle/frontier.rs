@@ -27,6 +27,7 @@ pub struct CompletedNode {
 pub enum FrontierError {
     /// `from_parts` got a number of hashes different from the popcount of the size.
     #[error("a frontier of size {size} has {expected} hashes, got {actual}")]
+    #[cfg_attr(not(any(fuzzing, feature = "test-util")), allow(dead_code))] // only `from_parts`
     WrongHashCount {
         /// The claimed tree size.
         size: u64,
@@ -65,6 +66,7 @@ impl Frontier {
     /// # Errors
     /// [`FrontierError::WrongHashCount`] unless `hashes.len() == size.count_ones()`.
     /// The hashes themselves cannot be checked here; a wrong hash yields a wrong root.
+    #[cfg(any(fuzzing, feature = "test-util"))]
     pub fn from_parts(size: u64, hashes: Vec<Digest>) -> Result<Self, FrontierError> {
         let expected = size.count_ones() as usize;
         if hashes.len() != expected {
@@ -98,6 +100,7 @@ impl Frontier {
     }
 
     /// The perfect-subtree roots, largest (leftmost) first; one per set bit of the size.
+    #[cfg(any(fuzzing, feature = "test-util"))]
     #[must_use]
     pub fn hashes(&self) -> &[Digest] {
         &self.hashes
@@ -117,6 +120,7 @@ impl Frontier {
     ///
     /// # Errors
     /// [`FrontierError::Full`] if the tree already has `u64::MAX` leaves; nothing changes.
+    #[cfg(any(fuzzing, feature = "test-util"))]
     pub fn push(&mut self, leaf_hash: Digest) -> Result<Vec<CompletedNode>, FrontierError> {
         let mut completed = Vec::with_capacity(self.size.trailing_ones() as usize + 1);
         self.push_with(leaf_hash, |n| completed.push(n))?;

@@ -2,6 +2,7 @@
 
 use crate::hash::Digest;
 
+#[cfg(any(fuzzing, feature = "test-util"))]
 use super::frontier::{Frontier, FrontierError};
 use super::root::fold_subtree_roots;
 use super::tree_math::perfect_subtrees;
@@ -69,6 +70,7 @@ pub fn subtree_root<S: NodeSource + ?Sized>(src: &S, start: u64, end: u64) -> Re
 }
 
 /// A node the [`MemoryTree`] does not hold (not complete within its current size).
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("no complete Merkle node at level {level}, index {index}")]
 pub struct MissingNode {
@@ -80,6 +82,7 @@ pub struct MissingNode {
 
 /// An in-memory tree that stores every perfect-subtree node of every level (about `2n`
 /// hashes). Reference [`NodeSource`] for tests, benchmarks and small logs.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[derive(Debug, Clone, Default)]
 pub struct MemoryTree {
     frontier: Frontier,
@@ -87,6 +90,7 @@ pub struct MemoryTree {
     levels: Vec<Vec<Digest>>,
 }
 
+#[cfg(any(fuzzing, feature = "test-util"))]
 impl MemoryTree {
     /// The empty tree.
     #[must_use]
@@ -142,6 +146,7 @@ impl MemoryTree {
     }
 }
 
+#[cfg(any(fuzzing, feature = "test-util"))]
 impl NodeSource for MemoryTree {
     type Error = MissingNode;
 

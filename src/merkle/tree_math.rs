@@ -174,6 +174,7 @@ impl Iterator for PathWalk {
 
 /// Number of elements in the RFC 9162 inclusion proof of leaf `index` in a tree of `size`
 /// leaves (at most 64), or `None` if `index >= size`.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn inclusion_path_len(index: u64, size: u64) -> Option<usize> {
     PathWalk::inclusion(index, size).map(Iterator::count)
@@ -181,6 +182,7 @@ pub fn inclusion_path_len(index: u64, size: u64) -> Option<usize> {
 
 /// Number of elements in the RFC 9162 consistency proof from `old` to `new` leaves (at most
 /// 65), or `None` unless `0 < old ≤ new`. Equal sizes need an empty proof.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn consistency_path_len(old: u64, new: u64) -> Option<usize> {
     if old == 0 || old > new {

@@ -1,6 +1,6 @@
 //! Structured payloads: the genesis record and the governance records.
 //!
-//! Structured payloads are encoded by [`crate::encoding`]'s fixed bincode layout
+//! Structured payloads are encoded in a fixed bincode layout
 //! (docs/FORMAT.md §6) and committed like any payload. In JSON (the CLI's `append` input and
 //! `show` output) a [`Record`] carries its kind in a `"kind"` field.
 

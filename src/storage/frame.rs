@@ -16,8 +16,12 @@
 //! reported as damage, never mistaken for a torn tail. The payload has its own section so that
 //! erasure rewrites it (and the frame checksum) without touching the record or any hash.
 
-use crate::encoding::{crc, put_u32};
-use crate::entry::{MAX_ENTRY_LEN, MAX_PAYLOAD_LEN, MIN_ENTRY_LEN, SALT_LEN};
+use crate::encoding::crc;
+#[cfg(any(fuzzing, feature = "test-util"))]
+use crate::encoding::put_u32;
+#[cfg(any(fuzzing, feature = "test-util"))]
+use crate::entry::MAX_ENTRY_LEN;
+use crate::entry::{MAX_PAYLOAD_LEN, MIN_ENTRY_LEN, SALT_LEN};
 use crate::hash::{Digest, DIGEST_LEN};
 use crate::keys::KeyId;
 
@@ -38,6 +42,7 @@ pub const SEAL_TAG_LEN: usize = 16;
 /// `frame_flags` bit: a seal follows the payload section.
 const SEALED: u8 = 1;
 /// Largest frame: the bounds of every field added up.
+#[cfg(any(fuzzing, feature = "test-util"))]
 pub const MAX_FRAME_LEN: u64 =
     FRAME_OVERHEAD as u64 + MAX_ENTRY_LEN + PAYLOAD_PREFIX_LEN as u64 + MAX_PAYLOAD_LEN + SEAL_LEN as u64;
 
@@ -126,8 +131,8 @@ pub enum SectionRef<'a> {
 impl SectionRef<'_> {
     /// An owned copy.
     #[must_use]
-    pub fn to_owned(&self) -> StoredPayload {
-        match *self {
+    pub fn to_owned(self) -> StoredPayload {
+        match self {
             SectionRef::Present { salt, payload } => StoredPayload::Present {
                 salt: *salt,
                 bytes: payload.to_vec(),
@@ -137,6 +142,7 @@ impl SectionRef<'_> {
     }
 
     /// Whether the payload was erased.
+    #[cfg(any(fuzzing, feature = "test-util"))]
     #[must_use]
     pub fn is_erased(&self) -> bool {
         matches!(self, SectionRef::Erased { .. })
@@ -144,6 +150,7 @@ impl SectionRef<'_> {
 }
 
 /// Appends one frame to `out`: record, present payload section and, if given, a seal.
+#[cfg(any(fuzzing, feature = "test-util"))]
 pub fn encode_frame(out: &mut Vec<u8>, record: &[u8], salt: &[u8; SALT_LEN], payload: &[u8], seal: Option<&Seal>) {
     let start = out.len();
     out.resize(start + frame_len(record.len(), payload.len(), seal.is_some()), 0);
@@ -191,6 +198,7 @@ pub fn finish_frame(frame: &mut [u8], seal: Option<&Seal>) {
 }
 
 /// Recomputes the trailing checksum of a complete frame after its body changed.
+#[cfg(any(fuzzing, feature = "test-util"))]
 pub fn refresh_crc(frame: &mut [u8]) {
     let end = frame.len() - 4;
     let c = crc(&[&frame[FRAME_HEADER_LEN..end]]);
@@ -199,6 +207,7 @@ pub fn refresh_crc(frame: &mut [u8]) {
 
 /// Turns a complete unsealed frame into a sealed one: sets the flag (and the header
 /// checksum), appends the seal before the trailing checksum and recomputes it.
+#[cfg(any(fuzzing, feature = "test-util"))]
 pub fn seal_frame(frame: &mut Vec<u8>, seal: &Seal) {
     frame[2] |= SEALED;
     let hc = crc(&[&frame[..8]]);
@@ -306,6 +315,7 @@ pub fn check_frame(frame: &[u8]) -> bool {
 }
 
 /// The frame checksum for a frame whose record, section and seal are `body`.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn frame_crc(body: &[&[u8]]) -> u32 {
     crc(body)

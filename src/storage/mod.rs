@@ -11,10 +11,12 @@
 //! (see [`LedgerDir`]).
 
 mod backend;
-pub mod frame;
-pub mod index;
+test_util_pub! { pub mod frame; }
+test_util_pub! { pub mod index; }
 mod input;
-pub mod segment;
+mod memory;
+test_util_pub! { pub mod segment; }
+#[cfg(any(fuzzing, feature = "test-util"))]
 mod sim;
 
 use std::io;
@@ -24,6 +26,8 @@ use std::sync::Arc;
 pub use backend::{Backend, LedgerDir, LockGuard, StdBackend, StorageFile};
 pub(crate) use input::open_input;
 pub use input::read_input_file;
+pub use memory::MemoryBackend;
+#[cfg(any(fuzzing, feature = "test-util"))]
 pub use sim::SimBackend;
 
 use crate::entry::LedgerId;
@@ -32,8 +36,10 @@ use segment::{
     parse_segment_file_name, segment_file_name, Chunk, ScanStop, Scanner, SegmentHeader, SEGMENT_HEADER_LEN,
 };
 
+test_util_pub! {
 /// Name of the directory holding segments and indexes.
 pub const SEGMENTS_DIR: &str = "segments";
+}
 
 /// Wraps an I/O error with what was being done and to which path; the [`LedgerDir`] error
 /// conventions become typed errors.
@@ -134,12 +140,14 @@ pub(crate) fn index_rel(first_seq: u64) -> PathBuf {
 }
 
 /// Path of the segment file starting at `first_seq`.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn segment_path(dir: &Path, first_seq: u64) -> PathBuf {
     dir.join(segment_rel(first_seq))
 }
 
 /// Path of the index file of the segment starting at `first_seq`.
+#[cfg(any(fuzzing, feature = "test-util"))]
 #[must_use]
 pub fn index_path(dir: &Path, first_seq: u64) -> PathBuf {
     dir.join(index_rel(first_seq))
@@ -194,6 +202,7 @@ pub(crate) fn corrupt(file: &Path, offset: u64, seq: Option<u64>, reason: String
 /// Frames read at a time while skipping to the entry a stream starts at.
 const SKIP_FRAMES: usize = 4096;
 
+test_util_pub! {
 /// Streams the frames of every segment of a ledger in order, with bounded memory, and gives
 /// each chunk the sequence number of its first frame (an entry's place is its position).
 #[derive(Debug)]
@@ -214,7 +223,9 @@ pub struct SegmentStream<'b> {
     /// Whether each segment must start exactly where the previous one ended (a full scan).
     check_starts: bool,
 }
+}
 
+test_util_pub! {
 /// One chunk of frames and the segment it came from.
 #[derive(Debug)]
 pub struct StreamChunk {
@@ -226,6 +237,7 @@ pub struct StreamChunk {
     pub first_seq: u64,
     /// The frames.
     pub chunk: Chunk,
+}
 }
 
 impl<'b> SegmentStream<'b> {

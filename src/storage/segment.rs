@@ -236,6 +236,7 @@ impl Scanner {
     }
 
     /// Offset of the next unread frame.
+    #[cfg(any(fuzzing, feature = "test-util"))]
     #[must_use]
     pub fn position(&self) -> u64 {
         self.pos

@@ -49,6 +49,7 @@ const SIGNATURE_BATCH: usize = 64;
 
 /// What the auditor trusts. Verification never trusts keys the ledger asserts on its own.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TrustAnchor {
     /// An operator/admin public key: it must be a genesis anchor and must have signed the
     /// genesis entry.
@@ -66,8 +67,16 @@ impl TrustAnchor {
     }
 }
 
-/// Settings of a verification.
+/// Settings of a verification: `VerifyOptions::default()` and the setters below (fields may be
+/// added, so the struct cannot be written out literally outside this crate).
+///
+/// ```
+/// use provledger::VerifyOptions;
+/// let opts = VerifyOptions::default().policy(true).allow_uncovered_tail(true);
+/// assert!(opts.policy && opts.allow_uncovered_tail && opts.from_checkpoint.is_none());
+/// ```
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct VerifyOptions {
     /// Accept unsigned entries that no checkpoint covers (a live ledger between checkpoints),
     /// counting them in [`VerifyReport::uncovered_tail`]. Off by default: otherwise anyone with
@@ -80,6 +89,29 @@ pub struct VerifyOptions {
     /// Evaluate the policy rules (DESIGN §4) and report violations. Integrity checks,
     /// including key roles and revocations, run either way.
     pub policy: bool,
+}
+
+impl VerifyOptions {
+    /// Sets [`VerifyOptions::allow_uncovered_tail`].
+    #[must_use]
+    pub fn allow_uncovered_tail(mut self, allow: bool) -> Self {
+        self.allow_uncovered_tail = allow;
+        self
+    }
+
+    /// Sets [`VerifyOptions::from_checkpoint`].
+    #[must_use]
+    pub fn from_checkpoint(mut self, checkpoint: Option<Checkpoint>) -> Self {
+        self.from_checkpoint = checkpoint;
+        self
+    }
+
+    /// Sets [`VerifyOptions::policy`].
+    #[must_use]
+    pub fn policy(mut self, evaluate: bool) -> Self {
+        self.policy = evaluate;
+        self
+    }
 }
 
 /// Verifies the ledger in `dir` on the real file system with default options.

@@ -156,7 +156,7 @@ pub fn policy_at(dir: &Path, at: Option<u64>) -> Result<PolicyView, Error> {
     let mut state: Option<(Registry, PolicyEngine)> = None;
     let mut before = 0;
     reader.scan(0, |e| -> Result<bool, Error> {
-        let seq = e.entry.seq.0;
+        let seq = e.entry.seq;
         if at.is_some_and(|a| seq >= a) {
             return Ok(false);
         }

@@ -196,6 +196,7 @@ impl Violation {
 /// An entry involved in a violation, and its role there: the kind of the entry
 /// (`proposal`, `approval`, `execution`, `key_revocation` …).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Involved {
     /// Its sequence number.
     pub seq: u64,
@@ -216,6 +217,7 @@ impl Serialize for Involved {
 /// Which policy: the entry that set it (0 for the genesis) and its digest
 /// ([`Policy::digest`](crate::record::Policy::digest)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PolicyRef {
     /// The genesis (0) or the policy update that set it.
     pub seq: u64,
@@ -225,6 +227,7 @@ pub struct PolicyRef {
 
 /// A policy update and whether it took effect: only a gated one does (docs/GOVERNANCE.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct PolicyEvent {
     /// The policy update entry and the digest of the policy it carries.
     pub policy: PolicyRef,

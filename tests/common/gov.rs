@@ -65,11 +65,7 @@ pub fn draft(rec: &Record, cosigners: &[&SigningKey], refs: &[Digest]) -> Draft 
 /// Verifies the ledger in `dir` against `op`'s key, with the policy rules when `policy`,
 /// from `from` when given.
 pub fn report_of(dir: &Path, op: &SigningKey, policy: bool, from: Option<Checkpoint>) -> VerifyReport {
-    let opts = VerifyOptions {
-        policy,
-        from_checkpoint: from,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().policy(policy).from_checkpoint(from);
     verify_opts(&StdBackend, dir, &TrustAnchor::PublicKey(op.verifying_key()), &opts).unwrap()
 }
 
@@ -276,13 +272,13 @@ impl Default for World {
 
 /// The sequence number of a receipt.
 pub fn seq(r: &Receipt) -> u64 {
-    r.seq.0
+    r.seq
 }
 
 /// A citation of an appended entry.
 pub fn cite(r: &Receipt) -> EntryRef {
     EntryRef {
-        seq: r.seq.0,
+        seq: r.seq,
         hash: r.entry_hash,
     }
 }

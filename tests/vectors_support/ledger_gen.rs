@@ -47,12 +47,12 @@ pub fn trust_anchor(v: &Value) -> TrustAnchor {
 
 /// The library's options for an options' JSON form.
 pub fn verify_options(v: &Value) -> VerifyOptions {
-    VerifyOptions {
-        allow_uncovered_tail: v["allow_uncovered_tail"].as_bool().expect("bool"),
-        from_checkpoint: (!v["from_checkpoint"].is_null())
-            .then(|| serde_json::from_value::<Checkpoint>(v["from_checkpoint"].clone()).expect("checkpoint JSON")),
-        ..VerifyOptions::default()
-    }
+    VerifyOptions::default()
+        .allow_uncovered_tail(v["allow_uncovered_tail"].as_bool().expect("bool"))
+        .from_checkpoint(
+            (!v["from_checkpoint"].is_null())
+                .then(|| serde_json::from_value::<Checkpoint>(v["from_checkpoint"].clone()).expect("checkpoint JSON")),
+        )
 }
 
 /// The checkpoint JSON form (docs/FORMAT.md §15).

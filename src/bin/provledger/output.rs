@@ -44,7 +44,16 @@ impl<'a> Preview<'a> {
 
 /// Hex of the first [`HEX_PREVIEW_LEN`] bytes.
 pub fn hex_prefix(bytes: &[u8]) -> String {
-    provledger::hash::hex_encode(&bytes[..bytes.len().min(HEX_PREVIEW_LEN)])
+    hex(&bytes[..bytes.len().min(HEX_PREVIEW_LEN)])
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(2 * bytes.len()), |mut s, b| {
+        let _ = write!(s, "{b:02x}"); // writing to a String cannot fail
+        s
+    })
 }
 
 /// A byte count with its unit, e.g. `1 byte`, `27 bytes`.

@@ -12,8 +12,7 @@ use std::io::{BufRead, BufWriter, Read, Write};
 
 use serde_json::Value;
 
-use provledger::entry::MAX_PAYLOAD_LEN;
-use provledger::{Draft, Durability, Ledger, Options, Receipt, SigningKey};
+use provledger::{Draft, Durability, Ledger, Options, Receipt, SigningKey, MAX_PAYLOAD_LEN};
 
 use crate::records;
 

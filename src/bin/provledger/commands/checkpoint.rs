@@ -1,7 +1,6 @@
 //! `provledger checkpoint`: sign a checkpoint of the ledger's current state.
 
-use provledger::checkpoint::note_verifier_key;
-use provledger::{Checkpoint, Ledger, Options, SigningKey, VerifyingKey};
+use provledger::{note_verifier_key, Checkpoint, Ledger, Options, SigningKey, VerifyingKey};
 
 use crate::cli::CheckpointArgs;
 use crate::error::CliError;

@@ -63,7 +63,7 @@ pub fn append_one(dir: &std::path::Path, key_file: &std::path::Path, draft: Draf
 
 /// A receipt as JSON: `{"seq":…,"entry_hash":…,"durable":…}`.
 pub fn receipt_json(r: &Receipt) -> serde_json::Value {
-    json!({ "seq": r.seq.0, "entry_hash": r.entry_hash.to_hex(), "durable": r.durable })
+    json!({ "seq": r.seq, "entry_hash": r.entry_hash.to_hex(), "durable": r.durable })
 }
 
 /// A receipt in words, after a line saying what was done.

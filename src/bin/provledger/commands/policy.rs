@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use provledger::record::{ActionClass, Policy, Requirements, RuleId};
-use provledger::verify::{policy_at, PolicyView};
+use provledger::{policy_at, PolicyView};
 
 use crate::cli::{PolicyArgs, PolicyCommand, PolicyShowArgs};
 use crate::error::CliError;

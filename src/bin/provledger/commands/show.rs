@@ -3,8 +3,7 @@
 
 use serde_json::{json, Value};
 
-use provledger::storage::frame::StoredPayload;
-use provledger::{Digest, EntryKind, Genesis, LedgerReader, StoredEntry};
+use provledger::{Digest, EntryKind, Genesis, LedgerReader, StoredEntry, StoredPayload};
 
 use crate::cli::ShowArgs;
 use crate::error::CliError;
@@ -58,7 +57,7 @@ pub fn entry_json(s: &StoredEntry) -> Value {
         },
     };
     let mut v = json!({
-        "seq": s.entry.seq.0,
+        "seq": s.entry.seq,
         "kind": st.kind.name(),
         "timestamp": st.timestamp.to_string(),
         "content_type": st.content_type,
@@ -109,7 +108,7 @@ fn genesis_json(g: &Genesis) -> Value {
         .map(|a| {
             let key = a.verifying_key().ok();
             json!({
-                "public_key": provledger::hash::hex_encode(&a.public_key),
+                "public_key": output::hex(&a.public_key),
                 "key_id": key.map(|k| k.key_id().to_string()),
                 "principal_id": a.principal_id,
                 "principal_type": serde_json::to_value(a.principal_type).unwrap_or(Value::Null),

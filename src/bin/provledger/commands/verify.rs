@@ -5,8 +5,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use provledger::storage::{StdBackend, TornTail};
-use provledger::verify::Violation;
-use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport};
+use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport, Violation};
 
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, EXIT_FAILED};
@@ -23,11 +22,10 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         // clap's "anchor" group requires exactly one of the two.
         _ => return Err(CliError::usage("give exactly one of --trust or --trust-genesis")),
     };
-    let opts = VerifyOptions {
-        allow_uncovered_tail: args.allow_uncovered_tail,
-        from_checkpoint: args.from_checkpoint.as_deref().map(read_checkpoint).transpose()?,
-        policy: args.policy,
-    };
+    let opts = VerifyOptions::default()
+        .allow_uncovered_tail(args.allow_uncovered_tail)
+        .from_checkpoint(args.from_checkpoint.as_deref().map(read_checkpoint).transpose()?)
+        .policy(args.policy);
     let report = provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts)?;
     if args.json {
         output::json(&report_json(&report))?;

@@ -40,10 +40,7 @@ impl Planted {
 /// Verifies integrity and policy against the operator's public key, as an auditor would.
 fn audit(dir: &Path, cast: &Cast, steps: &mut Steps) -> Result<VerifyReport, CliError> {
     let anchor = TrustAnchor::PublicKey(cast.operator.verifying_key());
-    let opts = VerifyOptions {
-        policy: true,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().policy(true);
     let report = verify_opts(&StdBackend, dir, &anchor, &opts)?;
     steps.step("Verified the whole ledger against the operator's public key, with the policy rules")?;
     Steps::detail(&format!("trusted: {}", report.trusted))?;

@@ -194,7 +194,7 @@ fn record(ledger: &Ledger, draft: Draft, what: &str, steps: &mut Steps) -> Resul
         "entry hash {} (durable: {})",
         receipt.entry_hash, receipt.durable
     ))?;
-    Ok((receipt.seq.0, receipt.entry_hash))
+    Ok((receipt.seq, receipt.entry_hash))
 }
 
 /// How to run this very binary again: its path, as the shell takes it.

@@ -4,7 +4,6 @@
 
 use serde_json::json;
 
-use provledger::hash::Domain;
 use provledger::record::{
     AiOutput, AiSystem, Approval, Autonomy, DecisionBoundary, EntryRef, Environment, Evidence, Execution, ImpactFlags,
     KeyEnrollment, Proposal, Record, Review, TokenUsage, Verdict,
@@ -144,7 +143,7 @@ fn append_ticket(ledger: &Ledger, steps: &mut Steps) -> Result<u64, CliError> {
 /// The AI assistant's draft of the permission change, described with OpenTelemetry `GenAI`
 /// attribute names, committed by digests, and co-signed by the agent's own key.
 fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(EntryRef, Digest), CliError> {
-    let output_digest = Domain::Payload.hash_parts(&[
+    let output_digest = demo_digest(&[
         b"provledger demo output",
         b"grant refund-issuer (max 500 EUR) to support-tier2",
     ]);
@@ -153,12 +152,13 @@ fn append_ai_output(ledger: &Ledger, cast: &Cast, steps: &mut Steps) -> Result<(
             provider_name: "openai".into(),
             request_model: "gpt-4o".into(),
             version: "gpt-4o-2024-08-06".into(),
-            config_digest: Some(
-                Domain::Payload.hash_parts(&[b"provledger demo config", b"temperature=0;prompt=iam-drafter-v4"]),
-            ),
+            config_digest: Some(demo_digest(&[
+                b"provledger demo config",
+                b"temperature=0;prompt=iam-drafter-v4",
+            ])),
         },
         task: "draft_permission_change".into(),
-        input_digest: Domain::Payload.hash_parts(&[
+        input_digest: demo_digest(&[
             b"provledger demo input",
             b"SUP-2291 + current IAM policy of payments-prod",
         ]),
@@ -185,7 +185,7 @@ fn append_proposal(
         Evidence {
             name: "SUP-2291".into(),
             uri: "https://support.bank.example/tickets/SUP-2291".into(),
-            digest: Domain::Payload.hash_parts(&[b"provledger demo evidence", b"SUP-2291"]),
+            digest: demo_digest(&[b"provledger demo evidence", b"SUP-2291"]),
             description: "customer refunds stuck at tier 2".into(),
         },
         Evidence {
@@ -284,4 +284,16 @@ pub fn append_follow_ups(ledger: &Ledger, steps: &mut Steps) -> Result<(), CliEr
         record(ledger, draft, &format!("{event}: {what}"), steps)?;
     }
     Ok(())
+}
+
+/// A digest of demo content. The bytes are those of the payload hash domain (docs/FORMAT.md
+/// §2.1: BLAKE3 keyed with `derive_key("provledger v2 domain key", "payload")`), so the examples
+/// generated from the demo in docs/GOVERNANCE.md stay as they are; any digest would do.
+fn demo_digest(parts: &[&[u8]]) -> Digest {
+    let key = blake3::derive_key("provledger v2 domain key", b"payload");
+    let mut h = blake3::Hasher::new_keyed(&key);
+    for p in parts {
+        h.update(p);
+    }
+    Digest::from_bytes(*h.finalize().as_bytes())
 }
