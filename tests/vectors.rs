@@ -11,6 +11,8 @@
 
 #[path = "vectors_support/checkpoint_gen.rs"]
 mod checkpoint_gen;
+#[path = "vectors_support/ed25519_gen.rs"]
+mod ed25519_gen;
 #[path = "vectors_support/generate.rs"]
 mod generate;
 #[path = "vectors_support/independent.rs"]
@@ -46,6 +48,7 @@ use provledger::{
 use serde_json::Value;
 
 use checkpoint_gen::{gen_checkpoint, CHECKPOINT_TIME};
+use ed25519_gen::gen_ed25519;
 use generate::*;
 use records_gen::gen_records;
 
@@ -55,7 +58,7 @@ use records_gen::gen_records;
 /// Builds one vector file from the library.
 type Generator = fn() -> J;
 
-const FILES: [(&str, Generator); 8] = [
+const FILES: [(&str, Generator); 9] = [
     ("hashes.json", gen_hashes),
     ("entry.json", gen_entry),
     ("frame.json", gen_frame),
@@ -64,6 +67,7 @@ const FILES: [(&str, Generator); 8] = [
     ("merkle.json", gen_merkle),
     ("records.json", gen_records),
     ("checkpoint.json", gen_checkpoint),
+    ("ed25519.json", gen_ed25519),
 ];
 
 fn vector_path(name: &str) -> PathBuf {

@@ -88,7 +88,9 @@ fn decode_record(kind: EntryKind, payload: &[u8]) -> Result<Option<Record>, Prob
         .map_err(|e| (Check::Format, format!("{} record: {e}", kind.name())))
 }
 
-/// Verifies every signature of `entry` with the keys resolved for it (same order).
+/// Verifies every signature of `entry` with the keys resolved for it (same order), one at a
+/// time, by the rule of docs/FORMAT.md §3 ([`VerifyingKey::verify`]; a batch of the same
+/// signatures through [`crate::signature::verify_batch`] gives the same verdicts).
 pub(super) fn check_signatures(entry: &Entry, digest: &Digest, keys: &[VerifyingKey]) -> Option<Problem> {
     let msg = signing_message(digest);
     for (s, key) in entry.signatures.iter().zip(keys) {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 #[derive(Clone, Debug)]
 pub enum J {
     Null,
+    Bool(bool),
     Num(u64),
     Str(String),
     Arr(Vec<J>),
@@ -22,6 +23,12 @@ impl From<&str> for J {
 impl From<String> for J {
     fn from(s: String) -> Self {
         J::Str(s)
+    }
+}
+
+impl From<bool> for J {
+    fn from(b: bool) -> Self {
+        J::Bool(b)
     }
 }
 
@@ -75,6 +82,7 @@ impl J {
         let end = "  ".repeat(depth);
         match self {
             J::Null => out.push_str("null"),
+            J::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
             J::Num(n) => write!(out, "{n}").expect("writing to a String cannot fail"),
             J::Str(s) => write_str(out, s),
             J::Arr(items) if items.is_empty() => out.push_str("[]"),
