@@ -2,7 +2,7 @@
 //!
 //! For every entry: framing and checksums, decoding, sequence numbers and previous-hash links,
 //! the ledger id, the payload commitment (unless erased), and every author signature
-//! (`verify_strict`) against keys the genesis enrolled; the genesis must match the trust
+//! (docs/FORMAT.md §3) against keys the genesis enrolled; the genesis must match the trust
 //! anchor. The Merkle tree is recomputed: every stored tree node and every checkpoint root is
 //! compared with it, and every checkpoint signature is checked against an operator key.
 //! Entries without an author signature (high-volume mode) pass only when a checkpoint covers
