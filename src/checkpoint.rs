@@ -164,7 +164,9 @@ impl Checkpoint {
         )
     }
 
-    /// Whether `key` made this checkpoint's signature (strict verification).
+    /// Whether `key` made this checkpoint's signature: the key id matches and the signature
+    /// over [`Checkpoint::body`] is valid by the one rule of docs/FORMAT.md §3
+    /// ([`VerifyingKey::verify`]).
     #[must_use]
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         key.key_id() == self.key_id && key.verify(self.body().as_bytes(), &self.signature)

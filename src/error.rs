@@ -183,9 +183,11 @@ pub enum KeyError {
         #[source]
         source: io::Error,
     },
-    /// A signer (e.g. a remote one) could not sign.
+    /// A signer (e.g. a remote one) could not sign. A signer that panics (a bug in a signer
+    /// plug-in, caught where co-signatures are made) is reported as
+    /// [`SignError::Unavailable`](crate::keys::SignError::Unavailable).
     #[error("the signer failed: {0}")]
-    Signer(String),
+    Signer(#[from] crate::keys::SignError),
     /// The OS random source failed while generating a key.
     #[error("the OS random source failed: {0}")]
     Entropy(String),

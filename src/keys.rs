@@ -1,13 +1,22 @@
-//! Ed25519 keys: signing and verifying types kept apart, key ids, and key files.
+//! Ed25519 keys: signing and verifying types kept apart, key ids, key files, and the
+//! [`Signer`] trait for keys held elsewhere (HSM, KMS, signing service).
 //!
 //! A [`KeyId`] is `H_key_id(public_key)` (docs/FORMAT.md §2.1). Secret key files are
 //! written with mode 0600 and refused when group or others can read them. `Debug` never prints
-//! secret material, and the secret is zeroized on drop (ed25519-dalek's `zeroize` feature).
+//! secret material, and the secret is zeroized on drop (ed25519-dalek's `zeroize` feature); the
+//! copies this module hands out or makes while saving and loading are zeroized too
+//! ([`SigningKey::to_seed`] returns a [`Zeroizing`] array).
+//!
+//! Signing is RFC 8032 pure Ed25519 (ed25519-dalek). Verification follows the one rule of
+//! docs/FORMAT.md §3 (ZIP 215, see [`crate::signature`]); keys are validated strictly when they
+//! are parsed ([`VerifyingKey::from_bytes`]).
 
 use core::fmt;
 use core::str::FromStr;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
+
+use zeroize::Zeroizing;
 
 use crate::error::KeyError;
 use crate::hash::{hex_decode_into, hex_encode, Digest, Domain};
@@ -18,8 +27,6 @@ pub const SIGNATURE_LEN: usize = 64;
 pub const PUBLIC_KEY_LEN: usize = 32;
 /// First token of a secret key file; the hex seed follows it on the same line.
 pub const SECRET_KEY_FILE_TAG: &str = "provledger-secret-key-v1";
-/// Largest secret key file read, in bytes.
-const MAX_KEY_FILE_LEN: u64 = 256;
 
 /// The identifier of a public key: a domain-separated BLAKE3 hash of its 32 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,9 +45,12 @@ impl fmt::Debug for KeyId {
 }
 
 /// An Ed25519 public key that has passed validation (canonical point, not of small order).
+///
+/// It keeps the decoded point, so verifying with it does not decode the key again.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct VerifyingKey {
-    inner: ed25519_dalek::VerifyingKey,
+    /// The 32 bytes and the decoded point, as the verifier of docs/FORMAT.md §3 uses them.
+    point: ed25519_zebra::VerificationKey,
     id: KeyId,
 }
 
@@ -63,15 +73,25 @@ impl VerifyingKey {
         Ok(Self::wrap(inner))
     }
 
+    /// Wraps a key that passed validation (or was derived from a seed, which always gives a
+    /// canonical point of prime order).
     fn wrap(inner: ed25519_dalek::VerifyingKey) -> Self {
-        let id = KeyId(Domain::KeyId.hash(inner.as_bytes()));
-        VerifyingKey { inner, id }
+        let bytes = inner.to_bytes();
+        let point = ed25519_zebra::VerificationKey::try_from(bytes)
+            .expect("a validated key is a point on the curve, which the ZIP-215 decoder accepts");
+        let id = KeyId(Domain::KeyId.hash(&bytes));
+        VerifyingKey { point, id }
+    }
+
+    /// The decoded point, for [`crate::signature`].
+    pub(crate) fn point(&self) -> &ed25519_zebra::VerificationKey {
+        &self.point
     }
 
     /// The 32 public-key bytes.
     #[must_use]
     pub fn to_bytes(&self) -> [u8; PUBLIC_KEY_LEN] {
-        self.inner.to_bytes()
+        self.point.into()
     }
 
     /// The key's identifier.
@@ -83,15 +103,16 @@ impl VerifyingKey {
     /// Lowercase hex of the public key, as the CLI prints and `--trust` takes it.
     #[must_use]
     pub fn to_hex(&self) -> String {
-        hex_encode(self.inner.as_bytes())
+        hex_encode(&self.to_bytes())
     }
 
-    /// Strictly verifies `signature` over `message` (`verify_strict`: rejects non-canonical
-    /// and small-order components).
+    /// Whether `signature` is a valid signature by this key over `message`, by the one rule
+    /// of docs/FORMAT.md §3 (ZIP 215: canonical `S`, cofactored equation
+    /// `[8][S]B = [8]R + [8][k]A`). [`crate::signature::verify_batch`] accepts exactly the
+    /// same signatures.
     #[must_use]
     pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
-        let sig = ed25519_dalek::Signature::from_bytes(signature);
-        self.inner.verify_strict(message, &sig).is_ok()
+        crate::signature::verify_one(self, message, signature)
     }
 }
 
@@ -128,7 +149,7 @@ impl fmt::Display for VerifyingKey {
 /// let key = SigningKey::generate()?;
 /// let sig = key.sign(b"message");
 /// assert!(key.verifying_key().verify(b"message", &sig));
-/// assert!(!format!("{key:?}").contains(&provledger::hash::hex_encode(&key.to_seed())));
+/// assert!(!format!("{key:?}").contains(&provledger::hash::hex_encode(&*key.to_seed())));
 /// # Ok::<_, provledger::Error>(())
 /// ```
 #[derive(Clone)]
@@ -159,10 +180,11 @@ impl SigningKey {
         }
     }
 
-    /// The 32-byte seed. Handle with care.
+    /// The 32-byte seed, in a buffer that is zeroized when dropped. Handle with care: do not
+    /// copy it out of the [`Zeroizing`] wrapper.
     #[must_use]
-    pub fn to_seed(&self) -> [u8; 32] {
-        self.inner.to_bytes()
+    pub fn to_seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.inner.as_bytes())
     }
 
     /// The public half.
@@ -198,9 +220,26 @@ impl SigningKey {
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
         let mut file = opts.open(path).map_err(io)?;
-        let line = zeroize::Zeroizing::new(format!("{SECRET_KEY_FILE_TAG} {}\n", hex_encode(&self.to_seed())));
-        file.write_all(line.as_bytes()).map_err(io)?;
+        file.write_all(&self.key_file_line()).map_err(io)?;
         file.sync_all().map_err(io)
+    }
+
+    /// The key file's one line, `provledger-secret-key-v1 <hex seed>\n`, built in place in one
+    /// zeroizing buffer of its final size: the hex digits are written straight from the key's
+    /// own seed bytes, so no unzeroized copy (an intermediate `String`, a reallocation) is left.
+    fn key_file_line(&self) -> Zeroizing<Vec<u8>> {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let seed = self.inner.as_bytes();
+        let mut line = Zeroizing::new(Vec::with_capacity(KEY_FILE_LINE_LEN));
+        line.extend_from_slice(SECRET_KEY_FILE_TAG.as_bytes());
+        line.push(b' ');
+        for b in seed {
+            line.push(DIGITS[usize::from(b >> 4)]);
+            line.push(DIGITS[usize::from(b & 0x0f)]);
+        }
+        line.push(b'\n');
+        debug_assert_eq!(line.len(), KEY_FILE_LINE_LEN, "the buffer never reallocated");
+        line
     }
 
     /// Reads a key file written by [`SigningKey::save`] (or `provledger keygen`).
@@ -226,7 +265,7 @@ impl SigningKey {
             Err(e) => return Err(io(e)),
         };
         // A key file is one short line; anything larger is not one (and is not read whole).
-        if meta.len() > MAX_KEY_FILE_LEN {
+        if meta.len() > MAX_KEY_FILE_LEN as u64 {
             return Err(bad("file too large to be a key file"));
         }
         #[cfg(unix)]
@@ -240,12 +279,8 @@ impl SigningKey {
                 });
             }
         }
-        let mut bytes = zeroize::Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_LEN as usize + 1));
-        std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_KEY_FILE_LEN + 1), &mut bytes).map_err(io)?;
-        if bytes.len() as u64 > MAX_KEY_FILE_LEN {
-            return Err(bad("file too large to be a key file"));
-        }
-        let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8 text"))?;
+        let buf = read_small(file).map_err(io)?;
+        let text = std::str::from_utf8(&buf.0[..buf.1]).map_err(|_| bad("not UTF-8 text"))?;
         let mut words = text.split_whitespace();
         if words.next() != Some(SECRET_KEY_FILE_TAG) {
             return Err(bad("missing 'provledger-secret-key-v1' tag"));
@@ -254,10 +289,39 @@ impl SigningKey {
         if words.next().is_some() {
             return Err(bad("unexpected text after the key"));
         }
-        let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+        let mut seed = Zeroizing::new([0u8; 32]);
         hex_decode_into(hex, seed.as_mut()).map_err(|_| bad("key must be 64 hexadecimal digits"))?;
         Ok(Self::from_seed(&seed))
     }
+}
+
+/// Length of a key file written by [`SigningKey::save`]: tag, space, 64 hex digits, newline.
+const KEY_FILE_LINE_LEN: usize = SECRET_KEY_FILE_TAG.len() + 1 + 64 + 1;
+/// Largest key file [`SigningKey::load`] reads (docs/FORMAT.md §12).
+const MAX_KEY_FILE_LEN: usize = 256;
+
+/// Reads a file of at most [`MAX_KEY_FILE_LEN`] bytes into a zeroizing stack buffer (no heap
+/// buffer that could be reallocated, and so copied, while reading). Returns the buffer and the
+/// number of bytes read; a file that grew past the bound after its size was checked is an error.
+fn read_small(mut file: impl Read) -> std::io::Result<(Zeroizing<[u8; MAX_KEY_FILE_LEN]>, usize)> {
+    let mut buf = Zeroizing::new([0u8; MAX_KEY_FILE_LEN]);
+    let mut len = 0;
+    loop {
+        if len == MAX_KEY_FILE_LEN {
+            let mut probe = [0u8; 1];
+            if file.read(&mut probe)? != 0 {
+                return Err(std::io::Error::other("key file grew while being read"));
+            }
+            break;
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((buf, len))
 }
 
 impl fmt::Debug for SigningKey {
@@ -266,21 +330,74 @@ impl fmt::Debug for SigningKey {
     }
 }
 
-/// A signing key the ledger can use without holding its secret: an in-memory [`SigningKey`],
-/// or a remote signer (HSM, KMS) that implements this trait.
+/// Something that signs with one Ed25519 key: an in-memory [`SigningKey`], or a key kept in an
+/// HSM, a cloud KMS or a signing service.
 ///
-/// The signer MUST be deterministic RFC 8032 pure Ed25519: the writer derives its seal key
-/// from a signature over a fixed message (docs/FORMAT.md §7.5), so it must get the same
-/// signature every time.
+/// # Contract
+/// A signer MUST produce **deterministic RFC 8032 pure Ed25519** signatures (no context, no
+/// pre-hash, the nonce derived from the key and the message as RFC 8032 §5.1.6 says), by the
+/// key [`Signer::verifying_key`] returns. The same message always gets the same 64 bytes: the
+/// ledger writer derives its seal key from the signature over a fixed message
+/// (docs/FORMAT.md §7.5), which is only safe, and only reproducible across opens, when signing
+/// is deterministic. Signers that randomise the nonce (some HSM "EdDSA" modes, Ed25519ph,
+/// Ed25519ctx) do not qualify.
+///
+/// A signer may fail (a remote call times out, a policy refuses): it returns a [`SignError`]
+/// and never panics for it.
+///
+/// # An external signer
+/// Any type can be a signer. Here a closure stands for the call to a remote service (it uses
+/// an in-memory key to answer; a real one would send the message over the network):
+///
+/// ```
+/// use provledger::{SignError, Signer, SigningKey, VerifyingKey};
+///
+/// /// A signer whose key lives elsewhere, reached through `call`.
+/// struct RemoteSigner<F> {
+///     public: VerifyingKey,
+///     call: F,
+/// }
+///
+/// impl<F> Signer for RemoteSigner<F>
+/// where
+///     F: Fn(&[u8]) -> Result<[u8; 64], SignError> + Send + Sync,
+/// {
+///     fn verifying_key(&self) -> VerifyingKey {
+///         self.public
+///     }
+///     fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
+///         (self.call)(message)
+///     }
+/// }
+///
+/// let hsm = SigningKey::generate()?; // stands for the key inside the HSM
+/// let signer = RemoteSigner {
+///     public: hsm.verifying_key(),
+///     call: move |m: &[u8]| Ok(hsm.sign(m)),
+/// };
+/// let sigs = signer.sign_many(&[b"first", b"second"])?;
+/// assert!(signer.verifying_key().verify(b"second", &sigs[1]));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// ```
 pub trait Signer: Send + Sync {
-    /// The public key.
+    /// The public key of the signing key.
     fn verifying_key(&self) -> VerifyingKey;
 
-    /// Signs `message`.
+    /// Signs `message` (deterministic RFC 8032 Ed25519; see the trait's contract).
     ///
     /// # Errors
-    /// [`KeyError::Signer`] when a remote signer cannot sign.
-    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError>;
+    /// [`SignError`] when the signer cannot or will not sign.
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], SignError>;
+
+    /// Signs every message, returning the signatures in the same order. The default calls
+    /// [`Signer::sign`] once per message; a remote signer can override it to sign a batch in
+    /// one round trip. It either returns one signature per message or fails as a whole.
+    ///
+    /// # Errors
+    /// The first [`SignError`] met; no signature is returned then.
+    fn sign_many(&self, messages: &[&[u8]]) -> Result<Vec<[u8; SIGNATURE_LEN]>, SignError> {
+        messages.iter().map(|m| self.sign(m)).collect()
+    }
 }
 
 impl Signer for SigningKey {
@@ -288,7 +405,8 @@ impl Signer for SigningKey {
         SigningKey::verifying_key(self)
     }
 
-    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
+    /// Never fails.
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], SignError> {
         Ok(SigningKey::sign(self, message))
     }
 }
@@ -298,8 +416,13 @@ impl<S: Signer + ?Sized> Signer for std::sync::Arc<S> {
         (**self).verifying_key()
     }
 
-    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], KeyError> {
+    fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], SignError> {
         (**self).sign(message)
+    }
+
+    /// The shared signer's own `sign_many` (a remote signer's batching is kept).
+    fn sign_many(&self, messages: &[&[u8]]) -> Result<Vec<[u8; SIGNATURE_LEN]>, SignError> {
+        (**self).sign_many(messages)
     }
 }
 
@@ -340,6 +463,23 @@ impl IntoSigner for &SigningKey {
     }
 }
 
+/// A [`Signer`] could not sign.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The signer could not be reached or did not answer (network, HSM session, timeout).
+    /// Retrying later may succeed.
+    #[error("signer unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
+    /// The signer answered and refused (permissions, key disabled, a policy of its own).
+    #[error("signer refused: {0}")]
+    Refused(String),
+    /// The signer answered with something that is not what was asked (a signature of the wrong
+    /// length, a different number of signatures than messages).
+    #[error("signer answered badly: {0}")]
+    BadResponse(String),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +492,14 @@ mod tests {
         key.save(&path).unwrap();
         let back = SigningKey::load(&path).unwrap();
         assert_eq!(back.to_seed(), key.to_seed());
+        // The bytes on disk are exactly the documented line (FORMAT.md §12), built without a
+        // reallocation.
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{SECRET_KEY_FILE_TAG} {}\n", "07".repeat(32))
+        );
+        let line = key.key_file_line();
+        assert_eq!((line.len(), line.capacity()), (KEY_FILE_LINE_LEN, KEY_FILE_LINE_LEN));
         assert!(key.save(&path).is_err(), "save must not overwrite");
         #[cfg(unix)]
         {
@@ -392,9 +540,103 @@ mod tests {
     }
 
     #[test]
+    fn secret_copies_handed_out_are_zeroizing() {
+        // Checked by type: these do not compile if a plain array or buffer is returned.
+        let key = SigningKey::from_seed(&[3; 32]);
+        let seed: Zeroizing<[u8; 32]> = key.to_seed();
+        let line: Zeroizing<Vec<u8>> = key.key_file_line();
+        assert_eq!(*seed, [3; 32]);
+        assert!(line.ends_with(b"03\n"));
+        let (buf, len): (Zeroizing<[u8; MAX_KEY_FILE_LEN]>, usize) = {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("k");
+            key.save(&path).unwrap();
+            read_small(std::fs::File::open(&path).unwrap()).unwrap()
+        };
+        assert_eq!(&buf[..len], line.as_slice());
+    }
+
+    #[test]
+    fn key_files_at_and_past_the_size_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_seed(&[4; 32]);
+        // Padding with whitespace up to exactly 256 bytes still loads; one byte more is refused.
+        for (extra, ok) in [
+            (MAX_KEY_FILE_LEN - KEY_FILE_LINE_LEN, true),
+            (MAX_KEY_FILE_LEN - KEY_FILE_LINE_LEN + 1, false),
+        ] {
+            let path = dir.path().join(format!("k{extra}"));
+            let mut body = key.key_file_line().to_vec();
+            body.extend(std::iter::repeat_n(b' ', extra));
+            std::fs::write(&path, &body).unwrap();
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            }
+            let got = SigningKey::load(&path);
+            assert_eq!(got.is_ok(), ok, "{} bytes", body.len());
+            if ok {
+                assert_eq!(got.unwrap().to_seed(), key.to_seed());
+            } else {
+                assert!(matches!(got, Err(KeyError::InvalidKeyFile { .. })));
+            }
+        }
+    }
+
+    #[test]
+    fn signing_key_is_a_signer() {
+        let key = SigningKey::from_seed(&[5; 32]);
+        let signer: &dyn Signer = &key;
+        assert_eq!(signer.verifying_key(), key.verifying_key());
+        assert_eq!(signer.sign(b"m").unwrap(), key.sign(b"m"));
+        let sigs = signer.sign_many(&[b"a", b"", b"c"]).unwrap();
+        assert_eq!(sigs, vec![key.sign(b"a"), key.sign(b""), key.sign(b"c")]);
+        assert!(signer.sign_many(&[]).unwrap().is_empty());
+    }
+
+    /// A signer wrapping a closure, as a remote signer would: it fails on its third call.
+    struct Flaky<F> {
+        public: VerifyingKey,
+        call: F,
+    }
+
+    impl<F: Fn(&[u8]) -> Result<[u8; SIGNATURE_LEN], SignError> + Send + Sync> Signer for Flaky<F> {
+        fn verifying_key(&self) -> VerifyingKey {
+            self.public
+        }
+        fn sign(&self, message: &[u8]) -> Result<[u8; SIGNATURE_LEN], SignError> {
+            (self.call)(message)
+        }
+    }
+
+    #[test]
+    fn an_external_signer_and_its_failures() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let inner = SigningKey::from_seed(&[6; 32]);
+        let calls = AtomicUsize::new(0);
+        let signer = Flaky {
+            public: inner.verifying_key(),
+            call: |m: &[u8]| {
+                if calls.fetch_add(1, Ordering::SeqCst) == 2 {
+                    return Err(SignError::Unavailable("HSM session closed".into()));
+                }
+                Ok(inner.sign(m))
+            },
+        };
+        let two = signer.sign_many(&[b"x", b"y"]).unwrap();
+        assert!(signer.verifying_key().verify(b"y", &two[1]));
+        // The default sign_many stops at the first failure and returns no signatures.
+        let err = signer.sign_many(&[b"z", b"w"]).unwrap_err();
+        assert!(matches!(err, SignError::Unavailable(_)), "{err}");
+        assert_eq!(err.to_string(), "signer unavailable: HSM session closed");
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "sign_many stops at the failing call");
+    }
+
+    #[test]
     fn debug_hides_secret_and_weak_keys_are_refused() {
         let key = SigningKey::from_seed(&[9; 32]);
-        assert!(!format!("{key:?}").contains(&hex_encode(&key.to_seed())));
+        assert!(!format!("{key:?}").contains(&hex_encode(&*key.to_seed())));
         // The identity point (small order) encodes as 1 followed by zeros.
         let mut weak = [0u8; 32];
         weak[0] = 1;

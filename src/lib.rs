@@ -109,6 +109,7 @@ test_util_pub! { pub mod keys; }
 mod ledger;
 test_util_pub! { pub mod proof; }
 mod reader;
+test_util_pub! { pub mod signature; }
 test_util_pub! { pub mod tree; }
 test_util_pub! { pub mod verify; }
 
@@ -123,7 +124,7 @@ pub use error::{
     StorageError, SyncError, VerifyError,
 };
 pub use hash::{Digest, ParseDigestError};
-pub use keys::{IntoSigner, KeyId, Signer, SigningKey, VerifyingKey};
+pub use keys::{IntoSigner, KeyId, SignError, Signer, SigningKey, VerifyingKey};
 pub use ledger::{rebuild_derived, Draft, Durability, Ledger, Options, Rebuilt, Receipt, Recovery, Ticket};
 pub use proof::{ConsistencyProof, InclusionProof, ProofCheckError, PROOF_VERSION};
 pub use reader::{LedgerReader, StoredEntry};

@@ -20,7 +20,7 @@ use common::{
 };
 use provledger::record::Policy;
 use provledger::{
-    verify, AppendError, DraftError, Durability, Genesis, KeyError, Ledger, LedgerReader, OpenError, Options,
+    verify, AppendError, DraftError, Durability, Genesis, KeyError, SignError, Ledger, LedgerReader, OpenError, Options,
     PrincipalType, Receipt, Role, Signer, SigningKey, StorageError, SyncError, TrustAnchorKey, VerifyingKey,
 };
 
@@ -281,7 +281,7 @@ impl Signer for Gate {
         self.key.verifying_key()
     }
 
-    fn sign(&self, message: &[u8]) -> Result<[u8; 64], KeyError> {
+    fn sign(&self, message: &[u8]) -> Result<[u8; 64], SignError> {
         let _ = self.entered.lock().unwrap().send(());
         let _ = self.release.lock().unwrap().recv_timeout(Duration::from_secs(30));
         Ok(self.key.sign(message))
@@ -305,9 +305,9 @@ impl Signer for BadSigner {
         self.0.verifying_key()
     }
 
-    fn sign(&self, _: &[u8]) -> Result<[u8; 64], KeyError> {
+    fn sign(&self, _: &[u8]) -> Result<[u8; 64], SignError> {
         match self.1 {
-            Bad::Fails => Err(KeyError::Signer("the HSM is unreachable".into())),
+            Bad::Fails => Err(SignError::Unavailable("the HSM is unreachable".into())),
             Bad::Panics => panic!("co-signer plug-in bug (deliberate, in a test)"),
         }
     }
@@ -412,7 +412,14 @@ fn a_failing_or_panicking_cosigner_fails_its_producer_alone() {
         let (gated, results) = in_one_group(&ledger, drafts);
         assert_eq!(gated.seq, 1, "{bad:?}");
         match &results[1] {
-            Err(AppendError::Signer(KeyError::Signer(_))) => {}
+            // The signer's own error reaches its producer; a panic is "unavailable".
+            Err(AppendError::Signer(KeyError::Signer(SignError::Unavailable(e)))) => {
+                let want = match bad {
+                    Bad::Fails => "the HSM is unreachable",
+                    Bad::Panics => "the co-signer panicked",
+                };
+                assert_eq!(e.to_string(), want, "{bad:?}");
+            }
             other => panic!("{bad:?}: the producer with the bad co-signer: {other:?}"),
         }
         let mut ok: Vec<u64> = [0, 2, 3]

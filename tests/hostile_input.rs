@@ -641,7 +641,7 @@ fn symlinked_key_files_follow_the_target_and_its_mode() {
     symlink(&target, &link).expect("symlink");
     // Observed behaviour: the link is followed (Kubernetes secret volumes are symlinks).
     let k = SigningKey::load(&link).expect("a symlink to a 0600 key loads");
-    assert_eq!(k.to_seed(), [5u8; 32]);
+    assert_eq!(*k.to_seed(), [5u8; 32]);
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     assert!(matches!(
         SigningKey::load(&link),

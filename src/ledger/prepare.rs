@@ -102,10 +102,14 @@ pub(super) fn stage(
 /// Signs with a co-signer, turning a panic in its `sign` (a bug in a signer plug-in) into an
 /// error of that draft's request alone: unguarded, it would unwind through the writer thread and
 /// fail every other producer's request in the group, and stop the writer.
+/// The panic becomes [`SignError::Unavailable`](crate::keys::SignError::Unavailable): the
+/// signer did not answer.
 fn cosign(c: &dyn crate::keys::Signer, msg: &[u8]) -> Result<[u8; 64], crate::error::KeyError> {
+    use crate::keys::SignError;
     // The signer is not used again by this request; its own state is the signer's business.
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.sign(msg)))
-        .unwrap_or_else(|_| Err(crate::error::KeyError::Signer("the co-signer panicked".into())))
+    let signed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.sign(msg)))
+        .unwrap_or_else(|_| Err(SignError::Unavailable("the co-signer panicked".into())));
+    Ok(signed?)
 }
 
 /// What encoding an entry at its place gave: its hash, its Merkle leaf, and where its

@@ -10,9 +10,9 @@ use super::prepare::{self, Placed, Staged};
 use super::{Draft, Durability, Receipt, Reply, Request, Shared, Status};
 use crate::checkpoint::{Checkpoint, LogWriter};
 use crate::entry::{position_message, EntryKind, LedgerId, SaltSource, Timestamp, SALT_LEN};
-use crate::error::{AppendError, CheckpointError, OpenError, StorageError, SyncError};
+use crate::error::{AppendError, CheckpointError, KeyError, OpenError, StorageError, SyncError};
 use crate::hash::{chain_value, Digest};
-use crate::keys::{KeyId, Signer};
+use crate::keys::{KeyId, SignError, Signer};
 use crate::record::Role;
 use crate::storage::frame::{finish_frame, Seal, SEAL_LEN, SEAL_TAG_LEN};
 use crate::storage::index::encode_slot;
@@ -76,7 +76,11 @@ pub(super) struct Writer {
 
 /// The seal key: `H_seal_key(signature over the seal-key request)` (docs/FORMAT.md §7.5).
 pub(super) fn seal_key(signer: &dyn Signer, ledger_id: LedgerId) -> Result<zeroize::Zeroizing<[u8; 32]>, OpenError> {
-    let sig = zeroize::Zeroizing::new(signer.sign(&crate::entry::seal_key_request(ledger_id))?);
+    let sig = zeroize::Zeroizing::new(
+        signer
+            .sign(&crate::entry::seal_key_request(ledger_id))
+            .map_err(KeyError::from)?,
+    );
     Ok(zeroize::Zeroizing::new(
         crate::hash::Domain::SealKey.hash(sig.as_ref()).to_bytes(),
     ))
@@ -350,7 +354,7 @@ impl Writer {
                 .collect();
             let positions = prepare::map(self.pool.as_ref(), work, |i, (p, prev, frame)| {
                 if let Some(at) = p.position_at {
-                    let sig = signer.sign(&position_message(&prev, &p.hash))?;
+                    let sig = signer.sign(&position_message(&prev, &p.hash)).map_err(KeyError::from)?;
                     frame[at..at + 64].copy_from_slice(&sig);
                     if !sealed(i) {
                         finish_frame(frame, None);
@@ -642,7 +646,7 @@ fn same_failure(e: &AppendError) -> AppendError {
             path: PathBuf::new(),
             source: std::io::Error::other(other.to_string()),
         }),
-        AppendError::Signer(k) => AppendError::Signer(crate::error::KeyError::Signer(k.to_string())),
+        AppendError::Signer(k) => AppendError::Signer(same_key_error(k)),
         AppendError::Record(d) => AppendError::Record(d.clone()),
         AppendError::InvalidDraft { index, reason } => AppendError::InvalidDraft {
             index: *index,
@@ -653,6 +657,32 @@ fn same_failure(e: &AppendError) -> AppendError {
             check: *check,
             reason: reason.clone(),
         },
+    }
+}
+
+/// The same key error for another caller: a signer's failure keeps its kind (a refusal stays
+/// a refusal); what cannot be cloned (an I/O error, a remote signer's error source) is carried
+/// over as its kind and message.
+fn same_key_error(k: &KeyError) -> KeyError {
+    let message = |e: &dyn std::error::Error| -> Box<dyn std::error::Error + Send + Sync> { e.to_string().into() };
+    match k {
+        KeyError::Signer(SignError::Unavailable(e)) => KeyError::Signer(SignError::Unavailable(message(e.as_ref()))),
+        KeyError::Signer(SignError::Refused(r)) => KeyError::Signer(SignError::Refused(r.clone())),
+        KeyError::Signer(SignError::BadResponse(r)) => KeyError::Signer(SignError::BadResponse(r.clone())),
+        KeyError::InvalidKeyFile { path, reason } => KeyError::InvalidKeyFile {
+            path: path.clone(),
+            reason,
+        },
+        KeyError::InsecurePermissions { path, mode } => KeyError::InsecurePermissions {
+            path: path.clone(),
+            mode: *mode,
+        },
+        KeyError::InvalidPublicKey(r) => KeyError::InvalidPublicKey(r),
+        KeyError::Io { path, source } => KeyError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        KeyError::Entropy(e) => KeyError::Entropy(e.clone()),
     }
 }
 
