@@ -140,54 +140,95 @@ pub fn empty_root() -> [u8; 32] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// §3 Ed25519, as the five steps are written
+// §3 Ed25519: one rule (ZIP 215), as §3.2-§3.5 write it
 
-/// §3 steps 1–2 (key validation): the canonical encoding of a point that is not of small
-/// order.
-pub fn validate_key(a: &[u8; 32]) -> Option<EdwardsPoint> {
-    let point = CompressedEdwardsY(*a).decompress()?;
-    // Step 1: "an encoded y-coordinate ≥ p fails": decompress() reduces y mod p, so require
-    // that the point re-encodes to the bytes given (the implementation note of §3).
-    if point.compress().as_bytes() != a {
-        return None;
+/// §3.1 p = 2^255 − 19, little-endian.
+const FIELD_PRIME: [u8; 32] = {
+    let mut p = [0xffu8; 32];
+    p[0] = 0xed;
+    p[31] = 0x7f;
+    p
+};
+
+/// §3.2: whether the y of an encoding (bit 255 cleared) is below p, i.e. not one of the 19
+/// values p … 2^255 − 1 that decoding reduces.
+pub fn canonical_y(b: &[u8; 32]) -> bool {
+    let mut y = *b;
+    y[31] &= 0x7f;
+    // Little-endian numbers compared from the most significant byte down.
+    for i in (0..32).rev() {
+        if y[i] != FIELD_PRIME[i] {
+            return y[i] < FIELD_PRIME[i];
+        }
     }
-    // Step 2: not of small order.
-    if point.is_small_order() {
-        return None;
-    }
-    Some(point)
+    false
 }
 
-/// §3: strict verification of `signature` by `public_key` over `message`.
-// SPEC: §3 describes the cofactorless rule (ed25519-dalek's verify_strict) at the time of
-// writing; the context brief says §3 will move to ZIP-215. Implemented as written.
-pub fn verify_signature(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
-    let Some(a) = validate_key(public_key) else {
+/// §3.2 decoding of A and R: y is the low 255 bits **mod p** (a value ≥ p is reduced, not
+/// refused), x the square root of (y² − 1)/(d·y² + 1) of parity bit 255, and x = 0 with bit
+/// 255 set decodes to (0, y) (not refused); `None` only when there is no root.
+/// curve25519-dalek's `decompress` is exactly steps 1–3: it reads y as a field element (so
+/// reduced mod p), fails only without a root, and negates x = 0 to itself.
+pub fn decode_point(b: &[u8; 32]) -> Option<EdwardsPoint> {
+    CompressedEdwardsY(*b).decompress()
+}
+
+/// §3.1 "of small order": [8]P is the identity (order 1, 2, 4 or 8).
+pub fn small_order(p: &EdwardsPoint) -> bool {
+    p.mul_by_cofactor() == EdwardsPoint::default()
+}
+
+/// §3.3 key validation: A decodes (1), is canonical — the decoded point re-encodes to exactly
+/// the bytes given, so neither y ≥ p nor x = 0 with the sign bit set (2) — and is not of small
+/// order (3). A key of mixed order passes.
+pub fn public_key(a: &[u8; 32]) -> Result<EdwardsPoint, String> {
+    let point = decode_point(a).ok_or("the public key is not a curve point")?;
+    if point.compress().as_bytes() != a {
+        return Err("non-canonical public key".into());
+    }
+    if small_order(&point) {
+        return Err("public key of small order".into());
+    }
+    Ok(point)
+}
+
+/// §3.3 key validation, as an option.
+pub fn validate_key(a: &[u8; 32]) -> Option<EdwardsPoint> {
+    public_key(a).ok()
+}
+
+/// §3.4 steps 1–4 on the bytes as given, without key validation (A decoded by §3.2): S < L,
+/// R decodes, k = SHA-512(R ‖ A ‖ M) mod L over the given bytes, and [8]([S]B − R − [k]A) is
+/// the identity (the cofactored equation).
+pub fn zip215(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    let Some(a) = decode_point(public_key) else {
         return false;
     };
-    let mut r_bytes = [0u8; 32];
-    r_bytes.copy_from_slice(&signature[..32]);
-    let mut s_bytes = [0u8; 32];
-    s_bytes.copy_from_slice(&signature[32..]);
-    // Step 3: S < L.
+    let r_bytes: [u8; 32] = arr(&signature[..32]);
+    let s_bytes: [u8; 32] = arr(&signature[32..]);
+    // Step 1: S < L.
     let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)) else {
         return false;
     };
-    // Step 4: R decodes and is not of small order.
-    let Some(r) = CompressedEdwardsY(r_bytes).decompress() else {
+    // Step 2: R decodes (non-canonical encodings and small-order points included).
+    let Some(r) = decode_point(&r_bytes) else {
         return false;
     };
-    if r.is_small_order() {
-        return false;
-    }
-    // Step 5: k = SHA-512(R ‖ A ‖ M) mod L; encode([S]B − [k]A) == R bytes.
+    // Step 3: k over R and A as given, never re-encoded.
     let mut hasher = Sha512::new();
     hasher.update(r_bytes);
     hasher.update(public_key);
     hasher.update(message);
     let k = Scalar::from_bytes_mod_order_wide(&hasher.finalize().into());
-    let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &(-a), &s);
-    check.compress().to_bytes() == r_bytes
+    // Step 4: [8]([S]B − R − [k]A) is the identity.
+    let sb_minus_ka = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &(-a), &s);
+    small_order(&(sb_minus_ka - r))
+}
+
+/// §3: verification of `signature` by `public_key` over `message`: key validation (§3.3),
+/// then the ZIP 215 equation (§3.4). Batch verification accepts exactly the same (§3.5).
+pub fn verify_signature(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    validate_key(public_key).is_some() && zip215(public_key, message, signature)
 }
 
 // ---------------------------------------------------------------------------------------------
