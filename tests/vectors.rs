@@ -12,6 +12,8 @@
 
 #[path = "vectors_support/checkpoint_gen.rs"]
 mod checkpoint_gen;
+#[path = "vectors_support/ed25519_gen.rs"]
+mod ed25519_gen;
 #[path = "vectors_support/fields.rs"]
 mod fields;
 #[path = "vectors_support/fixtures.rs"]
@@ -24,6 +26,8 @@ mod generate;
 mod genesis_gen;
 #[path = "vectors_support/header_gen.rs"]
 mod header_gen;
+#[path = "vectors_support/independent.rs"]
+mod independent;
 #[path = "vectors_support/json.rs"]
 mod json;
 #[path = "vectors_support/ledger_build.rs"]
@@ -132,7 +136,7 @@ pub fn first_signature_failure(
 /// Builds one vector file.
 type Generator = fn() -> J;
 
-const FILES: [(&str, Generator); 9] = [
+const FILES: [(&str, Generator); 10] = [
     ("hashes.json", generate::gen_hashes),
     ("entry.json", generate::gen_entry),
     ("frame.json", frame_gen::gen_frame),
@@ -142,6 +146,7 @@ const FILES: [(&str, Generator); 9] = [
     ("merkle.json", merkle_gen::gen_merkle),
     ("checkpoint.json", checkpoint_gen::gen_checkpoint),
     ("ledger.json", ledger_gen::gen_ledger),
+    ("ed25519.json", ed25519_gen::gen_ed25519),
 ];
 
 fn vector_path(name: &str) -> PathBuf {

@@ -1,8 +1,11 @@
 //! Generator of `ed25519.json`: the one Ed25519 verification rule of docs/FORMAT.md §3 (ZIP 215
 //! equation, strict key validation where keys enter) on
 //!
-//! * provledger's own edge cases, crafted over a real entry signing message and a real
-//!   checkpoint body (so entry and checkpoint verification can be checked on them);
+//! * provledger's own edge cases, crafted over the three signed messages of docs/FORMAT.md §4.5
+//!   that carry signatures: a co-signature message (over the statement of entry 1 of
+//!   entry.json, whose bytes the vector gives), a position message (entry 1 of entry.json at
+//!   its place, position-signed by the crafting key) and a checkpoint body (the checkpoint of
+//!   checkpoint.json), each with the record or fields that let a reader rebuild the message;
 //! * the 12 cases of "Taming the many EdDSAs" (ed25519-speccheck), as published;
 //! * the 196 small-order cases of the ZIP 215 test set, as published.
 //!
@@ -15,15 +18,16 @@ use curve25519_dalek::constants::EIGHT_TORSION;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::IsIdentity;
-use provledger::entry::signing_message;
-use provledger::hash::{derive, KEY_ID_CONTEXT};
-use provledger::{AuthorSignature, KeyId};
+use provledger::entry::{commit_payload, cosignature_message, position_message, RecordRef};
+use provledger::{AuthorSignature, Digest, KeyId, LedgerId};
 use sha2::Digest as _;
 
 use crate::checkpoint_gen::checkpoint_fixture;
-use crate::generate::{entry_inputs, GROUP_ORDER};
+use crate::fixtures::{add_group_order, LEDGER_ID};
+use crate::generate::entry_chain;
 use crate::independent;
 use crate::json::{hex, obj, J};
+use crate::spec::{self, Sig};
 
 /// The ZIP 215 set, copied from its publication (see the file's header).
 const ZIP215_SET: &str = include_str!("published/zip215_small_order.txt");
@@ -85,8 +89,14 @@ pub(crate) fn gen_ed25519() -> J {
              key validation (what the batch and single verifiers both compute); verify_strict = ed25519-dalek's \
              verify_strict, for comparison only; want_err = our verdict: null (valid), 'InvalidPublicKey' (refused \
              at key validation, never verified) or 'Signature' (key valid, signature invalid); why = the reason. \
-             source 'provledger': crafted over entry 1 of entry.json (context 'entry': the entry bytes with this \
-             signature) or the checkpoint of checkpoint.json (context 'checkpoint': its fields; message = its body). \
+             source 'provledger': crafted over the messages of docs/FORMAT.md §4.5, with the fields that rebuild \
+             them: context 'cosignature' (message = the co-signature message over SD = H_statement(statement) of \
+             entry 1 of entry.json; statement, ledger_id, commitment, and record = that entry's record with this \
+             signature as its only co-signature and no position signature), context 'position' (message = the \
+             position message of entry 1 of entry.json at seq 1 after chain value prev, the entry position-signed \
+             by this key alone: record, ledger_id, commitment, seq, prev, entry_hash) and context 'checkpoint' \
+             (message = the body of the checkpoint of checkpoint.json: ledger_id, tree_size, root, timestamp, and \
+             key_id = this key's). \
              source 'speccheck': cases 0-11 of 'Taming the many EdDSAs' (novifinancial/ed25519-speccheck). source \
              'zip215': the 196 small-order cases of the ZIP 215 test set (message 'Zcash')."
                 .into(),
@@ -358,26 +368,24 @@ fn identity_y_p_plus_1() -> [u8; 32] {
     b
 }
 
-/// The signatures crafted over one message `m`, as (description, public key, signature).
-fn crafted_signatures(m: &[u8]) -> Vec<(&'static str, [u8; 32], [u8; 64])> {
+/// The signatures crafted over the message `m(A)` of each key A, as (description, public key,
+/// message, signature). A position message depends on the signer's key (the entry hash covers
+/// the position signer's key id); the other messages do not.
+fn crafted_signatures(m: impl Fn(&[u8; 32]) -> Vec<u8>) -> Vec<(&'static str, [u8; 32], Vec<u8>, [u8; 64])> {
     let sk = ed25519_dalek::SigningKey::from_bytes(&CRAFT_SEED);
     let a = sk.to_scalar();
     let pk = sk.verifying_key().to_bytes();
+    let msg = m(&pk);
     let honest = {
         use ed25519_dalek::Signer as _;
-        sk.sign(m).to_bytes()
+        sk.sign(&msg).to_bytes()
     };
-    let small_r = |r: [u8; 32]| sig_of(&r, &(k_of(&r, &pk, m) * a));
+    let small_r = |r: [u8; 32]| sig_of(&r, &(k_of(&r, &pk, &msg) * a));
     let t8 = EIGHT_TORSION[1];
     assert_eq!(order(&t8), "order 8");
 
     let mut s_plus_l = honest;
-    let mut carry = 0u16;
-    for i in 0..32 {
-        let v = u16::from(s_plus_l[32 + i]) + u16::from(GROUP_ORDER[i]) + carry;
-        s_plus_l[32 + i] = (v & 0xff) as u8;
-        carry = v >> 8;
-    }
+    add_group_order(&mut s_plus_l);
     let mut r_plus_t = honest;
     let r = CompressedEdwardsY(honest[..32].try_into().expect("32 bytes"))
         .decompress()
@@ -388,18 +396,19 @@ fn crafted_signatures(m: &[u8]) -> Vec<(&'static str, [u8; 32], [u8; 64])> {
     // with the prime-order part's secret satisfies only the cofactored equation unless k is a
     // multiple of 8; pick the nonce so that it is not.
     let mixed = (EdwardsPoint::mul_base(&a) + t8).compress().to_bytes();
+    let mixed_msg = m(&mixed);
     let mixed_sig = (0u8..)
         .map(|i| {
             let nonce = Scalar::from_bytes_mod_order_wide(
                 &sha2::Sha512::new()
                     .chain_update(b"provledger ed25519 vector nonce")
                     .chain_update([i])
-                    .chain_update(m)
+                    .chain_update(&mixed_msg)
                     .finalize()
                     .into(),
             );
             let r = EdwardsPoint::mul_base(&nonce).compress().to_bytes();
-            let k = k_of(&r, &mixed, m);
+            let k = k_of(&r, &mixed, &mixed_msg);
             (k, sig_of(&r, &(nonce + k * a)))
         })
         .find(|(k, _)| k.as_bytes()[0] % 8 != 0)
@@ -411,83 +420,147 @@ fn crafted_signatures(m: &[u8]) -> Vec<(&'static str, [u8; 32], [u8; 64])> {
         sk.sign(b"another message").to_bytes()
     };
     vec![
-        ("an honest RFC 8032 signature", pk, honest),
+        ("an honest RFC 8032 signature", pk, msg.clone(), honest),
         (
             "R = the identity point (small order), S = k * a",
             pk,
+            msg.clone(),
             small_r(EdwardsPoint::default().compress().to_bytes()),
         ),
         (
             "R = a point of order 8, S = k * a",
             pk,
+            msg.clone(),
             small_r(t8.compress().to_bytes()),
         ),
         (
             "R = the identity point encoded non-canonically (y = p + 1), S = k * a over those bytes",
             pk,
+            msg.clone(),
             small_r(identity_y_p_plus_1()),
         ),
-        ("an honest signature with S replaced by S + L", pk, s_plus_l),
+        ("an honest signature with S replaced by S + L", pk, msg.clone(), s_plus_l),
         (
             "an honest signature with a point of order 8 added to R (a third party's attempt to make a second \
              valid signature)",
             pk,
+            msg.clone(),
             r_plus_t,
         ),
-        ("an honest signature over another message", pk, other),
+        ("an honest signature over another message", pk, msg, other),
         (
             "a mixed-order key (the crafting key's point plus a point of order 8) and a signature made with the \
              prime-order part's secret, k not a multiple of 8",
             mixed,
+            mixed_msg,
             mixed_sig,
         ),
     ]
 }
 
-fn key_id(pk: &[u8; 32]) -> KeyId {
-    KeyId(derive(KEY_ID_CONTEXT, &[pk]))
+fn lib_sig(pk: &[u8; 32], signature: [u8; 64]) -> AuthorSignature {
+    AuthorSignature {
+        key_id: KeyId(Digest::from_bytes(independent::key_id(pk))),
+        signature,
+    }
 }
 
 fn crafted() -> Vec<Case> {
     let mut cases = Vec::new();
-    // Over entry 1 of entry.json: its statement, signed by the crafted signature alone.
-    let base = entry_inputs()[1].build();
-    let msg = signing_message(&base.statement.digest());
-    for (what, pk, sig) in crafted_signatures(&msg) {
-        let mut e = base.clone();
-        e.signatures = vec![AuthorSignature {
-            key_id: key_id(&pk),
-            signature: sig,
-        }];
+    // Entry 1 of entry.json: its statement and fields, at its place (seq 1, after entry 0).
+    let chain = entry_chain();
+    let base = &chain[1].1;
+    assert_eq!(base.seq, 1);
+    let fields = base.spec.fields();
+    let (id, c) = (LedgerId(LEDGER_ID), Digest::from_bytes(base.commitment));
+    assert_eq!(commit_payload(&base.spec.salt, &base.spec.payload), c);
+
+    // Co-signatures: over "provledger v2 statement\0" ‖ SD, in a record whose only signature
+    // is this co-signature (an application entry needs no position signature).
+    let cosig_msg = spec::cosignature_message(&base.statement_digest);
+    for (what, pk, msg, sig) in crafted_signatures(|_| cosig_msg.clone()) {
+        let record = fields.record(
+            None,
+            &[Sig {
+                key_id: independent::key_id(&pk),
+                signature: sig,
+            }],
+        );
+        let r = RecordRef::parse(&record).expect("the library decodes the record");
+        assert_eq!(r.statement(id, &c), base.statement, "statement");
+        assert_eq!(cosignature_message(&r.statement_digest(id, &c)).to_vec(), msg);
+        assert_eq!(r.cosignatures().collect::<Vec<_>>(), [lib_sig(&pk, sig)]);
         cases.push(Case {
-            desc: format!("entry signature: {what}"),
+            desc: format!("co-signature: {what}"),
             source: "provledger",
             public_key: pk,
-            message: msg.to_vec(),
+            message: msg,
             signature: sig,
             context: obj([
-                ("context", "entry".into()),
-                ("entry", hex(&e.to_bytes().expect("entry encodes"))),
+                ("context", "cosignature".into()),
+                ("ledger_id", hex(&LEDGER_ID)),
+                ("statement", hex(&base.statement)),
+                ("commitment", hex(&base.commitment)),
+                ("record", hex(&record)),
             ]),
         });
     }
-    // Over the checkpoint of checkpoint.json: its body.
-    let (cp, _) = checkpoint_fixture();
-    let body = cp.body();
-    for (what, pk, sig) in crafted_signatures(body.as_bytes()) {
+
+    // Position signatures: over "provledger v2 position\0" ‖ L_0 ‖ E_1, the entry
+    // position-signed by the case's key alone (E_1 covers that key's id).
+    let entry_hash = |pk: &[u8; 32]| {
+        let authorship = spec::authorship(Some(&independent::key_id(pk)), &[]);
+        spec::entry_hash(base.seq, &base.statement, &authorship)
+    };
+    for (what, pk, msg, sig) in crafted_signatures(|pk| spec::position_message(&base.prev, &entry_hash(pk))) {
+        let e = entry_hash(&pk);
+        let record = fields.record(
+            Some(&Sig {
+                key_id: independent::key_id(&pk),
+                signature: sig,
+            }),
+            &[],
+        );
+        let r = RecordRef::parse(&record).expect("the library decodes the record");
+        let lib_e = r.entry_hash(base.seq, id, &c);
+        assert_eq!(lib_e.to_bytes(), e, "entry hash");
+        assert_eq!(position_message(&Digest::from_bytes(base.prev), &lib_e).to_vec(), msg);
+        assert_eq!(r.position(), Some(lib_sig(&pk, sig)));
+        cases.push(Case {
+            desc: format!("position signature: {what}"),
+            source: "provledger",
+            public_key: pk,
+            message: msg,
+            signature: sig,
+            context: obj([
+                ("context", "position".into()),
+                ("ledger_id", hex(&LEDGER_ID)),
+                ("commitment", hex(&base.commitment)),
+                ("record", hex(&record)),
+                ("seq", base.seq.into()),
+                ("prev", hex(&base.prev)),
+                ("entry_hash", hex(&e)),
+            ]),
+        });
+    }
+
+    // Checkpoints: over the body of the checkpoint of checkpoint.json.
+    let cp = checkpoint_fixture();
+    let body = spec::checkpoint_body(&LEDGER_ID, cp.size, &cp.root, cp.time);
+    for (what, pk, msg, sig) in crafted_signatures(|_| body.as_bytes().to_vec()) {
         cases.push(Case {
             desc: format!("checkpoint signature: {what}"),
             source: "provledger",
             public_key: pk,
-            message: body.as_bytes().to_vec(),
+            message: msg,
             signature: sig,
             context: obj([
                 ("context", "checkpoint".into()),
-                ("ledger_id", hex(&cp.ledger_id.0)),
-                ("tree_size", cp.tree_size.into()),
-                ("root", hex(cp.root.as_bytes())),
-                ("timestamp", cp.timestamp.0.into()),
-                ("key_id", hex(key_id(&pk).0.as_bytes())),
+                ("ledger_id", hex(&LEDGER_ID)),
+                ("tree_size", cp.size.into()),
+                ("root", hex(&cp.root)),
+                ("timestamp", cp.time.into()),
+                ("key_id", hex(&independent::key_id(&pk))),
             ]),
         });
     }
