@@ -1,7 +1,8 @@
 //! The one Ed25519 rule (docs/FORMAT.md §3) through the public API, against
 //! `tests/vectors/ed25519.json`: key validation, single verification, batch verification
 //! (alone and mixed into batches of valid signatures by one key and by sixteen keys, and in
-//! parallel), checkpoint and entry verification all give each case's verdict; a second
+//! parallel), checkpoint verification and the co-signature and position signature of a record
+//! (message rebuilt from the record with the library) all give each case's verdict; a second
 //! implementation of ZIP 215 (ed25519-consensus) agrees on every case; and every case where we
 //! accept what ed25519-dalek's `verify_strict` refuses is one of the documented kinds.
 //!
@@ -9,9 +10,9 @@
 //! checked on bytes inside the crate, `src/signature/tests.rs`.)
 
 use provledger::checkpoint::Checkpoint;
-use provledger::entry::{signing_message, statement_digest, STATEMENT_OFFSET};
+use provledger::entry::{cosignature_message, position_message, RecordRef};
 use provledger::signature::{verify_batch, verify_parallel, SignatureItem, TASK_BATCH};
-use provledger::{Digest, Entry, KeyError, KeyId, LedgerId, SigningKey, Timestamp, VerifyingKey};
+use provledger::{AuthorSignature, Digest, KeyError, KeyId, LedgerId, SigningKey, Timestamp, VerifyingKey};
 use serde_json::Value;
 
 struct Case {
@@ -206,30 +207,89 @@ fn checkpoints_give_each_verdict() {
     assert_eq!(seen, 8);
 }
 
+/// A crafted case over a record (context `cosignature` or `position`): the case, the record,
+/// its ledger id and payload commitment.
+struct RecordCase {
+    c: Case,
+    record: Vec<u8>,
+    id: LedgerId,
+    commitment: Digest,
+}
+
+impl RecordCase {
+    /// The record, decoded by the library, and its one signature of `context`'s kind.
+    fn parse(&self, context: &str) -> (RecordRef<'_>, AuthorSignature) {
+        let r = RecordRef::parse(&self.record).expect("the record decodes");
+        let sig = match (context, r.position(), r.cosignatures().collect::<Vec<_>>().as_slice()) {
+            ("cosignature", None, [s]) => *s,
+            ("position", Some(p), []) => p,
+            _ => panic!("{}: one {context} signature and no other", self.c.desc()),
+        };
+        (r, sig)
+    }
+}
+
+fn record_cases(context: &str) -> Vec<RecordCase> {
+    cases()
+        .into_iter()
+        .filter(|c| c.v["context"] == context)
+        .map(|c| RecordCase {
+            record: bytes(&c.v["record"]),
+            id: LedgerId(bytes(&c.v["ledger_id"]).try_into().expect("16 bytes")),
+            commitment: Digest::from_bytes(bytes(&c.v["commitment"]).try_into().expect("32 bytes")),
+            c,
+        })
+        .collect()
+}
+
 #[test]
-fn entry_signatures_give_each_verdict() {
-    let mut seen = 0;
-    for c in cases().iter().filter(|c| c.v["context"] == "entry") {
-        let raw = bytes(&c.v["entry"]);
-        let entry = Entry::decode(&raw).expect("entry decodes");
-        let stmt_len = entry.statement.to_bytes().len();
-        let digest = statement_digest(&raw[STATEMENT_OFFSET..STATEMENT_OFFSET + stmt_len]);
+fn cosignatures_give_each_verdict() {
+    let cases = record_cases("cosignature");
+    for rc in &cases {
+        let (c, (r, sig)) = (&rc.c, rc.parse("cosignature"));
         assert_eq!(
-            signing_message(&digest).as_slice(),
+            r.statement(rc.id, &rc.commitment),
+            bytes(&c.v["statement"]),
+            "{}: the statement",
+            c.desc()
+        );
+        // The message, rebuilt from the record: "provledger v2 statement\0" ‖ H_statement(S).
+        assert_eq!(
+            cosignature_message(&r.statement_digest(rc.id, &rc.commitment)).as_slice(),
             c.message.as_slice(),
             "{}",
             c.desc()
         );
-        let [sig] = entry.signatures.as_slice() else {
-            panic!("{}: one signature", c.desc())
-        };
         let key = c.key();
         assert_eq!(sig.key_id, key.key_id());
         assert_eq!(sig.signature, c.signature);
         assert_eq!(key.verify(&c.message, &sig.signature), c.valid(), "{}", c.desc());
-        seen += 1;
     }
-    assert_eq!(seen, 8);
+    assert_eq!(cases.len(), 8);
+}
+
+#[test]
+fn position_signatures_give_each_verdict() {
+    let cases = record_cases("position");
+    for rc in &cases {
+        let (c, (r, sig)) = (&rc.c, rc.parse("position"));
+        let seq = c.v["seq"].as_u64().expect("seq");
+        let prev = Digest::from_bytes(bytes(&c.v["prev"]).try_into().expect("32 bytes"));
+        let e = r.entry_hash(seq, rc.id, &rc.commitment);
+        assert_eq!(e.to_bytes().as_slice(), bytes(&c.v["entry_hash"]), "{}", c.desc());
+        // The message, rebuilt: "provledger v2 position\0" ‖ L_{seq-1} ‖ E_seq.
+        assert_eq!(
+            position_message(&prev, &e).as_slice(),
+            c.message.as_slice(),
+            "{}",
+            c.desc()
+        );
+        let key = c.key();
+        assert_eq!(sig.key_id, key.key_id());
+        assert_eq!(sig.signature, c.signature);
+        assert_eq!(key.verify(&c.message, &sig.signature), c.valid(), "{}", c.desc());
+    }
+    assert_eq!(cases.len(), 8);
 }
 
 #[test]
@@ -273,6 +333,7 @@ fn differences_from_verify_strict_are_the_documented_kinds() {
             differ += 1;
         }
     }
-    // speccheck 2, 4, 5, 9 and three crafted kinds over both entry and checkpoint messages.
-    assert_eq!(differ, 4 + 2 * 4);
+    // speccheck 2, 4, 5, 9 and four crafted kinds (identity R, order-8 R, non-canonical R, mixed-order
+    // key) over each of the co-signature, position and checkpoint messages.
+    assert_eq!(differ, 4 + 3 * 4);
 }
