@@ -378,3 +378,53 @@ fn fuzz_f9_genesis_encode_refuses_what_decode_refuses() {
         );
     }
 }
+
+/// F10 (`model_ops`): an application entry co-signed by a key that is not enrolled (or was
+/// revoked) was written and acknowledged, although `verify` rejects it (check `key`: "every
+/// co-signer MUST be in the registry and not revoked", FORMAT §9 E5) and then stops at it
+/// forever. The writer checked the signers of governance entries only; it now checks every
+/// co-signed entry and refuses it alone, before anything is written.
+#[test]
+fn fuzz_f10_writer_refuses_an_application_cosigned_by_an_unenrolled_or_revoked_key() {
+    use provledger::record::{Environment, KeyEnrollment, KeyRevocation, PrincipalType, Record, Role};
+    use provledger::{AppendError, Check};
+    let disk = common::new_disk();
+    let dir = Path::new(DIR);
+    let l = Ledger::create(dir, key(), "f10", sim(&disk, Durability::Synced)).unwrap();
+    let reviewer = SigningKey::from_seed(&[32; 32]);
+    let cosigned = |i| event(i).cosigned_by(reviewer.clone());
+    let refused = |r: Result<provledger::Receipt, AppendError>| {
+        assert!(
+            matches!(r, Err(AppendError::WouldNotVerify { check: Check::Key, .. })),
+            "{r:?}"
+        );
+    };
+    refused(l.append(cosigned(1)));
+    // Alone: the other entries of the same group are written.
+    let t1 = l.submit(event(2), Durability::Synced).unwrap();
+    let t2 = l.submit(cosigned(3), Durability::Synced).unwrap();
+    let t3 = l.submit(event(4), Durability::Synced).unwrap();
+    assert_eq!(t1.wait().unwrap().seq.0, 1);
+    refused(t2.wait());
+    assert_eq!(t3.wait().unwrap().seq.0, 2);
+    let enroll = Record::KeyEnrollment(KeyEnrollment {
+        public_key: reviewer.verifying_key().to_bytes(),
+        principal_id: "reviewer".into(),
+        display_name: String::new(),
+        principal_type: PrincipalType::Person,
+        roles: vec![Role::Reviewer],
+        environments: vec![Environment::Production],
+    });
+    l.append(Draft::record(&enroll).unwrap()).unwrap();
+    assert_eq!(l.append(cosigned(5)).unwrap().seq.0, 4);
+    let revoke = Record::KeyRevocation(KeyRevocation {
+        key_id: reviewer.verifying_key().key_id().0,
+        reason: "left".into(),
+    });
+    l.append(Draft::record(&revoke).unwrap()).unwrap();
+    refused(l.append(cosigned(6)));
+    refused(l.append(cosigned(7).without_position_signature()));
+    assert_eq!(l.len(), 6);
+    l.close().unwrap();
+    assert_eq!(assert_verifies(&disk).entries, 6);
+}
