@@ -428,3 +428,58 @@ fn fuzz_f10_writer_refuses_an_application_cosigned_by_an_unenrolled_or_revoked_k
     l.close().unwrap();
     assert_eq!(assert_verifies(&disk).entries, 6);
 }
+
+/// F11 (`keyless_attacker`): `Ledger::open` finishes an interrupted erasure from
+/// `redaction.pending` before anything else, and trusted the record there. Anyone who can write
+/// the directory could plant one naming an erased entry (and the redaction entry that erased it)
+/// with a made-up commitment: the writer rewrote the entry's erased section with it, changing
+/// its entry hash, and a ledger that verified no longer did. Or one naming the genesis entry and
+/// a redaction entry that names it: the writer erased the genesis payload. Open now discards a
+/// record whose commitment differs from the one its target's intact frame holds (a crash leaves
+/// the true one, or a half-written frame) or whose target's kind may not be erased.
+#[test]
+fn fuzz_f11_a_planted_pending_erasure_does_not_make_the_writer_rewrite_an_entry() {
+    use provledger::entry::commit_payload;
+    use provledger::record::{Record, Redaction};
+    let disk = common::new_disk();
+    let dir = Path::new(DIR);
+    let l = Ledger::create(dir, key(), "f11", sim(&disk, Durability::Synced)).unwrap();
+    let target = l.append(event(1)).unwrap();
+    let erased = l.redact(target.seq.0, "request").unwrap();
+    // A redaction entry naming the genesis entry, appended as a record (nothing is erased:
+    // verify reports it pending).
+    let genesis = common::sim_layout(&disk, dir)[0].entry_hash(&common::sim_layout(&disk, dir)[0].frames[0]);
+    let names_genesis = Record::Redaction(Redaction {
+        target_seq: 0,
+        target: genesis,
+        reason: "not allowed".into(),
+    });
+    let pending_genesis = l.append(Draft::record(&names_genesis).unwrap()).unwrap();
+    l.close().unwrap();
+    let before = assert_verifies(&disk);
+    assert_eq!(before.redacted, vec![target.seq.0]);
+    assert_eq!(before.redaction_pending, vec![0]);
+    let seg = &common::sim_layout(&disk, dir)[0];
+    let section = &seg.bytes[seg.frames[0].section()];
+    let genesis_commitment = commit_payload(section[1..33].try_into().unwrap(), &section[33..]);
+    let plant = |target: u64, redaction: u64, commitment: [u8; 32]| {
+        let mut rec = target.to_le_bytes().to_vec();
+        rec.extend_from_slice(&redaction.to_le_bytes());
+        rec.extend_from_slice(&commitment);
+        let sum = provledger::encoding::crc(&[&rec]);
+        rec.extend_from_slice(&sum.to_le_bytes());
+        common::put_file(&disk, &dir.join("redaction.pending"), rec);
+    };
+    for (t, r, c) in [
+        (target.seq.0, erased.seq.0, [7u8; 32]),
+        (0, pending_genesis.seq.0, genesis_commitment.to_bytes()),
+    ] {
+        plant(t, r, c);
+        let l = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
+        assert_eq!(l.recovery().erasure_completed, None, "target {t}");
+        l.close().unwrap();
+        assert!(common::file(&disk, &dir.join("redaction.pending")).is_none());
+        let after = assert_verifies(&disk);
+        assert_eq!((after.entries, after.head), (before.entries, before.head));
+    }
+}
