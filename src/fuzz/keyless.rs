@@ -8,7 +8,12 @@
 //! one), a **fork** of it (a copy taken after its first checkpoint that the same writer then
 //! extended differently: every signature and seal in it is genuine) and an **other** ledger
 //! (another ledger id). Every execution starts from a copy of the original's files and applies
-//! a fuzzer-chosen sequence of edits, each one an attacker can make without a key.
+//! a fuzzer-chosen sequence of edits, each one an attacker can make without a key: frames and
+//! whole segments removed, moved, duplicated or spliced in from any of the three ledgers,
+//! segments renamed and renumbered, seals cleared, made up or copied, bytes changed with every
+//! checksum fixed (or not), payloads erased in place, files truncated, index, tree and
+//! checkpoint-log files edited or taken from another ledger, a pending erasure planted, and
+//! the derived files rebuilt with `rebuild_derived`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +57,11 @@ struct Truth {
 
 /// One of the three ledgers: its files (paths under [`DIR`]), its entries, its checkpoints.
 struct Base {
+    name: &'static str,
     files: BTreeMap<PathBuf, Vec<u8>>,
     entries: Vec<Truth>,
+    /// The chain value after each entry.
+    chains: Vec<Digest>,
     checkpoints: Vec<Checkpoint>,
 }
 
@@ -140,9 +148,9 @@ fn build_bases() -> Bases {
     l.append(app("other 3", 30)).expect("append");
     l.close().expect("close");
     let bases = Bases {
-        original: base(&disk),
-        fork: base(&fork_disk),
-        other: base(&other_disk),
+        original: base("original", &disk),
+        fork: base("fork", &fork_disk),
+        other: base("other", &other_disk),
     };
     let segs = |b: &Base| b.files.keys().filter(|p| super::ledger_dir::is_segment(p)).count();
     assert!(segs(&bases.original) >= 3, "the original ledger spans three segments");
@@ -166,7 +174,7 @@ fn materialize(files: &BTreeMap<PathBuf, Vec<u8>>) -> SimBackend {
     disk
 }
 
-fn base(disk: &SimBackend) -> Base {
+fn base(name: &'static str, disk: &SimBackend) -> Base {
     let files = files(disk);
     let r = verify_sim(
         disk,
@@ -187,9 +195,20 @@ fn base(disk: &SimBackend) -> Base {
     )
     .expect("checkpoint log")
     .checkpoints;
+    let mut chain = Digest::ZERO;
+    let chains = entries
+        .iter()
+        .map(|e| {
+            chain = crate::hash::chain_value(&chain, &e.hash);
+            chain
+        })
+        .collect();
+    assert_eq!(chain, r.head);
     Base {
+        name,
         files,
         entries,
+        chains,
         checkpoints,
     }
 }
@@ -458,6 +477,7 @@ fn donor(input: &mut Input<'_>) -> &'static Base {
 #[allow(clippy::too_many_lines)] // one match arm per edit
 fn edit(dir: &mut Dir, input: &mut Input<'_>) {
     let op = input.u8();
+    super::trace(|| format!("edit {}", op % 24));
     match op % 24 {
         // Frames: remove, move, duplicate, insert one from any ledger, replace one.
         0..=4 => {
@@ -884,15 +904,18 @@ fn checkpoint_edit(dir: &mut Dir, input: &mut Input<'_>) {
 // ------------------------------------------------------------------------------------------
 // The properties.
 
-/// Which base ledger the first `n` verified entries are a prefix of, if either.
+/// Which of the key's ledgers the first `n` entries are a prefix of, if any.
 fn prefix_of(entries: &[Truth], n: usize) -> Option<&'static str> {
     let b = bases();
-    for (name, base) in [("original", &b.original), ("fork", &b.fork)] {
-        if n <= base.entries.len() && entries[..n].iter().zip(&base.entries).all(|(e, t)| same_entry(e, t)) {
-            return Some(name);
-        }
-    }
-    None
+    [&b.original, &b.fork, &b.other]
+        .into_iter()
+        .find(|base| is_prefix(entries, n, base))
+        .map(|base| base.name)
+}
+
+/// Whether the first `n` entries are the first `n` of `base`.
+fn is_prefix(entries: &[Truth], n: usize, base: &Base) -> bool {
+    n <= base.entries.len() && entries[..n].iter().zip(&base.entries).all(|(e, t)| same_entry(e, t))
 }
 
 /// The same entry: hash, kind and signature; the payload equal where both are present (an
@@ -909,9 +932,10 @@ fn same_entry(e: &Truth, t: &Truth) -> bool {
 
 /// A passing report over `files`: the verified entries (their number, and below the
 /// authenticated bound every one — position-signed entries, unsigned ones under a checkpoint
-/// or under `trusted`, and everything before the last signed one) are a prefix of the original
-/// or of the fork (which the same key wrote); an erased payload among them is named by a
-/// redaction entry among them. Returns which ledger they are a prefix of.
+/// or under `trusted`, and everything before the last signed one) are a prefix of one of the
+/// ledgers the key wrote (the original, its fork, the other ledger — never a mix); the entries
+/// past the bound are unsigned application entries (an uncovered tail, allowed); an erased
+/// payload among them is named by a redaction entry among them. Returns which ledger.
 fn check_prefix(
     files: &BTreeMap<PathBuf, Vec<u8>>,
     r: &VerifyReport,
@@ -937,9 +961,7 @@ fn check_prefix(
         );
     }
     let Some(source) = prefix_of(&entries, bound) else {
-        panic!(
-            "{what}: verify accepted {bound} authenticated entries that are not a prefix of the original or the fork"
-        )
+        panic!("{what}: verify accepted {bound} authenticated entries that are no ledger's prefix")
     };
     for (i, e) in entries[..n].iter().enumerate() {
         if e.payload.is_none() {
@@ -963,15 +985,19 @@ fn check_prefix(
 /// from the original's last checkpoint) and the writer (`Ledger::open` with the real key) run
 /// on the result. Asserts: nothing panics; what `verify` accepts is, below the authenticated
 /// bound (signed entries, unsigned ones under a signed checkpoint, everything before the last
-/// signed entry), exactly a prefix of the original ledger or of its fork (same key, same
-/// ledger id): seq, entry hash, kind, signature, payload or its authorised erasure; with the
-/// original's last checkpoint as trusted start it accepts only a prefix of the original at
-/// least that long; the default options accept nothing the lenient ones refuse. The writer
-/// opens whatever verifies with the default options (and may refuse what only verifies with
-/// uncovered entries allowed, as unverified); when it opens, its length and head are what
-/// `verify` found, three appends (signed and unsigned) and a checkpoint succeed, and
-/// afterwards the ledger verifies, if it verified before, as that prefix plus exactly the new
-/// entries; whatever it verifies then is such a prefix plus the new entries.
+/// signed entry), exactly a prefix of one ledger the key wrote — the original, its fork, or
+/// the other ledger whole (a public-key anchor names a key, not a ledger) — with seq, entry
+/// hash, kind, signature, payload or its authorised erasure; from the original's last
+/// checkpoint it accepts only a prefix of the original at least that long; the default options
+/// accept nothing the lenient ones refuse; the untouched original verifies.
+///
+/// The writer opens whatever verifies with the default options (and may refuse what verifies
+/// only with uncovered entries allowed, as unverified). When it opens anything, it resumes from
+/// a chain value one of the key's ledgers had at that length (equal to `verify`'s head when the
+/// ledger verified), three appends and a checkpoint succeed, and the checkpoint it signs is the
+/// root of that ledger's prefix plus exactly its own appends: the writer never signs entries it
+/// did not write, whatever the files hold. Afterwards, a ledger that verified before still
+/// verifies, and whatever verifies is that prefix plus the new entries.
 pub fn keyless_attacker(data: &[u8]) {
     let b = bases();
     let mut input = Input(data);
@@ -1037,20 +1063,25 @@ pub fn keyless_attacker(data: &[u8]) {
             "the original does not verify from its own checkpoint"
         );
     }
-    writer(&disk, &edited, strict.as_ref(), lenient.as_ref());
+    super::trace(|| {
+        let n = |r: Option<&VerifyReport>| r.map_or(-1, |r| i64::try_from(r.entries).unwrap_or(i64::MAX));
+        format!(
+            "verified: strict {} lenient {} incremental {}",
+            n(strict.as_ref()),
+            n(lenient.as_ref()),
+            n(incremental.as_ref())
+        )
+    });
+    writer(&disk, strict.as_ref(), lenient.as_ref());
 }
 
 /// The writer opens the edited ledger with the real key (see [`keyless_attacker`]).
-fn writer(
-    disk: &SimBackend,
-    before: &BTreeMap<PathBuf, Vec<u8>>,
-    strict: Option<&VerifyReport>,
-    lenient: Option<&VerifyReport>,
-) {
+fn writer(disk: &SimBackend, strict: Option<&VerifyReport>, lenient: Option<&VerifyReport>) {
     let dir = Path::new(DIR);
     let ledger = match Ledger::open(dir, fuzz_key(), sim_options(disk, Durability::Buffered)) {
         Ok(l) => l,
         Err(e) => {
+            super::trace(|| format!("writer: refused: {e}"));
             assert!(strict.is_none(), "the writer refused a ledger that verifies: {e}");
             if lenient.is_some() {
                 assert!(
@@ -1062,6 +1093,16 @@ fn writer(
         }
     };
     let len0 = ledger.len();
+    super::trace(|| format!("writer: opened at {len0}"));
+    // Whatever the files hold now, the writer resumes from a state one of the key's ledgers
+    // had: the chain value after `len0` entries of the original, the fork or the other ledger.
+    let n = usize::try_from(len0).expect("small");
+    let head = ledger.head();
+    let b = bases();
+    let source = [&b.original, &b.fork, &b.other]
+        .into_iter()
+        .find(|s| n >= 1 && s.chains.get(n - 1) == Some(&head))
+        .unwrap_or_else(|| panic!("the writer resumed at {len0} entries from a head none of the key's ledgers had"));
     if let Some(r) = lenient {
         assert_eq!(
             (len0, ledger.head()),
@@ -1082,15 +1123,34 @@ fn writer(
             .unwrap_or_else(|e| panic!("append after a successful open: {e}"));
         receipts.push((r, payload));
     }
-    ledger
+    let cp = ledger
         .checkpoint()
         .unwrap_or_else(|e| panic!("checkpoint after a successful open: {e}"));
     ledger.close().unwrap_or_else(|e| panic!("close: {e}"));
+    // The checkpoint it signs covers exactly that state and its own appends: never an entry
+    // it did not write, whatever the attacker left in the files.
+    let mut tree = crate::merkle::MemoryTree::new();
+    let hashes = source.entries[..n].iter().map(|e| e.hash);
+    for h in hashes.chain(receipts.iter().map(|(r, _)| r.entry_hash)) {
+        tree.push(crate::hash::hash_leaf(&h)).expect("small tree");
+    }
+    assert_eq!(
+        (cp.tree_size, cp.root),
+        (len0 + 3, tree.root()),
+        "the writer signed a checkpoint over entries it did not write ({} prefix of {len0})",
+        source.name
+    );
     let after = files(disk);
     let r = verify_sim(disk, &VerifyOptions::default());
+    super::trace(|| {
+        format!(
+            "after the writer: {:?}",
+            r.as_ref().map(|r| (r.entries, r.failure.clone()))
+        )
+    });
     let Some(r) = r.filter(VerifyReport::is_ok) else {
         assert!(
-            lenient.is_none() || before.keys().any(|p| p.ends_with(PENDING)),
+            lenient.is_none(),
             "the writer opened a ledger that verified and left one that does not: {:?}",
             verify_sim(disk, &VerifyOptions::default()).and_then(|r| r.failure)
         );
@@ -1098,10 +1158,10 @@ fn writer(
     };
     assert_eq!(r.entries, len0 + 3, "the writer's appends are not the verified tail");
     let entries = truths(&after).expect("a verified ledger parses");
-    let n = usize::try_from(len0).expect("small");
     assert!(
-        prefix_of(&entries, n).is_some(),
-        "the writer extended {n} entries that are not a prefix of the original or the fork"
+        is_prefix(&entries, n, source),
+        "the writer extended {n} entries that are not the {} prefix it resumed from",
+        source.name
     );
     for (i, (receipt, payload)) in receipts.iter().enumerate() {
         let e = &entries[n + i];

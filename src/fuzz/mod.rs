@@ -60,6 +60,15 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Prints what `f` says when `PROVLEDGER_FUZZ_TRACE` is set (to follow a crashing input
+/// through a hook; fuzz/README.md).
+fn trace(f: impl FnOnce() -> String) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("PROVLEDGER_FUZZ_TRACE").is_some()) {
+        eprintln!("{}", f());
+    }
+}
+
 /// The key every fuzzed ledger, checkpoint and note is made with.
 #[must_use]
 pub fn fuzz_key() -> SigningKey {

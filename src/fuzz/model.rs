@@ -278,6 +278,14 @@ impl Model {
 
     fn step(&mut self, input: &mut Input<'_>) {
         let op = input.u8();
+        super::trace(|| {
+            format!(
+                "op {} (entries {}, in flight {})",
+                op % 20,
+                self.entries.len(),
+                self.in_flight.len()
+            )
+        });
         if self.ledger.is_none() {
             return self.reopen(input, false);
         }
@@ -457,6 +465,11 @@ impl Model {
                     .append(drafts.into_iter().next().expect("one draft"))
                     .map(|r| vec![r])
             };
+            // Requests sent earlier were answered first: take their answers first. The writer
+            // is idle now, so a segment sync that failed did so before or during this request
+            // (which then fails).
+            self.wait_all();
+            let after_failed_sync = self.sync_failed();
             self.answer(r, first, count, durability, refused, after_failed_sync);
             return;
         } else if batch || count > 1 {
@@ -500,6 +513,13 @@ impl Model {
         refused: bool,
         after_failed_sync: bool,
     ) {
+        super::trace(|| {
+            format!(
+                "answer for {first}..+{count}: {:?}",
+                r.as_ref()
+                    .map(|v| v.iter().map(|r| (r.seq.0, r.durable)).collect::<Vec<_>>())
+            )
+        });
         if refused {
             match r {
                 Err(AppendError::WouldNotVerify { .. }) => return,
@@ -537,8 +557,11 @@ impl Model {
 
     fn checkpoint(&mut self) {
         let vk = self.key.verifying_key();
+        let r = self.ledger().checkpoint();
+        self.wait_all();
+        // The writer is idle: a segment sync that failed did so before the checkpoint.
         let after_failed_sync = self.sync_failed();
-        match self.ledger().checkpoint() {
+        match r {
             Ok(c) => {
                 assert!(!self.poisoned && !after_failed_sync, "checkpoint after a failure");
                 let len = self.ledger().len();
@@ -562,8 +585,10 @@ impl Model {
     }
 
     fn sync(&mut self) {
+        let r = self.ledger().sync();
+        self.wait_all();
         let after_failed_sync = self.sync_failed();
-        match self.ledger().sync() {
+        match r {
             Ok(n) => {
                 assert!(!self.poisoned && !after_failed_sync, "sync succeeded after a failure");
                 assert_eq!(
@@ -638,8 +663,8 @@ impl Model {
         let ledger = self.ledger.take();
         if clean {
             if let Some(l) = ledger {
-                let after_failed_sync = self.sync_failed();
                 let closed = l.close();
+                let after_failed_sync = self.sync_failed();
                 assert!(
                     !(closed.is_ok() && after_failed_sync),
                     "close reported success after a failed sync"
@@ -693,8 +718,8 @@ impl Model {
                 assert!(refused.is_err(), "a poisoned writer appended");
             }
             if close {
-                let after_failed_sync = self.sync_failed();
                 let closed = l.close();
+                let after_failed_sync = self.sync_failed();
                 assert!(
                     !(closed.is_ok() && after_failed_sync),
                     "close reported success after a failed sync"
