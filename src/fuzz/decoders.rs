@@ -50,54 +50,54 @@ struct SpecRecord<'a> {
 }
 
 /// §4.2, transcribed: the fields in order, the first rule broken names the error.
-fn spec_record(b: &[u8]) -> Result<SpecRecord<'_>, Fail> {
-    if b.len() > 65_535 {
+fn spec_record(bytes: &[u8]) -> Result<SpecRecord<'_>, Fail> {
+    if bytes.len() > 65_535 {
         return Err(Fail::TooLong);
     }
-    let take = |at: usize, n: usize| b.get(at..at + n).ok_or(Fail::Truncated);
+    let take = |at: usize, len: usize| bytes.get(at..at + len).ok_or(Fail::Truncated);
     let kind = u16::from_le_bytes(take(0, 2)?.try_into().map_err(|_| Fail::Truncated)?);
     if kind > 13 {
         return Err(Fail::InvalidTag);
     }
     take(2, 8)?;
-    let c = usize::from(take(10, 1)?[0]);
-    if !take(11, c)?.iter().all(|x| (0x21..=0x7e).contains(x)) {
+    let ct_len = usize::from(take(10, 1)?[0]);
+    if !take(11, ct_len)?.iter().all(|x| (0x21..=0x7e).contains(x)) {
         return Err(Fail::Invalid);
     }
-    let head_end = 11 + c;
-    let n = usize::from(u16::from_le_bytes(
+    let head_end = 11 + ct_len;
+    let ref_count = usize::from(u16::from_le_bytes(
         take(head_end, 2)?.try_into().map_err(|_| Fail::Truncated)?,
     ));
-    if n > 1024 {
+    if ref_count > 1024 {
         return Err(Fail::TooLong);
     }
-    let refs_end = head_end + 2 + 32 * n;
-    take(head_end + 2, 32 * n)?;
+    let refs_end = head_end + 2 + 32 * ref_count;
+    take(head_end + 2, 32 * ref_count)?;
     let flags = take(refs_end, 1)?[0];
     if flags & !1 != 0 {
         return Err(Fail::Invalid);
     }
-    let m = usize::from(take(refs_end + 1, 1)?[0]);
-    if m > 16 {
+    let cosig_count = usize::from(take(refs_end + 1, 1)?[0]);
+    if cosig_count > 16 {
         return Err(Fail::TooLong);
     }
-    let p = usize::from(flags & 1);
-    let sigs = take(refs_end + 2, 96 * (p + m))?;
-    if b.len() > refs_end + 2 + 96 * (p + m) {
+    let position = usize::from(flags & 1);
+    let sigs = take(refs_end + 2, 96 * (position + cosig_count))?;
+    if bytes.len() > refs_end + 2 + 96 * (position + cosig_count) {
         return Err(Fail::TrailingBytes);
     }
-    let mut authorship = vec![flags, m as u8];
-    if p == 1 {
+    let mut authorship = vec![flags, cosig_count as u8];
+    if position == 1 {
         authorship.extend_from_slice(&sigs[..32]);
     }
-    authorship.extend_from_slice(&sigs[96 * p..]);
+    authorship.extend_from_slice(&sigs[96 * position..]);
     Ok(SpecRecord {
         kind,
-        head: &b[..head_end],
-        refs: &b[head_end..refs_end],
+        head: &bytes[..head_end],
+        refs: &bytes[head_end..refs_end],
         authorship,
-        position: p == 1,
-        cosigs: m,
+        position: position == 1,
+        cosigs: cosig_count,
     })
 }
 

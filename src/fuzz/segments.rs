@@ -202,10 +202,13 @@ fn stream_scan(disk: &SimBackend, dir: &Path, file: &[u8], max: usize) -> Result
     }
 }
 
+/// A built segment file, its frames `(start, end, sealed)` and where it was cut, if it was.
+type Built = (Vec<u8>, Vec<(u64, u64, bool)>, Option<usize>);
+
 /// A valid segment header and fuzzed frames (some sealed), maybe cut short or followed by
 /// garbage. Returns the file, the frames `(start, end, sealed)` and, unless garbage follows,
 /// the cut.
-fn build_segment(input: &mut Input<'_>, flags: u8) -> (Vec<u8>, Vec<(u64, u64, bool)>, Option<usize>) {
+fn build_segment(input: &mut Input<'_>, flags: u8) -> Built {
     let header = SegmentHeader {
         ledger_id: LedgerId([7; 16]),
         first_seq: 0,
