@@ -483,3 +483,44 @@ fn fuzz_f11_a_planted_pending_erasure_does_not_make_the_writer_rewrite_an_entry(
         assert_eq!((after.entries, after.head), (before.entries, before.head));
     }
 }
+
+/// F12 (`model_ops`): when erasing failed after the redaction entry was appended (a full
+/// disk half-wrote the payload section), the writer was not poisoned; a second `redact`
+/// replaced `redaction.pending` — the record the next open needs to finish the first erasure —
+/// and, when that write failed too, the next open found the half-written section and refused
+/// the ledger for good. A failed erasure now poisons the writer: nothing else is written, and
+/// the next open finishes it.
+#[test]
+fn fuzz_f12_a_failed_erasure_is_finished_by_the_next_open_whatever_follows() {
+    let mut half_written = 0;
+    for budget in 0..900u64 {
+        let disk = common::new_disk();
+        let dir = Path::new(DIR);
+        let l = Ledger::create(dir, key(), "f12", sim(&disk, Durability::Synced)).unwrap();
+        let first = l.append(Draft::application("text/plain", vec![b'p'; 300])).unwrap();
+        let second = l.append(Draft::application("text/plain", vec![b'q'; 300])).unwrap();
+        set_write_budget(&disk, Some(budget));
+        let failed = l.redact(first.seq.0, "request").is_err();
+        let appended = l.len() == 4;
+        // With room again, a second erasure must not replace the first one's record.
+        set_write_budget(&disk, None);
+        let again = l.redact(second.seq.0, "request");
+        if failed && appended {
+            half_written += 1;
+            assert!(again.is_err(), "budget {budget}: a writer whose erasure failed went on");
+        }
+        drop(l);
+        let l = Ledger::open(dir, key(), sim(&disk, Durability::Synced))
+            .unwrap_or_else(|e| panic!("budget {budget}: open after a failed erasure: {e}"));
+        let len = l.len();
+        drop(l);
+        let report = assert_verifies(&disk);
+        if appended {
+            assert!(report.redacted.contains(&first.seq.0), "budget {budget}: {len}");
+        }
+    }
+    assert!(
+        half_written > 0,
+        "no budget failed the erasure after its redaction entry"
+    );
+}

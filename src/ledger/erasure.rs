@@ -88,7 +88,12 @@ impl Writer {
                 return Err(e.into());
             }
         };
-        erase(root.as_ref(), &file, offset, header, &commitment)?;
+        if let Err(e) = erase(root.as_ref(), &file, offset, header, &commitment) {
+            // The section may be half-written, and only `redaction.pending` can finish it: write
+            // nothing more (another erasure would replace that record) until an open does.
+            self.poisoned = true;
+            return Err(e.into());
+        }
         remove_pending(root.as_ref())?;
         Ok(receipt)
     }
