@@ -618,7 +618,9 @@ impl Model {
             .get(target)
             .is_some_and(|e| e.kind.redactable() && !e.erased);
         let before = self.ledger().len() as usize;
-        match self.ledger().redact(target as u64, "fuzz") {
+        let result = self.ledger().redact(target as u64, "fuzz");
+        super::trace(|| format!("redact {target} (valid {valid}): {result:?}"));
+        match result {
             Ok(r) => {
                 assert!(valid, "redacted entry {target}, which may not be");
                 assert!(!self.poisoned, "a poisoned writer redacted");
