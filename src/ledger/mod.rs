@@ -640,8 +640,8 @@ impl Ledger {
     /// # Errors
     /// [`RedactError::NoSuchEntry`], [`RedactError::NotRedactable`],
     /// [`RedactError::AlreadyErased`]; the errors of an append (a signer without the admin role
-    /// is refused before anything is written); storage errors (the erasure is then finished on
-    /// the next open).
+    /// is refused before anything is written); storage errors (an erasure that failed after its
+    /// redaction entry was appended poisons the writer and is finished by the next open).
     pub fn redact(&self, seq: u64, reason: &str) -> Result<Receipt, RedactError> {
         self.redact_cosigned(seq, reason, std::iter::empty::<Arc<dyn Signer>>())
     }
