@@ -403,7 +403,7 @@ mod catalogue {
                     Draft::record(&rec).unwrap().with_refs(extra)
                 }
             };
-            let draft = by.iter().fold(draft, |d, name| d.cosigned_by(&key(name)));
+            let draft = by.iter().fold(draft, |d, name| d.cosigned_by(key(name)));
             hashes.push(ledger.append(draft).unwrap().entry_hash);
         }
         drop(ledger);
