@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --no-default-features --bench memory                    # 100k and 1M
 //! cargo bench --no-default-features --bench memory -- 100000 10000000 # sizes of your choice
+//! cargo bench --no-default-features --bench memory -- unsigned 10000000 # unsigned phases only
 //! ```
 //!
 //! Each phase runs in a fresh child process (this binary re-executed), which reports its own
@@ -112,6 +113,7 @@ fn main() {
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let bench = args.iter().any(|a| a == "--bench");
+    let unsigned_only = args.iter().any(|a| a == "unsigned");
     let mut sizes: Vec<u64> = args.iter().filter_map(|a| a.replace('_', "").parse().ok()).collect();
     if sizes.is_empty() {
         sizes = if bench { vec![100_000, 1_000_000] } else { vec![2_000] };
@@ -122,6 +124,9 @@ fn main() {
     for n in sizes {
         let dir = tempfile::tempdir().expect("tempdir");
         for phase in PHASES {
+            if unsigned_only && phase.ends_with("_signed") {
+                continue;
+            }
             let before = load();
             let out = Command::new(&exe)
                 .env(CHILD_ENV, format!("{phase} {n} {}", dir.path().display()))

@@ -146,7 +146,8 @@ pub enum Raw {
     Crc32c,
     /// Ed25519 sign of an 87-byte position message (ed25519-dalek).
     Ed25519Sign,
-    /// ed25519-dalek `verify_strict` of that signature.
+    /// ed25519-dalek `verify_strict` of that signature, and ed25519-consensus (ZIP-215) batch
+    /// verification of 64 signatures by one key (the per-signature batch ceiling).
     Ed25519Verify,
     /// write + fdatasync: one 256 KiB buffer, and 1,000 × 256 B as one buffer.
     WriteSync,
@@ -212,6 +213,9 @@ pub fn raw_group(c: &mut Criterion, which: &[Raw]) {
             })
         });
     }
+    if which.contains(&Raw::Ed25519Verify) {
+        batch_verify(&mut g);
+    }
     if which.contains(&Raw::WriteSync) {
         let big = vec![0x5au8; 256 << 10];
         g.throughput(Throughput::Bytes(big.len() as u64));
@@ -224,6 +228,66 @@ pub fn raw_group(c: &mut Criterion, which: &[Raw]) {
     }
     g.finish();
 }
+
+/// Signatures per batch in `ed25519_consensus_batch64_same_key` (the verifier's batch size).
+const SIG_BATCH: usize = 64;
+
+/// ed25519-consensus batch verification (ZIP-215 rule, issue 11) of [`SIG_BATCH`] position
+/// signatures by one key, per signature.
+fn batch_verify(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+    let sk = ed25519_consensus::SigningKey::from([7u8; 32]);
+    let vk = ed25519_consensus::VerificationKeyBytes::from(&sk);
+    let items: Vec<([u8; 87], ed25519_consensus::Signature)> = (0..SIG_BATCH as u8)
+        .map(|i| {
+            let m = provledger::entry::position_message(
+                &provledger::Digest::from_bytes([i; 32]),
+                &provledger::Digest::from_bytes([i ^ 0xff; 32]),
+            );
+            (m, sk.sign(&m))
+        })
+        .collect();
+    let mut rng = BenchRng(0x0123_4567_89ab_cdef);
+    g.throughput(Throughput::Elements(SIG_BATCH as u64));
+    g.bench_function("ed25519_consensus_batch64_same_key", |b| {
+        b.iter(|| {
+            let mut v = ed25519_consensus::batch::Verifier::new();
+            for (m, s) in &items {
+                v.queue((vk, *s, &m[..]));
+            }
+            v.verify(&mut rng).expect("a valid batch verifies");
+        })
+    });
+    g.throughput(Throughput::Elements(1));
+}
+
+/// A fast deterministic generator for the batch randomizers. **Bench only**: a real verifier
+/// draws them from a CSPRNG (seeded once, a few ns per randomizer); what is measured here is
+/// the curve arithmetic, not the generator.
+struct BenchRng(u64);
+
+impl rand_core::RngCore for BenchRng {
+    fn next_u32(&mut self) -> u32 {
+        self.next_u64() as u32
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut r = Rng(self.0);
+        let x = r.next_u64();
+        self.0 = r.0;
+        x
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let x = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&x[..chunk.len()]);
+        }
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rand_core::CryptoRng for BenchRng {}
 
 /// `iters` times: append `buf` to a growing file (as a segment grows) and `fdatasync` it.
 /// The file lives in a tempdir on the same file system as the benchmarked ledgers.
