@@ -11,6 +11,8 @@
 //! - `peer_shape`: the workload shapes of the peer harness (`../shared/peers`), timed the way
 //!   its adapter times them.
 //! - `checkpoint`: `Ledger::checkpoint()` on a 100k-entry ledger after 1,000 new entries.
+//! - `append_batch_1000x256B_cpu`, `peer_shape_cpu`: the same, in process CPU time (all
+//!   threads; `common::ProcessCpu`), which the other engineers' load disturbs much less.
 //!
 //! Every append, checkpoint and close is checked: a failing operation panics the bench.
 
@@ -19,13 +21,15 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use provledger::{verify, Draft, Durability, Ledger, Receipt, Ticket, Timestamp};
 
 #[path = "common/mod.rs"]
 mod common;
 use common::{
-    anchor, assert_verified, build_ledger, draft, drafts, key, note_load, opts, raw_group, ALL_RAW, BATCH, CONTENT_TYPE,
+    anchor, assert_verified, build_ledger, draft, drafts, key, note_load, opts, raw_group, wall_now, ALL_RAW, BATCH,
+    CONTENT_TYPE,
 };
 
 /// A benchmark ledger is recreated (untimed) once it holds this many entries, so a long run
@@ -57,7 +61,7 @@ fn check_receipt(r: &Receipt, durability: Durability) {
 
 /// Times `append_batch` of [`BATCH`] fresh drafts per iteration on one ledger made for the
 /// benchmark; drafts are built outside the timed region.
-fn time_batches(signed: bool, durability: Durability, iters: u64) -> Duration {
+fn time_batches(signed: bool, durability: Durability, iters: u64, clock: fn() -> Duration) -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
     let make = |n: u32| Ledger::create(dir.path().join(format!("l{n}")), key(), "bench", opts(durability));
     let mut generation = 0;
@@ -71,9 +75,9 @@ fn time_batches(signed: bool, durability: Durability, iters: u64) -> Duration {
             ledger = make(generation).expect("create ledger");
         }
         let batch = drafts(BATCH, ledger.len(), signed);
-        let t = Instant::now();
+        let t = clock();
         let receipts = ledger.append_batch(black_box(batch)).expect("append_batch");
-        total += t.elapsed();
+        total += clock().saturating_sub(t);
         assert_eq!(receipts.len(), BATCH);
         check_receipt(&receipts[BATCH - 1], durability);
     }
@@ -81,14 +85,15 @@ fn time_batches(signed: bool, durability: Durability, iters: u64) -> Duration {
     total
 }
 
-fn append_batch(c: &mut Criterion) {
-    note_load("append_batch_1000x256B");
-    let mut g = c.benchmark_group("append_batch_1000x256B");
+/// `append_batch` groups, timed by `clock` (wall, or process CPU for the `_cpu` group).
+fn append_batch<M: Measurement<Value = Duration>>(c: &mut Criterion<M>, group: &str, clock: fn() -> Duration) {
+    note_load(group);
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(BATCH as u64));
     for signed in [false, true] {
         for durability in [Durability::Buffered, Durability::Synced] {
             g.bench_function(mode_name(signed, durability), |b| {
-                b.iter_custom(|n| time_batches(signed, durability, n))
+                b.iter_custom(|n| time_batches(signed, durability, n, clock))
             });
         }
     }
@@ -277,9 +282,10 @@ fn run_shape(shape: Shape, dir: &std::path::Path, n: u64) {
     ledger.close().expect("close");
 }
 
-fn peer_shape(c: &mut Criterion) {
-    note_load("peer_shape");
-    let mut g = c.benchmark_group("peer_shape");
+/// The harness's shapes, timed by `clock` (wall, or process CPU for the `_cpu` group).
+fn peer_shape<M: Measurement<Value = Duration>>(c: &mut Criterion<M>, group: &str, clock: fn() -> Duration) {
+    note_load(group);
+    let mut g = c.benchmark_group(group);
     g.sample_size(10).sampling_mode(SamplingMode::Flat);
     for (name, shape, n) in [
         ("append_file", Shape::File, 100_000),
@@ -294,9 +300,9 @@ fn peer_shape(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for k in 0..iters {
                     let dir = root.path().join(format!("l{k}"));
-                    let t = Instant::now();
+                    let t = clock();
                     run_shape(shape, &dir, n);
-                    total += t.elapsed();
+                    total += clock().saturating_sub(t);
                     if k + 1 == iters {
                         // The last ledger of each sample must verify (untimed).
                         assert_verified(&verify(&dir, &anchor()).expect("verify"), n + 1);
@@ -340,10 +346,19 @@ fn checkpoint(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     raw_group(&mut c, &ALL_RAW);
-    append_batch(&mut c);
+    append_batch(&mut c, "append_batch_1000x256B", wall_now);
     producers(&mut c);
-    peer_shape(&mut c);
+    peer_shape(&mut c, "peer_shape", wall_now);
     checkpoint(&mut c);
+    #[cfg(unix)]
+    {
+        let mut cpu = Criterion::default()
+            .with_measurement(common::ProcessCpu::default())
+            .configure_from_args();
+        append_batch(&mut cpu, "append_batch_1000x256B_cpu", common::cpu_now);
+        peer_shape(&mut cpu, "peer_shape_cpu", common::cpu_now);
+        cpu.final_summary();
+    }
     note_load("append: done");
     c.final_summary();
 }

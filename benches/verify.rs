@@ -11,12 +11,15 @@
 //! - `unsigned_100k` and `unsigned_1M`: entries on the unsigned fast path, covered by one
 //!   signed checkpoint.
 //!
-//! Each with the policy engine off and on. Signed verification of 1M entries takes ≈ 20 s a
-//! run here, too long for criterion's 10 samples: `benches/memory.rs` times one run of it.
+//! Each with the policy engine off and on, measured twice: wall time (group `verify`) and
+//! process CPU time, all threads (group `verify_cpu`, see `common::ProcessCpu`). Signed
+//! verification of 1M entries takes 20–40 s a run here, too long for criterion's 10 samples:
+//! `benches/memory.rs` times one run of it (wall and CPU).
 
 use std::cell::OnceCell;
 use std::time::{Duration, Instant};
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use provledger::storage::StdBackend;
 use provledger::{verify_opts, Checkpoint, Ledger, VerifyOptions};
@@ -95,10 +98,17 @@ fn variants(fx: &Fixture) -> Vec<(String, VerifyOptions)> {
     out
 }
 
-fn audit(c: &mut Criterion, name: &str, entries: u64, signed: bool) {
-    // Built on first use, so a filtered run (`-- raw/`) skips it.
-    let fixture: OnceCell<Fixture> = OnceCell::new();
-    let fx = || fixture.get_or_init(|| build(entries, signed));
+/// One fixture to audit, built on first use (so a filtered run, `-- raw/`, skips it).
+struct Audit {
+    name: &'static str,
+    entries: u64,
+    signed: bool,
+    fixture: OnceCell<Fixture>,
+}
+
+fn audit<M: Measurement>(c: &mut Criterion<M>, group: &str, a: &Audit) {
+    let (name, entries, signed) = (a.name, a.entries, a.signed);
+    let fx = || a.fixture.get_or_init(|| build(entries, signed));
     // The ids do not depend on the fixture: the signed one has the incremental variants.
     let ids: Vec<&str> = if signed {
         vec![
@@ -110,8 +120,8 @@ fn audit(c: &mut Criterion, name: &str, entries: u64, signed: bool) {
     } else {
         vec!["full/policy_off", "full/policy_on"]
     };
-    note_load(&format!("verify/{name}"));
-    let mut g = c.benchmark_group("verify");
+    note_load(&format!("{group}/{name}"));
+    let mut g = c.benchmark_group(group);
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
@@ -139,9 +149,30 @@ fn main() {
             Raw::Ed25519Verify,
         ],
     );
-    audit(&mut c, "signed_100k", 100_000, true);
-    audit(&mut c, "unsigned_100k", 100_000, false);
-    audit(&mut c, "unsigned_1M", 1_000_000, false);
+    let audits = [
+        ("signed_100k", 100_000, true),
+        ("unsigned_100k", 100_000, false),
+        ("unsigned_1M", 1_000_000, false),
+    ]
+    .map(|(name, entries, signed)| Audit {
+        name,
+        entries,
+        signed,
+        fixture: OnceCell::new(),
+    });
+    for a in &audits {
+        audit(&mut c, "verify", a);
+    }
+    #[cfg(unix)]
+    {
+        let mut cpu = Criterion::default()
+            .with_measurement(common::ProcessCpu::default())
+            .configure_from_args();
+        for a in &audits {
+            audit(&mut cpu, "verify_cpu", a);
+        }
+        cpu.final_summary();
+    }
     note_load("verify: done");
     c.final_summary();
 }

@@ -132,6 +132,60 @@ pub fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// Wall-clock time since the first call, as a `Duration` (a clock for [`ProcessCpu`]'s
+/// companion benchmarks that time regions by hand).
+pub fn wall_now() -> Duration {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
+}
+
+/// CPU time of this process so far: user + system, every thread (`CLOCK_PROCESS_CPUTIME_ID`).
+#[cfg(unix)]
+pub fn cpu_now() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// A criterion measurement of process CPU time (all threads, user + system) instead of wall
+/// time. On this shared 2-core machine wall time depends on what the other engineers run;
+/// CPU time per entry much less so (cache and SMT contention aside). It shows the work, not
+/// the speed: `2 / (CPU time per entry)` is what two idle cores could do at best, and a wall
+/// time close to CPU time ÷ 2 means both cores were busy for us.
+#[cfg(unix)]
+pub struct ProcessCpu(criterion::measurement::WallTime);
+
+#[cfg(unix)]
+impl Default for ProcessCpu {
+    fn default() -> Self {
+        ProcessCpu(criterion::measurement::WallTime)
+    }
+}
+
+#[cfg(unix)]
+impl criterion::measurement::Measurement for ProcessCpu {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        cpu_now()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        cpu_now().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, v: &Duration) -> f64 {
+        v.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn criterion::measurement::ValueFormatter {
+        criterion::measurement::Measurement::formatter(&self.0)
+    }
+}
+
 /// The raw costs an entry is built from. Each bench file measures those its figures are
 /// made of, in the same run (absolute times drift on this machine; ratios hold).
 #[derive(Clone, Copy, PartialEq, Eq)]
