@@ -345,7 +345,7 @@ fn checkpoint(c: &mut Criterion) {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    raw_group(&mut c, &ALL_RAW);
+    raw_group(&mut c, "raw", &ALL_RAW, wall_now);
     append_batch(&mut c, "append_batch_1000x256B", wall_now);
     producers(&mut c);
     peer_shape(&mut c, "peer_shape", wall_now);
@@ -355,6 +355,7 @@ fn main() {
         let mut cpu = Criterion::default()
             .with_measurement(common::ProcessCpu::default())
             .configure_from_args();
+        raw_group(&mut cpu, "raw_cpu", &common::CPU_RAW, common::cpu_now);
         append_batch(&mut cpu, "append_batch_1000x256B_cpu", common::cpu_now);
         peer_shape(&mut cpu, "peer_shape_cpu", common::cpu_now);
         cpu.final_summary();

@@ -414,7 +414,7 @@ fn main() {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .configure_from_args();
-    raw_group(&mut c, &[Raw::Sha256Tree, Raw::Ed25519Verify]);
+    raw_group(&mut c, "raw", &[Raw::Sha256Tree, Raw::Ed25519Verify], common::wall_now);
     let fx = OnceCell::new();
     inclusion(&mut c, &fx);
     consistency(&mut c, &fx);

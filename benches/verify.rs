@@ -139,16 +139,14 @@ fn audit<M: Measurement>(c: &mut Criterion<M>, group: &str, a: &Audit) {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    raw_group(
-        &mut c,
-        &[
-            Raw::Blake3Payload,
-            Raw::Blake3Chain,
-            Raw::Sha256Tree,
-            Raw::Crc32c,
-            Raw::Ed25519Verify,
-        ],
-    );
+    let raw = [
+        Raw::Blake3Payload,
+        Raw::Blake3Chain,
+        Raw::Sha256Tree,
+        Raw::Crc32c,
+        Raw::Ed25519Verify,
+    ];
+    raw_group(&mut c, "raw", &raw, common::wall_now);
     let audits = [
         ("signed_100k", 100_000, true),
         ("unsigned_100k", 100_000, false),
@@ -168,6 +166,7 @@ fn main() {
         let mut cpu = Criterion::default()
             .with_measurement(common::ProcessCpu::default())
             .configure_from_args();
+        raw_group(&mut cpu, "raw_cpu", &raw, common::cpu_now);
         for a in &audits {
             audit(&mut cpu, "verify_cpu", a);
         }

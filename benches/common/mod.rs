@@ -10,6 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput};
 use ed25519_dalek::Signer as _;
 use provledger::{Draft, Durability, Ledger, Options, SigningKey, TrustAnchor, VerifyReport};
@@ -207,6 +208,16 @@ pub enum Raw {
     WriteSync,
 }
 
+/// The raw costs that are CPU work (all but write + fdatasync), for the `raw_cpu` group.
+pub const CPU_RAW: [Raw; 6] = [
+    Raw::Blake3Payload,
+    Raw::Blake3Chain,
+    Raw::Sha256Tree,
+    Raw::Crc32c,
+    Raw::Ed25519Sign,
+    Raw::Ed25519Verify,
+];
+
 /// Every raw cost.
 pub const ALL_RAW: [Raw; 7] = [
     Raw::Blake3Payload,
@@ -218,10 +229,16 @@ pub const ALL_RAW: [Raw; 7] = [
     Raw::WriteSync,
 ];
 
-/// The `raw` group: the costs in `which`, one operation per element.
-pub fn raw_group(c: &mut Criterion, which: &[Raw]) {
-    note_load("raw");
-    let mut g = c.benchmark_group("raw");
+/// The raw group (`raw`, or `raw_cpu` under [`ProcessCpu`]): the costs in `which`, one
+/// operation per element; `clock` times the hand-timed ones (write + fdatasync).
+pub fn raw_group<M: Measurement<Value = Duration>>(
+    c: &mut Criterion<M>,
+    group: &str,
+    which: &[Raw],
+    clock: fn() -> Duration,
+) {
+    note_load(group);
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
     let hkey = blake3::derive_key("provledger bench", b"domain");
     let data = [0xa5u8; 400];
@@ -273,11 +290,13 @@ pub fn raw_group(c: &mut Criterion, which: &[Raw]) {
     if which.contains(&Raw::WriteSync) {
         let big = vec![0x5au8; 256 << 10];
         g.throughput(Throughput::Bytes(big.len() as u64));
-        g.bench_function("write_256KiB_fdatasync", |b| b.iter_custom(|n| write_sync(&big, n)));
+        g.bench_function("write_256KiB_fdatasync", |b| {
+            b.iter_custom(|n| write_sync(&big, n, clock))
+        });
         let batch = vec![0x3cu8; BATCH * PAYLOAD_LEN];
         g.throughput(Throughput::Elements(BATCH as u64));
         g.bench_function("write_1000x256B_one_buffer_fdatasync", |b| {
-            b.iter_custom(|n| write_sync(&batch, n))
+            b.iter_custom(|n| write_sync(&batch, n, clock))
         });
     }
     g.finish();
@@ -288,7 +307,7 @@ const SIG_BATCH: usize = 64;
 
 /// ed25519-consensus batch verification (ZIP-215 rule, issue 11) of [`SIG_BATCH`] position
 /// signatures by one key, per signature.
-fn batch_verify(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
+fn batch_verify<M: Measurement>(g: &mut criterion::BenchmarkGroup<'_, M>) {
     let sk = ed25519_consensus::SigningKey::from([7u8; 32]);
     let vk = ed25519_consensus::VerificationKeyBytes::from(&sk);
     let items: Vec<([u8; 87], ed25519_consensus::Signature)> = (0..SIG_BATCH as u8)
@@ -345,7 +364,7 @@ impl rand_core::CryptoRng for BenchRng {}
 
 /// `iters` times: append `buf` to a growing file (as a segment grows) and `fdatasync` it.
 /// The file lives in a tempdir on the same file system as the benchmarked ledgers.
-fn write_sync(buf: &[u8], iters: u64) -> Duration {
+fn write_sync(buf: &[u8], iters: u64, clock: fn() -> Duration) -> Duration {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("raw.dat");
     let open = || {
@@ -365,10 +384,10 @@ fn write_sync(buf: &[u8], iters: u64) -> Duration {
             f = open();
             written = 0;
         }
-        let t = Instant::now();
+        let t = clock();
         f.write_all(buf).expect("write");
         f.sync_data().expect("fdatasync");
-        total += t.elapsed();
+        total += clock().saturating_sub(t);
         written += buf.len() as u64;
     }
     total
