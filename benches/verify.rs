@@ -1,81 +1,133 @@
-//! Full-audit throughput of `verify_opts` (DESIGN §5 "Audit", §7 targets), next to the raw
-//! per-entry costs: one `verify_strict` and one BLAKE3 of 256 B.
+//! Audit throughput of `verify_opts` (DESIGN §5 "Audit", §7 targets, issue 11), next to the
+//! raw per-entry costs it is built from: BLAKE3 keyed of 288/64 B, SHA-256 of 33/65 B, CRC-32C
+//! of 400 B and one `verify_strict`.
 //!
-//! Fixtures (built once, untimed, in tempdirs removed at exit):
-//! - 100,000 entries, each signed by the appender;
-//! - 1,000,000 entries without appender signatures, covered by one signed checkpoint.
+//! Fixtures (built once, on first use, untimed, in tempdirs removed at exit; every fixture is
+//! verified once and must pass before it is timed, and every timed run must pass too):
+//! - `signed_100k`: 100,000 entries, each position-signed, with signed checkpoints at 90,000
+//!   and 100,000 entries — full verification, and incremental verification from the
+//!   checkpoint at 90,000 (`VerifyOptions::from_checkpoint`: every entry re-hashed, only the
+//!   10,000 newer signatures checked);
+//! - `unsigned_100k` and `unsigned_1M`: entries on the unsigned fast path, covered by one
+//!   signed checkpoint.
 //!
-//! Samples are few and long (`sample_size(10)`, flat sampling) so the file runs in < 3 min.
+//! Each with the policy engine off and on, measured twice: wall time (group `verify`) and
+//! process CPU time, all threads (group `verify_cpu`, see `common::ProcessCpu`). Signed
+//! verification of 1M entries takes 20–40 s a run here, too long for criterion's 10 samples:
+//! `benches/memory.rs` times one run of it (wall and CPU).
 
 use std::cell::OnceCell;
-use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
-use ed25519_dalek::Signer;
 use provledger::storage::StdBackend;
-use provledger::{verify_opts, TrustAnchor, VerifyOptions};
+use provledger::{verify_opts, Checkpoint, Ledger, VerifyOptions};
 use tempfile::TempDir;
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{build_ledger, key, PAYLOAD_LEN};
+use common::{anchor, assert_verified, build_ledger, fill_to, key, note_load, opts, raw_group, Raw};
 
-const SIGNED: u64 = 100_000;
-const UNSIGNED: u64 = 1_000_000;
+/// Size of the trusted checkpoint the incremental verification starts from.
+const SIGNED_CHECKPOINT: u64 = 90_000;
 
-fn raw(c: &mut Criterion) {
-    let mut g = c.benchmark_group("verify_raw");
-    g.throughput(Throughput::Elements(1));
-    let data = [0xa5u8; PAYLOAD_LEN];
-    g.bench_function("blake3_256B", |b| b.iter(|| blake3::hash(black_box(&data))));
-    let sk = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-    let vk = sk.verifying_key();
-    let msg = *blake3::hash(b"statement").as_bytes();
-    let sig = sk.sign(&msg);
-    g.bench_function("ed25519_verify_strict_32B", |b| {
-        b.iter(|| vk.verify_strict(black_box(&msg), black_box(&sig)).is_ok())
-    });
-    g.finish();
+struct Fixture {
+    dir: TempDir,
+    entries: u64,
+    /// The checkpoint at [`SIGNED_CHECKPOINT`] (signed fixture only).
+    trusted: Option<Checkpoint>,
 }
 
-fn audit(c: &mut Criterion, name: &str, n: u64, signed: bool) {
-    let k = key();
-    let anchor = TrustAnchor::PublicKey(k.verifying_key());
-    // Built on first use, so a filtered run (`cargo bench --bench verify -- verify_raw`) skips it.
-    let fixture: OnceCell<TempDir> = OnceCell::new();
-    let dir = || {
-        fixture
-            .get_or_init(|| {
-                let dir = tempfile::tempdir().expect("tempdir");
-                let t = Instant::now();
-                drop(build_ledger(dir.path(), &k, n, signed));
-                let kind = if signed { "signed" } else { "unsigned" };
-                eprintln!("fixture: {n} {kind} entries built in {:.1?}", t.elapsed());
-                // Measure only the successful path.
-                for policy in [false, true] {
-                    let o = VerifyOptions::default().policy(policy);
-                    let report = verify_opts(&StdBackend, dir.path(), &anchor, &o).expect("verify fixture");
-                    assert!(report.is_ok(), "fixture does not verify: {:?}", report.failure);
-                    assert_eq!(report.entries, n);
-                }
-                dir
-            })
-            .path()
+fn build(entries: u64, signed: bool) -> Fixture {
+    let t = Instant::now();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let trusted = if signed {
+        let ledger =
+            Ledger::create(dir.path(), key(), "bench", opts(provledger::Durability::Buffered)).expect("create ledger");
+        fill_to(&ledger, SIGNED_CHECKPOINT, true);
+        let cp = ledger.checkpoint().expect("checkpoint");
+        fill_to(&ledger, entries, true);
+        ledger.checkpoint().expect("checkpoint");
+        ledger.close().expect("close");
+        Some(cp)
+    } else {
+        build_ledger(dir.path(), entries, false).close().expect("close");
+        None
     };
+    let kind = if signed { "signed" } else { "unsigned" };
+    eprintln!("fixture: {entries} {kind} entries built in {:.1?}", t.elapsed());
+    let fx = Fixture { dir, entries, trusted };
+    for o in variants(&fx) {
+        run(&fx, &o.1);
+    }
+    fx
+}
 
-    let mut g = c.benchmark_group("verify");
+/// One verification that must pass.
+fn run(fx: &Fixture, o: &VerifyOptions) {
+    let report = verify_opts(&StdBackend, fx.dir.path(), &anchor(), o).expect("verify");
+    assert_verified(&report, fx.entries);
+    assert_eq!(report.policy_checked, o.policy, "policy engine ran as asked");
+    if o.from_checkpoint.is_some() {
+        assert_eq!(
+            report.verified_from, SIGNED_CHECKPOINT,
+            "verified from the trusted checkpoint"
+        );
+    }
+}
+
+/// The option sets measured on a fixture: full, and (signed) incremental; policy off and on.
+fn variants(fx: &Fixture) -> Vec<(String, VerifyOptions)> {
+    let mut out = Vec::new();
+    let mut starts = vec![("full", None)];
+    if let Some(cp) = fx.trusted {
+        starts.push(("from_checkpoint_90k", Some(cp)));
+    }
+    for (start, from) in starts {
+        for policy in [false, true] {
+            let o = VerifyOptions::default().policy(policy).from_checkpoint(from);
+            let p = if policy { "policy_on" } else { "policy_off" };
+            out.push((format!("{start}/{p}"), o));
+        }
+    }
+    out
+}
+
+/// One fixture to audit, built on first use (so a filtered run, `-- raw/`, skips it).
+struct Audit {
+    name: &'static str,
+    entries: u64,
+    signed: bool,
+    fixture: OnceCell<Fixture>,
+}
+
+fn audit<M: Measurement>(c: &mut Criterion<M>, group: &str, a: &Audit) {
+    let (name, entries, signed) = (a.name, a.entries, a.signed);
+    let fx = || a.fixture.get_or_init(|| build(entries, signed));
+    // The ids do not depend on the fixture: the signed one has the incremental variants.
+    let ids: Vec<&str> = if signed {
+        vec![
+            "full/policy_off",
+            "full/policy_on",
+            "from_checkpoint_90k/policy_off",
+            "from_checkpoint_90k/policy_on",
+        ]
+    } else {
+        vec!["full/policy_off", "full/policy_on"]
+    };
+    note_load(&format!("{group}/{name}"));
+    let mut g = c.benchmark_group(group);
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(5))
-        .throughput(Throughput::Elements(n));
-    for policy in [false, true] {
-        let o = VerifyOptions::default().policy(policy);
-        let id = BenchmarkId::new(name, if policy { "policy_on" } else { "policy_off" });
-        g.bench_with_input(id, &o, |b, o| {
-            let d = dir();
-            b.iter(|| verify_opts(&StdBackend, d, &anchor, o).expect("verify"));
+        .throughput(Throughput::Elements(entries));
+    for (i, id) in ids.into_iter().enumerate() {
+        g.bench_function(BenchmarkId::new(name, id), |b| {
+            let f = fx();
+            let (vid, o) = &variants(f)[i];
+            assert_eq!(vid, id);
+            b.iter(|| run(f, o));
         });
     }
     g.finish();
@@ -83,8 +135,39 @@ fn audit(c: &mut Criterion, name: &str, n: u64, signed: bool) {
 
 fn main() {
     let mut c = Criterion::default().configure_from_args();
-    raw(&mut c);
-    audit(&mut c, "signed_100k", SIGNED, true);
-    audit(&mut c, "unsigned_checkpointed_1M", UNSIGNED, false);
+    let raw = [
+        Raw::Blake3Payload,
+        Raw::Blake3Chain,
+        Raw::Sha256Tree,
+        Raw::Crc32c,
+        Raw::Ed25519Verify,
+    ];
+    raw_group(&mut c, "raw", &raw, common::wall_now);
+    let audits = [
+        ("signed_100k", 100_000, true),
+        ("unsigned_100k", 100_000, false),
+        ("unsigned_1M", 1_000_000, false),
+    ]
+    .map(|(name, entries, signed)| Audit {
+        name,
+        entries,
+        signed,
+        fixture: OnceCell::new(),
+    });
+    for a in &audits {
+        audit(&mut c, "verify", a);
+    }
+    #[cfg(unix)]
+    {
+        let mut cpu = Criterion::default()
+            .with_measurement(common::ProcessCpu::default())
+            .configure_from_args();
+        raw_group(&mut cpu, "raw_cpu", &raw, common::cpu_now);
+        for a in &audits {
+            audit(&mut cpu, "verify_cpu", a);
+        }
+        cpu.final_summary();
+    }
+    note_load("verify: done");
     c.final_summary();
 }

@@ -364,3 +364,96 @@ fn a_revoked_or_foreign_key_cannot_write_or_checkpoint() {
         "{stranger:?}"
     );
 }
+
+/// A keyless attacker replaces the whole directory with a ledger of their own whose genesis
+/// enrolls the writer's public key as an operator. The forged genesis cannot carry the
+/// writer's signature, so the writer must refuse to extend it or sign a checkpoint over it
+/// (such a checkpoint, signed by the real operator key, would vouch for the attacker's
+/// entries to anyone holding it). With the ledger's real anchor given, the same holds; a key
+/// that legitimately takes over names the anchor and opens.
+#[test]
+fn a_forged_ledger_enrolling_the_writer_key_is_not_adopted() {
+    let (w, x) = (key(1), key(9));
+    let real = tempfile::tempdir().unwrap();
+    let l = Ledger::create(real.path(), w.clone(), "prod", Options::default()).unwrap();
+    l.append(Draft::application("a/b", b"real".to_vec())).unwrap();
+    l.close().unwrap();
+
+    // The attacker's ledger: anchors are the attacker (admin, operator) and the writer's
+    // public key as a second operator; written and sealed by the attacker's key.
+    let forged = tempfile::tempdir().unwrap();
+    let genesis = Genesis {
+        name: "prod".into(),
+        anchors: vec![
+            TrustAnchorKey {
+                public_key: x.verifying_key().to_bytes(),
+                principal_id: "x".into(),
+                principal_type: PrincipalType::Person,
+                roles: vec![Role::Admin, Role::Operator],
+            },
+            TrustAnchorKey::operator(&w.verifying_key(), "svc"),
+        ],
+        policy: provledger::record::Policy::default(),
+    };
+    let f = Ledger::create_with_genesis(forged.path(), x.clone(), &genesis, Options::default()).unwrap();
+    f.append(Draft::application("a/b", b"forged".to_vec())).unwrap();
+    f.close().unwrap();
+    // The directory, as the attacker leaves it: the forged files in place of the real ones.
+    let _ = std::fs::remove_dir_all(real.path().join("segments"));
+    let _ = std::fs::remove_dir_all(real.path().join("tree"));
+    let _ = std::fs::remove_file(real.path().join("checkpoints.log"));
+    copy_dir(forged.path(), real.path());
+
+    let opened = Ledger::open(real.path(), w.clone(), Options::default());
+    assert!(
+        matches!(&opened, Err(OpenError::SignerNotAuthorized { .. })),
+        "{opened:?}"
+    );
+    let opened = Ledger::open(real.path(), w.clone(), Options::default().trust_anchor(anchor(&w)));
+    assert!(
+        matches!(&opened, Err(OpenError::Unverified(f)) if f.check == Check::TrustAnchor),
+        "{opened:?}"
+    );
+    // The writer's refusal left the forged ledger as it was: no checkpoint by `w`.
+    assert!(!verify(real.path(), &anchor(&w)).unwrap().is_ok());
+
+    // A legitimate hand-over: another operator key of the real ledger, enrolled later, opens
+    // after `w` wrote last by naming the ledger's anchor.
+    let good = tempfile::tempdir().unwrap();
+    let l = Ledger::create(good.path(), w.clone(), "prod", Options::default()).unwrap();
+    let op2 = key(3);
+    let enroll = Record::KeyEnrollment(KeyEnrollment {
+        public_key: op2.verifying_key().to_bytes(),
+        principal_id: "svc2".into(),
+        display_name: String::new(),
+        principal_type: PrincipalType::Service,
+        roles: vec![Role::Operator],
+        environments: vec![],
+    });
+    l.append(Draft::record(&enroll).unwrap()).unwrap();
+    l.close().unwrap();
+    let without = Ledger::open(good.path(), op2.clone(), Options::default());
+    assert!(
+        matches!(&without, Err(OpenError::SignerNotAuthorized { .. })),
+        "{without:?}"
+    );
+    let l2 = Ledger::open(good.path(), op2.clone(), Options::default().trust_anchor(anchor(&w))).unwrap();
+    assert!(l2.recovery().verified_on_open);
+    l2.append(Draft::application("a/b", b"by op2".to_vec())).unwrap();
+    l2.checkpoint().unwrap();
+    l2.close().unwrap();
+    assert!(verify(good.path(), &anchor(&w)).unwrap().is_ok());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}

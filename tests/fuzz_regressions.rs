@@ -378,3 +378,149 @@ fn fuzz_f9_genesis_encode_refuses_what_decode_refuses() {
         );
     }
 }
+
+/// F10 (`model_ops`): an application entry co-signed by a key that is not enrolled (or was
+/// revoked) was written and acknowledged, although `verify` rejects it (check `key`: "every
+/// co-signer MUST be in the registry and not revoked", FORMAT §9 E5) and then stops at it
+/// forever. The writer checked the signers of governance entries only; it now checks every
+/// co-signed entry and refuses it alone, before anything is written.
+#[test]
+fn fuzz_f10_writer_refuses_an_application_cosigned_by_an_unenrolled_or_revoked_key() {
+    use provledger::record::{Environment, KeyEnrollment, KeyRevocation, PrincipalType, Record, Role};
+    use provledger::{AppendError, Check};
+    let disk = common::new_disk();
+    let dir = Path::new(DIR);
+    let l = Ledger::create(dir, key(), "f10", sim(&disk, Durability::Synced)).unwrap();
+    let reviewer = SigningKey::from_seed(&[32; 32]);
+    let cosigned = |i| event(i).cosigned_by(reviewer.clone());
+    let refused = |r: Result<provledger::Receipt, AppendError>| {
+        assert!(
+            matches!(r, Err(AppendError::WouldNotVerify { check: Check::Key, .. })),
+            "{r:?}"
+        );
+    };
+    refused(l.append(cosigned(1)));
+    // Alone: the other entries of the same group are written.
+    let t1 = l.submit(event(2), Durability::Synced).unwrap();
+    let t2 = l.submit(cosigned(3), Durability::Synced).unwrap();
+    let t3 = l.submit(event(4), Durability::Synced).unwrap();
+    assert_eq!(t1.wait().unwrap().seq, 1);
+    refused(t2.wait());
+    assert_eq!(t3.wait().unwrap().seq, 2);
+    let enroll = Record::KeyEnrollment(KeyEnrollment {
+        public_key: reviewer.verifying_key().to_bytes(),
+        principal_id: "reviewer".into(),
+        display_name: String::new(),
+        principal_type: PrincipalType::Person,
+        roles: vec![Role::Reviewer],
+        environments: vec![Environment::Production],
+    });
+    l.append(Draft::record(&enroll).unwrap()).unwrap();
+    assert_eq!(l.append(cosigned(5)).unwrap().seq, 4);
+    let revoke = Record::KeyRevocation(KeyRevocation {
+        key_id: reviewer.verifying_key().key_id().0,
+        reason: "left".into(),
+    });
+    l.append(Draft::record(&revoke).unwrap()).unwrap();
+    refused(l.append(cosigned(6)));
+    refused(l.append(cosigned(7).without_position_signature()));
+    assert_eq!(l.len(), 6);
+    l.close().unwrap();
+    assert_eq!(assert_verifies(&disk).entries, 6);
+}
+
+/// F11 (`keyless_attacker`): `Ledger::open` finishes an interrupted erasure from
+/// `redaction.pending` before anything else, and trusted the record there. Anyone who can write
+/// the directory could plant one naming an erased entry (and the redaction entry that erased it)
+/// with a made-up commitment: the writer rewrote the entry's erased section with it, changing
+/// its entry hash, and a ledger that verified no longer did. Or one naming the genesis entry and
+/// a redaction entry that names it: the writer erased the genesis payload. Open now discards a
+/// record whose commitment differs from the one its target's intact frame holds (a crash leaves
+/// the true one, or a half-written frame) or whose target's kind may not be erased.
+#[test]
+fn fuzz_f11_a_planted_pending_erasure_does_not_make_the_writer_rewrite_an_entry() {
+    use provledger::entry::commit_payload;
+    use provledger::record::{Record, Redaction};
+    let disk = common::new_disk();
+    let dir = Path::new(DIR);
+    let l = Ledger::create(dir, key(), "f11", sim(&disk, Durability::Synced)).unwrap();
+    let target = l.append(event(1)).unwrap();
+    let erased = l.redact(target.seq, "request").unwrap();
+    // A redaction entry naming the genesis entry, appended as a record (nothing is erased:
+    // verify reports it pending).
+    let genesis = common::sim_layout(&disk, dir)[0].entry_hash(&common::sim_layout(&disk, dir)[0].frames[0]);
+    let names_genesis = Record::Redaction(Redaction {
+        target_seq: 0,
+        target: genesis,
+        reason: "not allowed".into(),
+    });
+    let pending_genesis = l.append(Draft::record(&names_genesis).unwrap()).unwrap();
+    l.close().unwrap();
+    let before = assert_verifies(&disk);
+    assert_eq!(before.redacted, vec![target.seq]);
+    assert_eq!(before.redaction_pending, vec![0]);
+    let seg = &common::sim_layout(&disk, dir)[0];
+    let section = &seg.bytes[seg.frames[0].section()];
+    let genesis_commitment = commit_payload(section[1..33].try_into().unwrap(), &section[33..]);
+    let plant = |target: u64, redaction: u64, commitment: [u8; 32]| {
+        let mut rec = target.to_le_bytes().to_vec();
+        rec.extend_from_slice(&redaction.to_le_bytes());
+        rec.extend_from_slice(&commitment);
+        let sum = provledger::encoding::crc(&[&rec]);
+        rec.extend_from_slice(&sum.to_le_bytes());
+        common::put_file(&disk, &dir.join("redaction.pending"), rec);
+    };
+    for (t, r, c) in [
+        (target.seq, erased.seq, [7u8; 32]),
+        (0, pending_genesis.seq, genesis_commitment.to_bytes()),
+    ] {
+        plant(t, r, c);
+        let l = Ledger::open(dir, key(), sim(&disk, Durability::Synced)).unwrap();
+        assert_eq!(l.recovery().erasure_completed, None, "target {t}");
+        l.close().unwrap();
+        assert!(common::file(&disk, &dir.join("redaction.pending")).is_none());
+        let after = assert_verifies(&disk);
+        assert_eq!((after.entries, after.head), (before.entries, before.head));
+    }
+}
+
+/// F12 (`model_ops`): when erasing failed after the redaction entry was appended (a full
+/// disk half-wrote the payload section), the writer was not poisoned; a second `redact`
+/// replaced `redaction.pending` — the record the next open needs to finish the first erasure —
+/// and, when that write failed too, the next open found the half-written section and refused
+/// the ledger for good. A failed erasure now poisons the writer: nothing else is written, and
+/// the next open finishes it.
+#[test]
+fn fuzz_f12_a_failed_erasure_is_finished_by_the_next_open_whatever_follows() {
+    let mut half_written = 0;
+    for budget in 0..900u64 {
+        let disk = common::new_disk();
+        let dir = Path::new(DIR);
+        let l = Ledger::create(dir, key(), "f12", sim(&disk, Durability::Synced)).unwrap();
+        let first = l.append(Draft::application("text/plain", vec![b'p'; 300])).unwrap();
+        let second = l.append(Draft::application("text/plain", vec![b'q'; 300])).unwrap();
+        set_write_budget(&disk, Some(budget));
+        let failed = l.redact(first.seq, "request").is_err();
+        let appended = l.len() == 4;
+        // With room again, a second erasure must not replace the first one's record.
+        set_write_budget(&disk, None);
+        let again = l.redact(second.seq, "request");
+        if failed && appended {
+            half_written += 1;
+            assert!(again.is_err(), "budget {budget}: a writer whose erasure failed went on");
+        }
+        drop(l);
+        let l = Ledger::open(dir, key(), sim(&disk, Durability::Synced))
+            .unwrap_or_else(|e| panic!("budget {budget}: open after a failed erasure: {e}"));
+        let len = l.len();
+        drop(l);
+        let report = assert_verifies(&disk);
+        if appended {
+            assert!(report.redacted.contains(&first.seq), "budget {budget}: {len}");
+        }
+    }
+    assert!(
+        half_written > 0,
+        "no budget failed the erasure after its redaction entry"
+    );
+}

@@ -109,7 +109,14 @@ fn opening_with_another_operator_verifies_first() {
     let ledger = Ledger::create_with_genesis(dir.path(), a.clone(), &genesis, Options::default()).unwrap();
     ledger.append(Draft::application("x/y", vec![1])).unwrap();
     drop(ledger);
-    let ledger = Ledger::open(dir.path(), b.clone(), Options::default()).unwrap();
+    // `b` did not sign the genesis: it must be told what to verify the ledger against.
+    let refused = Ledger::open(dir.path(), b.clone(), Options::default());
+    assert!(
+        matches!(refused, Err(provledger::OpenError::SignerNotAuthorized { .. })),
+        "{refused:?}"
+    );
+    let anchor = TrustAnchor::PublicKey(a.verifying_key());
+    let ledger = Ledger::open(dir.path(), b.clone(), Options::default().trust_anchor(anchor)).unwrap();
     assert!(ledger.recovery().verified_on_open);
     ledger.append(Draft::application("x/y", vec![2])).unwrap();
     drop(ledger);

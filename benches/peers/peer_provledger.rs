@@ -383,7 +383,7 @@ pub fn run(ctx: &Ctx) {
         );
         let (final_cp, old_cps, pinned) =
             ctx.phase_file(NAME, "append_file", n, &dir, Some(&note), || {
-                let mut l =
+                let l =
                     Ledger::create(&dir, key.clone(), "peers", disk(Durability::Buffered)).expect("create");
                 let mut pinned: HashMap<u64, Digest> = HashMap::with_capacity(want.len());
                 let mut next = 0usize;

@@ -1,28 +1,171 @@
-//! Decoders: decode, and when that succeeds, re-encoding gives back the input.
+//! Decoders: decode, and when that succeeds, re-encoding gives back the input; the entry
+//! record is also checked against an independent transcription of docs/FORMAT.md §4.
 
-use crate::checkpoint::{Checkpoint, CHECKPOINT_RECORD_LEN};
+use crate::checkpoint::{Checkpoint, CHECKPOINT_RECORD_LEN, MAX_NOTE_LEN};
 use crate::encoding::{crc, serde_codec};
-use crate::entry::{entry_hash, statement_digest, Entry, EntryKind, LedgerId, STATEMENT_OFFSET};
+use crate::entry::{Entry, EntryFields, EntryKind, LedgerId, RecordRef};
+use crate::error::DecodeError;
+use crate::hash::Digest;
 use crate::ledger::Draft;
 use crate::record::{Genesis, Policy, Record};
 
 use super::{fuzz_key, Input};
 
-/// `Entry::decode`: an entry that decodes re-encodes to the same bytes, and its statement
-/// digest is the one computed over the statement bytes in place.
+/// The ledger id and payload commitment the fuzzed records are hashed with.
+const LEDGER: LedgerId = LedgerId([0x5a; 16]);
+
+/// How a record failed, by [`DecodeError`] variant (docs/FORMAT.md §4.2 names them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fail {
+    Truncated,
+    TrailingBytes,
+    InvalidTag,
+    Invalid,
+    TooLong,
+}
+
+fn fail_of(e: &DecodeError) -> Fail {
+    match e {
+        DecodeError::Truncated { .. } => Fail::Truncated,
+        DecodeError::TrailingBytes { .. } => Fail::TrailingBytes,
+        DecodeError::InvalidTag { .. } => Fail::InvalidTag,
+        DecodeError::TooLong { .. } => Fail::TooLong,
+        other => {
+            assert!(matches!(other, DecodeError::Invalid { .. }), "record error {other:?}");
+            Fail::Invalid
+        }
+    }
+}
+
+/// A stored record as §4.2 reads it, field by field, independently of [`RecordRef`]: the
+/// statement head (`kind ‖ timestamp ‖ ct_len ‖ ct`), the refs part (`ref_count ‖ refs`), the
+/// authorship bytes `A` (§4.3) and whether a position signature is present.
+struct SpecRecord<'a> {
+    kind: u16,
+    head: &'a [u8],
+    refs: &'a [u8],
+    authorship: Vec<u8>,
+    position: bool,
+    cosigs: usize,
+}
+
+/// §4.2, transcribed: the fields in order, the first rule broken names the error.
+fn spec_record(bytes: &[u8]) -> Result<SpecRecord<'_>, Fail> {
+    if bytes.len() > 65_535 {
+        return Err(Fail::TooLong);
+    }
+    let take = |at: usize, len: usize| bytes.get(at..at + len).ok_or(Fail::Truncated);
+    let kind = u16::from_le_bytes(take(0, 2)?.try_into().map_err(|_| Fail::Truncated)?);
+    if kind > 13 {
+        return Err(Fail::InvalidTag);
+    }
+    take(2, 8)?;
+    let ct_len = usize::from(take(10, 1)?[0]);
+    if !take(11, ct_len)?.iter().all(|x| (0x21..=0x7e).contains(x)) {
+        return Err(Fail::Invalid);
+    }
+    let head_end = 11 + ct_len;
+    let ref_count = usize::from(u16::from_le_bytes(
+        take(head_end, 2)?.try_into().map_err(|_| Fail::Truncated)?,
+    ));
+    if ref_count > 1024 {
+        return Err(Fail::TooLong);
+    }
+    let refs_end = head_end + 2 + 32 * ref_count;
+    take(head_end + 2, 32 * ref_count)?;
+    let flags = take(refs_end, 1)?[0];
+    if flags & !1 != 0 {
+        return Err(Fail::Invalid);
+    }
+    let cosig_count = usize::from(take(refs_end + 1, 1)?[0]);
+    if cosig_count > 16 {
+        return Err(Fail::TooLong);
+    }
+    let position = usize::from(flags & 1);
+    let sigs = take(refs_end + 2, 96 * (position + cosig_count))?;
+    if bytes.len() > refs_end + 2 + 96 * (position + cosig_count) {
+        return Err(Fail::TrailingBytes);
+    }
+    let mut authorship = vec![flags, cosig_count as u8];
+    if position == 1 {
+        authorship.extend_from_slice(&sigs[..32]);
+    }
+    authorship.extend_from_slice(&sigs[96 * position..]);
+    Ok(SpecRecord {
+        kind,
+        head: &bytes[..head_end],
+        refs: &bytes[head_end..refs_end],
+        authorship,
+        position: position == 1,
+        cosigs: cosig_count,
+    })
+}
+
+/// `BLAKE3-keyed_hash(BLAKE3-derive_key("provledger v2 domain key", label), input)` (§2.1),
+/// computed here without the library's domain table.
+fn spec_hash(label: &str, input: &[u8]) -> Digest {
+    let key = blake3::derive_key("provledger v2 domain key", label.as_bytes());
+    Digest::from_bytes(*blake3::keyed_hash(&key, input).as_bytes())
+}
+
+/// `[seq u64][commitment 32][stored entry record]`: [`RecordRef::parse`] accepts exactly what
+/// an independent transcription of docs/FORMAT.md §4.2 accepts, failing with the same error
+/// kind; an accepted record re-encodes to the same bytes (canonical); [`Entry::decode`] agrees
+/// with it; the entry hash is `H_entry(seq ‖ S ‖ A)` and the statement digest `H_statement(S)`
+/// as §4.1 – §4.4 assemble them, and the entry hash changes with the sequence number.
 pub fn decode_entry(data: &[u8]) {
-    let Ok((entry, statement_end)) = Entry::decode_parts(data) else {
-        return;
+    let mut input = Input(data);
+    let seq = input.u64();
+    let commitment = input.digest();
+    let bytes = input.bytes(usize::MAX);
+    let parsed = RecordRef::parse(bytes);
+    let spec = spec_record(bytes);
+    match (&parsed, &spec) {
+        (Ok(_), Ok(_)) => {}
+        (Err(e), Err(f)) => {
+            assert_eq!(fail_of(e), *f, "the record fails with another error than §4.2 names");
+            return;
+        }
+        (Ok(_), Err(f)) => panic!("accepted a record §4.2 rejects ({f:?})"),
+        (Err(e), Ok(_)) => panic!("rejected a record §4.2 accepts: {e}"),
+    }
+    let (Ok(r), Ok(s)) = (parsed, spec) else { return };
+    assert_eq!((r.kind().code(), r.position().is_some()), (s.kind, s.position));
+    assert_eq!(r.cosignatures().len(), s.cosigs);
+    let fields = EntryFields {
+        kind: r.kind(),
+        timestamp: r.timestamp(),
+        content_type: r.content_type().to_owned().into(),
+        refs: r.refs().collect(),
     };
-    // A decoded entry satisfies every bound `to_bytes` checks.
-    let bytes = entry.to_bytes().expect("a decoded entry re-encodes");
-    assert_eq!(bytes, data, "entry is not canonical");
-    assert_eq!(entry_hash(&bytes), entry_hash(data));
+    let cosigs: Vec<_> = r.cosignatures().collect();
+    let again = fields.encode_record(r.position().as_ref(), &cosigs);
+    assert_eq!(again.as_deref(), Ok(bytes), "the record is not canonical");
+    let mut statement = LEDGER.0.to_vec();
+    statement.extend_from_slice(s.head);
+    statement.extend_from_slice(commitment.as_bytes());
+    statement.extend_from_slice(s.refs);
+    assert_eq!(r.statement(LEDGER, &commitment), statement, "statement bytes (§4.1)");
+    let mut input = seq.to_le_bytes().to_vec();
+    input.extend_from_slice(&statement);
+    input.extend_from_slice(&s.authorship);
+    let hash = spec_hash("entry", &input);
+    assert_eq!(r.entry_hash(seq, LEDGER, &commitment), hash, "entry hash (§4.4)");
     assert_eq!(
-        statement_digest(&data[STATEMENT_OFFSET..statement_end]),
-        entry.statement.digest()
+        r.statement_digest(LEDGER, &commitment),
+        spec_hash("statement", &statement)
     );
-    assert_eq!(Entry::decode(&bytes).as_ref(), Ok(&entry));
+    assert_ne!(r.entry_hash(seq.wrapping_add(1), LEDGER, &commitment), hash);
+    let e = Entry::decode(bytes, seq, LEDGER, commitment).expect("a parsed record decodes");
+    assert_eq!(
+        (e.seq, e.kind, e.timestamp, e.hash, e.commitment),
+        (seq, r.kind(), r.timestamp(), hash, commitment)
+    );
+    assert_eq!(
+        (e.position, e.cosignatures, e.refs),
+        (r.position(), cosigs, fields.refs)
+    );
+    assert_eq!(e.content_type, r.content_type());
 }
 
 /// `Checkpoint::decode` of `[flags][ledger id 16][record 148]`: a record that decodes
@@ -39,11 +182,19 @@ pub fn decode_checkpoint(data: &[u8]) {
         rec[CHECKPOINT_RECORD_LEN - 4..].copy_from_slice(&c.to_le_bytes());
     }
     let Ok(c) = Checkpoint::decode(&rec, ledger_id) else {
+        let sum = crc(&[&rec[..CHECKPOINT_RECORD_LEN - 4]]).to_le_bytes();
+        assert_ne!(
+            rec[CHECKPOINT_RECORD_LEN - 4..],
+            sum,
+            "a record with a good CRC is refused"
+        );
         return;
     };
     assert_eq!(c.encode(), rec, "checkpoint record is not canonical");
+    assert_eq!(c.ledger_id, ledger_id);
     let key = fuzz_key().verifying_key();
     let note = c.to_note(&key);
+    assert!(note.ends_with('\n'));
     match Checkpoint::from_note(&note, &key) {
         // The note carries no key id (the record's is only a hint of which key signed, and a
         // wrong one makes `verify` fail): all else must round-trip.
@@ -55,12 +206,27 @@ pub fn decode_checkpoint(data: &[u8]) {
                 } == c,
             "{note:?} parsed to {back:?}"
         ),
-        Err(e) => assert!(!c.verify(&key), "a valid checkpoint's note fails to parse: {e}"),
+        Err(e) => assert!(
+            !Checkpoint {
+                key_id: key.key_id(),
+                ..c
+            }
+            .verify(&key),
+            "a valid checkpoint's note fails to parse: {e}"
+        ),
+    }
+    // The JSON form (docs/FORMAT.md §15) round-trips too.
+    #[cfg(feature = "json")]
+    {
+        let json = serde_json::to_string(&c).expect("a checkpoint prints as JSON");
+        let back: Checkpoint = serde_json::from_str(&json).expect("its JSON parses");
+        assert_eq!(back, c, "{json}");
     }
 }
 
-/// `Checkpoint::from_note` with the fuzzing key: an accepted note verifies, its body is the
-/// canonical body of the checkpoint, and `to_note` gives a note that parses to the same value.
+/// `Checkpoint::from_note` with the fuzzing key: an accepted note is at most `MAX_NOTE_LEN`
+/// bytes and ends with a line feed, verifies, its body is exactly the four canonical lines of
+/// the checkpoint, and `to_note` gives a note that parses to the same value.
 pub fn decode_note(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -69,13 +235,16 @@ pub fn decode_note(data: &[u8]) {
     let Ok(c) = Checkpoint::from_note(text, &key) else {
         return;
     };
+    assert!(text.len() <= MAX_NOTE_LEN && text.ends_with('\n'), "accepted {text:?}");
     assert!(c.verify(&key), "an accepted note does not verify");
+    assert_eq!(c.key_id, key.key_id());
     let (body, _) = text.split_once("\n\n").expect("an accepted note has a blank line");
     assert_eq!(format!("{body}\n"), c.body(), "accepted a non-canonical body");
+    assert_eq!(body.lines().count(), 4, "a checkpoint body is four lines");
     let again = c.to_note(&key);
     assert_eq!(Checkpoint::from_note(&again, &key), Ok(c));
     // The first signature line is ours and canonical: then the note is exactly `to_note`.
-    if text.ends_with('\n') && text.matches('\n').count() == again.matches('\n').count() {
+    if text.matches('\n').count() == again.matches('\n').count() {
         assert_eq!(text, again, "a one-signature note is not in canonical form");
     }
 }
@@ -86,7 +255,7 @@ pub fn decode_records(data: &[u8]) {
     let Some((&k, bytes)) = data.split_first() else {
         return;
     };
-    let Ok(kind) = EntryKind::from_code(u16::from(k % 13)) else {
+    let Ok(kind) = EntryKind::from_code(u16::from(k % 14)) else {
         return;
     };
     if kind == EntryKind::Genesis {

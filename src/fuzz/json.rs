@@ -5,30 +5,48 @@ use std::fmt::Debug;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::checkpoint::Checkpoint;
 use crate::encoding::serde_codec;
-use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::proof::{ConsistencyProof, InclusionProof, ProofCheckError};
 use crate::record::{Genesis, Policy, Record};
 
 use super::fuzz_key;
 
 /// Reads the input as JSON of every type a user hands the tools: inclusion and consistency
-/// proofs, governance records (tagged with `"kind"`), a genesis, a policy. What parses must
+/// proofs and checkpoints (docs/FORMAT.md §15), governance records (tagged with `"kind"`), a
+/// genesis, a policy. What parses must
 /// print as JSON that parses to the same value (so `show` output can be fed back), must have
 /// the binary form the ledger stores or exchanges decode to the same value when it encodes
 /// (JSON accepts nothing the binary form would change), and must not panic when used: proofs
-/// are verified, records become drafts.
+/// are verified (a proof is never accepted for another ledger than the one it names, and one
+/// accepted has version 2), checkpoints checked against the key, records become drafts.
 pub fn decode_json(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let key = fuzz_key().verifying_key();
+    let other = crate::entry::LedgerId([0xee; 16]);
     if let Some(p) = json_round_trip::<InclusionProof>(text) {
         binary_round_trip(&p, "inclusion proof");
-        let _ = p.verify(&key);
+        let verdict = p.verify(&key);
+        proof_rules(&verdict, p.version);
+        if p.ledger_id != other {
+            assert!(p.verify_for(&key, Some(other)).is_err(), "accepted for another ledger");
+        }
     }
     if let Some(p) = json_round_trip::<ConsistencyProof>(text) {
         binary_round_trip(&p, "consistency proof");
-        let _ = p.verify(&key);
+        let verdict = p.verify(&key);
+        proof_rules(&verdict, p.version);
+        if p.ledger_id != other {
+            assert!(p.verify_for(&key, Some(other)).is_err(), "accepted for another ledger");
+        }
+    }
+    if let Some(c) = json_round_trip::<Checkpoint>(text) {
+        binary_round_trip(&c, "checkpoint");
+        if c.verify(&key) {
+            assert_eq!(Checkpoint::from_note(&c.to_note(&key), &key), Ok(c));
+        }
     }
     if let Some(r) = json_round_trip::<Record>(text) {
         if let Ok(bytes) = r.encode() {
@@ -44,6 +62,16 @@ pub fn decode_json(data: &[u8]) {
     if let Some(p) = json_round_trip::<Policy>(text) {
         binary_round_trip(&p, "policy");
         let _ = p.min_approvals();
+    }
+}
+
+/// A proof of another version is malformed whatever else it holds (§15 step 1).
+fn proof_rules(verdict: &Result<(), ProofCheckError>, version: u32) {
+    if version != crate::proof::PROOF_VERSION {
+        assert!(
+            matches!(verdict, Err(ProofCheckError::Malformed(_))),
+            "version {version}: {verdict:?}"
+        );
     }
 }
 

@@ -3,11 +3,13 @@
 //! `fuzz_header`). Each hook takes arbitrary bytes, never panics on valid library behaviour,
 //! and `assert!`s the properties; a panic is a finding. fuzz/README.md says what each asserts.
 //!
-//! Not part of the public API: hidden from the docs, but compiled always, so the crate's lints
-//! and `cargo test` (which runs every hook on its seeds) keep the hooks in step with the code.
+//! Not part of the public API: compiled only under `cfg(fuzzing)` (which `cargo fuzz` sets),
+//! so no user's build carries them or their fixed key. `RUSTFLAGS="--cfg fuzzing" cargo test
+//! --lib fuzz` runs every hook on its seeds (as `.ci/fuzz-smoke` does first).
 //!
 //! One submodule per family of targets: `decoders` (entries, checkpoints, notes, records),
-//! `segments`, `proofs`, `json` (with the `json` feature), `ledger_dir` (arbitrary ledger directories), `model` (operations
+//! `segments`, `proofs`, `json` (with the `json` feature), `ledger_dir` (arbitrary ledger
+//! directories), `keyless` (a keyless attacker's edits of a real ledger), `model` (operations
 //! against a model on a failing disk) and `seeds` (seed inputs from real ledgers).
 
 use crate::hash::Digest;
@@ -25,6 +27,10 @@ impl<'a> Input<'a> {
 
     fn u16(&mut self) -> u16 {
         u16::from_le_bytes([self.u8(), self.u8()])
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(std::array::from_fn(|_| self.u8()))
     }
 
     fn u64(&mut self) -> u64 {
@@ -54,6 +60,15 @@ impl<'a> Input<'a> {
     }
 }
 
+/// Prints what `f` says when `PROVLEDGER_FUZZ_TRACE` is set (to follow a crashing input
+/// through a hook; fuzz/README.md).
+fn trace(f: impl FnOnce() -> String) {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    if *ON.get_or_init(|| std::env::var_os("PROVLEDGER_FUZZ_TRACE").is_some()) {
+        eprintln!("{}", f());
+    }
+}
+
 /// The key every fuzzed ledger, checkpoint and note is made with.
 #[must_use]
 pub fn fuzz_key() -> SigningKey {
@@ -63,6 +78,7 @@ pub fn fuzz_key() -> SigningKey {
 mod decoders;
 #[cfg(feature = "json")]
 mod json;
+mod keyless;
 mod ledger_dir;
 mod model;
 mod proofs;
@@ -72,6 +88,7 @@ mod segments;
 pub use decoders::{decode_checkpoint, decode_entry, decode_note, decode_records};
 #[cfg(feature = "json")]
 pub use json::decode_json;
+pub use keyless::keyless_attacker;
 pub use ledger_dir::{ledger_container, open_arbitrary_ledger};
 pub use model::model_ops;
 pub use proofs::{decode_proofs, verify_proofs_against_real_tree};
@@ -96,6 +113,7 @@ mod tests {
             ("verify_proofs_against_real_tree", verify_proofs_against_real_tree),
             ("decode_records", decode_records),
             ("open_arbitrary_ledger", open_arbitrary_ledger),
+            ("keyless_attacker", keyless_attacker),
             ("model_ops", model_ops),
         ];
         #[cfg(feature = "json")]

@@ -1,26 +1,94 @@
 //! Proofs: decoding portable proofs, and mutating real proofs.
 
+use crate::checkpoint::Checkpoint;
 use crate::encoding::serde_codec;
+use crate::entry::{LedgerId, Timestamp};
 use crate::hash::{hash_leaf, hash_node, Digest};
 use crate::merkle::{consistency_proof, inclusion_proof, verify_consistency, verify_inclusion_of_entry, MemoryTree};
-use crate::proof::{ConsistencyProof, InclusionProof};
+use crate::proof::{ConsistencyProof, InclusionProof, ProofCheckError, PROOF_VERSION};
 
 use super::{fuzz_key, Input};
 
+/// A portable proof's checks in the order of docs/FORMAT.md §15: the version, the expected
+/// ledger, each checkpoint's ledger, signature and size/root, then the path. `verify_for` with
+/// the proof's own ledger id agrees with `verify`; with another id it fails as invalid (or
+/// malformed, when the version already fails); an accepted proof has version 2 and only
+/// checkpoints of its ledger, signed by the key, that pin its sizes and roots.
+fn check_portable(
+    verdict: &Result<(), ProofCheckError>,
+    own: &Result<(), ProofCheckError>,
+    other: &Result<(), ProofCheckError>,
+    version: u32,
+    ledger_id: LedgerId,
+    checkpoints: &[(Option<&Checkpoint>, u64, Digest)],
+) {
+    assert_eq!(verdict, own, "verify_for with the proof's own ledger id");
+    match other {
+        Err(ProofCheckError::Invalid(_)) => assert_eq!(version, PROOF_VERSION),
+        Err(ProofCheckError::Malformed(_)) => assert_ne!(version, PROOF_VERSION),
+        Ok(()) => panic!("a proof was accepted for another ledger"),
+    }
+    if version != PROOF_VERSION {
+        assert!(
+            matches!(verdict, Err(ProofCheckError::Malformed(_))),
+            "version {version}: {verdict:?}"
+        );
+    }
+    if verdict.is_ok() {
+        let key = fuzz_key().verifying_key();
+        for (c, size, root) in checkpoints {
+            let c = c.expect("an accepted proof carries its checkpoints");
+            assert!(
+                c.key_id == key.key_id() && c.verify(&key),
+                "accepted an unsigned checkpoint"
+            );
+            assert_eq!((c.ledger_id, c.tree_size, c.root), (ledger_id, *size, *root));
+        }
+    }
+}
+
 /// Decodes `data` (bincode, the library's structured-payload codec; JSON is `decode_json`'s)
-/// as an [`InclusionProof`] and a [`ConsistencyProof`]: what decodes re-encodes to
-/// the same bytes and verifies without panicking. Then reads the same bytes as raw proof fields
-/// (sizes, index, path) and runs both verifiers: never a panic, and a malformed shape is never
-/// accepted.
+/// as an [`InclusionProof`] and a [`ConsistencyProof`]: what decodes re-encodes to the same
+/// bytes, and its verdicts follow docs/FORMAT.md §15 (`check_portable`). Then reads the same
+/// bytes as raw proof fields (sizes, index, path) and runs both verifiers: they agree with an
+/// independent transcription of RFC 9162, whatever the `u64` sizes.
 pub fn decode_proofs(data: &[u8]) {
     let key = fuzz_key().verifying_key();
+    let other = LedgerId([0xee; 16]);
     if let Ok(p) = serde_codec::decode::<InclusionProof>(data, "inclusion proof") {
         assert_eq!(serde_codec::encode(&p, "inclusion proof").as_deref(), Ok(data));
-        let _ = p.verify(&key);
+        let other = if p.ledger_id == other {
+            LedgerId([0xef; 16])
+        } else {
+            other
+        };
+        check_portable(
+            &p.verify(&key),
+            &p.verify_for(&key, Some(p.ledger_id)),
+            &p.verify_for(&key, Some(other)),
+            p.version,
+            p.ledger_id,
+            &[(p.checkpoint.as_ref(), p.tree_size, p.root)],
+        );
     }
     if let Ok(p) = serde_codec::decode::<ConsistencyProof>(data, "consistency proof") {
         assert_eq!(serde_codec::encode(&p, "consistency proof").as_deref(), Ok(data));
-        let _ = p.verify(&key);
+        let other = if p.ledger_id == other {
+            LedgerId([0xef; 16])
+        } else {
+            other
+        };
+        check_portable(
+            &p.verify(&key),
+            &p.verify_for(&key, Some(p.ledger_id)),
+            &p.verify_for(&key, Some(other)),
+            p.version,
+            p.ledger_id,
+            &[
+                (p.old_checkpoint.as_ref(), p.old_size, p.old_root),
+                (p.new_checkpoint.as_ref(), p.new_size, p.new_root),
+            ],
+        );
     }
     let mut input = Input(data);
     let (a, b) = (input.u64(), input.u64());
@@ -161,8 +229,13 @@ impl Trees {
 /// elements, roots of other sizes or of the fork). Both verifiers must agree with an
 /// independent transcription of RFC 9162, and accept only what is true: an accepted inclusion
 /// proves an entry of the tree whose root it names, at the position its index and size walk to
-/// (proofs do not bind the size: another size with the same walk is accepted, see
-/// `merkle` docs); an accepted consistency proof joins two roots of one history.
+/// (bare RFC 9162 proofs do not bind the size: another size with the same walk is accepted,
+/// see `merkle` docs); an accepted consistency proof joins two roots of one history. Then each
+/// mutated claim is wrapped as a portable proof (docs/FORMAT.md §15) of ledger A (the tree;
+/// the fork is ledger B), with a version, a ledger id and checkpoints chosen by the data
+/// (signed honestly for A or B at some size, by another key, or absent): a portable proof
+/// accepted for ledger A proves exactly its claim in A — the signed checkpoint binds the size,
+/// so the entry is A's entry at that index and the roots are A's roots at those sizes.
 pub fn verify_proofs_against_real_tree(data: &[u8]) {
     let mut input = Input(data);
     let n = 1 + u64::from(input.u16() % 200);
@@ -201,6 +274,123 @@ pub fn verify_proofs_against_real_tree(data: &[u8]) {
     );
     c.mutate(&mut input, &trees);
     check_consistency(&trees, &c);
+    let portable = Portable::new(&mut input);
+    portable.inclusion(&trees, &p);
+    portable.consistency(&trees, &c);
+}
+
+/// The ledger ids of the real tree (A) and of the fork (B).
+const LEDGER_A: LedgerId = LedgerId([0xa0; 16]);
+const LEDGER_B: LedgerId = LedgerId([0xb0; 16]);
+
+/// How a claim is wrapped as a portable proof: its version, ledger id and, per checkpoint,
+/// `(kind, size)`: kind 0 absent, 1 honest for A, 2 honest for B, 3 signed by another key.
+struct Portable {
+    version: u32,
+    ledger: LedgerId,
+    checkpoints: [(u8, u16); 2],
+}
+
+impl Portable {
+    fn new(input: &mut Input<'_>) -> Self {
+        let v = input.u8();
+        let version = match v % 8 {
+            0 => u32::from(v),
+            1 => 1,
+            _ => PROOF_VERSION,
+        };
+        let ledger = match input.u8() % 8 {
+            0 => LEDGER_B,
+            1 => LedgerId([input.u8(); 16]),
+            _ => LEDGER_A,
+        };
+        let mut cp = || {
+            let k = input.u8();
+            // Mostly the claim's own size (u16::MAX), else a size chosen by the data.
+            let size = if k & 0x80 == 0 { u16::MAX } else { input.u16() };
+            (if k % 8 < 5 { 1 } else { k % 4 }, size)
+        };
+        let checkpoints = [cp(), cp()];
+        Portable {
+            version,
+            ledger,
+            checkpoints,
+        }
+    }
+
+    /// Checkpoint `i` for a claimed `(size, root)`; `None` when the size is not a tree size.
+    fn checkpoint(&self, trees: &Trees, i: usize, size: u64, root: Digest) -> Option<Checkpoint> {
+        let (kind, s) = self.checkpoints[i];
+        let n = trees.trees[0].size();
+        let size = if s == u16::MAX { size } else { u64::from(s) % (n + 1) };
+        let key = fuzz_key();
+        let sign = |id, root| Checkpoint::sign(id, size, root, Timestamp(size), &key);
+        match kind {
+            1 | 2 if size == 0 || size > n => None,
+            1 => Some(sign(LEDGER_A, trees.root(0, size))),
+            2 => Some(sign(LEDGER_B, trees.root(1, size))),
+            3 => Some(Checkpoint::sign(
+                LEDGER_A,
+                size,
+                root,
+                Timestamp(size),
+                &crate::keys::SigningKey::from_seed(&[2; 32]),
+            )),
+            _ => None,
+        }
+    }
+
+    fn inclusion(&self, trees: &Trees, p: &Claim) {
+        let proof = InclusionProof {
+            version: self.version,
+            ledger_id: self.ledger,
+            tree_size: p.b,
+            leaf_index: p.a,
+            entry_hash: p.entry,
+            path: p.path.clone(),
+            root: p.root,
+            checkpoint: self.checkpoint(trees, 0, p.b, p.root),
+        };
+        let key = fuzz_key().verifying_key();
+        if proof.verify_for(&key, Some(LEDGER_A)).is_ok() {
+            let n = trees.trees[0].size();
+            assert!(p.a < p.b && p.b <= n, "accepted a proof beyond ledger A: {p:?}");
+            assert_eq!(
+                p.root,
+                trees.root(0, p.b),
+                "accepted a root ledger A never had at size {}",
+                p.b
+            );
+            assert_eq!(
+                p.entry, trees.entries[0][p.a as usize],
+                "accepted an entry A does not have there"
+            );
+            assert_eq!(p.path, inclusion_proof(&trees.trees[0], p.a, p.b).unwrap_or_default());
+        }
+    }
+
+    fn consistency(&self, trees: &Trees, c: &Claim) {
+        let proof = ConsistencyProof {
+            version: self.version,
+            ledger_id: self.ledger,
+            old_size: c.a,
+            new_size: c.b,
+            old_root: c.root,
+            new_root: c.other,
+            path: c.path.clone(),
+            old_checkpoint: self.checkpoint(trees, 0, c.a, c.root),
+            new_checkpoint: self.checkpoint(trees, 1, c.b, c.other),
+        };
+        let key = fuzz_key().verifying_key();
+        if proof.verify_for(&key, Some(LEDGER_A)).is_ok() {
+            let n = trees.trees[0].size();
+            assert!(
+                0 < c.a && c.a <= c.b && c.b <= n,
+                "accepted sizes beyond ledger A: {c:?}"
+            );
+            assert_eq!((c.root, c.other), (trees.root(0, c.a), trees.root(0, c.b)), "{c:?}");
+        }
+    }
 }
 
 /// A proof's claim: for inclusion, `entry` at index `a` of size `b` under `root`; for

@@ -4,10 +4,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::encoding::serde_codec;
+use crate::entry::commit_payload;
 use crate::hash::Digest;
 use crate::ledger::{Draft, Durability, Ledger};
 use crate::reader::LedgerReader;
 use crate::record::{Genesis, Policy, Record};
+use crate::storage::frame::{parse_header, parse_section, SectionRef, FRAME_HEADER_LEN};
+use crate::storage::segment::SEGMENT_HEADER_LEN;
 use crate::storage::SimBackend;
 
 use super::ledger_dir::{is_segment, sim_options, DIR};
@@ -19,19 +22,22 @@ use super::{fuzz_key, ledger_container};
 pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let mut out = Vec::new();
     let dir = Path::new(DIR);
-    for (i, segment_size) in [1u64 << 20, 700].into_iter().enumerate() {
-        let disk = seed_ledger(segment_size, i == 1);
+    for redact in [false, true] {
+        let disk = seed_ledger(redact);
         out.push(("open_arbitrary_ledger", ledger_container(&disk, dir, 0)));
-        out.push(("open_arbitrary_ledger", ledger_container(&disk, dir, 0x1f)));
+        out.push(("open_arbitrary_ledger", ledger_container(&disk, dir, 0x3f)));
         let reader = LedgerReader::open_with(Arc::new(disk.clone()), dir).expect("seed ledger reads");
-        let _ = reader.scan(0, |e| {
-            out.push(("decode_entry", e.entry.to_bytes().unwrap_or_default()));
-            Ok(true)
-        });
         for path in disk.files().into_iter().filter(|p| is_segment(p)) {
-            let mut seg = vec![0];
-            seg.extend(disk.file_bytes(&path).unwrap_or_default());
-            out.push(("decode_frame_and_segment", seg));
+            let seg = disk.file_bytes(&path).unwrap_or_default();
+            for (seq, record, commitment) in records(&seg) {
+                let mut e = seq.to_le_bytes().to_vec();
+                e.extend_from_slice(commitment.as_bytes());
+                e.extend_from_slice(&record);
+                out.push(("decode_entry", e));
+            }
+            let mut raw = vec![0x20];
+            raw.extend_from_slice(&seg);
+            out.push(("decode_frame_and_segment", raw));
         }
         for c in reader.checkpoints().unwrap_or_default() {
             let mut rec = vec![0];
@@ -39,6 +45,8 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
             rec.extend_from_slice(&c.encode());
             out.push(("decode_checkpoint", rec));
             out.push(("decode_note", c.to_note(&fuzz_key().verifying_key()).into_bytes()));
+            #[cfg(feature = "json")]
+            out.push(("decode_json", serde_json::to_vec(&c).unwrap_or_default()));
         }
         if let Ok(p) = reader.inclusion_proof(1, None) {
             out.push(("decode_proofs", serde_codec::encode(&p, "seed").unwrap_or_default()));
@@ -59,30 +67,96 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         &[0u8, 0, 1, 2, 1, 3, 4, 9, 0, 0, 2, 3, 5, 6, 2][..],
         &[1, 200, 0, 0, 5, 2, 4, 6, 1, 7, 3, 5, 11, 0, 6],
     ] {
-        out.push(("model_ops", s.to_vec()));
         out.push(("verify_proofs_against_real_tree", s.to_vec()));
         out.push(("decode_frame_and_segment", s.to_vec()));
+    }
+    out.extend(model_seeds().into_iter().map(|s| ("model_ops", s)));
+    out.extend(super::keyless::seeds().into_iter().map(|s| ("keyless_attacker", s)));
+    out
+}
+
+/// Operation sequences for `model_ops` (see `model::Model::step` for the codes): appends of
+/// every kind, tickets, checkpoints, a redaction, faults and each way of stopping.
+fn model_seeds() -> Vec<Vec<u8>> {
+    vec![
+        // Appends (signed, unsigned), a batch, tickets in both durabilities, a checkpoint.
+        vec![
+            0, 0, 5, 0, 1, 7, 1, 3, 3, 1, 0, 2, 1, 3, 0, 4, 0, 9, 0, 5, 1, 3, 4, 0, 5, 1, 6, 8, 9,
+        ],
+        // Enroll a co-signer, entries it co-signs, revoke it, co-sign again (refused).
+        vec![
+            18, 0, 0, 19, 1, 0, 0, 19, 3, 1, 1, 6, 18, 1, 0, 19, 5, 0, 0, 6, 8, 10, 0, 0,
+        ],
+        // Segment-filling entries, a redaction, power loss while running, reopen.
+        vec![7, 3, 0, 0, 7, 5, 0, 0, 7, 7, 1, 0, 6, 11, 2, 0, 12, 0, 0, 3, 6, 8],
+        // A failing sync, an append and a sync that fail, heal, reopen, clean power loss.
+        vec![0, 4, 0, 16, 0, 9, 0, 9, 17, 10, 1, 0, 0, 6, 1, 13, 1, 14, 0, 8],
+        // Disk full in the middle of a batch, then a redaction on a full disk.
+        vec![
+            3, 4, 1, 1, 2, 0, 3, 0, 4, 0, 15, 200, 0, 3, 5, 9, 0, 8, 0, 7, 1, 15, 40, 0, 11, 1, 0, 17, 10, 0,
+        ],
+    ]
+}
+
+/// `(seq, record, payload commitment)` of every complete frame of a segment file.
+fn records(seg: &[u8]) -> Vec<(u64, Vec<u8>, Digest)> {
+    let mut out = Vec::new();
+    let first = seg
+        .get(32..40)
+        .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap_or_default()));
+    let mut pos = SEGMENT_HEADER_LEN;
+    while pos + FRAME_HEADER_LEN <= seg.len() {
+        let Ok(h) = parse_header(&std::array::from_fn(|i| seg[pos + i])) else {
+            break;
+        };
+        let end = pos + h.frame_len();
+        if end > seg.len() {
+            break;
+        }
+        let record = seg[pos + FRAME_HEADER_LEN..pos + h.section_offset()].to_vec();
+        let s = pos + h.section_offset();
+        let commitment = match parse_section(&seg[s..s + h.section_len]) {
+            Ok(SectionRef::Present { salt, payload }) => commit_payload(salt, payload),
+            Ok(SectionRef::Erased { commitment, .. }) => commitment,
+            Err(_) => Digest::ZERO,
+        };
+        out.push((first + out.len() as u64, record, commitment));
+        pos = end;
     }
     out
 }
 
-/// A ledger with signed and unsigned entries, two checkpoints, and (if `redact`) an erasure.
-fn seed_ledger(segment_size: u64, redact: bool) -> SimBackend {
+/// A ledger with signed, unsigned and co-signed entries, a key enrollment, two checkpoints,
+/// and (if `redact`) an erasure.
+fn seed_ledger(redact: bool) -> SimBackend {
     let disk = SimBackend::new();
-    let opts = sim_options(&disk, Durability::PerBatch, segment_size);
-    let mut l = Ledger::create(Path::new(DIR), &fuzz_key(), "seed", opts).expect("seed ledger");
+    let opts = sim_options(&disk, Durability::Synced);
+    let l = Ledger::create(Path::new(DIR), fuzz_key(), "seed", opts).expect("seed ledger");
     let draft = |i: u8| Draft::application("text/plain", vec![b'a' + i; usize::from(i) * 5]);
     for i in 0..3 {
         l.append(draft(i)).expect("seed append");
     }
+    let reviewer = crate::keys::SigningKey::from_seed(&[2; 32]);
+    let enroll = Record::KeyEnrollment(crate::record::KeyEnrollment {
+        public_key: reviewer.verifying_key().to_bytes(),
+        principal_id: "reviewer@seed".to_owned(),
+        display_name: String::new(),
+        principal_type: crate::record::PrincipalType::Person,
+        roles: vec![crate::record::Role::Reviewer],
+        environments: vec![crate::record::Environment::Production],
+    });
+    l.append(Draft::record(&enroll).expect("seed record"))
+        .expect("seed enrollment");
+    l.append(draft(3).cosigned_by(reviewer)).expect("seed co-signed append");
     l.checkpoint().expect("seed checkpoint");
-    l.append_batch((3..6).map(|i| draft(i).without_appender_signature()).collect())
+    l.append_batch((4..7).map(|i| draft(i).without_position_signature()).collect())
         .expect("seed batch");
     if redact {
         l.redact(2, "seed erasure").expect("seed redaction");
     }
     l.checkpoint().expect("seed checkpoint");
     l.append(draft(7)).expect("seed append");
+    l.close().expect("seed close");
     disk
 }
 

@@ -88,7 +88,12 @@ impl Writer {
                 return Err(e.into());
             }
         };
-        erase(root.as_ref(), &file, offset, header, &commitment)?;
+        if let Err(e) = erase(root.as_ref(), &file, offset, header, &commitment) {
+            // The section may be half-written, and only `redaction.pending` can finish it: write
+            // nothing more (another erasure would replace that record) until an open does.
+            self.poisoned = true;
+            return Err(e.into());
+        }
         remove_pending(root.as_ref())?;
         Ok(receipt)
     }
@@ -144,7 +149,8 @@ fn erase(root: &dyn LedgerDir, rel: &Path, offset: u64, header: FrameHeader, c: 
 }
 
 /// Finishes an erasure a crash interrupted: if the redaction entry made it into the ledger (a
-/// complete, sealed frame), the target is (re-)erased; either way the pending file is removed.
+/// complete, sealed frame) and the record is consistent with its target (see
+/// `recorded_by_us`), the target is (re-)erased; either way the pending file is removed.
 /// Returns the erased target, if any. Runs before recovery, and finds frames by their headers
 /// only, because the target's frame may be half overwritten (its checksum fails).
 pub(crate) fn complete_pending(root: &dyn LedgerDir) -> Result<Option<u64>, StorageError> {
@@ -166,13 +172,40 @@ pub(crate) fn complete_pending(root: &dyn LedgerDir) -> Result<Option<u64>, Stor
         let mut c = [0u8; 32];
         c.copy_from_slice(&rec[16..48]);
         if names_target(root, redaction_seq, target) {
-            let (file, offset, header, _) = locate(root, target)?;
-            erase(root, &file, offset, header, &Digest::from_bytes(c))?;
-            done = Some(target);
+            let (file, offset, header, frame) = locate(root, target)?;
+            let c = Digest::from_bytes(c);
+            if recorded_by_us(&frame, header, &c) {
+                erase(root, &file, offset, header, &c)?;
+                done = Some(target);
+            }
         }
     }
     remove_pending(root)?;
     Ok(done)
+}
+
+/// Whether a pending record's commitment `c` can be the one this writer recorded for the
+/// target `frame`: the target's kind may be erased, and if the frame is intact (its checksum
+/// holds) it holds exactly `c`, present or erased. A crash during step 3 leaves a half-written
+/// frame (its checksum fails), which only the record can complete. Anything else was not
+/// written by an erasure of this writer (e.g. a record planted by someone who can write the
+/// directory) and is not acted on.
+fn recorded_by_us(frame: &[u8], header: FrameHeader, c: &Digest) -> bool {
+    let Ok(record) = RecordRef::parse(&frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + header.entry_len]) else {
+        return false;
+    };
+    if !record.kind().redactable() {
+        return false;
+    }
+    if !crate::storage::frame::check_frame(frame) {
+        return true;
+    }
+    let s = header.section_offset();
+    match parse_section(&frame[s..s + header.section_len]) {
+        Ok(SectionRef::Present { salt, payload }) => commit_payload(salt, payload) == *c,
+        Ok(SectionRef::Erased { commitment, .. }) => commitment == *c,
+        Err(_) => false,
+    }
 }
 
 /// The segment file (relative to the ledger), frame offset, header and frame bytes of entry

@@ -63,6 +63,7 @@ pub struct Options {
     check_signers: bool,
     threads: Option<usize>,
     queue_bytes: usize,
+    trust: Option<crate::verify::TrustAnchor>,
 }
 
 impl Default for Options {
@@ -74,6 +75,7 @@ impl Default for Options {
             check_signers: true,
             threads: None,
             queue_bytes: 64 << 20,
+            trust: None,
         }
     }
 }
@@ -124,6 +126,31 @@ impl Options {
     #[must_use]
     pub fn queue_bytes(mut self, bytes: usize) -> Self {
         self.queue_bytes = bytes.max(1 << 16);
+        self
+    }
+
+    /// The trust anchor [`Ledger::open`] verifies the ledger against when the newest write was
+    /// not sealed by this writer's key (another operator wrote last, or someone replaced
+    /// files): the ledger must verify from that anchor before this key extends it or signs a
+    /// checkpoint over it.
+    ///
+    /// Without it, the anchor is this writer's own public key, which must be a genesis anchor
+    /// that signed the genesis (true for the key that created the ledger). A key enrolled
+    /// later, taking over from another operator, passes the ledger's anchor here (the genesis
+    /// hash or the creating key). This is what stops a writer from adopting a ledger that
+    /// someone without keys put in its directory: a forged genesis may enroll the writer's
+    /// public key, but it cannot carry the writer's signature.
+    ///
+    /// ```
+    /// use provledger::{Options, TrustAnchor, SigningKey};
+    /// let creator = SigningKey::generate()?;
+    /// let opts = Options::default().trust_anchor(TrustAnchor::PublicKey(creator.verifying_key()));
+    /// # let _ = opts;
+    /// # Ok::<(), provledger::error::KeyError>(())
+    /// ```
+    #[must_use]
+    pub fn trust_anchor(mut self, anchor: crate::verify::TrustAnchor) -> Self {
+        self.trust = Some(anchor);
         self
     }
 }
@@ -640,8 +667,8 @@ impl Ledger {
     /// # Errors
     /// [`RedactError::NoSuchEntry`], [`RedactError::NotRedactable`],
     /// [`RedactError::AlreadyErased`]; the errors of an append (a signer without the admin role
-    /// is refused before anything is written); storage errors (the erasure is then finished on
-    /// the next open).
+    /// is refused before anything is written); storage errors (an erasure that failed after its
+    /// redaction entry was appended poisons the writer and is finished by the next open).
     pub fn redact(&self, seq: u64, reason: &str) -> Result<Receipt, RedactError> {
         self.redact_cosigned(seq, reason, std::iter::empty::<Arc<dyn Signer>>())
     }

@@ -399,7 +399,26 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         recovery.tree_replayed = replay_tree(b, ledger_id, &mut tree, len)?;
         tree.sync()?;
         recovery.verified_on_open = true;
-        verify_foreign(b, len)?
+        match (&opts.trust, opts.check_signers) {
+            (Some(anchor), _) => verify_foreign(b, len, anchor)?,
+            // Without an anchor, this key is the anchor: it must have signed the genesis.
+            (None, true) => {
+                let anchor = crate::verify::TrustAnchor::PublicKey(signer.verifying_key());
+                verify_foreign(b, len, &anchor).map_err(|e| match e {
+                    OpenError::Unverified(f) if f.check == crate::verify::Check::TrustAnchor => {
+                        OpenError::SignerNotAuthorized {
+                            key_id: signer_id,
+                            reason: "another key wrote last and this key did not sign the genesis: \
+                                     name the ledger's trust anchor (Options::trust_anchor, \
+                                     --trust or --trust-genesis)",
+                        }
+                    }
+                    other => other,
+                })?
+            }
+            // Test fixtures of bad ledgers (`check_signers(false)`): the ledger's own genesis.
+            (None, false) => verify_foreign(b, len, &crate::verify::TrustAnchor::GenesisHash(genesis_hash(b)?))?,
+        }
     };
     if tree.root() != root {
         // Damaged tree files (derived data): rebuild from the entries, which must then agree.
@@ -453,13 +472,15 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
     Ok((w, recovery))
 }
 
-/// Verifies the whole ledger (a write sealed by another key cannot be recognised as ours):
-/// the chain value and root it ends with, which must cover exactly `len` entries.
-fn verify_foreign(root: &dyn LedgerDir, len: u64) -> Result<(Digest, Digest), OpenError> {
-    let genesis = genesis_hash(root)?;
+/// Verifies the whole ledger from `anchor` (a write sealed by another key cannot be recognised
+/// as ours): the chain value and root it ends with, which must cover exactly `len` entries.
+fn verify_foreign(
+    root: &dyn LedgerDir,
+    len: u64,
+    anchor: &crate::verify::TrustAnchor,
+) -> Result<(Digest, Digest), OpenError> {
     let opts = crate::verify::VerifyOptions::default();
-    let anchor = crate::verify::TrustAnchor::GenesisHash(genesis);
-    let report = crate::verify::verify_dir(root, &anchor, &opts).map_err(|e| match e {
+    let report = crate::verify::verify_dir(root, anchor, &opts).map_err(|e| match e {
         crate::error::VerifyError::Storage(s) => OpenError::Storage(s),
     })?;
     if let Some(f) = report.failure {

@@ -273,16 +273,19 @@ impl Writer {
         reply_all(result, outs.into_iter().zip(counts).collect());
     }
 
-    /// Checks the governance entries of one request against the registry (as it will stand at
-    /// each entry, counting earlier entries of the group), and applies their key changes to
-    /// the group's scratch copy.
+    /// Checks the signers of the governance and co-signed entries of one request against the
+    /// registry (as it will stand at each entry, counting earlier entries of the group), and
+    /// applies their key changes to the group's scratch copy.
     fn gate(&self, staged: &[Staged], first_seq: u64, scratch: &mut Option<Registry>) -> Result<(), AppendError> {
-        if !self.check_signers || staged.iter().all(|s| s.fields.kind == EntryKind::Application) {
+        // An application entry without co-signers needs only the writer's key, checked once
+        // per group; every other entry has signers `verify` checks against the registry.
+        let plain = |s: &Staged| s.fields.kind == EntryKind::Application && s.cosignatures.is_empty();
+        if !self.check_signers || staged.iter().all(plain) {
             return Ok(());
         }
         let mut reg = scratch.clone().unwrap_or_else(|| self.registry.clone());
         for (i, s) in staged.iter().enumerate() {
-            if s.fields.kind == EntryKind::Application {
+            if plain(s) {
                 continue;
             }
             let seq = first_seq + i as u64;
@@ -294,6 +297,9 @@ impl Writer {
                 |(check, reason): (crate::verify::Check, String)| AppendError::WouldNotVerify { seq, check, reason };
             reg.resolve(s.fields.kind, position.as_ref(), &s.cosignatures, seq)
                 .map_err(would_fail)?;
+            if s.fields.kind == EntryKind::Application {
+                continue;
+            }
             let rec = crate::record::Record::decode(s.fields.kind, &s.payload)?;
             reg.apply(seq, &rec).map_err(would_fail)?;
         }

@@ -434,3 +434,22 @@ pub fn demo_names_the_planted_violation(root: &Path, text: &str) {
         );
     }
 }
+
+/// Operator hand-over: a second operator key, enrolled later, may extend the ledger after the
+/// first one wrote last only when told what to trust (`--trust`); without it, it refuses
+/// (exit 2, naming the remedy) and writes nothing.
+#[test]
+fn a_second_operator_appends_after_naming_the_trust_anchor() {
+    let f = fixture();
+    let (op2, _) = enroll(&f, "svc2", "service", &["operator"]);
+    let line = "{\"event\":\"by op2\"}\n";
+    let refused = run(&["append", s(&f.dir), "--key", s(&op2)], line);
+    assert_eq!(code(&refused), 2, "{}", stdout(&refused));
+    assert!(stderr(&refused).contains("trust anchor"), "{}", stderr(&refused));
+    let out = run(&["append", s(&f.dir), "--key", s(&op2), "--trust", &f.public], line);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["seq"], 2);
+    let (c, report) = policy_verify(&f);
+    assert_eq!(c, 0, "{report}");
+    assert_eq!(report["entries"], 3);
+}

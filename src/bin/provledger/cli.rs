@@ -103,11 +103,36 @@ impl From<DurabilityArg> for Durability {
     }
 }
 
+/// The trust anchor a writer verifies the ledger against when another key wrote last
+/// (`Options::trust_anchor`); without one, the writer's own key must have signed the genesis.
+#[derive(Debug, Args)]
+pub struct WriterTrust {
+    /// When another key wrote last: trust this operator/admin public key (64 hex digits).
+    #[arg(long, value_name = "PUBKEY_HEX", conflicts_with = "trust_genesis")]
+    pub trust: Option<VerifyingKey>,
+    /// When another key wrote last: trust this genesis entry hash (64 hex digits).
+    #[arg(long, value_name = "HASH_HEX")]
+    pub trust_genesis: Option<Digest>,
+}
+
+impl WriterTrust {
+    /// `opts` with the anchor given, if any.
+    pub fn apply(&self, opts: provledger::Options) -> provledger::Options {
+        match (&self.trust, &self.trust_genesis) {
+            (Some(k), _) => opts.trust_anchor(provledger::TrustAnchor::PublicKey(*k)),
+            (None, Some(h)) => opts.trust_anchor(provledger::TrustAnchor::GenesisHash(*h)),
+            (None, None) => opts,
+        }
+    }
+}
+
 /// Arguments of `append`.
 #[derive(Debug, Args)]
 pub struct AppendArgs {
     /// The ledger directory.
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub writer_trust: WriterTrust,
     /// Secret key file that signs the entries (must be enrolled in the genesis).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -201,6 +226,8 @@ pub struct DemoArgs {
 pub struct CheckpointArgs {
     /// The ledger directory.
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub writer_trust: WriterTrust,
     /// Secret key file of the operator that signs the checkpoint (takes the writer lock).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -329,6 +356,8 @@ impl From<EnvArg> for Environment {
 pub struct EnrollArgs {
     /// The ledger directory.
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub writer_trust: WriterTrust,
     /// Secret key file of an admin (signs the enrollment and appends it).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -367,6 +396,8 @@ pub struct EnrollArgs {
 pub struct RevokeArgs {
     /// The ledger directory.
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub writer_trust: WriterTrust,
     /// Secret key file of an admin (signs the revocation and appends it).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
@@ -396,6 +427,8 @@ pub struct RepairArgs {
 pub struct RedactArgs {
     /// The ledger directory.
     pub dir: PathBuf,
+    #[command(flatten)]
+    pub writer_trust: WriterTrust,
     /// Secret key file of an admin (signs the redaction entry and appends it).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,

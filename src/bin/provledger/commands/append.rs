@@ -38,7 +38,11 @@ pub fn run(args: &AppendArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
     let cosigners = load_keys(&args.cosign)?;
     let durability = Durability::from(args.durability);
-    let ledger = Ledger::open(&args.dir, key, Options::default().durability(durability))?;
+    let ledger = Ledger::open(
+        &args.dir,
+        key,
+        args.writer_trust.apply(Options::default().durability(durability)),
+    )?;
     note_recovery(&ledger);
     let mut lines = LineReader::new(std::io::stdin().lock(), MAX_LINE);
     let batch = match args.durability {

@@ -10,7 +10,7 @@ use crate::output;
 /// prints it (text, JSON or signed note).
 pub fn run(args: &CheckpointArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
-    let ledger = Ledger::open(&args.dir, key.clone(), Options::default())?;
+    let ledger = Ledger::open(&args.dir, key.clone(), args.writer_trust.apply(Options::default()))?;
     super::append::note_recovery(&ledger);
     let cp = ledger.checkpoint()?;
     let public = key.verifying_key();

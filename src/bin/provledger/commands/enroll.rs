@@ -22,7 +22,7 @@ pub fn run(args: &EnrollArgs) -> Result<u8, CliError> {
     });
     let cosigners = super::append::load_keys(&args.cosign)?;
     let draft = records::cosigned(records::draft(&record, &args.refs)?, &cosigners);
-    let receipt = append_one(&args.dir, &args.key, draft)?;
+    let receipt = append_one(&args.dir, &args.key, &args.writer_trust, draft)?;
     let key_id = args.public_key.key_id();
     if args.json {
         let mut v = receipt_json(&receipt);
@@ -40,7 +40,7 @@ pub fn revoke(args: &RevokeArgs) -> Result<u8, CliError> {
         key_id: args.key_id,
         reason: args.reason.clone(),
     });
-    let receipt = append_one(&args.dir, &args.key, records::draft(&record, &[])?)?;
+    let receipt = append_one(&args.dir, &args.key, &args.writer_trust, records::draft(&record, &[])?)?;
     if args.json {
         output::json(&receipt_json(&receipt))
     } else {
@@ -54,9 +54,14 @@ pub fn revoke(args: &RevokeArgs) -> Result<u8, CliError> {
 }
 
 /// Opens the ledger as its writer with `key_file`, appends `draft` durably, and closes it.
-pub fn append_one(dir: &std::path::Path, key_file: &std::path::Path, draft: Draft) -> Result<Receipt, CliError> {
+pub fn append_one(
+    dir: &std::path::Path,
+    key_file: &std::path::Path,
+    trust: &crate::cli::WriterTrust,
+    draft: Draft,
+) -> Result<Receipt, CliError> {
     let key = SigningKey::load(key_file)?;
-    let ledger = Ledger::open(dir, key.clone(), Options::default())?;
+    let ledger = Ledger::open(dir, key.clone(), trust.apply(Options::default()))?;
     super::append::note_recovery(&ledger);
     Ok(ledger.append(draft)?)
 }

@@ -14,7 +14,7 @@ use super::enroll::{print_receipt, receipt_json};
 pub fn run(args: &RedactArgs) -> Result<u8, CliError> {
     let key = SigningKey::load(&args.key)?;
     let cosigners = super::append::load_keys(&args.cosign)?;
-    let ledger = Ledger::open(&args.dir, key.clone(), Options::default())?;
+    let ledger = Ledger::open(&args.dir, key.clone(), args.writer_trust.apply(Options::default()))?;
     super::append::note_recovery(&ledger);
     let receipt = ledger
         .redact_cosigned(args.seq, &args.reason, cosigners)
