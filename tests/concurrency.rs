@@ -20,8 +20,8 @@ use common::{
 };
 use provledger::record::Policy;
 use provledger::{
-    verify, AppendError, DraftError, Durability, Genesis, KeyError, SignError, Ledger, LedgerReader, OpenError, Options,
-    PrincipalType, Receipt, Role, Signer, SigningKey, StorageError, SyncError, TrustAnchorKey, VerifyingKey,
+    verify, AppendError, DraftError, Durability, Genesis, KeyError, Ledger, LedgerReader, OpenError, Options,
+    PrincipalType, Receipt, Role, SignError, Signer, SigningKey, StorageError, SyncError, TrustAnchorKey, VerifyingKey,
 };
 
 fn assert_locked(r: Result<Ledger, OpenError>, dir: &std::path::Path, what: &str) {

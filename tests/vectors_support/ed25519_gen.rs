@@ -439,7 +439,12 @@ fn crafted_signatures(m: impl Fn(&[u8; 32]) -> Vec<u8>) -> Vec<(&'static str, [u
             msg.clone(),
             small_r(identity_y_p_plus_1()),
         ),
-        ("an honest signature with S replaced by S + L", pk, msg.clone(), s_plus_l),
+        (
+            "an honest signature with S replaced by S + L",
+            pk,
+            msg.clone(),
+            s_plus_l,
+        ),
         (
             "an honest signature with a point of order 8 added to R (a third party's attempt to make a second \
              valid signature)",
