@@ -368,10 +368,13 @@ fn identity_y_p_plus_1() -> [u8; 32] {
     b
 }
 
+/// A crafted signature: (description, public key, message, signature).
+type Crafted = (&'static str, [u8; 32], Vec<u8>, [u8; 64]);
+
 /// The signatures crafted over the message `m(A)` of each key A, as (description, public key,
 /// message, signature). A position message depends on the signer's key (the entry hash covers
 /// the position signer's key id); the other messages do not.
-fn crafted_signatures(m: impl Fn(&[u8; 32]) -> Vec<u8>) -> Vec<(&'static str, [u8; 32], Vec<u8>, [u8; 64])> {
+fn crafted_signatures(m: impl Fn(&[u8; 32]) -> Vec<u8>) -> Vec<Crafted> {
     let sk = ed25519_dalek::SigningKey::from_bytes(&CRAFT_SEED);
     let a = sk.to_scalar();
     let pk = sk.verifying_key().to_bytes();
