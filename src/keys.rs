@@ -108,8 +108,8 @@ impl VerifyingKey {
 
     /// Whether `signature` is a valid signature by this key over `message`, by the one rule
     /// of docs/FORMAT.md §3 (ZIP 215: canonical `S`, cofactored equation
-    /// `[8][S]B = [8]R + [8][k]A`). [`crate::signature::verify_batch`] accepts exactly the
-    /// same signatures.
+    /// `[8][S]B = [8]R + [8][k]A`). Batch verification (§3.5), which [`verify`](crate::verify())
+    /// uses, accepts exactly the same signatures.
     #[must_use]
     pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
         crate::signature::verify_one(self, message, signature)

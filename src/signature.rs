@@ -25,6 +25,7 @@
 
 use ed25519_zebra::batch;
 use ed25519_zebra::{Signature, VerificationKey, VerificationKeyBytes};
+#[cfg(any(test, feature = "test-util"))]
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
@@ -35,6 +36,7 @@ use crate::keys::{VerifyingKey, PUBLIC_KEY_LEN, SIGNATURE_LEN};
 /// Measured with `benches/signatures.rs` (`parallel/…`): per-signature cost falls steeply up to
 /// 64 and little after, while larger tasks balance worse across cores and make a failure
 /// costlier to locate; see benches/README.md for the figures.
+#[cfg(any(test, feature = "test-util"))]
 pub const TASK_BATCH: usize = 128;
 
 /// Failed batches of at most this many signatures are settled one signature at a time rather
@@ -121,9 +123,12 @@ pub fn verify_batch(items: &[SignatureItem<'_>]) -> Result<Vec<usize>, Randomnes
 
 /// [`verify_batch`] over the rayon pool: `items` is split into batches of [`TASK_BATCH`], each
 /// checked by one task. Returns the indices (ascending, into `items`) of invalid signatures.
+/// For tests and benches (with `test-util`): the auditor's verifier splits its signatures into
+/// batches within its own pipeline and calls [`verify_batch`] on each.
 ///
 /// # Errors
 /// [`RandomnessError`] if the OS random source fails.
+#[cfg(any(test, feature = "test-util"))]
 pub fn verify_parallel(items: &[SignatureItem<'_>]) -> Result<Vec<usize>, RandomnessError> {
     let per_chunk = items
         .par_chunks(TASK_BATCH)
