@@ -1,7 +1,8 @@
 //! Ed25519 per-signature costs: the one verification rule of docs/FORMAT.md §3, single and in
 //! batches, next to ed25519-dalek's signing and `verify_strict` measured in the same run.
 //!
-//! Every message is 66 bytes, the size of a statement signing message (FORMAT.md §3). Groups
+//! Every message is a 56-byte co-signature message (`"provledger v2 statement\0"` ‖ a
+//! statement digest, FORMAT.md §4.5; a position message is 87 bytes). Groups
 //! (criterion prints signatures/s, `Throughput::Elements`):
 //! - `single/…`: ed25519-dalek `sign` and `verify_strict`; our `VerifyingKey::verify`
 //!   (`verify_one`); ed25519-consensus's `verify` (same rule, on curve25519-dalek-ng);
@@ -9,7 +10,7 @@
 //!   one thread, all signatures valid; `consensus_batch_*/1024`: ed25519-consensus's batch;
 //! - `parallel_4096_16keys/…`: 4,096 signatures on the rayon pool, split into batches of
 //!   16 … 2,048 (one task per batch), `verify_parallel` (batches of `TASK_BATCH`), and
-//!   `verify_one` per signature in parallel (what the verifier does today).
+//!   `verify_one` per signature in parallel (what the verifier did before it used batches).
 //!
 //! Build options (benches/README.md): the default backend picks AVX2 at run time; a nightly
 //! compiler adds the AVX-512 IFMA backend (`cargo +nightly bench --bench signatures`).
@@ -18,14 +19,15 @@ use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::Signer as _;
+use provledger::entry::cosignature_message;
 use provledger::signature::{verify_batch, verify_parallel, SignatureItem, TASK_BATCH};
-use provledger::{SigningKey, VerifyingKey};
+use provledger::{Digest, SigningKey, VerifyingKey};
 use rayon::prelude::*;
 
-/// The size of a statement signing message: 34-byte prefix + 32-byte digest.
-const MESSAGE_LEN: usize = 66;
+/// The size of a co-signature message: 24-byte prefix + 32-byte statement digest.
+const MESSAGE_LEN: usize = 56;
 
-/// `n` signatures by `keys` keys (round robin) over distinct 66-byte messages.
+/// `n` signatures by `keys` keys (round robin) over distinct co-signature messages.
 struct Set {
     keys: Vec<VerifyingKey>,
     messages: Vec<[u8; MESSAGE_LEN]>,
@@ -38,12 +40,7 @@ impl Set {
             .map(|i| SigningKey::from_seed(&[u8::try_from(i).expect("< 256 keys"); 32]))
             .collect();
         let messages: Vec<[u8; MESSAGE_LEN]> = (0..n)
-            .map(|i| {
-                let mut m = [0u8; MESSAGE_LEN];
-                m[..34].copy_from_slice(b"provledger v1 statement signature\0");
-                m[34..].copy_from_slice(blake3::hash(&(i as u64).to_le_bytes()).as_bytes());
-                m
-            })
+            .map(|i| cosignature_message(&Digest::from_bytes(*blake3::hash(&(i as u64).to_le_bytes()).as_bytes())))
             .collect();
         let signatures = (0..n).map(|i| signers[i % keys].sign(&messages[i])).collect();
         Set {
