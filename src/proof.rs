@@ -139,6 +139,13 @@ impl ConsistencyProof {
     ) -> Result<(), ProofCheckError> {
         check_header(self.version, self.ledger_id, ledger)?;
         let id = self.ledger_id;
+        if self.old_checkpoint.is_none() {
+            return Err(ProofCheckError::Malformed(
+                "no checkpoint pins the older size: check the proof against the older state you \
+                 trust (ConsistencyProof::verify_extends, verify-proof --old-size --old-root)"
+                    .into(),
+            ));
+        }
         check_checkpoint(
             self.old_checkpoint.as_ref(),
             id,
@@ -146,6 +153,50 @@ impl ConsistencyProof {
             &self.old_root,
             operator,
         )?;
+        check_checkpoint(
+            self.new_checkpoint.as_ref(),
+            id,
+            self.new_size,
+            &self.new_root,
+            operator,
+        )?;
+        verify_consistency(self.old_size, self.new_size, &self.old_root, &self.new_root, &self.path)?;
+        Ok(())
+    }
+
+    /// Checks that the newer checkpointed state extends an older state the caller already
+    /// trusts — size `old_size` with root `old_root`, e.g. from an earlier verification — for
+    /// proofs from any older size, also one that no checkpoint pins (`old_checkpoint` is then
+    /// `None`). The newer checkpoint must be signed by `operator`; an older checkpoint, when
+    /// present, is checked too.
+    ///
+    /// # Errors
+    /// [`ProofCheckError::Invalid`] when the proof's older size or root is not the trusted one,
+    /// or as [`ConsistencyProof::verify_for`].
+    pub fn verify_extends(
+        &self,
+        operator: &VerifyingKey,
+        ledger: Option<crate::entry::LedgerId>,
+        old_size: u64,
+        old_root: &Digest,
+    ) -> Result<(), ProofCheckError> {
+        check_header(self.version, self.ledger_id, ledger)?;
+        if self.old_size != old_size || self.old_root != *old_root {
+            return Err(ProofCheckError::Invalid(format!(
+                "the proof starts from size {} with another root than the trusted state of size {old_size}",
+                self.old_size
+            )));
+        }
+        let id = self.ledger_id;
+        if self.old_checkpoint.is_some() {
+            check_checkpoint(
+                self.old_checkpoint.as_ref(),
+                id,
+                self.old_size,
+                &self.old_root,
+                operator,
+            )?;
+        }
         check_checkpoint(
             self.new_checkpoint.as_ref(),
             id,

@@ -340,30 +340,58 @@ impl LedgerReader {
         Ok((root(old)?, root(new)?, path))
     }
 
-    /// A consistency proof from the checkpoint of size `from` to the newest checkpoint (or the
-    /// one of size `to`). Both checkpoints are included so the proof can be checked offline.
+    /// A consistency proof from size `from` to the newest checkpoint (or the one of size `to`):
+    /// the newer state is pinned by its signed checkpoint, included so the proof can be checked
+    /// offline. `from` may be any size from 1 to the newer one (RFC 9162 §2.1.4): when a
+    /// checkpoint of that size exists it is included too and [`ConsistencyProof::verify`]
+    /// checks it; otherwise `old_checkpoint` is `None` and the proof is checked against the
+    /// older root the verifier already trusts ([`ConsistencyProof::verify_extends`]; e.g. the
+    /// `root` and `entries` of an earlier [`VerifyReport`](crate::VerifyReport)).
+    ///
+    /// ```
+    /// # use provledger::{Draft, Ledger, LedgerReader, Options, SigningKey};
+    /// # let dir = tempfile::tempdir()?;
+    /// let key = SigningKey::generate()?;
+    /// let ledger = Ledger::create(dir.path(), key.clone(), "example", Options::default())?;
+    /// for i in 0..5u8 {
+    ///     ledger.append(Draft::application("text/plain", vec![i]))?;
+    /// }
+    /// ledger.checkpoint()?;
+    /// let reader = LedgerReader::open(dir.path())?;
+    /// let (old_root, _, _) = reader.consistency(3, 6)?; // the root at size 3, trusted earlier
+    /// let proof = reader.consistency_proof(3, None)?;
+    /// assert!(proof.old_checkpoint.is_none());
+    /// proof.verify_extends(&key.verifying_key(), None, 3, &old_root)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`LedgerReader::inclusion_proof`].
+    /// As [`LedgerReader::inclusion_proof`]; [`ReadError::OutOfRange`] unless
+    /// 0 < `from` ≤ the newer checkpoint's size.
     pub fn consistency_proof(&self, from: u64, to: Option<u64>) -> Result<ConsistencyProof, ReadError> {
         let all = self.log()?;
-        let old = Self::checkpoint_for(&all, Some(from))?;
         let new = Self::checkpoint_for(&all, to)?;
-        if new.tree_size < old.tree_size {
-            return Err(ReadError::OutOfRange(
-                "the newer size must not be smaller than the older one".into(),
-            ));
+        if from == 0 || new.tree_size < from {
+            return Err(ReadError::OutOfRange(format!(
+                "a consistency proof needs 0 < older size ≤ {} (the newer checkpoint's size)",
+                new.tree_size
+            )));
         }
-        let path = consistency_proof(&self.tree, old.tree_size, new.tree_size).map_err(build_error)?;
+        let old = Self::checkpoint_for(&all, Some(from)).ok();
+        let old_root = match &old {
+            Some(c) => c.root,
+            None => subtree_root(&self.tree, 0, from).map_err(build_error)?,
+        };
+        let path = consistency_proof(&self.tree, from, new.tree_size).map_err(build_error)?;
         Ok(ConsistencyProof {
             version: PROOF_VERSION,
             ledger_id: self.ledger_id,
-            old_size: old.tree_size,
+            old_size: from,
             new_size: new.tree_size,
-            old_root: old.root,
+            old_root,
             new_root: new.root,
             path,
-            old_checkpoint: Some(old),
+            old_checkpoint: old,
             new_checkpoint: Some(new),
         })
     }

@@ -457,8 +457,10 @@ fn a_redaction_by_a_non_admin_fails() {
         matches!(refused, Err(provledger::OpenError::SignerNotAuthorized { .. })),
         "{refused:?}"
     );
-    // The operator appends, but its redaction (no admin signature) is refused.
-    let l = Ledger::open(w.dir.path(), &svc, Options::default()).unwrap();
+    // The operator appends (naming the ledger's anchor: another key wrote last), but its
+    // redaction (no admin signature) is refused.
+    let anchor = TrustAnchor::PublicKey(w.op.verifying_key());
+    let l = Ledger::open(w.dir.path(), &svc, Options::default().trust_anchor(anchor)).unwrap();
     let app = l.append(Draft::application("text/plain", b"x".to_vec())).unwrap();
     let err = l.redact(seq(&app), "no authority").unwrap_err();
     assert!(err.to_string().contains("would fail verification"), "{err}");
@@ -564,8 +566,9 @@ fn checkpoints_by_a_later_enrolled_operator_and_incremental_policy_state() {
         dir, ledger, op, appr, ..
     } = w;
     drop(ledger);
-    // The second operator takes over appending and checkpointing.
-    let l = Ledger::open(dir.path(), &op2, Options::default()).unwrap();
+    // The second operator takes over appending and checkpointing, from the ledger's anchor.
+    let anchor = TrustAnchor::PublicKey(op.verifying_key());
+    let l = Ledger::open(dir.path(), &op2, Options::default().trust_anchor(anchor)).unwrap();
     let a = l
         .append(Draft::record(&approval(&p)).unwrap().cosigned_by(&appr))
         .unwrap();

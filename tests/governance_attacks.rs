@@ -290,7 +290,7 @@ fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() 
     w.enroll(&svc, "svc:batch", PrincipalType::Service, &[Role::Operator], &[]);
     w.close();
     // It appends a policy update: no admin signature.
-    let l = writer(w.dir.path(), &svc, true);
+    let l = writer(w.dir.path(), &svc, true, &op);
     let err = l.append(draft(&lax(), &[], &[])).unwrap_err().to_string();
     assert!(
         err.contains("would fail verification") && err.contains("role admin"),
@@ -311,7 +311,7 @@ fn item_9_the_writer_refuses_what_verify_rejects_and_verify_still_checks_keys() 
     );
     drop(l);
     // Through a raw writer, the same entry is appended, and verify fails it (check `key`).
-    let l = writer(w.dir.path(), &svc, false);
+    let l = writer(w.dir.path(), &svc, false, &op);
     let bad = l.append(draft(&lax(), &[], &[])).unwrap();
     drop(l);
     let f = report_of(w.dir.path(), &op, false, None)

@@ -321,3 +321,49 @@ fn proofs_name_their_ledger_and_verify_proof_ledger_pins_it() {
         2
     );
 }
+
+/// A consistency proof from a size no checkpoint pins (RFC 9162 allows any two sizes): the
+/// auditor who verified the ledger at 5 entries (and kept `entries` and `root`) checks that the
+/// newest checkpoint extends exactly that state, without re-verifying. Without the trusted
+/// older state the proof cannot be checked (exit 2); with a wrong root or size it is invalid.
+#[test]
+fn consistency_proof_from_any_size_against_the_state_an_audit_kept() {
+    let f = fixture();
+    assert_eq!(code(&append(&f, "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n")), 0);
+    let (c, audit) = verify_json(&f.dir, &f.public);
+    assert_eq!((c, audit["entries"].clone()), (0, 5.into()), "{audit}");
+    let root = audit["root"].as_str().unwrap().to_owned();
+    assert_eq!(code(&append(&f, "{\"a\":5}\n{\"a\":6}\n")), 0);
+    assert_eq!(checkpoint(&f)["tree_size"], 7);
+    let proof = prove(&f, &["--from", "5"]);
+    assert_eq!(proof["old_checkpoint"], Value::Null, "{proof}");
+    assert_eq!(proof["old_root"], root.as_str());
+    let file = proof_file(&f);
+    std::fs::write(&file, proof.to_string()).unwrap();
+    let check = |size: &str, root: &str| {
+        let mut args = vec!["verify-proof", s(&file), "--trust", &f.public, "--json"];
+        if !size.is_empty() {
+            args.extend(["--old-size", size, "--old-root", root]);
+        }
+        let out = run(&args, "");
+        (code(&out), json(&out))
+    };
+    let (c, v) = check("5", &root);
+    assert_eq!((c, v["ok"].clone()), (0, true.into()), "{v}");
+    let (c, v) = check("", "");
+    assert_eq!(c, 2, "no trusted older state: {v}");
+    let wrong = format!("{}{}", if root.starts_with('0') { "1" } else { "0" }, &root[1..]);
+    assert_eq!(check("5", &wrong).0, 1);
+    assert_eq!(check("4", &root).0, 1);
+    // The proof's own older root changed to match a forged state: the path no longer checks.
+    let forged = flip_digit(&proof, "old_root");
+    std::fs::write(&file, &forged).unwrap();
+    let forged_root = serde_json::from_str::<Value>(&forged).unwrap()["old_root"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(check("5", &forged_root).0, 1);
+    // Out of range: from 0, or past the newest checkpoint.
+    assert_eq!(code(&run(&["prove", s(&f.dir), "--from", "0"], "")), 2);
+    assert_eq!(code(&run(&["prove", s(&f.dir), "--from", "8"], "")), 2);
+}

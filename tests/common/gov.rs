@@ -48,9 +48,12 @@ pub fn ledger_from(genesis: &Genesis, op: &SigningKey) -> (tempfile::TempDir, Le
 }
 
 /// A writer on the ledger in `dir` appending with `key`; `checked: false` makes it a raw
-/// writer that does not refuse entries verification would reject.
-pub fn writer(dir: &Path, key: &SigningKey, checked: bool) -> Ledger {
-    let opts = Options::default().check_signers(checked);
+/// writer that does not refuse entries verification would reject. `anchor` is the key that
+/// created the ledger: the writer verifies the ledger from it when another key wrote last.
+pub fn writer(dir: &Path, key: &SigningKey, checked: bool, anchor: &SigningKey) -> Ledger {
+    let opts = Options::default()
+        .check_signers(checked)
+        .trust_anchor(provledger::TrustAnchor::PublicKey(anchor.verifying_key()));
     Ledger::open(dir, key, opts).unwrap()
 }
 
@@ -216,7 +219,7 @@ impl World {
     /// verification must reject.
     pub fn unchecked(&mut self) {
         self.close();
-        self.ledger = writer(self.dir.path(), &self.op, false);
+        self.ledger = writer(self.dir.path(), &self.op, false, &self.op);
     }
 
     /// Releases the writer (the ledger stays in `dir`; a placeholder takes its place).

@@ -274,6 +274,15 @@ pub struct VerifyProofArgs {
     /// ledger is INVALID even when the same key signed both.
     #[arg(long, value_name = "LEDGER_ID")]
     pub ledger: Option<provledger::LedgerId>,
+    /// Consistency proofs: the older size you already trust (with `--old-root`), e.g. the
+    /// `entries` of an earlier `verify`; the proof must start from it. Needed when no
+    /// checkpoint pins the older size (`old_checkpoint` is null).
+    #[arg(long, value_name = "N", requires = "old_root")]
+    pub old_size: Option<u64>,
+    /// Consistency proofs: the root you trust at `--old-size` (64 hex digits), e.g. the `root`
+    /// of an earlier `verify`.
+    #[arg(long, value_name = "HASH_HEX", requires = "old_size")]
+    pub old_root: Option<Digest>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

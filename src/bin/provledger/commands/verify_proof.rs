@@ -7,8 +7,8 @@
 use serde::de::DeserializeOwned;
 use serde_json::{json, Map, Value};
 
-use provledger::LedgerId;
 use provledger::{ConsistencyProof, InclusionProof, ProofCheckError, VerifyingKey};
+use provledger::{Digest, LedgerId};
 
 use crate::cli::VerifyProofArgs;
 use crate::error::{CliError, EXIT_FAILED, EXIT_USAGE};
@@ -93,7 +93,8 @@ impl Outcome {
 /// Reads the proof file (bounded), checks it, and reports the verdict.
 pub fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
     let bytes = output::read_bounded(&args.proof, MAX_PROOF_FILE)?;
-    let outcome = check(&bytes, &args.trust, args.ledger);
+    let trusted_old = args.old_size.zip(args.old_root);
+    let outcome = check(&bytes, &args.trust, args.ledger, trusted_old);
     if args.json {
         output::json(&outcome_json(&outcome))?;
     } else {
@@ -102,8 +103,14 @@ pub fn run(args: &VerifyProofArgs) -> Result<u8, CliError> {
     Ok(outcome.exit_code())
 }
 
-/// Parses `bytes` as a proof of either kind and verifies it against `key`.
-pub fn check(bytes: &[u8], key: &VerifyingKey, ledger: Option<LedgerId>) -> Outcome {
+/// Parses `bytes` as a proof of either kind and verifies it against `key` (a consistency
+/// proof against the older state `trusted_old` too, if given).
+pub fn check(
+    bytes: &[u8],
+    key: &VerifyingKey,
+    ledger: Option<LedgerId>,
+    trusted_old: Option<(u64, Digest)>,
+) -> Outcome {
     let value: Value = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => return Outcome::malformed(None, format!("not JSON: {e}")),
@@ -112,8 +119,12 @@ pub fn check(bytes: &[u8], key: &VerifyingKey, ledger: Option<LedgerId>) -> Outc
         return Outcome::malformed(None, "expected a JSON object");
     };
     match (fields.contains_key("leaf_index"), fields.contains_key("old_size")) {
-        (true, false) => check_as::<InclusionProof>(fields, Kind::Inclusion, key, ledger),
-        (false, true) => check_as::<ConsistencyProof>(fields, Kind::Consistency, key, ledger),
+        (true, false) if trusted_old.is_some() => Outcome::malformed(
+            Some(Kind::Inclusion),
+            "--old-size/--old-root apply to consistency proofs, not inclusion proofs",
+        ),
+        (true, false) => check_as::<InclusionProof>(fields, Kind::Inclusion, key, ledger, None),
+        (false, true) => check_as::<ConsistencyProof>(fields, Kind::Consistency, key, ledger, trusted_old),
         (true, true) => Outcome::malformed(None, "has both `leaf_index` and `old_size`"),
         (false, false) => Outcome::malformed(
             None,
@@ -126,7 +137,12 @@ pub fn check(bytes: &[u8], key: &VerifyingKey, ledger: Option<LedgerId>) -> Outc
 trait Proof: DeserializeOwned {
     fn claim(&self) -> String;
     fn ledger(&self) -> LedgerId;
-    fn check(&self, key: &VerifyingKey, ledger: Option<LedgerId>) -> Result<(), ProofCheckError>;
+    fn check(
+        &self,
+        key: &VerifyingKey,
+        ledger: Option<LedgerId>,
+        old: Option<(u64, Digest)>,
+    ) -> Result<(), ProofCheckError>;
 }
 
 impl Proof for InclusionProof {
@@ -136,7 +152,12 @@ impl Proof for InclusionProof {
     fn ledger(&self) -> LedgerId {
         self.ledger_id
     }
-    fn check(&self, key: &VerifyingKey, ledger: Option<LedgerId>) -> Result<(), ProofCheckError> {
+    fn check(
+        &self,
+        key: &VerifyingKey,
+        ledger: Option<LedgerId>,
+        _: Option<(u64, Digest)>,
+    ) -> Result<(), ProofCheckError> {
         self.verify_for(key, ledger)
     }
 }
@@ -151,12 +172,26 @@ impl Proof for ConsistencyProof {
     fn ledger(&self) -> LedgerId {
         self.ledger_id
     }
-    fn check(&self, key: &VerifyingKey, ledger: Option<LedgerId>) -> Result<(), ProofCheckError> {
-        self.verify_for(key, ledger)
+    fn check(
+        &self,
+        key: &VerifyingKey,
+        ledger: Option<LedgerId>,
+        old: Option<(u64, Digest)>,
+    ) -> Result<(), ProofCheckError> {
+        match old {
+            Some((size, root)) => self.verify_extends(key, ledger, size, &root),
+            None => self.verify_for(key, ledger),
+        }
     }
 }
 
-fn check_as<P: Proof>(fields: Map<String, Value>, kind: Kind, key: &VerifyingKey, ledger: Option<LedgerId>) -> Outcome {
+fn check_as<P: Proof>(
+    fields: Map<String, Value>,
+    kind: Kind,
+    key: &VerifyingKey,
+    ledger: Option<LedgerId>,
+    old: Option<(u64, Digest)>,
+) -> Outcome {
     let known = match kind {
         Kind::Inclusion => &INCLUSION_FIELDS[..],
         Kind::Consistency => &CONSISTENCY_FIELDS[..],
@@ -172,7 +207,7 @@ fn check_as<P: Proof>(fields: Map<String, Value>, kind: Kind, key: &VerifyingKey
             kind: Some(kind),
             claim: Some(proof.claim()),
             ledger_id: Some(proof.ledger()),
-            result: proof.check(key, ledger),
+            result: proof.check(key, ledger, old),
         },
         Err(e) => Outcome::malformed(Some(kind), e.to_string()),
     }
@@ -215,19 +250,19 @@ mod tests {
 
     #[test]
     fn the_kind_is_told_by_its_marker_field_and_ambiguity_is_malformed() {
-        let o = check(br#"{"leaf_index":1,"old_size":2}"#, &key(), None);
+        let o = check(br#"{"leaf_index":1,"old_size":2}"#, &key(), None, None);
         assert_eq!((o.kind, o.exit_code()), (None, EXIT_USAGE));
-        let o = check(br#"{"leaf_index":1}"#, &key(), None);
+        let o = check(br#"{"leaf_index":1}"#, &key(), None, None);
         assert_eq!(o.kind, Some(Kind::Inclusion));
         assert!(matches!(&o.result, Err(ProofCheckError::Malformed(m)) if m.contains("missing field `version`")));
-        let o = check(br#"{"old_size":1,"surprise":0}"#, &key(), None);
+        let o = check(br#"{"old_size":1,"surprise":0}"#, &key(), None, None);
         assert_eq!(o.kind, Some(Kind::Consistency));
         assert!(matches!(&o.result, Err(ProofCheckError::Malformed(m)) if m.contains("unknown field `surprise`")));
     }
 
     #[test]
     fn json_verdict_shape() {
-        let o = check(b"{}", &key(), None);
+        let o = check(b"{}", &key(), None, None);
         let v = outcome_json(&o);
         assert_eq!((v["ok"].clone(), v["kind"].clone()), (Value::Bool(false), Value::Null));
         assert!(v["error"].as_str().is_some_and(|e| e.starts_with("malformed proof")));

@@ -120,7 +120,7 @@ fn write_proof(file: &Path, proof: &impl Serialize) -> Result<(), CliError> {
 /// Reads a proof file back and verifies it offline with the operator's public key.
 fn check_file(file: &Path, cast: &Cast) -> Result<bool, CliError> {
     let bytes = output::read_bounded(file, verify_proof::MAX_PROOF_FILE)?;
-    let outcome = verify_proof::check(&bytes, &cast.operator.verifying_key(), None);
+    let outcome = verify_proof::check(&bytes, &cast.operator.verifying_key(), None, None);
     Steps::detail(&format!("wrote {}", file.display()))?;
     let verdict = match &outcome.result {
         Ok(()) => "proof VALID".to_owned(),
