@@ -124,3 +124,40 @@ fn opening_with_another_operator_verifies_first() {
     assert!(report.is_ok(), "{report:?}");
     assert_eq!(report.entries, 3);
 }
+
+/// `VerifyOptions::on_progress` reports a growing count after each chunk, ending at the number
+/// of entries verified.
+#[test]
+fn verify_reports_progress_per_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(5);
+    let ledger = Ledger::create(
+        dir.path(),
+        k.clone(),
+        "t",
+        Options::default().durability(provledger::Durability::Buffered),
+    )
+    .unwrap();
+    let drafts: Vec<Draft> = (0..10_000u32)
+        .map(|i| Draft::application("x/y", i.to_le_bytes().to_vec()).without_position_signature())
+        .collect();
+    ledger.append_batch(drafts).unwrap();
+    ledger.checkpoint().unwrap();
+    ledger.close().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s = std::sync::Arc::clone(&seen);
+    let opts = provledger::VerifyOptions::default().on_progress(move |n| s.lock().unwrap().push(n));
+    let report = provledger::verify_opts(
+        &provledger::storage::StdBackend,
+        dir.path(),
+        &TrustAnchor::PublicKey(k.verifying_key()),
+        &opts,
+    )
+    .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    let seen = seen.lock().unwrap().clone();
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    assert_eq!(seen.last().copied(), Some(report.entries));
+    assert_eq!(report.entries, 10_001);
+}

@@ -176,14 +176,7 @@ fn materialize(files: &BTreeMap<PathBuf, Vec<u8>>) -> SimBackend {
 
 fn base(name: &'static str, disk: &SimBackend) -> Base {
     let files = files(disk);
-    let r = verify_sim(
-        disk,
-        &VerifyOptions {
-            allow_uncovered_tail: true,
-            ..VerifyOptions::default()
-        },
-    )
-    .expect("a base ledger reads");
+    let r = verify_sim(disk, &VerifyOptions::default().allow_uncovered_tail(true)).expect("a base ledger reads");
     assert!(r.is_ok(), "a base ledger verifies: {:?}", r.failure);
     let entries = truths(&files).expect("a base ledger parses");
     assert_eq!(entries.len() as u64, r.entries);
@@ -1009,14 +1002,7 @@ pub fn keyless_attacker(data: &[u8]) {
     let untouched = edited == b.original.files;
     let disk = materialize(&edited);
     let strict = verify_sim(&disk, &VerifyOptions::default()).filter(VerifyReport::is_ok);
-    let lenient = verify_sim(
-        &disk,
-        &VerifyOptions {
-            allow_uncovered_tail: true,
-            ..VerifyOptions::default()
-        },
-    )
-    .filter(VerifyReport::is_ok);
+    let lenient = verify_sim(&disk, &VerifyOptions::default().allow_uncovered_tail(true)).filter(VerifyReport::is_ok);
     if untouched {
         assert!(lenient.is_some(), "the original ledger does not verify");
     }
@@ -1033,11 +1019,9 @@ pub fn keyless_attacker(data: &[u8]) {
     let t = *b.original.checkpoints.last().expect("the original has checkpoints");
     let incremental = verify_sim(
         &disk,
-        &VerifyOptions {
-            allow_uncovered_tail: true,
-            from_checkpoint: Some(t),
-            ..VerifyOptions::default()
-        },
+        &VerifyOptions::default()
+            .allow_uncovered_tail(true)
+            .from_checkpoint(Some(t)),
     )
     .filter(VerifyReport::is_ok);
     if let Some(r) = &incremental {

@@ -153,20 +153,14 @@ pub(super) fn files(disk: &SimBackend) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// Verifies with the fuzzing key as the trust anchor.
 pub(super) fn verify_sim(disk: &SimBackend, dir: &Path, allow_uncovered_tail: bool) -> VerifyReport {
-    let opts = VerifyOptions {
-        allow_uncovered_tail,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().allow_uncovered_tail(allow_uncovered_tail);
     verify_opts(disk, dir, &TrustAnchor::PublicKey(fuzz_key().verifying_key()), &opts)
         .unwrap_or_else(|e| panic!("verify cannot read the ledger: {e}"))
 }
 
 /// Verifies, `None` when the directory cannot be read as a ledger at all.
 fn try_verify(disk: &SimBackend, dir: &Path, allow_uncovered_tail: bool) -> Option<VerifyReport> {
-    let opts = VerifyOptions {
-        allow_uncovered_tail,
-        ..VerifyOptions::default()
-    };
+    let opts = VerifyOptions::default().allow_uncovered_tail(allow_uncovered_tail);
     verify_opts(disk, dir, &TrustAnchor::PublicKey(fuzz_key().verifying_key()), &opts).ok()
 }
 

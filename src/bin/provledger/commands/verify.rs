@@ -26,7 +26,28 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         .allow_uncovered_tail(args.allow_uncovered_tail)
         .from_checkpoint(args.from_checkpoint.as_deref().map(read_checkpoint).transpose()?)
         .policy(args.policy);
-    let report = provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts)?;
+    // A live count on a terminal (stderr), never in JSON mode or when stderr is redirected.
+    let bar = (!args.json && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} verifying: {human_pos} entries ({per_sec}, {elapsed})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    });
+    let opts = match &bar {
+        Some(b) => {
+            let b = b.clone();
+            opts.on_progress(move |n| b.set_position(n))
+        }
+        None => opts,
+    };
+    let report = provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let report = report?;
     if args.json {
         output::json(&report_json(&report))?;
     } else {
