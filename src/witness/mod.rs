@@ -356,8 +356,9 @@ fn vkey_string(name: &str, signature_type: u8, key: &VerifyingKey) -> String {
 /// Splits and checks a verifier key: (name, signature type, validated public key).
 fn parse_vkey(s: &str) -> Result<(String, u8, VerifyingKey), WitnessError> {
     let bad = |why: &str| WitnessError::InvalidVkey(why.to_owned());
-    let mut parts = s.split('+');
-    let (Some(name), Some(hash_hex), Some(b64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    // The name holds no `+` and the hash is hex; the base64 key may hold `+`.
+    let mut parts = s.splitn(3, '+');
+    let (Some(name), Some(hash_hex), Some(b64)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(bad("expected <name>+<8 hex digits>+<base64 key>"));
     };
     check_name(name)?;

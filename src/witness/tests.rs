@@ -136,6 +136,12 @@ fn vkeys_round_trip_and_reject_mismatches() {
     assert!(WitnessKey::new("", k.verifying_key()).is_err());
     assert!(WitnessKey::new("a+b", k.verifying_key()).is_err());
     assert!(WitnessKey::new(&"x".repeat(256), k.verifying_key()).is_err());
+    // Keys whose base64 holds a `+` (the separator) parse too.
+    let plus = (0..=255u8)
+        .map(|n| WitnessKey::new("w", SigningKey::from_seed(&[n; 32]).verifying_key()).unwrap())
+        .find(|k| k.vkey().matches('+').count() > 2)
+        .unwrap();
+    assert_eq!(plus.vkey().parse::<WitnessKey>().unwrap(), plus);
     // A log key is the checkpoint's note verifier key.
     let log = LogKey::new(ID, op().verifying_key());
     let text = crate::checkpoint::note_verifier_key(ID, &op().verifying_key());
