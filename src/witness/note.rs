@@ -95,10 +95,15 @@ impl SignatureLine {
         })
     }
 
-    /// The key hash: the first 4 decoded bytes.
+    /// The key hash: the first 4 decoded bytes (zeros past the end of a line built by hand
+    /// with fewer; [`SignatureLine::parse`] never gives one).
     #[must_use]
     pub fn key_hash(&self) -> [u8; 4] {
-        [self.bytes[0], self.bytes[1], self.bytes[2], self.bytes[3]]
+        let mut h = [0u8; 4];
+        for (d, s) in h.iter_mut().zip(&self.bytes) {
+            *d = *s;
+        }
+        h
     }
 }
 
