@@ -48,6 +48,8 @@
 //!   [`ConsistencyProof`], [`Checkpoint`], and the standalone verifiers of [`merkle`].
 //! - Auditing: [`verify`], [`verify_opts`], [`VerifyOptions`], [`VerifyReport`] (`#[must_use]`;
 //!   [`VerifyReport::into_result`]), [`TrustAnchor`].
+//! - Witnesses: [`witness`] (C2SP `cosignature/v1` cosignatures on checkpoints, a witness
+//!   with durable per-log state, K-of-N [`witness::WitnessPolicy`] checks).
 //! - Governance records: [`record`]. Keys: [`SigningKey`], [`VerifyingKey`], and the
 //!   [`Signer`] trait for keys kept elsewhere (an HSM, a KMS).
 //! - Storage: [`storage::StdBackend`] (the file system), [`storage::MemoryBackend`], or your
@@ -95,6 +97,7 @@ macro_rules! test_util_pub {
 pub mod merkle;
 pub mod record;
 pub mod storage;
+pub mod witness;
 
 // Internals: crate-private, public only with `test-util` (paths kept for tests and benches).
 test_util_pub! { pub mod checkpoint; }

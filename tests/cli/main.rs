@@ -1,9 +1,10 @@
 //! Runs the real `provledger` binary: exit codes, JSON shapes, and tamper detection.
 //! Checkpoints and proofs are in `proofs.rs`; governance records, keys, erasure and the
-//! policy audit in `governance.rs`.
+//! policy audit in `governance.rs`; witnesses in `witness.rs`.
 
 mod governance;
 mod proofs;
+mod witness;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -49,6 +49,8 @@ pub enum Command {
     Prove(ProveArgs),
     /// Check a proof file offline against the operator's public key.
     VerifyProof(VerifyProofArgs),
+    /// Act as an independent witness: `witness keygen`, `witness cosign` (C2SP cosignatures).
+    Witness(WitnessArgs),
     /// Build a sample ledger of an AI-assisted, human-approved permission change and audit it.
     Demo(DemoArgs),
 }
@@ -168,6 +170,74 @@ pub struct VerifyArgs {
     /// Also evaluate the policy rules in force (genesis and policy updates); violations exit 1.
     #[arg(long)]
     pub policy: bool,
+    /// A trusted witness, as its verifier key `NAME+HASH+BASE64` (`witness keygen` prints it); repeatable.
+    #[arg(long = "witness", value_name = "VKEY", requires_all = ["min_witnesses", "note"])]
+    pub witnesses: Vec<provledger::witness::WitnessKey>,
+    /// With `--witness`: how many distinct trusted witnesses must have cosigned the newest checkpoint.
+    #[arg(long, value_name = "K", requires = "witnesses", value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_witnesses: Option<u32>,
+    /// With `--witness`: the newest checkpoint as a signed note carrying the witnesses' cosignature lines.
+    #[arg(long, value_name = "FILE", requires = "witnesses")]
+    pub note: Option<PathBuf>,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `witness`.
+#[derive(Debug, Args)]
+pub struct WitnessArgs {
+    /// What the witness does.
+    #[command(subcommand)]
+    pub command: WitnessCommand,
+}
+
+/// The `witness` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WitnessCommand {
+    /// Generate a witness key file (mode 0600) and print its verifier key (`NAME+HASH+BASE64`, type 0x04).
+    Keygen(WitnessKeygenArgs),
+    /// Check a new checkpoint against the witness's state and, if it extends it, cosign it.
+    Cosign(WitnessCosignArgs),
+}
+
+/// Arguments of `witness keygen`.
+#[derive(Debug, Args)]
+pub struct WitnessKeygenArgs {
+    /// The witness's name (e.g. `witness.example.com/w1`: no spaces, no `+`).
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Where to write the secret key file; an existing file is never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `witness cosign`.
+#[derive(Debug, Args)]
+pub struct WitnessCosignArgs {
+    /// The witness's state directory (per ledger: the last checkpoint cosigned); created if missing.
+    #[arg(long, value_name = "DIR")]
+    pub state: PathBuf,
+    /// The witness's secret key file (written by `witness keygen`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The witness's name, as given to `witness keygen`.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The operator key trusted to sign the ledger's checkpoints: 64 hex digits, or the
+    /// verifier key `checkpoint` prints (`provledger/<ledger id>+HASH+BASE64`, which also pins the ledger).
+    #[arg(long, value_name = "KEY")]
+    pub operator: String,
+    /// The new checkpoint as a signed note (`checkpoint --note`).
+    #[arg(long, value_name = "FILE")]
+    pub note: PathBuf,
+    /// Consistency proof (JSON, `prove --from M --json`) from the size this witness last cosigned
+    /// to the note's checkpoint; omit it for the witness's first checkpoint of the ledger.
+    #[arg(long, value_name = "FILE")]
+    pub proof: Option<PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,

@@ -67,4 +67,6 @@ usage_from!(
     provledger::StorageError,
     std::io::Error,
     serde_json::Error,
+    provledger::witness::WitnessError,
+    provledger::witness::CosignError,
 );

@@ -13,6 +13,7 @@ pub mod repair;
 pub mod show;
 pub mod verify;
 pub mod verify_proof;
+pub mod witness;
 
 use crate::cli::Command;
 use crate::error::CliError;
@@ -34,5 +35,6 @@ pub fn dispatch(command: &Command) -> Result<u8, CliError> {
         Command::Checkpoint(a) => checkpoint::run(a),
         Command::Prove(a) => prove::run(a),
         Command::VerifyProof(a) => verify_proof::run(a),
+        Command::Witness(a) => witness::run(a),
     }
 }

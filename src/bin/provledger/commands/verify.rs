@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use provledger::storage::{StdBackend, TornTail};
 use provledger::{Checkpoint, Failure, TrustAnchor, VerifyOptions, VerifyReport, Violation};
 
+use super::witness::WitnessCheck;
 use crate::cli::VerifyArgs;
 use crate::error::{CliError, EXIT_FAILED};
 use crate::output;
@@ -48,12 +49,30 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         b.finish_and_clear();
     }
     let report = report?;
+    let witnessed = match (&args.note, args.min_witnesses) {
+        (Some(note), Some(min)) => Some(WitnessCheck::run(
+            &args.witnesses,
+            min,
+            note,
+            report.latest_checkpoint.as_ref(),
+        )?),
+        _ => None,
+    };
     if args.json {
-        output::json(&report_json(&report))?;
+        let mut j = report_json(&report);
+        if let (Some(w), Some(obj)) = (&witnessed, j.as_object_mut()) {
+            obj.insert("witnesses".into(), w.json());
+        }
+        output::json(&j)?;
     } else {
-        print_human(&report)?;
+        print_human(&report, witnessed.as_ref())?;
     }
-    Ok(if passed(&report) { 0 } else { EXIT_FAILED })
+    let witnesses_ok = witnessed.as_ref().is_none_or(WitnessCheck::ok);
+    Ok(if passed(&report) && witnesses_ok {
+        0
+    } else {
+        EXIT_FAILED
+    })
 }
 
 /// Integrity verified and, when the policy was evaluated, no rule violated.
@@ -149,7 +168,7 @@ pub fn torn_line(t: &TornTail) -> String {
     )
 }
 
-fn print_human(r: &VerifyReport) -> Result<(), CliError> {
+fn print_human(r: &VerifyReport, witnessed: Option<&WitnessCheck>) -> Result<(), CliError> {
     output::line(&format!("trusted:  {}", r.trusted))?;
     if let Some(id) = r.ledger_id {
         output::line(&format!("ledger:   {id}"))?;
@@ -158,8 +177,14 @@ fn print_human(r: &VerifyReport) -> Result<(), CliError> {
     print_checkpoints(r)?;
     print_notes(r)?;
     print_policy(r)?;
+    if let Some(w) = witnessed {
+        output::line(&w.line())?;
+    }
     match &r.failure {
         Some(f) => output::line(&format!("result:   FAILED: {f}")),
+        None if passed(r) && witnessed.is_some_and(|w| !w.ok()) => {
+            output::line("result:   FAILED witnesses: the newest checkpoint lacks the required cosignatures (every integrity check passed)")
+        }
         None if !passed(r) => output::line(&format!(
             "result:   FAILED policy: {} (every integrity check passed)",
             violation_count(r)
