@@ -16,8 +16,10 @@
 //!   unsigned entry no checkpoint covers).
 //! * `*_sign` phases use the default draft: the writer's Ed25519 position signature over
 //!   (previous chain value, entry hash) on every entry. No checkpoint is needed.
-//! * `*_mem` phases use `storage::SimBackend` (the crate's simulated disk) through
-//!   `Options::backend`, `Durability::Buffered`.
+//! * `*_mem` phases use `storage::MemoryBackend` (the in-memory backend users may pick for
+//!   tests and ephemeral ledgers) through `Options::backend`, `Durability::Buffered`.
+//! * Only the public API is used (the harness links the crate without `test-util`): segment
+//!   paths and the frame layout of the selftest's edits are written out from docs/FORMAT.md.
 //! * `*_file` phases use the real file system, `Durability::Buffered`, and close the `Ledger`
 //!   inside the timer (one fdatasync of the segment, its index and the tree files). Disk bytes
 //!   count every file in the ledger directory.
@@ -44,7 +46,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use provledger::storage::SimBackend;
+use provledger::storage::{Backend, MemoryBackend};
 use provledger::{
     merkle, verify, verify_with, Check, Checkpoint, Digest, Draft, Durability, Ledger, LedgerReader,
     Options, Receipt, SigningKey, Timestamp, TrustAnchor, VerifyReport,
@@ -90,7 +92,7 @@ fn disk(durability: Durability) -> Options {
     Options::default().durability(durability)
 }
 
-fn mem(sim: &SimBackend) -> Options {
+fn mem(sim: &MemoryBackend) -> Options {
     Options::default()
         .durability(Durability::Buffered)
         .backend(Arc::new(sim.clone()))
@@ -146,28 +148,36 @@ fn fresh_dir(p: &Path) {
 /// CRC), so that only the hashes can notice: the entry hash changes, so the stored tree and the
 /// checkpoint root no longer match.
 fn tamper_resealed(seg: &Path, needle: &[u8]) -> bool {
-    use provledger::storage::frame::{parse_header, FRAME_HEADER_LEN, PAYLOAD_PREFIX_LEN};
-    use provledger::storage::segment::SEGMENT_HEADER_LEN;
+    // docs/FORMAT.md §7.2–§7.5: a 64-byte segment header; a frame is a 12-byte header
+    // (entry_len u16 LE, flags with bit 0 = sealed, reserved, section_len u32 LE, header CRC),
+    // the record, the payload section (state byte, 32-byte salt, payload), a 112-byte seal if
+    // sealed, and a CRC-32C over record, section and seal.
+    const SEGMENT_HEADER_LEN: usize = 64;
+    const FRAME_HEADER_LEN: usize = 12;
+    const PAYLOAD_PREFIX_LEN: usize = 33;
+    const SEAL_LEN: usize = 112;
     let mut data = std::fs::read(seg).expect("read segment");
     let Some(pos) = data.windows(needle.len()).position(|w| w == needle) else {
         return false;
     };
     let mut off = SEGMENT_HEADER_LEN;
-    let h = loop {
-        let hb: [u8; FRAME_HEADER_LEN] = data[off..off + FRAME_HEADER_LEN].try_into().unwrap();
-        let h = parse_header(&hb).expect("frame header");
-        if pos < off + h.frame_len() {
-            break h;
+    let (entry_len, section_len, frame_len) = loop {
+        let entry_len = usize::from(u16::from_le_bytes([data[off], data[off + 1]]));
+        let sealed = data[off + 2] & 1 != 0;
+        let section_len = u32::from_le_bytes(data[off + 4..off + 8].try_into().unwrap()) as usize;
+        let frame_len = FRAME_HEADER_LEN + entry_len + section_len + if sealed { SEAL_LEN } else { 0 } + 4;
+        if pos < off + frame_len {
+            break (entry_len, section_len, frame_len);
         }
-        off += h.frame_len();
+        off += frame_len;
     };
-    let sec = off + h.section_offset();
-    let mut payload = data[sec + PAYLOAD_PREFIX_LEN..sec + h.section_len].to_vec();
+    let sec = off + FRAME_HEADER_LEN + entry_len;
+    let mut payload = data[sec + PAYLOAD_PREFIX_LEN..sec + section_len].to_vec();
     if !crate::selftest::toggle_in_bytes(&mut payload, needle) {
         return false;
     }
-    data[sec + PAYLOAD_PREFIX_LEN..sec + h.section_len].copy_from_slice(&payload);
-    let end = off + h.frame_len() - 4;
+    data[sec + PAYLOAD_PREFIX_LEN..sec + section_len].copy_from_slice(&payload);
+    let end = off + frame_len - 4;
     let crc = crc32c(&data[off + FRAME_HEADER_LEN..end]);
     data[end..end + 4].copy_from_slice(&crc.to_le_bytes());
     std::fs::write(seg, data).expect("write segment");
@@ -211,7 +221,7 @@ pub fn selftest(ctx: &Ctx) -> bool {
         l.checkpoint().unwrap()
     };
     let check = || verify(&dir, &anchor).is_ok_and(|r| clean(&r, n, true));
-    let seg = provledger::storage::segment_path(&dir, 0);
+    let seg = dir.join("segments").join(format!("{:020}.seg", 0));
     let pristine = std::fs::read(&seg).unwrap();
     let ok_before = check();
     assert!(toggle_in_file(&seg, &nd));
@@ -263,8 +273,8 @@ pub fn selftest(ctx: &Ctx) -> bool {
     drop(reader);
     fresh_dir(&dir);
 
-    // 4. In memory (SimBackend), signed entries: `verify_with` after a 1-byte edit.
-    let sim = SimBackend::new();
+    // 4. In memory (MemoryBackend), signed entries: `verify_with` after a 1-byte edit.
+    let sim = MemoryBackend::new();
     let mdir = Path::new(MEM_DIR);
     {
         let l = Ledger::create(mdir, key.clone(), "peers", mem(&sim)).unwrap();
@@ -272,13 +282,17 @@ pub fn selftest(ctx: &Ctx) -> bool {
     }
     let check = || verify_with(&sim, mdir, &anchor).is_ok_and(|r| clean(&r, n, false));
     let ok_before = check();
-    let seg = provledger::storage::segment_path(mdir, 0);
-    let mut bytes = sim.file_bytes(&seg).unwrap();
+    // The segment's bytes, edited through the backend's own file interface.
+    let seg = Path::new("segments").join(format!("{:020}.seg", 0));
+    let root = sim.open_dir(mdir, false).unwrap();
+    let file = root.open_read(&seg).unwrap();
+    let mut bytes = vec![0u8; usize::try_from(file.len().unwrap()).unwrap()];
+    file.read_exact_at(&mut bytes, 0).unwrap();
     assert!(toggle_in_bytes(&mut bytes, &nd));
-    sim.set_file_bytes(&seg, bytes);
+    root.open_write(&seg, false).unwrap().write_all_at(&bytes, 0).unwrap();
     ok &= report(
         NAME,
-        "verify_with(SimBackend), signed",
+        "verify_with(MemoryBackend), signed",
         ok_before,
         fails(check),
     );
@@ -297,14 +311,14 @@ pub fn run(ctx: &Ctx) {
     let anchor = TrustAnchor::PublicKey(vk);
     let mdir = Path::new(MEM_DIR);
 
-    // ---- A + C in memory: SimBackend, unsigned + one checkpoint ------------------------
+    // ---- A + C in memory: MemoryBackend, unsigned + one checkpoint ------------------------
     if ctx.wants(&["append_mem", "verify_mem"]) {
-        let sim = SimBackend::new();
+        let sim = MemoryBackend::new();
         let ledger = ctx.phase_note(
             NAME,
             "append_mem",
             n,
-            "SimBackend (simulated disk); append_batch(1024) unsigned + checkpoint()",
+            "MemoryBackend; append_batch(1024) unsigned + checkpoint()",
             || {
                 let l = Ledger::create(mdir, key.clone(), "peers", mem(&sim)).expect("create");
                 append_range(&l, wl, 0, n, false, &mut |_, _| {});
@@ -316,7 +330,7 @@ pub fn run(ctx: &Ctx) {
             NAME,
             "verify_mem",
             n,
-            "verify_with(&SimBackend): full verify",
+            "verify_with(&MemoryBackend): full verify",
             || {
                 assert_clean(&verify_with(&sim, mdir, &anchor).expect("verify"), n, true);
             },
@@ -327,12 +341,12 @@ pub fn run(ctx: &Ctx) {
     // ---- Ed25519 per entry, in memory ---------------------------------------------------
     if ctx.wants(&["append_mem_sign", "verify_mem_sign"]) {
         let sn = ctx.sig_n;
-        let sim = SimBackend::new();
+        let sim = MemoryBackend::new();
         let ledger = ctx.phase_note(
             NAME,
             "append_mem_sign",
             sn,
-            "SimBackend; append_batch(1024), one Ed25519 position signature per entry (rayon, 2 cores)",
+            "MemoryBackend; append_batch(1024), one Ed25519 position signature per entry (rayon, 2 cores)",
             || {
                 let l = Ledger::create(mdir, key.clone(), "peers", mem(&sim)).expect("create");
                 append_range(&l, wl, 0, sn, true, &mut |_, _| {});
@@ -343,7 +357,7 @@ pub fn run(ctx: &Ctx) {
             NAME,
             "verify_mem_sign",
             sn,
-            "verify_with(&SimBackend): full verify, every signature (rayon)",
+            "verify_with(&MemoryBackend): full verify, every signature (rayon)",
             || {
                 assert_clean(
                     &verify_with(&sim, mdir, &anchor).expect("verify"),
