@@ -70,7 +70,7 @@ pub const BATCH: u64 = 1024;
 /// Checkpoints taken at spread-out sizes during `append_file`, for consistency proofs.
 pub const CONSISTENCY_CHECKPOINTS: usize = 10;
 const CONTENT_TYPE: &str = "application/octet-stream";
-/// Directory name of the in-memory ledgers inside their `SimBackend` (no real path).
+/// Directory name of the in-memory ledgers inside their `MemoryBackend` (no real path).
 const MEM_DIR: &str = "mem/provledger";
 
 fn draft(d: &Decision<'_>, signed: bool) -> Draft {
