@@ -138,7 +138,6 @@ impl ConsistencyProof {
         ledger: Option<crate::entry::LedgerId>,
     ) -> Result<(), ProofCheckError> {
         check_header(self.version, self.ledger_id, ledger)?;
-        let id = self.ledger_id;
         if self.old_checkpoint.is_none() {
             return Err(ProofCheckError::Malformed(
                 "no checkpoint pins the older size: check the proof against the older state you \
@@ -146,22 +145,7 @@ impl ConsistencyProof {
                     .into(),
             ));
         }
-        check_checkpoint(
-            self.old_checkpoint.as_ref(),
-            id,
-            self.old_size,
-            &self.old_root,
-            operator,
-        )?;
-        check_checkpoint(
-            self.new_checkpoint.as_ref(),
-            id,
-            self.new_size,
-            &self.new_root,
-            operator,
-        )?;
-        verify_consistency(self.old_size, self.new_size, &self.old_root, &self.new_root, &self.path)?;
-        Ok(())
+        self.check_checkpoints_and_path(operator)
     }
 
     /// Checks that the newer checkpointed state extends an older state the caller already
@@ -187,6 +171,11 @@ impl ConsistencyProof {
                 self.old_size
             )));
         }
+        self.check_checkpoints_and_path(operator)
+    }
+
+    /// The checkpoints present (the older one is optional here), then the path.
+    fn check_checkpoints_and_path(&self, operator: &VerifyingKey) -> Result<(), ProofCheckError> {
         let id = self.ledger_id;
         if self.old_checkpoint.is_some() {
             check_checkpoint(
