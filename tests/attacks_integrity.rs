@@ -409,6 +409,12 @@ fn a_forged_ledger_enrolling_the_writer_key_is_not_adopted() {
         matches!(&opened, Err(OpenError::SignerNotAuthorized { .. })),
         "{opened:?}"
     );
+    // Not even a raw writer (`check_signers(false)`) takes the ledger's own genesis as anchor.
+    let opened = Ledger::open(real.path(), w.clone(), Options::default().check_signers(false));
+    assert!(
+        matches!(&opened, Err(OpenError::SignerNotAuthorized { .. })),
+        "{opened:?}"
+    );
     let opened = Ledger::open(real.path(), w.clone(), Options::default().trust_anchor(anchor(&w)));
     assert!(
         matches!(&opened, Err(OpenError::Unverified(f)) if f.check == Check::TrustAnchor),

@@ -399,25 +399,24 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         recovery.tree_replayed = replay_tree(b, ledger_id, &mut tree, len)?;
         tree.sync()?;
         recovery.verified_on_open = true;
-        match (&opts.trust, opts.check_signers) {
-            (Some(anchor), _) => verify_foreign(b, len, anchor)?,
-            // Without an anchor, this key is the anchor: it must have signed the genesis.
-            (None, true) => {
-                let anchor = crate::verify::TrustAnchor::PublicKey(signer.verifying_key());
-                verify_foreign(b, len, &anchor).map_err(|e| match e {
-                    OpenError::Unverified(f) if f.check == crate::verify::Check::TrustAnchor => {
-                        OpenError::SignerNotAuthorized {
-                            key_id: signer_id,
-                            reason: "another key wrote last and this key did not sign the genesis: \
-                                     name the ledger's trust anchor (Options::trust_anchor, \
-                                     --trust or --trust-genesis)",
-                        }
+        if let Some(anchor) = &opts.trust {
+            verify_foreign(b, len, anchor)?
+        } else {
+            // Without an anchor, this key is the anchor: it must have signed the genesis. (Also
+            // with `check_signers(false)`: never the ledger's own genesis, which anyone able
+            // to write the directory can replace.)
+            let anchor = crate::verify::TrustAnchor::PublicKey(signer.verifying_key());
+            verify_foreign(b, len, &anchor).map_err(|e| match e {
+                OpenError::Unverified(f) if f.check == crate::verify::Check::TrustAnchor => {
+                    OpenError::SignerNotAuthorized {
+                        key_id: signer_id,
+                        reason: "another key wrote last and this key did not sign the genesis: \
+                                 name the ledger's trust anchor (Options::trust_anchor, --trust \
+                                 or --trust-genesis)",
                     }
-                    other => other,
-                })?
-            }
-            // Test fixtures of bad ledgers (`check_signers(false)`): the ledger's own genesis.
-            (None, false) => verify_foreign(b, len, &crate::verify::TrustAnchor::GenesisHash(genesis_hash(b)?))?,
+                }
+                other => other,
+            })?
         }
     };
     if tree.root() != root {
@@ -498,25 +497,6 @@ fn verify_foreign(
         .into());
     }
     Ok((report.head, report.root))
-}
-
-/// The entry hash of the genesis entry as stored.
-fn genesis_hash(root: &dyn LedgerDir) -> Result<Digest, OpenError> {
-    let mut stream = crate::storage::SegmentStream::open(root)?;
-    let sc = stream.next_chunk(1)?.ok_or_else(|| StorageError::NotALedger {
-        path: root.display_path(Path::new("")),
-        reason: "no complete genesis entry".into(),
-    })?;
-    let f = sc.chunk.frames.first().ok_or_else(|| no_genesis(root))?;
-    let record = RecordRef::parse(f.entry(&sc.chunk.data))?;
-    let commitment = match parse_section(f.section(&sc.chunk.data)) {
-        Ok(SectionRef::Present { salt, payload }) => crate::entry::commit_payload(salt, payload),
-        Ok(SectionRef::Erased { commitment, .. }) => commitment,
-        Err(e) => {
-            return Err(crate::storage::corrupt(&sc.path, f.offset, Some(0), format!("genesis payload: {e}")).into())
-        }
-    };
-    Ok(record.entry_hash(0, sc.header.ledger_id, &commitment))
 }
 
 /// Brings the newest segment's index in line with its frames (derived data).
