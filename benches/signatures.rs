@@ -20,7 +20,7 @@ use std::hint::black_box;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use ed25519_dalek::Signer as _;
 use provledger::entry::cosignature_message;
-use provledger::signature::{verify_batch, verify_parallel, SignatureItem, TASK_BATCH};
+use provledger::signature::{verify_batch, verify_parallel, Coefficients, SignatureItem, TASK_BATCH};
 use provledger::{Digest, SigningKey, VerifyingKey};
 use rayon::prelude::*;
 
@@ -117,7 +117,7 @@ fn batches(c: &mut Criterion) {
                     &set.messages[i][..],
                 ));
             }
-            v.verify(SeededRng::from_os()).is_ok()
+            v.verify(Coefficients::from_os().expect("OS randomness")).is_ok()
         };
         assert!(batch());
         g.throughput(Throughput::Elements(n as u64));
@@ -155,40 +155,6 @@ fn parallel(c: &mut Criterion) {
     });
     g.finish();
 }
-
-/// Randomness for ed25519-consensus's batch (a rand_core 0.6 RNG): a BLAKE3 stream keyed by
-/// 32 bytes from the OS, as `provledger::signature` draws its own.
-struct SeededRng(blake3::OutputReader);
-
-impl SeededRng {
-    fn from_os() -> Self {
-        let mut key = [0u8; 32];
-        getrandom::fill(&mut key).expect("OS randomness");
-        SeededRng(blake3::Hasher::new_keyed(&key).finalize_xof())
-    }
-}
-
-impl rand_core::RngCore for SeededRng {
-    fn next_u32(&mut self) -> u32 {
-        let mut b = [0u8; 4];
-        self.0.fill(&mut b);
-        u32::from_le_bytes(b)
-    }
-    fn next_u64(&mut self) -> u64 {
-        let mut b = [0u8; 8];
-        self.0.fill(&mut b);
-        u64::from_le_bytes(b)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill(dest);
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.0.fill(dest);
-        Ok(())
-    }
-}
-
-impl rand_core::CryptoRng for SeededRng {}
 
 criterion::criterion_group!(benches, single, batches, parallel);
 criterion::criterion_main!(benches);

@@ -174,10 +174,17 @@ fn batch_holds(items: &[SignatureItem<'_>], rng: &mut Coefficients) -> bool {
 /// The coefficients must be unpredictable to whoever chose the signatures; BLAKE3 in keyed XOF
 /// mode is a PRF, so its stream under a fresh secret key is as good as the OS's own bytes,
 /// and drawing the key is the only fallible step (a typed error, not a panic).
-struct Coefficients(blake3::OutputReader);
+///
+/// Public (with `test-util`) so that the benches measure raw batch verification with the same
+/// coefficients the verifier pays for.
+pub struct Coefficients(blake3::OutputReader);
 
 impl Coefficients {
-    fn from_os() -> Result<Self, RandomnessError> {
+    /// A fresh stream keyed from the OS random source.
+    ///
+    /// # Errors
+    /// [`RandomnessError`] if the OS random source fails.
+    pub fn from_os() -> Result<Self, RandomnessError> {
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(key.as_mut()).map_err(RandomnessError)?;
         let mut h = blake3::Hasher::new_keyed(&key);
