@@ -47,6 +47,41 @@ fn check_portable(
     }
 }
 
+/// `ConsistencyProof::verify_extends` (FORMAT §15, "consistency from a trusted older state")
+/// against the proof's own older state: with an older checkpoint it is exactly `verify`; without
+/// one, an accepted proof has a newer checkpoint signed by the key that pins its size and root.
+/// Against any other older state (root or size changed), it is never accepted.
+fn check_extends(p: &ConsistencyProof) {
+    let key = fuzz_key().verifying_key();
+    let ext = p.verify_extends(&key, None, p.old_size, &p.old_root);
+    if p.old_checkpoint.is_some() {
+        assert_eq!(
+            ext,
+            p.verify(&key),
+            "verify_extends differs from verify with both checkpoints"
+        );
+    } else if ext.is_ok() {
+        let c = p
+            .new_checkpoint
+            .as_ref()
+            .expect("an accepted proof carries its newer checkpoint");
+        assert!(
+            c.key_id == key.key_id() && c.verify(&key),
+            "accepted an unsigned checkpoint"
+        );
+        assert_eq!(
+            (c.ledger_id, c.tree_size, c.root),
+            (p.ledger_id, p.new_size, p.new_root)
+        );
+    }
+    let mut wrong = p.old_root.to_bytes();
+    wrong[0] ^= 1;
+    assert!(p
+        .verify_extends(&key, None, p.old_size, &Digest::from_bytes(wrong))
+        .is_err());
+    assert!(p.verify_extends(&key, None, p.old_size ^ 1, &p.old_root).is_err());
+}
+
 /// Decodes `data` (bincode, the library's structured-payload codec; JSON is `decode_json`'s)
 /// as an [`InclusionProof`] and a [`ConsistencyProof`]: what decodes re-encodes to the same
 /// bytes, and its verdicts follow docs/FORMAT.md §15 (`check_portable`). Then reads the same
@@ -54,14 +89,17 @@ fn check_portable(
 /// independent transcription of RFC 9162, whatever the `u64` sizes.
 pub fn decode_proofs(data: &[u8]) {
     let key = fuzz_key().verifying_key();
-    let other = LedgerId([0xee; 16]);
-    if let Ok(p) = serde_codec::decode::<InclusionProof>(data, "inclusion proof") {
-        assert_eq!(serde_codec::encode(&p, "inclusion proof").as_deref(), Ok(data));
-        let other = if p.ledger_id == other {
+    // A ledger id that is not the proof's.
+    let other_than = |id: LedgerId| {
+        if id == LedgerId([0xee; 16]) {
             LedgerId([0xef; 16])
         } else {
-            other
-        };
+            LedgerId([0xee; 16])
+        }
+    };
+    if let Ok(p) = serde_codec::decode::<InclusionProof>(data, "inclusion proof") {
+        assert_eq!(serde_codec::encode(&p, "inclusion proof").as_deref(), Ok(data));
+        let other = other_than(p.ledger_id);
         check_portable(
             &p.verify(&key),
             &p.verify_for(&key, Some(p.ledger_id)),
@@ -73,11 +111,8 @@ pub fn decode_proofs(data: &[u8]) {
     }
     if let Ok(p) = serde_codec::decode::<ConsistencyProof>(data, "consistency proof") {
         assert_eq!(serde_codec::encode(&p, "consistency proof").as_deref(), Ok(data));
-        let other = if p.ledger_id == other {
-            LedgerId([0xef; 16])
-        } else {
-            other
-        };
+        let other = other_than(p.ledger_id);
+        check_extends(&p);
         check_portable(
             &p.verify(&key),
             &p.verify_for(&key, Some(p.ledger_id)),
@@ -389,6 +424,20 @@ impl Portable {
                 "accepted sizes beyond ledger A: {c:?}"
             );
             assert_eq!((c.root, c.other), (trees.root(0, c.a), trees.root(0, c.b)), "{c:?}");
+        }
+        // From a trusted older state and no older checkpoint (FORMAT §15): an auditor who
+        // trusts ledger A's true root at `a` accepts only A's true newer state.
+        let n = trees.trees[0].size();
+        if 0 < c.a && c.a <= n {
+            let unpinned = ConsistencyProof {
+                old_checkpoint: None,
+                ..proof
+            };
+            let trusted = trees.root(0, c.a);
+            if unpinned.verify_extends(&key, Some(LEDGER_A), c.a, &trusted).is_ok() {
+                assert!(c.b <= n, "accepted a size beyond ledger A: {c:?}");
+                assert_eq!(c.other, trees.root(0, c.b), "accepted a root A never had: {c:?}");
+            }
         }
     }
 }
