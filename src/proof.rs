@@ -75,6 +75,7 @@ impl InclusionProof {
         operator: &VerifyingKey,
         ledger: Option<crate::entry::LedgerId>,
     ) -> Result<(), ProofCheckError> {
+        present(self.checkpoint.as_ref())?;
         check_header(self.version, self.ledger_id, ledger)?;
         check_checkpoint(
             self.checkpoint.as_ref(),
@@ -137,7 +138,8 @@ impl ConsistencyProof {
         operator: &VerifyingKey,
         ledger: Option<crate::entry::LedgerId>,
     ) -> Result<(), ProofCheckError> {
-        check_header(self.version, self.ledger_id, ledger)?;
+        // A missing checkpoint is malformed (FORMAT §15 step 1), before the ledger id (step 2).
+        present(self.new_checkpoint.as_ref())?;
         if self.old_checkpoint.is_none() {
             return Err(ProofCheckError::Malformed(
                 "no checkpoint pins the older size: check the proof against the older state you \
@@ -145,6 +147,7 @@ impl ConsistencyProof {
                     .into(),
             ));
         }
+        check_header(self.version, self.ledger_id, ledger)?;
         self.check_checkpoints_and_path(operator)
     }
 
@@ -164,6 +167,7 @@ impl ConsistencyProof {
         old_size: u64,
         old_root: &Digest,
     ) -> Result<(), ProofCheckError> {
+        present(self.new_checkpoint.as_ref())?;
         check_header(self.version, self.ledger_id, ledger)?;
         if self.old_size != old_size || self.old_root != *old_root {
             return Err(ProofCheckError::Invalid(format!(
@@ -214,6 +218,14 @@ fn check_header(
         )));
     }
     Ok(())
+}
+
+/// A checkpoint the proof must carry is there (FORMAT §15 step 1: otherwise malformed).
+fn present(c: Option<&Checkpoint>) -> Result<(), ProofCheckError> {
+    match c {
+        Some(_) => Ok(()),
+        None => Err(ProofCheckError::Malformed("no signed checkpoint in the proof".into())),
+    }
 }
 
 fn check_checkpoint(

@@ -307,6 +307,12 @@ fn proofs_name_their_ledger_and_verify_proof_ledger_pins_it() {
     assert_eq!(check(&forged, Some(&id)).0, 1);
     forged["checkpoint"]["ledger_id"] = id.as_str().into();
     assert_eq!(check(&forged, Some(&id)).0, 1);
+    // A proof without its checkpoint is malformed (FORMAT §15 step 1) whatever ledger is
+    // asked for: step 1 comes before the ledger id (step 2), as the independent verifier reads it.
+    let mut bare = theirs.clone();
+    bare["checkpoint"] = Value::Null;
+    assert_eq!(check(&bare, Some(&id)).0, 2);
+    assert_eq!(check(&bare, None).0, 2);
     // Human output names the ledger.
     std::fs::write(&file, proof.to_string()).unwrap();
     let out = run(&["verify-proof", s(&file), "--trust", &f.public, "--ledger", &id], "");
