@@ -358,6 +358,23 @@ pub struct CheckpointLog {
 /// # Errors
 /// [`StorageError::Corrupt`] for a bad header or a damaged record (never skipped).
 pub fn read_log(dir: &dyn LedgerDir, ledger_id: LedgerId) -> Result<CheckpointLog, StorageError> {
+    read_log_upto(dir, ledger_id, u64::MAX)
+}
+
+/// The length of the checkpoint log now (0 if there is none): what a reader that must not see
+/// checkpoints newer than its view of the segments passes to [`read_log_upto`].
+pub(crate) fn log_len(dir: &dyn LedgerDir) -> Result<u64, StorageError> {
+    let rel = Path::new(CHECKPOINT_LOG);
+    match dir.open_read(rel) {
+        Ok(f) => f.len().map_err(io_err("stat", &dir.display_path(rel))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(io_err("open", &dir.display_path(rel))(e)),
+    }
+}
+
+/// [`read_log`] of the log's first `limit` bytes: the log as it was when its length was
+/// `limit` (records are only ever appended).
+pub(crate) fn read_log_upto(dir: &dyn LedgerDir, ledger_id: LedgerId, limit: u64) -> Result<CheckpointLog, StorageError> {
     let rel = Path::new(CHECKPOINT_LOG);
     let path = dir.display_path(rel);
     let file = match dir.open_read(rel) {
@@ -365,7 +382,7 @@ pub fn read_log(dir: &dyn LedgerDir, ledger_id: LedgerId) -> Result<CheckpointLo
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CheckpointLog::default()),
         Err(e) => return Err(io_err("open", &path)(e)),
     };
-    let len = file.len().map_err(io_err("stat", &path))?;
+    let len = file.len().map_err(io_err("stat", &path))?.min(limit);
     let body = len.saturating_sub(CHECKPOINT_HEADER_LEN as u64);
     let count = body / CHECKPOINT_RECORD_LEN as u64;
     let torn_bytes = body % CHECKPOINT_RECORD_LEN as u64;

@@ -39,6 +39,10 @@ const BURST: usize = 200;
 const QUIET: Duration = Duration::from_millis(10);
 /// Deadline for one library call or CLI run (debug build, busy 2-core machine): a hang fails.
 const DEADLINE: Duration = Duration::from_secs(10);
+/// What "found at once" is asserted as: the failures caught take minutes to hours (a sparse
+/// tebibyte read, a megabyte re-read per frame), real runs take milliseconds; generous so that
+/// a loaded CI machine running a debug build never trips it.
+const FAST: Duration = Duration::from_secs(5);
 
 /// Serializes spawning children with opening and dropping writers in this process: a child
 /// forked by another test thread holds a copy of the lock descriptor until it execs.
@@ -640,7 +644,8 @@ fn a_segment_sparse_extended_by_a_tebibyte_is_damage_found_at_once() {
     drop(f);
     let fast = |what: &str, took: Duration| {
         println!("{what}: {took:?}");
-        assert!(took < Duration::from_secs(1), "{what} took {took:?}");
+        // Reading the sparse tebibyte would take hours; generous for a loaded debug run.
+        assert!(took < FAST, "{what} took {took:?}");
     };
     let corrupt_at_end = |e: Error, what: &str| match e.storage() {
         Some(StorageError::Corrupt {
@@ -722,11 +727,7 @@ fn huge_sequence_numbers_are_no_such_entry() {
             Err(ReadError::NoSuchEntry { seq: s, len: l }) => assert_eq!((s, l), (seq, len)),
             other => panic!("get({seq}): {other:?}"),
         }
-        assert!(
-            t.elapsed() < Duration::from_secs(1),
-            "get({seq}) took {:?}",
-            t.elapsed()
-        );
+        assert!(t.elapsed() < FAST, "get({seq}) took {:?}", t.elapsed());
     }
 }
 
@@ -765,7 +766,7 @@ fn a_missing_entry_is_found_missing_without_rereading_the_segment_per_frame() {
             r.0
         );
         assert_eq!(r.1.expect("present entry"), 19_999);
-        assert!(took < Duration::from_secs(3), "took {took:?}");
+        assert!(took < FAST, "took {took:?}");
     }
 }
 

@@ -73,8 +73,8 @@ fn mixed_draft(n: u64) -> provledger::Draft {
     }
 }
 
-/// A writer appends (single entries and batches, rotating segments) while a reader verifies in
-/// a loop: every report is OK and the verified count never goes down.
+/// A writer appends (single entries and batches, rotating segments) and checkpoints while a
+/// reader verifies in a loop: every report is OK and the verified count never goes down.
 fn reader_during_writes(durability: Durability) {
     const ENTRIES: u64 = 160;
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -82,13 +82,15 @@ fn reader_during_writes(durability: Durability) {
     let k = key(1);
     let ledger = Ledger::create(&dir, k.clone(), "rw", std_opts(durability, MIN_SEGMENT)).expect("create");
     let done = Arc::new(AtomicBool::new(false));
+    let started = Arc::new(AtomicBool::new(false));
     let reader = {
-        let (dir, k, done) = (dir.clone(), k.clone(), Arc::clone(&done));
+        let (dir, k, done, started) = (dir.clone(), k.clone(), Arc::clone(&done), Arc::clone(&started));
         std::thread::spawn(move || {
             let (mut last, mut rounds, mut torn) = (0u64, 0u32, 0u32);
             let deadline = Instant::now() + Duration::from_secs(30);
             loop {
                 let finished = done.load(Ordering::Acquire);
+                started.store(true, Ordering::Release);
                 let r = verify(&dir, &anchor(&k)).expect("verify runs");
                 assert!(
                     r.is_ok(),
@@ -109,6 +111,10 @@ fn reader_during_writes(durability: Durability) {
             }
         })
     };
+    // The writer starts once the reader runs (a loaded machine may start the thread late).
+    while !started.load(Ordering::Acquire) {
+        std::thread::yield_now();
+    }
     let mut n = 1;
     let mut i = 0u64;
     while n <= ENTRIES {
@@ -122,6 +128,10 @@ fn reader_during_writes(durability: Durability) {
         }
         n += size;
         i += 1;
+        if i % 7 == 0 {
+            // Checkpoints a reader may meet in any order with the segments it lists.
+            ledger.checkpoint().expect("checkpoint");
+        }
         // Give the reader time to interleave (unsynced appends take microseconds).
         std::thread::sleep(Duration::from_micros(300));
     }
@@ -545,4 +555,139 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
     assert!(r.durable, "a reopened ledger reports durable receipts again");
     reopened.close().expect("close");
     common::assert_verifies(&disk, &sim_dir(), &key(1));
+}
+
+/// A file system that runs `hook` once, right after the first listing of `segments/`: a writer
+/// acting at the worst moment for a verifier that has begun (deterministic, unlike a race).
+#[derive(Debug)]
+struct ActAfterListing(Arc<Hook>);
+
+struct Hook(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hook")
+    }
+}
+
+#[derive(Debug)]
+struct HookedDir(Arc<dyn provledger::storage::LedgerDir>, Arc<Hook>);
+
+impl provledger::storage::Backend for ActAfterListing {
+    fn open_dir(
+        &self,
+        path: &std::path::Path,
+        create: bool,
+    ) -> std::io::Result<Arc<dyn provledger::storage::LedgerDir>> {
+        let inner = provledger::storage::StdBackend.open_dir(path, create)?;
+        Ok(Arc::new(HookedDir(inner, Arc::clone(&self.0))))
+    }
+}
+
+impl provledger::storage::LedgerDir for HookedDir {
+    fn open_read(&self, rel: &std::path::Path) -> std::io::Result<Box<dyn provledger::storage::StorageFile>> {
+        self.0.open_read(rel)
+    }
+    fn open_write(
+        &self,
+        rel: &std::path::Path,
+        create_new: bool,
+    ) -> std::io::Result<Box<dyn provledger::storage::StorageFile>> {
+        self.0.open_write(rel, create_new)
+    }
+    fn list(&self, rel_dir: &std::path::Path) -> std::io::Result<Vec<String>> {
+        let names = self.0.list(rel_dir)?;
+        if rel_dir == std::path::Path::new("segments") {
+            let hook = self.1 .0.lock().expect("hook").take();
+            if let Some(act) = hook {
+                act();
+            }
+        }
+        Ok(names)
+    }
+    fn remove(&self, rel: &std::path::Path) -> std::io::Result<()> {
+        self.0.remove(rel)
+    }
+    fn sync_dir(&self, rel_dir: &std::path::Path) -> std::io::Result<()> {
+        self.0.sync_dir(rel_dir)
+    }
+    fn create_subdir(&self, rel: &std::path::Path) -> std::io::Result<()> {
+        self.0.create_subdir(rel)
+    }
+    fn try_lock(&self) -> std::io::Result<Option<Box<dyn provledger::storage::LockGuard>>> {
+        self.0.try_lock()
+    }
+    fn display_path(&self, rel: &std::path::Path) -> std::path::PathBuf {
+        self.0.display_path(rel)
+    }
+}
+
+/// Verification sees one state of a ledger a writer is changing: after verify has listed the
+/// segments, the writer rotates to a new segment (whose index trails, slots being written in
+/// blocks) and, if `checkpoint_after`, signs a checkpoint of entries in it. Neither is part of that verification: the
+/// report is OK and counts the entries there were (a CI run once failed on "index … has fewer
+/// entries" when the index check listed the segments apart from the stream; a checkpoint read
+/// after the listing would cover entries the verification never saw).
+fn verify_sees_one_state(checkpoint_after: bool) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let k = key(1);
+    let ledger = Arc::new(
+        Ledger::create(&dir, k.clone(), "state", std_opts(Durability::Buffered, MIN_SEGMENT)).expect("create"),
+    );
+    for n in 1..=3 {
+        ledger.append(draft(n)).expect("append");
+    }
+    ledger.checkpoint().expect("checkpoint");
+    let before = ledger.len();
+    let segments_before = common::std_layout(&dir).len();
+    let writer = Arc::clone(&ledger);
+    let hook = Arc::new(Hook(Mutex::new(Some(Box::new(move || {
+        // Four segment-filling entries rotate at least twice; a few small ones go into the
+        // newest segment (index slots not yet written), then a checkpoint covers all of them.
+        for n in 0..4 {
+            writer.append(big_draft(100 + n, 300 << 10)).expect("big append");
+        }
+        for n in 0..5 {
+            writer.append(draft(200 + n)).expect("append");
+        }
+        if checkpoint_after {
+            writer.checkpoint().expect("checkpoint after the listing");
+        }
+    })))));
+    let backend = ActAfterListing(Arc::clone(&hook));
+    let r = provledger::verify_opts(&backend, &dir, &anchor(&k), &provledger::VerifyOptions::default())
+        .expect("verify runs");
+    assert!(hook.0.lock().expect("hook").is_none(), "the writer acted during verify");
+    assert!(r.is_ok(), "verify of a ledger being written: {:?}", r.failure);
+    // The segments listed are read as they are when read: the newest one listed grew, and
+    // the segments the writer created after the listing are not read.
+    let first_new_segment = common::std_layout(&dir)
+        .iter()
+        .map(|s| s.first_seq)
+        .find(|&first| first > before)
+        .expect("a segment created after the listing");
+    assert_eq!(r.entries, first_new_segment, "the entries of the segments listed");
+    assert_eq!(
+        r.latest_checkpoint.map(|c| c.tree_size),
+        Some(before),
+        "the checkpoint signed after the listing is not part of this verification"
+    );
+    assert!(common::std_layout(&dir).len() > segments_before, "the writer rotated");
+    // The next verification sees the new state, checkpoint included.
+    let after = verify(&dir, &anchor(&k)).expect("verify");
+    assert!(after.is_ok(), "{:?}", after.failure);
+    assert_eq!(after.entries, ledger.len());
+    let newest = if checkpoint_after { ledger.len() } else { before };
+    assert_eq!(after.latest_checkpoint.map(|c| c.tree_size), Some(newest));
+}
+
+#[test]
+fn verify_sees_one_state_while_a_writer_rotates() {
+    verify_sees_one_state(false);
+}
+
+#[test]
+fn verify_sees_one_state_while_a_writer_rotates_and_checkpoints() {
+    verify_sees_one_state(true);
 }

@@ -407,9 +407,13 @@ fn item_16_a_risk_acceptance_that_expired_no_longer_covers_an_approval() {
     let (req, rev, appr, carol) = (w.req.clone(), w.rev.clone(), w.appr.clone(), w.carol.clone());
     let p = w.add(&gated(Environment::Production), &[&req]);
     let r = w.add(&review(&p, Verdict::Reject, &[]), &[&rev]);
-    let soon = Timestamp(Timestamp::now().0 + 200_000_000);
+    // Expires a second from now (room for a slow machine to write the acceptance before it
+    // expires); the approval comes after.
+    let soon = Timestamp(Timestamp::now().0 + 1_000_000_000);
     w.add(&risk_acceptance(&p, soon), &[&carol]);
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    while Timestamp::now().0 <= soon.0 + 50_000_000 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let a = w.add(&approval(&p), &[&appr]);
     assert_eq!(
         w.violations(),

@@ -285,6 +285,13 @@ impl<'b> SegmentStream<'b> {
         Ok(s)
     }
 
+    /// The first sequence number of the newest segment this stream will read: the last one
+    /// listed when it was opened (segments a writer adds later are not read).
+    #[must_use]
+    pub fn newest_segment(&self) -> u64 {
+        self.segments.last().copied().unwrap_or(0)
+    }
+
     /// Gives back the data buffer of a chunk this stream returned, to be reused for the next.
     pub fn recycle(&mut self, data: Vec<u8>) {
         if let Some(sc) = self.scanner.as_mut() {

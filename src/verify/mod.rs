@@ -27,7 +27,7 @@ use rayon::prelude::*;
 pub use policy_feed::{policy_at, PolicyView};
 pub use report::{Check, Failure, Involved, PolicyEvent, PolicyRef, VerifyReport, Violation};
 
-use crate::checkpoint::{read_log, Checkpoint};
+use crate::checkpoint::{read_log_upto, Checkpoint};
 use crate::entry::{cosignature_message, position_message, EntryKind, LedgerId, RecordRef};
 use crate::error::{StorageError, VerifyError};
 use crate::hash::{chain_value, Digest};
@@ -36,7 +36,7 @@ use crate::record::{Genesis, Record, Role};
 use crate::signature::{verify_batch, SignatureItem};
 use crate::storage::frame::{parse_section, SectionRef};
 use crate::storage::segment::FrameLoc;
-use crate::storage::{list_segments, open_ledger_dir, Backend, LedgerDir, SegmentStream, StdBackend, StreamChunk};
+use crate::storage::{open_ledger_dir, Backend, LedgerDir, SegmentStream, StdBackend, StreamChunk};
 use entry_check::{decode_frame, Decoded, Problem};
 use index_check::IndexCursor;
 use policy::{PolicyEngine, Signer};
@@ -200,8 +200,14 @@ pub(crate) fn verify_dir(
     anchor: &TrustAnchor,
     opts: &VerifyOptions,
 ) -> Result<VerifyReport, VerifyError> {
-    let mut v = Verifier::new(root, anchor, opts)?;
+    // A consistent view of a ledger a writer may be appending to: the checkpoint log's length
+    // first (a writer makes entries durable before it logs a checkpoint of them, so every
+    // checkpoint in that prefix covers entries already written), then one listing of the
+    // segments (step 0), read by the stream and by the index check alike; checkpoints and
+    // segments added later are not part of this verification.
+    let log_len = crate::checkpoint::log_len(root)?;
     let mut stream = SegmentStream::open(root)?;
+    let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len);
     // Step 2 on the first chunk, then a two-stage pipeline: while the ordered checks of chunk
     // k run, the entries of chunk k + 1 are decoded and hashed on the other threads.
     let Some(first) = v.next(&mut stream)? else {
@@ -336,13 +342,21 @@ struct Verifier<'a> {
     /// Signatures of entries below this sequence number are not checked (step 3).
     trusted_until: u64,
     newest_segment: u64,
+    /// The checkpoint log's length when verification began (later records are not read).
+    log_len: u64,
     /// The chain value after the last entry pass A saw.
     chain: Digest,
 }
 
 impl<'a> Verifier<'a> {
-    fn new(dir: &'a dyn LedgerDir, anchor: &'a TrustAnchor, opts: &'a VerifyOptions) -> Result<Self, VerifyError> {
-        Ok(Verifier {
+    fn new(
+        dir: &'a dyn LedgerDir,
+        anchor: &'a TrustAnchor,
+        opts: &'a VerifyOptions,
+        newest_segment: u64,
+        log_len: u64,
+    ) -> Self {
+        Verifier {
             dir,
             anchor,
             opts,
@@ -360,9 +374,10 @@ impl<'a> Verifier<'a> {
             next_checkpoint: 0,
             covered_until: 0,
             trusted_until: 0,
-            newest_segment: list_segments(dir)?.last().copied().unwrap_or(0),
+            newest_segment,
+            log_len,
             chain: Digest::ZERO,
-        })
+        }
     }
 
     fn fail(&mut self, seq: Option<u64>, check: Check, message: String) {
@@ -496,7 +511,7 @@ impl<'a> Verifier<'a> {
     /// Reads the checkpoint log and checks the order of sizes (step 2a); signatures and roots
     /// are checked when the ledger reaches each size.
     fn load_checkpoints(&mut self) -> Result<bool, VerifyError> {
-        let log = match read_log(self.dir, self.ledger_id) {
+        let log = match read_log_upto(self.dir, self.ledger_id, self.log_len) {
             Ok(l) => l,
             Err(StorageError::Corrupt {
                 file, offset, reason, ..
