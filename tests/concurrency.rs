@@ -128,7 +128,7 @@ fn reader_during_writes(durability: Durability) {
         }
         n += size;
         i += 1;
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             // Checkpoints a reader may meet in any order with the segments it lists.
             ledger.checkpoint().expect("checkpoint");
         }
