@@ -224,6 +224,39 @@ impl Checkpoint {
         Err(bad("no signature by the given key"))
     }
 
+    /// The checkpoint a signed note states and the signatures its lines carry, none of them
+    /// checked (for comparing a note with checkpoints already verified otherwise).
+    #[cfg(feature = "object-store")]
+    pub(crate) fn parse_note_unverified(text: &str) -> Result<(Self, Vec<[u8; SIGNATURE_LEN]>), DecodeError> {
+        let bad = |reason| DecodeError::Invalid {
+            context: "signed note",
+            reason,
+        };
+        if text.len() > MAX_NOTE_LEN {
+            return Err(DecodeError::TooLong {
+                context: "signed note",
+                len: text.len() as u64,
+                max: MAX_NOTE_LEN as u64,
+            });
+        }
+        let (body, sigs) = text.split_once("\n\n").ok_or(bad("no blank line before signatures"))?;
+        let c = parse_body(body)?;
+        let mut out = Vec::new();
+        for line in sigs.lines() {
+            let Some((_, b64)) = line.strip_prefix("\u{2014} ").and_then(|r| r.split_once(' ')) else {
+                continue;
+            };
+            if let Ok(raw) = Base64::decode_vec(b64) {
+                if raw.len() == 4 + SIGNATURE_LEN {
+                    let mut sig = [0u8; SIGNATURE_LEN];
+                    sig.copy_from_slice(&raw[4..]);
+                    out.push(sig);
+                }
+            }
+        }
+        Ok((c, out))
+    }
+
     test_util_pub! {
     /// The fixed-size record of the checkpoint log.
     #[must_use]

@@ -96,6 +96,8 @@ macro_rules! test_util_pub {
 // standalone Merkle verifiers. Everything else is reached through the `pub use` block below.
 pub mod merkle;
 pub mod record;
+#[cfg(feature = "object-store")]
+pub mod remote;
 pub mod storage;
 pub mod witness;
 

@@ -65,7 +65,7 @@ pub enum TrustAnchor {
 }
 
 impl TrustAnchor {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             TrustAnchor::PublicKey(k) => format!("public key {k} (key id {})", k.key_id()),
             TrustAnchor::GenesisHash(h) => format!("genesis entry hash {h}"),

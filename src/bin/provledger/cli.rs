@@ -53,6 +53,27 @@ pub enum Command {
     Witness(WitnessArgs),
     /// Build a sample ledger of an AI-assisted, human-approved permission change and audit it.
     Demo(DemoArgs),
+    /// Upload what is new in a ledger, up to its newest checkpoint, to object storage
+    /// (s3://, gs://, az://, file://); `verify`, `show` and `prove` then read it from the URL.
+    #[cfg(feature = "object-store")]
+    Publish(PublishArgs),
+}
+
+/// Arguments of `publish`.
+#[cfg(feature = "object-store")]
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The ledger directory.
+    pub dir: PathBuf,
+    /// Where to publish it: `s3://bucket/prefix` (credentials and endpoint from AWS_*
+    /// variables), `gs://…`, `az://…`, `file:///absolute/path`.
+    pub url: String,
+    /// Uploads in flight at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub concurrency: usize,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `keygen`.
@@ -153,7 +174,7 @@ pub struct AppendArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("anchor").required(true).args(["trust", "trust_genesis"])))]
 pub struct VerifyArgs {
-    /// The ledger directory.
+    /// The ledger directory, or the URL it was published to (`s3://bucket/prefix`…).
     pub dir: PathBuf,
     /// Trust this operator/admin public key (64 hex digits), obtained out of band.
     #[arg(long, value_name = "PUBKEY_HEX")]
@@ -246,7 +267,7 @@ pub struct WitnessCosignArgs {
 /// Arguments of `show`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
-    /// The ledger directory.
+    /// The ledger directory, or the URL it was published to (`s3://bucket/prefix`…).
     pub dir: PathBuf,
     /// Show only the entry with this sequence number (0 is the genesis).
     #[arg(long, value_name = "N")]
@@ -313,7 +334,7 @@ pub struct CheckpointArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("proof").required(true).args(["seq", "from"])))]
 pub struct ProveArgs {
-    /// The ledger directory.
+    /// The ledger directory, or the URL it was published to (`s3://bucket/prefix`…).
     pub dir: PathBuf,
     /// Prove that entry N is included (inclusion proof).
     #[arg(long, value_name = "N")]

@@ -70,3 +70,6 @@ usage_from!(
     provledger::witness::WitnessError,
     provledger::witness::CosignError,
 );
+
+#[cfg(feature = "object-store")]
+usage_from!(provledger::remote::RemoteError);

@@ -2,15 +2,13 @@
 
 use serde::Serialize;
 
-use provledger::LedgerReader;
-
 use crate::cli::ProveArgs;
 use crate::error::CliError;
 use crate::output;
 
 /// Builds the requested proof from the stored tree and prints it. Needs no lock.
 pub fn run(args: &ProveArgs) -> Result<u8, CliError> {
-    let reader = LedgerReader::open(&args.dir)?;
+    let reader = super::open_reader(&args.dir)?;
     let text = match (args.seq, args.from) {
         (Some(seq), None) => render(&reader.inclusion_proof(seq, args.size)?, args.json)?,
         (None, Some(from)) => render(&reader.consistency_proof(from, args.to)?, args.json)?,

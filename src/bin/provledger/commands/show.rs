@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use provledger::{Digest, EntryKind, Genesis, LedgerReader, StoredEntry, StoredPayload};
+use provledger::{Digest, EntryKind, Genesis, StoredEntry, StoredPayload};
 
 use crate::cli::ShowArgs;
 use crate::error::CliError;
@@ -13,7 +13,7 @@ use crate::records;
 /// Prints every entry, or only `--seq N`. Damage that stops reading exits 1; `--seq N` past
 /// the end exits 2.
 pub fn run(args: &ShowArgs) -> Result<u8, CliError> {
-    let reader = LedgerReader::open(&args.dir)?;
+    let reader = super::open_reader(&args.dir)?;
     if let Some(seq) = args.seq {
         print(&reader.get(seq)?, args.json)?;
         return Ok(0);

@@ -44,7 +44,17 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         }
         None => opts,
     };
-    let report = provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts);
+    let report = match super::remote_url(&args.dir) {
+        #[cfg(feature = "object-store")]
+        Some(url) => provledger::remote::Remote::from_url(url)
+            .map_err(CliError::from)
+            .and_then(|r| Ok(provledger::remote::verify_remote(&r, &anchor, &opts)?)),
+        #[cfg(not(feature = "object-store"))]
+        Some(url) => Err(CliError::usage(format!(
+            "{url}: this build has no object-store support (the `object-store` feature)"
+        ))),
+        None => provledger::verify_opts(&StdBackend, &args.dir, &anchor, &opts).map_err(CliError::from),
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -1,0 +1,398 @@
+//! Ledgers on object storage (S3, GCS, Azure, a local path), through the `object_store`
+//! crate: [`publish`] uploads what is new in a ledger directory, and [`Remote`] reads a
+//! published ledger so that [`verify_remote`], [`crate::LedgerReader::open_with`] (show, prove)
+//! and incremental verification work on a bucket as they do on a directory.
+//!
+//! # The published layout
+//!
+//! Every file of a ledger directory only ever grows at its end (segments, their indexes, the
+//! tree level files, the checkpoint log), except where a redaction erases a payload in place.
+//! A file `REL` is published as **pieces**: immutable objects `PREFIX/REL/OFFSET` (`OFFSET` in
+//! 20 decimal digits) holding the file's bytes from `OFFSET` on; the file is their
+//! concatenation. A piece is written once, with a create-only conditional put
+//! (`If-None-Match: *`), so two publishers never overwrite each other: the second one finds
+//! the piece there, checks it holds the same bytes, and goes on. The only objects ever
+//! replaced are the piece holding a payload a redaction erased (so that the payload is gone
+//! from the bucket; with object versioning on, older versions keep it until they are deleted),
+//! and `PREFIX/checkpoint`, the newest published checkpoint as a C2SP signed note, replaced by
+//! compare-and-swap on its ETag and only by a newer checkpoint consistent with it.
+//!
+//! A publish uploads the state of the ledger at its newest checkpoint — every file cut where
+//! that checkpoint ends it — then moves `checkpoint` forward. A publisher killed at any moment
+//! leaves a bucket whose files are prefixes of the ledger's files; the next run uploads the
+//! rest. docs/DESIGN.md ("Beyond one machine") says what each party is trusted for.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use provledger::remote::{publish, verify_remote, PublishOptions, Remote};
+//! use provledger::{TrustAnchor, VerifyOptions, VerifyingKey};
+//! // Credentials and endpoint from the environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT, …).
+//! let remote = Remote::from_url("s3://audit-ledgers/payments")?;
+//! let report = publish(std::path::Path::new("/var/lib/payments-ledger"), &remote, &PublishOptions::default())?;
+//! println!("published up to {} entries", report.published_size);
+//! # let key: VerifyingKey = unimplemented!();
+//! let verdict = verify_remote(&remote, &TrustAnchor::PublicKey(key), &VerifyOptions::default())?;
+//! assert!(verdict.is_ok());
+//! # Ok(()) }
+//! ```
+//!
+//! The functions here block: call them from a thread of your own (in async code,
+//! `tokio::task::spawn_blocking`), not from inside an async task.
+
+mod dir;
+mod publish;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::path::Path as ObjectPath;
+use object_store::ObjectStore;
+
+pub use dir::RemoteDir;
+pub use publish::{publish, PublishOptions, PublishReport};
+
+use crate::storage::{Backend, LedgerDir};
+use crate::verify::{Check, Failure};
+use crate::{TrustAnchor, VerifyError, VerifyOptions, VerifyReport};
+
+/// Name of the object holding the newest published checkpoint (a C2SP signed note).
+pub const LATEST_CHECKPOINT: &str = "checkpoint";
+
+/// Largest piece a publish uploads in one object (a file's new bytes are split into pieces of
+/// at most this size).
+pub const MAX_PIECE: u64 = 16 << 20;
+
+/// What went wrong talking to object storage or publishing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RemoteError {
+    /// The URL could not be parsed or names no supported store.
+    #[error("{url}: {reason}")]
+    Url {
+        /// The URL given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The object store failed (network, permissions, a missing bucket…).
+    #[error("{object}: {source}")]
+    Store {
+        /// The object (or prefix) concerned, as a URL.
+        object: String,
+        /// The store's error.
+        #[source]
+        source: object_store::Error,
+    },
+    /// The bucket holds something this ledger did not write there: a piece whose bytes differ
+    /// from the ledger's, pieces that do not follow one another, or a published checkpoint of
+    /// another ledger or not consistent with this one (a split view). Nothing was overwritten.
+    #[error("{object}: {reason}")]
+    Conflict {
+        /// The object concerned, as a URL.
+        object: String,
+        /// What was found.
+        reason: String,
+    },
+    /// The ledger directory could not be read.
+    #[error(transparent)]
+    Ledger(#[from] crate::ReadError),
+    /// The ledger has no checkpoint yet: a publish uploads the state at a signed checkpoint.
+    #[error("{dir}: the ledger has no checkpoint yet (run `provledger checkpoint` first)")]
+    NoCheckpoint {
+        /// The ledger directory.
+        dir: std::path::PathBuf,
+    },
+    /// The async runtime the blocking calls use could not start.
+    #[error("starting the I/O runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// A published ledger's place: an object store and a prefix in it. A [`Backend`] whose
+/// directories are read-only views of published ledgers (`open_dir("")` is the prefix itself).
+#[derive(Clone)]
+pub struct Remote {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn ObjectStore>,
+    pub(crate) prefix: ObjectPath,
+    /// The URL of the prefix, for messages (`s3://bucket/prefix`).
+    pub(crate) url: String,
+    pub(crate) rt: tokio::runtime::Runtime,
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Remote").field("url", &self.inner.url).finish()
+    }
+}
+
+impl Remote {
+    /// The store a URL names (`s3://bucket/prefix`, `gs://…`, `az://…`, `file:///path`,
+    /// `memory:///`), configured from the environment: `AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`, `AWS_ENDPOINT`, `AWS_ALLOW_HTTP` and the other
+    /// variables `object_store`'s builders read for each service.
+    ///
+    /// # Errors
+    /// [`RemoteError::Url`] for a URL no store is built for.
+    pub fn from_url(url: &str) -> Result<Self, RemoteError> {
+        let vars = std::env::vars().map(|(k, v)| (k.to_ascii_lowercase(), v));
+        Self::from_url_opts(url, vars)
+    }
+
+    /// Like [`Remote::from_url`], with the builder options given (keys as `object_store`
+    /// names them, e.g. `aws_endpoint`, `aws_allow_http`), not read from the environment.
+    ///
+    /// # Errors
+    /// As [`Remote::from_url`].
+    pub fn from_url_opts<I, K, V>(url: &str, options: I) -> Result<Self, RemoteError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: Into<String>,
+    {
+        let bad = |reason: String| RemoteError::Url {
+            url: url.to_string(),
+            reason,
+        };
+        let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        // Only the options the store's builder knows: the environment holds much else.
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| bad(e.to_string()))?;
+        Self::with_store(Arc::from(store), prefix, url.trim_end_matches('/'))
+    }
+
+    /// A published ledger under `prefix` of `store` (`url` is how messages name it).
+    ///
+    /// # Errors
+    /// [`RemoteError::Runtime`] if the I/O runtime cannot start.
+    pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, url: &str) -> Result<Self, RemoteError> {
+        Self::with_store(store, ObjectPath::from(prefix), url.trim_end_matches('/'))
+    }
+
+    fn with_store(store: Arc<dyn ObjectStore>, prefix: ObjectPath, url: &str) -> Result<Self, RemoteError> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("provledger-remote")
+            .enable_all()
+            .build()
+            .map_err(RemoteError::Runtime)?;
+        Ok(Remote {
+            inner: Arc::new(Inner {
+                store,
+                prefix,
+                url: url.to_string(),
+                rt,
+            }),
+        })
+    }
+
+    /// The URL of the published ledger.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.inner.url
+    }
+
+    /// The object store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.inner.store
+    }
+
+    /// A read-only view of the published ledger (one listing of the bucket, taken now).
+    ///
+    /// # Errors
+    /// [`RemoteError::Store`] if the listing fails.
+    pub fn open(&self) -> Result<RemoteDir, RemoteError> {
+        RemoteDir::list(Arc::clone(&self.inner))
+    }
+
+    /// The newest published checkpoint's signed note and its ETag, if any.
+    ///
+    /// # Errors
+    /// [`RemoteError::Store`] if reading it fails.
+    pub fn latest_note(&self) -> Result<Option<(String, Option<String>)>, RemoteError> {
+        self.inner.latest_note()
+    }
+}
+
+impl Inner {
+    pub(crate) fn object(&self, rel: &str) -> ObjectPath {
+        if self.prefix.as_ref().is_empty() {
+            ObjectPath::from(rel)
+        } else {
+            ObjectPath::from(format!("{}/{rel}", self.prefix.as_ref()))
+        }
+    }
+
+    pub(crate) fn object_url(&self, rel: &str) -> String {
+        format!("{}/{rel}", self.url)
+    }
+
+    pub(crate) fn store_err(&self, rel: &str) -> impl FnOnce(object_store::Error) -> RemoteError + '_ {
+        let object = self.object_url(rel);
+        move |source| RemoteError::Store { object, source }
+    }
+
+    fn latest_note(&self) -> Result<Option<(String, Option<String>)>, RemoteError> {
+        use object_store::ObjectStoreExt;
+        let loc = self.object(LATEST_CHECKPOINT);
+        self.rt.block_on(async {
+            match self.store.get(&loc).await {
+                Ok(r) => {
+                    let etag = r.meta.e_tag.clone();
+                    if r.meta.size > crate::checkpoint::MAX_NOTE_LEN as u64 {
+                        return Err(RemoteError::Conflict {
+                            object: self.object_url(LATEST_CHECKPOINT),
+                            reason: format!("{} bytes: longer than a signed note can be", r.meta.size),
+                        });
+                    }
+                    let bytes = r.bytes().await.map_err(self.store_err(LATEST_CHECKPOINT))?;
+                    let text = String::from_utf8(bytes.to_vec()).map_err(|_| RemoteError::Conflict {
+                        object: self.object_url(LATEST_CHECKPOINT),
+                        reason: "not UTF-8 text".into(),
+                    })?;
+                    Ok(Some((text, etag)))
+                }
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.store_err(LATEST_CHECKPOINT)(e)),
+            }
+        })
+    }
+}
+
+impl Backend for Remote {
+    fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
+        if create {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "a published ledger is read-only",
+            ));
+        }
+        let remote = if path.as_os_str().is_empty() {
+            self.clone()
+        } else {
+            let rel = path.to_string_lossy();
+            let inner = &self.inner;
+            let prefix = inner.object(rel.trim_matches('/'));
+            let url = inner.object_url(rel.trim_matches('/'));
+            Remote::with_store(Arc::clone(&inner.store), prefix, &url).map_err(std::io::Error::other)?
+        };
+        let dir = remote.open().map_err(std::io::Error::other)?;
+        if dir.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{}: nothing published there", remote.url()),
+            ));
+        }
+        Ok(Arc::new(dir))
+    }
+}
+
+/// Verifies a published ledger as [`crate::verify_opts`] verifies a directory (docs/FORMAT.md
+/// §9, on the files the pieces make up), and checks the bucket itself: pieces of one file that
+/// do not follow one another (one deleted, or replaced by one of another length) are a
+/// `format` failure naming the object, and the published latest checkpoint must be one of the
+/// ledger's checkpoints (a `checkpoint` failure otherwise: objects were deleted or rolled back
+/// after it was published).
+///
+/// # Errors
+/// As [`crate::verify_opts`]; [`VerifyError::Storage`] if the bucket cannot be read.
+pub fn verify_remote(remote: &Remote, anchor: &TrustAnchor, opts: &VerifyOptions) -> Result<VerifyReport, VerifyError> {
+    let dir = remote.open().map_err(|e| io_storage(remote, e))?;
+    if dir.is_empty() {
+        return Err(VerifyError::Storage(crate::StorageError::NotALedger {
+            path: remote.url().into(),
+            reason: "nothing published there".into(),
+        }));
+    }
+    if let Some((object, reason)) = dir.anomaly() {
+        // Not a ledger's files: say which object, before reading anything.
+        return Ok(VerifyReport {
+            trusted: anchor.describe(),
+            failure: Some(Failure {
+                seq: None,
+                check: Check::Format,
+                file: Some(object.into()),
+                offset: None,
+                message: reason,
+            }),
+            ..VerifyReport::default()
+        });
+    }
+    let mut report = crate::verify::verify_dir(&dir, anchor, opts)?;
+    if !report.is_ok() {
+        return Ok(report);
+    }
+    let note = remote.latest_note().map_err(|e| io_storage(remote, e))?;
+    if let Some((text, _)) = note {
+        let object = remote.inner.object_url(LATEST_CHECKPOINT);
+        let fail = |report: &mut VerifyReport, message: String| {
+            report.failure = Some(Failure {
+                seq: None,
+                check: Check::Checkpoint,
+                file: Some(object.clone().into()),
+                offset: None,
+                message,
+            });
+        };
+        match crate::Checkpoint::parse_note_unverified(&text) {
+            Err(e) => fail(
+                &mut report,
+                format!("the published latest checkpoint is not a checkpoint note: {e}"),
+            ),
+            Ok((c, sigs)) => {
+                let reader = crate::reader::LedgerReader::from_handle(Arc::new(dir), Path::new(remote.url()))
+                    .map_err(|e| VerifyError::Storage(read_storage(e)))?;
+                let all = reader
+                    .checkpoints()
+                    .map_err(|e| VerifyError::Storage(read_storage(e)))?;
+                let found = all.iter().any(|k| {
+                    k.ledger_id == c.ledger_id
+                        && k.tree_size == c.tree_size
+                        && k.root == c.root
+                        && k.timestamp == c.timestamp
+                        && sigs.contains(&k.signature)
+                });
+                if !found || c.tree_size > report.entries {
+                    fail(
+                        &mut report,
+                        format!(
+                            "the published latest checkpoint (size {}) is not one of the ledger's {} checkpoints: \
+                             objects were deleted or rolled back after it was published",
+                            c.tree_size,
+                            all.len()
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+fn io_storage(remote: &Remote, e: RemoteError) -> VerifyError {
+    VerifyError::Storage(crate::StorageError::Io {
+        op: "read",
+        path: remote.url().into(),
+        source: std::io::Error::other(e),
+    })
+}
+
+fn read_storage(e: crate::ReadError) -> crate::StorageError {
+    match e {
+        crate::ReadError::Storage(s) => s,
+        other => crate::StorageError::Io {
+            op: "read",
+            path: std::path::PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    }
+}

@@ -1,0 +1,500 @@
+//! Publishing to object storage and verifying from it, against a real S3 API: an in-process
+//! `s3s-fs` server on loopback (HTTP, SigV4 authentication, conditional puts), started by each
+//! test; the bucket is a directory the test can also tamper with directly.
+
+#![cfg(feature = "object-store")]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{anchor, big_draft, draft, key, std_opts};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use provledger::remote::{publish, verify_remote, PublishOptions, Remote, RemoteError};
+use provledger::verify::Check;
+use provledger::{verify, Durability, Ledger, SigningKey, VerifyOptions, VerifyReport};
+
+const BUCKET: &str = "ledgers";
+const ACCESS: &str = "provledger-test";
+const SECRET: &str = "provledger-test-secret";
+
+/// An S3 server on 127.0.0.1, serving the directory `root` (buckets are its subdirectories).
+struct S3 {
+    endpoint: String,
+    root: tempfile::TempDir,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl S3 {
+    fn start() -> S3 {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
+        let mut b = s3s::service::S3ServiceBuilder::new(fs);
+        b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS, SECRET));
+        let service = b.build();
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        rt.spawn(async move {
+            loop {
+                let Ok((sock, _)) = listener.accept().await else {
+                    continue;
+                };
+                let svc = service.clone();
+                tokio::spawn(async move {
+                    let _ = ConnBuilder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(sock), svc)
+                        .await;
+                });
+            }
+        });
+        S3 {
+            endpoint: format!("http://{addr}"),
+            root,
+            _rt: rt,
+        }
+    }
+
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("aws_endpoint", self.endpoint.clone()),
+            ("aws_allow_http", "true".into()),
+            ("aws_access_key_id", ACCESS.into()),
+            ("aws_secret_access_key", SECRET.into()),
+            ("aws_region", "us-east-1".into()),
+        ]
+    }
+
+    fn url(&self, prefix: &str) -> String {
+        format!("s3://{BUCKET}/{prefix}")
+    }
+
+    fn remote(&self, prefix: &str) -> Remote {
+        Remote::from_url_opts(&self.url(prefix), self.env()).expect("remote")
+    }
+
+    /// The file on the server's disk holding object `rel` under `prefix`.
+    fn object_file(&self, prefix: &str, rel: &str) -> PathBuf {
+        self.root.path().join(BUCKET).join(prefix).join(rel)
+    }
+
+    /// Every piece of published file `rel`, in offset order.
+    fn pieces(&self, prefix: &str, rel: &str) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.object_file(prefix, rel))
+            .map(|d| d.map(|e| e.expect("entry").path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+fn seg(first: u64) -> String {
+    format!("segments/{first:020}.seg")
+}
+
+fn verify_dir(dir: &Path, k: &SigningKey) -> VerifyReport {
+    verify(dir, &anchor(k)).expect("verify runs")
+}
+
+fn verify_url(remote: &Remote, k: &SigningKey) -> VerifyReport {
+    verify_remote(remote, &anchor(k), &VerifyOptions::default()).expect("verify from the bucket runs")
+}
+
+/// The parts of a report that must be equal whether a ledger is read from its directory or
+/// from the bucket (file names differ).
+type Verdict = (bool, u64, String, Option<(Option<u64>, Check)>, Vec<u64>, u64);
+
+fn verdict(r: &VerifyReport) -> Verdict {
+    (
+        r.is_ok(),
+        r.entries,
+        r.root.to_hex(),
+        r.failure.as_ref().map(|f| (f.seq, f.check)),
+        r.redacted.clone(),
+        r.checkpoints_verified,
+    )
+}
+
+/// A ledger of `n` signed entries (rotating segments when `segment` is small), with a
+/// checkpoint every `every` entries and one at the end.
+fn ledger(dir: &Path, k: &SigningKey, n: u64, segment: u64, every: u64) -> Ledger {
+    let l = Ledger::create(dir, k.clone(), "published", std_opts(Durability::Buffered, segment)).expect("create");
+    for i in 1..=n {
+        if i % 50 == 0 {
+            l.append(big_draft(i, 200 << 10)).expect("append");
+        } else {
+            l.append(draft(i)).expect("append");
+        }
+        if i % every == 0 {
+            l.checkpoint().expect("checkpoint");
+        }
+    }
+    l.checkpoint().expect("checkpoint");
+    l
+}
+
+#[test]
+fn publish_then_verify_from_the_bucket_equals_verify_of_the_directory() {
+    let s3 = S3::start();
+    let k = key(1);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let l = ledger(&dir, &k, 160, 1 << 20, 40);
+    let remote = s3.remote("a");
+    let r = publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    assert_eq!(r.published_size, l.len());
+    assert!(r.pieces_uploaded >= 5 && r.latest_updated, "{r:?}");
+    let local = verify_dir(&dir, &k);
+    let remote_report = verify_url(&remote, &k);
+    assert!(local.is_ok() && remote_report.is_ok(), "{:?}", remote_report.failure);
+    assert_eq!(verdict(&local), verdict(&remote_report));
+    assert!(s3.pieces("a", &seg(0)).len() == 1, "one piece per file in one run");
+
+    // Idempotent: nothing new, nothing uploaded.
+    let again = publish(&dir, &remote, &PublishOptions::default()).expect("publish again");
+    assert_eq!(
+        (again.pieces_uploaded, again.bytes_uploaded, again.latest_updated),
+        (0, 0, false)
+    );
+
+    // Incremental: only what is new, in new pieces after the old ones.
+    for i in 1000..1030 {
+        l.append(draft(i)).expect("append");
+    }
+    // Entries after the newest checkpoint are not published.
+    let before = publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    assert_eq!(before.bytes_uploaded, 0);
+    l.checkpoint().expect("checkpoint");
+    let more = publish(&dir, &remote, &PublishOptions::default()).expect("publish more");
+    assert_eq!(more.previous_size, Some(r.published_size));
+    assert_eq!(more.published_size, l.len());
+    assert!(
+        more.bytes_uploaded > 0 && more.bytes_uploaded < r.bytes_uploaded,
+        "{more:?}"
+    );
+    let (local, from_bucket) = (verify_dir(&dir, &k), verify_url(&remote, &k));
+    assert!(from_bucket.is_ok(), "{:?}", from_bucket.failure);
+    assert_eq!(verdict(&local), verdict(&from_bucket));
+    assert_eq!(from_bucket.entries, l.len());
+
+    // show and prove read the bucket as they read the directory.
+    let reader = provledger::LedgerReader::open_with(Arc::new(remote.clone()), Path::new("")).expect("reader");
+    let local_reader = provledger::LedgerReader::open(&dir).expect("reader");
+    assert_eq!(
+        reader.get(77).expect("get").entry,
+        local_reader.get(77).expect("get").entry
+    );
+    let p = reader.inclusion_proof(77, None).expect("proof");
+    p.verify(&k.verifying_key()).expect("the proof from the bucket checks");
+    assert_eq!(p, local_reader.inclusion_proof(77, None).expect("proof"));
+    l.close().expect("close");
+}
+
+#[test]
+fn tampered_ledgers_verify_from_the_bucket_as_from_the_directory() {
+    let s3 = S3::start();
+    let k = key(2);
+    // Each case tampers with a copy of one ledger's directory, publishes it, and compares.
+    type Tamper = fn(&Path);
+    let cases: Vec<(&str, Tamper)> = vec![
+        ("none", |_| {}),
+        ("payload byte", |d| {
+            let p = d.join("segments").join("00000000000000000000.seg");
+            let len = std::fs::metadata(&p).expect("stat").len();
+            let mut b = std::fs::read(&p).expect("read");
+            let at = usize::try_from(len / 2).expect("len");
+            b[at] ^= 0x40;
+            std::fs::write(&p, b).expect("write");
+        }),
+        ("tree node", |d| {
+            let p = d.join("tree").join("level-00.hashes");
+            let mut b = std::fs::read(&p).expect("read");
+            b[32 + 5 * 32] ^= 1;
+            std::fs::write(&p, b).expect("write");
+        }),
+        ("checkpoint record", |d| {
+            let p = d.join("checkpoints.log");
+            let mut b = std::fs::read(&p).expect("read");
+            b[32 + 20] ^= 1;
+            std::fs::write(&p, b).expect("write");
+        }),
+    ];
+    for (i, (what, tamper)) in cases.into_iter().enumerate() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("l");
+        ledger(&dir, &k, 60, 1 << 20, 25).close().expect("close");
+        tamper(&dir);
+        let local = verify_dir(&dir, &k);
+        let prefix = format!("t{i}");
+        let remote = s3.remote(&prefix);
+        match publish(&dir, &remote, &PublishOptions::default()) {
+            Ok(_) => {
+                let from_bucket = verify_url(&remote, &k);
+                assert_eq!(verdict(&local), verdict(&from_bucket), "{what}");
+                assert_eq!(local.is_ok(), what == "none", "{what}: {:?}", local.failure);
+            }
+            // A checkpoint log too damaged to read cannot be published (and fails verify).
+            Err(e) => {
+                assert!(!local.is_ok(), "{what}: publish refused a good ledger: {e}");
+                assert!(matches!(e, RemoteError::Ledger(_)), "{what}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_tampered_deleted_or_rolled_back_object_is_caught_and_named() {
+    let s3 = S3::start();
+    let k = key(3);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let l = ledger(&dir, &k, 120, 1 << 20, 1000);
+    let remote = s3.remote("x");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish 1");
+    let first = l.len();
+    for i in 0..40 {
+        l.append(draft(5000 + i)).expect("append");
+    }
+    l.checkpoint().expect("checkpoint");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish 2");
+    assert!(verify_url(&remote, &k).is_ok());
+    let pieces = s3.pieces("x", &seg(0));
+    assert!(pieces.len() >= 2, "two publishes, two pieces: {pieces:?}");
+
+    // A byte of a piece changed: the entry is named, in the bucket's file.
+    let backup = std::fs::read(&pieces[0]).expect("read");
+    let mut b = backup.clone();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x20;
+    std::fs::write(&pieces[0], &b).expect("write");
+    let r = verify_url(&remote, &k);
+    let f = r.failure.expect("tampering caught");
+    assert!(
+        f.file
+            .as_ref()
+            .is_some_and(|p| p.to_string_lossy() == format!("{}/{}", s3.url("x"), seg(0))),
+        "{f:?}"
+    );
+    std::fs::write(&pieces[0], &backup).expect("restore");
+    assert!(verify_url(&remote, &k).is_ok());
+
+    // A piece deleted in the middle: the bucket is not a ledger's files; the object is named.
+    let moved = pieces[0].with_extension("moved");
+    std::fs::rename(&pieces[0], &moved).expect("hide");
+    let r = verify_url(&remote, &k);
+    let f = r.failure.expect("a missing piece is caught");
+    assert!(
+        f.file.as_ref().is_some_and(|p| p.to_string_lossy().contains(&seg(0))),
+        "{f:?}"
+    );
+    // Publishing onto it is refused too, naming the object.
+    match publish(&dir, &remote, &PublishOptions::default()) {
+        Err(RemoteError::Conflict { object, .. }) => assert!(object.contains(&seg(0)), "{object}"),
+        other => panic!("publish onto a broken bucket: {other:?}"),
+    }
+    std::fs::rename(&moved, &pieces[0]).expect("restore");
+
+    // Rolled back: the second publish's pieces removed (an older, self-consistent state); the
+    // published latest checkpoint still names the newer state.
+    let mut removed = Vec::new();
+    for rel in [
+        "checkpoints.log",
+        &seg(0),
+        "segments/00000000000000000000.idx",
+        "tree/level-00.hashes",
+    ] {
+        let ps = s3.pieces("x", rel);
+        if ps.len() > 1 {
+            let last = ps.last().expect("piece").clone();
+            let to = last.with_extension("rolled");
+            std::fs::rename(&last, &to).expect("roll back");
+            removed.push((last, to));
+        }
+    }
+    assert!(removed.len() >= 3, "{removed:?}");
+    let r = verify_url(&remote, &k);
+    let f = r.failure.expect("a rollback is caught");
+    assert!(
+        f.check == Check::Checkpoint || f.check == Check::Index || f.check == Check::Tree,
+        "{f:?}"
+    );
+    let (_, local) = (first, verify_dir(&dir, &k));
+    assert!(local.is_ok());
+    // With only the segment, index, tree and log rolled back consistently, the latest note
+    // is what catches it.
+    for (from, to) in &removed {
+        std::fs::rename(to, from).expect("restore");
+    }
+    assert!(verify_url(&remote, &k).is_ok());
+    l.close().expect("close");
+}
+
+#[test]
+fn two_publishers_at_once_leave_one_consistent_bucket() {
+    let s3 = S3::start();
+    let k = key(4);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    // Several segments, so that the two runs race on many pieces.
+    let l = ledger(&dir, &k, 400, 1 << 20, 100);
+    let remote_a = s3.remote("two");
+    let remote_b = s3.remote("two");
+    let (ra, rb) = std::thread::scope(|s| {
+        let a = s.spawn(|| publish(&dir, &remote_a, &PublishOptions::default().concurrency(2)));
+        let b = s.spawn(|| publish(&dir, &remote_b, &PublishOptions::default().concurrency(3)));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    let (ra, rb) = (ra.expect("publisher a"), rb.expect("publisher b"));
+    assert_eq!(ra.published_size, rb.published_size);
+    assert!(
+        ra.pieces_uploaded + rb.pieces_uploaded >= 1 && (ra.latest_updated || rb.latest_updated),
+        "{ra:?} {rb:?}"
+    );
+    let r = verify_url(&remote_a, &k);
+    assert!(r.is_ok(), "{:?}", r.failure);
+    assert_eq!(verdict(&r), verdict(&verify_dir(&dir, &k)));
+    l.close().expect("close");
+}
+
+#[test]
+fn a_split_view_is_refused_and_the_published_checkpoint_kept() {
+    let s3 = S3::start();
+    let k = key(5);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    ledger(&dir, &k, 30, 1 << 20, 1000).close().expect("close");
+    // A fork: the same ledger copied, then each copy grows differently.
+    let fork = tmp.path().join("fork");
+    copy_dir(&dir, &fork);
+    for (d, tag) in [(&dir, 1u64), (&fork, 2)] {
+        let l = Ledger::open(d, k.clone(), std_opts(Durability::Buffered, 1 << 20)).expect("open");
+        for i in 0..5 {
+            l.append(draft(tag * 10_000 + i)).expect("append");
+        }
+        l.checkpoint().expect("checkpoint");
+        l.close().expect("close");
+    }
+    let remote = s3.remote("split");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish the original");
+    let note_before = remote.latest_note().expect("note").expect("present").0;
+    match publish(&fork, &remote, &PublishOptions::default()) {
+        Err(RemoteError::Conflict { object, reason }) => {
+            assert!(
+                object.ends_with("/seg") || object.contains("segments/") || object.ends_with("/checkpoint"),
+                "{object}"
+            );
+            assert!(!reason.is_empty());
+        }
+        other => panic!("a fork was published over the original: {other:?}"),
+    }
+    assert_eq!(remote.latest_note().expect("note").expect("present").0, note_before);
+    assert!(verify_url(&remote, &k).is_ok());
+}
+
+#[test]
+fn a_redaction_erases_the_payload_from_the_bucket() {
+    let s3 = S3::start();
+    let k = key(6);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let l = ledger(&dir, &k, 20, 1 << 20, 1000);
+    let remote = s3.remote("gdpr");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    let secret = b"entry 00000007 ";
+    let holds = |rel: &str| {
+        s3.pieces("gdpr", rel).iter().any(|p| {
+            std::fs::read(p)
+                .expect("read")
+                .windows(secret.len())
+                .any(|w| w == secret)
+        })
+    };
+    assert!(holds(&seg(0)), "the payload was published");
+    l.redact(7, "erasure request #1").expect("redact");
+    l.checkpoint().expect("checkpoint");
+    let r = publish(&dir, &remote, &PublishOptions::default()).expect("publish after the redaction");
+    assert!(r.pieces_republished >= 1, "{r:?}");
+    assert!(!holds(&seg(0)), "the erased payload is gone from the bucket");
+    let v = verify_url(&remote, &k);
+    assert!(v.is_ok(), "{:?}", v.failure);
+    assert_eq!(v.redacted, vec![7]);
+    l.close().expect("close");
+}
+
+/// `provledger publish` killed with SIGKILL at random moments, 20 rounds, each followed by a
+/// run that completes it: the bucket always verifies (up to what it holds) and in the end
+/// equals the directory.
+#[test]
+fn a_publisher_killed_mid_upload_is_resumed() {
+    let s3 = S3::start();
+    let k = key(7);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let l = ledger(&dir, &k, 300, 1 << 20, 1000);
+    let bin = env!("CARGO_BIN_EXE_provledger");
+    let url = s3.url("kill");
+    let env: Vec<(String, String)> = s3.env().into_iter().map(|(k, v)| (k.to_ascii_uppercase(), v)).collect();
+    let run = |dir: &Path| {
+        Command::new(bin)
+            .args(["publish", dir.to_str().expect("utf-8"), &url, "--concurrency", "2"])
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn provledger publish")
+    };
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut killed = 0;
+    for round in 0..20 {
+        for i in 0..15 {
+            l.append(big_draft(round * 100 + i, 40 << 10)).expect("append");
+        }
+        l.checkpoint().expect("checkpoint");
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = run(&dir);
+        std::thread::sleep(Duration::from_micros(seed % 60_000));
+        if child.try_wait().expect("try_wait").is_none() {
+            child.kill().expect("kill -9");
+            killed += 1;
+        }
+        let _ = child.wait();
+        // Whatever the kill left, the bucket reads as a ledger's files (pieces follow one
+        // another) and the next run completes it.
+        let out = run(&dir).wait_with_output().expect("resume");
+        assert!(
+            out.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = verify_url(&s3.remote("kill"), &k);
+        assert!(r.is_ok(), "round {round}: {:?}", r.failure);
+        assert_eq!(r.entries, l.len(), "round {round}");
+    }
+    println!("{killed} of 20 publishers killed mid-run");
+    assert!(killed >= 5, "the kills landed mid-upload ({killed})");
+    l.close().expect("close");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&src, &dst);
+        } else if e.file_name() != "LOCK" {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
+}
