@@ -498,3 +498,81 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Peak resident memory of this process so far (KiB), from /proc.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+/// The figures in benches/README.md ("Publishing"): publish and verify-from-bucket
+/// throughput at `PROVLEDGER_MEASURE_N` entries (default 1,000,000) of 256 bytes, next to
+/// verify from the directory, against the loopback server. Not a test of correctness beyond
+/// the equal verdicts; run it in release:
+/// `cargo test --release --test publish -- --ignored --nocapture measure`.
+#[test]
+#[ignore = "a measurement (minutes); run explicitly in release"]
+fn measure_publish_and_verify_from_the_bucket() {
+    let n: u64 = std::env::var("PROVLEDGER_MEASURE_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let s3 = S3::start();
+    let k = key(9);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let l = Ledger::create(&dir, k.clone(), "measure", std_opts(Durability::Buffered, 64 << 20)).expect("create");
+    let payload = vec![b'x'; 256];
+    let mut i = 0;
+    while i < n {
+        let batch = (i..(i + 1000).min(n))
+            .map(|_| {
+                provledger::Draft::application("application/octet-stream", payload.clone()).without_position_signature()
+            })
+            .collect();
+        l.append_batch(batch).expect("append");
+        i += 1000;
+    }
+    l.checkpoint().expect("checkpoint");
+    l.close().expect("close");
+    let entries = n + 1;
+    let rss0 = peak_rss_kib();
+    let t = std::time::Instant::now();
+    let local = verify_dir(&dir, &k);
+    let t_dir = t.elapsed();
+    let remote = s3.remote("measure");
+    let t = std::time::Instant::now();
+    let r = publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    let t_pub = t.elapsed();
+    let rss1 = peak_rss_kib();
+    let t = std::time::Instant::now();
+    let from_bucket = verify_url(&remote, &k);
+    let t_url = t.elapsed();
+    let rss2 = peak_rss_kib();
+    assert!(local.is_ok() && from_bucket.is_ok(), "{:?}", from_bucket.failure);
+    assert_eq!(verdict(&local), verdict(&from_bucket));
+    let rate = |d: Duration| entries as f64 / d.as_secs_f64();
+    println!(
+        "entries {entries}; bytes published {} MiB in {} pieces\n\
+         verify from the directory: {t_dir:?} ({:.0} entries/s)\n\
+         publish to the loopback S3 server: {t_pub:?} ({:.0} entries/s, {:.1} MiB/s)\n\
+         verify from the bucket: {t_url:?} ({:.0} entries/s)\n\
+         peak RSS (whole process, server included): {} MiB after verify from the directory, \
+         {} MiB after publish, {} MiB after verify from the bucket",
+        r.bytes_uploaded >> 20,
+        r.pieces_uploaded,
+        rate(t_dir),
+        rate(t_pub),
+        r.bytes_uploaded as f64 / (1 << 20) as f64 / t_pub.as_secs_f64(),
+        rate(t_url),
+        rss0 >> 10,
+        rss1 >> 10,
+        rss2 >> 10
+    );
+}

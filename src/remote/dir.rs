@@ -17,9 +17,9 @@ pub(crate) const OFFSET_DIGITS: usize = 20;
 
 /// Bytes a read fetches ahead of what it was asked for (a verifier reads files front to back,
 /// in chunks; fewer, larger range requests run at the store's throughput).
-const READ_AHEAD: u64 = 8 << 20;
+const READ_AHEAD: u64 = 16 << 20;
 /// Range requests one read-ahead splits into, fetched concurrently.
-const PARALLEL_RANGES: u64 = 4;
+const PARALLEL_RANGES: u64 = 8;
 
 /// One immutable object of a published file.
 #[derive(Clone, Debug)]

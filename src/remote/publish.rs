@@ -316,7 +316,7 @@ async fn put_piece(inner: &Inner, root: &dyn LedgerDir, rel: &str, a: u64, b: u6
     let mut at = a;
     let mut was_there = true;
     while at < b {
-        let bytes = read_local(root, rel, at, b)?;
+        let bytes = bytes::Bytes::from(read_local(root, rel, at, b)?);
         let prel = piece_rel(rel, at);
         let loc = inner.object(&prel);
         let put = inner
