@@ -166,7 +166,7 @@ impl Remote {
         let parsed = url::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         // Only the options the store's builder knows: the environment holds much else.
         let (store, prefix) = object_store::parse_url_opts(&parsed, options).map_err(|e| bad(e.to_string()))?;
-        Self::with_store(Arc::from(store), prefix, url.trim_end_matches('/'))
+        Self::with_store(Arc::from(store), prefix, base_url(url))
     }
 
     /// A published ledger under `prefix` of `store` (`url` is how messages name it).
@@ -174,7 +174,7 @@ impl Remote {
     /// # Errors
     /// [`RemoteError::Runtime`] if the I/O runtime cannot start.
     pub fn new(store: Arc<dyn ObjectStore>, prefix: &str, url: &str) -> Result<Self, RemoteError> {
-        Self::with_store(store, ObjectPath::from(prefix), url.trim_end_matches('/'))
+        Self::with_store(store, ObjectPath::from(prefix), base_url(url))
     }
 
     fn with_store(store: Arc<dyn ObjectStore>, prefix: ObjectPath, url: &str) -> Result<Self, RemoteError> {
@@ -376,6 +376,17 @@ pub fn verify_remote(remote: &Remote, anchor: &TrustAnchor, opts: &VerifyOptions
         }
     }
     Ok(report)
+}
+
+/// `url` without trailing slashes, but never cut into its `scheme://`.
+fn base_url(url: &str) -> &str {
+    let keep = url.find("://").map_or(0, |i| i + 3);
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.len() < keep {
+        &url[..keep]
+    } else {
+        trimmed
+    }
 }
 
 fn io_storage(remote: &Remote, e: RemoteError) -> VerifyError {
