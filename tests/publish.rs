@@ -251,6 +251,121 @@ fn tampered_ledgers_verify_from_the_bucket_as_from_the_directory() {
     }
 }
 
+/// Single-byte changes and truncations swept over every file of a ledger (segments, indexes,
+/// tree levels, checkpoint log): whatever `verify` says of the directory, it says of the
+/// bucket the directory was published to — or the publish is refused and `verify` of the
+/// directory fails too.
+#[test]
+fn a_sweep_of_tampered_copies_verifies_the_same_from_the_bucket() {
+    let s3 = S3::start();
+    let k = key(12);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let base = tmp.path().join("base");
+    ledger(&base, &k, 120, 1 << 20, 30).close().expect("close");
+    let mut files = Vec::new();
+    for sub in ["segments", "tree"] {
+        for e in std::fs::read_dir(base.join(sub)).expect("read_dir") {
+            files.push(PathBuf::from(sub).join(e.expect("entry").file_name()));
+        }
+    }
+    files.push(PathBuf::from("checkpoints.log"));
+    files.sort();
+    let mut seed = 0x1234_5678_9abc_def1u64;
+    let mut rand = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut same, mut refused, mut failed) = (0, 0, 0);
+    for case in 0..30u64 {
+        let rel = &files[usize::try_from(rand(files.len() as u64)).expect("index")];
+        let dir = tmp.path().join(format!("c{case}"));
+        copy_dir(&base, &dir);
+        let path = dir.join(rel);
+        let mut b = std::fs::read(&path).expect("read");
+        let what = if case % 5 == 4 && b.len() > 100 {
+            let cut = usize::try_from(rand(b.len() as u64 - 64)).expect("cut") + 64;
+            b.truncate(cut);
+            format!("{} truncated to {cut}", rel.display())
+        } else {
+            let at = usize::try_from(rand(b.len() as u64)).expect("at");
+            b[at] ^= 1 << rand(8);
+            format!("{} byte {at}", rel.display())
+        };
+        std::fs::write(&path, b).expect("write");
+        let local = verify_dir(&dir, &k);
+        failed += u32::from(!local.is_ok());
+        let remote = s3.remote(&format!("sweep{case}"));
+        match publish(&dir, &remote, &PublishOptions::default()) {
+            Ok(r) => {
+                let from_bucket = verify_url(&remote, &k);
+                if r.published_size == local.entries || !local.is_ok() {
+                    // The whole ledger was published (or it fails within what was).
+                    let within = local
+                        .failure
+                        .as_ref()
+                        .is_none_or(|f| f.seq.is_none_or(|s| s < r.published_size));
+                    if r.published_size == local.entries || within {
+                        assert_eq!(verdict(&local), verdict(&from_bucket), "{what}");
+                    }
+                } else {
+                    // A shortened checkpoint log: the bucket holds the state at its newest
+                    // checkpoint, a prefix that verifies.
+                    assert!(from_bucket.is_ok(), "{what}: {:?}", from_bucket.failure);
+                    assert_eq!(from_bucket.entries, r.published_size, "{what}");
+                }
+                same += 1;
+            }
+            Err(e) => {
+                assert!(!local.is_ok(), "{what}: publish refused a ledger that verifies: {e}");
+                refused += 1;
+            }
+        }
+    }
+    println!("{same} published with equal verdicts, {refused} refused; {failed} of 30 copies fail verify");
+    assert!(same >= 15 && failed >= 10, "the sweep exercised both outcomes");
+}
+
+/// The demo ledger (governance records, a redaction, planted policy violations): the policy
+/// verdict from the bucket equals the directory's.
+#[test]
+fn the_demo_ledger_audits_the_same_from_the_bucket() {
+    let s3 = S3::start();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(["demo", tmp.path().to_str().expect("utf-8")])
+        .output()
+        .expect("demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hex = text
+        .split("--trust ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .expect("the demo prints its trust key");
+    let vk: provledger::VerifyingKey = hex.parse().expect("key");
+    let anchor = provledger::TrustAnchor::PublicKey(vk);
+    let dir = tmp.path().join("ledger");
+    // The demo's last entries come after its last checkpoint; a publish takes the state at a
+    // checkpoint, so the operator signs one first (as a service would before publishing).
+    let out = Command::new(env!("CARGO_BIN_EXE_provledger"))
+        .args(["checkpoint", dir.to_str().expect("utf-8"), "--key"])
+        .arg(tmp.path().join("keys").join("operator.key"))
+        .output()
+        .expect("checkpoint");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let remote = s3.remote("demo");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    let opts = VerifyOptions::default().policy(true);
+    let local = provledger::verify_opts(&provledger::storage::StdBackend, &dir, &anchor, &opts).expect("verify");
+    let from_bucket = verify_remote(&remote, &anchor, &opts).expect("verify from the bucket");
+    assert!(local.is_ok() && from_bucket.is_ok());
+    assert!(!local.violations.is_empty(), "the demo plants violations");
+    assert_eq!(local.violations, from_bucket.violations);
+    assert_eq!(verdict(&local), verdict(&from_bucket));
+}
+
 #[test]
 fn a_tampered_deleted_or_rolled_back_object_is_caught_and_named() {
     let s3 = S3::start();
@@ -575,4 +690,59 @@ fn measure_publish_and_verify_from_the_bucket() {
         rss1 >> 10,
         rss2 >> 10
     );
+}
+
+/// The command line on a `file://` URL: `publish` then `verify URL --json` exits 0; a changed
+/// byte in a piece exits 1 naming the file in the bucket; publishing another ledger over it
+/// exits 2 naming the object, and overwrites nothing.
+#[test]
+fn the_cli_publishes_and_verifies_urls_with_stable_exit_codes() {
+    let k = key(13);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    ledger(&dir, &k, 40, 1 << 20, 1000).close().expect("close");
+    let bucket = tmp.path().join("bucket");
+    std::fs::create_dir(&bucket).expect("bucket");
+    let url = format!("file://{}/prod", bucket.display());
+    let cli = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_provledger"))
+            .args(args)
+            .output()
+            .expect("run provledger")
+    };
+    let trust = hex(&k.verifying_key().to_bytes());
+    let o = cli(&["publish", dir.to_str().expect("utf-8"), &url, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j["published_size"], 41);
+    assert_eq!(j["latest_updated"], true);
+    let o = cli(&["verify", &url, "--trust", &trust, "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+
+    let piece = bucket.join("prod").join(seg(0)).join(format!("{:020}", 0));
+    let mut b = std::fs::read(&piece).expect("piece");
+    let at = b.len() - 300;
+    b[at] ^= 4;
+    std::fs::write(&piece, &b).expect("tamper");
+    let o = cli(&["verify", &url, "--trust", &trust, "--json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(j["failure"]["file"], format!("{url}/{}", seg(0)));
+    b[at] ^= 4;
+    std::fs::write(&piece, &b).expect("restore");
+
+    let other = tmp.path().join("other");
+    ledger(&other, &key(14), 10, 1 << 20, 1000).close().expect("close");
+    let before = std::fs::read(&piece).expect("piece");
+    let o = cli(&["publish", other.to_str().expect("utf-8"), &url]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("prod/") && err.contains("another ledger"), "{err}");
+    assert_eq!(std::fs::read(&piece).expect("piece"), before);
+    let o = cli(&["verify", &url, "--trust", &trust]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
