@@ -45,6 +45,8 @@ pub struct RemoteDir {
     pub(crate) files: BTreeMap<String, RemoteFileInfo>,
     /// The first piece found out of place: (object URL, what is wrong).
     anomaly: Option<(String, String)>,
+    /// The published latest checkpoint, when the checkpoint log does not hold it.
+    rollback: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for RemoteDir {
@@ -114,7 +116,12 @@ impl RemoteDir {
             }
             f.len = end;
         }
-        Ok(RemoteDir { inner, files, anomaly })
+        Ok(RemoteDir {
+            inner,
+            files,
+            anomaly,
+            rollback: None,
+        })
     }
 
     /// Whether nothing is published under this prefix.
@@ -128,6 +135,67 @@ impl RemoteDir {
     #[must_use]
     pub fn anomaly(&self) -> Option<(String, String)> {
         self.anomaly.clone()
+    }
+
+    /// When the bucket's `checkpoint` note names a checkpoint its checkpoint log does not hold
+    /// (objects deleted or rolled back after it was published): the object and why.
+    #[must_use]
+    pub fn rollback(&self) -> Option<(String, String)> {
+        self.rollback.clone()
+    }
+
+    /// Cuts the view to the state the published latest checkpoint `note` names, as the
+    /// publisher cut the ledger: the checkpoint log up to that checkpoint, the segments, their
+    /// indexes and the tree files up to its size; segments after it are left out. Pieces of a
+    /// publish still under way (or interrupted) beyond that state are not part of the view.
+    pub(crate) fn cut_to_note(&mut self, note: &str) {
+        use crate::checkpoint::{read_log, CHECKPOINT_LOG};
+        let object = self.inner.object_url(super::LATEST_CHECKPOINT);
+        let Ok((c, sigs)) = crate::Checkpoint::parse_note_unverified(note) else {
+            self.rollback = Some((
+                object,
+                "the published latest checkpoint is not a checkpoint note".into(),
+            ));
+            return;
+        };
+        // A log that cannot be read is left to the verifier to report.
+        let Ok(log) = read_log(self, c.ledger_id) else {
+            return;
+        };
+        let found = log.checkpoints.iter().position(|k| {
+            k.ledger_id == c.ledger_id
+                && k.tree_size == c.tree_size
+                && k.root == c.root
+                && k.timestamp == c.timestamp
+                && sigs.contains(&k.signature)
+        });
+        let Some(i) = found else {
+            self.rollback = Some((
+                object,
+                format!(
+                    "the published latest checkpoint (size {}) is not one of the {} checkpoints in the \
+                     bucket's checkpoint log: objects were deleted or rolled back after it was published",
+                    c.tree_size,
+                    log.checkpoints.len()
+                ),
+            ));
+            return;
+        };
+        let Ok(jobs) = super::publish::targets(self, c.tree_size, i as u64 + 1) else {
+            // Segments that cannot be read are left to the verifier to report.
+            return;
+        };
+        let keep: BTreeMap<String, u64> = jobs.into_iter().map(|j| (j.rel, j.target)).collect();
+        self.files.retain(|rel, info| {
+            let ledger_file = rel == CHECKPOINT_LOG || rel.starts_with("segments/") || rel.starts_with("tree/");
+            match keep.get(rel) {
+                Some(&target) => {
+                    info.len = info.len.min(target);
+                    true
+                }
+                None => !ledger_file,
+            }
+        });
     }
 
     /// The length of the published file `rel` (`segments/….seg`), if any piece of it exists.

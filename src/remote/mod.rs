@@ -206,12 +206,21 @@ impl Remote {
         &self.inner.store
     }
 
-    /// A read-only view of the published ledger (one listing of the bucket, taken now).
+    /// A read-only view of the published ledger: one listing of the bucket, taken now, cut to
+    /// the state its `checkpoint` note names (what a publish still under way has uploaded
+    /// beyond it is left out). Problems found are reported by [`RemoteDir::anomaly`] and
+    /// [`RemoteDir::rollback`].
     ///
     /// # Errors
     /// [`RemoteError::Store`] if the listing fails.
     pub fn open(&self) -> Result<RemoteDir, RemoteError> {
-        RemoteDir::list(Arc::clone(&self.inner))
+        let mut dir = RemoteDir::list(Arc::clone(&self.inner))?;
+        if dir.anomaly().is_none() {
+            if let Some((note, _)) = self.latest_note()? {
+                dir.cut_to_note(&note);
+            }
+        }
+        Ok(dir)
     }
 
     /// The newest published checkpoint's signed note and its ETag, if any.
@@ -297,11 +306,12 @@ impl Backend for Remote {
 }
 
 /// Verifies a published ledger as [`crate::verify_opts`] verifies a directory (docs/FORMAT.md
-/// §9, on the files the pieces make up), and checks the bucket itself: pieces of one file that
-/// do not follow one another (one deleted, or replaced by one of another length) are a
-/// `format` failure naming the object, and the published latest checkpoint must be one of the
-/// ledger's checkpoints (a `checkpoint` failure otherwise: objects were deleted or rolled back
-/// after it was published).
+/// §9, on the files the pieces make up), in the state the bucket's `checkpoint` note names
+/// (see [`Remote::open`]), and checks the bucket itself first: pieces of one file that do not
+/// follow one another (one deleted, or replaced by one of another length) are a `format`
+/// failure naming the object; a `checkpoint` note that the bucket's checkpoint log does not
+/// hold (objects deleted or rolled back after it was published) is a `checkpoint` failure
+/// naming it. Without a note (nothing published completely yet), every piece is verified.
 ///
 /// # Errors
 /// As [`crate::verify_opts`]; [`VerifyError::Storage`] if the bucket cannot be read.
@@ -327,55 +337,20 @@ pub fn verify_remote(remote: &Remote, anchor: &TrustAnchor, opts: &VerifyOptions
             ..VerifyReport::default()
         });
     }
-    let mut report = crate::verify::verify_dir(&dir, anchor, opts)?;
-    if !report.is_ok() {
-        return Ok(report);
-    }
-    let note = remote.latest_note().map_err(|e| io_storage(remote, e))?;
-    if let Some((text, _)) = note {
-        let object = remote.inner.object_url(LATEST_CHECKPOINT);
-        let fail = |report: &mut VerifyReport, message: String| {
-            report.failure = Some(Failure {
+    if let Some((object, reason)) = dir.rollback() {
+        return Ok(VerifyReport {
+            trusted: anchor.describe(),
+            failure: Some(Failure {
                 seq: None,
                 check: Check::Checkpoint,
-                file: Some(object.clone().into()),
+                file: Some(object.into()),
                 offset: None,
-                message,
-            });
-        };
-        match crate::Checkpoint::parse_note_unverified(&text) {
-            Err(e) => fail(
-                &mut report,
-                format!("the published latest checkpoint is not a checkpoint note: {e}"),
-            ),
-            Ok((c, sigs)) => {
-                let reader = crate::reader::LedgerReader::from_handle(Arc::new(dir), Path::new(remote.url()))
-                    .map_err(|e| VerifyError::Storage(read_storage(e)))?;
-                let all = reader
-                    .checkpoints()
-                    .map_err(|e| VerifyError::Storage(read_storage(e)))?;
-                let found = all.iter().any(|k| {
-                    k.ledger_id == c.ledger_id
-                        && k.tree_size == c.tree_size
-                        && k.root == c.root
-                        && k.timestamp == c.timestamp
-                        && sigs.contains(&k.signature)
-                });
-                if !found || c.tree_size > report.entries {
-                    fail(
-                        &mut report,
-                        format!(
-                            "the published latest checkpoint (size {}) is not one of the ledger's {} checkpoints: \
-                             objects were deleted or rolled back after it was published",
-                            c.tree_size,
-                            all.len()
-                        ),
-                    );
-                }
-            }
-        }
+                message: reason,
+            }),
+            ..VerifyReport::default()
+        });
     }
-    Ok(report)
+    crate::verify::verify_dir(&dir, anchor, opts)
 }
 
 /// `url` without trailing slashes, but never cut into its `scheme://`.
@@ -395,15 +370,4 @@ fn io_storage(remote: &Remote, e: RemoteError) -> VerifyError {
         path: remote.url().into(),
         source: std::io::Error::other(e),
     })
-}
-
-fn read_storage(e: crate::ReadError) -> crate::StorageError {
-    match e {
-        crate::ReadError::Storage(s) => s,
-        other => crate::StorageError::Io {
-            op: "read",
-            path: std::path::PathBuf::new(),
-            source: std::io::Error::other(other.to_string()),
-        },
-    }
 }

@@ -88,9 +88,9 @@ pub struct PublishReport {
 }
 
 /// One file to bring up to `target` bytes.
-struct FileJob {
-    rel: String,
-    target: u64,
+pub(crate) struct FileJob {
+    pub(crate) rel: String,
+    pub(crate) target: u64,
 }
 
 /// Publishes the state of the ledger in `dir` at its newest checkpoint to `remote`: uploads the
@@ -149,33 +149,40 @@ pub fn publish(dir: &Path, remote: &Remote, opts: &PublishOptions) -> Result<Pub
     };
 
     // The pieces to upload, on a grid of MAX_PIECE so that concurrent publishers cut files at
-    // the same places.
-    let mut pieces = Vec::new();
+    // the same places. The pieces of one file go up in order (files in parallel): at every
+    // moment, and after a crash, each published file is a prefix of the ledger's.
+    let mut files: Vec<Vec<(String, u64, u64)>> = Vec::new();
     for job in &jobs {
         let mut at = listing.file_len(&job.rel).unwrap_or(0);
+        let mut pieces = Vec::new();
         while at < job.target {
             let to = ((at / MAX_PIECE + 1) * MAX_PIECE).min(job.target);
             pieces.push((job.rel.clone(), at, to));
             at = to;
         }
+        if !pieces.is_empty() {
+            files.push(pieces);
+        }
     }
-    let total: u64 = pieces.iter().map(|(_, a, b)| b - a).sum();
+    let total: u64 = files.iter().flatten().map(|(_, a, b)| b - a).sum();
     let done = AtomicU64::new(0);
     let uploaded = AtomicU64::new(0);
     let present = AtomicU64::new(0);
     let results: Vec<Result<(), RemoteError>> = inner.rt.block_on(async {
-        futures::stream::iter(pieces.into_iter().map(|(rel, a, b)| {
+        futures::stream::iter(files.into_iter().map(|pieces| {
             let (done, uploaded, present) = (&done, &uploaded, &present);
             async move {
-                let was_there = put_piece(inner, root, &rel, a, b).await?;
-                if was_there {
-                    present.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    uploaded.fetch_add(1, Ordering::Relaxed);
-                }
-                let d = done.fetch_add(b - a, Ordering::Relaxed) + (b - a);
-                if let Some(f) = &opts.on_progress {
-                    f(d, total);
+                for (rel, a, b) in pieces {
+                    let was_there = put_piece(inner, root, &rel, a, b).await?;
+                    if was_there {
+                        present.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        uploaded.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let d = done.fetch_add(b - a, Ordering::Relaxed) + (b - a);
+                    if let Some(f) = &opts.on_progress {
+                        f(d, total);
+                    }
                 }
                 Ok(())
             }
@@ -211,7 +218,7 @@ pub fn publish(dir: &Path, remote: &Remote, opts: &PublishOptions) -> Result<Pub
 }
 
 /// The files of the state at `size` and their lengths there.
-fn targets(root: &dyn LedgerDir, size: u64, checkpoints: u64) -> Result<Vec<FileJob>, RemoteError> {
+pub(crate) fn targets(root: &dyn LedgerDir, size: u64, checkpoints: u64) -> Result<Vec<FileJob>, RemoteError> {
     let st = |e: StorageError| RemoteError::Ledger(ReadError::Storage(e));
     let local_len = |rel: &Path| -> Result<Option<u64>, RemoteError> {
         match root.open_read(rel) {
