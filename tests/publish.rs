@@ -490,6 +490,111 @@ fn pieces_beyond_the_published_checkpoint_are_not_read() {
     l.close().expect("close");
 }
 
+/// An auditor verifying the same bucket again with a piece cache downloads only what is new:
+/// after a second publish, incremental verification from the checkpoint it trusts fetches the
+/// new pieces and reads the old ones from its cache; a piece replaced in the bucket (here: by
+/// a redaction) is fetched again and its stale copy deleted.
+#[test]
+fn a_piece_cache_downloads_only_what_is_new() {
+    let s3 = S3::start();
+    let k = key(16);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let cache = tmp.path().join("cache");
+    let l = ledger(&dir, &k, 80, 1 << 20, 1000);
+    let remote = s3.remote("cached");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    let cached = |r: &Remote| r.clone().with_cache(&cache).expect("cache");
+    let cache_files = || -> Vec<(PathBuf, std::time::SystemTime)> {
+        let mut v: Vec<_> = walk(&cache)
+            .into_iter()
+            .map(|p| {
+                let t = std::fs::metadata(&p).and_then(|m| m.modified()).expect("mtime");
+                (p, t)
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let first = verify_remote(&cached(&remote), &anchor(&k), &VerifyOptions::default()).expect("verify");
+    assert!(first.is_ok(), "{:?}", first.failure);
+    let before = cache_files();
+    let pieces_before = count_pieces(&s3, "cached");
+    assert_eq!(before.len(), pieces_before, "every piece read once, cached once");
+
+    for i in 0..25 {
+        l.append(draft(7000 + i)).expect("append");
+    }
+    l.checkpoint().expect("checkpoint");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    let opts = VerifyOptions::default().from_checkpoint(first.latest_checkpoint);
+    let again = verify_remote(&cached(&remote), &anchor(&k), &opts).expect("verify again");
+    assert!(again.is_ok(), "{:?}", again.failure);
+    assert_eq!(again.entries, l.len());
+    let after = cache_files();
+    let new_pieces = count_pieces(&s3, "cached") - pieces_before;
+    assert!(
+        new_pieces >= 4,
+        "new pieces in segment, index, tree and log: {new_pieces}"
+    );
+    assert_eq!(
+        after.len(),
+        before.len() + new_pieces,
+        "only the new pieces were downloaded"
+    );
+    for (p, t) in &before {
+        assert!(after.contains(&(p.clone(), *t)), "{} was fetched again", p.display());
+    }
+    // Same verdict as without a cache.
+    assert_eq!(
+        verdict(&again),
+        verdict(&verify_remote(&remote, &anchor(&k), &opts).expect("verify"))
+    );
+
+    // A redaction replaces a published piece: its old copy (holding the payload) is deleted
+    // from the cache and the new one fetched.
+    l.redact(3, "erasure").expect("redact");
+    l.checkpoint().expect("checkpoint");
+    publish(&dir, &remote, &PublishOptions::default()).expect("publish");
+    let v = verify_remote(&cached(&remote), &anchor(&k), &VerifyOptions::default()).expect("verify");
+    assert!(v.is_ok() && v.redacted == vec![3], "{:?}", v.failure);
+    let secret = b"entry 00000003 ";
+    for p in walk(&cache) {
+        let b = std::fs::read(&p).expect("read");
+        assert!(
+            !b.windows(secret.len()).any(|w| w == secret),
+            "{} still holds the erased payload",
+            p.display()
+        );
+    }
+    l.close().expect("close");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn count_pieces(s3: &S3, prefix: &str) -> usize {
+    walk(&s3.root.path().join(BUCKET).join(prefix))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.len() == 20 && n.to_string_lossy().bytes().all(|b| b.is_ascii_digit()))
+        })
+        .count()
+}
+
 #[test]
 fn two_publishers_at_once_leave_one_consistent_bucket() {
     let s3 = S3::start();

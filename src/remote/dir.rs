@@ -28,6 +28,8 @@ pub(crate) struct Piece {
     pub(crate) size: u64,
     pub(crate) location: ObjectPath,
     pub(crate) e_tag: Option<String>,
+    /// The store's modification time (RFC 3339), part of the cache key.
+    pub(crate) last_modified: String,
 }
 
 /// A published file: its pieces in offset order, and the length of their contiguous prefix.
@@ -47,6 +49,8 @@ pub struct RemoteDir {
     anomaly: Option<(String, String)>,
     /// The published latest checkpoint, when the checkpoint log does not hold it.
     rollback: Option<(String, String)>,
+    /// Where pieces are read from once downloaded, if anywhere.
+    pub(crate) cache: Option<Arc<super::cache::PieceCache>>,
 }
 
 impl std::fmt::Debug for RemoteDir {
@@ -89,6 +93,7 @@ impl RemoteDir {
                 size: m.size,
                 location: m.location.clone(),
                 e_tag: m.e_tag.clone(),
+                last_modified: m.last_modified.to_rfc3339(),
             });
         }
         let mut anomaly = None;
@@ -121,6 +126,7 @@ impl RemoteDir {
             files,
             anomaly,
             rollback: None,
+            cache: None,
         })
     }
 
@@ -232,6 +238,15 @@ impl LedgerDir for RemoteDir {
             .files
             .get(&rel)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{rel} is not published")))?;
+        if let Some(cache) = &self.cache {
+            return Ok(Box::new(CachedFile {
+                inner: Arc::clone(&self.inner),
+                cache: Arc::clone(cache),
+                pieces: info.pieces.clone(),
+                len: info.len,
+                open: Mutex::new(BTreeMap::new()),
+            }));
+        }
         Ok(Box::new(RemoteFile {
             inner: Arc::clone(&self.inner),
             pieces: Arc::new(info.pieces.clone()),
@@ -426,6 +441,67 @@ impl StorageFile for RemoteFile {
                 ));
                 st.next = Some((next_start, next_end, h));
             }
+        }
+        Ok(())
+    }
+
+    fn write_all_at(&mut self, _buf: &[u8], _offset: u64) -> io::Result<()> {
+        Err(read_only())
+    }
+
+    fn sync_data(&mut self) -> io::Result<()> {
+        Err(read_only())
+    }
+
+    fn set_len(&mut self, _len: u64) -> io::Result<()> {
+        Err(read_only())
+    }
+}
+
+/// A published file read through the piece cache: each piece downloaded whole once, then read
+/// from its local copy.
+#[derive(Debug)]
+struct CachedFile {
+    inner: Arc<Inner>,
+    cache: Arc<super::cache::PieceCache>,
+    pieces: Vec<Piece>,
+    len: u64,
+    /// Local copies opened so far, by piece offset.
+    open: Mutex<BTreeMap<u64, Arc<std::fs::File>>>,
+}
+
+impl StorageFile for CachedFile {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.len)
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "offset overflows"))?;
+        if end > self.len {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end"));
+        }
+        let mut pos = offset;
+        while pos < end {
+            let i = self.pieces.partition_point(|p| p.offset <= pos).saturating_sub(1);
+            let p = self.pieces.get(i).ok_or_else(|| io::Error::other("no piece"))?;
+            let file = {
+                let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(f) = open.get(&p.offset) {
+                    Arc::clone(f)
+                } else {
+                    let f = Arc::new(self.cache.open(&self.inner, p)?);
+                    open.insert(p.offset, Arc::clone(&f));
+                    f
+                }
+            };
+            let to = end.min(p.offset + p.size);
+            let (a, b) = (usize::try_from(pos - offset), usize::try_from(to - offset));
+            let (a, b) = (a.map_err(io::Error::other)?, b.map_err(io::Error::other)?);
+            file.read_exact_at(&mut buf[a..b], pos - p.offset)?;
+            pos = to;
         }
         Ok(())
     }

@@ -39,6 +39,7 @@
 //! The functions here block: call them from a thread of your own (in async code,
 //! `tokio::task::spawn_blocking`), not from inside an async task.
 
+mod cache;
 mod dir;
 mod publish;
 
@@ -103,6 +104,15 @@ pub enum RemoteError {
         /// The ledger directory.
         dir: std::path::PathBuf,
     },
+    /// The local piece cache ([`Remote::with_cache`]) could not be used.
+    #[error("piece cache {path}: {source}")]
+    Cache {
+        /// The file or directory concerned.
+        path: std::path::PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The async runtime the blocking calls use could not start.
     #[error("starting the I/O runtime: {0}")]
     Runtime(#[source] std::io::Error),
@@ -113,6 +123,8 @@ pub enum RemoteError {
 #[derive(Clone)]
 pub struct Remote {
     pub(crate) inner: Arc<Inner>,
+    /// Where pieces already read are kept, if anywhere ([`Remote::with_cache`]).
+    pub(crate) cache: Option<Arc<cache::PieceCache>>,
 }
 
 pub(crate) struct Inner {
@@ -131,7 +143,10 @@ impl fmt::Debug for Inner {
 
 impl fmt::Debug for Remote {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Remote").field("url", &self.inner.url).finish()
+        f.debug_struct("Remote")
+            .field("url", &self.inner.url)
+            .field("cache", &self.cache)
+            .finish()
     }
 }
 
@@ -185,6 +200,7 @@ impl Remote {
             .build()
             .map_err(RemoteError::Runtime)?;
         Ok(Remote {
+            cache: None,
             inner: Arc::new(Inner {
                 store,
                 prefix,
@@ -192,6 +208,21 @@ impl Remote {
                 rt,
             }),
         })
+    }
+
+    /// Keeps every piece read in `dir` (created if needed; one subdirectory per published
+    /// ledger) and reads it from there afterwards. Pieces are immutable, so an auditor who
+    /// verifies the same bucket again — e.g. `verify --from-checkpoint` after each publish —
+    /// downloads only the pieces that are new (or were replaced: a piece is cached under its
+    /// name, size, ETag and modification time). Everything read from the cache is verified as
+    /// if it came from the bucket. Pieces no longer in the bucket (replaced after a redaction)
+    /// are deleted from the cache when the ledger is next opened through it.
+    ///
+    /// # Errors
+    /// [`RemoteError::Cache`] if the directory cannot be created.
+    pub fn with_cache(mut self, dir: impl Into<std::path::PathBuf>) -> Result<Self, RemoteError> {
+        self.cache = Some(Arc::new(cache::PieceCache::new(dir.into(), &self.inner.url)?));
+        Ok(self)
     }
 
     /// The URL of the published ledger.
@@ -215,6 +246,10 @@ impl Remote {
     /// [`RemoteError::Store`] if the listing fails.
     pub fn open(&self) -> Result<RemoteDir, RemoteError> {
         let mut dir = RemoteDir::list(Arc::clone(&self.inner))?;
+        if let Some(c) = &self.cache {
+            c.prune(&dir)?;
+            dir.cache = Some(Arc::clone(c));
+        }
         if dir.anomaly().is_none() {
             if let Some((note, _)) = self.latest_note()? {
                 dir.cut_to_note(&note);
@@ -292,7 +327,11 @@ impl Backend for Remote {
             let inner = &self.inner;
             let prefix = inner.object(rel.trim_matches('/'));
             let url = inner.object_url(rel.trim_matches('/'));
-            Remote::with_store(Arc::clone(&inner.store), prefix, &url).map_err(std::io::Error::other)?
+            let mut r = Remote::with_store(Arc::clone(&inner.store), prefix, &url).map_err(std::io::Error::other)?;
+            if let Some(c) = &self.cache {
+                r = r.with_cache(c.root()).map_err(std::io::Error::other)?;
+            }
+            r
         };
         let dir = remote.open().map_err(std::io::Error::other)?;
         if dir.is_empty() {

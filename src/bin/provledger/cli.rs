@@ -176,6 +176,11 @@ pub struct AppendArgs {
 pub struct VerifyArgs {
     /// The ledger directory, or the URL it was published to (`s3://bucket/prefix`…).
     pub dir: PathBuf,
+    /// With a URL: keep the pieces read in DIR and read them from there next time, so that
+    /// verifying the same bucket again downloads only what is new (see docs/CLI.md).
+    #[cfg(feature = "object-store")]
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
     /// Trust this operator/admin public key (64 hex digits), obtained out of band.
     #[arg(long, value_name = "PUBKEY_HEX")]
     pub trust: Option<VerifyingKey>,

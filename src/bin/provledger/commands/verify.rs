@@ -44,9 +44,17 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         }
         None => opts,
     };
+    #[cfg(feature = "object-store")]
+    if args.cache.is_some() && super::remote_url(&args.dir).is_none() {
+        return Err(CliError::usage("--cache applies to a ledger read from a URL"));
+    }
     let report = match super::remote_url(&args.dir) {
         #[cfg(feature = "object-store")]
         Some(url) => provledger::remote::Remote::from_url(url)
+            .and_then(|r| match &args.cache {
+                Some(dir) => r.with_cache(dir),
+                None => Ok(r),
+            })
             .map_err(CliError::from)
             .and_then(|r| Ok(provledger::remote::verify_remote(&r, &anchor, &opts)?)),
         #[cfg(not(feature = "object-store"))]
