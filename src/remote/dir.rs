@@ -605,4 +605,56 @@ mod tests {
         assert!(why.contains("15..20"), "{why}");
         assert_eq!(dir.file_len("checkpoints.log"), Some(15));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any set of pieces (gaps, overlaps, empty ones, hostile names beside them): the file
+        /// is the contiguous prefix from offset 0, an anomaly is reported exactly when a piece
+        /// is out of place, and reading the whole file gives the pieces' bytes.
+        #[test]
+        fn any_piece_layout_reads_as_its_contiguous_prefix(
+            cuts in proptest::collection::vec((0u64..3000, 0usize..900), 0..8),
+            junk in proptest::collection::vec("[a-z0-9./]{1,30}", 0..4),
+        ) {
+            let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+            let remote = Remote::new(Arc::clone(&store), "", "memory:///").expect("remote");
+            let mut pieces: BTreeMap<u64, usize> = BTreeMap::new();
+            for (off, n) in cuts {
+                pieces.insert(off, n);
+            }
+            let byte = |i: u64| (i % 251) as u8;
+            remote.inner.rt.block_on(async {
+                for (&off, &n) in &pieces {
+                    let loc = ObjectPath::from(format!("f/{off:020}"));
+                    let data: Vec<u8> = (off..off + n as u64).map(byte).collect();
+                    store.put(&loc, PutPayload::from(data)).await.expect("put");
+                }
+                for j in junk.iter().filter(|j| !j.starts_with("f/")) {
+                    if let Ok(loc) = ObjectPath::parse(j) {
+                        let _ = store.put(&loc, PutPayload::from(vec![0u8; 3])).await;
+                    }
+                }
+            });
+            let dir = remote.open().expect("list");
+            // The expected prefix and whether something is out of place.
+            let (mut end, mut broken) = (0u64, false);
+            for (&off, &n) in &pieces {
+                if off != end || n == 0 {
+                    broken = true;
+                    break;
+                }
+                end += n as u64;
+            }
+            if !pieces.is_empty() {
+                proptest::prop_assert_eq!(dir.file_len("f"), Some(end));
+                proptest::prop_assert_eq!(dir.anomaly().is_some(), broken);
+                let f = dir.open_read(Path::new("f")).expect("open");
+                let mut buf = vec![0u8; usize::try_from(end).expect("len")];
+                f.read_exact_at(&mut buf, 0).expect("read");
+                proptest::prop_assert!(buf.iter().enumerate().all(|(i, &b)| b == byte(i as u64)));
+                let mut one = [0u8; 1];
+                proptest::prop_assert!(f.read_exact_at(&mut one, end).is_err());
+            }
+        }
+    }
 }
