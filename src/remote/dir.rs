@@ -9,7 +9,7 @@ use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::ObjectStoreExt;
 
-use super::{Inner, RemoteError};
+use super::{Inner, RemoteError, MAX_PIECE};
 use crate::storage::{LedgerDir, LockGuard, StorageFile};
 
 /// Digits of a piece's offset in its object name.
@@ -105,8 +105,18 @@ impl RemoteDir {
                 if broken {
                     break;
                 }
-                if p.offset != end || p.size == 0 {
-                    let what = if p.offset > end {
+                // A publisher cuts files on a grid of MAX_PIECE: a piece never crosses a
+                // boundary (so none is larger, and the cache never downloads more than that).
+                let crosses = p.size > 0 && p.offset / MAX_PIECE != (p.offset + p.size - 1) / MAX_PIECE;
+                if p.offset != end || p.size == 0 || crosses {
+                    let what = if crosses {
+                        format!(
+                            "{} bytes from {}: crosses a {} MiB boundary, which no publisher writes",
+                            p.size,
+                            p.offset,
+                            MAX_PIECE >> 20
+                        )
+                    } else if p.offset > end {
                         format!("bytes {end}..{} of {name} are missing (a piece was deleted)", p.offset)
                     } else if p.size == 0 {
                         "an empty piece".to_string()
@@ -534,14 +544,18 @@ mod tests {
         let remote = Remote::new(Arc::clone(&store), "p", "memory:///p").expect("remote");
         let len = 3 * READ_AHEAD as usize + 12_345;
         let file: Vec<u8> = (0..len).map(|i| (i * 7 + i / 251) as u8).collect();
+        // Uneven pieces, none crossing the publishing grid (MAX_PIECE).
+        let grid = MAX_PIECE as usize;
         let cuts = [
             0,
             1,
             70_000,
             5 << 20,
             (5 << 20) + 3,
-            READ_AHEAD as usize,
-            2 * READ_AHEAD as usize + 9,
+            grid,
+            2 * grid,
+            2 * grid + 9,
+            3 * grid,
             len,
         ];
         remote.inner.rt.block_on(async {
@@ -585,6 +599,26 @@ mod tests {
             f.read_exact_at(&mut buf, len as u64 - 1).map_err(|e| e.kind()),
             Err(io::ErrorKind::UnexpectedEof)
         );
+    }
+
+    /// A piece crossing the publishing grid (as no publisher writes it: e.g. one huge object
+    /// meant to make a reader or its cache download gigabytes) is out of place.
+    #[test]
+    fn a_piece_crossing_the_grid_is_out_of_place() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let remote = Remote::new(Arc::clone(&store), "", "memory:///").expect("remote");
+        let size = usize::try_from(MAX_PIECE).expect("size") + 1;
+        remote.inner.rt.block_on(async {
+            let loc = ObjectPath::from(format!("checkpoints.log/{:020}", 0));
+            store.put(&loc, PutPayload::from(vec![0u8; size])).await.expect("put");
+        });
+        let dir = remote.open().expect("list");
+        let (object, why) = dir.anomaly().expect("out of place");
+        assert!(
+            object.ends_with(&format!("{:020}", 0)) && why.contains("boundary"),
+            "{object}: {why}"
+        );
+        assert_eq!(dir.file_len("checkpoints.log"), Some(0));
     }
 
     /// A deleted or resized piece makes the listing report the object; the file is read up to
