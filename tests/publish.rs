@@ -22,23 +22,73 @@ const BUCKET: &str = "ledgers";
 const ACCESS: &str = "provledger-test";
 const SECRET: &str = "provledger-test-secret";
 
+/// A server started by [`S3::serve`].
+struct Served {
+    endpoint: String,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
 /// An S3 server on 127.0.0.1, serving the directory `root` (buckets are its subdirectories).
 struct S3 {
     endpoint: String,
     root: tempfile::TempDir,
-    _rt: tokio::runtime::Runtime,
+    _rt: Option<tokio::runtime::Runtime>,
 }
 
 impl S3 {
     fn start() -> S3 {
         let root = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(root.path().join(BUCKET)).expect("bucket");
+        let served = Self::serve(root.path().to_path_buf());
+        S3 {
+            endpoint: served.endpoint,
+            root,
+            _rt: served.rt,
+        }
+    }
+
+    /// The server in a child process; the returned `S3` only names it.
+    fn start_child() -> (S3, std::process::Child) {
+        use std::io::BufRead as _;
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--ignored",
+                "--exact",
+                "s3_server_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PROVLEDGER_S3_ROOT", root.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn the server process");
+        let out = child.stdout.take().expect("stdout");
+        let endpoint = std::io::BufReader::new(out)
+            .lines()
+            .map_while(Result::ok)
+            // libtest may print "test s3_server_process ... " on the same line first.
+            .find_map(|l| l.split("ENDPOINT ").nth(1).map(|e| e.trim().to_string()))
+            .expect("the server printed its endpoint");
+        (
+            S3 {
+                endpoint,
+                root,
+                _rt: None,
+            },
+            child,
+        )
+    }
+
+    /// Serves `root` (creating the bucket) on a runtime of its own.
+    fn serve(root: PathBuf) -> Served {
+        std::fs::create_dir_all(root.join(BUCKET)).expect("bucket");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
+        let fs = s3s_fs::FileSystem::new(&root).expect("s3s-fs");
         let mut b = s3s::service::S3ServiceBuilder::new(fs);
         b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS, SECRET));
         let service = b.build();
@@ -57,10 +107,9 @@ impl S3 {
                 });
             }
         });
-        S3 {
+        Served {
             endpoint: format!("http://{addr}"),
-            root,
-            _rt: rt,
+            rt: Some(rt),
         }
     }
 
@@ -780,7 +829,9 @@ fn measure_publish_and_verify_from_the_bucket() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
-    let s3 = S3::start();
+    // The server runs in a child process (this test binary, running `s3_server_process`), so
+    // that the peak RSS measured is this process's: publisher and verifier only.
+    let (s3, mut server) = S3::start_child();
     let k = key(9);
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("l");
@@ -815,12 +866,21 @@ fn measure_publish_and_verify_from_the_bucket() {
     assert!(local.is_ok() && from_bucket.is_ok(), "{:?}", from_bucket.failure);
     assert_eq!(verdict(&local), verdict(&from_bucket));
     let rate = |d: Duration| entries as f64 / d.as_secs_f64();
+    let server_rss = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        })
+        .unwrap_or(0);
+    println!("server process peak RSS: {} MiB", server_rss >> 10);
     println!(
         "entries {entries}; bytes published {} MiB in {} pieces\n\
          verify from the directory: {t_dir:?} ({:.0} entries/s)\n\
          publish to the loopback S3 server: {t_pub:?} ({:.0} entries/s, {:.1} MiB/s)\n\
          verify from the bucket: {t_url:?} ({:.0} entries/s)\n\
-         peak RSS (whole process, server included): {} MiB after verify from the directory, \
+         peak RSS of this process (the server runs apart): {} MiB after verify from the directory, \
          {} MiB after publish, {} MiB after verify from the bucket",
         r.bytes_uploaded >> 20,
         r.pieces_uploaded,
@@ -832,6 +892,23 @@ fn measure_publish_and_verify_from_the_bucket() {
         rss1 >> 10,
         rss2 >> 10
     );
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+/// Not a test: the S3 server of `measure_publish_and_verify_from_the_bucket`, run in a child
+/// process (it serves `PROVLEDGER_S3_ROOT` and prints its endpoint, until killed).
+#[test]
+#[ignore = "a helper process for the measurement"]
+fn s3_server_process() {
+    let Ok(root) = std::env::var("PROVLEDGER_S3_ROOT") else {
+        return;
+    };
+    let s3 = S3::serve(PathBuf::from(root));
+    println!("ENDPOINT {}", s3.endpoint);
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
 }
 
 /// The command line on a `file://` URL: `publish` then `verify URL --json` exits 0; a changed

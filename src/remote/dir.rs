@@ -331,9 +331,14 @@ struct RemoteFile {
 /// scanning front to back then finds it there; fetching overlaps with the reader's work).
 #[derive(Debug, Default)]
 struct ReadState {
-    current: Option<(u64, bytes::Bytes)>,
-    next: Option<(u64, u64, tokio::task::JoinHandle<io::Result<bytes::Bytes>>)>,
+    /// The block last fetched, as the ranges it was fetched in: (file offset, bytes).
+    current: Vec<(u64, bytes::Bytes)>,
+    /// The block after it, being fetched: (start, end, task).
+    next: Option<(u64, u64, Fetching)>,
 }
+
+/// A block being fetched in the background.
+type Fetching = tokio::task::JoinHandle<io::Result<Vec<(u64, bytes::Bytes)>>>;
 
 impl Drop for RemoteFile {
     fn drop(&mut self) {
@@ -351,7 +356,7 @@ async fn fetch(
     pieces: Arc<Vec<Piece>>,
     start: u64,
     end: u64,
-) -> io::Result<bytes::Bytes> {
+) -> io::Result<Vec<(u64, bytes::Bytes)>> {
     let mut parts = Vec::new();
     let step = ((end - start) / PARALLEL_RANGES).max(1 << 20);
     for p in pieces.iter() {
@@ -359,23 +364,16 @@ async fn fetch(
         let mut at = a;
         while at < b {
             let to = (at + step).min(b);
-            parts.push((p.location.clone(), at - p.offset, to - p.offset));
+            parts.push((p.location.clone(), p.offset, at - p.offset, to - p.offset));
             at = to;
         }
     }
-    let reqs = parts.into_iter().map(|(loc, a, b)| {
+    // Kept as the ranges arrive (no copy into one buffer: a block is read from its parts).
+    let reqs = parts.into_iter().map(|(loc, base, a, b)| {
         let store = Arc::clone(&store);
-        async move { store.get_range(&loc, a..b).await }
+        async move { store.get_range(&loc, a..b).await.map(|bytes| (base + a, bytes)) }
     });
-    let got = futures::future::try_join_all(reqs).await.map_err(io::Error::other)?;
-    if got.len() == 1 {
-        return Ok(got.into_iter().next().unwrap_or_default());
-    }
-    let mut out = Vec::with_capacity(usize::try_from(end - start).unwrap_or(0));
-    for g in got {
-        out.extend_from_slice(&g);
-    }
-    Ok(out.into())
+    futures::future::try_join_all(reqs).await.map_err(io::Error::other)
 }
 
 impl StorageFile for RemoteFile {
@@ -400,56 +398,56 @@ impl StorageFile for RemoteFile {
         let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let mut pos = offset;
         while pos < end {
-            if let Some((at, b)) = st.current.as_ref() {
-                let cur_end = at + b.len() as u64;
-                if *at <= pos && pos < cur_end {
-                    let to = end.min(cur_end);
-                    let (src, dst) = (usize::try_from(pos - at), usize::try_from(pos - offset));
-                    let (src, dst) = (src.map_err(io::Error::other)?, dst.map_err(io::Error::other)?);
-                    let n = usize::try_from(to - pos).map_err(io::Error::other)?;
-                    buf[dst..dst + n].copy_from_slice(&b[src..src + n]);
-                    pos = to;
-                    continue;
-                }
+            if let Some((at, b)) = st
+                .current
+                .iter()
+                .find(|(at, b)| *at <= pos && pos < at + b.len() as u64)
+            {
+                let to = end.min(at + b.len() as u64);
+                let (src, dst) = (usize::try_from(pos - at), usize::try_from(pos - offset));
+                let (src, dst) = (src.map_err(io::Error::other)?, dst.map_err(io::Error::other)?);
+                let n = usize::try_from(to - pos).map_err(io::Error::other)?;
+                buf[dst..dst + n].copy_from_slice(&b[src..src + n]);
+                pos = to;
+                continue;
             }
             // The block holding `pos`: the one fetched in the background if it is that one.
             let mut got = None;
             if let Some((a, b, h)) = st.next.take() {
                 if a <= pos && pos < b {
-                    got = Some((a, self.inner.rt.block_on(h).map_err(io::Error::other)??));
+                    got = Some((b, self.inner.rt.block_on(h).map_err(io::Error::other)??));
                 } else {
                     h.abort();
                 }
             }
-            let (at, bytes) = if let Some(g) = got {
+            let (block_end, parts) = if let Some(g) = got {
                 g
             } else {
                 let ahead = if scanning { READ_AHEAD } else { 64 << 10 };
                 let fetch_end = end.max(pos.saturating_add(ahead)).min(self.len);
                 let store = Arc::clone(&self.inner.store);
-                let bytes = self
+                let parts = self
                     .inner
                     .rt
                     .block_on(fetch(store, Arc::clone(&self.pieces), pos, fetch_end))?;
-                (pos, bytes)
+                (fetch_end, parts)
             };
-            if at + (bytes.len() as u64) <= pos {
+            if !parts.iter().any(|(at, b)| *at <= pos && pos < at + b.len() as u64) {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "piece shorter than listed",
                 ));
             }
-            let next_start = at + bytes.len() as u64;
-            st.current = Some((at, bytes));
-            if scanning && next_start < self.len {
-                let next_end = next_start.saturating_add(READ_AHEAD).min(self.len);
+            st.current = parts;
+            if scanning && block_end < self.len {
+                let next_end = block_end.saturating_add(READ_AHEAD).min(self.len);
                 let h = self.inner.rt.spawn(fetch(
                     Arc::clone(&self.inner.store),
                     Arc::clone(&self.pieces),
-                    next_start,
+                    block_end,
                     next_end,
                 ));
-                st.next = Some((next_start, next_end, h));
+                st.next = Some((block_end, next_end, h));
             }
         }
         Ok(())
