@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::TryStreamExt;
 use object_store::path::Path as ObjectPath;
-use object_store::ObjectStoreExt;
 
 use super::{Inner, RemoteError, MAX_PIECE};
 use crate::storage::{LedgerDir, LockGuard, StorageFile};
@@ -18,6 +17,8 @@ pub(crate) const OFFSET_DIGITS: usize = 20;
 /// Bytes a read fetches ahead of what it was asked for (a verifier reads files front to back,
 /// in chunks; fewer, larger range requests run at the store's throughput).
 const READ_AHEAD: u64 = 16 << 20;
+/// Reads at least this large are taken for a scan (read-ahead of `READ_AHEAD`, prefetched).
+const SCAN_READ: u64 = 256 << 10;
 /// Range requests one read-ahead splits into, fetched concurrently.
 const PARALLEL_RANGES: u64 = 8;
 
@@ -318,7 +319,9 @@ impl LedgerDir for RemoteDir {
     }
 }
 
-/// A published file: positional reads become range requests on its pieces, with read-ahead.
+/// A published file: positional reads become range requests on its pieces, with read-ahead
+/// into two buffers the file keeps (the block being read and the next one, being fetched), so
+/// that reading a file of any size allocates them once.
 #[derive(Debug)]
 struct RemoteFile {
     inner: Arc<Inner>,
@@ -327,18 +330,19 @@ struct RemoteFile {
     state: Mutex<ReadState>,
 }
 
-/// The block last fetched, and the one after it being fetched in the background (a reader
-/// scanning front to back then finds it there; fetching overlaps with the reader's work).
 #[derive(Debug, Default)]
 struct ReadState {
-    /// The block last fetched, as the ranges it was fetched in: (file offset, bytes).
-    current: Vec<(u64, bytes::Bytes)>,
-    /// The block after it, being fetched: (start, end, task).
+    /// The block last fetched and the file offset of its first byte.
+    block: Vec<u8>,
+    block_at: u64,
+    /// The block after it, being fetched into the other buffer: (start, end, task).
     next: Option<(u64, u64, Fetching)>,
+    /// The other buffer, when no fetch holds it.
+    spare: Vec<u8>,
 }
 
-/// A block being fetched in the background.
-type Fetching = tokio::task::JoinHandle<io::Result<Vec<(u64, bytes::Bytes)>>>;
+/// A block being fetched in the background; gives its buffer back, filled.
+type Fetching = tokio::task::JoinHandle<io::Result<Vec<u8>>>;
 
 impl Drop for RemoteFile {
     fn drop(&mut self) {
@@ -349,31 +353,67 @@ impl Drop for RemoteFile {
     }
 }
 
-/// Fetches `[start, end)` of the file made of `pieces`, in ranges of at least 1 MiB fetched
-/// concurrently (up to `PARALLEL_RANGES` for a block of `READ_AHEAD`).
+/// Fills `buf` with bytes `[start, end)` of the file made of `pieces`, in ranges of at least
+/// 1 MiB fetched concurrently (up to `PARALLEL_RANGES`), each streamed into its place.
 async fn fetch(
     store: Arc<dyn object_store::ObjectStore>,
     pieces: Arc<Vec<Piece>>,
     start: u64,
     end: u64,
-) -> io::Result<Vec<(u64, bytes::Bytes)>> {
-    let mut parts = Vec::new();
+    mut buf: Vec<u8>,
+) -> io::Result<Vec<u8>> {
+    use futures::StreamExt as _;
+    let n = usize::try_from(end - start).map_err(io::Error::other)?;
+    // Every byte is overwritten below: a reused buffer is only cut or grown to size (a new
+    // one comes zeroed from the allocator, not filled byte by byte).
+    if buf.capacity() < n {
+        buf = vec![0u8; n];
+    } else if buf.len() >= n {
+        buf.truncate(n);
+    } else {
+        buf.resize(n, 0);
+    }
     let step = ((end - start) / PARALLEL_RANGES).max(1 << 20);
+    let mut ranges = Vec::new();
     for p in pieces.iter() {
         let (a, b) = (p.offset.max(start), (p.offset + p.size).min(end));
         let mut at = a;
         while at < b {
             let to = (at + step).min(b);
-            parts.push((p.location.clone(), p.offset, at - p.offset, to - p.offset));
+            ranges.push((p.location.clone(), at - p.offset, to - p.offset));
             at = to;
         }
     }
-    // Kept as the ranges arrive (no copy into one buffer: a block is read from its parts).
-    let reqs = parts.into_iter().map(|(loc, base, a, b)| {
+    let mut rest: &mut [u8] = &mut buf;
+    let mut reqs = Vec::with_capacity(ranges.len());
+    for (loc, a, b) in ranges {
+        let (mine, tail) = std::mem::take(&mut rest).split_at_mut(usize::try_from(b - a).map_err(io::Error::other)?);
+        rest = tail;
         let store = Arc::clone(&store);
-        async move { store.get_range(&loc, a..b).await.map(|bytes| (base + a, bytes)) }
-    });
-    futures::future::try_join_all(reqs).await.map_err(io::Error::other)
+        reqs.push(async move {
+            let opts = object_store::GetOptions {
+                range: Some(object_store::GetRange::Bounded(a..b)),
+                ..object_store::GetOptions::default()
+            };
+            let mut body = store.get_opts(&loc, opts).await.map_err(io::Error::other)?.into_stream();
+            let mut off = 0;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(io::Error::other)?;
+                let to = off + chunk.len();
+                let dst = mine
+                    .get_mut(off..to)
+                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{loc}: more bytes than asked")))?;
+                dst.copy_from_slice(&chunk);
+                off = to;
+            }
+            if off != mine.len() {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{loc}: shorter than listed")));
+            }
+            Ok::<(), io::Error>(())
+        });
+    }
+    futures::future::try_join_all(reqs).await?;
+    Ok(buf)
 }
 
 impl StorageFile for RemoteFile {
@@ -392,62 +432,63 @@ impl StorageFile for RemoteFile {
         if want == 0 {
             return Ok(());
         }
-        // Large reads (a scan) fetch a large block and the next one in the background; small
-        // reads (headers, index slots, tree nodes) fetch a little more than they need.
-        let scanning = want >= 64 << 10;
-        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        // Large reads (a segment scan, about 1 MiB each) fetch a large block and the next one in
+        // the background; other reads (headers, blocks of index slots or tree nodes) fetch 16
+        // times what they ask for, at least 64 KiB, without prefetching: a verifier keeps a
+        // dozen tree and index files open, and each holds only that much.
+        let scanning = want >= SCAN_READ;
+        let small_ahead = want.saturating_mul(16).clamp(64 << 10, READ_AHEAD);
+        let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let st = &mut *guard;
         let mut pos = offset;
         while pos < end {
-            if let Some((at, b)) = st
-                .current
-                .iter()
-                .find(|(at, b)| *at <= pos && pos < at + b.len() as u64)
-            {
-                let to = end.min(at + b.len() as u64);
-                let (src, dst) = (usize::try_from(pos - at), usize::try_from(pos - offset));
+            let block_end = st.block_at + st.block.len() as u64;
+            if st.block_at <= pos && pos < block_end {
+                let to = end.min(block_end);
+                let (src, dst) = (usize::try_from(pos - st.block_at), usize::try_from(pos - offset));
                 let (src, dst) = (src.map_err(io::Error::other)?, dst.map_err(io::Error::other)?);
                 let n = usize::try_from(to - pos).map_err(io::Error::other)?;
-                buf[dst..dst + n].copy_from_slice(&b[src..src + n]);
+                buf[dst..dst + n].copy_from_slice(&st.block[src..src + n]);
                 pos = to;
                 continue;
             }
             // The block holding `pos`: the one fetched in the background if it is that one.
-            let mut got = None;
+            let old = std::mem::take(&mut st.block);
+            let mut filled = None;
             if let Some((a, b, h)) = st.next.take() {
                 if a <= pos && pos < b {
-                    got = Some((b, self.inner.rt.block_on(h).map_err(io::Error::other)??));
+                    filled = Some((a, self.inner.rt.block_on(h).map_err(io::Error::other)??));
                 } else {
+                    // Not the block wanted (the reader jumped): its buffer goes with it.
                     h.abort();
                 }
             }
-            let (block_end, parts) = if let Some(g) = got {
-                g
+            let (at, block) = if let Some(f) = filled {
+                st.spare = old;
+                f
             } else {
-                let ahead = if scanning { READ_AHEAD } else { 64 << 10 };
+                let ahead = if scanning { READ_AHEAD } else { small_ahead };
                 let fetch_end = end.max(pos.saturating_add(ahead)).min(self.len);
                 let store = Arc::clone(&self.inner.store);
-                let parts = self
+                let block = self
                     .inner
                     .rt
-                    .block_on(fetch(store, Arc::clone(&self.pieces), pos, fetch_end))?;
-                (fetch_end, parts)
+                    .block_on(fetch(store, Arc::clone(&self.pieces), pos, fetch_end, old))?;
+                (pos, block)
             };
-            if !parts.iter().any(|(at, b)| *at <= pos && pos < at + b.len() as u64) {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "piece shorter than listed",
-                ));
-            }
-            st.current = parts;
-            if scanning && block_end < self.len {
-                let next_end = block_end.saturating_add(READ_AHEAD).min(self.len);
+            st.block_at = at;
+            st.block = block;
+            let next_start = at + st.block.len() as u64;
+            if scanning && next_start < self.len {
+                let next_end = next_start.saturating_add(READ_AHEAD).min(self.len);
                 let h = self.inner.rt.spawn(fetch(
                     Arc::clone(&self.inner.store),
                     Arc::clone(&self.pieces),
-                    block_end,
+                    next_start,
                     next_end,
+                    std::mem::take(&mut st.spare),
                 ));
-                st.next = Some((block_end, next_end, h));
+                st.next = Some((next_start, next_end, h));
             }
         }
         Ok(())
@@ -532,7 +573,7 @@ mod tests {
     use super::*;
     use crate::remote::Remote;
     use object_store::memory::InMemory;
-    use object_store::{ObjectStore, PutPayload};
+    use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
     /// A file published as pieces of uneven sizes, read back by ranges of every shape (small,
     /// large, straddling blocks and pieces, sequential and random): always the file's bytes.
