@@ -395,19 +395,26 @@ async fn fetch(
                 range: Some(object_store::GetRange::Bounded(a..b)),
                 ..object_store::GetOptions::default()
             };
-            let mut body = store.get_opts(&loc, opts).await.map_err(io::Error::other)?.into_stream();
+            let mut body = store
+                .get_opts(&loc, opts)
+                .await
+                .map_err(io::Error::other)?
+                .into_stream();
             let mut off = 0;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(io::Error::other)?;
                 let to = off + chunk.len();
-                let dst = mine
-                    .get_mut(off..to)
-                    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("{loc}: more bytes than asked")))?;
+                let dst = mine.get_mut(off..to).ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{loc}: more bytes than asked"))
+                })?;
                 dst.copy_from_slice(&chunk);
                 off = to;
             }
             if off != mine.len() {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("{loc}: shorter than listed")));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{loc}: shorter than listed"),
+                ));
             }
             Ok::<(), io::Error>(())
         });
