@@ -758,6 +758,16 @@ fn a_publisher_killed_mid_upload_is_resumed() {
             .spawn()
             .expect("spawn provledger publish")
     };
+    // How long one uninterrupted run takes here: the kills below land at a uniformly random
+    // moment within it (a fixed window would miss on a much faster or slower machine).
+    for i in 0..15 {
+        l.append(big_draft(10_000 + i, 40 << 10)).expect("append");
+    }
+    l.checkpoint().expect("checkpoint");
+    let t = std::time::Instant::now();
+    let out = run(&dir).wait_with_output().expect("first run");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let full_run = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX).max(1_000);
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut killed = 0;
     for round in 0..20 {
@@ -769,7 +779,7 @@ fn a_publisher_killed_mid_upload_is_resumed() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let mut child = run(&dir);
-        std::thread::sleep(Duration::from_micros(seed % 60_000));
+        std::thread::sleep(Duration::from_micros(seed % full_run));
         if child.try_wait().expect("try_wait").is_none() {
             child.kill().expect("kill -9");
             killed += 1;
@@ -787,8 +797,8 @@ fn a_publisher_killed_mid_upload_is_resumed() {
         assert!(r.is_ok(), "round {round}: {:?}", r.failure);
         assert_eq!(r.entries, l.len(), "round {round}");
     }
-    println!("{killed} of 20 publishers killed mid-run");
-    assert!(killed >= 5, "the kills landed mid-upload ({killed})");
+    println!("one run {full_run} µs; {killed} of 20 publishers killed mid-run");
+    assert!(killed >= 5, "the kills landed mid-run ({killed})");
     l.close().expect("close");
 }
 
