@@ -22,17 +22,23 @@
 //! leaves a bucket whose files are prefixes of the ledger's files; the next run uploads the
 //! rest. docs/DESIGN.md ("Beyond one machine") says what each party is trusted for.
 //!
-//! ```no_run
+//! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use provledger::remote::{publish, verify_remote, PublishOptions, Remote};
-//! use provledger::{TrustAnchor, VerifyOptions, VerifyingKey};
-//! // Credentials and endpoint from the environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT, …).
-//! let remote = Remote::from_url("s3://audit-ledgers/payments")?;
-//! let report = publish(std::path::Path::new("/var/lib/payments-ledger"), &remote, &PublishOptions::default())?;
-//! println!("published up to {} entries", report.published_size);
-//! # let key: VerifyingKey = unimplemented!();
-//! let verdict = verify_remote(&remote, &TrustAnchor::PublicKey(key), &VerifyOptions::default())?;
-//! assert!(verdict.is_ok());
+//! use provledger::{Draft, Ledger, Options, SigningKey, TrustAnchor, VerifyOptions};
+//! let (dir, bucket) = (tempfile::tempdir()?, tempfile::tempdir()?);
+//! let key = SigningKey::generate()?;
+//! let ledger = Ledger::create(dir.path(), key.clone(), "payments", Options::default())?;
+//! ledger.append(Draft::application("text/plain", b"refund approved".to_vec()))?;
+//! ledger.checkpoint()?;
+//! // `s3://bucket/prefix` (credentials and endpoint from the AWS_* variables), `gs://…`,
+//! // `az://…`; a local path here.
+//! let remote = Remote::from_url(&format!("file://{}/payments", bucket.path().display()))?;
+//! let report = publish(dir.path(), &remote, &PublishOptions::default())?;
+//! assert_eq!(report.published_size, 2);
+//! let anchor = TrustAnchor::PublicKey(key.verifying_key());
+//! let verdict = verify_remote(&remote, &anchor, &VerifyOptions::default())?;
+//! assert!(verdict.is_ok() && verdict.entries == 2);
 //! # Ok(()) }
 //! ```
 //!
