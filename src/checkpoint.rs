@@ -191,13 +191,7 @@ impl Checkpoint {
             context: "signed note",
             reason,
         };
-        if text.len() > MAX_NOTE_LEN {
-            return Err(DecodeError::TooLong {
-                context: "signed note",
-                len: text.len() as u64,
-                max: MAX_NOTE_LEN as u64,
-            });
-        }
+        note_len_ok(text)?;
         if !text.ends_with('\n') {
             return Err(bad("a signed note ends with a line feed"));
         }
@@ -232,13 +226,7 @@ impl Checkpoint {
             context: "signed note",
             reason,
         };
-        if text.len() > MAX_NOTE_LEN {
-            return Err(DecodeError::TooLong {
-                context: "signed note",
-                len: text.len() as u64,
-                max: MAX_NOTE_LEN as u64,
-            });
-        }
+        note_len_ok(text)?;
         let (body, sigs) = text.split_once("\n\n").ok_or(bad("no blank line before signatures"))?;
         let c = parse_body(body)?;
         let mut out = Vec::new();
@@ -298,6 +286,18 @@ impl Checkpoint {
         Ok(c)
     }
     }
+}
+
+/// A signed note longer than `MAX_NOTE_LEN` is refused before it is parsed.
+fn note_len_ok(text: &str) -> Result<(), DecodeError> {
+    if text.len() > MAX_NOTE_LEN {
+        return Err(DecodeError::TooLong {
+            context: "signed note",
+            len: text.len() as u64,
+            max: MAX_NOTE_LEN as u64,
+        });
+    }
+    Ok(())
 }
 
 fn parse_body(body: &str) -> Result<Checkpoint, DecodeError> {

@@ -238,6 +238,23 @@ impl Piece {
     }
 }
 
+/// The writing half of [`StorageFile`] for a published file: refused.
+macro_rules! read_only_file {
+    () => {
+        fn write_all_at(&mut self, _buf: &[u8], _offset: u64) -> io::Result<()> {
+            Err(read_only())
+        }
+
+        fn sync_data(&mut self) -> io::Result<()> {
+            Err(read_only())
+        }
+
+        fn set_len(&mut self, _len: u64) -> io::Result<()> {
+            Err(read_only())
+        }
+    };
+}
+
 fn read_only() -> io::Error {
     io::Error::new(io::ErrorKind::PermissionDenied, "a published ledger is read-only")
 }
@@ -501,17 +518,7 @@ impl StorageFile for RemoteFile {
         Ok(())
     }
 
-    fn write_all_at(&mut self, _buf: &[u8], _offset: u64) -> io::Result<()> {
-        Err(read_only())
-    }
-
-    fn sync_data(&mut self) -> io::Result<()> {
-        Err(read_only())
-    }
-
-    fn set_len(&mut self, _len: u64) -> io::Result<()> {
-        Err(read_only())
-    }
+    read_only_file!();
 }
 
 /// A published file read through the piece cache: each piece downloaded whole once, then read
@@ -562,17 +569,7 @@ impl StorageFile for CachedFile {
         Ok(())
     }
 
-    fn write_all_at(&mut self, _buf: &[u8], _offset: u64) -> io::Result<()> {
-        Err(read_only())
-    }
-
-    fn sync_data(&mut self) -> io::Result<()> {
-        Err(read_only())
-    }
-
-    fn set_len(&mut self, _len: u64) -> io::Result<()> {
-        Err(read_only())
-    }
+    read_only_file!();
 }
 
 #[cfg(test)]

@@ -368,26 +368,14 @@ pub fn verify_remote(remote: &Remote, anchor: &TrustAnchor, opts: &VerifyOptions
             reason: "nothing published there".into(),
         }));
     }
-    if let Some((object, reason)) = dir.anomaly() {
-        // Not a ledger's files: say which object, before reading anything.
+    // Not a ledger's files, or a rolled-back note: say which object, before reading anything.
+    let found = (dir.anomaly().map(|a| (Check::Format, a))).or_else(|| dir.rollback().map(|r| (Check::Checkpoint, r)));
+    if let Some((check, (object, reason))) = found {
         return Ok(VerifyReport {
             trusted: anchor.describe(),
             failure: Some(Failure {
                 seq: None,
-                check: Check::Format,
-                file: Some(object.into()),
-                offset: None,
-                message: reason,
-            }),
-            ..VerifyReport::default()
-        });
-    }
-    if let Some((object, reason)) = dir.rollback() {
-        return Ok(VerifyReport {
-            trusted: anchor.describe(),
-            failure: Some(Failure {
-                seq: None,
-                check: Check::Checkpoint,
+                check,
                 file: Some(object.into()),
                 offset: None,
                 message: reason,
