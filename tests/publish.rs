@@ -860,29 +860,38 @@ fn measure_publish_and_verify_from_the_bucket() {
     l.checkpoint().expect("checkpoint");
     l.close().expect("close");
     let entries = n + 1;
-    // Each phase's own peak: the kernel's high-water mark is reset before it
-    // (`echo 5 > /proc/self/clear_refs`).
-    let reset_peak = || {
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
+    // Each phase in a process of its own, so that its peak RSS is its own (not what an
+    // earlier phase left the allocator holding).
+    let phase = |name: &str| -> (Duration, u64, String) {
+        let out = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--ignored",
+                "--exact",
+                "measure_phase_process",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PROVLEDGER_MEASURE_PHASE", name)
+            .env("PROVLEDGER_MEASURE_DIR", &dir)
+            .env("PROVLEDGER_MEASURE_ENDPOINT", &s3.endpoint)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("run a phase");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text
+            .lines()
+            .find_map(|l| l.split("PHASE ").nth(1))
+            .unwrap_or_else(|| panic!("phase {name} printed no result: {text}"));
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let secs: f64 = f[0].parse().expect("seconds");
+        let rss: u64 = f[1].parse().expect("rss");
+        (Duration::from_secs_f64(secs), rss, f[2..].join(" "))
     };
-    reset_peak();
-    let t = std::time::Instant::now();
-    let local = verify_dir(&dir, &k);
-    let t_dir = t.elapsed();
-    let rss0 = peak_rss_kib();
-    let remote = s3.remote("measure");
-    reset_peak();
-    let t = std::time::Instant::now();
-    let r = publish(&dir, &remote, &PublishOptions::default()).expect("publish");
-    let t_pub = t.elapsed();
-    let rss1 = peak_rss_kib();
-    reset_peak();
-    let t = std::time::Instant::now();
-    let from_bucket = verify_url(&remote, &k);
-    let t_url = t.elapsed();
-    let rss2 = peak_rss_kib();
-    assert!(local.is_ok() && from_bucket.is_ok(), "{:?}", from_bucket.failure);
-    assert_eq!(verdict(&local), verdict(&from_bucket));
+    let (t_dir, rss0, v_dir) = phase("dir");
+    let (t_pub, rss1, published) = phase("publish");
+    let (t_url, rss2, v_url) = phase("url");
+    assert!(v_dir.starts_with("ok"), "{v_dir}");
+    assert_eq!(v_dir, v_url, "the same verdict from the directory and from the bucket");
     let rate = |d: Duration| entries as f64 / d.as_secs_f64();
     let server_rss = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
         .ok()
@@ -892,19 +901,22 @@ fn measure_publish_and_verify_from_the_bucket() {
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
         })
         .unwrap_or(0);
+    let bytes: u64 = published
+        .split_whitespace()
+        .next()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0);
     println!("server process peak RSS: {} MiB", server_rss >> 10);
     println!(
-        "entries {entries}; bytes published {} MiB in {} pieces\n\
+        "entries {entries}; published {published}\n\
          verify from the directory: {t_dir:?} ({:.0} entries/s)\n\
          publish to the loopback S3 server: {t_pub:?} ({:.0} entries/s, {:.1} MiB/s)\n\
          verify from the bucket: {t_url:?} ({:.0} entries/s)\n\
-         peak RSS of this process in each phase (the server runs apart): verify from the \
+         peak RSS of each phase's process (the server runs apart): verify from the \
          directory {} MiB, publish {} MiB, verify from the bucket {} MiB",
-        r.bytes_uploaded >> 20,
-        r.pieces_uploaded,
         rate(t_dir),
         rate(t_pub),
-        r.bytes_uploaded as f64 / (1 << 20) as f64 / t_pub.as_secs_f64(),
+        bytes as f64 / (1 << 20) as f64 / t_pub.as_secs_f64(),
         rate(t_url),
         rss0 >> 10,
         rss1 >> 10,
@@ -912,6 +924,48 @@ fn measure_publish_and_verify_from_the_bucket() {
     );
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// Not a test: one phase of `measure_publish_and_verify_from_the_bucket` in a process of its
+/// own (`PROVLEDGER_MEASURE_PHASE` = `dir`, `publish` or `url`); prints
+/// `PHASE <seconds> <peak RSS KiB> <result>`.
+#[test]
+#[ignore = "a helper process for the measurement"]
+fn measure_phase_process() {
+    let (Ok(phase), Ok(dir), Ok(endpoint)) = (
+        std::env::var("PROVLEDGER_MEASURE_PHASE"),
+        std::env::var("PROVLEDGER_MEASURE_DIR"),
+        std::env::var("PROVLEDGER_MEASURE_ENDPOINT"),
+    ) else {
+        return;
+    };
+    let s3 = S3 {
+        endpoint,
+        root: tempfile::tempdir().expect("tempdir"),
+        _rt: None,
+    };
+    let k = key(9);
+    let dir = PathBuf::from(dir);
+    let summary = |r: &VerifyReport| {
+        format!(
+            "{} {} {}",
+            if r.is_ok() { "ok" } else { "failed" },
+            r.entries,
+            r.root.to_hex()
+        )
+    };
+    let t = std::time::Instant::now();
+    let result = match phase.as_str() {
+        "dir" => summary(&verify_dir(&dir, &k)),
+        "publish" => {
+            let r = publish(&dir, &s3.remote("measure"), &PublishOptions::default()).expect("publish");
+            format!("{} bytes in {} pieces", r.bytes_uploaded, r.pieces_uploaded)
+        }
+        "url" => summary(&verify_url(&s3.remote("measure"), &k)),
+        other => panic!("unknown phase {other}"),
+    };
+    let secs = t.elapsed().as_secs_f64();
+    println!("PHASE {secs} {} {result}", peak_rss_kib());
 }
 
 /// Not a test: the S3 server of `measure_publish_and_verify_from_the_bucket`, run in a child

@@ -367,13 +367,15 @@ impl Drop for RemoteFile {
         if let Some((_, _, h)) = st.next.take() {
             h.abort();
         }
+        self.inner.blocks.give(std::mem::take(&mut st.block));
+        self.inner.blocks.give(std::mem::take(&mut st.spare));
     }
 }
 
 /// Fills `buf` with bytes `[start, end)` of the file made of `pieces`, in ranges of at least
 /// 1 MiB fetched concurrently (up to `PARALLEL_RANGES`), each streamed into its place.
 async fn fetch(
-    store: Arc<dyn object_store::ObjectStore>,
+    inner: Arc<Inner>,
     pieces: Arc<Vec<Piece>>,
     start: u64,
     end: u64,
@@ -381,6 +383,10 @@ async fn fetch(
 ) -> io::Result<Vec<u8>> {
     use futures::StreamExt as _;
     let n = usize::try_from(end - start).map_err(io::Error::other)?;
+    inner
+        .fetched
+        .fetch_add(end - start, std::sync::atomic::Ordering::Relaxed);
+    let store = &inner.store;
     // Every byte is overwritten below: a reused buffer is only cut or grown to size (a new
     // one comes zeroed from the allocator, not filled byte by byte).
     if buf.capacity() < n {
@@ -406,7 +412,7 @@ async fn fetch(
     for (loc, a, b) in ranges {
         let (mine, tail) = std::mem::take(&mut rest).split_at_mut(usize::try_from(b - a).map_err(io::Error::other)?);
         rest = tail;
-        let store = Arc::clone(&store);
+        let store = Arc::clone(store);
         reqs.push(async move {
             let opts = object_store::GetOptions {
                 range: Some(object_store::GetRange::Bounded(a..b)),
@@ -476,8 +482,30 @@ impl StorageFile for RemoteFile {
                 pos = to;
                 continue;
             }
+            // A read that begins a little before the block and runs into it (a segment scan
+            // re-reads the frame its previous chunk ended in): the bytes before the block are
+            // fetched on their own, and the block and the one being prefetched stay.
+            if pos < st.block_at && end > st.block_at && !st.block.is_empty() {
+                let gap = self.inner.rt.block_on(fetch(
+                    Arc::clone(&self.inner),
+                    Arc::clone(&self.pieces),
+                    pos,
+                    st.block_at,
+                    Vec::new(),
+                ))?;
+                let dst = usize::try_from(pos - offset).map_err(io::Error::other)?;
+                buf[dst..dst + gap.len()].copy_from_slice(&gap);
+                pos = st.block_at;
+                continue;
+            }
             // The block holding `pos`: the one fetched in the background if it is that one.
-            let old = std::mem::take(&mut st.block);
+            let mut old = std::mem::take(&mut st.block);
+            // A scan reads blocks of READ_AHEAD: kept ones are reused rather than growing the
+            // small block the file's first reads (its header) were served from.
+            let full = usize::try_from(READ_AHEAD).unwrap_or(usize::MAX);
+            if scanning && old.capacity() < full {
+                old = self.inner.blocks.take();
+            }
             let mut filled = None;
             if let Some((a, b, h)) = st.next.take() {
                 if a <= pos && pos < b {
@@ -493,7 +521,7 @@ impl StorageFile for RemoteFile {
             } else {
                 let ahead = if scanning { READ_AHEAD } else { small_ahead };
                 let fetch_end = end.max(pos.saturating_add(ahead)).min(self.len);
-                let store = Arc::clone(&self.inner.store);
+                let store = Arc::clone(&self.inner);
                 let block = self
                     .inner
                     .rt
@@ -505,8 +533,11 @@ impl StorageFile for RemoteFile {
             let next_start = at + st.block.len() as u64;
             if scanning && next_start < self.len {
                 let next_end = next_start.saturating_add(READ_AHEAD).min(self.len);
+                if st.spare.capacity() < full {
+                    st.spare = self.inner.blocks.take();
+                }
                 let h = self.inner.rt.spawn(fetch(
-                    Arc::clone(&self.inner.store),
+                    Arc::clone(&self.inner),
                     Arc::clone(&self.pieces),
                     next_start,
                     next_end,
@@ -642,6 +673,41 @@ mod tests {
             f.read_exact_at(&mut buf, len as u64 - 1).map_err(|e| e.kind()),
             Err(io::ErrorKind::UnexpectedEof)
         );
+        drop(f);
+        remote.inner.fetched.store(0, std::sync::atomic::Ordering::Relaxed);
+        // As the segment scanner reads: chunks of about 1 MiB, each starting a little before
+        // where the last ended (the frame it ended in). The bytes are the file's, and the two
+        // read-ahead blocks survive the scan whole: they go back to the remote's pool when
+        // the file is dropped, both full size (a block lost to a needlessly aborted prefetch
+        // is replaced by one allocated to the size of the file's last block).
+        for round in 0..2 {
+            let f = dir.open_read(Path::new("segments/x.seg")).expect("open");
+            let mut header = [0u8; 64];
+            f.read_exact_at(&mut header, 0).expect("header");
+            let mut at = 64;
+            while at < len {
+                let n = (1 << 20).min(len - at);
+                let mut buf = vec![0u8; n];
+                f.read_exact_at(&mut buf, at as u64).expect("read");
+                assert!(buf == file[at..at + n], "scan read at {at}");
+                at += n;
+                if at < len {
+                    at -= rand(70_000);
+                }
+            }
+            drop(f);
+            let fetched = remote.inner.fetched.swap(0, std::sync::atomic::Ordering::Relaxed);
+            assert!(
+                fetched < len as u64 + (1 << 20),
+                "round {round}: {fetched} bytes fetched to read a file of {len}"
+            );
+            let kept = remote.inner.blocks.capacities();
+            assert_eq!(kept.len(), 2, "round {round}: {kept:?}");
+            assert!(
+                kept.iter().all(|&c| c >= READ_AHEAD as usize),
+                "round {round}: {kept:?}"
+            );
+        }
     }
 
     /// A piece crossing the publishing grid (as no publisher writes it: e.g. one huge object

@@ -168,12 +168,14 @@ pub fn publish(dir: &Path, remote: &Remote, opts: &PublishOptions) -> Result<Pub
     let done = AtomicU64::new(0);
     let uploaded = AtomicU64::new(0);
     let present = AtomicU64::new(0);
+    // One buffer per upload in flight, reused from piece to piece (see `BufferPool`).
+    let pool = super::BufferPool::new(opts.concurrency);
     let results: Vec<Result<(), RemoteError>> = inner.rt.block_on(async {
         futures::stream::iter(files.into_iter().map(|pieces| {
-            let (done, uploaded, present) = (&done, &uploaded, &present);
+            let (done, uploaded, present, pool) = (&done, &uploaded, &present, &pool);
             async move {
                 for (rel, a, b) in pieces {
-                    let was_there = put_piece(inner, root, &rel, a, b).await?;
+                    let was_there = put_piece(inner, root, pool, &rel, a, b).await?;
                     if was_there {
                         present.fetch_add(1, Ordering::Relaxed);
                     } else {
@@ -304,26 +306,43 @@ fn piece_rel(rel: &str, offset: u64) -> String {
 }
 
 fn read_local(root: &dyn LedgerDir, rel: &str, a: u64, b: u64) -> Result<Vec<u8>, RemoteError> {
-    let p = Path::new(rel);
-    let path = root.display_path(p);
+    read_local_into(root, rel, a, b, Vec::new())
+}
+
+/// Bytes `[a, b)` of `rel`, read into `buf` (reused if large enough).
+fn read_local_into(root: &dyn LedgerDir, rel: &str, a: u64, b: u64, mut buf: Vec<u8>) -> Result<Vec<u8>, RemoteError> {
+    let rel = Path::new(rel);
+    let path = root.display_path(rel);
     let st = |op: &'static str| {
         let path = path.clone();
         move |e| RemoteError::Ledger(ReadError::Storage(crate::storage::io_err(op, &path)(e)))
     };
-    let f = root.open_read(p).map_err(st("open"))?;
-    let mut buf = vec![0u8; usize::try_from(b - a).unwrap_or(0)];
-    f.read_exact_at(&mut buf, a).map_err(st("read"))?;
+    let file = root.open_read(rel).map_err(st("open"))?;
+    let len = usize::try_from(b - a).unwrap_or(0);
+    if buf.capacity() < len {
+        buf = vec![0u8; len];
+    } else {
+        buf.resize(len, 0);
+    }
+    file.read_exact_at(&mut buf, a).map_err(st("read"))?;
     Ok(buf)
 }
 
 /// Uploads bytes `[a, b)` of `rel` as the piece at `a`, create-only; `Ok(true)` if a piece with
 /// those bytes was already there. A shorter piece there (a publisher of an older state) is
 /// checked and the rest uploaded after it; a longer one (a newer state) is checked.
-async fn put_piece(inner: &Inner, root: &dyn LedgerDir, rel: &str, a: u64, b: u64) -> Result<bool, RemoteError> {
+async fn put_piece(
+    inner: &Inner,
+    root: &dyn LedgerDir,
+    pool: &super::BufferPool,
+    rel: &str,
+    a: u64,
+    b: u64,
+) -> Result<bool, RemoteError> {
     let mut at = a;
     let mut was_there = true;
     while at < b {
-        let bytes = bytes::Bytes::from(read_local(root, rel, at, b)?);
+        let bytes = bytes::Bytes::from(read_local_into(root, rel, at, b, pool.take())?);
         let prel = piece_rel(rel, at);
         let loc = inner.object(&prel);
         let put = inner
@@ -337,8 +356,12 @@ async fn put_piece(inner: &Inner, root: &dyn LedgerDir, rel: &str, a: u64, b: u6
                 },
             )
             .await;
+        let reclaim = |bytes: bytes::Bytes| pool.give(Vec::from(bytes));
         match put {
             Ok(_) => {
+                // The store holds no clone once the put completed: the buffer comes back
+                // whole (`Vec::from` copies only if a clone were still alive).
+                reclaim(bytes);
                 was_there = false;
                 at = b;
             }
@@ -353,6 +376,7 @@ async fn put_piece(inner: &Inner, root: &dyn LedgerDir, rel: &str, a: u64, b: u6
                     });
                 }
                 at += n as u64;
+                reclaim(bytes);
             }
             Err(e) => return Err(inner.store_err(&prel)(e)),
         }
