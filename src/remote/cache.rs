@@ -54,21 +54,36 @@ impl PieceCache {
                 return Ok(f);
             }
         }
-        let bytes = inner
-            .rt
-            .block_on(async { inner.store.get(&p.location).await?.bytes().await })
-            .map_err(io::Error::other)?;
-        if bytes.len() as u64 != p.size {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!("{}: {} bytes, listed as {}", p.location, bytes.len(), p.size),
-            ));
-        }
-        // Written aside and renamed: a reader never sees a partial copy.
+        // Streamed to a copy aside (never more than the listed size), then renamed: a reader
+        // never sees a partial copy, and a piece is never held in memory whole.
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        drop(f);
+        let written = inner.rt.block_on(async {
+            use futures::StreamExt as _;
+            let mut f = File::create(&tmp)?;
+            let mut body = inner.store.get(&p.location).await.map_err(io::Error::other)?.into_stream();
+            let mut n = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(io::Error::other)?;
+                n += chunk.len() as u64;
+                if n > p.size {
+                    break;
+                }
+                f.write_all(&chunk)?;
+            }
+            Ok::<u64, io::Error>(n)
+        });
+        match written {
+            Ok(n) if n == p.size => {}
+            other => {
+                let _ = std::fs::remove_file(&tmp);
+                let n = other?;
+                let got = if n > p.size { "more bytes" } else { "fewer bytes" };
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {got} than the {} listed", p.location, p.size),
+                ));
+            }
+        }
         std::fs::rename(&tmp, &path)?;
         File::open(&path)
     }
