@@ -211,6 +211,20 @@ const KINDS: [EntryKind; 14] = [
     EntryKind::RiskAcceptance,
 ];
 
+/// By name (`"approval"`), as in the JSON forms.
+impl serde::Serialize for EntryKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EntryKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        EntryKind::from_name(&name).ok_or_else(|| serde::de::Error::custom(format!("unknown entry kind {name:?}")))
+    }
+}
+
 impl EntryKind {
     /// The format's code for this kind.
     #[must_use]

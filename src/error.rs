@@ -429,6 +429,10 @@ pub enum VerifyError {
     /// The directory could not be read as a ledger (I/O, not a ledger).
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The saved state given to resume from cannot be used
+    /// ([`VerifyOptions::resume`](crate::VerifyOptions::resume)).
+    #[error(transparent)]
+    State(#[from] crate::verify::StateError),
 }
 
 /// Any error from this crate: each operation's error converts into it, so `?` works in code
@@ -457,6 +461,9 @@ pub enum Error {
     /// See [`VerifyError`].
     #[error(transparent)]
     Verify(#[from] VerifyError),
+    /// See [`StateError`](crate::StateError).
+    #[error(transparent)]
+    State(#[from] crate::verify::StateError),
     /// A ledger failed verification (from [`VerifyReport::into_result`](crate::VerifyReport::into_result)).
     #[error("verification failed: {0}")]
     VerificationFailed(Box<crate::verify::Failure>),

@@ -29,7 +29,8 @@ pub const PUBLIC_KEY_LEN: usize = 32;
 pub const SECRET_KEY_FILE_TAG: &str = "provledger-secret-key-v1";
 
 /// The identifier of a public key: a domain-separated BLAKE3 hash of its 32 bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct KeyId(pub Digest);
 
 impl fmt::Display for KeyId {
@@ -113,6 +114,20 @@ impl VerifyingKey {
     #[must_use]
     pub fn verify(&self, message: &[u8], signature: &[u8; SIGNATURE_LEN]) -> bool {
         crate::signature::verify_one(self, message, signature)
+    }
+}
+
+/// As its 64 hex digits; deserializing validates the key as [`VerifyingKey::from_bytes`] does.
+impl serde::Serialize for VerifyingKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for VerifyingKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let hex = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        hex.parse().map_err(serde::de::Error::custom)
     }
 }
 

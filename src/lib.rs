@@ -137,7 +137,7 @@ pub use record::{Genesis, PrincipalType, Role, TrustAnchorKey};
 pub use storage::frame::StoredPayload;
 pub use verify::{
     policy_at, verify, verify_opts, verify_with, Check, Failure, Involved, PolicyEvent, PolicyRef, PolicyView,
-    TrustAnchor, VerifyOptions, VerifyReport, Violation,
+    StateError, TrustAnchor, VerifierState, VerifyOptions, VerifyReport, Violation,
 };
 
 /// The README's example, compiled and run as a doctest.

@@ -65,3 +65,45 @@ pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], context: &'static s
     }
     Ok(value)
 }
+
+/// Largest saved verifier state accepted, in bytes (256 MiB; an auditor's own file, see
+/// [`crate::VerifierState`]).
+pub const MAX_VERIFIER_STATE: usize = 256 << 20;
+
+fn state_config() -> impl bincode::config::Config {
+    bincode::config::standard()
+        .with_little_endian()
+        .with_fixed_int_encoding()
+        .with_limit::<MAX_VERIFIER_STATE>()
+}
+
+/// Encodes a verifier state (not a ledger format: never signed or hashed into the ledger,
+/// and its maps are written in whatever order they iterate).
+///
+/// # Errors
+/// [`DecodeError::Payload`] if it cannot be encoded or exceeds [`MAX_VERIFIER_STATE`].
+pub fn encode_state<T: Serialize>(value: &T) -> Result<Vec<u8>, DecodeError> {
+    bincode::serde::encode_to_vec(value, state_config()).map_err(|e| DecodeError::Payload {
+        context: "verifier state",
+        message: e.to_string(),
+    })
+}
+
+/// Decodes exactly `bytes` as a verifier state.
+///
+/// # Errors
+/// [`DecodeError::Payload`] or [`DecodeError::TrailingBytes`].
+pub fn decode_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let (value, used): (T, usize) =
+        bincode::serde::decode_from_slice(bytes, state_config()).map_err(|e| DecodeError::Payload {
+            context: "verifier state",
+            message: e.to_string(),
+        })?;
+    if used != bytes.len() {
+        return Err(DecodeError::TrailingBytes {
+            context: "verifier state",
+            count: (bytes.len() - used) as u64,
+        });
+    }
+    Ok(value)
+}

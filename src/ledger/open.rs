@@ -481,6 +481,12 @@ fn verify_foreign(
     let opts = crate::verify::VerifyOptions::default();
     let report = crate::verify::verify_dir(root, anchor, &opts).map_err(|e| match e {
         crate::error::VerifyError::Storage(s) => OpenError::Storage(s),
+        // No state is resumed from here.
+        crate::error::VerifyError::State(e) => OpenError::Storage(crate::StorageError::Io {
+            op: "verify",
+            path: root.display_path(std::path::Path::new("")),
+            source: std::io::Error::other(e),
+        }),
     })?;
     if let Some(f) = report.failure {
         return Err(OpenError::Unverified(Box::new(f)));

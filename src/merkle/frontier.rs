@@ -66,7 +66,6 @@ impl Frontier {
     /// # Errors
     /// [`FrontierError::WrongHashCount`] unless `hashes.len() == size.count_ones()`.
     /// The hashes themselves cannot be checked here; a wrong hash yields a wrong root.
-    #[cfg(any(fuzzing, feature = "test-util"))]
     pub fn from_parts(size: u64, hashes: Vec<Digest>) -> Result<Self, FrontierError> {
         let expected = size.count_ones() as usize;
         if hashes.len() != expected {
@@ -100,7 +99,6 @@ impl Frontier {
     }
 
     /// The perfect-subtree roots, largest (leftmost) first; one per set bit of the size.
-    #[cfg(any(fuzzing, feature = "test-util"))]
     #[must_use]
     pub fn hashes(&self) -> &[Digest] {
         &self.hashes

@@ -60,7 +60,12 @@ impl PieceCache {
         let written = inner.rt.block_on(async {
             use futures::StreamExt as _;
             let mut f = File::create(&tmp)?;
-            let mut body = inner.store.get(&p.location).await.map_err(io::Error::other)?.into_stream();
+            let mut body = inner
+                .store
+                .get(&p.location)
+                .await
+                .map_err(io::Error::other)?
+                .into_stream();
             let mut n = 0u64;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(io::Error::other)?;

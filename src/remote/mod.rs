@@ -324,6 +324,13 @@ impl Remote {
         Ok(dir)
     }
 
+    /// Bytes fetched from the store by range reads through this remote so far (what reading
+    /// a published ledger downloaded; pieces read from the cache are not counted).
+    #[must_use]
+    pub fn bytes_fetched(&self) -> u64 {
+        self.inner.fetched.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// The newest published checkpoint's signed note and its ETag, if any.
     ///
     /// # Errors

@@ -267,11 +267,23 @@ impl<'b> SegmentStream<'b> {
     /// # Errors
     /// As [`SegmentStream::open`].
     pub fn open_at(dir: &'b dyn LedgerDir, seq: u64) -> Result<Self, StorageError> {
+        let mut s = Self::open_from(dir, seq)?;
+        s.check_starts = false;
+        Ok(s)
+    }
+
+    /// Like [`SegmentStream::open_at`], for reading on to the end: each segment after the
+    /// first must start where the one before it ended, as in a full scan.
+    ///
+    /// # Errors
+    /// As [`SegmentStream::open`].
+    pub fn open_from(dir: &'b dyn LedgerDir, seq: u64) -> Result<Self, StorageError> {
         let mut s = Self::open(dir)?;
         let i = s.segments.partition_point(|&first| first <= seq).saturating_sub(1);
         s.next_segment = i;
-        s.check_starts = false;
-        let first = s.segments[i];
+        let Some(&first) = s.segments.get(i) else {
+            return Ok(s);
+        };
         if let Some(off) = indexed_offset(dir, first, seq) {
             s.start_at = Some((off, seq));
         } else {

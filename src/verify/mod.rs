@@ -16,6 +16,7 @@ mod policy;
 mod policy_feed;
 pub(crate) mod registry;
 mod report;
+mod state;
 mod tree_check;
 
 use std::collections::BTreeMap;
@@ -26,6 +27,7 @@ use rayon::prelude::*;
 
 pub use policy_feed::{policy_at, PolicyView};
 pub use report::{Check, Failure, Involved, PolicyEvent, PolicyRef, VerifyReport, Violation};
+pub use state::{StateError, VerifierState};
 
 use crate::checkpoint::{read_log_upto, Checkpoint};
 use crate::entry::{cosignature_message, position_message, EntryKind, LedgerId, RecordRef};
@@ -95,6 +97,14 @@ pub struct VerifyOptions {
     /// Evaluate the policy rules (DESIGN §4) and report violations. Integrity checks,
     /// including key roles and revocations, run either way.
     pub policy: bool,
+    /// Resume from a state a passing verification returned ([`VerifyReport::state`]): only the
+    /// entries after its checkpoint are read (see [`VerifierState`]). Not with
+    /// [`VerifyOptions::from_checkpoint`].
+    pub resume: Option<VerifierState>,
+    /// Return the state at the newest checkpoint in [`VerifyReport::state`] (always when
+    /// resuming). Off by default: the state holds the policy engine's record of every decision,
+    /// and encoding it costs time and memory a one-off verification does not need.
+    pub keep_state: bool,
     progress: Progress,
 }
 
@@ -120,6 +130,20 @@ impl VerifyOptions {
     #[must_use]
     pub fn from_checkpoint(mut self, checkpoint: Option<Checkpoint>) -> Self {
         self.from_checkpoint = checkpoint;
+        self
+    }
+
+    /// Sets [`VerifyOptions::keep_state`].
+    #[must_use]
+    pub fn keep_state(mut self, keep: bool) -> Self {
+        self.keep_state = keep;
+        self
+    }
+
+    /// Sets [`VerifyOptions::resume`].
+    #[must_use]
+    pub fn resume(mut self, state: Option<VerifierState>) -> Self {
+        self.resume = state;
         self
     }
 
@@ -206,11 +230,14 @@ pub(crate) fn verify_dir(
     // segments (step 0), read by the stream and by the index check alike; checkpoints and
     // segments added later are not part of this verification.
     let log_len = crate::checkpoint::log_len(root)?;
+    if let Some(state) = &opts.resume {
+        return verify_resumed(root, anchor, opts, state, log_len);
+    }
     let mut stream = SegmentStream::open(root)?;
     let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len);
-    // Step 2 on the first chunk, then a two-stage pipeline: while the ordered checks of chunk
-    // k run, the entries of chunk k + 1 are decoded and hashed on the other threads.
-    let Some(first) = v.next(&mut stream)? else {
+    // The genesis entry alone first: the checkpoint log (read once the ledger id is known)
+    // says where the chunks after it must end (see `Verifier::limit`).
+    let Some(first) = v.next(&mut stream, 1)? else {
         if v.report.is_ok() {
             v.report.torn_tail = stream.tail().cloned();
             v.finish(&TreeCheck::new(root, LedgerId::default()));
@@ -228,45 +255,110 @@ pub(crate) fn verify_dir(
     if !v.genesis(&first.chunk.data, f0) || !v.load_checkpoints()? {
         return Ok(v.into_report());
     }
-    let ledger_id = v.ledger_id;
-    let decoded = decode_chunk(&first, ledger_id);
-    let mut cur = Some((first, decoded));
-    while let Some((sc, decoded)) = cur.take() {
-        let (next, ok) = rayon::join(
-            || {
-                stream.next_chunk(CHUNK_FRAMES).map(|n| {
-                    n.map(|n| {
-                        let d = decode_chunk(&n, ledger_id);
-                        (n, d)
-                    })
-                })
-            },
-            || v.chunk(&sc, &decoded, &mut tree),
+    v.run(&mut stream, first, &mut tree)
+}
+
+/// Adds `seq` to the sorted list of redacted entries.
+fn note_redacted(redacted: &mut Vec<u64>, seq: u64) {
+    if let Err(at) = redacted.binary_search(&seq) {
+        redacted.insert(at, seq);
+    }
+}
+
+/// Verification resumed from a saved state (docs/FORMAT.md §9.1): the entries after the
+/// state's checkpoint, once the ledger is shown to still hold the last entry and the
+/// checkpoint log prefix the state recorded.
+fn verify_resumed(
+    root: &dyn LedgerDir,
+    anchor: &TrustAnchor,
+    opts: &VerifyOptions,
+    state: &VerifierState,
+    log_len: u64,
+) -> Result<VerifyReport, VerifyError> {
+    use crate::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_RECORD_LEN};
+    let body = state.body()?;
+    let mismatch = |why: String| Err(VerifyError::State(StateError::Mismatch(why)));
+    if opts.from_checkpoint.is_some() {
+        return mismatch("a resumed verification takes no trusted checkpoint: the state vouches for its prefix".into());
+    }
+    if body.anchor != anchor.describe() {
+        return mismatch(format!("it was taken trusting {}", body.anchor));
+    }
+    if body.policy != opts.policy {
+        let (then, now) = if body.policy { ("", " not") } else { (" not", "") };
+        return mismatch(format!(
+            "it was taken with the policy{then} evaluated, and this verification does{now} evaluate it"
+        ));
+    }
+    let size = body.checkpoint.tree_size;
+    let ledger_id = LedgerId(body.ledger_id);
+    let frontier = crate::merkle::Frontier::from_parts(size, body.frontier.clone())
+        .map_err(|e| StateError::Malformed(e.to_string()))?;
+    let (last_hash, log_hash, log_records) = (body.last_hash, body.log_hash, body.log_records);
+    let checkpoint = body.checkpoint;
+    let mut stream = SegmentStream::open_from(root, size - 1)?;
+    let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len);
+    v.restore(body);
+    let mut tree = TreeCheck::with_frontier(root, ledger_id, frontier);
+    // The last entry the state covers must still be there, unchanged.
+    let last = size - 1;
+    let found = match stream.next_chunk(1) {
+        Ok(Some(sc)) if sc.first_seq == last && sc.header.ledger_id == ledger_id => sc
+            .chunk
+            .frames
+            .first()
+            .map(|f| decode_frame(&sc.chunk.data, f, last, ledger_id).hash),
+        Ok(_) | Err(StorageError::Corrupt { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    if found != Some(last_hash) {
+        let msg = format!(
+            "entry {last}, the last one your saved state covers, is not in the ledger as it was verified: \
+             the ledger was cut, rolled back or rewritten since"
         );
-        if !ok? {
-            return Ok(v.into_report());
-        }
-        if let Some(f) = &opts.progress.0 {
-            f(v.report.entries);
-        }
-        stream.recycle(sc.chunk.data);
-        cur = match next {
-            Ok(n) => n,
-            Err(e) => {
-                // Damage met reading ahead is reported only now, after the entries before it.
-                v.stream_error(e)?;
-                return Ok(v.into_report());
-            }
-        };
-        if let Some((n, _)) = &cur {
-            v.report.ledger_id.get_or_insert(n.header.ledger_id);
+        v.fail(Some(last), Check::Chain, msg);
+        return Ok(v.into_report());
+    }
+    if !v.load_checkpoints()? {
+        return Ok(v.into_report());
+    }
+    let prefix = CHECKPOINT_HEADER_LEN as u64 + log_records * CHECKPOINT_RECORD_LEN as u64;
+    let same_log = prefix <= v.log_len
+        && state::log_prefix_hash(root, prefix)? == Some(log_hash)
+        && usize::try_from(log_records)
+            .ok()
+            .and_then(|k| k.checked_sub(1))
+            .and_then(|i| v.checkpoints.get(i))
+            .is_some_and(|(_, c)| *c == checkpoint);
+    if !same_log {
+        let msg = format!(
+            "the checkpoint log up to the checkpoint your saved state was taken at (size {size}) was changed or cut"
+        );
+        v.fail(Some(last), Check::Checkpoint, msg);
+        return Ok(v.into_report());
+    }
+    v.next_checkpoint = usize::try_from(log_records).unwrap_or(usize::MAX);
+    // Erasures the state saw requested but not yet done may have been completed since.
+    for target in std::mem::take(&mut v.report.redaction_pending) {
+        match v.entry_at_seq(target)? {
+            Some((_, true)) => note_redacted(&mut v.report.redacted, target),
+            _ => v.report.redaction_pending.push(target),
         }
     }
-    if v.report.is_ok() {
-        v.report.torn_tail = stream.tail().cloned();
-        v.finish(&tree);
+    // Checkpoints logged since at the state's very size.
+    if let Some(msg) = v.checkpoints_at(&tree) {
+        v.fail(Some(last), Check::Checkpoint, msg);
+        return Ok(v.into_report());
     }
-    Ok(v.into_report())
+    let limit = v.limit(size);
+    let Some(first) = v.next(&mut stream, limit)? else {
+        if v.report.is_ok() {
+            v.report.torn_tail = stream.tail().cloned();
+            v.finish(&tree);
+        }
+        return Ok(v.into_report());
+    };
+    v.run(&mut stream, first, &mut tree)
 }
 
 /// Step 4's per-entry checks of a chunk (E1–E4, hashes), in parallel.
@@ -346,6 +438,11 @@ struct Verifier<'a> {
     log_len: u64,
     /// The chain value after the last entry pass A saw.
     chain: Digest,
+    /// Checkpoints in the log (the trusted one aside).
+    log_records: u64,
+    /// Where the state a passing verification returns is taken: the newest checkpoint's size
+    /// (chunks end there, so that pass A has not run ahead of it).
+    snapshot_at: Option<u64>,
 }
 
 impl<'a> Verifier<'a> {
@@ -377,7 +474,131 @@ impl<'a> Verifier<'a> {
             newest_segment,
             log_len,
             chain: Digest::ZERO,
+            log_records: 0,
+            snapshot_at: None,
         }
+    }
+
+    /// Takes over what a saved state knew (see [`verify_resumed`]).
+    fn restore(&mut self, body: state::Body) {
+        let size = body.checkpoint.tree_size;
+        self.ledger_id = LedgerId(body.ledger_id);
+        self.keys = body.keys;
+        self.policy = body.engine;
+        self.erased = body.erased;
+        self.chain = body.head;
+        let r = &mut self.report;
+        r.ledger_id = Some(self.ledger_id);
+        r.entries = size;
+        r.head = body.head;
+        r.root = body.checkpoint.root;
+        r.redacted = body.redacted;
+        r.unsigned_covered = body.unsigned_covered;
+        r.checkpoints_verified = body.checkpoints_verified;
+        r.redaction_pending = body.redaction_pending;
+        r.policy_checked = self.opts.policy;
+        r.resumed_from = size;
+    }
+
+    /// Frames the chunk starting at `next` may hold: it ends at the snapshot point if that is
+    /// ahead.
+    fn limit(&self, next: u64) -> usize {
+        match self.snapshot_at {
+            Some(at) if at > next => usize::try_from(at - next).map_or(CHUNK_FRAMES, |n| n.min(CHUNK_FRAMES)),
+            _ => CHUNK_FRAMES,
+        }
+    }
+
+    /// Steps 4 and 5 over the rest of the stream, `first` being the next chunk.
+    fn run(
+        mut self,
+        stream: &mut SegmentStream<'_>,
+        first: StreamChunk,
+        tree: &mut TreeCheck,
+    ) -> Result<VerifyReport, VerifyError> {
+        let ledger_id = self.ledger_id;
+        let opts = self.opts;
+        let decoded = decode_chunk(&first, ledger_id);
+        let mut cur = Some((first, decoded));
+        // While the ordered checks of chunk k run, the entries of chunk k + 1 are decoded and
+        // hashed on the other threads.
+        while let Some((sc, decoded)) = cur.take() {
+            let end = sc.first_seq + sc.chunk.frames.len() as u64;
+            let limit = self.limit(end);
+            let (next, ok) = rayon::join(
+                || {
+                    stream.next_chunk(limit).map(|n| {
+                        n.map(|n| {
+                            let d = decode_chunk(&n, ledger_id);
+                            (n, d)
+                        })
+                    })
+                },
+                || self.chunk(&sc, &decoded, tree),
+            );
+            if !ok? {
+                return Ok(self.into_report());
+            }
+            if self.snapshot_at == Some(end) {
+                if let Some(last) = decoded.last() {
+                    self.snapshot(tree, last.hash)?;
+                }
+            }
+            if let Some(f) = &opts.progress.0 {
+                f(self.report.entries);
+            }
+            stream.recycle(sc.chunk.data);
+            cur = match next {
+                Ok(n) => n,
+                Err(e) => {
+                    // Damage met reading ahead is reported only now, after the entries before it.
+                    self.stream_error(e)?;
+                    return Ok(self.into_report());
+                }
+            };
+            if let Some((n, _)) = &cur {
+                self.report.ledger_id.get_or_insert(n.header.ledger_id);
+            }
+        }
+        if self.report.is_ok() {
+            self.report.torn_tail = stream.tail().cloned();
+            self.finish(tree);
+        }
+        Ok(self.into_report())
+    }
+
+    /// Records what a verification resumed from here needs ([`VerifierState`]), after the
+    /// entry whose hash is `last_hash`, at the newest checkpoint in the log.
+    fn snapshot(&mut self, tree: &TreeCheck, last_hash: Digest) -> Result<(), VerifyError> {
+        use crate::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_RECORD_LEN};
+        let Some(&(_, checkpoint)) = self.checkpoints.iter().rev().find(|(n, _)| *n != usize::MAX) else {
+            return Ok(());
+        };
+        let prefix = CHECKPOINT_HEADER_LEN as u64 + self.log_records * CHECKPOINT_RECORD_LEN as u64;
+        let Some(log_hash) = state::log_prefix_hash(self.dir, prefix)? else {
+            return Ok(());
+        };
+        let body = state::BodyRef {
+            anchor: &self.anchor.describe(),
+            ledger_id: self.ledger_id.0,
+            policy: self.opts.policy,
+            checkpoint: &checkpoint,
+            last_hash,
+            head: self.chain,
+            frontier: tree.frontier_hashes(),
+            log_records: self.log_records,
+            log_hash,
+            checkpoints_verified: self.report.checkpoints_verified,
+            keys: &self.keys,
+            engine: self.policy.as_ref(),
+            erased: &self.erased,
+            redacted: &self.report.redacted,
+            unsigned_covered: self.report.unsigned_covered,
+            redaction_pending: &self.report.redaction_pending,
+        };
+        // A state too large to encode is no state; the verification stands.
+        self.report.state = VerifierState::encode(&body).ok();
+        Ok(())
     }
 
     fn fail(&mut self, seq: Option<u64>, check: Check, message: String) {
@@ -401,8 +622,8 @@ impl<'a> Verifier<'a> {
     }
 
     /// The next chunk; damage becomes a `Format` failure (and `None`).
-    fn next(&mut self, stream: &mut SegmentStream<'_>) -> Result<Option<StreamChunk>, VerifyError> {
-        match stream.next_chunk(CHUNK_FRAMES) {
+    fn next(&mut self, stream: &mut SegmentStream<'_>, max_frames: usize) -> Result<Option<StreamChunk>, VerifyError> {
+        match stream.next_chunk(max_frames) {
             Ok(Some(sc)) => {
                 self.report.ledger_id.get_or_insert(sc.header.ledger_id);
                 Ok(Some(sc))
@@ -544,6 +765,9 @@ impl<'a> Verifier<'a> {
             last = c.tree_size;
         }
         self.covered_until = last;
+        self.log_records = log.checkpoints.len() as u64;
+        let keep = self.opts.keep_state || self.opts.resume.is_some();
+        self.snapshot_at = Some(last).filter(|&at| keep && at > self.report.resumed_from);
         self.report.latest_checkpoint = log.checkpoints.last().copied();
         self.checkpoints = log.checkpoints.into_iter().enumerate().collect();
         if let Some(t) = self.opts.from_checkpoint {
@@ -793,6 +1017,10 @@ impl<'a> Verifier<'a> {
         self.erased.remove(&target);
         if !erased {
             self.report.redaction_pending.push(target);
+        } else if target < self.report.resumed_from {
+            // Erased after the saved state was taken: not read again, but listed as a full
+            // verification lists it (in order).
+            note_redacted(&mut self.report.redacted, target);
         }
         Ok(None)
     }
@@ -817,6 +1045,19 @@ impl<'a> Verifier<'a> {
                 .first()
                 .map_or((Digest::ZERO, false), |f| read(&s.chunk.data, f)),
             _ => (Digest::ZERO, false),
+        })
+    }
+
+    /// The entry hash of entry `seq` and whether its payload is erased, read from its frame;
+    /// `None` if it cannot be read.
+    fn entry_at_seq(&self, seq: u64) -> Result<Option<(Digest, bool)>, VerifyError> {
+        let mut stream = SegmentStream::open_at(self.dir, seq)?;
+        Ok(match stream.next_chunk(1) {
+            Ok(Some(s)) if s.first_seq == seq => s.chunk.frames.first().map(|f| {
+                let d = decode_frame(&s.chunk.data, f, seq, self.ledger_id);
+                (d.hash, d.erased)
+            }),
+            _ => None,
         })
     }
 
@@ -845,6 +1086,9 @@ impl<'a> Verifier<'a> {
 
     /// The report, with the policy engine's violations.
     fn into_report(mut self) -> VerifyReport {
+        if self.report.failure.is_some() {
+            self.report.state = None;
+        }
         if let Some(engine) = self.policy.take() {
             let verdict = engine.finish();
             self.report.violations = verdict.violations;

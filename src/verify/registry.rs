@@ -11,7 +11,7 @@ use crate::record::{Environment, Genesis, KeyEnrollment, PrincipalType, Record, 
 use super::Check;
 
 /// What the registry knows about one key.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KeyInfo {
     pub key: VerifyingKey,
     pub principal_id: String,
@@ -55,7 +55,7 @@ pub(crate) struct Resolved {
 }
 
 /// Enrolled keys by id.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Registry {
     keys: HashMap<KeyId, KeyInfo>,
 }

@@ -137,6 +137,15 @@ pub struct VerifyReport {
     /// Where verification started: 0 for a full verification, else the size of the trusted
     /// checkpoint an incremental verification started from.
     pub verified_from: u64,
+    /// Entries vouched for by the saved state a verification resumed from
+    /// ([`VerifyOptions::resume`](super::VerifyOptions::resume)): entries from this number on
+    /// were read and verified now; 0 when not resumed.
+    pub resumed_from: u64,
+    /// What this verification knew after the newest checkpoint it verified, to resume from
+    /// next time (with [`VerifyOptions::keep_state`](super::VerifyOptions::keep_state) or when
+    /// resuming); `None` when it failed or verified no checkpoint (after the one it resumed
+    /// from: then the state it resumed from still serves).
+    pub state: Option<super::VerifierState>,
     /// The first failure; `None` means the ledger verified.
     pub failure: Option<Failure>,
 }
@@ -171,7 +180,7 @@ impl VerifyReport {
 ///
 /// In JSON (`verify --policy --json`):
 /// `{"rule":"approval.required","message":"…","seqs":[{"seq":14,"role":"proposal"},{"seq":15,"role":"execution"}],"policy":{"seq":0,"digest":"<64 hex>"}}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Violation {
     /// The rule.
@@ -204,6 +213,18 @@ pub struct Involved {
     pub role: EntryKind,
 }
 
+impl<'de> serde::Deserialize<'de> for Involved {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(serde::Deserialize)]
+        struct Form {
+            seq: u64,
+            role: EntryKind,
+        }
+        let f = Form::deserialize(d)?;
+        Ok(Involved { seq: f.seq, role: f.role })
+    }
+}
+
 impl Serialize for Involved {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
@@ -216,7 +237,7 @@ impl Serialize for Involved {
 
 /// Which policy: the entry that set it (0 for the genesis) and its digest
 /// ([`Policy::digest`](crate::record::Policy::digest)).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PolicyRef {
     /// The genesis (0) or the policy update that set it.
@@ -226,7 +247,7 @@ pub struct PolicyRef {
 }
 
 /// A policy update and whether it took effect: only a gated one does (docs/GOVERNANCE.md).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PolicyEvent {
     /// The policy update entry and the digest of the policy it carries.

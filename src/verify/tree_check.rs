@@ -85,6 +85,18 @@ impl TreeCheck {
         }
     }
 
+    /// Like [`TreeCheck::new`], continuing from the frontier of a tree already verified.
+    pub(super) fn with_frontier(dir: &dyn LedgerDir, ledger_id: LedgerId, frontier: Frontier) -> Self {
+        let mut t = Self::new(dir, ledger_id);
+        t.frontier = frontier;
+        t
+    }
+
+    /// The frontier's hashes (see [`Frontier::hashes`]).
+    pub(super) fn frontier_hashes(&self) -> &[Digest] {
+        self.frontier.hashes()
+    }
+
     /// Leaves pushed so far.
     pub(super) fn size(&self) -> u64 {
         self.frontier.size()

@@ -450,3 +450,50 @@ fn only_failed_verifications_exit_1() {
         assert_eq!(code(&run(&args, "")), 2, "{what}");
     }
 }
+
+/// `verify --state FILE`: the first run verifies everything and saves the state; the next reads
+/// only what was added after it (JSON `resumed_from`), and saves the newer state; a damaged
+/// state file is a usage error naming it (exit 2) and is left alone.
+#[test]
+fn verify_with_a_saved_state_reads_only_what_is_new() {
+    let f = fixture();
+    let state = f.dir.parent().unwrap().join("audit.state");
+    let verify = |extra: &[&str]| {
+        let mut args = vec!["verify", s(&f.dir), "--trust", &f.public, "--state", s(&state)];
+        args.extend_from_slice(extra);
+        run(&args, "")
+    };
+    assert_eq!(code(&append(&f, THREE)), 0);
+    assert_eq!(code(&run(&["checkpoint", s(&f.dir), "--key", s(&f.key)], "")), 0);
+    let out = verify(&["--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let j = json(&out);
+    assert_eq!((j["entries"].as_u64(), j["resumed_from"].as_u64()), (Some(4), Some(0)));
+    assert_eq!(j["state_saved"], true);
+    assert!(state.exists());
+    assert_eq!(code(&append(&f, THREE)), 0);
+    assert_eq!(code(&run(&["checkpoint", s(&f.dir), "--key", s(&f.key)], "")), 0);
+    let out = verify(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("4 to 6 read and verified now, 0 to 3 by an earlier run"),
+        "{text}"
+    );
+    assert!(text.contains("state:    saved to"), "{text}");
+    let j = json(&verify(&["--json"]));
+    assert_eq!((j["entries"].as_u64(), j["resumed_from"].as_u64()), (Some(7), Some(7)));
+    // With --from-checkpoint: refused as a usage error.
+    let cp = f.dir.parent().unwrap().join("cp.json");
+    std::fs::write(&cp, "{}").unwrap();
+    assert_eq!(code(&verify(&["--from-checkpoint", s(&cp)])), 2);
+    // A damaged state file: exit 2 naming it, and it is left as it was.
+    let mut bytes = std::fs::read(&state).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&state, &bytes).unwrap();
+    let out = verify(&[]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("audit.state"), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&state).unwrap(), bytes);
+}

@@ -191,8 +191,13 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub allow_uncovered_tail: bool,
     /// Start from this checkpoint (JSON, as printed by `checkpoint --json`), which you trust.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "state")]
     pub from_checkpoint: Option<PathBuf>,
+    /// Your saved verification state: if FILE exists, verify only what was added after the
+    /// checkpoint it was taken at; when verification passes, save the state at the newest
+    /// checkpoint to FILE (see docs/CLI.md).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
     /// Also evaluate the policy rules in force (genesis and policy updates); violations exit 1.
     #[arg(long)]
     pub policy: bool,

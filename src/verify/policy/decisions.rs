@@ -19,7 +19,7 @@ use super::keys::{KeyIdx, Principal};
 /// A few values — the requesters of a proposal, the approvers of an approval — kept inline
 /// when there are at most two (the usual case), so that a closed decision holds no heap
 /// allocation of its own.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) enum Few<T: Copy> {
     Inline(u8, [T; 2]),
     Heap(Box<[T]>),
@@ -51,7 +51,7 @@ impl<T: Copy + Default + PartialEq> Few<T> {
 pub(super) type Idx = u32;
 
 /// What an entry hash names, among the entries the policy follows.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) enum Known {
     Proposal(Idx),
     Approval(Idx),
@@ -65,6 +65,7 @@ pub(super) enum Known {
 }
 
 /// A review with verdict `concerns` or `reject` on an open proposal: a known risk.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct Concern {
     pub review: Digest,
     pub seq: u64,
@@ -76,6 +77,7 @@ pub(super) struct Concern {
 }
 
 /// What an open proposal keeps for the entries that follow.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct OpenProposal {
     /// Its approvals so far (a governance change it gates counts them).
     pub approvals: Vec<Idx>,
@@ -104,6 +106,7 @@ impl OpenProposal {
 }
 
 /// One proposal.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct ProposalState {
     pub seq: u64,
     pub environment: Environment,
@@ -126,6 +129,7 @@ pub(super) struct ProposalState {
 }
 
 /// One approval.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(super) struct ApprovalState {
     pub seq: u64,
     pub proposal: Idx,
@@ -161,7 +165,7 @@ pub(super) enum Unusable {
 }
 
 /// Every decision followed so far.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Decisions {
     known: HashMap<Digest, Known>,
     pub proposals: Vec<ProposalState>,

@@ -15,7 +15,7 @@ pub(super) type Principal = u32;
 pub(super) type KeyIdx = u32;
 
 /// One key as the policy sees it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
 struct KeyState {
     index: KeyIdx,
     principal: Principal,
@@ -74,7 +74,7 @@ impl Actor {
 }
 
 /// Keys and principals seen so far.
-#[derive(Default)]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct KeyBook {
     principals: HashMap<String, Principal>,
     keys: HashMap<KeyId, KeyState>,

@@ -63,6 +63,7 @@ pub(crate) struct Cited {
 }
 
 /// Evaluates the rules entry by entry.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub(crate) struct PolicyEngine {
     policy: Policy,
     current: PolicyRef,

@@ -23,9 +23,12 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         // clap's "anchor" group requires exactly one of the two.
         _ => return Err(CliError::usage("give exactly one of --trust or --trust-genesis")),
     };
+    let saved = args.state.as_deref().map(read_state).transpose()?.flatten();
     let opts = VerifyOptions::default()
         .allow_uncovered_tail(args.allow_uncovered_tail)
         .from_checkpoint(args.from_checkpoint.as_deref().map(read_checkpoint).transpose()?)
+        .resume(saved)
+        .keep_state(args.state.is_some())
         .policy(args.policy);
     // A live count on a terminal (stderr), never in JSON mode or when stderr is redirected.
     let bar = (!args.json && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
@@ -67,6 +70,13 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
         b.finish_and_clear();
     }
     let report = report?;
+    let state_saved = match (&args.state, &report.state) {
+        (Some(path), Some(state)) if report.is_ok() => {
+            write_state(path, state)?;
+            true
+        }
+        _ => false,
+    };
     let witnessed = match (&args.note, args.min_witnesses) {
         (Some(note), Some(min)) => Some(WitnessCheck::run(
             &args.witnesses,
@@ -78,12 +88,28 @@ pub fn run(args: &VerifyArgs) -> Result<u8, CliError> {
     };
     if args.json {
         let mut j = report_json(&report);
-        if let (Some(w), Some(obj)) = (&witnessed, j.as_object_mut()) {
-            obj.insert("witnesses".into(), w.json());
+        if let Some(obj) = j.as_object_mut() {
+            if let Some(w) = &witnessed {
+                obj.insert("witnesses".into(), w.json());
+            }
+            if args.state.is_some() {
+                obj.insert("state_saved".into(), state_saved.into());
+            }
         }
         output::json(&j)?;
     } else {
         print_human(&report, witnessed.as_ref())?;
+        if let Some(path) = args.state.as_ref().filter(|_| state_saved) {
+            output::line(&format!(
+                "state:    saved to {} (the next `verify --state` reads only what follows entry {})",
+                path.display(),
+                report
+                    .state
+                    .as_ref()
+                    .map_or(0, provledger::VerifierState::size)
+                    .saturating_sub(1)
+            ))?;
+        }
     }
     let witnesses_ok = witnessed.as_ref().is_none_or(WitnessCheck::ok);
     Ok(if passed(&report) && witnesses_ok {
@@ -100,6 +126,37 @@ pub fn passed(r: &VerifyReport) -> bool {
     } else {
         r.is_ok()
     }
+}
+
+/// Reads a saved verification state; `None` if the file does not exist (the first run).
+fn read_state(path: &Path) -> Result<Option<provledger::VerifierState>, CliError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let bytes = output::read_bounded(path, provledger::VerifierState::MAX_LEN as u64)?;
+    provledger::VerifierState::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+}
+
+/// Replaces the state file durably: a temporary file beside it, synced, renamed over it.
+fn write_state(path: &Path, state: &provledger::VerifierState) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(state.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok::<(), std::io::Error>(())
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::usage(format!("{}: cannot save the verification state: {e}", path.display()))
+    })
 }
 
 /// Reads a checkpoint JSON file as printed by `checkpoint --json`.
@@ -129,6 +186,7 @@ pub fn report_json(r: &VerifyReport) -> Value {
         "uncovered_tail": r.uncovered_tail,
         "tree_missing_nodes": r.tree_missing_nodes,
         "verified_from": r.verified_from,
+        "resumed_from": r.resumed_from,
         "torn_tail": r.torn_tail.as_ref().map(torn_json),
         "failure": r.failure.as_ref().map(failure_json),
         "policy_checked": r.policy_checked,
@@ -254,6 +312,17 @@ pub fn print_policy(r: &VerifyReport) -> Result<(), CliError> {
 fn print_entries(r: &VerifyReport) -> Result<(), CliError> {
     match (r.entries, r.verified_from) {
         (0, _) => output::line("verified: no entries")?,
+        (n, _) if r.resumed_from == n => output::line(&format!(
+            "verified: {n} entries (0 to {}) by an earlier run (your saved state); nothing was added since",
+            n - 1
+        ))?,
+        (n, _) if r.resumed_from > 0 => output::line(&format!(
+            "verified: {n} entries (0 to {}): {} to {} read and verified now, 0 to {} by an earlier run (your saved state)",
+            n - 1,
+            r.resumed_from,
+            n - 1,
+            r.resumed_from - 1
+        ))?,
         (n, 0) => output::line(&format!("verified: {n} entries (0 to {})", n - 1))?,
         (n, from) => output::line(&format!(
             "verified: {n} entries (0 to {}), every one read and hashed; the signatures of 0 to {} taken on your checkpoint's word",
