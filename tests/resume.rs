@@ -299,3 +299,66 @@ fn a_state_that_does_not_fit_is_refused() {
     let back = VerifierState::from_bytes(state.as_bytes()).expect("round trip");
     assert_eq!(back, state);
 }
+
+/// A state whose bytes were altered after its checksum was recomputed (what someone who can
+/// write the auditor's state file could hand it): `from_bytes` refuses it or resuming from it
+/// runs to a report or an error — never a panic, whatever byte changed.
+#[test]
+fn crafted_states_are_refused_or_verified_never_panic() {
+    let mut w = World::new();
+    w.compliant_flow();
+    let (ai, req) = (w.ai.clone(), w.req.clone());
+    let out = w.add(&ai_output("open question"), &[&ai]);
+    w.add(
+        &proposal(
+            Environment::Production,
+            DecisionBoundary::HumanApprovalRequired,
+            Autonomy::Assistance,
+            &[&out],
+        ),
+        &[&req],
+    );
+    let state = step(&w, None).expect("state");
+    w.compliant_flow();
+    w.ledger.checkpoint().expect("checkpoint");
+    let good = state.as_bytes().to_vec();
+    const HEADER: usize = 26 + 4 + 32;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        usize::try_from(seed % n as u64).expect("fits")
+    };
+    let (mut refused, mut resumed) = (0, 0);
+    for round in 0..400 {
+        let mut bytes = good.clone();
+        match round % 4 {
+            0 => {
+                let i = HEADER + rand(bytes.len() - HEADER);
+                bytes[i] ^= 1 << rand(8);
+            }
+            1 => {
+                let i = HEADER + rand(bytes.len() - HEADER);
+                bytes[i] = [0, 1, 2, 0x7f, 0xff][rand(5)];
+            }
+            2 => {
+                let i = HEADER + rand(bytes.len() - HEADER);
+                let end = (i + 8).min(bytes.len());
+                bytes[i..end].fill(0xff);
+            }
+            _ => bytes.truncate(HEADER + rand(bytes.len() - HEADER)),
+        }
+        let sum = *blake3::hash(&bytes[HEADER..]).as_bytes();
+        bytes[30..HEADER].copy_from_slice(&sum);
+        match VerifierState::from_bytes(&bytes) {
+            Err(StateError::Malformed(_)) => refused += 1,
+            Err(e) => panic!("unexpected {e}"),
+            Ok(s) => {
+                resumed += 1;
+                let _ = run(w.dir.path(), &w.op, true, Some(&s));
+            }
+        }
+    }
+    assert!(refused > 0 && resumed > 0, "refused {refused}, resumed {resumed}");
+}

@@ -199,6 +199,9 @@ impl VerifierState {
         if body.checkpoint.ledger_id != LedgerId(body.ledger_id) {
             return Err(bad("the checkpoint is of another ledger"));
         }
+        if let Some(engine) = &body.engine {
+            engine.check_consistent().map_err(StateError::Malformed)?;
+        }
         Ok(body)
     }
 

@@ -45,6 +45,14 @@ impl<T: Copy + Default + PartialEq> Few<T> {
     pub fn contains(&self, x: &T) -> bool {
         self.as_slice().contains(x)
     }
+
+    /// Whether an inline count is within its array (a saved state is checked before use).
+    fn well_formed(&self) -> bool {
+        match self {
+            Few::Inline(n, _) => *n <= 2,
+            Few::Heap(_) => true,
+        }
+    }
 }
 
 /// Index of a proposal or approval in its table.
@@ -173,6 +181,27 @@ pub(super) struct Decisions {
 }
 
 impl Decisions {
+    /// Checks that every index points into its table (a saved state, read back, is checked
+    /// before the engine uses it: the engine indexes without checking).
+    pub fn check_consistent(&self) -> Result<(), String> {
+        let (np, na) = (self.proposals.len(), self.approvals.len());
+        let p_ok = |i: Idx| (i as usize) < np;
+        let a_ok = |i: Idx| (i as usize) < na;
+        let known_ok = self.known.values().all(|k| match *k {
+            Known::Proposal(i) | Known::Concern(i) | Known::Execution { proposal: i, .. } => p_ok(i),
+            Known::Approval(i) => a_ok(i),
+        });
+        let proposals_ok = self.proposals.iter().all(|p| {
+            p.requesters.well_formed() && p.open.as_ref().is_none_or(|o| o.approvals.iter().all(|&a| a_ok(a)))
+        });
+        let approvals_ok = self.approvals.iter().all(|a| p_ok(a.proposal) && a.approvers.well_formed());
+        if known_ok && proposals_ok && approvals_ok {
+            Ok(())
+        } else {
+            Err("the policy state refers to decisions it does not hold".into())
+        }
+    }
+
     pub fn known(&self, hash: &Digest) -> Option<Known> {
         self.known.get(hash).copied()
     }
@@ -237,5 +266,43 @@ impl Decisions {
                 self.known.remove(&c.review);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proposal(seq: u64) -> ProposalState {
+        ProposalState {
+            seq,
+            environment: Environment::Production,
+            declared: DecisionBoundary::HumanApprovalRequired,
+            gates_policy: false,
+            gates_grants: false,
+            requesters: Few::from_slice(&[1]),
+            rejected_at: None,
+            executed_at: None,
+            open: None,
+            closed: None,
+            reviews_at_close: 0,
+        }
+    }
+
+    /// A saved state whose decisions refer past their tables (which the engine would index
+    /// without checking, and panic on) is refused; a sound one is accepted.
+    #[test]
+    fn references_past_the_tables_are_refused() {
+        let mut d = Decisions::default();
+        let p = d.add_proposal(Digest::from_bytes([1; 32]), proposal(3));
+        assert!(d.check_consistent().is_ok());
+        d.known.insert(Digest::from_bytes([2; 32]), Known::Approval(0));
+        assert!(d.check_consistent().is_err(), "an approval that is not in the table");
+        d.known.remove(&Digest::from_bytes([2; 32]));
+        d.add_execution(Digest::from_bytes([3; 32]), p + 1, 9);
+        assert!(d.check_consistent().is_err(), "an execution of a proposal not in the table");
+        d.known.remove(&Digest::from_bytes([3; 32]));
+        d.proposals[0].requesters = Few::Inline(3, [0, 0]);
+        assert!(d.check_consistent().is_err(), "an inline list longer than its array");
     }
 }

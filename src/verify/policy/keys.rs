@@ -139,6 +139,16 @@ impl KeyBook {
         }
     }
 
+    /// Checks that every key's index has its revocation slot (see
+    /// [`super::PolicyEngine::check_consistent`]).
+    pub fn check_consistent(&self) -> Result<(), String> {
+        if self.keys.values().all(|k| (k.index as usize) < self.revoked.len()) {
+            Ok(())
+        } else {
+            Err("the policy state refers to keys it does not hold".into())
+        }
+    }
+
     /// The sequence number of the key's revocation, if it was revoked.
     pub fn revoked_at(&self, key: KeyIdx) -> Option<u64> {
         self.revoked.get(key as usize).copied().flatten()

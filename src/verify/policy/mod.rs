@@ -112,6 +112,13 @@ impl PolicyEngine {
         Ok(engine)
     }
 
+    /// Checks the internal references of an engine read back from a saved state, which the
+    /// engine itself follows without checking.
+    pub(crate) fn check_consistent(&self) -> Result<(), String> {
+        self.keys.check_consistent()?;
+        self.book.check_consistent()
+    }
+
     /// The violations and the policy in force.
     pub(crate) fn finish(self) -> Verdict {
         Verdict {
