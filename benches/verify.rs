@@ -7,7 +7,8 @@
 //! - `signed_100k`: 100,000 entries, each position-signed, with signed checkpoints at 90,000
 //!   and 100,000 entries — full verification, and incremental verification from the
 //!   checkpoint at 90,000 (`VerifyOptions::from_checkpoint`: every entry re-hashed, only the
-//!   10,000 newer signatures checked);
+//!   10,000 newer signatures checked), and verification resumed from the state a verification
+//!   saved at 90,000 (`VerifyOptions::resume`: only the 10,000 newer entries read);
 //! - `unsigned_100k` and `unsigned_1M`: entries on the unsigned fast path, covered by one
 //!   signed checkpoint.
 //!
@@ -22,7 +23,7 @@ use std::time::{Duration, Instant};
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use provledger::storage::StdBackend;
-use provledger::{verify_opts, Checkpoint, Ledger, VerifyOptions};
+use provledger::{verify_opts, Checkpoint, Ledger, VerifierState, VerifyOptions};
 use tempfile::TempDir;
 
 #[path = "common/mod.rs"]
@@ -37,27 +38,40 @@ struct Fixture {
     entries: u64,
     /// The checkpoint at [`SIGNED_CHECKPOINT`] (signed fixture only).
     trusted: Option<Checkpoint>,
+    /// The states saved there, policy off and on (signed fixture only).
+    states: Option<[VerifierState; 2]>,
 }
 
 fn build(entries: u64, signed: bool) -> Fixture {
     let t = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
-    let trusted = if signed {
+    let (trusted, states) = if signed {
         let ledger =
             Ledger::create(dir.path(), key(), "bench", opts(provledger::Durability::Buffered)).expect("create ledger");
         fill_to(&ledger, SIGNED_CHECKPOINT, true);
         let cp = ledger.checkpoint().expect("checkpoint");
+        let state = |policy: bool| {
+            let o = VerifyOptions::default().policy(policy).keep_state(true);
+            let r = verify_opts(&StdBackend, dir.path(), &anchor(), &o).expect("verify");
+            r.state.expect("a state at the checkpoint")
+        };
+        let states = [state(false), state(true)];
         fill_to(&ledger, entries, true);
         ledger.checkpoint().expect("checkpoint");
         ledger.close().expect("close");
-        Some(cp)
+        (Some(cp), Some(states))
     } else {
         build_ledger(dir.path(), entries, false).close().expect("close");
-        None
+        (None, None)
     };
     let kind = if signed { "signed" } else { "unsigned" };
     eprintln!("fixture: {entries} {kind} entries built in {:.1?}", t.elapsed());
-    let fx = Fixture { dir, entries, trusted };
+    let fx = Fixture {
+        dir,
+        entries,
+        trusted,
+        states,
+    };
     for o in variants(&fx) {
         run(&fx, &o.1);
     }
@@ -75,6 +89,9 @@ fn run(fx: &Fixture, o: &VerifyOptions) {
             "verified from the trusted checkpoint"
         );
     }
+    if o.resume.is_some() {
+        assert_eq!(report.resumed_from, SIGNED_CHECKPOINT, "resumed from the saved state");
+    }
 }
 
 /// The option sets measured on a fixture: full, and (signed) incremental; policy off and on.
@@ -89,6 +106,13 @@ fn variants(fx: &Fixture) -> Vec<(String, VerifyOptions)> {
             let o = VerifyOptions::default().policy(policy).from_checkpoint(from);
             let p = if policy { "policy_on" } else { "policy_off" };
             out.push((format!("{start}/{p}"), o));
+        }
+    }
+    if let Some(states) = &fx.states {
+        for (policy, state) in [false, true].into_iter().zip(states) {
+            let o = VerifyOptions::default().policy(policy).resume(Some(state.clone()));
+            let p = if policy { "policy_on" } else { "policy_off" };
+            out.push((format!("resume_90k/{p}"), o));
         }
     }
     out
@@ -112,6 +136,8 @@ fn audit<M: Measurement>(c: &mut Criterion<M>, group: &str, a: &Audit) {
             "full/policy_on",
             "from_checkpoint_90k/policy_off",
             "from_checkpoint_90k/policy_on",
+            "resume_90k/policy_off",
+            "resume_90k/policy_on",
         ]
     } else {
         vec!["full/policy_off", "full/policy_on"]

@@ -123,6 +123,19 @@ fn resumed_verification_equals_full_verification_at_every_step() {
     let rev_key = w.rev.clone();
     w.add(&revocation(&rev_key), &[]);
     state = step(&w, state);
+    // A proposal citing an AI output from before the state (read back from its frame).
+    let out3 = w.add(&ai_output("suggest a refund"), &[&ai]);
+    state = step(&w, state);
+    w.add(
+        &proposal(
+            Environment::Production,
+            DecisionBoundary::HumanApprovalRequired,
+            Autonomy::Assistance,
+            &[&out3],
+        ),
+        &[&req],
+    );
+    state = step(&w, state);
     let target = out.seq;
     w.ledger.redact(target, "customer request").expect("redact");
     state = step(&w, state);
