@@ -9,11 +9,11 @@ mod common;
 use std::path::Path;
 
 use common::gov::{ai_output, approval, execution, proposal, review, revocation, World};
-use common::{anchor, big_draft, draft, key, std_opts};
+use common::{anchor, big_draft, key, std_opts};
 use provledger::record::{Autonomy, DecisionBoundary, Environment, Verdict};
 use provledger::storage::StdBackend;
 use provledger::{
-    verify_opts, Check, Durability, Ledger, SigningKey, StateError, VerifierState, VerifyError, VerifyOptions,
+    verify_opts, Check, Durability, Ledger, Receipt, SigningKey, StateError, VerifierState, VerifyError, VerifyOptions,
     VerifyReport,
 };
 
@@ -80,17 +80,9 @@ fn resumed_verification_equals_full_verification_at_every_step() {
     // before a state, the approval after it, the execution after the next.
     w.compliant_flow();
     state = step(&w, state);
-    let (ai, req, rev, appr) = (w.ai.clone(), w.req.clone(), w.rev.clone(), w.appr.clone());
+    let (ai, rev, appr) = (w.ai.clone(), w.rev.clone(), w.appr.clone());
     let out = w.add(&ai_output("raise the limit"), &[&ai]);
-    let p = w.add(
-        &proposal(
-            Environment::Production,
-            DecisionBoundary::HumanApprovalRequired,
-            Autonomy::Assistance,
-            &[&out],
-        ),
-        &[&req],
-    );
+    let p = propose(&mut w, &out);
     w.add(&review(&p, Verdict::Endorse, &[]), &[&rev]);
     state = step(&w, state);
     let a = w.add(&approval(&p), &[&appr]);
@@ -99,15 +91,7 @@ fn resumed_verification_equals_full_verification_at_every_step() {
     state = step(&w, state);
     // A violation (an execution nobody approved), kept in the report across states.
     let out2 = w.add(&ai_output("close the account"), &[&ai]);
-    let p2 = w.add(
-        &proposal(
-            Environment::Production,
-            DecisionBoundary::HumanApprovalRequired,
-            Autonomy::Assistance,
-            &[&out2],
-        ),
-        &[&req],
-    );
+    let p2 = propose(&mut w, &out2);
     state = step(&w, state);
     w.add(&execution(&p2, &[]), &[]);
     state = step(&w, state);
@@ -126,15 +110,7 @@ fn resumed_verification_equals_full_verification_at_every_step() {
     // A proposal citing an AI output from before the state (read back from its frame).
     let out3 = w.add(&ai_output("suggest a refund"), &[&ai]);
     state = step(&w, state);
-    w.add(
-        &proposal(
-            Environment::Production,
-            DecisionBoundary::HumanApprovalRequired,
-            Autonomy::Assistance,
-            &[&out3],
-        ),
-        &[&req],
-    );
+    propose(&mut w, &out3);
     state = step(&w, state);
     let target = out.seq;
     w.ledger.redact(target, "customer request").expect("redact");
@@ -147,14 +123,33 @@ fn resumed_verification_equals_full_verification_at_every_step() {
     step(&w, state);
 }
 
+/// A production proposal needing human approval, citing the AI output `out`, by the requester.
+fn propose(w: &mut World, out: &Receipt) -> Receipt {
+    let req = w.req.clone();
+    w.add(
+        &proposal(
+            Environment::Production,
+            DecisionBoundary::HumanApprovalRequired,
+            Autonomy::Assistance,
+            &[out],
+        ),
+        &[&req],
+    )
+}
+
+/// Appends entries `seqs` (of `len` bytes) and a checkpoint.
+fn grow(l: &Ledger, seqs: std::ops::RangeInclusive<u64>, len: usize) {
+    for i in seqs {
+        l.append(big_draft(i, len)).expect("append");
+    }
+    l.checkpoint().expect("checkpoint");
+}
+
 /// A ledger of `n` application entries of `len` bytes with a checkpoint, in segments of
 /// 1 MiB.
 fn plain(dir: &Path, k: &SigningKey, n: u64, len: usize) -> Ledger {
     let l = Ledger::create(dir, k.clone(), "resume", std_opts(Durability::Buffered, 1 << 20)).expect("create");
-    for i in 1..=n {
-        l.append(big_draft(i, len)).expect("append");
-    }
-    l.checkpoint().expect("checkpoint");
+    grow(&l, 1..=n, len);
     l
 }
 
@@ -184,10 +179,7 @@ fn only_what_follows_the_state_is_read() {
     let k = key(1);
     let l = plain(&dir, &k, 300, 20_000);
     let state = state_of(&dir, &k);
-    for i in 301..=400 {
-        l.append(big_draft(i, 20_000)).expect("append");
-    }
-    l.checkpoint().expect("checkpoint");
+    grow(&l, 301..=400, 20_000);
     l.close().expect("close");
     // The segments holding only entries the state covers are gone: a full verification
     // fails, a resumed one does not need them (a state vouches for its prefix; what is older
@@ -219,10 +211,7 @@ fn a_ledger_cut_or_rolled_back_under_the_state_fails() {
     l.close().expect("close");
     copy_dir(&dir, &early);
     let l = Ledger::open(&dir, k.clone(), std_opts(Durability::Buffered, 1 << 20)).expect("open");
-    for i in 101..=200 {
-        l.append(draft(i)).expect("append");
-    }
-    l.checkpoint().expect("checkpoint");
+    grow(&l, 101..=200, 100);
     l.close().expect("close");
     let state = state_of(&dir, &k);
     assert_eq!(state.size(), 201);
@@ -247,10 +236,7 @@ fn a_changed_entry_after_the_state_fails_as_it_does_in_full() {
     let k = key(3);
     let l = plain(&dir, &k, 50, 100);
     let state = state_of(&dir, &k);
-    for i in 51..=80 {
-        l.append(draft(i)).expect("append");
-    }
-    l.checkpoint().expect("checkpoint");
+    grow(&l, 51..=80, 100);
     l.close().expect("close");
     // Change one payload byte of entry 70 and fix the frame checksums (an attacker who knows
     // the format).
@@ -320,17 +306,9 @@ fn a_state_that_does_not_fit_is_refused() {
 fn crafted_states_are_refused_or_verified_never_panic() {
     let mut w = World::new();
     w.compliant_flow();
-    let (ai, req) = (w.ai.clone(), w.req.clone());
+    let ai = w.ai.clone();
     let out = w.add(&ai_output("open question"), &[&ai]);
-    w.add(
-        &proposal(
-            Environment::Production,
-            DecisionBoundary::HumanApprovalRequired,
-            Autonomy::Assistance,
-            &[&out],
-        ),
-        &[&req],
-    );
+    propose(&mut w, &out);
     let state = step(&w, None).expect("state");
     w.compliant_flow();
     w.ledger.checkpoint().expect("checkpoint");

@@ -14,11 +14,12 @@ use crate::error::DecodeError;
 /// Largest structured payload accepted, in bytes (1 MiB).
 pub const MAX_STRUCTURED_PAYLOAD: usize = 1 << 20;
 
-fn config() -> impl bincode::config::Config {
+/// The fixed layout, decoding at most `LIMIT` bytes.
+fn config<const LIMIT: usize>() -> impl bincode::config::Config {
     bincode::config::standard()
         .with_little_endian()
         .with_fixed_int_encoding()
-        .with_limit::<MAX_STRUCTURED_PAYLOAD>()
+        .with_limit::<LIMIT>()
 }
 
 /// Encodes `value` in the fixed layout.
@@ -26,7 +27,7 @@ fn config() -> impl bincode::config::Config {
 /// # Errors
 /// [`DecodeError::Payload`] if the value cannot be encoded or exceeds the size limit.
 pub fn encode<T: Serialize>(value: &T, context: &'static str) -> Result<Vec<u8>, DecodeError> {
-    let bytes = bincode::serde::encode_to_vec(value, config()).map_err(|e| DecodeError::Payload {
+    let bytes = bincode::serde::encode_to_vec(value, config::<MAX_STRUCTURED_PAYLOAD>()).map_err(|e| DecodeError::Payload {
         context,
         message: e.to_string(),
     })?;
@@ -47,7 +48,7 @@ pub fn encode<T: Serialize>(value: &T, context: &'static str) -> Result<Vec<u8>,
 /// [`DecodeError::Payload`], [`DecodeError::TrailingBytes`] or [`DecodeError::Invalid`].
 pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], context: &'static str) -> Result<T, DecodeError> {
     let (value, used): (T, usize) =
-        bincode::serde::decode_from_slice(bytes, config()).map_err(|e| DecodeError::Payload {
+        bincode::serde::decode_from_slice(bytes, config::<MAX_STRUCTURED_PAYLOAD>()).map_err(|e| DecodeError::Payload {
             context,
             message: e.to_string(),
         })?;
@@ -70,20 +71,13 @@ pub fn decode<T: Serialize + DeserializeOwned>(bytes: &[u8], context: &'static s
 /// [`crate::VerifierState`]).
 pub const MAX_VERIFIER_STATE: usize = 256 << 20;
 
-fn state_config() -> impl bincode::config::Config {
-    bincode::config::standard()
-        .with_little_endian()
-        .with_fixed_int_encoding()
-        .with_limit::<MAX_VERIFIER_STATE>()
-}
-
 /// Encodes a verifier state (not a ledger format: never signed or hashed into the ledger,
 /// and its maps are written in whatever order they iterate).
 ///
 /// # Errors
 /// [`DecodeError::Payload`] if it cannot be encoded or exceeds [`MAX_VERIFIER_STATE`].
 pub fn encode_state<T: Serialize>(value: &T) -> Result<Vec<u8>, DecodeError> {
-    bincode::serde::encode_to_vec(value, state_config()).map_err(|e| DecodeError::Payload {
+    bincode::serde::encode_to_vec(value, config::<MAX_VERIFIER_STATE>()).map_err(|e| DecodeError::Payload {
         context: "verifier state",
         message: e.to_string(),
     })
@@ -95,7 +89,7 @@ pub fn encode_state<T: Serialize>(value: &T) -> Result<Vec<u8>, DecodeError> {
 /// [`DecodeError::Payload`] or [`DecodeError::TrailingBytes`].
 pub fn decode_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
     let (value, used): (T, usize) =
-        bincode::serde::decode_from_slice(bytes, state_config()).map_err(|e| DecodeError::Payload {
+        bincode::serde::decode_from_slice(bytes, config::<MAX_VERIFIER_STATE>()).map_err(|e| DecodeError::Payload {
             context: "verifier state",
             message: e.to_string(),
         })?;
