@@ -69,6 +69,8 @@ struct Bases {
     original: Base,
     fork: Base,
     other: Base,
+    /// The state a verification of the original saved at its last checkpoint.
+    state: crate::verify::VerifierState,
 }
 
 fn bases() -> &'static Bases {
@@ -147,10 +149,15 @@ fn build_bases() -> Bases {
     l.checkpoint().expect("checkpoint");
     l.append(app("other 3", 30)).expect("append");
     l.close().expect("close");
+    let keep = VerifyOptions::default().allow_uncovered_tail(true).keep_state(true);
+    let state = verify_sim(&disk, &keep)
+        .and_then(|r| r.state)
+        .expect("the original gives a state at its last checkpoint");
     let bases = Bases {
         original: base("original", &disk),
         fork: base("fork", &fork_disk),
         other: base("other", &other_disk),
+        state,
     };
     let segs = |b: &Base| b.files.keys().filter(|p| super::ledger_dir::is_segment(p)).count();
     assert!(segs(&bases.original) >= 3, "the original ledger spans three segments");
@@ -978,7 +985,8 @@ fn check_prefix(files: &BTreeMap<PathBuf, Vec<u8>>, r: &VerifyReport, trusted: u
 /// signed entry), exactly a prefix of one ledger the key wrote — the original, its fork, or
 /// the other ledger whole (a public-key anchor names a key, not a ledger) — with seq, entry
 /// hash, kind, signature, payload or its authorised erasure; from the original's last
-/// checkpoint it accepts only a prefix of the original at least that long; the default options
+/// checkpoint it accepts only a prefix of the original at least that long, and resumed from the
+/// state a verification saved there only the original's entries; the default options
 /// accept nothing the lenient ones refuse; the untouched original verifies.
 ///
 /// The writer opens whatever verifies with the default options (and may refuse what verifies
@@ -1043,13 +1051,33 @@ pub fn keyless_attacker(data: &[u8]) {
             "the original does not verify from its own checkpoint"
         );
     }
+    // Resumed from the state saved at the original's last checkpoint (default options: every
+    // entry it accepts is authenticated): only the original, at least as long as the state,
+    // and exactly its entries (the chain value after them is the original's). The prefix the
+    // state covers is not read again (docs/FORMAT.md §9.1), so it is not checked here.
+    let resumed = verify_sim(&disk, &VerifyOptions::default().resume(Some(b.state.clone()))).filter(VerifyReport::is_ok);
+    if let Some(r) = &resumed {
+        let n = usize::try_from(r.entries).expect("small ledger");
+        assert!(
+            r.entries >= b.state.size(),
+            "verify --state accepted {n} entries, fewer than its state's"
+        );
+        assert!(
+            n <= b.original.chains.len() && r.head == b.original.chains[n - 1],
+            "verify --state accepted {n} entries that are not the original's"
+        );
+    }
+    if untouched && strict.is_some() {
+        assert!(resumed.is_some(), "the original does not verify from its own state");
+    }
     super::trace(|| {
         let n = |r: Option<&VerifyReport>| r.map_or(-1, |r| i64::try_from(r.entries).unwrap_or(i64::MAX));
         format!(
-            "verified: strict {} lenient {} incremental {}",
+            "verified: strict {} lenient {} incremental {} resumed {}",
             n(strict.as_ref()),
             n(lenient.as_ref()),
-            n(incremental.as_ref())
+            n(incremental.as_ref()),
+            n(resumed.as_ref())
         )
     });
     writer(&disk, strict.as_ref(), lenient.as_ref());
