@@ -1055,7 +1055,8 @@ pub fn keyless_attacker(data: &[u8]) {
     // entry it accepts is authenticated): only the original, at least as long as the state,
     // and exactly its entries (the chain value after them is the original's). The prefix the
     // state covers is not read again (docs/FORMAT.md §9.1), so it is not checked here.
-    let resumed = verify_sim(&disk, &VerifyOptions::default().resume(Some(b.state.clone()))).filter(VerifyReport::is_ok);
+    let resumed =
+        verify_sim(&disk, &VerifyOptions::default().resume(Some(b.state.clone()))).filter(VerifyReport::is_ok);
     if let Some(r) = &resumed {
         let n = usize::try_from(r.entries).expect("small ledger");
         assert!(
