@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::gov::{ai_output, approval, execution, proposal, review, revocation, World};
 use common::{anchor, big_draft, key, std_opts};
@@ -153,6 +153,24 @@ fn plain(dir: &Path, k: &SigningKey, n: u64, len: usize) -> Ledger {
     l
 }
 
+/// A closed ledger of `n` entries of `len` bytes, a state saved at its checkpoint, then `more`
+/// entries and another checkpoint: (its tempdir, its directory, the key, the state).
+fn grown_after_state(
+    seed: u8,
+    n: u64,
+    more: u64,
+    len: usize,
+) -> (tempfile::TempDir, PathBuf, SigningKey, VerifierState) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("l");
+    let k = key(seed);
+    let l = plain(&dir, &k, n, len);
+    let state = state_of(&dir, &k);
+    grow(&l, n + 1..=n + more, len);
+    l.close().expect("close");
+    (tmp, dir, k, state)
+}
+
 fn state_of(dir: &Path, k: &SigningKey) -> VerifierState {
     let r = run(dir, k, false, None).expect("verify");
     assert!(r.is_ok(), "{:?}", r.failure);
@@ -174,13 +192,7 @@ fn copy_dir(from: &Path, to: &Path) {
 
 #[test]
 fn only_what_follows_the_state_is_read() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("l");
-    let k = key(1);
-    let l = plain(&dir, &k, 300, 20_000);
-    let state = state_of(&dir, &k);
-    grow(&l, 301..=400, 20_000);
-    l.close().expect("close");
+    let (_tmp, dir, k, state) = grown_after_state(1, 300, 100, 20_000);
     // The segments holding only entries the state covers are gone: a full verification
     // fails, a resumed one does not need them (a state vouches for its prefix; what is older
     // than it is re-read only by a full verification).
@@ -231,13 +243,7 @@ fn a_ledger_cut_or_rolled_back_under_the_state_fails() {
 
 #[test]
 fn a_changed_entry_after_the_state_fails_as_it_does_in_full() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("l");
-    let k = key(3);
-    let l = plain(&dir, &k, 50, 100);
-    let state = state_of(&dir, &k);
-    grow(&l, 51..=80, 100);
-    l.close().expect("close");
+    let (_tmp, dir, k, state) = grown_after_state(3, 50, 30, 100);
     // Change one payload byte of entry 70 and fix the frame checksums (an attacker who knows
     // the format).
     let segs = common::std_layout(&dir);
