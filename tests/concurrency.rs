@@ -691,3 +691,75 @@ fn verify_sees_one_state_while_a_writer_rotates() {
 fn verify_sees_one_state_while_a_writer_rotates_and_checkpoints() {
     verify_sees_one_state(true);
 }
+
+/// A blocking `append` runs on the caller's thread when the writer is idle, and is queued
+/// otherwise: either way each producer's entries are appended in the order it made its calls —
+/// an `append` never passes a `submit` the same thread made before it, though both may be
+/// waiting or being written when it is called — and the receipt of a blocking append already
+/// holds (the ledger's state includes it when `append` returns).
+#[test]
+fn blocking_appends_keep_each_producers_order_with_submits_in_flight() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = key(7);
+    let ledger = Ledger::create(
+        dir.path(),
+        k.clone(),
+        "order",
+        std_opts(Durability::Buffered, MIN_SEGMENT),
+    )
+    .unwrap();
+    let (threads, rounds) = (6u64, 120u64);
+    let made: Vec<Vec<(u64, u64)>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|t| {
+                let ledger = &ledger;
+                s.spawn(move || {
+                    let d = |i: u64| provledger::Draft::application("text/plain", format!("{t}:{i}").into_bytes());
+                    let mut pending = Vec::new();
+                    let mut seqs = Vec::new();
+                    for i in 0..rounds {
+                        // Thread t submits (t % 3) entries without waiting, then appends one
+                        // blocking: the blocking one must come after them.
+                        for j in 0..(t % 3) {
+                            pending.push((i * 4 + j, ledger.submit(d(i * 4 + j), Durability::Buffered).unwrap()));
+                        }
+                        let r = ledger.append(d(i * 4 + 3)).unwrap();
+                        assert!(ledger.len() > r.seq, "the state includes an appended entry");
+                        seqs.push((i * 4 + 3, r.seq));
+                    }
+                    seqs.extend(pending.into_iter().map(|(n, tk)| (n, tk.wait().unwrap().seq)));
+                    seqs
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let total: u64 = (0..threads).map(|t| rounds * (1 + t % 3)).sum();
+    assert_eq!(ledger.len(), total + 1);
+    ledger.close().unwrap();
+    // Each thread's sequence numbers increase with the order of its calls, and the entry at
+    // each sequence number is the one that thread made.
+    let reader = LedgerReader::open(dir.path()).unwrap();
+    for (t, mut calls) in made.into_iter().enumerate() {
+        calls.sort_unstable();
+        for w in calls.windows(2) {
+            assert!(
+                w[0].1 < w[1].1,
+                "thread {t}: call {} got seq {} but call {} got seq {}",
+                w[0].0,
+                w[0].1,
+                w[1].0,
+                w[1].1
+            );
+        }
+        for (n, seq) in calls {
+            let e = reader.get(seq).unwrap();
+            let provledger::StoredPayload::Present { bytes, .. } = &e.payload else {
+                panic!("entry {seq}: payload missing")
+            };
+            assert_eq!(bytes, format!("{t}:{n}").as_bytes(), "entry {seq}");
+        }
+    }
+    let report = verify(dir.path(), &anchor(&k)).unwrap();
+    assert!(report.is_ok(), "{:?}", report.failure);
+}

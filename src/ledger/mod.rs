@@ -5,8 +5,10 @@
 //! `Send + Sync` and appends through `&self`: callers on any thread hand drafts to the
 //! ledger's writer thread, which groups everything waiting into one write and (when asked)
 //! one `fdatasync` — group commit — and answers each caller. [`Ledger::append`] waits for the
-//! answer; [`Ledger::submit`] returns a [`Ticket`] at once, which a caller can `wait` on or
-//! `.await`, so producers can keep many entries in flight and share each sync.
+//! answer (and, when nothing is queued and the writer is idle, does the work on the calling
+//! thread, saving two thread wake-ups); [`Ledger::submit`] returns a [`Ticket`] at once, which
+//! a caller can `wait` on or `.await`, so producers can keep many entries in flight and share
+//! each sync.
 
 mod erasure;
 mod open;
@@ -378,6 +380,9 @@ struct Queue {
 /// State shared between the [`Ledger`] handle and its writer thread.
 struct Shared {
     queue: Mutex<Queue>,
+    /// The writer: held by the writer thread while it processes what it drained, or by a
+    /// caller running its request inline (`writer::run_inline`); `None` once the thread ended.
+    writer: Mutex<Option<Writer>>,
     work: Condvar,
     space: Condvar,
     /// Published by the writer thread before it answers callers (so a caller holding a receipt
@@ -390,6 +395,11 @@ impl Shared {
     fn lock_queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         // The queue is a plain container: a panic elsewhere cannot leave it inconsistent.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_writer(&self) -> std::sync::MutexGuard<'_, Option<Writer>> {
+        // Panics while processing are caught and poison the writer itself (`Writer::poisoned`).
+        self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn status(&self) -> Status {
@@ -498,6 +508,7 @@ impl Ledger {
         writer.published = Some(Arc::clone(&status));
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
+            writer: Mutex::new(None),
             work: Condvar::new(),
             space: Condvar::new(),
             status,
@@ -505,10 +516,11 @@ impl Ledger {
         });
         let dir = writer.dir().to_path_buf();
         let ledger_id = writer.ledger_id();
+        *shared.lock_writer() = Some(writer);
         let thread_shared = Arc::clone(&shared);
         let worker = std::thread::Builder::new()
             .name("provledger-writer".into())
-            .spawn(move || writer::run(writer, &thread_shared))
+            .spawn(move || writer::run(&thread_shared))
             .map_err(|source| crate::error::StorageError::Io {
                 op: "start the writer thread for",
                 path: dir.clone(),
@@ -546,7 +558,9 @@ impl Ledger {
     }
 
     /// Appends one entry, position-signed by the writer's key (and co-signed by the draft's
-    /// co-signers), with the durability of [`Options::durability`].
+    /// co-signers), with the durability of [`Options::durability`]. Blocks until it is
+    /// written (and synced, if durable); when nothing else is queued and the writer is idle,
+    /// the work runs on the calling thread. Entries a thread submitted earlier always come first.
     ///
     /// # Errors
     /// [`AppendError::InvalidDraft`] or [`AppendError::WouldNotVerify`] for a draft that may
@@ -554,7 +568,30 @@ impl Ledger {
     /// appended); [`AppendError::Storage`] on I/O failure, after which the writer is poisoned
     /// ([`AppendError::Poisoned`]: nothing is acknowledged any more; reopen to continue).
     pub fn append(&self, draft: Draft) -> Result<Receipt, AppendError> {
-        self.submit(draft, self.durability)?.wait()
+        let slot = Slot::new();
+        let req = Request::Append {
+            drafts: vec![draft],
+            durability: self.durability,
+            reply: Reply::Single(Arc::clone(&slot)),
+        };
+        self.run_or_send(req)?;
+        Ticket::new(slot).wait()
+    }
+
+    /// Runs a blocking request on this thread when the writer is idle (see
+    /// `writer::run_inline`), else queues it for the writer thread.
+    fn run_or_send(&self, req: Request) -> Result<(), AppendError> {
+        if self.worker.as_ref().is_none_or(JoinHandle::is_finished) {
+            return Err(AppendError::Closed);
+        }
+        let bytes = match &req {
+            Request::Append { drafts, .. } => drafts.iter().map(|d| d.payload.len()).sum(),
+            _ => 0,
+        };
+        match writer::run_inline(&self.shared, req) {
+            Ok(()) => Ok(()),
+            Err(req) => self.send(req, bytes),
+        }
     }
 
     /// Appends entries in order, together (one write, at most one sync).
@@ -563,7 +600,20 @@ impl Ledger {
     /// As [`Ledger::append`]; an invalid draft fails the whole batch before anything of it is
     /// written.
     pub fn append_batch(&self, drafts: Vec<Draft>) -> Result<Vec<Receipt>, AppendError> {
-        self.submit_batch(drafts, self.durability)?.wait()
+        if drafts.is_empty() {
+            return Err(AppendError::InvalidDraft {
+                index: 0,
+                reason: DraftError::EmptyBatch,
+            });
+        }
+        let slot = Slot::new();
+        let req = Request::Append {
+            drafts,
+            durability: self.durability,
+            reply: Reply::Batch(Arc::clone(&slot)),
+        };
+        self.run_or_send(req)?;
+        Ticket::new(slot).wait()
     }
 
     /// Hands one entry to the writer and returns at once; the ticket answers when the entry

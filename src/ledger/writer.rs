@@ -707,15 +707,26 @@ fn sync_storage(e: SyncError) -> StorageError {
 /// The writer thread: takes everything waiting, processes it in order (consecutive appends
 /// as one group), publishes the new state, and answers. A panic while processing fails the
 /// requests concerned and stops the writer; it never leaves a caller waiting.
-pub(super) fn run(mut w: Writer, shared: &Shared) {
+///
+/// The writer itself is behind `shared.writer`: the thread locks it before it drains the queue
+/// and holds it until the drained requests are answered, so a caller that finds the queue
+/// empty and the writer free may run its own request inline ([`run_inline`]) without passing
+/// any request submitted before it.
+pub(super) fn run(shared: &Shared) {
     loop {
-        let batch: Vec<Request> = {
+        {
             let mut q = shared.lock_queue();
             while q.items.is_empty() && !q.closed {
                 q.writer_idle = true;
                 q = shared.work.wait(q).unwrap_or_else(PoisonError::into_inner);
                 q.writer_idle = false;
             }
+        }
+        // Lock order: the writer, then the queue (an inline caller only try-locks the writer
+        // while it holds the queue).
+        let mut guard = shared.lock_writer();
+        let batch: Vec<Request> = {
+            let mut q = shared.lock_queue();
             q.bytes = 0;
             let space_waiters = q.space_waiters > 0;
             let items: Vec<Request> = q.items.drain(..).collect();
@@ -726,10 +737,12 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
             items
         };
         if batch.is_empty() {
+            // Closed with nothing left to do.
             break;
         }
+        let Some(w) = guard.as_mut() else { break };
         let replies: Vec<Failer> = batch.iter().map(Failer::of).collect();
-        let outcome = catch_unwind(AssertUnwindSafe(|| process(&mut w, batch)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| process(w, batch)));
         if let Ok(stop) = outcome {
             w.publish();
             if stop {
@@ -744,11 +757,43 @@ pub(super) fn run(mut w: Writer, shared: &Shared) {
             break;
         }
     }
+    // The writer (its files and directory lock) goes with the thread.
+    let writer = shared.lock_writer().take();
     let mut q = shared.lock_queue();
     q.closed = true;
     for r in q.items.drain(..) {
         Failer::of(&r).fail(Stop::Closed);
     }
+    drop(q);
+    drop(writer);
+}
+
+/// Runs `req` on the calling thread if nothing is queued and the writer is free (a blocking
+/// append then costs no hand-over to the writer thread and back: two thread wake-ups, a large
+/// part of a single append's latency). Otherwise gives `req` back, to be queued. Requests run
+/// in the order they were submitted either way: the queue is empty, and the writer thread holds
+/// the writer from before it drains the queue until it has answered what it drained.
+pub(super) fn run_inline(shared: &Shared, req: Request) -> Result<(), Request> {
+    let q = shared.lock_queue();
+    if q.closed || !q.items.is_empty() {
+        return Err(req);
+    }
+    let mut guard = match shared.writer.try_lock() {
+        Ok(g) => g,
+        Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return Err(req),
+    };
+    drop(q);
+    let Some(w) = guard.as_mut() else { return Err(req) };
+    let failer = Failer::of(&req);
+    if catch_unwind(AssertUnwindSafe(|| process(w, vec![req]))).is_ok() {
+        w.publish();
+    } else {
+        // As on the writer thread: the caller is answered, nothing more is accepted.
+        w.poisoned = true;
+        failer.fail(Stop::Panicked);
+    }
+    Ok(())
 }
 
 /// Why a request is failed without being processed.
