@@ -112,6 +112,7 @@ pub(super) fn create(
         check_signers: opts.check_signers,
         poisoned: false,
         published: None,
+        spare: Vec::new(),
         _lock: lock,
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
@@ -460,6 +461,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         check_signers: opts.check_signers,
         poisoned: false,
         published: None,
+        spare: Vec::new(),
         _lock: lock,
     };
     if !w.signer_valid() {
