@@ -503,19 +503,23 @@ impl EntryFields {
         debug_assert_eq!(at, out.len());
     }
 
-    /// The entry hash of `record`, a record [`EntryFields::write_record`] wrote from these
-    /// fields, at `seq` (the same function as [`RecordRef::entry_hash`], without parsing).
-    pub(crate) fn entry_hash_of(
+    /// Appends the input of this entry's hash `E = H_entry(seq ‖ S ‖ A)` (docs/FORMAT.md §4.4)
+    /// to `out`, given its encoded `record`, for hashing many entries together.
+    pub(crate) fn entry_hash_input_of(
         &self,
         record: &[u8],
         position: bool,
         seq: u64,
         ledger_id: LedgerId,
         commitment: &Digest,
-    ) -> Digest {
+        out: &mut Vec<u8>,
+    ) {
         let head_end = 11 + self.content_type.len();
         let refs_end = head_end + 2 + DIGEST_LEN * self.refs.len();
-        record_entry_hash(record, head_end, refs_end, position, seq, ledger_id, commitment)
+        let seq = seq.to_le_bytes();
+        for part in entry_hash_parts(record, head_end, refs_end, position, &seq, &ledger_id, commitment) {
+            out.extend_from_slice(part);
+        }
     }
 }
 
@@ -745,6 +749,23 @@ impl<'a> RecordRef<'a> {
             commitment,
         )
     }
+
+    /// Appends the input of [`RecordRef::entry_hash`] (`seq ‖ S ‖ A`, hashed under
+    /// `H_entry`) to `out`, for hashing many entries together.
+    pub(crate) fn entry_hash_input(&self, seq: u64, ledger_id: LedgerId, commitment: &Digest, out: &mut Vec<u8>) {
+        for part in entry_hash_parts(
+            self.bytes,
+            self.head_end,
+            self.refs_end,
+            self.position,
+            &seq.to_le_bytes(),
+            &ledger_id,
+            commitment,
+        ) {
+            out.extend_from_slice(part);
+        }
+    }
+
 }
 
 /// `E = H_entry(seq ‖ S ‖ A)` of a stored record whose head ends at `head_end` and whose refs
@@ -760,6 +781,21 @@ fn record_entry_hash(
     ledger_id: LedgerId,
     commitment: &Digest,
 ) -> Digest {
+    let seq = seq.to_le_bytes();
+    let parts = entry_hash_parts(b, head_end, refs_end, position, &seq, &ledger_id, commitment);
+    hash_small(Domain::Entry, &parts)
+}
+
+/// The pieces of `seq ‖ S ‖ A`, in order (see [`record_entry_hash`]).
+fn entry_hash_parts<'a>(
+    b: &'a [u8],
+    head_end: usize,
+    refs_end: usize,
+    position: bool,
+    seq: &'a [u8; 8],
+    ledger_id: &'a LedgerId,
+    commitment: &'a Digest,
+) -> [&'a [u8]; 7] {
     let sig_start = refs_end + 2;
     // A = flags ‖ count (contiguous with the refs in R) ‖ [position key id] ‖ cosignatures.
     let pos_key: &[u8] = if position {
@@ -768,17 +804,15 @@ fn record_entry_hash(
         &[]
     };
     let cosigs = &b[sig_start + SIGNATURE_BLOCK_LEN * usize::from(position)..];
-    let parts: [&[u8]; 8] = [
-        &seq.to_le_bytes(),
+    [
+        seq,
         &ledger_id.0,
         &b[..head_end],
         commitment.as_bytes(),
         &b[head_end..sig_start],
         pos_key,
         cosigs,
-        &[],
-    ];
-    hash_small(Domain::Entry, &parts)
+    ]
 }
 
 /// Hashes the concatenation of `parts` in one keyed call, through a stack buffer when it fits

@@ -65,13 +65,94 @@ pub(super) fn stage(
     now: Timestamp,
     writer: KeyId,
 ) -> Result<Staged, AppendError> {
+    let commitment = commit_payload(&salt, &d.payload);
+    stage_committed(d, salt, commitment, ledger_id, now, writer)
+}
+
+/// Stage 1 of many drafts, each tagged with a `T` that is handed back with its result, in
+/// parallel; the commitments of each run of [`COMMIT_RUN`] drafts are computed together (SIMD
+/// across payloads, `Domain::hash_each`).
+pub(super) fn stage_all<T: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    work: Vec<(T, Draft, [u8; SALT_LEN])>,
+    ledger_id: LedgerId,
+    now: Timestamp,
+    writer: KeyId,
+) -> Vec<(T, Result<Staged, AppendError>)> {
+    let parallel = work.len() >= PARALLEL_FROM;
+    // Runs of whole SIMD groups, at least four of them when the batch is parallel.
+    let run = (work.len() / 4).next_multiple_of(16).clamp(16, COMMIT_RUN);
+    let runs: Vec<Vec<(T, Draft, [u8; SALT_LEN])>> = chunked(work, run);
+    let staged = map_if(pool, parallel, runs, |_, run| {
+        let commitments = commit_payloads(&run);
+        run.into_iter()
+            .zip(commitments)
+            .map(|((t, d, salt), c)| (t, stage_committed(d, salt, c, ledger_id, now, writer)))
+            .collect::<Vec<_>>()
+    });
+    staged.into_iter().flatten().collect()
+}
+
+/// Drafts whose commitments are computed together: a multiple of the 16 SIMD lanes, and small
+/// enough that a batch of 1,024 still splits into work for every core.
+const COMMIT_RUN: usize = 64;
+
+/// `items` in runs of `n` (the last one shorter), in order.
+fn chunked<I>(items: Vec<I>, n: usize) -> Vec<Vec<I>> {
+    let mut runs = Vec::with_capacity(items.len().div_ceil(n));
+    let mut it = items.into_iter().peekable();
+    while it.peek().is_some() {
+        runs.push(it.by_ref().take(n).collect());
+    }
+    runs
+}
+
+/// The payload commitments `H_payload(salt ‖ payload)` of a run of drafts, equal to
+/// [`commit_payload`] of each: those that fit in one BLAKE3 chunk hashed together.
+fn commit_payloads<T>(run: &[(T, Draft, [u8; SALT_LEN])]) -> Vec<crate::hash::Digest> {
+    const ONE_CHUNK: usize = 1024;
+    let mut buf = Vec::with_capacity(
+        run.iter()
+            .map(|(_, d, _)| SALT_LEN + d.payload.len().min(ONE_CHUNK))
+            .sum(),
+    );
+    let mut spans = Vec::with_capacity(run.len());
+    for (_, d, salt) in run {
+        if SALT_LEN + d.payload.len() <= ONE_CHUNK {
+            let at = buf.len();
+            buf.extend_from_slice(salt);
+            buf.extend_from_slice(&d.payload);
+            spans.push(Some(at..buf.len()));
+        } else {
+            spans.push(None);
+        }
+    }
+    let inputs: Vec<&[u8]> = spans.iter().flatten().map(|r| &buf[r.clone()]).collect();
+    let mut batched = crate::hash::Domain::Payload.hash_each(&inputs).into_iter();
+    run.iter()
+        .zip(&spans)
+        .map(|((_, d, salt), span)| match span {
+            Some(_) => batched.next().expect("one digest per batched input"),
+            None => commit_payload(salt, &d.payload),
+        })
+        .collect()
+}
+
+/// [`stage`] with the commitment already computed.
+fn stage_committed(
+    d: Draft,
+    salt: [u8; SALT_LEN],
+    commitment: crate::hash::Digest,
+    ledger_id: LedgerId,
+    now: Timestamp,
+    writer: KeyId,
+) -> Result<Staged, AppendError> {
     let f = EntryFields {
         kind: d.kind,
         timestamp: d.timestamp.unwrap_or(now),
         content_type: d.content_type,
         refs: d.refs,
     };
-    let commitment = commit_payload(&salt, &d.payload);
     let mut cosignatures = Vec::with_capacity(d.cosigners.len());
     if !d.cosigners.is_empty() {
         let mut s = Vec::with_capacity(128);
@@ -128,18 +209,68 @@ pub(super) fn frame_len(s: &Staged, sealed: bool) -> usize {
     crate::storage::frame::frame_len(record, s.payload.len(), sealed)
 }
 
+/// [`encode_frame`] of consecutive entries, the first at `first`, with their entry hashes and
+/// leaves; `sealed(i)`: whether entry `i` of them ends a write. In parallel, in runs whose entry
+/// hashes are computed together (`Domain::hash_each`: SIMD across entries) — the same hashes as
+/// one by one.
+pub(super) fn encode_all(
+    pool: Option<&rayon::ThreadPool>,
+    work: Vec<(&Staged, &mut [u8])>,
+    first: u64,
+    ledger_id: LedgerId,
+    signer: KeyId,
+    sealed: &(dyn Fn(usize) -> bool + Sync),
+) -> Vec<Placed> {
+    const RUN: usize = 64;
+    let parallel = work.len() >= PARALLEL_FROM;
+    let runs = chunked(work, RUN);
+    let placed = map_if(pool, parallel, runs, |r, run| {
+        let mut inputs = Vec::with_capacity(run.len() * 128);
+        let mut spans = Vec::with_capacity(run.len());
+        let mut positions = Vec::with_capacity(run.len());
+        for (k, (s, frame)) in run.into_iter().enumerate() {
+            let i = r * RUN + k;
+            let at = inputs.len();
+            positions.push(encode_frame(
+                s,
+                frame,
+                first + i as u64,
+                ledger_id,
+                signer,
+                sealed(i),
+                &mut inputs,
+            ));
+            spans.push(at..inputs.len());
+        }
+        let hashed: Vec<&[u8]> = spans.iter().map(|s| &inputs[s.clone()]).collect();
+        crate::hash::Domain::Entry
+            .hash_each(&hashed)
+            .into_iter()
+            .zip(positions)
+            .map(|(hash, position_at)| Placed {
+                hash,
+                leaf: crate::hash::hash_leaf(&hash),
+                position_at,
+            })
+            .collect::<Vec<_>>()
+    });
+    placed.into_iter().flatten().collect()
+}
+
 /// Stage 2 of one entry, at its sequence number: encodes its frame into `frame` (exactly
 /// [`frame_len`] bytes, in the group's write buffer), with zeros where the position signature
-/// and the seal go, and computes its entry hash and Merkle leaf. The checksum is written here
-/// unless a position signature or a seal is still to come.
-pub(super) fn encode(
+/// and the seal go, and appends the input of its entry hash to `hash_input`. The checksum is
+/// written here unless a position signature or a seal is still to come. Returns where the
+/// position signature goes, if the entry is position-signed.
+fn encode_frame(
     s: &Staged,
     frame: &mut [u8],
     seq: u64,
     ledger_id: LedgerId,
     signer: KeyId,
     sealed: bool,
-) -> Placed {
+    hash_input: &mut Vec<u8>,
+) -> Option<usize> {
     use crate::storage::frame::{finish_frame, write_frame_parts, FRAME_HEADER_LEN};
     let placeholder = AuthorSignature {
         key_id: signer,
@@ -150,20 +281,15 @@ pub(super) fn encode(
     write_frame_parts(frame, record_len, &s.salt, &s.payload, sealed);
     let record = &mut frame[FRAME_HEADER_LEN..FRAME_HEADER_LEN + record_len];
     s.fields.write_record(record, position, &s.cosignatures);
-    let hash = s
-        .fields
-        .entry_hash_of(record, s.position_signed, seq, ledger_id, &s.commitment);
+    s.fields
+        .entry_hash_input_of(record, s.position_signed, seq, ledger_id, &s.commitment, hash_input);
     let position_at = s
         .position_signed
         .then(|| FRAME_HEADER_LEN + record_len - SIGNATURE_BLOCK_LEN * s.cosignatures.len() - 64);
     if position_at.is_none() && !sealed {
         finish_frame(frame, None);
     }
-    Placed {
-        hash,
-        leaf: crate::hash::hash_leaf(&hash),
-        position_at,
-    }
+    position_at
 }
 
 /// Runs `f` over `items` in parallel (on `pool` if given), or serially for small batches.
@@ -172,7 +298,18 @@ pub(super) fn map<T: Send, U: Send>(
     items: Vec<T>,
     f: impl Fn(usize, T) -> U + Sync + Send,
 ) -> Vec<U> {
-    if items.len() < PARALLEL_FROM {
+    let parallel = items.len() >= PARALLEL_FROM;
+    map_if(pool, parallel, items, f)
+}
+
+/// [`map`], in parallel only if `parallel`.
+fn map_if<T: Send, U: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    parallel: bool,
+    items: Vec<T>,
+    f: impl Fn(usize, T) -> U + Sync + Send,
+) -> Vec<U> {
+    if !parallel {
         return items.into_iter().enumerate().map(|(i, t)| f(i, t)).collect();
     }
     let run = || items.into_par_iter().enumerate().map(|(i, t)| f(i, t)).collect();

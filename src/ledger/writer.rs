@@ -220,12 +220,10 @@ impl Writer {
                 let mut salts = vec![[0u8; SALT_LEN]; j.drafts.len()];
                 self.salts.fill(&mut salts);
                 outs.push((j.reply, j.drafts.len()));
-                work.extend(j.drafts.into_iter().zip(salts));
+                work.extend(j.drafts.into_iter().zip(salts).map(|(d, s)| ((), d, s)));
             }
-            let staged = prepare::map(self.pool.as_ref(), work, |_, (d, salt)| {
-                prepare::stage(d, salt, ledger_id, now, signer_id)
-            });
-            let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().collect();
+            let staged = prepare::stage_all(self.pool.as_ref(), work, ledger_id, now, signer_id);
+            let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().map(|((), s)| s).collect();
             let result = staged.and_then(|s| self.write_entries(&s, sync));
             self.publish();
             reply_all(result, outs);
@@ -241,9 +239,7 @@ impl Writer {
             replies.push((j.reply, j.sync, Ok(Vec::new())));
         }
         let signer_id = self.signer_id;
-        let staged = prepare::map(self.pool.as_ref(), work, |_, (ji, d, s)| {
-            (ji, prepare::stage(d, s, ledger_id, now, signer_id))
-        });
+        let staged = prepare::stage_all(self.pool.as_ref(), work, ledger_id, now, signer_id);
         for (ji, r) in staged {
             let acc: &mut Result<Vec<Staged>, AppendError> = &mut replies[ji].2;
             match (acc.as_mut(), r) {
@@ -359,9 +355,7 @@ impl Writer {
         let (first, ledger_id, signer_id) = (self.len, self.ledger_id, self.signer_id);
         let sealed = |i: usize| ends.binary_search(&(i + 1)).is_ok();
         let work: Vec<(&Staged, &mut [u8])> = staged.iter().zip(frames_of(bufs, sizes, ends)).collect();
-        let placed: Vec<Placed> = prepare::map(self.pool.as_ref(), work, |i, (s, frame)| {
-            prepare::encode(s, frame, first + i as u64, ledger_id, signer_id, sealed(i))
-        });
+        let placed: Vec<Placed> = prepare::encode_all(self.pool.as_ref(), work, first, ledger_id, signer_id, &sealed);
         // Ordered: chain values, tree leaves, and the root at the end of each write.
         let mut chains = Vec::with_capacity(placed.len());
         let mut roots = Vec::with_capacity(ends.len());

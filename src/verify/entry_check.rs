@@ -40,6 +40,71 @@ impl Decoded {
 
 /// Decodes the frame of entry `seq` (E1–E4).
 pub(super) fn decode_frame(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Decoded {
+    decode_frame_with(data, f, seq, ledger_id, None, None)
+}
+
+/// [`decode_frame`] of every frame of a run (entry `first_seq` onwards), with the run's
+/// payload commitments and then its entry hashes each computed together
+/// ([`Domain::hash_each`]: SIMD across entries) — the same values as one by one.
+///
+/// [`Domain::hash_each`]: crate::hash::Domain
+pub(super) fn decode_run(data: &[u8], frames: &[FrameLoc], first_seq: u64, ledger_id: LedgerId) -> Vec<Decoded> {
+    use crate::hash::Domain;
+    use crate::storage::frame::{PAYLOAD_PREFIX_LEN, PAYLOAD_PRESENT};
+    // Commitments: salt and payload follow each other in a present payload section.
+    let salted: Vec<Option<&[u8]>> = frames
+        .iter()
+        .map(|f| {
+            let section = f.section(data);
+            (section.len() >= PAYLOAD_PREFIX_LEN && section[0] == PAYLOAD_PRESENT).then(|| &section[1..])
+        })
+        .collect();
+    let present: Vec<&[u8]> = salted.iter().flatten().copied().collect();
+    let mut digests = Domain::Payload.hash_each(&present).into_iter();
+    let commitments: Vec<Option<Digest>> = salted
+        .iter()
+        .map(|s| s.map(|_| digests.next().expect("one digest per input")))
+        .collect();
+    // Entry hashes of the records that parse and whose payload section is present (the others
+    // are decoded one by one, with their errors).
+    let records: Vec<Option<RecordRef<'_>>> = frames.iter().map(|f| RecordRef::parse(f.entry(data)).ok()).collect();
+    let mut inputs = Vec::with_capacity(frames.len() * 128);
+    let mut spans = Vec::with_capacity(frames.len());
+    for (i, (r, c)) in records.iter().zip(&commitments).enumerate() {
+        spans.push(match (r, c) {
+            (Some(r), Some(c)) => {
+                let at = inputs.len();
+                r.entry_hash_input(first_seq + i as u64, ledger_id, c, &mut inputs);
+                Some(at..inputs.len())
+            }
+            _ => None,
+        });
+    }
+    let entry_inputs: Vec<&[u8]> = spans.iter().flatten().map(|s| &inputs[s.clone()]).collect();
+    let mut hashes = Domain::Entry.hash_each(&entry_inputs).into_iter();
+    frames
+        .iter()
+        .zip(records)
+        .enumerate()
+        .map(|(i, (f, record))| {
+            let known = spans[i]
+                .as_ref()
+                .and_then(|_| Some((commitments[i]?, hashes.next().expect("one hash per input"))));
+            decode_frame_with(data, f, first_seq + i as u64, ledger_id, record, known)
+        })
+        .collect()
+}
+
+/// [`decode_frame`], given the payload commitment and entry hash if they were computed already
+/// ([`decode_run`]).
+fn decode_frame_with(
+    data: &[u8],
+    f: &FrameLoc,
+    seq: u64,
+    ledger_id: LedgerId,
+    parsed: Option<RecordRef<'_>>,
+    known: Option<(Digest, Digest)>,
+) -> Decoded {
     let mut d = Decoded {
         record: None,
         hash: Digest::ZERO,
@@ -49,7 +114,7 @@ pub(super) fn decode_frame(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: Ledge
         gov: None,
         problem: None,
     };
-    let record = match RecordRef::parse(f.entry(data)) {
+    let record = match parsed.map_or_else(|| RecordRef::parse(f.entry(data)), Ok) {
         Ok(r) => r,
         Err(e) => {
             d.problem = Some((Check::Format, e.to_string()));
@@ -58,16 +123,21 @@ pub(super) fn decode_frame(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: Ledge
     };
     d.record = Some(record.layout());
     let kind = record.kind();
-    let (commitment, payload) = match parse_section(f.section(data)) {
-        Ok(SectionRef::Present { salt, payload }) => (commit_payload(salt, payload), Some(payload)),
-        Ok(SectionRef::Erased { commitment, .. }) => (commitment, None),
+    // `known` was computed from exactly this present section's salt and payload, and from this
+    // record at this place.
+    let (commitment, payload, hash) = match parse_section(f.section(data)) {
+        Ok(SectionRef::Present { salt, payload }) => match known {
+            Some((c, h)) => (c, Some(payload), Some(h)),
+            None => (commit_payload(salt, payload), Some(payload), None),
+        },
+        Ok(SectionRef::Erased { commitment, .. }) => (commitment, None, None),
         Err(e) => {
             d.problem = Some((Check::Format, e.to_string()));
             return d;
         }
     };
     d.erased = payload.is_none();
-    d.hash = record.entry_hash(seq, ledger_id, &commitment);
+    d.hash = hash.unwrap_or_else(|| record.entry_hash(seq, ledger_id, &commitment));
     d.leaf = crate::hash::hash_leaf(&d.hash);
     if record.has_cosignatures() {
         d.digest = record.statement_digest(ledger_id, &commitment);
