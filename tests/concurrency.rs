@@ -763,3 +763,66 @@ fn blocking_appends_keep_each_producers_order_with_submits_in_flight() {
     let report = verify(dir.path(), &anchor(&k)).unwrap();
     assert!(report.is_ok(), "{:?}", report.failure);
 }
+
+/// A bulk writer that never asks for durability still keeps the torn-tail bound: once half of
+/// `MAX_TORN` (16 MiB) is unsynced it syncs the segment on a thread of its own and keeps
+/// writing. Entries written before that sync started are then durable without an explicit
+/// sync — they survive a power loss — and a background sync that fails poisons the writer
+/// exactly as a sync in line does: nothing is acknowledged after it.
+#[test]
+fn background_syncs_make_bulk_appends_durable_and_a_failed_one_poisons() {
+    let disk = common::new_disk();
+    let opts = || sim_opts(&disk, Durability::Buffered, 1 << 30);
+    let ledger = Ledger::create(sim_dir(), key(1), "bulk", opts()).unwrap();
+    let batch = |b: u64| (0..8).map(|i| big_draft(b * 8 + i, 64 << 10)).collect::<Vec<_>>();
+    // 24 MiB in batches of 512 KiB: a background sync starts after 16 MiB.
+    for b in 0..48 {
+        ledger.append_batch(batch(b)).unwrap();
+    }
+    // It is taken into account at a later append (the sync thread may still be running).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 1000;
+    while ledger.durable_len() <= 1 && Instant::now() < deadline {
+        ledger.append(draft(n)).unwrap();
+        n += 1;
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let durable = ledger.durable_len();
+    assert!(
+        durable > 200,
+        "{durable} entries durable after 24 MiB of buffered appends"
+    );
+    common::power_loss(&disk, ledger);
+    let reopened = Ledger::open(sim_dir(), key(1), opts()).unwrap();
+    assert!(
+        reopened.len() >= durable,
+        "{} entries left of {durable} durable",
+        reopened.len()
+    );
+    // Another 24 MiB with syncs failing: the background sync fails, and the writer stops.
+    common::set_fail_sync(&disk, true);
+    let mut outcome = Ok(());
+    // Reported by the background sync (started at 16 MiB), well before the writer would sync
+    // in line at 32 MiB unsynced: within 24 MiB.
+    for b in 100..148 {
+        match reopened.append_batch(batch(b)) {
+            Ok(receipts) => assert!(receipts.iter().all(|r| !r.durable), "durable while syncs fail"),
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let e = outcome.expect_err("a failed background sync is reported within 24 MiB");
+    assert!(
+        matches!(e, AppendError::Storage(StorageError::Io { op: "sync", .. })),
+        "{e}"
+    );
+    common::set_fail_sync(&disk, false);
+    assert!(matches!(reopened.append(draft(1)), Err(AppendError::Poisoned)));
+    assert!(matches!(reopened.sync(), Err(SyncError::Poisoned)));
+    drop(reopened);
+    let report = provledger::verify_with(&disk, &sim_dir(), &anchor(&key(1))).unwrap();
+    assert!(report.is_ok(), "{:?}", report.failure);
+    assert!(report.entries >= durable);
+}

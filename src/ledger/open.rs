@@ -113,6 +113,7 @@ pub(super) fn create(
         poisoned: false,
         published: None,
         spare: Vec::new(),
+        bg_sync: None,
         _lock: lock,
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
@@ -462,6 +463,7 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         poisoned: false,
         published: None,
         spare: Vec::new(),
+        bg_sync: None,
         _lock: lock,
     };
     if !w.signer_valid() {

@@ -42,6 +42,14 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     /// # Errors
     /// The operating system's error.
     fn set_len(&mut self, len: u64) -> io::Result<()>;
+
+    /// A second handle on the same open file, whose [`StorageFile::sync_data`] another thread
+    /// may call while this handle keeps writing: the writer syncs a busy segment in the
+    /// background when its unsynced bytes pass half the torn-tail bound, instead of stopping
+    /// to wait. `None` (the default) if the backend cannot: the writer then syncs in line.
+    fn sync_handle(&self) -> Option<Box<dyn StorageFile>> {
+        None
+    }
 }
 
 /// Held while a writer owns a ledger directory; dropping it releases the lock.
@@ -363,6 +371,14 @@ mod unix {
 
         fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
             std::os::unix::fs::FileExt::write_all_at(&self.0, buf, offset)
+        }
+
+        fn sync_handle(&self) -> Option<Box<dyn StorageFile>> {
+            // A duplicate descriptor of the same open file: its fdatasync flushes this file.
+            self.0
+                .try_clone()
+                .ok()
+                .map(|f| Box::new(StdFile(f)) as Box<dyn StorageFile>)
         }
 
         fn sync_data(&mut self) -> io::Result<()> {

@@ -340,4 +340,14 @@ impl StorageFile for SimHandle {
             Ok(())
         })
     }
+
+    /// Another handle on the same simulated file (as a duplicated descriptor would be), so the
+    /// crash and failed-sync tests also cover the writer's background syncs.
+    fn sync_handle(&self) -> Option<Box<dyn StorageFile>> {
+        Some(Box::new(SimHandle {
+            state: Arc::clone(&self.state),
+            path: self.path.clone(),
+            writable: self.writable,
+        }))
+    }
 }
