@@ -14,6 +14,7 @@ pub(super) type Problem = (Check, String);
 
 /// An entry decoded and checked on its own (owning nothing of its chunk, so that the next
 /// chunk can be decoded while this one is checked in order).
+#[derive(Default)]
 pub(super) struct Decoded {
     /// The parsed record's layout (`None` if it does not parse); see [`Decoded::record`].
     pub record: Option<RecordLayout>,
