@@ -89,6 +89,17 @@ impl Domain {
         many::keyed_hash_each(self.key(), inputs)
     }
 
+    /// [`Domain::hash_each`] of the inputs that are there; `None` where an input is not.
+    #[must_use]
+    pub(crate) fn hash_each_present(self, inputs: &[Option<&[u8]>]) -> Vec<Option<Digest>> {
+        let present: Vec<&[u8]> = inputs.iter().flatten().copied().collect();
+        let mut digests = self.hash_each(&present).into_iter();
+        inputs
+            .iter()
+            .map(|i| i.map(|_| digests.next().expect("one digest per present input")))
+            .collect()
+    }
+
     /// `H_label(parts[0] ‖ parts[1] ‖ …)`.
     #[must_use]
     pub fn hash_parts(self, parts: &[&[u8]]) -> Digest {

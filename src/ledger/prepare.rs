@@ -127,14 +127,11 @@ fn commit_payloads<T>(run: &[(T, Draft, [u8; SALT_LEN])]) -> Vec<crate::hash::Di
             spans.push(None);
         }
     }
-    let inputs: Vec<&[u8]> = spans.iter().flatten().map(|r| &buf[r.clone()]).collect();
-    let mut batched = crate::hash::Domain::Payload.hash_each(&inputs).into_iter();
+    let inputs: Vec<Option<&[u8]>> = spans.iter().map(|r| r.clone().map(|r| &buf[r])).collect();
+    let batched = crate::hash::Domain::Payload.hash_each_present(&inputs);
     run.iter()
-        .zip(&spans)
-        .map(|((_, d, salt), span)| match span {
-            Some(_) => batched.next().expect("one digest per batched input"),
-            None => commit_payload(salt, &d.payload),
-        })
+        .zip(batched)
+        .map(|((_, d, salt), c)| c.unwrap_or_else(|| commit_payload(salt, &d.payload)))
         .collect()
 }
 

@@ -321,6 +321,14 @@ pub fn frame_crc(body: &[&[u8]]) -> u32 {
     crc(body)
 }
 
+/// The input of a present payload section's commitment, `salt ‖ payload` (they follow each
+/// other in the section): `Some` exactly when [`parse_section`] gives [`SectionRef::Present`],
+/// whose commitment is `H_payload` of these bytes.
+#[must_use]
+pub(crate) fn salted_payload(section: &[u8]) -> Option<&[u8]> {
+    (section.len() >= PAYLOAD_PREFIX_LEN && section[0] == PAYLOAD_PRESENT).then(|| &section[1..])
+}
+
 /// Decodes a payload section.
 ///
 /// # Errors
@@ -357,6 +365,28 @@ mod tests {
             chain: Digest::from_bytes([2; 32]),
             root: Digest::from_bytes([3; 32]),
             tag: [4; 16],
+        }
+    }
+
+    /// `salted_payload` is there exactly for present sections, and is their salt then payload.
+    #[test]
+    fn salted_payload_is_the_present_sections_salt_and_payload() {
+        let mut present = vec![PAYLOAD_PRESENT];
+        present.extend_from_slice(&[9; SALT_LEN]);
+        present.extend_from_slice(b"payload");
+        let mut erased = vec![PAYLOAD_ERASED];
+        erased.extend_from_slice(&[9; SALT_LEN]);
+        erased.extend_from_slice(&[0; 7]);
+        let mut unknown = present.clone();
+        unknown[0] = 7;
+        for section in [&present[..], &erased, &unknown, &present[..PAYLOAD_PREFIX_LEN - 1], &present[..PAYLOAD_PREFIX_LEN]] {
+            match (parse_section(section), salted_payload(section)) {
+                (Ok(SectionRef::Present { salt, payload }), Some(input)) => {
+                    assert_eq!(input, [&salt[..], payload].concat());
+                }
+                (Ok(SectionRef::Present { .. }), None) | (_, Some(_)) => panic!("disagree on {section:?}"),
+                _ => {}
+            }
         }
     }
 

@@ -51,21 +51,11 @@ pub(super) fn decode_frame(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: Ledge
 /// [`Domain::hash_each`]: crate::hash::Domain
 pub(super) fn decode_run(data: &[u8], frames: &[FrameLoc], first_seq: u64, ledger_id: LedgerId) -> Vec<Decoded> {
     use crate::hash::Domain;
-    use crate::storage::frame::{PAYLOAD_PREFIX_LEN, PAYLOAD_PRESENT};
-    // Commitments: salt and payload follow each other in a present payload section.
     let salted: Vec<Option<&[u8]>> = frames
         .iter()
-        .map(|f| {
-            let section = f.section(data);
-            (section.len() >= PAYLOAD_PREFIX_LEN && section[0] == PAYLOAD_PRESENT).then(|| &section[1..])
-        })
+        .map(|f| crate::storage::frame::salted_payload(f.section(data)))
         .collect();
-    let present: Vec<&[u8]> = salted.iter().flatten().copied().collect();
-    let mut digests = Domain::Payload.hash_each(&present).into_iter();
-    let commitments: Vec<Option<Digest>> = salted
-        .iter()
-        .map(|s| s.map(|_| digests.next().expect("one digest per input")))
-        .collect();
+    let commitments = Domain::Payload.hash_each_present(&salted);
     // Entry hashes of the records that parse and whose payload section is present (the others
     // are decoded one by one, with their errors).
     let records: Vec<Option<RecordRef<'_>>> = frames.iter().map(|f| RecordRef::parse(f.entry(data)).ok()).collect();
@@ -81,16 +71,14 @@ pub(super) fn decode_run(data: &[u8], frames: &[FrameLoc], first_seq: u64, ledge
             _ => None,
         });
     }
-    let entry_inputs: Vec<&[u8]> = spans.iter().flatten().map(|s| &inputs[s.clone()]).collect();
-    let mut hashes = Domain::Entry.hash_each(&entry_inputs).into_iter();
+    let entry_inputs: Vec<Option<&[u8]>> = spans.iter().map(|s| s.clone().map(|s| &inputs[s])).collect();
+    let hashes = Domain::Entry.hash_each_present(&entry_inputs);
     frames
         .iter()
         .zip(records)
         .enumerate()
         .map(|(i, (f, record))| {
-            let known = spans[i]
-                .as_ref()
-                .and_then(|_| Some((commitments[i]?, hashes.next().expect("one hash per input"))));
+            let known = commitments[i].zip(hashes[i]);
             decode_frame_with(data, f, first_seq + i as u64, ledger_id, record, known)
         })
         .collect()
