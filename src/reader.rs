@@ -67,6 +67,8 @@ const SPECULATIVE_READ: usize = 1024;
 struct Cache {
     segments: Vec<u64>,
     files: std::collections::HashMap<PathBuf, Arc<dyn StorageFile>>,
+    /// Open segment files and their indexes, by first sequence number.
+    segment_files: std::collections::HashMap<u64, SegmentFiles>,
     /// The checkpoint log as last read, and the log file's length then.
     log: Option<(u64, Arc<[Checkpoint]>)>,
 }
@@ -128,13 +130,31 @@ impl LedgerReader {
         self.cache.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn segments(&self, fresh: bool) -> Result<Vec<u64>, ReadError> {
+    /// The first sequence number of the segment that holds `seq`, by the cached list of
+    /// segments (listed again, and the open handles dropped, when `fresh`).
+    fn segment_of(&self, seq: u64, fresh: bool) -> Result<u64, ReadError> {
         let mut c = self.cache();
         if fresh || c.segments.is_empty() {
             c.segments = list_segments(self.root.as_ref())?;
             c.files.clear();
+            c.segment_files.clear();
         }
-        Ok(c.segments.clone())
+        let segs = &c.segments;
+        Ok(segs
+            .get(segs.partition_point(|&f| f <= seq).saturating_sub(1))
+            .copied()
+            .unwrap_or(0))
+    }
+
+    /// Cached handles on the segment starting at `first` and on its index.
+    fn segment_files(&self, first: u64) -> Option<SegmentFiles> {
+        if let Some(f) = self.cache().segment_files.get(&first) {
+            return Some(f.clone());
+        }
+        let seg: Arc<dyn StorageFile> = Arc::from(self.root.open_read(&segment_rel(first)).ok()?);
+        let idx: Arc<dyn StorageFile> = Arc::from(self.root.open_read(&index_rel(first)).ok()?);
+        self.cache().segment_files.insert(first, (seg, idx));
+        self.cache().segment_files.get(&first).cloned()
     }
 
     /// A cached handle on `path` (positional reads need no lock, so the cache lock is held
@@ -155,61 +175,71 @@ impl LedgerReader {
     /// [`ReadError::NoSuchEntry`] past the end; [`ReadError::Storage`] for damage or I/O.
     pub fn get(&self, seq: u64) -> Result<StoredEntry, ReadError> {
         for fresh in [false, true] {
-            let segs = self.segments(fresh)?;
-            let first = segs[segs.partition_point(|&f| f <= seq).saturating_sub(1)];
-            if let Some(e) = self.read_indexed(first, seq)? {
-                return Ok(e);
+            let first = self.segment_of(seq, fresh)?;
+            if let Some((frame, loc)) = self.read_indexed(first, seq) {
+                let path = self.root.display_path(&segment_rel(first));
+                return decode(&frame, &loc, seq, self.ledger_id, path);
             }
         }
         self.scan_for(seq)
     }
 
-    /// The frame the index points at, if the index has a slot for `seq`.
-    fn read_indexed(&self, first: u64, seq: u64) -> Result<Option<StoredEntry>, ReadError> {
-        let Some(at) = seq.checked_sub(first).and_then(index::slot) else {
-            return Ok(None);
-        };
-        let mut b = [0u8; 4];
-        let Some(idx) = self.file(&index_rel(first)) else {
-            return Ok(None);
-        };
-        if idx.read_exact_at(&mut b, at).is_err() {
-            return Ok(None);
+    /// The entry hash of entry `seq`, read as [`LedgerReader::get`] reads the entry (what a
+    /// proof needs of it, without copying its payload out).
+    fn entry_hash(&self, seq: u64) -> Result<Digest, ReadError> {
+        for fresh in [false, true] {
+            let first = self.segment_of(seq, fresh)?;
+            if let Some((frame, loc)) = self.read_indexed(first, seq) {
+                return decode_hash(&frame, &loc, seq, self.ledger_id).map_err(|reason| {
+                    corrupt(
+                        &self.root.display_path(&segment_rel(first)),
+                        loc.offset,
+                        Some(seq),
+                        reason,
+                    )
+                    .into()
+                });
+            }
         }
+        Ok(self.scan_for(seq)?.entry.hash)
+    }
+
+    /// The complete, checksum-valid frame the index points at, if the index has a slot for
+    /// `seq` (`None` sends the caller to a fresh listing, then to a scan).
+    fn read_indexed(&self, first: u64, seq: u64) -> Option<(Vec<u8>, FrameLoc)> {
+        let at = seq.checked_sub(first).and_then(index::slot)?;
+        let mut b = [0u8; 4];
+        let (seg, idx) = self.segment_files(first)?;
+        idx.read_exact_at(&mut b, at).ok()?;
         let (offset, _) = index::decode_slot(b);
-        let rel = segment_rel(first);
-        let path = self.root.display_path(&rel);
-        let Some(seg) = self.file(&rel) else { return Ok(None) };
         if offset < SEGMENT_HEADER_LEN as u64 {
-            return Ok(None);
+            return None;
         }
         // One read of the frame's likely extent (most frames are smaller); the header says
         // whether more is needed, and a frame at the end of the file is read exactly.
         let mut frame = vec![0u8; SPECULATIVE_READ];
         let got = seg.read_exact_at(&mut frame, offset).is_ok();
-        if !got && seg.read_exact_at(&mut frame[..FRAME_HEADER_LEN], offset).is_err() {
-            return Ok(None);
+        if !got {
+            seg.read_exact_at(&mut frame[..FRAME_HEADER_LEN], offset).ok()?;
         }
         let mut h = [0u8; FRAME_HEADER_LEN];
         h.copy_from_slice(&frame[..FRAME_HEADER_LEN]);
-        let Ok(header) = parse_header(&h) else { return Ok(None) };
+        let header = parse_header(&h).ok()?;
         let len = header.frame_len();
         if !got || len > SPECULATIVE_READ {
             frame.resize(len, 0);
-            if seg.read_exact_at(&mut frame, offset).is_err() {
-                return Ok(None);
-            }
+            seg.read_exact_at(&mut frame, offset).ok()?;
         }
         frame.truncate(len);
         if !check_frame(&frame) {
-            return Ok(None);
+            return None;
         }
         let loc = FrameLoc {
             offset,
             start: 0,
             header,
         };
-        decode(&frame, &loc, seq, self.ledger_id, path).map(Some)
+        Some((frame, loc))
     }
 
     /// Finds entry `seq` by scanning its segment (when the index cannot be used).
@@ -287,6 +317,20 @@ impl LedgerReader {
         Ok(all)
     }
 
+    /// The checkpoint of size `size` (or the newest): from the log as last read when it holds
+    /// one of that size — a logged checkpoint never changes, so a proof against it needs no
+    /// look at the file — and otherwise from the log, read again if it grew.
+    fn find_checkpoint(&self, size: Option<u64>) -> Result<Checkpoint, ReadError> {
+        if size.is_some() {
+            if let Some((_, all)) = &self.cache().log {
+                if let Ok(c) = Self::checkpoint_for(all, size) {
+                    return Ok(c);
+                }
+            }
+        }
+        Self::checkpoint_for(&self.log()?, size)
+    }
+
     fn checkpoint_for(all: &[Checkpoint], size: Option<u64>) -> Result<Checkpoint, ReadError> {
         let found = match size {
             None => all.last().copied(),
@@ -303,14 +347,14 @@ impl LedgerReader {
     /// it does not cover `seq`; [`ReadError::MissingTreeNode`] or [`ReadError::Storage`] when
     /// tree nodes cannot be read.
     pub fn inclusion_proof(&self, seq: u64, size: Option<u64>) -> Result<InclusionProof, ReadError> {
-        let cp = Self::checkpoint_for(&self.log()?, size)?;
+        let cp = self.find_checkpoint(size)?;
         if seq >= cp.tree_size {
             return Err(ReadError::OutOfRange(format!(
                 "entry {seq} is not covered by the checkpoint of size {}",
                 cp.tree_size
             )));
         }
-        let entry = self.get(seq)?;
+        let entry_hash = self.entry_hash(seq)?;
         let src = Prefetched::around(&self.tree, seq);
         let path = inclusion_proof(&src, seq, cp.tree_size).map_err(build_error)?;
         Ok(InclusionProof {
@@ -318,7 +362,7 @@ impl LedgerReader {
             ledger_id: self.ledger_id,
             tree_size: cp.tree_size,
             leaf_index: seq,
-            entry_hash: entry.entry.hash,
+            entry_hash,
             path,
             root: cp.root,
             checkpoint: Some(cp),
@@ -406,6 +450,22 @@ fn build_error(e: BuildError<crate::tree::NodeUnavailable>) -> ReadError {
         },
         BuildError::Range(r) => ReadError::OutOfRange(r.to_string()),
     }
+}
+
+/// A segment file and its index.
+type SegmentFiles = (Arc<dyn StorageFile>, Arc<dyn StorageFile>);
+
+/// The entry hash of a complete, checksum-valid frame of entry `seq`, or why it does not
+/// decode (as [`decode`] would report it).
+fn decode_hash(data: &[u8], loc: &FrameLoc, seq: u64, ledger_id: LedgerId) -> Result<Digest, String> {
+    let section = parse_section(loc.section(data)).map_err(String::from)?;
+    let commitment = match section {
+        SectionRef::Present { salt, payload } => commit_payload(salt, payload),
+        SectionRef::Erased { commitment, .. } => commitment,
+    };
+    Entry::decode(loc.entry(data), seq, ledger_id, commitment)
+        .map(|e| e.hash)
+        .map_err(|e| e.to_string())
 }
 
 /// Decodes a complete, checksum-valid frame of entry `seq` into a [`StoredEntry`].

@@ -100,6 +100,10 @@ const RECENT_NODES: usize = 4096;
 /// entries, levels 4 and up (about 2.7 MiB in all).
 pub const CACHED_NODES: u64 = 64 * 1024;
 
+/// Odd levels of at most this many nodes are computed whole (and kept) by a [`TreeReader`]
+/// once the even level below is held; larger ones node by node, as proofs ask.
+const ODD_WHOLE: usize = 4096;
+
 /// What a [`TreeReader`] holds of one stored level.
 #[derive(Debug, Clone)]
 enum LevelCache {
@@ -138,14 +142,22 @@ impl TreeReader {
                     _ => Some(self.read_level(level).unwrap_or(LevelCache::Unread)),
                 }
             } else {
-                // An odd level is computed whole from the even level below, when that is held
-                // (and has the children).
+                // An odd level is computed from the even level below, when that is held (and
+                // has the children): whole when it is small, else node by node — computing a
+                // large level whole (31 k hashes for level 5 at 1 M entries) cost a fresh
+                // reader more than its first thousand proofs did.
                 if !have(&cache, level - 1, at.checked_mul(2)?.checked_add(32)?) {
                     drop(cache);
                     self.cached(level - 1, index.checked_mul(2)?.checked_add(1)?)?;
                     cache = self.cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 match cache.get(usize::from(level - 1))? {
+                    LevelCache::Nodes(below) if below.len() / 64 > ODD_WHOLE => {
+                        let lo = at.checked_mul(2)?;
+                        let pair = below.get(lo..lo.checked_add(64)?)?;
+                        let d = |x: &[u8]| Digest::from_bytes(x.try_into().unwrap_or([0; 32]));
+                        return Some(crate::hash::hash_node(&d(&pair[..32]), &d(&pair[32..])));
+                    }
                     LevelCache::Nodes(below) => Some(LevelCache::Nodes(
                         below
                             .chunks_exact(64)
