@@ -23,7 +23,8 @@ use provledger::storage::index::INDEX_HEADER_LEN;
 use provledger::storage::segment::MAX_TORN;
 use provledger::storage::SimBackend;
 use provledger::{
-    rebuild_derived, AppendError, Check, Digest, Durability, Ledger, OpenError, Receipt, StorageError, SyncError,
+    rebuild_derived, AppendError, Check, Digest, Durability, Ledger, OpenError, Options, Receipt, StorageError,
+    SyncError,
 };
 
 const MODES: [Durability; 2] = [Durability::Synced, Durability::Buffered];
@@ -603,12 +604,20 @@ fn bytes_per_append(snap: &Snapshot, mode: Durability) -> usize {
 fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
     let (disk, snap, _) = base_ledger(false);
     let frame_len = newest(&disk).frames.last().expect("frame").len();
-    for mode in MODES {
+    // Synced appends write into space reserved ahead, where a write cannot run out of room;
+    // on a file system that cannot reserve, they write past the end of the file as buffered
+    // ones do.
+    for (mode, reserve) in [
+        (Durability::Synced, true),
+        (Durability::Synced, false),
+        (Durability::Buffered, false),
+    ] {
         let per_append = bytes_per_append(&snap, mode);
         for budget in 0..=per_append + 1 {
             for lose_power in [false, true] {
-                let what = format!("{mode:?}, budget {budget}, power loss {lose_power}");
+                let what = format!("{mode:?}, reserve {reserve}, budget {budget}, power loss {lose_power}");
                 let d = restore(&snap);
+                d.set_no_reserve(!reserve);
                 let l = open(&d, mode).expect("open");
                 let durable_before = l.durable_len();
                 let mut ok = vec![l.append(draft(1)).expect("append"), l.append(draft(2)).expect("append")];
@@ -617,7 +626,7 @@ fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
                     Ok(r) => {
                         // Index slots and tree nodes are derived data, written later in blocks.
                         assert!(
-                            budget >= frame_len,
+                            budget >= frame_len || reserve,
                             "{what}: append succeeded without room for its frame"
                         );
                         ok.push(r);
@@ -801,30 +810,61 @@ fn a_zero_filled_tail_is_a_torn_tail_up_to_max_torn() {
     let (disk, snap, _) = base_ledger(false);
     let seg = newest(&disk);
     let last = *seg.frames.last().expect("frame");
-    let mut extended = seg.bytes.clone();
-    extended.resize(seg.bytes.len() + 300, 0);
+    let with_zeros = |mut b: Vec<u8>| {
+        b.resize(b.len() + 300, 0);
+        b
+    };
     let mut zero_end = seg.bytes.clone();
     zero_end[last.section().start + 10..].fill(0);
     let mut zero_frame = seg.bytes.clone();
     zero_frame[last.offset..].fill(0);
-    for (what, bytes, cut_at) in [
-        ("zeros after the last frame", extended, seg.bytes.len()),
-        ("last frame's end zeroed", zero_end, last.offset),
-        ("last frame zeroed", zero_frame, last.offset),
+    let mut short_header = seg.bytes.clone();
+    short_header[last.offset + 5..].fill(0);
+    for (what, bytes, cut_at, torn) in [
+        // Space reserved ahead of writes (FORMAT §8 T1b): a clean end, cut on open.
+        (
+            "zeros after the last frame",
+            with_zeros(seg.bytes.clone()),
+            seg.bytes.len(),
+            false,
+        ),
+        ("last frame's end zeroed", zero_end.clone(), last.offset, true),
+        // A write none of whose bytes reached the disk: zeros from the last seal on (T1b).
+        ("last frame zeroed", zero_frame.clone(), last.offset, false),
+        // The same torn writes, into reserved space (zeros after the frame's end).
+        (
+            "last frame's end zeroed, then zeros",
+            with_zeros(zero_end),
+            last.offset,
+            true,
+        ),
+        (
+            "last frame zeroed, then zeros",
+            with_zeros(zero_frame),
+            last.offset,
+            false,
+        ),
+        (
+            "last frame's header cut short, then zeros",
+            with_zeros(short_header),
+            last.offset,
+            true,
+        ),
     ] {
         let d = restore(&snap);
         put_file(&d, &seg.path, bytes.clone());
         let l = open(&d, Durability::Synced).unwrap_or_else(|e| panic!("{what}: {e}"));
-        let t = l
-            .recovery()
-            .torn_tail
-            .clone()
-            .unwrap_or_else(|| panic!("{what}: no torn tail"));
-        assert_eq!(
-            (t.offset, t.bytes),
-            (cut_at as u64, (bytes.len() - cut_at) as u64),
-            "{what}"
-        );
+        let t = l.recovery().torn_tail.clone();
+        if torn {
+            let t = t.unwrap_or_else(|| panic!("{what}: no torn tail"));
+            assert_eq!(
+                (t.offset, t.bytes),
+                (cut_at as u64, (bytes.len() - cut_at) as u64),
+                "{what}"
+            );
+        } else {
+            assert!(t.is_none(), "{what}: {t:?}");
+        }
         l.close().unwrap();
         assert_eq!(file(&d, &seg.path).expect("seg").len(), cut_at, "{what}");
         assert_verifies(&d, &sim_dir(), &key(1));
@@ -891,4 +931,110 @@ fn a_crash_during_create_never_leaves_a_ledger_without_genesis() {
             assert_verifies(&d, &sim_dir(), &key(1));
         }
     }
+}
+
+/// Synced appends write into space reserved ahead (FORMAT §7.5): the newest segment's file is
+/// longer than its frames, and the zeros after the last seal read as a clean end (§8 T1b) —
+/// `verify` reports no torn tail, and a crash leaves them to be cut by the next writer. Only
+/// the newest segment ends in them: a rotation cuts them (durably) before the next segment
+/// exists, and `close` cuts them. A writer on a file system that cannot allocate ahead does not
+/// reserve.
+#[test]
+fn synced_appends_reserve_space_that_reads_as_a_clean_end_and_is_cut_when_the_segment_is_left() {
+    let disk = common::new_disk();
+    let l = Ledger::create(
+        sim_dir(),
+        key(1),
+        "reserve",
+        sim_opts(&disk, Durability::Synced, MIN_SEGMENT),
+    )
+    .unwrap();
+    for i in 0..5 {
+        assert!(l.append(draft(i)).unwrap().durable);
+    }
+    let seg = newest(&disk);
+    let raw = file(&disk, &seg.path).expect("segment").len();
+    assert!(
+        raw > seg.bytes.len(),
+        "space reserved after the frames: {raw} > {}",
+        seg.bytes.len()
+    );
+    assert!(raw as u64 <= MIN_SEGMENT, "never past the segment size");
+    let r = verify(&disk);
+    assert!(r.is_ok(), "{:?}", r.failure);
+    assert_eq!(
+        (r.entries, r.torn_tail.clone()),
+        (6, None),
+        "zeros after the last seal are no torn tail"
+    );
+
+    // A power loss now: the reserved zeros were synced with the writes; the next writer cuts
+    // them and reports no torn tail.
+    let d = restore(&snapshot(&disk));
+    let l2 = open(&d, Durability::Synced).expect("reopen after a crash");
+    assert_eq!((l2.len(), l2.recovery().torn_tail.clone()), (6, None));
+    assert_eq!(
+        file(&d, &seg.path).expect("segment").len(),
+        seg.bytes.len(),
+        "cut on open"
+    );
+    drop(l2);
+
+    // Rotation: the sealed segment ends exactly at its last frame.
+    fill_segment(&disk, &l, 200);
+    l.append(draft(9)).unwrap();
+    let segs = sim_layout(&disk, &sim_dir());
+    assert_eq!(segs.len(), 2, "rotated");
+    assert_eq!(
+        file(&disk, &segs[0].path).expect("sealed").len(),
+        segs[0].bytes.len(),
+        "cut at rotation"
+    );
+    assert!(file(&disk, &segs[1].path).expect("newest").len() > segs[1].bytes.len());
+    l.close().unwrap();
+    for s in sim_layout(&disk, &sim_dir()) {
+        assert_eq!(
+            file(&disk, &s.path).expect("segment").len(),
+            s.bytes.len(),
+            "cut at close"
+        );
+    }
+    assert_verifies(&disk, &sim_dir(), &key(1));
+
+    let disk = common::new_disk();
+    disk.set_no_reserve(true);
+    let l = Ledger::create(
+        sim_dir(),
+        key(1),
+        "no",
+        sim_opts(&disk, Durability::Synced, MIN_SEGMENT),
+    )
+    .unwrap();
+    assert!(l.append(draft(1)).unwrap().durable);
+    let seg = newest(&disk);
+    assert_eq!(
+        file(&disk, &seg.path).expect("segment").len(),
+        seg.bytes.len(),
+        "no reservation"
+    );
+    l.close().unwrap();
+}
+
+/// The same on the real file system, where space is reserved with `fallocate`.
+#[cfg(target_os = "linux")]
+#[test]
+fn synced_appends_reserve_space_on_the_file_system() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let l = Ledger::create(tmp.path(), key(1), "reserve", Options::default()).unwrap();
+    for i in 0..5 {
+        assert!(l.append(draft(i)).unwrap().durable);
+    }
+    let seg = common::std_layout(tmp.path()).pop().expect("segment");
+    let raw = std::fs::metadata(&seg.path).expect("stat").len();
+    assert!(raw > seg.bytes.len() as u64, "reserved: {raw} > {}", seg.bytes.len());
+    let r = provledger::verify(tmp.path(), &common::anchor(&key(1))).expect("verify");
+    assert!(r.is_ok() && r.torn_tail.is_none() && r.entries == 6, "{r:?}");
+    l.close().unwrap();
+    let raw = std::fs::metadata(&seg.path).expect("stat").len();
+    assert_eq!(raw, seg.bytes.len() as u64, "cut at close");
 }

@@ -780,7 +780,7 @@ fn torn_tails() {
     for cut in (0..last_write_start).step_by(7) {
         check(&orig[..cut], &format!("cut at {cut}"));
     }
-    // Zeros appended (a preallocated tail), and zeros over the last frame.
+    // Zeros appended (reserved space, §7.5): a clean end (T1b); zeros over the last frame.
     for z in [1, 11, 12, 13, 100, 4096] {
         let mut b = orig.clone();
         b.extend(std::iter::repeat_n(0, z));
@@ -790,7 +790,7 @@ fn torn_tails() {
                 &v,
                 Verdict::Ok {
                     entries: 5,
-                    torn: Some(_),
+                    torn: None,
                     ..
                 }
             ),
@@ -800,6 +800,19 @@ fn torn_tails() {
     let mut b = orig.clone();
     b[frames[4].offset..].fill(0);
     check(&b, "last frame zeroed");
+    // A write that stopped part-way into reserved space: what it wrote, then zeros to EOF —
+    // in the final frame (its frame_crc zero, T7) or in its header (the header CRC zero, T5).
+    for (what, from) in [
+        ("last frame's end zeroed", frames[4].offset + 40),
+        ("last frame's frame_crc zeroed", frames[4].end() - 4),
+        ("last frame's header cut short", frames[4].offset + 7),
+    ] {
+        let mut b = orig.clone();
+        b[from..].fill(0);
+        b.extend(std::iter::repeat_n(0, 300));
+        let v = check(&b, &format!("{what}, then zeros"));
+        assert!(matches!(&v, Verdict::Ok { torn: Some(_), .. }), "{what}: {v:?}");
+    }
     // The final frame_crc zeroed (T7) and non-zero wrong (T8).
     let mut b = orig.clone();
     let end = b.len();
@@ -834,11 +847,11 @@ fn torn_tails() {
     b.extend_from_slice(&orig[g.end()..]);
     check(&b, "middle seal removed");
     std::fs::write(&seg, &orig).unwrap();
-    // Sparse zeros after the last seal (set_len, nothing written): exactly MAX_TORN is a torn
-    // tail; one byte more, or a terabyte-scale extension past MAX_SEGMENT_LEN, is damage,
-    // decided from the lengths (§8 T0).
+    // Sparse zeros after the last seal (set_len, nothing written): exactly MAX_TORN is reserved
+    // space, a clean end (T1b); one byte more, or a terabyte-scale extension past
+    // MAX_SEGMENT_LEN, is damage, decided from the lengths (§8 T0).
     let max = independent::MAX_TORN;
-    for (extra, torn) in [(max, true), (max + 1, false), (3 << 30, false)] {
+    for (extra, clean) in [(max, true), (max + 1, false), (3 << 30, false)] {
         let f = std::fs::OpenOptions::new().write(true).open(&seg).unwrap();
         f.set_len(orig.len() as u64 + extra).unwrap();
         drop(f);
@@ -848,7 +861,7 @@ fn torn_tails() {
             same(&lib, &ind),
             "{extra} sparse zeros\n library:     {lib:?}\n independent: {ind:?}"
         );
-        assert_eq!(matches!(ind, Verdict::Ok { torn: Some(_), .. }), torn, "{ind:?}");
+        assert_eq!(matches!(ind, Verdict::Ok { torn: None, .. }), clean, "{ind:?}");
         n += 1;
     }
     std::fs::write(&seg, &orig).unwrap();

@@ -109,6 +109,9 @@ impl StorageFile for WatchedFile {
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.inner.set_len(len)
     }
+    fn reserve(&mut self, len: u64) -> io::Result<bool> {
+        self.inner.reserve(len)
+    }
 }
 
 /// What the model knows of one entry.

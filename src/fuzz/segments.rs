@@ -67,6 +67,10 @@ fn spec_scan(file: &[u8], newest: bool) -> Scan {
             }
             return damage(&frames, sealed_end, sealed_end);
         }
+        // T1b: zeros from the last seal to the end are reserved space, not a torn tail.
+        if newest && pos == sealed_end && file[pos as usize..].iter().all(|&b| b == 0) {
+            return (handed(&frames, sealed_end), Stop::End);
+        }
         // T2
         if rem < 12 {
             return if newest {
@@ -79,7 +83,7 @@ fn spec_scan(file: &[u8], newest: bool) -> Scan {
         let h = &file[at..at + 12];
         let header_ok = crc(&[&h[..8]]).to_le_bytes() == h[8..12];
         if !header_ok {
-            let zeros = file[at..].iter().all(|&b| b == 0);
+            let zeros = h[8..12] == [0; 4] && file[at + 12..].iter().all(|&b| b == 0);
             // T5, T6
             return if newest && zeros {
                 torn(&frames, sealed_end)
@@ -109,7 +113,7 @@ fn spec_scan(file: &[u8], newest: bool) -> Scan {
         let body_ok = crc(&[&file[at + 12..end - 4]]).to_le_bytes() == file[end - 4..end];
         if !body_ok {
             // T7, T8
-            let last = end == file.len() && file[end - 4..end] == [0; 4];
+            let last = file[end - 4..end] == [0; 4] && file[end..].iter().all(|&b| b == 0);
             return if newest && last {
                 torn(&frames, sealed_end)
             } else {

@@ -166,6 +166,8 @@ pub(super) fn create_segment(
         len: SEGMENT_HEADER_LEN as u64,
         count: 0,
         synced: SEGMENT_HEADER_LEN as u64,
+        allocated: SEGMENT_HEADER_LEN as u64,
+        reserving: true,
     })
 }
 
@@ -441,6 +443,8 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         len: seg_len,
         count: len - newest,
         synced: seg_len,
+        allocated: seg_len,
+        reserving: true,
     };
     let w = Writer {
         dir: dir.to_path_buf(),

@@ -43,6 +43,20 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     /// The operating system's error.
     fn set_len(&mut self, len: u64) -> io::Result<()>;
 
+    /// Extends the file to `len` bytes of zeros **with the disk space allocated** (Linux
+    /// `fallocate`), so that writes below `len` cannot fail for lack of space and syncing them
+    /// does not change the file's length. The writer reserves space this way ahead of writes
+    /// it is about to sync (docs/FORMAT.md §7.5). `Ok(false)` — the default — when the backend
+    /// or the file system cannot; nothing is changed then and the writer does not reserve.
+    ///
+    /// # Errors
+    /// The operating system's error (e.g. no space left); the file's length may then have
+    /// grown by part of the request.
+    fn reserve(&mut self, len: u64) -> io::Result<bool> {
+        let _ = len;
+        Ok(false)
+    }
+
     /// A second handle on the same open file, whose [`StorageFile::sync_data`] another thread
     /// may call while this handle keeps writing: the writer syncs a busy segment in the
     /// background when its unsynced bytes pass half the torn-tail bound, instead of stopping
@@ -387,6 +401,20 @@ mod unix {
 
         fn set_len(&mut self, len: u64) -> io::Result<()> {
             self.0.set_len(len)
+        }
+
+        #[cfg(target_os = "linux")]
+        fn reserve(&mut self, len: u64) -> io::Result<bool> {
+            let now = self.0.metadata()?.len();
+            if len <= now {
+                return Ok(true);
+            }
+            match rfs::fallocate(&self.0, rfs::FallocateFlags::empty(), now, len - now) {
+                Ok(()) => Ok(true),
+                // Not supported by this file system (or kernel): write without reserving.
+                Err(Errno::OPNOTSUPP | Errno::NOSYS) => Ok(false),
+                Err(e) => Err(e.into()),
+            }
         }
     }
 

@@ -192,6 +192,12 @@ pub enum ScanStop {
     Io(std::io::ErrorKind),
 }
 
+/// Why a tail is torn: fewer than 12 bytes after the last frame (T2), or a header cut short
+/// with zeros after it (T5).
+const SHORT_HEADER: &str = "incomplete frame header";
+/// Why a tail is torn: zeros from a frame position to the end (T5).
+const ZERO_TAIL: &str = "zero-filled tail";
+
 /// A block of zeros to grow read buffers with.
 static ZEROS: [u8; 64 << 10] = [0; 64 << 10];
 
@@ -262,6 +268,25 @@ impl Scanner {
     /// # Errors
     /// [`ScanStop`] at a torn tail, at damage, or on a read error.
     pub fn next_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
+        loop {
+            match self.read_chunk(max_frames) {
+                Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) if self.newest => {
+                    // The newest segment got shorter while it was read: its writer cut the zeros
+                    // it had reserved (on leaving the segment) or a torn tail (on opening) —
+                    // bytes after the last seal, never frames handed out. Read on to the new
+                    // length, as if the file had had it when the scan started.
+                    let len = self.file.len().map_err(|e| ScanStop::Io(e.kind()))?;
+                    if len >= self.file_len || len < self.pos {
+                        return Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof));
+                    }
+                    self.file_len = len;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn read_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
         let mut data = std::mem::take(&mut self.spare);
         data.clear();
         let mut chunk = Chunk {
@@ -295,6 +320,16 @@ impl Scanner {
                     problem = Some(stop);
                     break;
                 }
+            }
+        }
+        // Zero bytes from the last seal to the end of the newest segment are space the writer
+        // reserved ahead of its writes (docs/FORMAT.md §8, T1b): the segment ends cleanly at
+        // the seal, as if the file ended there.
+        if let Some(ScanStop::Torn { reason, .. }) = &problem {
+            let zeros = *reason == ZERO_TAIL || (*reason == SHORT_HEADER && self.zero_to_end(at)?);
+            if zeros && handed == chunk.frames.len() && at == self.sealed_end_in(&chunk, handed) {
+                self.file_len = at;
+                problem = None;
             }
         }
         // Frames of a write no seal has ended are not handed out, even before damage: damage
@@ -382,9 +417,11 @@ impl Scanner {
         self.fill(data, base, start + len)?;
         let frame = &data[start..start + len];
         if !check_frame(frame) {
-            // A final frame whose checksum never reached the disk is a torn write.
-            let last = at + len as u64 == self.file_len;
-            if self.newest && last && frame[len - 4..] == [0; 4] {
+            // A frame whose checksum never reached the disk, with nothing but zeros after it
+            // (the end of the file, or space reserved ahead of the write), is a torn write.
+            let end = at + len as u64;
+            let short = self.file_len - self.sealed_end <= MAX_TORN;
+            if self.newest && frame[len - 4..] == [0; 4] && (end == self.file_len || short && self.zero_to_end(end)?) {
                 return Err(self.torn_or_corrupt("final frame incompletely written", at));
             }
             return Err(Self::corrupt_at(at, "frame checksum mismatch"));
@@ -451,7 +488,7 @@ impl Scanner {
     fn read_header(&self, data: &mut Vec<u8>, base: u64, start: usize, at: u64) -> Result<FrameHeader, ScanStop> {
         let remaining = self.file_len - at;
         if remaining < FRAME_HEADER_LEN as u64 {
-            return Err(self.torn_or_corrupt("incomplete frame header", at));
+            return Err(self.torn_or_corrupt(SHORT_HEADER, at));
         }
         self.fill(data, base, start + FRAME_HEADER_LEN)?;
         let mut h = [0u8; FRAME_HEADER_LEN];
@@ -465,7 +502,13 @@ impl Scanner {
             Err(HeaderProblem::Checksum) if self.newest && self.file_len - self.sealed_end > MAX_TORN => {
                 Err(self.too_long())
             }
-            Err(HeaderProblem::Checksum) if self.newest && self.zero_to_end(at)? => Err(self.torn("zero-filled tail")),
+            // A header whose checksum field is zero, with zeros to the end of the file after
+            // it: a write that stopped within (or before) its first 12 bytes.
+            Err(HeaderProblem::Checksum)
+                if self.newest && h[8..] == [0; 4] && self.zero_to_end(at + FRAME_HEADER_LEN as u64)? =>
+            {
+                Err(self.torn(if h == [0; FRAME_HEADER_LEN] { ZERO_TAIL } else { SHORT_HEADER }))
+            }
             Err(HeaderProblem::Checksum) => Err(Self::corrupt_at(at, "frame header checksum mismatch")),
         }
     }

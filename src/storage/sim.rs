@@ -17,6 +17,9 @@ use super::backend::{join_display, Backend, LedgerDir, LockGuard, StorageFile};
 struct SimFile {
     data: Vec<u8>,
     synced: Vec<u8>,
+    /// Bytes below this offset have their space allocated ([`StorageFile::reserve`]):
+    /// writing them takes nothing from the write budget.
+    allocated: usize,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +33,9 @@ struct State {
     write_budget: Option<u64>,
     /// Make every `sync_data` fail.
     fail_sync: bool,
+    /// Make `reserve` report that space cannot be allocated ahead (a file system without
+    /// `fallocate`).
+    no_reserve: bool,
     /// Bumped by every crash; lock guards from before a crash release nothing.
     epoch: u64,
 }
@@ -66,6 +72,7 @@ impl SimBackend {
         s.files.retain(|p, _| durable.contains(p));
         for f in s.files.values_mut() {
             f.data.clone_from(&f.synced);
+            f.allocated = f.allocated.min(f.data.len());
         }
         s.locks.clear();
         s.epoch += 1;
@@ -75,6 +82,12 @@ impl SimBackend {
     /// (the write that crosses the limit is partly done). `None` removes the limit.
     pub fn set_write_budget(&self, bytes: Option<u64>) {
         lock(&self.state).write_budget = bytes;
+    }
+
+    /// Makes [`StorageFile::reserve`] report that it cannot allocate space ahead (`true`), as on
+    /// a file system without `fallocate`, or allocate it (`false`, the default).
+    pub fn set_no_reserve(&self, no: bool) {
+        lock(&self.state).no_reserve = no;
     }
 
     /// Makes every `sync_data` fail (`true`) or succeed (`false`).
@@ -302,9 +315,14 @@ impl StorageFile for SimHandle {
         }
         self.with_file(|f, budget, _| {
             let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-            let allowed = budget.map_or(buf.len(), |b| usize::try_from(b).unwrap_or(usize::MAX).min(buf.len()));
+            // Bytes in allocated space take nothing from the budget (as a file system that
+            // allocated them needs no more space to write them).
+            let free = f.allocated.saturating_sub(start).min(buf.len());
+            let allowed = budget.map_or(buf.len(), |b| {
+                usize::try_from(b).unwrap_or(usize::MAX).min(buf.len() - free) + free
+            });
             if let Some(b) = budget.as_mut() {
-                *b -= allowed as u64;
+                *b -= (allowed - free) as u64;
             }
             let end = start + allowed;
             if f.data.len() < end {
@@ -333,11 +351,37 @@ impl StorageFile for SimHandle {
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
         self.with_file(|f, _, _| {
-            f.data.resize(
-                usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
-                0,
-            );
+            let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            f.data.resize(len, 0);
+            f.allocated = f.allocated.min(len);
             Ok(())
+        })
+    }
+
+    /// The model of allocation: it fails ("no space left") once the write budget is spent,
+    /// and otherwise takes nothing from it — so that the tests that cut a script at every byte
+    /// of its writes do not also step through every byte of each reservation. Writes into the
+    /// reserved space then cannot fail, as on a file system that allocated it.
+    fn reserve(&mut self, len: u64) -> io::Result<bool> {
+        if !self.writable {
+            return Err(io::Error::new(io::ErrorKind::PermissionDenied, "opened read-only"));
+        }
+        if lock(&self.state).no_reserve {
+            return Ok(false);
+        }
+        self.with_file(|f, budget, _| {
+            let len = usize::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+            if *budget == Some(0) {
+                return Err(io::Error::new(
+                    io::ErrorKind::StorageFull,
+                    "no space left on device (simulated)",
+                ));
+            }
+            if f.data.len() < len {
+                f.data.resize(len, 0);
+            }
+            f.allocated = f.allocated.max(len);
+            Ok(true)
         })
     }
 

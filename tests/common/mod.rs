@@ -259,15 +259,22 @@ fn layout_from(mut files: Vec<(PathBuf, Vec<u8>)>) -> Vec<Segment> {
     files.sort();
     files
         .into_iter()
-        .filter_map(|(path, bytes)| {
+        .filter_map(|(path, mut bytes)| {
             let first_seq = parse_segment_file_name(path.file_name()?.to_str()?)?;
             let mut id = [0u8; 16];
             id.copy_from_slice(bytes.get(16..32)?);
+            let frames = parse_frames(&bytes, first_seq);
+            // Zeros after the last frame are space the writer reserved ahead of its writes
+            // (FORMAT §8 T1b), not part of the segment's contents.
+            let end = frames.last().map_or(64, Frame::end);
+            if bytes.len() > end && bytes[end..].iter().all(|&b| b == 0) {
+                bytes.truncate(end);
+            }
             Some(Segment {
                 first_seq,
                 ledger_id: LedgerId(id),
                 idx_path: path.with_extension("idx"),
-                frames: parse_frames(&bytes, first_seq),
+                frames,
                 path,
                 bytes,
             })
@@ -366,9 +373,22 @@ pub fn snapshot(disk: &SimBackend) -> Snapshot {
         .collect()
 }
 
-/// Total bytes of every file of a simulated disk.
+/// Total bytes written to every file of a simulated disk: file lengths, less the zeros a
+/// writer reserved after the last frame of a segment (reserving takes nothing from the
+/// simulated write budget, so the budget a script needs is what this counts).
 pub fn disk_bytes(disk: &SimBackend) -> usize {
-    snapshot(disk).iter().map(|(_, b)| b.len()).sum()
+    snapshot(disk)
+        .iter()
+        .map(|(p, b)| {
+            if p.extension().is_some_and(|e| e == "seg") {
+                let end = parse_frames(b, 0).last().map_or(64, Frame::end).min(b.len());
+                if b[end..].iter().all(|&x| x == 0) {
+                    return end;
+                }
+            }
+            b.len()
+        })
+        .sum()
 }
 
 /// A fresh simulated disk holding exactly `snap` (all durable) under the ledger directory.

@@ -242,6 +242,12 @@ fn scan_cases(p: &FrameParts) -> Vec<J> {
     });
     let mut cases = vec![
         scan_case("header only, no frame", vec![], Exp::Clean(0), Exp::Damage(0, o)),
+        scan_case(
+            "header only, then 40 zero bytes: a new segment with space reserved ahead (T1b)",
+            vec![Piece::Zeros(40)],
+            Exp::Clean(0),
+            Exp::Damage(0, o),
+        ),
         scan_case("S: one sealed frame", vec![b(&s)], Exp::Clean(1), Exp::Clean(1)),
         scan_case(
             "U S: a write of two frames",
@@ -336,9 +342,24 @@ fn scan_cases(p: &FrameParts) -> Vec<J> {
             Exp::Damage(1, o + sl),
         ),
         scan_case(
-            "S, then 40 zero bytes: the size was extended, the data never written (T5)",
+            "S, then 40 zero bytes: space reserved ahead, or a size extended whose data never reached the disk: \
+             a clean end (T1b)",
             vec![b(&s), Piece::Zeros(40)],
+            Exp::Clean(1),
+            Exp::Damage(1, o + sl),
+        ),
+        scan_case(
+            "S, then the first 7 bytes of a header and 40 zero bytes: a write that stopped in its header, in \
+             reserved space (header CRC field zero, zeros after it: T5)",
+            vec![b(&s), b(&s[..7]), Piece::Zeros(40)],
             Exp::Torn(1, o + sl, 0),
+            Exp::Damage(1, o + sl),
+        ),
+        scan_case(
+            "S, then the first 11 bytes of a header and 40 zero bytes: 3 bytes of the header CRC field are \
+             not zero, so damage (T6) - a write cut inside a checksum field is not told from damage",
+            vec![b(&s), b(&s[..11]), Piece::Zeros(40)],
+            Exp::Damage(1, o + sl),
             Exp::Damage(1, o + sl),
         ),
         scan_case(
@@ -360,7 +381,20 @@ fn scan_cases(p: &FrameParts) -> Vec<J> {
             Exp::Damage(1, o + sl),
         ),
         scan_case(
-            "S, S with a zero frame_crc, S: not at EOF, so damage (T8)",
+            "S, then S whose frame_crc is zero, then 40 zero bytes: reserved space after it (T7)",
+            vec![b(&s), b(&crc_zeroed), Piece::Zeros(40)],
+            Exp::Torn(1, o + sl, 0),
+            Exp::Damage(1, o + sl),
+        ),
+        scan_case(
+            "S, then the first 40 bytes of S and zeros to 40 bytes past where it would end: a write that \
+             stopped part-way into reserved space (frame_crc zero, zeros after it: T7)",
+            vec![b(&s), b(&s[..40]), Piece::Zeros(sl - 40 + 40)],
+            Exp::Torn(1, o + sl, 0),
+            Exp::Damage(1, o + sl),
+        ),
+        scan_case(
+            "S, S with a zero frame_crc, S: a non-zero byte after it, so damage (T8)",
             vec![b(&s), b(&crc_zeroed), b(&s)],
             Exp::Damage(1, o + sl),
             Exp::Damage(1, o + sl),
@@ -416,9 +450,9 @@ fn max_torn_cases(record: &[u8], s: &[u8], o: u64, sl: u64) -> Vec<J> {
     assert!(3 * big_len > MAX_TORN && 2 * big_len < MAX_TORN);
     vec![
         scan_case(
-            "S, then exactly MAX_TORN (32 MiB) zero bytes: still a torn tail",
+            "S, then exactly MAX_TORN (32 MiB) zero bytes: still reserved space, a clean end (T1b)",
             vec![b(s), Piece::Zeros(MAX_TORN)],
-            Exp::Torn(1, o + sl, 0),
+            Exp::Clean(1),
             Exp::Damage(1, o + sl),
         ),
         scan_case(

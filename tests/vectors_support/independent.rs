@@ -994,6 +994,15 @@ fn scan(seg: &mut SegFile, newest: bool) -> (Vec<FrameRef>, ScanEnd) {
                 damage(pos, "segment does not end with a sealed frame")
             };
         }
+        // T1b: zeros from the last seal to EOF are reserved space, a clean end (a tail longer
+        // than MAX_TORN is damage, found below by T2/T5 and the torn-tail bound).
+        if newest
+            && sealed_end == pos
+            && (len - sealed_end) as u64 <= MAX_TORN
+            && seg.get(pos..len).iter().all(|&b| b == 0)
+        {
+            break ScanEnd::Clean;
+        }
         // T2
         if rem < FRAME_HEADER_LEN {
             break if newest {
@@ -1006,7 +1015,11 @@ fn scan(seg: &mut SegFile, newest: bool) -> (Vec<FrameRef>, ScanEnd) {
         let crc_ok = crc32c::crc32c(&hdr[..8]) == u32::from_le_bytes(arr(&hdr[8..12]));
         if !crc_ok {
             // T5 / T6. A too-long tail is damage whatever its bytes, so they need not be read.
-            if newest && (len - sealed_end) as u64 <= MAX_TORN && seg.get(pos..len).iter().all(|&b| b == 0) {
+            if newest
+                && (len - sealed_end) as u64 <= MAX_TORN
+                && hdr[8..12] == [0; 4]
+                && seg.get(pos + FRAME_HEADER_LEN..len).iter().all(|&b| b == 0)
+            {
                 break torn(sealed_end, pos, "zero-filled tail");
             }
             if newest && (len - sealed_end) as u64 > MAX_TORN {
@@ -1038,7 +1051,9 @@ fn scan(seg: &mut SegFile, newest: bool) -> (Vec<FrameRef>, ScanEnd) {
         let stored = u32::from_le_bytes(arr(seg.get(f.end() - 4..f.end())));
         if crc32c::crc32c(seg.get(f.crc_range())) != stored {
             // T7 / T8
-            if newest && f.end() == len && stored == 0 {
+            let zeros_after = f.end() == len
+                || (len - sealed_end) as u64 <= MAX_TORN && seg.get(f.end()..len).iter().all(|&b| b == 0);
+            if newest && stored == 0 && zeros_after {
                 break torn(sealed_end, pos, "final frame incompletely written");
             }
             break damage(pos, "frame checksum mismatch");
