@@ -1038,3 +1038,35 @@ fn synced_appends_reserve_space_on_the_file_system() {
     let raw = std::fs::metadata(&seg.path).expect("stat").len();
     assert_eq!(raw, seg.bytes.len() as u64, "cut at close");
 }
+
+/// Found by the `model_ops` fuzzer: buffered appends grow the segment past the space reserved
+/// for synced ones; a synced append whose reservation then failed (disk full) put the file back
+/// to the length it had before the buffered appends, cutting entries `append` had returned.
+/// A failed reservation must leave the file as long as it was.
+#[test]
+fn a_failed_reservation_after_buffered_appends_keeps_them() {
+    let disk = common::new_disk();
+    let l = Ledger::create(
+        sim_dir(),
+        key(1),
+        "r",
+        sim_opts(&disk, Durability::Buffered, MIN_SEGMENT),
+    )
+    .unwrap();
+    let _ = l.close();
+    let l = open(&disk, Durability::Buffered).expect("open");
+    let kept: Vec<Receipt> = (0..3).map(|i| l.append(draft(i)).expect("buffered append")).collect();
+    set_write_budget(&disk, Some(0));
+    let synced = l.submit(draft(9), Durability::Synced).and_then(provledger::Ticket::wait);
+    assert!(synced.is_err(), "no room for the synced append");
+    set_write_budget(&disk, None);
+    let d = process_crash(&disk, l);
+    let l = open(&d, Durability::Synced).expect("reopen");
+    assert_eq!(l.len(), 4, "genesis and the three buffered entries");
+    let found = entry_hashes(&sim_layout(&d, &sim_dir()));
+    for r in &kept {
+        assert_eq!(found[r.seq as usize], r.entry_hash);
+    }
+    l.close().unwrap();
+    assert_verifies(&d, &sim_dir(), &key(1));
+}

@@ -42,7 +42,7 @@ pub(super) struct Active {
     /// Bytes of the segment known to be on stable storage.
     pub synced: u64,
     /// Length of the segment file: `len` plus zero bytes reserved ahead of the writes
-    /// ([`Writer::reserve`]).
+    /// ([`Writer::reserve`]); never less than `len`.
     pub allocated: u64,
     /// Whether space is reserved ahead of synced writes (off once the backend said it cannot,
     /// or a reservation failed).
@@ -557,6 +557,8 @@ impl Writer {
         let a = &mut self.active;
         a.file.write_all_at(buf, a.len).map_err(io_err("write", &a.path))?;
         a.len += buf.len() as u64;
+        // A write past the reserved space (one not about to be synced) grew the file.
+        a.allocated = a.allocated.max(a.len);
         a.count += n;
         self.len += n;
         self.chain = chain;
@@ -589,7 +591,8 @@ impl Writer {
             Ok(false) => a.reserving = false,
             Err(_) => {
                 a.reserving = false;
-                // Part of the request may have been allocated: back to what it was.
+                // Part of the request may have been allocated: back to the file's length before
+                // it (never shorter: that would cut written entries).
                 a.file.set_len(a.allocated).map_err(io_err("truncate", &a.path))?;
             }
         }
