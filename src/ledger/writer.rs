@@ -587,7 +587,7 @@ impl Writer {
         // Never past the segment's size (its writes rotate there) nor the torn-tail bound.
         let to = (end + RESERVE).min(limit).min(a.synced + MAX_TORN).max(end);
         match a.file.reserve(to) {
-            Ok(true) => a.allocated = to,
+            Ok(true) => a.allocated = a.allocated.max(to),
             Ok(false) => a.reserving = false,
             Err(_) => {
                 a.reserving = false;
