@@ -1057,7 +1057,9 @@ fn a_failed_reservation_after_buffered_appends_keeps_them() {
     let l = open(&disk, Durability::Buffered).expect("open");
     let kept: Vec<Receipt> = (0..3).map(|i| l.append(draft(i)).expect("buffered append")).collect();
     set_write_budget(&disk, Some(0));
-    let synced = l.submit(draft(9), Durability::Synced).and_then(provledger::Ticket::wait);
+    let synced = l
+        .submit(draft(9), Durability::Synced)
+        .and_then(provledger::Ticket::wait);
     assert!(synced.is_err(), "no room for the synced append");
     set_write_budget(&disk, None);
     let d = process_crash(&disk, l);
