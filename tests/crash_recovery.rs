@@ -33,6 +33,11 @@ fn open(disk: &SimBackend, durability: Durability) -> Result<Ledger, OpenError> 
     Ledger::open(sim_dir(), key(1), sim_opts(disk, durability, MIN_SEGMENT))
 }
 
+/// A new ledger on `disk`, as [`open`] opens it.
+fn create(disk: &SimBackend, durability: Durability) -> Ledger {
+    Ledger::create(sim_dir(), key(1), "sim", sim_opts(disk, durability, MIN_SEGMENT)).expect("create")
+}
+
 fn newest(disk: &SimBackend) -> Segment {
     sim_layout(disk, &sim_dir()).pop().expect("a segment")
 }
@@ -942,13 +947,7 @@ fn a_crash_during_create_never_leaves_a_ledger_without_genesis() {
 #[test]
 fn synced_appends_reserve_space_that_reads_as_a_clean_end_and_is_cut_when_the_segment_is_left() {
     let disk = common::new_disk();
-    let l = Ledger::create(
-        sim_dir(),
-        key(1),
-        "reserve",
-        sim_opts(&disk, Durability::Synced, MIN_SEGMENT),
-    )
-    .unwrap();
+    let l = create(&disk, Durability::Synced);
     for i in 0..5 {
         assert!(l.append(draft(i)).unwrap().durable);
     }
@@ -1003,13 +1002,7 @@ fn synced_appends_reserve_space_that_reads_as_a_clean_end_and_is_cut_when_the_se
 
     let disk = common::new_disk();
     disk.set_no_reserve(true);
-    let l = Ledger::create(
-        sim_dir(),
-        key(1),
-        "no",
-        sim_opts(&disk, Durability::Synced, MIN_SEGMENT),
-    )
-    .unwrap();
+    let l = create(&disk, Durability::Synced);
     assert!(l.append(draft(1)).unwrap().durable);
     let seg = newest(&disk);
     assert_eq!(
@@ -1046,13 +1039,7 @@ fn synced_appends_reserve_space_on_the_file_system() {
 #[test]
 fn a_failed_reservation_after_buffered_appends_keeps_them() {
     let disk = common::new_disk();
-    let l = Ledger::create(
-        sim_dir(),
-        key(1),
-        "r",
-        sim_opts(&disk, Durability::Buffered, MIN_SEGMENT),
-    )
-    .unwrap();
+    let l = create(&disk, Durability::Buffered);
     let _ = l.close();
     let l = open(&disk, Durability::Buffered).expect("open");
     let kept: Vec<Receipt> = (0..3).map(|i| l.append(draft(i)).expect("buffered append")).collect();
