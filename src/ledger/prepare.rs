@@ -98,7 +98,7 @@ pub(super) fn stage_all<T: Send>(
 const COMMIT_RUN: usize = 64;
 
 /// `items` in runs of `n` (the last one shorter), in order.
-fn chunked<I>(items: Vec<I>, n: usize) -> Vec<Vec<I>> {
+pub(super) fn chunked<I>(items: Vec<I>, n: usize) -> Vec<Vec<I>> {
     let mut runs = Vec::with_capacity(items.len().div_ceil(n));
     let mut it = items.into_iter().peekable();
     while it.peek().is_some() {

@@ -103,6 +103,10 @@ pub(super) struct BgSync {
     thread: std::thread::JoinHandle<std::io::Result<()>>,
 }
 
+/// Drafts per piece of a pipelined group ([`Writer::append_pipelined`]); groups of fewer than
+/// two pieces are appended in one pass.
+const PIECE: usize = 256;
+
 /// Write buffers the writer keeps for reuse.
 const SPARE_BUFFERS: usize = 2;
 /// Largest write buffer the writer keeps (a larger one, from a rare large batch, is freed).
@@ -246,9 +250,13 @@ impl Writer {
                 outs.push((j.reply, j.drafts.len()));
                 work.extend(j.drafts.into_iter().zip(salts).map(|(d, s)| ((), d, s)));
             }
-            let staged = prepare::stage_all(self.pool.as_ref(), work, ledger_id, now, signer_id);
-            let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().map(|((), s)| s).collect();
-            let result = staged.and_then(|s| self.write_entries(&s, sync));
+            let result = if work.len() >= 2 * PIECE {
+                self.append_pipelined(work, now, sync)
+            } else {
+                let staged = prepare::stage_all(self.pool.as_ref(), work, ledger_id, now, signer_id);
+                let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().map(|((), s)| s).collect();
+                staged.and_then(|s| self.write_entries(&s, sync))
+            };
             self.publish();
             reply_all(result, outs);
             return;
@@ -303,6 +311,78 @@ impl Writer {
         reply_all(result, outs.into_iter().zip(counts).collect());
     }
 
+    /// The simple path for a large group: its drafts in pieces of [`PIECE`], each piece
+    /// prepared (commitments, frames, entry hashes, leaves: parallel work) while the piece
+    /// before it is finished (chain values, tree, seal, the write: ordered work), so that the
+    /// ordered work no longer leaves a core idle. A piece is laid out from where the segment
+    /// will stand after the piece before it ([`plan_writes`] is exact), so the bytes are those
+    /// of one [`Writer::write_entries`] call per piece; only the last piece is synced (if
+    /// `sync`): the call still costs one sync.
+    ///
+    /// Runs on the preparation pool (the writer's or the global one), so that the parallel
+    /// passes fork from a pool thread: started from outside the pool, each pass would first
+    /// wait for sleeping pool threads to wake.
+    fn append_pipelined(
+        &mut self,
+        work: Vec<((), Draft, [u8; SALT_LEN])>,
+        now: Timestamp,
+        sync: bool,
+    ) -> Result<Vec<Receipt>, AppendError> {
+        let total = work.len();
+        let (ledger_id, signer_id, segment_size) = (self.ledger_id, self.signer_id, self.segment_size);
+        // Inside the pool, the passes run on it whatever pool they are given.
+        let pool = self.pool.take();
+        let run = |w: &mut Writer| -> Result<Vec<Receipt>, AppendError> {
+            // Stage, lay out and encode one piece, its first entry at `first`, the segment
+            // standing at `at`.
+            let prepare = |piece, first: u64, at: SegmentAt, spare: Vec<Vec<u8>>| {
+                let staged = prepare::stage_all(None, piece, ledger_id, now, signer_id)
+                    .into_iter()
+                    .map(|((), s)| s)
+                    .collect::<Result<Vec<Staged>, AppendError>>()?;
+                let (mut layout, after) = Layout::plan(&staged, at, segment_size, spare);
+                let placed = layout.encode(None, &staged, first, ledger_id, signer_id);
+                Ok::<_, AppendError>(Prepared {
+                    staged,
+                    layout,
+                    placed,
+                    after,
+                })
+            };
+            let mut pieces = prepare::chunked(work, PIECE).into_iter();
+            let mut receipts = Vec::with_capacity(total);
+            let spare = std::mem::take(&mut w.spare);
+            let mut next = pieces.next().map(|piece| prepare(piece, w.len, w.segment_at(), spare));
+            while let Some(current) = next {
+                // Staging cannot fail on this path (no co-signers), but were it to, pieces
+                // before it are written: stop the writer rather than answer for half a group.
+                let mut p = current.inspect_err(|_| w.poisoned = true)?;
+                let following = pieces.next();
+                let last = following.is_none();
+                let first_next = w.len + p.staged.len() as u64;
+                let spare = std::mem::take(&mut w.spare);
+                let (written, prepared_next) = rayon::join(
+                    || w.finish_entries(&p.staged, &mut p.layout, &p.placed, sync && last),
+                    || following.map(|piece| prepare(piece, first_next, p.after, spare)),
+                );
+                w.keep_buffers(std::mem::take(&mut p.layout.bufs));
+                receipts.extend(written?);
+                next = prepared_next;
+            }
+            // Receipts of earlier pieces became durable with the last piece's sync.
+            for r in &mut receipts {
+                r.durable = r.seq < w.durable_len;
+            }
+            Ok(receipts)
+        };
+        let result = match &pool {
+            Some(p) => p.install(|| run(self)),
+            None => rayon::scope(|_| run(self)),
+        };
+        self.pool = pool;
+        result
+    }
+
     /// Checks the signers of the governance and co-signed entries of one request against the
     /// registry (as it will stand at each entry, counting earlier entries of the group), and
     /// applies their key changes to the group's scratch copy.
@@ -345,41 +425,47 @@ impl Writer {
     /// and a tree push per entry; position signatures are again parallel; only the last frame
     /// of each write is sealed, and the buffer is written as it is.
     pub(super) fn write_entries(&mut self, staged: &[Staged], sync: bool) -> Result<Vec<Receipt>, AppendError> {
-        let sizes: Vec<usize> = staged.iter().map(|s| prepare::frame_len(s, false)).collect();
-        let ends = self.write_ends(&sizes);
-        // One buffer per write, the last frame of each with room for its seal.
-        let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(ends.len());
-        let mut start = 0;
-        for &end in &ends {
-            // Zeroed, as a fresh buffer would be: placeholders are zero until filled.
-            let mut buf = self.spare.pop().unwrap_or_default();
-            buf.clear();
-            buf.resize(sizes[start..end].iter().sum::<usize>() + SEAL_LEN, 0);
-            bufs.push(buf);
-            start = end;
+        let spare = std::mem::take(&mut self.spare);
+        let (mut layout, _) = Layout::plan(staged, self.segment_at(), self.segment_size, spare);
+        let placed = layout.encode(self.pool.as_ref(), staged, self.len, self.ledger_id, self.signer_id);
+        let result = self.finish_entries(staged, &mut layout, &placed, sync);
+        self.keep_buffers(layout.bufs);
+        result
+    }
+
+    /// Where the active segment stands, for planning writes.
+    fn segment_at(&self) -> SegmentAt {
+        SegmentAt {
+            len: self.active.len,
+            count: self.active.count,
         }
-        let result = self.fill_and_write(staged, &sizes, &ends, &mut bufs, sync);
+    }
+
+    /// Keeps write buffers for the next writes (a few, not too large).
+    fn keep_buffers(&mut self, bufs: Vec<Vec<u8>>) {
         for buf in bufs {
             if self.spare.len() < SPARE_BUFFERS && buf.capacity() <= SPARE_MAX {
                 self.spare.push(buf);
             }
         }
-        result
     }
 
-    /// [`Writer::write_entries`] once the write buffers are there.
-    fn fill_and_write(
+    /// [`Writer::write_entries`] once the frames are encoded (`placed`, in `layout`'s buffers):
+    /// the ordered pass, position signatures, seals, the writes, and the sync if asked.
+    fn finish_entries(
         &mut self,
         staged: &[Staged],
-        sizes: &[usize],
-        ends: &[usize],
-        bufs: &mut [Vec<u8>],
+        layout: &mut Layout,
+        placed: &[Placed],
         sync: bool,
     ) -> Result<Vec<Receipt>, AppendError> {
-        let (first, ledger_id, signer_id) = (self.len, self.ledger_id, self.signer_id);
+        let (sizes, ends, bufs) = (&layout.sizes[..], &layout.ends[..], &mut layout.bufs[..]);
+        debug_assert_eq!(
+            ends,
+            &plan_writes(sizes, self.segment_at(), self.segment_size).0[..],
+            "a layout planned ahead must be the layout of the segment as it stands"
+        );
         let sealed = |i: usize| ends.binary_search(&(i + 1)).is_ok();
-        let work: Vec<(&Staged, &mut [u8])> = staged.iter().zip(frames_of(bufs, sizes, ends)).collect();
-        let placed: Vec<Placed> = prepare::encode_all(self.pool.as_ref(), work, first, ledger_id, signer_id, &sealed);
         // Ordered: chain values, tree leaves, and the root at the end of each write.
         let mut chains = Vec::with_capacity(placed.len());
         let mut roots = Vec::with_capacity(ends.len());
@@ -426,7 +512,7 @@ impl Writer {
             }
         }
         let result = self
-            .write_sealed(staged, &placed, bufs, &chains, ends, &roots, sync)
+            .write_sealed(staged, placed, bufs, &chains, ends, &roots, sync)
             .map_err(AppendError::Storage);
         let result = result.and_then(|receipts| {
             let as_append = |e| match e {
@@ -457,39 +543,6 @@ impl Writer {
                 Err(e)
             }
         }
-    }
-
-    /// Where the writes of a group end (exclusive indices): each write holds at most
-    /// `MAX_WRITE` bytes and fits in its segment (a new segment is started between writes).
-    /// `sizes` are the frames' lengths without a seal.
-    fn write_ends(&self, sizes: &[usize]) -> Vec<usize> {
-        let mut ends = Vec::new();
-        let mut seg_len = self.active.len;
-        let mut seg_count = self.active.count;
-        let mut bytes = 0u64;
-        let mut in_write = 0usize;
-        for (i, &size) in sizes.iter().enumerate() {
-            let f = (size + SEAL_LEN) as u64;
-            let segment_full = seg_len + bytes + f > self.segment_size && seg_count + in_write as u64 > 0;
-            if in_write > 0 && (bytes + f > MAX_WRITE || segment_full) {
-                ends.push(i);
-                seg_len += bytes;
-                seg_count += in_write as u64;
-                bytes = 0;
-                in_write = 0;
-            }
-            if seg_len + f > self.segment_size && seg_count > 0 {
-                // This write starts a new segment.
-                seg_len = SEGMENT_HEADER_LEN as u64;
-                seg_count = 0;
-            }
-            bytes += size as u64;
-            in_write += 1;
-        }
-        if in_write > 0 {
-            ends.push(sizes.len());
-        }
-        ends
     }
 
     /// Seals the last frame of each write and writes the buffers, rotating segments between
@@ -1068,6 +1121,112 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
     }
     flush(w, &mut group);
     false
+}
+
+/// Where a segment stands, for planning writes: its length in bytes and its entry count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SegmentAt {
+    len: u64,
+    count: u64,
+}
+
+/// Where the writes of a group end (exclusive indices), and where the segment stands after
+/// them, starting from `at`: each write holds at most `MAX_WRITE` bytes and fits in its
+/// segment (a new segment is started between writes, as [`Writer::write_sealed`] does).
+/// `sizes` are the frames' lengths without a seal.
+fn plan_writes(sizes: &[usize], at: SegmentAt, segment_size: u64) -> (Vec<usize>, SegmentAt) {
+    let mut ends = Vec::new();
+    let mut seg_len = at.len;
+    let mut seg_count = at.count;
+    let mut bytes = 0u64;
+    let mut in_write = 0usize;
+    for (i, &size) in sizes.iter().enumerate() {
+        let f = (size + SEAL_LEN) as u64;
+        let segment_full = seg_len + bytes + f > segment_size && seg_count + in_write as u64 > 0;
+        if in_write > 0 && (bytes + f > MAX_WRITE || segment_full) {
+            ends.push(i);
+            // The write just ended holds a seal.
+            seg_len += bytes + SEAL_LEN as u64;
+            seg_count += in_write as u64;
+            bytes = 0;
+            in_write = 0;
+        }
+        if seg_len + f > segment_size && seg_count > 0 {
+            // This write starts a new segment.
+            seg_len = SEGMENT_HEADER_LEN as u64;
+            seg_count = 0;
+        }
+        bytes += size as u64;
+        in_write += 1;
+    }
+    if in_write > 0 {
+        ends.push(sizes.len());
+        seg_len += bytes + SEAL_LEN as u64;
+        seg_count += in_write as u64;
+    }
+    (
+        ends,
+        SegmentAt {
+            len: seg_len,
+            count: seg_count,
+        },
+    )
+}
+
+/// A piece of a pipelined group, ready for the ordered pass ([`Writer::append_pipelined`]).
+struct Prepared {
+    staged: Vec<Staged>,
+    layout: Layout,
+    placed: Vec<Placed>,
+    /// Where the segment will stand after this piece is written.
+    after: SegmentAt,
+}
+
+/// The writes of a group laid out: each frame's length without a seal, where each write
+/// ends, and one zeroed buffer per write (the last frame of each with room for its seal).
+struct Layout {
+    sizes: Vec<usize>,
+    ends: Vec<usize>,
+    bufs: Vec<Vec<u8>>,
+}
+
+impl Layout {
+    /// Lays out `staged` from a segment standing at `at`; `spare` buffers are reused first.
+    /// Returns where the segment stands after these writes.
+    fn plan(staged: &[Staged], at: SegmentAt, segment_size: u64, mut spare: Vec<Vec<u8>>) -> (Self, SegmentAt) {
+        let sizes: Vec<usize> = staged.iter().map(|s| prepare::frame_len(s, false)).collect();
+        let (ends, after) = plan_writes(&sizes, at, segment_size);
+        let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(ends.len());
+        let mut start = 0;
+        for &end in &ends {
+            // Zeroed, as a fresh buffer would be: placeholders are zero until filled.
+            let mut buf = spare.pop().unwrap_or_default();
+            buf.clear();
+            buf.resize(sizes[start..end].iter().sum::<usize>() + SEAL_LEN, 0);
+            bufs.push(buf);
+            start = end;
+        }
+        (Self { sizes, ends, bufs }, after)
+    }
+
+    /// Encodes the frames of `staged`, the first at sequence number `first`, into the
+    /// buffers (in parallel): their entry hashes, leaves and position-signature offsets.
+    fn encode(
+        &mut self,
+        pool: Option<&rayon::ThreadPool>,
+        staged: &[Staged],
+        first: u64,
+        ledger_id: LedgerId,
+        signer_id: KeyId,
+    ) -> Vec<Placed> {
+        let ends = &self.ends;
+        let sealed = |i: usize| ends.binary_search(&(i + 1)).is_ok();
+        let work: Vec<(&Staged, &mut [u8])> = staged
+            .iter()
+            .zip(frames_of(&mut self.bufs, &self.sizes, ends))
+            .collect();
+        prepare::encode_all(pool, work, first, ledger_id, signer_id, &sealed)
+    }
 }
 
 /// The frames of `bufs` as separate slices, in entry order: write `w` holds the entries up to
