@@ -1059,3 +1059,115 @@ fn a_failed_reservation_after_buffered_appends_keeps_them() {
     l.close().unwrap();
     assert_verifies(&d, &sim_dir(), &key(1));
 }
+
+/// A batch large enough for the writer's pipelined path (pieces of 256 drafts, each written
+/// while the next is prepared) that runs out of disk part-way: the call fails and answers
+/// nothing, the writer is poisoned, and after a crash what survives is a prefix of the batch
+/// ending at a seal — whole pieces' writes and nothing after the failed one — that verifies;
+/// after a power loss, exactly what was synced before the batch. Budgets fall in each piece,
+/// just before and after piece boundaries, and past the end.
+#[test]
+fn a_large_batch_that_runs_out_of_disk_leaves_a_sealed_prefix() {
+    const N: u64 = 600; // pieces of 256, 256 and 88
+    let (_, snap, _) = base_ledger(false);
+    let batch = || -> Vec<provledger::Draft> { (0..N).map(|i| draft(1000 + i).without_position_signature()).collect() };
+    // The bytes the batch writes when nothing fails, and where its seals fall.
+    let d = restore(&snap);
+    let l = open(&d, Durability::Buffered).expect("open");
+    let before = common::disk_bytes(&d);
+    let base_len = l.len();
+    l.append_batch(batch()).expect("append_batch");
+    drop(l);
+    let whole = common::disk_bytes(&d) - before;
+    let per_entry = whole / N as usize;
+    let mut budgets: Vec<usize> = (0..=20).map(|k| whole * k / 20).collect();
+    for boundary in [256usize, 512] {
+        for delta in [-2isize, -1, 0, 1, 2] {
+            budgets.push((boundary as isize * per_entry as isize + delta * 37).max(0) as usize);
+        }
+    }
+    budgets.push(whole + 4096);
+    let (mut failures, mut successes) = (0, 0);
+    for mode in MODES {
+        for &budget in &budgets {
+            for lose_power in [false, true] {
+                let what = format!("{mode:?}, budget {budget} of {whole}, power loss {lose_power}");
+                let d = restore(&snap);
+                d.set_no_reserve(true);
+                let l = open(&d, mode).expect("open");
+                let durable_before = l.durable_len();
+                set_write_budget(&d, Some(budget as u64));
+                let result = l.append_batch(batch());
+                let failed = result.is_err();
+                if failed {
+                    failures += 1;
+                } else {
+                    successes += 1;
+                }
+                match result {
+                    Ok(receipts) => {
+                        assert_eq!(receipts.len() as u64, N, "{what}");
+                        assert!(
+                            receipts.iter().all(|r| r.durable == (mode == Durability::Synced)),
+                            "{what}"
+                        );
+                    }
+                    Err(e) => {
+                        assert!(
+                            matches!(e, AppendError::Storage(StorageError::Io { .. })),
+                            "{what}: {e}"
+                        );
+                        set_write_budget(&d, None);
+                        let again = l.append(draft(9)).expect_err("poisoned");
+                        assert!(matches!(again, AppendError::Poisoned), "{what}: {again}");
+                    }
+                }
+                let durable_len = l.durable_len();
+                let complete = entry_hashes(&sim_layout(&d, &sim_dir())).len() as u64;
+                let d = if lose_power {
+                    power_loss(&d, l);
+                    d
+                } else {
+                    process_crash(&d, l)
+                };
+                set_write_budget(&d, None);
+                let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+                if lose_power {
+                    assert_eq!(l.len(), durable_len.max(durable_before), "{what}");
+                } else {
+                    assert_eq!(l.len(), complete, "{what}");
+                }
+                let kept = l.len() - base_len;
+                if lose_power {
+                    // Only the last piece's sync makes the batch durable, all of it at once.
+                    let synced = !failed && mode == Durability::Synced;
+                    assert_eq!(kept, if synced { N } else { 0 }, "{what}");
+                } else if failed {
+                    // A prefix that ends at a seal: whole pieces (one write each here), none
+                    // after the one that failed.
+                    assert!([0, 256, 512].contains(&kept), "{what}: {kept} entries kept");
+                } else {
+                    assert_eq!(kept, N, "{what}");
+                }
+                // The survivors are the batch's first entries, in order, with their payloads.
+                let reader =
+                    provledger::LedgerReader::open_with(std::sync::Arc::new(d.clone()), &sim_dir()).expect("reader");
+                for i in 0..kept {
+                    let got = reader.get(base_len + i).expect("entry");
+                    let provledger::storage::frame::StoredPayload::Present { bytes, .. } = got.payload else {
+                        panic!("{what}: payload of entry {i} erased");
+                    };
+                    assert_eq!(bytes, draft(1000 + i).payload(), "{what}: entry {i}");
+                }
+                l.checkpoint().unwrap_or_else(|e| panic!("{what}: checkpoint: {e}"));
+                l.close().unwrap();
+                assert_verifies(&d, &sim_dir(), &key(1));
+            }
+        }
+    }
+    // Both outcomes were exercised, failures in every piece.
+    assert!(
+        failures >= 4 * 18 && successes >= 4,
+        "{failures} failures, {successes} successes"
+    );
+}
