@@ -9,7 +9,9 @@
 //!   `SigningKey::from_seed(signing_seed())` in every phase).
 //! * Appends go through `Ledger::append_batch` with [`BATCH`] drafts per call. The writer
 //!   prepares commitments, entry hashes and signatures in parallel (rayon, both cores); only
-//!   the chain value (one BLAKE3 compression per entry) and the tree push are serial.
+//!   the chain value (one BLAKE3 compression per entry) and the tree push are serial, and a
+//!   batch of 512+ drafts is pipelined in pieces of 256 (one piece prepared while the one
+//!   before it is chained and written).
 //! * Unsigned phases (`append_mem`, `append_file`, `append_file_fsync`) use the high-volume
 //!   mode, `.without_position_signature()`, and finish with `Ledger::checkpoint()` inside the
 //!   timer: the signed checkpoint is what authenticates unsigned entries (`verify` rejects an

@@ -298,8 +298,15 @@ impl Model {
                 self.append(vec![d], false, self.durability);
             }
             3 => {
-                let n = 1 + usize::from(input.u8() % 6);
-                let drafts = (0..n).map(|_| Self::draft(input, false)).collect();
+                let b = input.u8();
+                let drafts = if b == u8::MAX {
+                    // Rarely, a batch large enough for the writer's pipelined path (pieces of
+                    // 256 drafts, each written while the next is prepared): 512 to 704 drafts.
+                    Self::large_batch(input)
+                } else {
+                    let n = 1 + usize::from(b % 6);
+                    (0..n).map(|_| Self::draft(input, false)).collect()
+                };
                 self.append(drafts, true, self.durability);
             }
             4 | 5 => {
@@ -375,6 +382,25 @@ impl Model {
             signed,
             cosigned: false,
         }
+    }
+
+    /// 512 to 704 small application drafts from two input bytes: lengths varying with the
+    /// position, one in 64 position-signed (the rest unsigned, so a batch costs little to sign).
+    fn large_batch(input: &mut Input<'_>) -> Vec<Req> {
+        let (n, seed) = (512 + 64 * usize::from(input.u8() % 4), input.u8());
+        (0..n)
+            .map(|i| {
+                #[allow(clippy::cast_possible_truncation)] // i < 704: the low byte
+                let len = seed.wrapping_add(i as u8);
+                let signed = i % 64 == usize::from(seed % 64);
+                let d = Draft::application("application/octet-stream", vec![len; usize::from(len % 48)]);
+                Req {
+                    draft: if signed { d } else { d.without_position_signature() },
+                    signed,
+                    cosigned: false,
+                }
+            })
+            .collect()
     }
 
     /// The model's entries for `reqs` (appended at the end), and whether the writer must
