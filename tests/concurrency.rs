@@ -826,3 +826,52 @@ fn background_syncs_make_bulk_appends_durable_and_a_failed_one_poisons() {
     assert!(report.is_ok(), "{:?}", report.failure);
     assert!(report.entries >= durable);
 }
+
+/// A service appending from rayon tasks (here: a `par_iter` on rayon's global pool, every
+/// thread of which ends up waiting for the ledger) must not deadlock. It did: the writer hashed
+/// on the global pool, whose threads were all blocked on their own requests; and a caller that
+/// ran its request inline on a rayon thread, while waiting for the preparation pool, could be
+/// handed another task of its own pool that appended to the ledger whose writer it held. Now
+/// the writer prepares on a pool of its own and never runs inline on a rayon thread. Batches
+/// of 32 (the parallel one-pass path) and of 600 (the pipelined path), blocking and submitted;
+/// fails after two minutes rather than hanging.
+#[test]
+fn appends_from_rayon_tasks_do_not_deadlock() {
+    use rayon::prelude::*;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let (done, finished) = mpsc::channel();
+    std::thread::spawn(move || {
+        let l = Ledger::create(
+            &path,
+            key(1),
+            "rayon",
+            Options::default().durability(Durability::Buffered),
+        )
+        .expect("create");
+        let mut expected = 0u64;
+        for (tasks, batch) in [(64u64, 32u64), (12, 600)] {
+            (0..tasks).into_par_iter().for_each(|t| {
+                let drafts = |k: u64| -> Vec<provledger::Draft> {
+                    (0..batch)
+                        .map(|i| mixed_draft(t * 10_000 + k * 1000 + i).without_position_signature())
+                        .collect()
+                };
+                let receipts = l.append_batch(drafts(0)).expect("append_batch");
+                assert_eq!(receipts.len() as u64, batch);
+                let ticket = l.submit_batch(drafts(1), Durability::Synced).expect("submit_batch");
+                assert!(ticket.wait().expect("submitted batch").iter().all(|r| r.durable));
+            });
+            expected += tasks * batch * 2;
+        }
+        l.checkpoint().expect("checkpoint");
+        l.close().expect("close");
+        let _ = done.send(expected);
+    });
+    let expected = finished
+        .recv_timeout(Duration::from_secs(120))
+        .expect("appends from rayon tasks deadlocked (or failed: see the panic above)");
+    let report = provledger::verify(dir.path(), &common::anchor(&key(1))).expect("verify");
+    assert!(report.is_ok(), "{:?}", report.failure);
+    assert_eq!(report.entries, expected + 1);
+}

@@ -106,7 +106,10 @@ impl Options {
         self
     }
 
-    /// Threads that hash and sign batches (default: the global rayon pool, one per core).
+    /// Threads that hash and sign batches: a pool of `n` threads for this ledger alone. By
+    /// default the ledgers of a process share one pool of their own, one thread per core (or
+    /// `RAYON_NUM_THREADS`) — never rayon's global pool, so that appending from inside rayon
+    /// tasks cannot leave the writer waiting for threads that are waiting for it.
     #[must_use]
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));
@@ -588,6 +591,12 @@ impl Ledger {
             Request::Append { drafts, .. } => drafts.iter().map(|d| d.payload.len()).sum(),
             _ => 0,
         };
+        // Never inline on a rayon thread: waiting for the preparation pool there, rayon lets
+        // the thread run other tasks of its own pool meanwhile — one of which may append to
+        // this ledger, whose writer this very thread holds (it would wait for itself).
+        if rayon::current_thread_index().is_some() {
+            return self.send(req, bytes);
+        }
         match writer::run_inline(&self.shared, req) {
             Ok(()) => Ok(()),
             Err(req) => self.send(req, bytes),

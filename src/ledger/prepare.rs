@@ -299,6 +299,28 @@ pub(super) fn map<T: Send, U: Send>(
     map_if(pool, parallel, items, f)
 }
 
+/// The pool the writers of this process hash and sign on unless [`Options::threads`] gave a
+/// ledger its own: started on first use, one thread per core (or `RAYON_NUM_THREADS`), named
+/// `provledger-prepare-<i>`. Not rayon's global pool, on purpose: a writer waits for its
+/// pool, and callers may be waiting for the writer — a service calling `append_batch` from
+/// rayon tasks blocked every thread of the global pool on its own requests, and the writer
+/// then waited forever for a pool thread to run its parallel pass (a deadlock, test
+/// `tests/concurrency.rs` `appends_from_rayon_tasks_do_not_deadlock`). This pool runs nothing
+/// but provledger's own work, none of which waits for a writer. `None` (the global pool, as
+/// before) only if the operating system refused the threads.
+///
+/// [`Options::threads`]: super::Options::threads
+pub(super) fn shared_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("provledger-prepare-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
 /// [`map`], in parallel only if `parallel`.
 fn map_if<T: Send, U: Send>(
     pool: Option<&rayon::ThreadPool>,

@@ -253,7 +253,7 @@ impl Writer {
             let result = if work.len() >= 2 * PIECE {
                 self.append_pipelined(work, now, sync)
             } else {
-                let staged = prepare::stage_all(self.pool.as_ref(), work, ledger_id, now, signer_id);
+                let staged = prepare::stage_all(self.prep_pool(), work, ledger_id, now, signer_id);
                 let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().map(|((), s)| s).collect();
                 staged.and_then(|s| self.write_entries(&s, sync))
             };
@@ -271,7 +271,7 @@ impl Writer {
             replies.push((j.reply, j.sync, Ok(Vec::new())));
         }
         let signer_id = self.signer_id;
-        let staged = prepare::stage_all(self.pool.as_ref(), work, ledger_id, now, signer_id);
+        let staged = prepare::stage_all(self.prep_pool(), work, ledger_id, now, signer_id);
         for (ji, r) in staged {
             let acc: &mut Result<Vec<Staged>, AppendError> = &mut replies[ji].2;
             match (acc.as_mut(), r) {
@@ -319,9 +319,9 @@ impl Writer {
     /// of one [`Writer::write_entries`] call per piece; only the last piece is synced (if
     /// `sync`): the call still costs one sync.
     ///
-    /// Runs on the preparation pool (the writer's or the global one), so that the parallel
-    /// passes fork from a pool thread: started from outside the pool, each pass would first
-    /// wait for sleeping pool threads to wake.
+    /// Runs on the preparation pool (the writer's own or the shared one, [`Writer::prep_pool`]),
+    /// so that the parallel passes fork from a pool thread: started from outside the pool, each
+    /// pass would first wait for sleeping pool threads to wake.
     fn append_pipelined(
         &mut self,
         work: Vec<((), Draft, [u8; SALT_LEN])>,
@@ -331,7 +331,7 @@ impl Writer {
         let total = work.len();
         let (ledger_id, signer_id, segment_size) = (self.ledger_id, self.signer_id, self.segment_size);
         // Inside the pool, the passes run on it whatever pool they are given.
-        let pool = self.pool.take();
+        let own = self.pool.take();
         let run = |w: &mut Writer| -> Result<Vec<Receipt>, AppendError> {
             // Stage, lay out and encode one piece, its first entry at `first`, the segment
             // standing at `at`.
@@ -375,11 +375,11 @@ impl Writer {
             }
             Ok(receipts)
         };
-        let result = match &pool {
+        let result = match own.as_ref().or_else(|| prepare::shared_pool()) {
             Some(p) => p.install(|| run(self)),
             None => rayon::scope(|_| run(self)),
         };
-        self.pool = pool;
+        self.pool = own;
         result
     }
 
@@ -427,10 +427,18 @@ impl Writer {
     pub(super) fn write_entries(&mut self, staged: &[Staged], sync: bool) -> Result<Vec<Receipt>, AppendError> {
         let spare = std::mem::take(&mut self.spare);
         let (mut layout, _) = Layout::plan(staged, self.segment_at(), self.segment_size, spare);
-        let placed = layout.encode(self.pool.as_ref(), staged, self.len, self.ledger_id, self.signer_id);
+        let placed = layout.encode(self.prep_pool(), staged, self.len, self.ledger_id, self.signer_id);
         let result = self.finish_entries(staged, &mut layout, &placed, sync);
         self.keep_buffers(layout.bufs);
         result
+    }
+
+    /// The pool this writer hashes and signs on: its own ([`Options::threads`]) or the one the
+    /// writers of this process share ([`prepare::shared_pool`]).
+    ///
+    /// [`Options::threads`]: super::Options::threads
+    fn prep_pool(&self) -> Option<&rayon::ThreadPool> {
+        self.pool.as_ref().or_else(|| prepare::shared_pool())
     }
 
     /// Where the active segment stands, for planning writes.
@@ -494,7 +502,7 @@ impl Writer {
                 .zip(frames_of(bufs, sizes, ends))
                 .map(|((p, prev), f)| (p, prev, f))
                 .collect();
-            let positions = prepare::map(self.pool.as_ref(), work, |i, (p, prev, frame)| {
+            let positions = prepare::map(self.prep_pool(), work, |i, (p, prev, frame)| {
                 if let Some(at) = p.position_at {
                     let sig = signer.sign(&position_message(&prev, &p.hash)).map_err(KeyError::from)?;
                     frame[at..at + 64].copy_from_slice(&sig);
