@@ -83,13 +83,35 @@ pub fn encode_state<T: Serialize>(value: &T) -> Result<Vec<u8>, DecodeError> {
     })
 }
 
-/// Decodes exactly `bytes` as a verifier state.
+/// Decodes exactly `bytes` as a verifier state, allocating at most about twice its length
+/// whatever its length fields claim.
 ///
 /// # Errors
-/// [`DecodeError::Payload`] or [`DecodeError::TrailingBytes`].
+/// [`DecodeError::TooLong`], [`DecodeError::Payload`] or [`DecodeError::TrailingBytes`].
 pub fn decode_state<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, DecodeError> {
+    if bytes.len() > MAX_VERIFIER_STATE {
+        return Err(DecodeError::TooLong {
+            context: "verifier state",
+            len: bytes.len() as u64,
+            max: MAX_VERIFIER_STATE as u64,
+        });
+    }
+    // The decoder allocates what a length field claims once the claim fits its limit. No field
+    // can hold more bytes than the input has, so the limit is the first power of two (from
+    // 64 KiB) not below the input's length: a hostile length costs at most twice the input,
+    // not `MAX_VERIFIER_STATE` (a 143-byte state body claiming a 256 MiB string aborted the
+    // fuzz target `decode_records` under its allocation cap).
+    macro_rules! by_size {
+        ($($shift:literal)*) => {
+            $(if bytes.len() <= 1 << $shift {
+                bincode::serde::decode_from_slice(bytes, config::<{ 1 << $shift }>())
+            } else)* {
+                bincode::serde::decode_from_slice(bytes, config::<MAX_VERIFIER_STATE>())
+            }
+        };
+    }
     let (value, used): (T, usize) =
-        bincode::serde::decode_from_slice(bytes, config::<MAX_VERIFIER_STATE>()).map_err(|e| DecodeError::Payload {
+        by_size!(16 17 18 19 20 21 22 23 24 25 26 27).map_err(|e| DecodeError::Payload {
             context: "verifier state",
             message: e.to_string(),
         })?;
