@@ -365,15 +365,7 @@ fn disk_full_at_any_byte_then_a_crash_keeps_every_durable_receipt() {
             let o = script(&l);
             runs[usize::from(!o.failed)] += 1;
             all_completed &= !o.failed;
-            let written = entry_hashes(&sim_layout(&d, &sim_dir()));
-            let d = if lose_power {
-                power_loss(&d, l);
-                d
-            } else {
-                process_crash(&d, l)
-            };
-            set_write_budget(&d, None);
-            let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+            let (d, l, _, written) = crash_and_reopen(d, l, lose_power, mode, &what);
             let found = entry_hashes(&sim_layout(&d, &sim_dir()));
             assert_eq!(l.len(), found.len() as u64, "{what}");
             assert_eq!(&found[..], &written[..found.len()], "{what}: survivors differ");
@@ -459,16 +451,7 @@ fn a_batch_cut_at_any_byte_including_during_rotation_recovers() {
             if let Err(e) = &res {
                 assert!(matches!(e, AppendError::Storage(_)), "{what}: {e}");
             }
-            let durable = l.durable_len();
-            let written = entry_hashes(&sim_layout(&d, &sim_dir()));
-            let d = if lose_power {
-                power_loss(&d, l);
-                d
-            } else {
-                process_crash(&d, l)
-            };
-            set_write_budget(&d, None);
-            let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+            let (d, l, durable, written) = crash_and_reopen(d, l, lose_power, mode, &what);
             removed_segments += u32::from(l.recovery().removed_segment.is_some());
             assert!(
                 l.len() >= durable.max(before),
@@ -647,16 +630,8 @@ fn a_failed_write_poisons_the_writer_and_reopen_keeps_the_completed_entries() {
                         assert!(matches!(l.sync(), Err(SyncError::Poisoned)), "{what}");
                     }
                 }
-                let durable_len = l.durable_len();
-                let complete = entry_hashes(&sim_layout(&d, &sim_dir())).len() as u64;
-                let d = if lose_power {
-                    power_loss(&d, l);
-                    d
-                } else {
-                    process_crash(&d, l)
-                };
-                set_write_budget(&d, None);
-                let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+                let (d, l, durable_len, complete) = crash_and_reopen(d, l, lose_power, mode, &what);
+                let complete = complete.len() as u64;
                 let last_ok = ok.last().expect("ok").seq;
                 if lose_power {
                     // Exactly what was synced survives.
@@ -1060,6 +1035,29 @@ fn a_failed_reservation_after_buffered_appends_keeps_them() {
     assert_verifies(&d, &sim_dir(), &key(1));
 }
 
+/// The process dies (`lose_power`: the machine too) while `l` runs on `d`, then the ledger is
+/// reopened with the disk healed: the new disk and writer, and — taken just before the crash —
+/// the length the writer had reported durable and the hashes of the complete entries on disk.
+fn crash_and_reopen(
+    d: SimBackend,
+    l: Ledger,
+    lose_power: bool,
+    mode: Durability,
+    what: &str,
+) -> (SimBackend, Ledger, u64, Vec<Digest>) {
+    let durable_len = l.durable_len();
+    let complete = entry_hashes(&sim_layout(&d, &sim_dir()));
+    let d = if lose_power {
+        power_loss(&d, l);
+        d
+    } else {
+        process_crash(&d, l)
+    };
+    set_write_budget(&d, None);
+    let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+    (d, l, durable_len, complete)
+}
+
 /// A batch large enough for the writer's pipelined path (pieces of 256 drafts, each written
 /// while the next is prepared) that runs out of disk part-way: the call fails and answers
 /// nothing, the writer is poisoned, and after a crash what survives is a prefix of the batch
@@ -1122,16 +1120,8 @@ fn a_large_batch_that_runs_out_of_disk_leaves_a_sealed_prefix() {
                         assert!(matches!(again, AppendError::Poisoned), "{what}: {again}");
                     }
                 }
-                let durable_len = l.durable_len();
-                let complete = entry_hashes(&sim_layout(&d, &sim_dir())).len() as u64;
-                let d = if lose_power {
-                    power_loss(&d, l);
-                    d
-                } else {
-                    process_crash(&d, l)
-                };
-                set_write_budget(&d, None);
-                let l = open(&d, mode).unwrap_or_else(|e| panic!("{what}: reopen: {e}"));
+                let (d, l, durable_len, complete) = crash_and_reopen(d, l, lose_power, mode, &what);
+                let complete = complete.len() as u64;
                 if lose_power {
                     assert_eq!(l.len(), durable_len.max(durable_before), "{what}");
                 } else {
