@@ -545,4 +545,12 @@ impl crate::merkle::NodeSource for Prefetched<'_> {
         }
         crate::merkle::NodeSource::node(self.tree, level, index)
     }
+
+    fn remembered_root(&self, start: u64, end: u64) -> Option<Digest> {
+        crate::merkle::NodeSource::remembered_root(self.tree, start, end)
+    }
+
+    fn remember_root(&self, start: u64, end: u64, root: &Digest) {
+        crate::merkle::NodeSource::remember_root(self.tree, start, end, root);
+    }
 }

@@ -91,6 +91,9 @@ pub struct TreeReader {
     /// Nodes of the levels not held whole, as last read (the right edge of a checkpoint's
     /// tree is in every proof against it); cleared when full.
     recent: Mutex<std::collections::HashMap<(u8, u64), Digest>>,
+    /// Roots of right edges (ranges that are not one perfect subtree) folded for proofs:
+    /// every proof against a tree size needs that size's edge; cleared when full.
+    edges: Mutex<std::collections::HashMap<(u64, u64), Digest>>,
 }
 
 /// Most nodes a [`TreeReader`] remembers outside the levels it holds whole.
@@ -125,6 +128,7 @@ impl TreeReader {
             files: Mutex::new((0..MAX_LEVELS).map(|_| None).collect()),
             cache: Mutex::new(vec![LevelCache::Unread; MAX_LEVELS]),
             recent: Mutex::new(std::collections::HashMap::new()),
+            edges: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -325,6 +329,19 @@ impl NodeSource for TreeReader {
         }
         recent.insert((level, index), d);
         Ok(d)
+    }
+
+    fn remembered_root(&self, start: u64, end: u64) -> Option<Digest> {
+        let edges = self.edges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        edges.get(&(start, end)).copied()
+    }
+
+    fn remember_root(&self, start: u64, end: u64, root: &Digest) {
+        let mut edges = self.edges.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if edges.len() >= RECENT_NODES {
+            edges.clear();
+        }
+        edges.insert((start, end), *root);
     }
 }
 

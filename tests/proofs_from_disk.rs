@@ -1,7 +1,8 @@
 //! Proofs made by a long-lived `LedgerReader` while the ledger grows: its in-memory copy of the
 //! upper tree levels (levels of at most `tree::CACHED_NODES` nodes, odd levels computed from
-//! the even level below) and its read-ahead around a leaf's path must give the same proofs as
-//! the stored tree, before and after the levels grow past what was read.
+//! the even level below), its read-ahead around a leaf's path and the right edges it remembers
+//! must give the same proofs as the stored tree, before and after the levels grow past what
+//! was read.
 
 use provledger::merkle::{consistency_proof, inclusion_proof, verify_consistency, MemoryTree};
 use provledger::{Draft, Durability, Ledger, LedgerReader, Options, SigningKey};
@@ -54,23 +55,28 @@ fn proofs_from_a_growing_ledger_match_a_tree_in_memory() {
         }
         let cp = *checkpoints.last().expect("checkpoint");
         assert_eq!(cp.tree_size, size);
-        for seq in [0, 1, 2, 3, 4097, size / 2, size - 2, size - 1] {
-            let p = r.inclusion_proof(seq, Some(size)).expect("inclusion proof");
-            let want = inclusion_proof(&mem, seq, size).expect("memory proof");
-            assert_eq!(p.path, want, "inclusion of {seq} in {size}");
-            p.verify(&key.verifying_key()).expect("the proof verifies");
-        }
-        for old in [1, 2, 3, 5, 4096, 65_537, sizes[0] - 1, sizes[0]] {
-            if old > size {
-                continue;
+        // Twice: the second round takes the right edges (roots of ranges that are not one
+        // perfect subtree) the reader remembered from the first.
+        for round in 0..2 {
+            for seq in [0, 1, 2, 3, 4097, 65_536, size / 2, size - 3, size - 2, size - 1] {
+                let p = r.inclusion_proof(seq, Some(size)).expect("inclusion proof");
+                let want = inclusion_proof(&mem, seq, size).expect("memory proof");
+                assert_eq!(p.path, want, "inclusion of {seq} in {size}, round {round}");
+                p.verify(&key.verifying_key()).expect("the proof verifies");
             }
-            let (a, b, path) = r.consistency(old, size).expect("consistency");
-            assert_eq!(
-                path,
-                consistency_proof(&mem, old, size).expect("memory"),
-                "{old}→{size}"
-            );
-            assert!(verify_consistency(old, size, &a, &b, &path).is_ok(), "{old}→{size}");
+            for old in [1, 2, 3, 5, 4096, 65_537, sizes[0] - 1, sizes[0]] {
+                if old > size {
+                    continue;
+                }
+                let (a, b, path) = r.consistency(old, size).expect("consistency");
+                assert_eq!(
+                    path,
+                    consistency_proof(&mem, old, size).expect("memory"),
+                    "{old}→{size}, round {round}"
+                );
+                assert_eq!((a, b), (mem.root_at(old).expect("old root"), cp.root), "{old}→{size}");
+                assert!(verify_consistency(old, size, &a, &b, &path).is_ok(), "{old}→{size}");
+            }
         }
     }
     ledger.close().expect("close");

@@ -20,6 +20,17 @@ pub trait NodeSource {
     /// # Errors
     /// Implementation-defined; typically the node is not stored or cannot be read.
     fn node(&self, level: u8, index: u64) -> Result<Digest, Self::Error>;
+
+    /// The root of leaves `[start, end)` — a range that is not one perfect subtree — if the
+    /// source remembers it from an earlier [`NodeSource::remember_root`]. A reader keeps the
+    /// right edge of the tree sizes it proves against: every proof of a size has it.
+    fn remembered_root(&self, _start: u64, _end: u64) -> Option<Digest> {
+        None
+    }
+
+    /// Offers the root of leaves `[start, end)` just folded from stored nodes (only for ranges
+    /// that are not one perfect subtree).
+    fn remember_root(&self, _start: u64, _end: u64, _root: &Digest) {}
 }
 
 impl<T: NodeSource + ?Sized> NodeSource for &T {
@@ -27,6 +38,14 @@ impl<T: NodeSource + ?Sized> NodeSource for &T {
 
     fn node(&self, level: u8, index: u64) -> Result<Digest, Self::Error> {
         (**self).node(level, index)
+    }
+
+    fn remembered_root(&self, start: u64, end: u64) -> Option<Digest> {
+        (**self).remembered_root(start, end)
+    }
+
+    fn remember_root(&self, start: u64, end: u64, root: &Digest) {
+        (**self).remember_root(start, end, root);
     }
 }
 
@@ -62,11 +81,24 @@ pub fn subtree_root<S: NodeSource + ?Sized>(src: &S, start: u64, end: u64) -> Re
     let nodes = perfect_subtrees(start, end).ok_or(BuildError::Range(
         "range start is not aligned to the largest power of two within its length",
     ))?;
+    // One perfect subtree (or none) is one stored node; a longer list is a right edge, which
+    // the source may remember.
+    if (end - start).count_ones() <= 1 {
+        return Ok(match nodes.into_iter().next() {
+            Some(n) => src.node(n.level, n.index).map_err(BuildError::Source)?,
+            None => fold_subtree_roots(core::iter::empty()),
+        });
+    }
+    if let Some(root) = src.remembered_root(start, end) {
+        return Ok(root);
+    }
     let roots = nodes
         .map(|n| src.node(n.level, n.index))
         .collect::<Result<Vec<_>, _>>()
         .map_err(BuildError::Source)?;
-    Ok(fold_subtree_roots(roots.into_iter()))
+    let root = fold_subtree_roots(roots.into_iter());
+    src.remember_root(start, end, &root);
+    Ok(root)
 }
 
 /// A node the [`MemoryTree`] does not hold (not complete within its current size).
@@ -195,6 +227,51 @@ mod tests {
         }
         assert!(matches!(subtree_root(&t, 5, 4), Err(BuildError::Range(_))));
         assert_eq!(subtree_root(&t, 0, 0), Ok(empty_root()));
+    }
+
+    /// A source that remembers right edges, as a reader does.
+    struct Remembering<'t> {
+        tree: &'t MemoryTree,
+        edges: core::cell::RefCell<std::collections::HashMap<(u64, u64), Digest>>,
+    }
+
+    impl NodeSource for Remembering<'_> {
+        type Error = MissingNode;
+
+        fn node(&self, level: u8, index: u64) -> Result<Digest, MissingNode> {
+            self.tree.node(level, index)
+        }
+
+        fn remembered_root(&self, start: u64, end: u64) -> Option<Digest> {
+            self.edges.borrow().get(&(start, end)).copied()
+        }
+
+        fn remember_root(&self, start: u64, end: u64, root: &Digest) {
+            assert!((end - start).count_ones() > 1, "[{start},{end}) is one node");
+            let old = self.edges.borrow_mut().insert((start, end), *root);
+            assert!(old.is_none(), "[{start},{end}) folded again although remembered");
+        }
+    }
+
+    #[test]
+    fn remembered_right_edges_give_the_roots_folded_from_nodes() {
+        let (t, leaves) = tree(70);
+        let src = Remembering {
+            tree: &t,
+            edges: core::cell::RefCell::default(),
+        };
+        // Twice over every range: the second pass answers right edges from memory.
+        for _ in 0..2 {
+            for end in 0..=70u64 {
+                for start in (0..=end).filter(|&s| is_subtree_range(s, end)) {
+                    let (s, e) = (usize::try_from(start).unwrap(), usize::try_from(end).unwrap());
+                    assert_eq!(subtree_root(&src, start, end), Ok(root_from_leaves(&leaves[s..e])));
+                }
+            }
+        }
+        let edges = src.edges.borrow();
+        assert!(edges.keys().all(|&(s, e)| (e - s).count_ones() > 1));
+        assert!(edges.contains_key(&(0, 70)) && !edges.contains_key(&(0, 64)));
     }
 
     #[test]
