@@ -296,7 +296,7 @@ pub fn chain_value(prev: &Digest, entry_hash: &Digest) -> Digest {
     let mut buf = [0u8; 2 * DIGEST_LEN];
     buf[..DIGEST_LEN].copy_from_slice(prev.as_bytes());
     buf[DIGEST_LEN..].copy_from_slice(entry_hash.as_bytes());
-    Domain::Chain.hash(&buf)
+    many::keyed_hash_one_block(Domain::Chain.key(), &buf)
 }
 
 /// RFC 6962 leaf hash: `SHA-256(0x00 ‖ entry_hash)`.
@@ -425,6 +425,20 @@ mod many {
         run!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
     }
 
+    /// The keyed hash of exactly one 64-byte block: its only compression, without
+    /// `blake3::Hasher`'s buffering (the chain value is the one hash computed in ledger order,
+    /// so what it costs is on every writer's and verifier's critical path; tested against
+    /// `blake3::keyed_hash` below and by the vectors).
+    pub(super) fn keyed_hash_one_block(key: &[u8; 32], block: &[u8; BLOCK_LEN]) -> Digest {
+        let mut cv = words(key);
+        Platform::detect().compress_in_place(&mut cv, block, 64, 0, KEYED_HASH | CHUNK_START | CHUNK_END | ROOT);
+        let mut out = [0u8; 32];
+        for (w, o) in cv.iter().zip(out.chunks_exact_mut(4)) {
+            o.copy_from_slice(&w.to_le_bytes());
+        }
+        Digest(out)
+    }
+
     fn words(bytes: &[u8; 32]) -> [u32; 8] {
         let mut w = [0u32; 8];
         for (w, b) in w.iter_mut().zip(bytes.chunks_exact(4)) {
@@ -440,6 +454,15 @@ mod many {
         /// Every length from 0 to 1,100 bytes (whole blocks, partial blocks, one chunk and past
         /// it), in batches of every size up to 40 and of mixed lengths, equals
         /// `blake3::keyed_hash` of each input alone.
+        #[test]
+        fn one_block_equals_keyed_hash() {
+            for seed in 0..64u8 {
+                let key = [seed.wrapping_mul(7); 32];
+                let block: [u8; BLOCK_LEN] = core::array::from_fn(|i| (i as u8).wrapping_mul(seed) ^ seed);
+                assert_eq!(keyed_hash_one_block(&key, &block), Digest::from(blake3::keyed_hash(&key, &block)));
+            }
+        }
+
         #[test]
         fn equals_keyed_hash_of_each_input() {
             let key = [0x5a; 32];
