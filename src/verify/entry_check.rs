@@ -26,8 +26,9 @@ pub(super) struct Decoded {
     pub digest: Digest,
     /// The payload was erased.
     pub erased: bool,
-    /// The governance record, for governance kinds whose payload is present.
-    pub gov: Option<Record>,
+    /// The governance record, for governance kinds whose payload is present (boxed: rare,
+    /// and a `Decoded` is moved once per entry).
+    pub gov: Option<Box<Record>>,
     /// The first problem found by E1–E4.
     pub problem: Option<Problem>,
 }
@@ -46,10 +47,11 @@ pub(super) fn decode_frame(data: &[u8], f: &FrameLoc, seq: u64, ledger_id: Ledge
 
 /// [`decode_frame`] of every frame of a run (entry `first_seq` onwards), with the run's
 /// payload commitments and then its entry hashes each computed together
-/// ([`Domain::hash_each`]: SIMD across entries) — the same values as one by one.
+/// ([`Domain::hash_each`]: SIMD across entries) — the same values as one by one — into `out`
+/// (one slot per frame).
 ///
 /// [`Domain::hash_each`]: crate::hash::Domain
-pub(super) fn decode_run(data: &[u8], frames: &[FrameLoc], first_seq: u64, ledger_id: LedgerId) -> Vec<Decoded> {
+pub(super) fn decode_run(data: &[u8], frames: &[FrameLoc], first_seq: u64, ledger_id: LedgerId, out: &mut [Decoded]) {
     use crate::hash::Domain;
     let salted: Vec<Option<&[u8]>> = frames
         .iter()
@@ -73,15 +75,10 @@ pub(super) fn decode_run(data: &[u8], frames: &[FrameLoc], first_seq: u64, ledge
     }
     let entry_inputs: Vec<Option<&[u8]>> = spans.iter().map(|s| s.clone().map(|s| &inputs[s])).collect();
     let hashes = Domain::Entry.hash_each_present(&entry_inputs);
-    frames
-        .iter()
-        .zip(records)
-        .enumerate()
-        .map(|(i, (f, record))| {
-            let known = commitments[i].zip(hashes[i]);
-            decode_frame_with(data, f, first_seq + i as u64, ledger_id, record, known)
-        })
-        .collect()
+    for (i, ((f, record), slot)) in frames.iter().zip(records).zip(out).enumerate() {
+        let known = commitments[i].zip(hashes[i]);
+        *slot = decode_frame_with(data, f, first_seq + i as u64, ledger_id, record, known);
+    }
 }
 
 /// [`decode_frame`], given the payload commitment and entry hash if they were computed already
@@ -141,7 +138,7 @@ fn decode_frame_with(
     }
     if let Some(p) = payload {
         match decode_record(kind, p) {
-            Ok(r) => d.gov = r,
+            Ok(r) => d.gov = r.map(Box::new),
             Err(p) => d.problem = Some(p),
         }
     }

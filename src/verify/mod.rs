@@ -375,10 +375,7 @@ fn decode_chunk(sc: &StreamChunk, ledger_id: LedgerId) -> Vec<Decoded> {
         .zip(sc.chunk.frames.par_chunks(RUN))
         .enumerate()
         .for_each(|(r, (slots, run))| {
-            let decoded = entry_check::decode_run(data, run, first + (r * RUN) as u64, ledger_id);
-            for (slot, d) in slots.iter_mut().zip(decoded) {
-                *slot = d;
-            }
+            entry_check::decode_run(data, run, first + (r * RUN) as u64, ledger_id, slots);
         });
     out
 }
@@ -949,7 +946,7 @@ impl<'a> Verifier<'a> {
                 return fail(self, Check::Redaction, msg);
             }
         }
-        self.observe(seq, &record, &d.hash, d.gov.as_ref(), o, d.erased)?;
+        self.observe(seq, &record, &d.hash, d.gov.as_deref(), o, d.erased)?;
         self.report.entries += 1;
         self.report.head = chain_value(&o.prev, &d.hash);
         Ok(true)
