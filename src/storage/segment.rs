@@ -36,6 +36,9 @@ pub const SEGMENT_HEADER_LEN: usize = 64;
 pub const SEGMENT_SUFFIX: &str = ".seg";
 /// Bytes read from disk at a time while scanning.
 const SCAN_CHUNK: usize = 1 << 20;
+/// How many times damage found in the newest segment is scanned again, at most, while the
+/// bytes under it keep changing (a writer appending); see [`Scanner::next_chunk`].
+const DAMAGE_REREADS: u32 = 16;
 
 /// The fixed header of a segment file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -268,8 +271,25 @@ impl Scanner {
     /// # Errors
     /// [`ScanStop`] at a torn tail, at damage, or on a read error.
     pub fn next_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
+        // Damage in the newest segment is reported only once the bytes it was found in read
+        // the same before and after a scan that found it: a writer may be appending while we
+        // read, and a read racing a write can see part of it (page-cache copies are not atomic
+        // against reads) — a seal already there, the frames before it not yet — which is not
+        // damage. Written bytes only go from reserved zeros to their final value, so two equal
+        // reads around a scan mean that scan saw settled bytes.
+        let mut settled: Option<(u64, [u8; 32])> = None;
+        let mut rereads = 0;
         loop {
             match self.read_chunk(max_frames) {
+                Err(stop @ ScanStop::Corrupt { offset, .. }) if self.newest => {
+                    let now = (offset, self.digest_from(offset)?);
+                    if settled == Some(now) || rereads == DAMAGE_REREADS {
+                        return Err(stop);
+                    }
+                    rereads += 1;
+                    settled = Some(now);
+                    std::thread::yield_now();
+                }
                 Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) if self.newest => {
                     // The newest segment got shorter while it was read: its writer cut the zeros
                     // it had reserved (on leaving the segment) or a torn tail (on opening) —
@@ -284,6 +304,27 @@ impl Scanner {
                 other => return other,
             }
         }
+    }
+
+    /// BLAKE3 of the bytes a scan that found damage at `offset` looked at: from the next
+    /// unread frame through the damaged frame (less than `MAX_TORN`: a payload is at most
+    /// 16 MiB) and the zeros it may have checked after it (only when the file ends within
+    /// `MAX_TORN` of the last seal, which is not after `offset`), up to the end of the file as
+    /// the scan takes it to be.
+    fn digest_from(&self, offset: u64) -> Result<[u8; 32], ScanStop> {
+        let end = self.file_len.min(offset.max(self.pos).saturating_add(MAX_TORN));
+        let mut h = blake3::Hasher::new();
+        let mut buf = vec![0u8; 64 << 10];
+        let mut off = self.pos;
+        while off < end {
+            let n = usize::try_from((end - off).min(buf.len() as u64)).unwrap_or(buf.len());
+            self.file
+                .read_exact_at(&mut buf[..n], off)
+                .map_err(|e| ScanStop::Io(e.kind()))?;
+            h.update(&buf[..n]);
+            off += n as u64;
+        }
+        Ok(*h.finalize().as_bytes())
     }
 
     fn read_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
