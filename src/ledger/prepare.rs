@@ -310,7 +310,7 @@ pub(super) fn map<T: Send, U: Send>(
 /// before) only if the operating system refused the threads.
 ///
 /// [`Options::threads`]: super::Options::threads
-pub(super) fn shared_pool() -> Option<&'static rayon::ThreadPool> {
+fn shared_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
@@ -319,6 +319,17 @@ pub(super) fn shared_pool() -> Option<&'static rayon::ThreadPool> {
             .ok()
     })
     .as_ref()
+}
+
+/// The pool a writer hashes and signs on: `own` ([`Options::threads`]) or, without one, the
+/// pool the writers of this process share ([`shared_pool`]).
+///
+/// [`Options::threads`]: super::Options::threads
+pub(super) fn pool_or_shared(own: Option<&rayon::ThreadPool>) -> Option<&rayon::ThreadPool> {
+    match own {
+        Some(p) => Some(p),
+        None => shared_pool(),
+    }
 }
 
 /// [`map`], in parallel only if `parallel`.

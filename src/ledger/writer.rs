@@ -375,7 +375,7 @@ impl Writer {
             }
             Ok(receipts)
         };
-        let result = match own.as_ref().or_else(|| prepare::shared_pool()) {
+        let result = match prepare::pool_or_shared(own.as_ref()) {
             Some(p) => p.install(|| run(self)),
             None => rayon::scope(|_| run(self)),
         };
@@ -433,12 +433,9 @@ impl Writer {
         result
     }
 
-    /// The pool this writer hashes and signs on: its own ([`Options::threads`]) or the one the
-    /// writers of this process share ([`prepare::shared_pool`]).
-    ///
-    /// [`Options::threads`]: super::Options::threads
+    /// The pool this writer hashes and signs on ([`prepare::pool_or_shared`]).
     fn prep_pool(&self) -> Option<&rayon::ThreadPool> {
-        self.pool.as_ref().or_else(|| prepare::shared_pool())
+        prepare::pool_or_shared(self.pool.as_ref())
     }
 
     /// Where the active segment stands, for planning writes.
