@@ -412,3 +412,59 @@ fn a_large_batch_is_written_in_pieces_laid_out_as_separate_calls_would_be() {
         })
         .unwrap();
 }
+
+/// A group made of many requests draws its salts in one pass and hands them out in order:
+/// every entry gets a salt of its own. Identical payloads submitted by many threads at once
+/// (single entries left in flight, and batches between them) must all be stored, once each,
+/// under distinct commitments — a salt handed to two entries, or one request's salts shifted
+/// onto another's entries, shows as a repeated commitment or a missing entry.
+#[test]
+fn entries_grouped_from_many_requests_each_get_a_fresh_salt() {
+    let dir = tempfile::tempdir().unwrap();
+    let l = Ledger::create(
+        dir.path(),
+        operator(),
+        "salts",
+        Options::default().durability(Durability::Synced),
+    )
+    .unwrap();
+    let same = || {
+        Draft::application("application/octet-stream", vec![7u8; 100])
+            .with_timestamp(Timestamp(1_767_225_600_000_000_000))
+            .without_position_signature()
+    };
+    let (threads, each, batch) = (8u64, 40u64, 5usize);
+    let mut seqs: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let singles: Vec<_> = (0..each)
+                        .map(|_| l.submit(same(), Durability::Synced).unwrap())
+                        .collect();
+                    let batched = l
+                        .submit_batch((0..batch).map(|_| same()).collect(), Durability::Synced)
+                        .unwrap();
+                    let mut seqs: Vec<u64> = singles.into_iter().map(|t| t.wait().unwrap().seq).collect();
+                    seqs.extend(batched.wait().unwrap().into_iter().map(|r| r.seq));
+                    seqs
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    l.close().unwrap();
+    let total = threads * (each + batch as u64);
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "every entry once, in one run of sequence numbers"
+    );
+    let reader = LedgerReader::open(dir.path()).unwrap();
+    let mut commitments: Vec<Digest> = (1..=total)
+        .map(|seq| reader.get(seq).unwrap().entry.commitment)
+        .collect();
+    commitments.sort_unstable_by_key(|d| d.to_bytes());
+    commitments.dedup();
+    assert_eq!(commitments.len() as u64, total, "a salt was used for two entries");
+}

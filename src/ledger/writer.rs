@@ -242,13 +242,18 @@ impl Writer {
         if simple {
             let signer_id = self.signer_id;
             let sync = jobs.iter().any(|j| j.sync);
-            let mut work = Vec::new();
+            let mut salts = self.group_salts(&jobs).into_iter();
+            let mut work = Vec::with_capacity(salts.len());
             let mut outs = Vec::with_capacity(jobs.len());
             for j in jobs {
-                let mut salts = vec![[0u8; SALT_LEN]; j.drafts.len()];
-                self.salts.fill(&mut salts);
-                outs.push((j.reply, j.drafts.len()));
-                work.extend(j.drafts.into_iter().zip(salts).map(|(d, s)| ((), d, s)));
+                let n = j.drafts.len();
+                outs.push((j.reply, n));
+                work.extend(
+                    j.drafts
+                        .into_iter()
+                        .zip(salts.by_ref().take(n))
+                        .map(|(d, s)| ((), d, s)),
+                );
             }
             let result = if work.len() >= 2 * PIECE {
                 self.append_pipelined(work, now, sync)
@@ -262,12 +267,17 @@ impl Writer {
             return;
         }
         // (b) Stage 1 in parallel: commitments and co-signatures.
-        let mut work = Vec::new();
+        let mut salts = self.group_salts(&jobs).into_iter();
+        let mut work = Vec::with_capacity(salts.len());
         let mut replies = Vec::with_capacity(jobs.len());
         for (ji, j) in jobs.into_iter().enumerate() {
-            let mut salts = vec![[0u8; SALT_LEN]; j.drafts.len()];
-            self.salts.fill(&mut salts);
-            work.extend(j.drafts.into_iter().zip(salts).map(|(d, s)| (ji, d, s)));
+            let n = j.drafts.len();
+            work.extend(
+                j.drafts
+                    .into_iter()
+                    .zip(salts.by_ref().take(n))
+                    .map(|(d, s)| (ji, d, s)),
+            );
             replies.push((j.reply, j.sync, Ok(Vec::new())));
         }
         let signer_id = self.signer_id;
@@ -309,6 +319,15 @@ impl Writer {
         let result = self.write_entries(&all, sync);
         self.publish();
         reply_all(result, outs.into_iter().zip(counts).collect());
+    }
+
+    /// Fresh salts for every draft of a group, drawn in one pass: a group of many single-entry
+    /// requests (many producers submitting one entry each) costs one keyed XOF stream, not one
+    /// per request, on the writer thread, which everything else in the group waits for.
+    fn group_salts(&mut self, jobs: &[Job]) -> Vec<[u8; SALT_LEN]> {
+        let mut salts = vec![[0u8; SALT_LEN]; jobs.iter().map(|j| j.drafts.len()).sum()];
+        self.salts.fill(&mut salts);
+        salts
     }
 
     /// The simple path for a large group: its drafts in pieces of [`PIECE`], each piece
@@ -849,7 +868,11 @@ fn reply_all(result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)
         Ok(receipts) => {
             let mut it = receipts.into_iter();
             for (reply, n) in outs {
-                reply.fill(Ok(it.by_ref().take(n).collect()));
+                match reply {
+                    // One entry, one receipt: no vector to build and take apart.
+                    Reply::Single(slot) if n == 1 => slot.fill(it.next().ok_or(AppendError::Closed)),
+                    reply => reply.fill(Ok(it.by_ref().take(n).collect())),
+                }
             }
         }
         Err(e) => {
