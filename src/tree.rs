@@ -366,7 +366,15 @@ impl TreeWriter {
         dir.create_subdir(Path::new(TREE_DIR))
             .map_err(io_err("create", &tree_dir))?;
         let reader = TreeReader::new(Arc::clone(dir), ledger_id);
-        let stored: Vec<u64> = (0..MAX_LEVELS as u8).map(|l| reader.stored(l)).collect();
+        // Each level file probed once (an odd level is what the even level below gives).
+        let mut stored = vec![0u64; MAX_LEVELS];
+        for level in 0..MAX_LEVELS {
+            stored[level] = if level % 2 == 0 {
+                reader.stored(level as u8)
+            } else {
+                stored[level - 1] / 2
+            };
+        }
         let size = consistent_size(&stored, entries);
         // Nodes of a consistent prefix: a frontier needs only O(log n) of them.
         let frontier = Frontier::load(&reader, size).map_err(|e| StorageError::NotALedger {
