@@ -203,8 +203,10 @@ fn peer_draft(i: u64, signed: bool) -> Draft {
     }
 }
 
-/// The adapter's drafts per `append_batch` call.
+/// The adapter's drafts per `submit_batch` call.
 const PEER_BATCH: u64 = 1024;
+/// Batches the adapter keeps in flight.
+const PEER_IN_FLIGHT: usize = 2;
 /// Checkpoints the adapter takes during `append_file` (for consistency proofs), the final one
 /// included.
 const PEER_CHECKPOINTS: u64 = 11;
@@ -212,10 +214,10 @@ const PEER_CHECKPOINTS: u64 = 11;
 /// One shape of the harness, timed from `Ledger::create` to `close` as the adapter does.
 #[derive(Clone, Copy)]
 enum Shape {
-    /// `append_file`: `append_batch(1024)` unsigned, Buffered, 10 checkpoints at spread-out
-    /// sizes plus a final one.
+    /// `append_file`: `submit_batch(1024)` with two batches in flight, unsigned, Buffered,
+    /// 10 checkpoints at spread-out sizes plus a final one.
     File,
-    /// `append_file_sign`: `append_batch(1024)` position-signed, Buffered, no checkpoint.
+    /// `append_file_sign`: as `append_file`, position-signed, no checkpoint.
     FileSigned,
     /// `append_file_fsync`: one `Ledger::append` per entry, Synced, unsigned, final checkpoint.
     Fsync,
@@ -234,18 +236,26 @@ fn run_shape(shape: Shape, dir: &std::path::Path, n: u64) {
             let signed = matches!(shape, Shape::FileSigned);
             let mut next_cp = 1;
             let mut i = 0;
+            let mut in_flight: VecDeque<(u64, Ticket<Vec<Receipt>>)> = VecDeque::with_capacity(PEER_IN_FLIGHT);
+            let settle = |(count, t): (u64, Ticket<Vec<Receipt>>)| {
+                assert_eq!(t.wait().expect("submit_batch").len() as u64, count);
+            };
             while i < n {
                 let end = (i + PEER_BATCH).min(n);
-                let receipts = ledger
-                    .append_batch((i..end).map(|j| peer_draft(j, signed)).collect())
-                    .expect("append_batch");
-                assert_eq!(receipts.len() as u64, end - i);
+                if in_flight.len() == PEER_IN_FLIGHT {
+                    settle(in_flight.pop_front().expect("a full window has an oldest batch"));
+                }
+                let drafts = (i..end).map(|j| peer_draft(j, signed)).collect();
+                let ticket = ledger.submit_batch(drafts, Durability::Buffered).expect("submit_batch");
+                in_flight.push_back((end - i, ticket));
                 i = end;
                 if !signed && next_cp < PEER_CHECKPOINTS && i >= n * next_cp / PEER_CHECKPOINTS {
+                    in_flight.drain(..).for_each(settle);
                     ledger.checkpoint().expect("checkpoint");
                     next_cp += 1;
                 }
             }
+            in_flight.drain(..).for_each(settle);
             if !signed {
                 ledger.checkpoint().expect("checkpoint");
             }
