@@ -255,6 +255,7 @@ impl Writer {
                         .map(|(d, s)| ((), d, s)),
                 );
             }
+            drop(salts);
             let result = if work.len() >= 2 * PIECE {
                 self.append_pipelined(work, now, sync)
             } else {
@@ -280,6 +281,7 @@ impl Writer {
             );
             replies.push((j.reply, j.sync, Ok(Vec::new())));
         }
+        drop(salts);
         let signer_id = self.signer_id;
         let staged = prepare::stage_all(self.prep_pool(), work, ledger_id, now, signer_id);
         for (ji, r) in staged {
