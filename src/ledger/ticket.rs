@@ -41,23 +41,45 @@ impl<T> Slot<T> {
 
     /// Fills the slot (once; later fills are ignored) and wakes the waiter.
     pub(crate) fn fill(&self, value: T) {
-        let waker = {
-            // A panic while holding this lock cannot leave the state half-updated: every
-            // critical section below is a few field assignments.
-            let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-            if s.value.is_some() || s.taken {
-                return;
-            }
-            s.value = Some(value);
-            (s.waker.take(), s.waiting)
-        };
-        let (waker, waiting) = waker;
+        let (waker, waiting) = self.put(value);
         if waiting {
             self.ready.notify_all();
         }
         if let Some(w) = waker {
             w.wake();
         }
+    }
+
+    /// Fills the slot like [`Slot::fill`] but leaves waking its waiter, if it has one, to the
+    /// returned [`Wake`] (when it is dropped). A writer answering a whole group fills every
+    /// slot first and wakes the waiters after: woken one by one as their slots fill, a
+    /// producer waiting on its oldest ticket would find its next one not yet filled and block
+    /// again, once per ticket, and the woken threads would take the cores from the writer
+    /// that is still answering.
+    pub(crate) fn fill_later(self: &Arc<Self>, value: T) -> Option<Wake>
+    where
+        T: Send + 'static,
+    {
+        let (waker, waiting) = self.put(value);
+        if waker.is_none() && !waiting {
+            return None;
+        }
+        Some(Wake {
+            waker,
+            notify: waiting.then(|| Arc::clone(self) as Arc<dyn Notify>),
+        })
+    }
+
+    /// Stores the value (unless the slot was filled or taken) and says whom to wake.
+    fn put(&self, value: T) -> (Option<Waker>, bool) {
+        // A panic while holding this lock cannot leave the state half-updated: every
+        // critical section below is a few field assignments.
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if s.value.is_some() || s.taken {
+            return (None, false);
+        }
+        s.value = Some(value);
+        (s.waker.take(), s.waiting)
     }
 
     fn wait(&self) -> T {
@@ -91,6 +113,35 @@ impl<T> Slot<T> {
             .unwrap_or_else(PoisonError::into_inner)
             .value
             .is_some()
+    }
+}
+
+/// A filled slot's waiter, woken when this is dropped ([`Slot::fill_later`]); dropping it
+/// during a panic still wakes it, so a waiter is never left asleep on a filled slot.
+pub(crate) struct Wake {
+    waker: Option<Waker>,
+    notify: Option<Arc<dyn Notify>>,
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        if let Some(n) = self.notify.take() {
+            n.notify();
+        }
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+}
+
+/// A slot's condition variable, whatever the slot's value type.
+trait Notify: Send + Sync {
+    fn notify(&self);
+}
+
+impl<T: Send> Notify for Slot<T> {
+    fn notify(&self) {
+        self.ready.notify_all();
     }
 }
 
@@ -149,6 +200,7 @@ impl<T, E> Future for Ticket<T, E> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::panic::AssertUnwindSafe;
 
     #[test]
     fn wait_returns_what_was_filled_once() {
@@ -185,5 +237,64 @@ mod tests {
             Poll::Ready(Ok(3)) => {}
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// A waker that counts its wakes.
+    fn counting_waker() -> (Arc<std::sync::atomic::AtomicUsize>, Waker) {
+        struct Count(Arc<std::sync::atomic::AtomicUsize>);
+        impl std::task::Wake for Count {
+            fn wake(self: Arc<Self>) {
+                self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        (Arc::clone(&n), Waker::from(Arc::new(Count(n))))
+    }
+
+    #[test]
+    fn fill_later_fills_at_once_and_wakes_the_task_only_when_the_wake_is_dropped() {
+        use std::sync::atomic::Ordering;
+        let (count, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let slot = Slot::<Result<u32, crate::error::AppendError>>::new();
+        let mut t = Ticket::new(Arc::clone(&slot));
+        assert!(Pin::new(&mut t).poll(&mut cx).is_pending());
+        let wake = slot.fill_later(Ok(3));
+        assert!(wake.is_some(), "a task is waiting: someone must wake it");
+        assert!(t.is_ready(), "filled before the wake");
+        assert_eq!(count.load(Ordering::SeqCst), 0, "not woken before the wake is dropped");
+        drop(wake);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        assert!(matches!(Pin::new(&mut t).poll(&mut cx), Poll::Ready(Ok(3))));
+        // Filled once: later fills neither replace the value nor wake anyone.
+        assert!(slot.fill_later(Ok(4)).is_none());
+    }
+
+    #[test]
+    fn fill_later_with_nobody_waiting_returns_no_wake() {
+        let slot = Slot::<Result<u32, crate::error::AppendError>>::new();
+        let t = Ticket::new(Arc::clone(&slot));
+        assert!(slot.fill_later(Ok(9)).is_none());
+        assert_eq!(t.wait().ok(), Some(9));
+    }
+
+    #[test]
+    fn a_blocked_waiter_is_woken_by_the_dropped_wake_even_when_unwinding() {
+        let slot = Slot::<Result<u32, crate::error::AppendError>>::new();
+        let t = Ticket::new(Arc::clone(&slot));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || tx.send(t.wait().ok()));
+        // Until the waiter is blocked on the condition variable.
+        while !slot.state.lock().unwrap_or_else(PoisonError::into_inner).waiting {
+            std::thread::yield_now();
+        }
+        let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _wake = slot.fill_later(Ok(5)).expect("the waiter is waiting");
+            panic!("the writer fails while answering");
+        }));
+        assert!(unwound.is_err());
+        let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+        assert_eq!(got, Ok(Some(5)), "the waiter must be woken");
+        waiter.join().unwrap().unwrap();
     }
 }

@@ -869,13 +869,18 @@ fn reply_all(result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)
     match result {
         Ok(receipts) => {
             let mut it = receipts.into_iter();
+            // Every slot is filled before anyone is woken (`Slot::fill_later`): the waiters
+            // are woken as `wakes` is dropped, also if this loop panicked.
+            let mut wakes = Vec::new();
             for (reply, n) in outs {
-                match reply {
+                let wake = match reply {
                     // One entry, one receipt: no vector to build and take apart.
-                    Reply::Single(slot) if n == 1 => slot.fill(it.next().ok_or(AppendError::Closed)),
-                    reply => reply.fill(Ok(it.by_ref().take(n).collect())),
-                }
+                    Reply::Single(slot) => slot.fill_later(it.by_ref().take(n).last().ok_or(AppendError::Closed)),
+                    Reply::Batch(slot) => slot.fill_later(Ok(it.by_ref().take(n).collect())),
+                };
+                wakes.extend(wake);
             }
+            drop(wakes);
         }
         Err(e) => {
             for (reply, _) in outs {
