@@ -33,7 +33,7 @@ use crate::hash::Digest;
 use crate::keys::{IntoSigner, Signer, VerifyingKey};
 use crate::record::Genesis;
 use crate::storage::{Backend, StdBackend, TornTail};
-use ticket::Slot;
+use ticket::{Slot, Wake};
 use writer::Writer;
 
 /// When an append is acknowledged. Each variant states its guarantee.
@@ -343,9 +343,19 @@ enum Reply {
 
 impl Reply {
     fn fill(&self, r: Result<Vec<Receipt>, AppendError>) {
+        match (self, r) {
+            (_, Ok(receipts)) => drop(self.fill_later(receipts.into_iter())),
+            (Reply::Single(s), Err(e)) => s.fill(Err(e)),
+            (Reply::Batch(s), Err(e)) => s.fill(Err(e)),
+        }
+    }
+
+    /// Stores the request's receipts — a single-entry request gets its one receipt, without a
+    /// vector — and leaves waking its waiter to the returned [`Wake`] ([`Slot::fill_later`]).
+    fn fill_later(&self, receipts: impl Iterator<Item = Receipt>) -> Option<Wake> {
         match self {
-            Reply::Single(s) => s.fill(r.and_then(|mut v| v.pop().ok_or(AppendError::Closed))),
-            Reply::Batch(s) => s.fill(r),
+            Reply::Single(s) => s.fill_later(receipts.last().ok_or(AppendError::Closed)),
+            Reply::Batch(s) => s.fill_later(Ok(receipts.collect())),
         }
     }
 }

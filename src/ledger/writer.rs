@@ -873,12 +873,7 @@ fn reply_all(result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)
             // are woken as `wakes` is dropped, also if this loop panicked.
             let mut wakes = Vec::new();
             for (reply, n) in outs {
-                let wake = match reply {
-                    // One entry, one receipt: no vector to build and take apart.
-                    Reply::Single(slot) => slot.fill_later(it.by_ref().take(n).last().ok_or(AppendError::Closed)),
-                    Reply::Batch(slot) => slot.fill_later(Ok(it.by_ref().take(n).collect())),
-                };
-                wakes.extend(wake);
+                wakes.extend(reply.fill_later(it.by_ref().take(n)));
             }
             drop(wakes);
         }
