@@ -288,8 +288,8 @@ proptest! {
     }
 }
 
-/// Drafts the writer takes its simple path for (application entries without co-signers),
-/// with payloads large enough that a 1 MiB segment fills within a few hundred entries.
+/// Drafts the writer takes its simple path for (application entries without co-signers, with
+/// or without references), with payloads large enough that a 1 MiB segment fills within a few hundred entries.
 fn simple_spec() -> impl Strategy<Value = Spec> {
     (
         prop_oneof![
@@ -298,13 +298,14 @@ fn simple_spec() -> impl Strategy<Value = Spec> {
         ],
         any::<bool>(),
         prop::sample::select(vec!["text/plain", "application/octet-stream"]),
+        proptest::collection::vec(any::<[u8; 32]>(), 0..3),
     )
-        .prop_map(|(payload, signed, content_type)| Spec {
+        .prop_map(|(payload, signed, content_type, refs)| Spec {
             payload,
             signed,
             cosigned: false,
             content_type,
-            refs: Vec::new(),
+            refs,
         })
 }
 
@@ -405,8 +406,29 @@ fn a_large_batch_is_written_in_pieces_laid_out_as_separate_calls_would_be() {
                 let report = verify_both(dir.path(), specs.len() as u64 + 1, &format!("{durability:?}"))?;
                 prop_assert_eq!(report.head, receipts.last().unwrap().chain);
                 // Frames as the reference encoder makes them, receipts as the chain recomputes
-                // them (after the genesis entry, which has no receipt here).
-                check_frames_and_chain(dir.path(), &receipts, 1);
+                // them (after the genesis entry, which has no receipt here), and each entry
+                // says what its draft said.
+                let said = check_frames_and_chain(dir.path(), &receipts, 1);
+                prop_assert_eq!(said.len(), specs.len());
+                for (i, (got, s)) in said.iter().zip(&specs).enumerate() {
+                    let want = Said {
+                        kind: provledger::EntryKind::Application,
+                        timestamp: 1_767_225_600_000_000_000 + i as u64,
+                        content_type: s.content_type.to_owned(),
+                        refs: s.refs.iter().map(|r| Digest::from_bytes(*r)).collect(),
+                        payload: s.payload.clone(),
+                        positioned: s.signed,
+                        cosigners: Vec::new(),
+                    };
+                    prop_assert_eq!(
+                        got,
+                        &want,
+                        "entry {} of {:?} on {:?} threads",
+                        i + 1,
+                        durability,
+                        threads
+                    );
+                }
             }
             Ok(())
         })

@@ -240,7 +240,6 @@ impl Writer {
                 .all(|d| d.kind == EntryKind::Application && d.cosigners.is_empty())
         });
         if simple {
-            let signer_id = self.signer_id;
             let sync = jobs.iter().any(|j| j.sync);
             let mut salts = self.group_salts(&jobs).into_iter();
             let mut work = Vec::with_capacity(salts.len());
@@ -248,20 +247,14 @@ impl Writer {
             for j in jobs {
                 let n = j.drafts.len();
                 outs.push((j.reply, n));
-                work.extend(
-                    j.drafts
-                        .into_iter()
-                        .zip(salts.by_ref().take(n))
-                        .map(|(d, s)| ((), d, s)),
-                );
+                work.extend(j.drafts.into_iter().zip(salts.by_ref().take(n)));
             }
             drop(salts);
             let result = if work.len() >= 2 * PIECE {
-                self.append_pipelined(work, now, sync)
+                self.append_pipelined(&mut work, now, sync)
             } else {
-                let staged = prepare::stage_all(self.prep_pool(), work, ledger_id, now, signer_id);
-                let staged: Result<Vec<Staged>, AppendError> = staged.into_iter().map(|((), s)| s).collect();
-                staged.and_then(|s| self.write_entries(&s, sync))
+                let staged = prepare::stage_plain(self.prep_pool(), &mut work, now);
+                self.write_entries(&staged, sync)
             };
             self.publish();
             reply_all(result, outs);
@@ -345,7 +338,7 @@ impl Writer {
     /// pass would first wait for sleeping pool threads to wake.
     fn append_pipelined(
         &mut self,
-        work: Vec<((), Draft, [u8; SALT_LEN])>,
+        work: &mut [(Draft, [u8; SALT_LEN])],
         now: Timestamp,
         sync: bool,
     ) -> Result<Vec<Receipt>, AppendError> {
@@ -353,31 +346,25 @@ impl Writer {
         let (ledger_id, signer_id, segment_size) = (self.ledger_id, self.signer_id, self.segment_size);
         // Inside the pool, the passes run on it whatever pool they are given.
         let own = self.pool.take();
-        let run = |w: &mut Writer| -> Result<Vec<Receipt>, AppendError> {
+        let mut run = |w: &mut Writer| -> Result<Vec<Receipt>, AppendError> {
             // Stage, lay out and encode one piece, its first entry at `first`, the segment
-            // standing at `at`.
+            // standing at `at` (staging cannot fail here: no co-signers).
             let prepare = |piece, first: u64, at: SegmentAt, spare: Vec<Vec<u8>>| {
-                let staged = prepare::stage_all(None, piece, ledger_id, now, signer_id)
-                    .into_iter()
-                    .map(|((), s)| s)
-                    .collect::<Result<Vec<Staged>, AppendError>>()?;
+                let staged = prepare::stage_plain(None, piece, now);
                 let (mut layout, after) = Layout::plan(&staged, at, segment_size, spare);
                 let placed = layout.encode(None, &staged, first, ledger_id, signer_id);
-                Ok::<_, AppendError>(Prepared {
+                Prepared {
                     staged,
                     layout,
                     placed,
                     after,
-                })
+                }
             };
-            let mut pieces = prepare::chunked(work, PIECE).into_iter();
+            let mut pieces = work.chunks_mut(PIECE);
             let mut receipts = Vec::with_capacity(total);
             let spare = std::mem::take(&mut w.spare);
             let mut next = pieces.next().map(|piece| prepare(piece, w.len, w.segment_at(), spare));
-            while let Some(current) = next {
-                // Staging cannot fail on this path (no co-signers), but were it to, pieces
-                // before it are written: stop the writer rather than answer for half a group.
-                let mut p = current.inspect_err(|_| w.poisoned = true)?;
+            while let Some(mut p) = next {
                 let following = pieces.next();
                 let last = following.is_none();
                 let first_next = w.len + p.staged.len() as u64;
