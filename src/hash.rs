@@ -92,7 +92,8 @@ impl Domain {
     /// [`Domain::hash_each`] of the inputs that are there; `None` where an input is not.
     #[must_use]
     pub(crate) fn hash_each_present(self, inputs: &[Option<&[u8]>]) -> Vec<Option<Digest>> {
-        let present: Vec<&[u8]> = inputs.iter().flatten().copied().collect();
+        let mut present: Vec<&[u8]> = Vec::with_capacity(inputs.len());
+        present.extend(inputs.iter().flatten().copied());
         let mut digests = self.hash_each(&present).into_iter();
         inputs
             .iter()
@@ -387,20 +388,37 @@ mod many {
 
     pub(super) fn keyed_hash_each(key: &[u8; 32], inputs: &[&[u8]]) -> Vec<Digest> {
         let mut out = vec![Digest([0; 32]); inputs.len()];
-        // Inputs grouped by the number of whole blocks before their last block (1 to 15).
-        let mut groups: [Vec<usize>; CHUNK_LEN / BLOCK_LEN] = Default::default();
+        // Inputs grouped by the number of whole blocks before their last block (1 to 15), in
+        // one vector (a counting sort: no vector per group growing input by input).
+        const GROUPS: usize = CHUNK_LEN / BLOCK_LEN;
+        let group_of = |input: &[u8]| (BLOCK_LEN < input.len() && input.len() <= CHUNK_LEN).then(|| (input.len() - 1) / BLOCK_LEN);
+        let mut ends = [0usize; GROUPS];
         for (i, input) in inputs.iter().enumerate() {
-            if input.len() <= BLOCK_LEN || input.len() > CHUNK_LEN {
-                out[i] = blake3::keyed_hash(key, input).into();
-            } else {
-                groups[(input.len() - 1) / BLOCK_LEN].push(i);
+            match group_of(input) {
+                Some(g) => ends[g] += 1,
+                None => out[i] = blake3::keyed_hash(key, input).into(),
+            }
+        }
+        let mut at = 0;
+        for e in &mut ends {
+            at += *e;
+            *e = at;
+        }
+        let mut starts = [0usize; GROUPS];
+        starts[1..].copy_from_slice(&ends[..GROUPS - 1]);
+        let mut order = vec![0usize; at];
+        let mut next = starts;
+        for (i, input) in inputs.iter().enumerate() {
+            if let Some(g) = group_of(input) {
+                order[next[g]] = i;
+                next[g] += 1;
             }
         }
         let platform = Platform::detect();
         let key_words = words(key);
         let mut cvs = [0u8; 32 * LANES];
-        for (prefix_blocks, group) in groups.iter().enumerate() {
-            for lanes in group.chunks(LANES) {
+        for (prefix_blocks, (&start, &end)) in starts.iter().zip(&ends).enumerate() {
+            for lanes in order[start..end].chunks(LANES) {
                 prefix_many(platform, prefix_blocks, inputs, lanes, &key_words, &mut cvs);
                 for (n, &i) in lanes.iter().enumerate() {
                     let input = inputs[i];
