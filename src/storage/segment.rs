@@ -157,6 +157,14 @@ impl FrameLoc {
     }
 }
 
+/// The buffer a chunk is read into: `bytes[..len]` are the file's bytes from the chunk's
+/// start; the bytes after them are initialised (zeros, or an earlier chunk's bytes) and only
+/// ever overwritten by a read before use, so that a recycled buffer is not zeroed again.
+struct ReadBuf {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
 /// A run of consecutive frames read in one go.
 #[derive(Debug, Default)]
 pub struct Chunk {
@@ -328,12 +336,11 @@ impl Scanner {
     }
 
     fn read_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
-        let mut data = std::mem::take(&mut self.spare);
-        data.clear();
-        let mut chunk = Chunk {
-            data,
-            frames: Vec::new(),
+        let mut buf = ReadBuf {
+            bytes: std::mem::take(&mut self.spare),
+            len: 0,
         };
+        let mut chunk = Chunk::default();
         let base = self.pos;
         // Frames in `chunk.frames[handed..]` follow the last sealed frame of the chunk.
         let mut handed = 0;
@@ -349,7 +356,7 @@ impl Scanner {
                 break;
             }
             let start = usize::try_from(at - base).map_err(|_| Self::corrupt_at(at, "offset overflow"))?;
-            match self.next_frame(&mut chunk.data, base, start, at) {
+            match self.next_frame(&mut buf, base, start, at) {
                 Ok(frame) => {
                     at += frame.header.frame_len() as u64;
                     chunk.frames.push(frame);
@@ -363,6 +370,8 @@ impl Scanner {
                 }
             }
         }
+        buf.bytes.truncate(buf.len);
+        chunk.data = buf.bytes;
         // Zero bytes from the last seal to the end of the newest segment are space the writer
         // reserved ahead of its writes (docs/FORMAT.md §8, T1b): the segment ends cleanly at
         // the seal, as if the file ended there.
@@ -452,11 +461,11 @@ impl Scanner {
     }
 
     /// Reads and checks the frame at file offset `at` (which is `start` within `data`).
-    fn next_frame(&self, data: &mut Vec<u8>, base: u64, start: usize, at: u64) -> Result<FrameLoc, ScanStop> {
-        let header = self.read_header(data, base, start, at)?;
+    fn next_frame(&self, buf: &mut ReadBuf, base: u64, start: usize, at: u64) -> Result<FrameLoc, ScanStop> {
+        let header = self.read_header(buf, base, start, at)?;
         let len = header.frame_len();
-        self.fill(data, base, start + len)?;
-        let frame = &data[start..start + len];
+        self.fill(buf, base, start + len)?;
+        let frame = &buf.bytes[start..start + len];
         if !check_frame(frame) {
             // A frame whose checksum never reached the disk, with nothing but zeros after it
             // (the end of the file, or space reserved ahead of the write), is a torn write.
@@ -504,36 +513,39 @@ impl Scanner {
         }
     }
 
-    /// Makes `data` (which starts at file offset `base`) hold at least `want` bytes.
-    fn fill(&self, data: &mut Vec<u8>, base: u64, want: usize) -> Result<(), ScanStop> {
-        if data.len() >= want {
+    /// Makes `buf` (which starts at file offset `base`) hold at least `want` bytes read.
+    fn fill(&self, buf: &mut ReadBuf, base: u64, want: usize) -> Result<(), ScanStop> {
+        if buf.len >= want {
             return Ok(());
         }
         let avail = usize::try_from(self.file_len - base).unwrap_or(usize::MAX);
-        let target = want.max(data.len() + SCAN_CHUNK).min(avail);
+        let target = want.max(buf.len + SCAN_CHUNK).min(avail);
         if target < want {
             return Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof));
         }
-        let old = data.len();
-        // Zeros copied from a static block, not `resize` (element by element in debug builds,
-        // where the test suite scans megabytes) nor a temporary zeroed allocation.
-        while data.len() < target {
-            let n = (target - data.len()).min(ZEROS.len());
-            data.extend_from_slice(&ZEROS[..n]);
+        // Only bytes the buffer never had are zeroed before the read (a reused buffer keeps
+        // the length of its last chunk). Zeros copied from a static block, not `resize`
+        // (element by element in debug builds, where the test suite scans megabytes) nor a
+        // temporary zeroed allocation.
+        while buf.bytes.len() < target {
+            let n = (target - buf.bytes.len()).min(ZEROS.len());
+            buf.bytes.extend_from_slice(&ZEROS[..n]);
         }
         self.file
-            .read_exact_at(&mut data[old..], base + old as u64)
-            .map_err(|e| ScanStop::Io(e.kind()))
+            .read_exact_at(&mut buf.bytes[buf.len..target], base + buf.len as u64)
+            .map_err(|e| ScanStop::Io(e.kind()))?;
+        buf.len = target;
+        Ok(())
     }
 
-    fn read_header(&self, data: &mut Vec<u8>, base: u64, start: usize, at: u64) -> Result<FrameHeader, ScanStop> {
+    fn read_header(&self, buf: &mut ReadBuf, base: u64, start: usize, at: u64) -> Result<FrameHeader, ScanStop> {
         let remaining = self.file_len - at;
         if remaining < FRAME_HEADER_LEN as u64 {
             return Err(self.torn_or_corrupt(SHORT_HEADER, at));
         }
-        self.fill(data, base, start + FRAME_HEADER_LEN)?;
+        self.fill(buf, base, start + FRAME_HEADER_LEN)?;
         let mut h = [0u8; FRAME_HEADER_LEN];
-        h.copy_from_slice(&data[start..start + FRAME_HEADER_LEN]);
+        h.copy_from_slice(&buf.bytes[start..start + FRAME_HEADER_LEN]);
         match parse_header(&h) {
             Ok(header) if at + header.frame_len() as u64 > self.file_len => {
                 Err(self.torn_or_corrupt("frame extends past the end of the file", at))
