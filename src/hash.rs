@@ -387,10 +387,10 @@ mod many {
     const LANES: usize = 16;
 
     pub(super) fn keyed_hash_each(key: &[u8; 32], inputs: &[&[u8]]) -> Vec<Digest> {
+        const GROUPS: usize = CHUNK_LEN / BLOCK_LEN;
         let mut out = vec![Digest([0; 32]); inputs.len()];
         // Inputs grouped by the number of whole blocks before their last block (1 to 15), in
         // one vector (a counting sort: no vector per group growing input by input).
-        const GROUPS: usize = CHUNK_LEN / BLOCK_LEN;
         let group_of = |input: &[u8]| (BLOCK_LEN < input.len() && input.len() <= CHUNK_LEN).then(|| (input.len() - 1) / BLOCK_LEN);
         let mut ends = [0usize; GROUPS];
         for (i, input) in inputs.iter().enumerate() {
