@@ -108,20 +108,26 @@ pub(super) fn stage_plain(
     let commitments = commit_all(pool, work.len() >= PARALLEL_FROM, work, |(d, salt)| (d, salt));
     work.iter_mut()
         .zip(commitments)
-        .map(|((d, salt), commitment)| Staged {
-            fields: EntryFields {
-                kind: d.kind,
-                timestamp: d.timestamp.unwrap_or(now),
-                content_type: std::mem::take(&mut d.content_type),
-                refs: std::mem::take(&mut d.refs),
-            },
-            salt: *salt,
-            payload: std::mem::take(&mut d.payload),
-            commitment,
-            cosignatures: Vec::new(),
-            position_signed: d.position_signed,
-        })
+        .map(|((d, salt), commitment)| take_staged(d, *salt, commitment, now))
         .collect()
+}
+
+/// A draft's fields taken into a [`Staged`] entry without co-signatures (they are added by
+/// [`stage_committed`]); the draft is left empty.
+fn take_staged(d: &mut Draft, salt: [u8; SALT_LEN], commitment: crate::hash::Digest, now: Timestamp) -> Staged {
+    Staged {
+        fields: EntryFields {
+            kind: d.kind,
+            timestamp: d.timestamp.unwrap_or(now),
+            content_type: std::mem::take(&mut d.content_type),
+            refs: std::mem::take(&mut d.refs),
+        },
+        salt,
+        payload: std::mem::take(&mut d.payload),
+        commitment,
+        cosignatures: Vec::new(),
+        position_signed: d.position_signed,
+    }
 }
 
 /// The payload commitments of `work`'s drafts, in order: runs of them hashed together
@@ -186,24 +192,20 @@ fn commit_payloads(run: &[(&Draft, &[u8; SALT_LEN])]) -> Vec<crate::hash::Digest
 
 /// [`stage`] with the commitment already computed.
 fn stage_committed(
-    d: Draft,
+    mut d: Draft,
     salt: [u8; SALT_LEN],
     commitment: crate::hash::Digest,
     ledger_id: LedgerId,
     now: Timestamp,
     writer: KeyId,
 ) -> Result<Staged, AppendError> {
-    let f = EntryFields {
-        kind: d.kind,
-        timestamp: d.timestamp.unwrap_or(now),
-        content_type: d.content_type,
-        refs: d.refs,
-    };
-    let mut cosignatures = Vec::with_capacity(d.cosigners.len());
+    let mut staged = take_staged(&mut d, salt, commitment, now);
     if !d.cosigners.is_empty() {
         let mut s = Vec::with_capacity(128);
-        f.put_statement(ledger_id, &commitment, &mut s);
+        staged.fields.put_statement(ledger_id, &commitment, &mut s);
         let msg = cosignature_message(&crate::hash::Domain::Statement.hash(&s));
+        let cosignatures = &mut staged.cosignatures;
+        cosignatures.reserve_exact(d.cosigners.len());
         for c in &d.cosigners {
             let key_id = c.verifying_key().key_id();
             let dup = (d.position_signed && key_id == writer)
@@ -216,14 +218,7 @@ fn stage_committed(
             }
         }
     }
-    Ok(Staged {
-        fields: f,
-        salt,
-        payload: d.payload,
-        commitment,
-        cosignatures,
-        position_signed: d.position_signed,
-    })
+    Ok(staged)
 }
 
 /// Signs with a co-signer, turning a panic in its `sign` (a bug in a signer plug-in) into an
