@@ -88,8 +88,8 @@ fn cosigner() -> SigningKey {
     SigningKey::from_seed(&[12; 32])
 }
 
-/// The operator's own key also co-signs: the simplest enrolled co-signer (an extra signature by
-/// the writer is signed once, as a co-signature is what the spec calls it when it repeats).
+/// The draft of spec `s` at index `i` (its timestamp follows the index); a co-signed draft is
+/// co-signed by [`cosigner`], which `write` enrolls first.
 fn draft(s: &Spec, i: usize) -> Draft {
     let mut d = Draft::application(s.content_type, s.payload.clone())
         .with_timestamp(Timestamp(1_767_225_600_000_000_000 + i as u64))
@@ -170,6 +170,23 @@ struct Said {
     payload: Vec<u8>,
     positioned: bool,
     cosigners: Vec<provledger::KeyId>,
+}
+
+/// What the entry made from `draft(s, i)` must say.
+fn said_of(s: &Spec, i: usize) -> Said {
+    Said {
+        kind: provledger::EntryKind::Application,
+        timestamp: 1_767_225_600_000_000_000 + i as u64,
+        content_type: s.content_type.to_owned(),
+        refs: s.refs.iter().map(|r| Digest::from_bytes(*r)).collect(),
+        payload: s.payload.clone(),
+        positioned: s.signed,
+        cosigners: if s.cosigned {
+            vec![cosigner().verifying_key().key_id()]
+        } else {
+            Vec::new()
+        },
+    }
 }
 
 /// Checks every frame of the ledger in `dir` against the reference encoder and the receipts
@@ -284,6 +301,10 @@ proptest! {
         }
         for (path, s) in &said[1..] {
             prop_assert_eq!(s, &said[0].1, "{:?} says something else than {:?}", path, said[0].0);
+        }
+        // …and what they say is what the drafts said (co-signatures included).
+        for (i, (got, s)) in said[0].1.iter().zip(&specs).enumerate() {
+            prop_assert_eq!(got, &said_of(s, i), "entry {} of {:?}", i + 2, said[0].0);
         }
     }
 }
@@ -411,18 +432,9 @@ fn a_large_batch_is_written_in_pieces_laid_out_as_separate_calls_would_be() {
                 let said = check_frames_and_chain(dir.path(), &receipts, 1);
                 prop_assert_eq!(said.len(), specs.len());
                 for (i, (got, s)) in said.iter().zip(&specs).enumerate() {
-                    let want = Said {
-                        kind: provledger::EntryKind::Application,
-                        timestamp: 1_767_225_600_000_000_000 + i as u64,
-                        content_type: s.content_type.to_owned(),
-                        refs: s.refs.iter().map(|r| Digest::from_bytes(*r)).collect(),
-                        payload: s.payload.clone(),
-                        positioned: s.signed,
-                        cosigners: Vec::new(),
-                    };
                     prop_assert_eq!(
                         got,
-                        &want,
+                        &said_of(s, i),
                         "entry {} of {:?} on {:?} threads",
                         i + 1,
                         durability,
