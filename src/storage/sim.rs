@@ -20,6 +20,11 @@ struct SimFile {
     /// Bytes below this offset have their space allocated ([`StorageFile::reserve`]):
     /// writing them takes nothing from the write budget.
     allocated: usize,
+    /// Syncs of this file started so far.
+    syncs_started: u64,
+    /// The sync whose start the `synced` bytes are from (a slow sync that ends after a later
+    /// one leaves the later one's bytes).
+    synced_by: u64,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +38,8 @@ struct State {
     write_budget: Option<u64>,
     /// Make every `sync_data` fail.
     fail_sync: bool,
+    /// How long every `sync_data` takes (`None`: no time at all).
+    sync_delay: Option<std::time::Duration>,
     /// Make `reserve` report that space cannot be allocated ahead (a file system without
     /// `fallocate`).
     no_reserve: bool,
@@ -93,6 +100,13 @@ impl SimBackend {
     /// Makes every `sync_data` fail (`true`) or succeed (`false`).
     pub fn set_fail_sync(&self, fail: bool) {
         lock(&self.state).fail_sync = fail;
+    }
+
+    /// Makes every `sync_data` take `delay` (`None`: no time), as a real device does: what was
+    /// written when a sync started is durable when it returns; a crash (or syncs made to fail)
+    /// while it runs makes it fail. Concurrent syncs overlap, as they may on a real device.
+    pub fn set_sync_delay(&self, delay: Option<std::time::Duration>) {
+        lock(&self.state).sync_delay = delay;
     }
 
     /// The current (possibly unsynced) bytes of a file.
@@ -340,13 +354,39 @@ impl StorageFile for SimHandle {
     }
 
     fn sync_data(&mut self) -> io::Result<()> {
-        self.with_file(|f, _, fail| {
+        let failed = || io::Error::other("sync failed (simulated)");
+        let (delay, epoch) = {
+            let s = lock(&self.state);
+            (s.sync_delay, s.epoch)
+        };
+        // The bytes written when the sync starts, and which sync this is.
+        let (bytes, n) = self.with_file(|f, _, fail| {
             if fail {
-                return Err(io::Error::other("sync failed (simulated)"));
+                return Err(failed());
             }
-            f.synced.clone_from(&f.data);
-            Ok(())
-        })
+            f.syncs_started += 1;
+            if delay.is_none() {
+                f.synced.clone_from(&f.data);
+                f.synced_by = f.syncs_started;
+                return Ok((None, f.syncs_started));
+            }
+            Ok((Some(f.data.clone()), f.syncs_started))
+        })?;
+        let (Some(bytes), Some(delay)) = (bytes, delay) else {
+            return Ok(());
+        };
+        std::thread::sleep(delay);
+        let mut guard = lock(&self.state);
+        let s = &mut *guard;
+        if s.epoch != epoch || s.fail_sync {
+            return Err(failed());
+        }
+        let f = s.files.get_mut(&self.path).ok_or_else(not_found)?;
+        if n > f.synced_by {
+            f.synced = bytes;
+            f.synced_by = n;
+        }
+        Ok(())
     }
 
     fn set_len(&mut self, len: u64) -> io::Result<()> {
