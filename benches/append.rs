@@ -9,7 +9,8 @@
 //!   `submit` with up to 64 tickets in flight, or blocking `append` — unsigned and signed,
 //!   `Buffered` and `Synced` (group commit).
 //! - `peer_shape`: the workload shapes of the peer harness (`../shared/peers`), timed the way
-//!   its adapter times them.
+//!   its adapter times them, and `synced_stream_<batch>`: one producer streaming synced
+//!   batches, two in flight.
 //! - `checkpoint`: `Ledger::checkpoint()` on a 100k-entry ledger after 1,000 new entries.
 //! - `append_batch_1000x256B_cpu`, `peer_shape_cpu`: the same, in process CPU time (all
 //!   threads; `common::ProcessCpu`), which the other engineers' load disturbs much less.
@@ -223,12 +224,15 @@ enum Shape {
     Fsync,
     /// `provledger-pipelined-64p`: 64 producers × 64 in flight, Synced, final checkpoint.
     Pipelined64,
+    /// Not a harness shape: one producer streaming `submit_batch` of this many drafts, Synced,
+    /// two batches in flight, unsigned (a durable group's sync overlaps the next batch's work).
+    SyncedStream(u64),
 }
 
 fn run_shape(shape: Shape, dir: &std::path::Path, n: u64) {
     let durability = match shape {
         Shape::File | Shape::FileSigned => Durability::Buffered,
-        Shape::Fsync | Shape::Pipelined64 => Durability::Synced,
+        Shape::Fsync | Shape::Pipelined64 | Shape::SyncedStream(_) => Durability::Synced,
     };
     let ledger = Ledger::create(dir, key(), "peers", opts(durability)).expect("create");
     match shape {
@@ -288,6 +292,32 @@ fn run_shape(shape: Shape, dir: &std::path::Path, n: u64) {
             });
             ledger.checkpoint().expect("checkpoint");
         }
+        Shape::SyncedStream(batch) => {
+            let mut in_flight: VecDeque<(u64, Ticket<Vec<Receipt>>)> = VecDeque::with_capacity(PEER_IN_FLIGHT);
+            let settle = |(count, t): (u64, Ticket<Vec<Receipt>>)| {
+                let receipts = t.wait().expect("submit_batch");
+                assert_eq!(receipts.len() as u64, count);
+                assert!(
+                    receipts.iter().all(|r| r.durable),
+                    "a Synced batch answered before its sync"
+                );
+            };
+            let mut i = 0;
+            while i < n {
+                let end = (i + batch).min(n);
+                if in_flight.len() == PEER_IN_FLIGHT {
+                    settle(in_flight.pop_front().expect("a full window has an oldest batch"));
+                }
+                let drafts = (i..end).map(|j| peer_draft(j, false)).collect();
+                in_flight.push_back((
+                    end - i,
+                    ledger.submit_batch(drafts, Durability::Synced).expect("submit_batch"),
+                ));
+                i = end;
+            }
+            in_flight.drain(..).for_each(settle);
+            ledger.checkpoint().expect("checkpoint");
+        }
     }
     ledger.close().expect("close");
 }
@@ -302,6 +332,8 @@ fn peer_shape<M: Measurement<Value = Duration>>(c: &mut Criterion<M>, group: &st
         ("append_file_sign", Shape::FileSigned, 20_000),
         ("append_file_fsync", Shape::Fsync, 1_000),
         ("pipelined_64p", Shape::Pipelined64, 10_000),
+        ("synced_stream_64", Shape::SyncedStream(64), 50_000),
+        ("synced_stream_1024", Shape::SyncedStream(1024), 200_000),
     ] {
         g.throughput(Throughput::Elements(n));
         g.bench_with_input(BenchmarkId::new(name, n), &n, |b, &n| {

@@ -557,6 +557,145 @@ fn after_a_failed_sync_no_receipt_is_durable_until_reopen() {
     common::assert_verifies(&disk, &sim_dir(), &key(1));
 }
 
+/// How the disk fails under [`synced_entries_in_flight_are_answered_durable_only_once_synced`].
+#[derive(Clone, Copy, Debug)]
+enum DiskFailure {
+    /// The power fails: unsynced bytes are lost, nothing more is written or synced.
+    PowerLoss,
+    /// Every sync starts failing (the machine keeps running).
+    FailingSyncs,
+}
+
+/// Producers keep many synced entries in flight on a disk whose syncs are slow, so that the
+/// writer lets a group's sync run while it writes the groups queued behind it (and rotates
+/// small segments meanwhile); then, at an arbitrary moment, the disk fails. Every receipt
+/// handed out says durable, each producer's receipts come in its order and never after an
+/// error, nothing is durable past a failed sync, and every entry reported durable is there
+/// after the power loss.
+fn synced_entries_in_flight_are_answered_durable_only_once_synced(failure: DiskFailure, cut: Duration) {
+    const PRODUCERS: u64 = 6;
+    const IN_FLIGHT: usize = 8;
+    let disk = common::new_disk();
+    disk.set_sync_delay(Some(Duration::from_micros(400)));
+    let opts = || sim_opts(&disk, Durability::Buffered, MIN_SEGMENT);
+    let ledger = Arc::new(Ledger::create(sim_dir(), key(1), "overlap", opts()).unwrap());
+    let producers: Vec<_> = (0..PRODUCERS)
+        .map(|t| {
+            let l = Arc::clone(&ledger);
+            std::thread::spawn(move || {
+                let mut out: Vec<Result<Receipt, AppendError>> = Vec::new();
+                let mut in_flight = std::collections::VecDeque::new();
+                for i in 0..1_000_000u64 {
+                    if in_flight.len() == IN_FLIGHT {
+                        let t: provledger::Ticket<Receipt> = in_flight.pop_front().unwrap();
+                        out.push(t.wait());
+                        if out.last().is_some_and(Result::is_err) {
+                            break;
+                        }
+                    }
+                    match l.submit(draft(t * 1_000_000 + i), Durability::Synced) {
+                        Ok(ticket) => in_flight.push_back(ticket),
+                        Err(e) => {
+                            out.push(Err(e));
+                            break;
+                        }
+                    }
+                }
+                out.extend(in_flight.into_iter().map(provledger::Ticket::wait));
+                out
+            })
+        })
+        .collect();
+    // Some entries durable first, then the failure `cut` later.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ledger.durable_len() < 50 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    std::thread::sleep(cut);
+    match failure {
+        DiskFailure::PowerLoss => {
+            // Writes and syncs stop first, so nothing reaches the disk after the crash.
+            disk.set_write_budget(Some(0));
+            disk.set_fail_sync(true);
+            disk.crash();
+        }
+        DiskFailure::FailingSyncs => disk.set_fail_sync(true),
+    }
+    let results: Vec<Vec<Result<Receipt, AppendError>>> = producers.into_iter().map(|p| p.join().unwrap()).collect();
+    let failed_at = ledger.durable_len();
+    let mut durable = Vec::new();
+    for (t, rs) in results.iter().enumerate() {
+        let mut error = None;
+        let mut last_seq = 0;
+        for r in rs {
+            match r {
+                Ok(r) => {
+                    assert!(error.is_none(), "producer {t}: a receipt after {error:?}: {r:?}");
+                    assert!(r.durable, "producer {t}: a synced append answered not durable: {r:?}");
+                    assert!(
+                        r.seq > last_seq,
+                        "producer {t}: receipts out of order: {r:?} after {last_seq}"
+                    );
+                    assert!(
+                        r.seq < failed_at,
+                        "producer {t}: durable past the failure at {failed_at}: {r:?}"
+                    );
+                    last_seq = r.seq;
+                    durable.push(*r);
+                }
+                Err(e) => {
+                    assert!(
+                        matches!(e, AppendError::Storage(StorageError::Io { .. }) | AppendError::Poisoned),
+                        "producer {t}: {e}"
+                    );
+                    error = Some(e.to_string());
+                }
+            }
+        }
+        assert!(error.is_some(), "producer {t} never saw the failure ({failure:?})");
+    }
+    assert!(
+        durable.len() >= 2 * PRODUCERS as usize,
+        "{} durable before the failure",
+        durable.len()
+    );
+    let ledger = Arc::into_inner(ledger).expect("producers are done");
+    power_loss(&disk, ledger);
+    disk.set_sync_delay(None);
+    let reopened = Ledger::open(sim_dir(), key(1), opts()).expect("reopen");
+    let found = entry_hashes(&sim_layout(&disk, &sim_dir()));
+    for r in &durable {
+        assert_eq!(
+            found.get(r.seq as usize),
+            Some(&r.entry_hash),
+            "durable entry {} lost ({failure:?})",
+            r.seq
+        );
+    }
+    reopened.close().expect("close");
+    common::assert_verifies(&disk, &sim_dir(), &key(1));
+}
+
+#[test]
+fn synced_entries_in_flight_survive_a_power_loss_at_any_moment() {
+    for ms in [0, 1, 3, 6, 10, 15] {
+        synced_entries_in_flight_are_answered_durable_only_once_synced(
+            DiskFailure::PowerLoss,
+            Duration::from_millis(ms),
+        );
+    }
+}
+
+#[test]
+fn synced_entries_in_flight_are_not_durable_past_a_failed_sync() {
+    for ms in [0, 2, 7] {
+        synced_entries_in_flight_are_answered_durable_only_once_synced(
+            DiskFailure::FailingSyncs,
+            Duration::from_millis(ms),
+        );
+    }
+}
+
 /// A file system that runs `hook` once, right after the first listing of `segments/`: a writer
 /// acting at the worst moment for a verifier that has begun (deterministic, unlike a race).
 #[derive(Debug)]

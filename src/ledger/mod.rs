@@ -402,6 +402,9 @@ struct Shared {
     /// reads a state that includes its entry).
     status: Arc<Mutex<Status>>,
     queue_limit: usize,
+    /// Set as a request is queued (the writer's `Overlap::queued`): a durable group's sync
+    /// may then overlap the work of what is queued behind it.
+    queued: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Shared {
@@ -526,6 +529,7 @@ impl Ledger {
             space: Condvar::new(),
             status,
             queue_limit: opts.queue_bytes,
+            queued: Arc::clone(&writer.overlap.queued),
         });
         let dir = writer.dir().to_path_buf();
         let ledger_id = writer.ledger_id();
@@ -562,6 +566,7 @@ impl Ledger {
         }
         q.bytes += bytes;
         q.items.push_back(req);
+        self.shared.queued.store(true, std::sync::atomic::Ordering::Relaxed);
         let wake = q.writer_idle;
         drop(q);
         if wake {

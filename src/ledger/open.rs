@@ -114,6 +114,8 @@ pub(super) fn create(
         published: None,
         spare: Vec::new(),
         bg_sync: None,
+        syncer: None,
+        overlap: super::writer::Overlap::default(),
         _lock: lock,
     };
     let mut salt = [[0u8; SALT_LEN]; 1];
@@ -468,6 +470,8 @@ pub(super) fn open(dir: &Path, signer: Arc<dyn Signer>, opts: &Options) -> Resul
         published: None,
         spare: Vec::new(),
         bg_sync: None,
+        syncer: None,
+        overlap: super::writer::Overlap::default(),
         _lock: lock,
     };
     if !w.signer_valid() {

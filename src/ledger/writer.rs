@@ -2,8 +2,10 @@
 //! batch preparation in parallel, the ordered chain, seals, segment rotation, syncs,
 //! checkpoints — and the loop that answers each caller.
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 
 use super::prepare::{self, Placed, Staged};
@@ -90,17 +92,73 @@ pub(super) struct Writer {
     pub spare: Vec<Vec<u8>>,
     /// The background sync of the active segment in flight, if any (see [`Writer::start_sync`]).
     pub bg_sync: Option<BgSync>,
+    /// Where background syncs run (started with the first).
+    pub syncer: Option<SyncThread>,
+    /// Syncs overlapping the next group's work, and the groups waiting for them.
+    pub overlap: Overlap,
     /// The writer lock, held as long as the writer lives.
     pub _lock: Box<dyn crate::storage::LockGuard>,
 }
 
-/// An `fdatasync` of the active segment running on its own thread, through a second handle.
+/// An `fdatasync` of the active segment running on the writer's [`SyncThread`], through a
+/// second handle.
 pub(super) struct BgSync {
     /// Segment bytes written when it started: synced once it succeeds.
     bytes: u64,
     /// Entries written when it started: durable once it succeeds.
     entries: u64,
-    thread: std::thread::JoinHandle<std::io::Result<()>>,
+}
+
+/// The thread a writer's background syncs run on, one at a time, started with the first (a
+/// thread spawned and joined per sync costs tens of µs of CPU, as much as preparing a small
+/// group). It ends when the writer drops it; a sync in flight then still ends.
+pub(super) struct SyncThread {
+    jobs: std::sync::mpsc::Sender<Box<dyn StorageFile>>,
+    results: std::sync::mpsc::Receiver<std::io::Result<()>>,
+}
+
+impl SyncThread {
+    fn start() -> std::io::Result<Self> {
+        let (jobs, todo) = std::sync::mpsc::channel::<Box<dyn StorageFile>>();
+        let (done, results) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("provledger-sync".into())
+            .spawn(move || {
+                for mut file in todo {
+                    if done.send(file.sync_data()).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(SyncThread { jobs, results })
+    }
+}
+
+/// A durable group's sync may run in the background while the writer thread prepares and
+/// writes the next group (two groups in flight); the group is answered once that sync ended.
+/// Only when requests are already queued behind it — the sync then overlaps their work; with
+/// nothing queued it would overlap nothing, and the sync runs in line as before.
+#[derive(Default)]
+pub(super) struct Overlap {
+    /// Set by the `Ledger` when it queues a request, cleared by the writer thread as it drains
+    /// the queue.
+    pub queued: Arc<AtomicBool>,
+    /// The writer runs on the writer thread (a caller running its request inline waits for its
+    /// own answer: nothing would overlap).
+    pub enabled: bool,
+    /// Groups written and not answered yet, in order: each is answered once `durable_len`
+    /// reaches its `end` (so never before a group written earlier).
+    waiting: VecDeque<Waiting>,
+    /// The group just written had its sync started in the background, not waited for.
+    deferred: bool,
+}
+
+/// A written group whose answer waits for a sync (or for an earlier group's).
+struct Waiting {
+    /// Entries that must be durable before it is answered.
+    end: u64,
+    receipts: Vec<Receipt>,
+    outs: Vec<(Reply, usize)>,
 }
 
 /// Drafts per piece of a pipelined group ([`Writer::append_pipelined`]); groups of fewer than
@@ -257,7 +315,7 @@ impl Writer {
                 self.write_entries(&staged, sync)
             };
             self.publish();
-            reply_all(result, outs);
+            self.answer(result, outs);
             return;
         }
         // (b) Stage 1 in parallel: commitments and co-signatures.
@@ -313,7 +371,82 @@ impl Writer {
         }
         let result = self.write_entries(&all, sync);
         self.publish();
-        reply_all(result, outs.into_iter().zip(counts).collect());
+        self.answer(result, outs.into_iter().zip(counts).collect());
+    }
+
+    /// Answers a group's requests: at once, unless its sync runs in the background or groups
+    /// written before it still wait for theirs; then once the sync covering it ended, in order.
+    /// A failed group is answered at once (after the groups before it: they do not depend on it).
+    fn answer(&mut self, result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)>) {
+        let deferred = std::mem::take(&mut self.overlap.deferred);
+        match result {
+            Ok(receipts) => {
+                let own = if deferred { self.len } else { 0 };
+                let end = own.max(self.overlap.waiting.back().map_or(0, |w| w.end));
+                self.overlap.waiting.push_back(Waiting { end, receipts, outs });
+                self.answer_covered();
+            }
+            Err(e) => {
+                self.settle();
+                reply_all(Err(e), outs);
+            }
+        }
+    }
+
+    /// Answers the waiting groups the syncs so far made durable.
+    fn answer_covered(&mut self) {
+        let durable = self.durable_len;
+        let n = self.overlap.waiting.iter().take_while(|w| w.end <= durable).count();
+        if n == 0 {
+            return;
+        }
+        self.publish();
+        // Every slot is filled before anyone is woken (see `reply_all`).
+        let mut wakes = Vec::new();
+        for w in self.overlap.waiting.drain(..n) {
+            let mut receipts = w.receipts;
+            for r in &mut receipts {
+                r.durable = r.seq < durable;
+            }
+            fill_receipts(receipts, w.outs, &mut wakes);
+        }
+    }
+
+    /// Waits for the background sync the waiting groups depend on (and syncs in line what no
+    /// sync covers), then answers them: durable, or with the failure. Called wherever the
+    /// writer stops overlapping: nothing queued, a request that is not an append, the end.
+    pub(super) fn settle(&mut self) {
+        if self.overlap.waiting.is_empty() {
+            return;
+        }
+        let synced = self.reap_sync(true).and_then(|()| {
+            if self.overlap.waiting.back().is_some_and(|w| w.end > self.durable_len) {
+                self.sync_active()
+            } else {
+                Ok(())
+            }
+        });
+        match synced {
+            Ok(()) => self.answer_covered(),
+            Err(e) => self.fail_waiting(&sync_append_error(e)),
+        }
+    }
+
+    /// Answers the waiting groups a sync made durable, and fails the others with `e`.
+    fn fail_waiting(&mut self, e: &AppendError) {
+        self.answer_covered();
+        self.publish();
+        for w in self.overlap.waiting.drain(..) {
+            reply_all(Err(same_failure(e)), w.outs);
+        }
+    }
+
+    /// Fails every waiting group, durable or not (the writer thread panicked: its state is not
+    /// trusted to say what is durable).
+    pub(super) fn abandon_waiting(&mut self) {
+        for w in self.overlap.waiting.drain(..) {
+            reply_all(Err(AppendError::Poisoned), w.outs);
+        }
     }
 
     /// Fresh salts for every draft of a group, drawn in one pass: a group of many single-entry
@@ -528,15 +661,21 @@ impl Writer {
             .write_sealed(staged, placed, bufs, &chains, ends, &roots, sync)
             .map_err(AppendError::Storage);
         let result = result.and_then(|receipts| {
-            let as_append = |e| match e {
-                SyncError::Storage(s) => AppendError::Storage(s),
-                SyncError::Closed => AppendError::Closed,
-                _ => AppendError::Poisoned,
-            };
-            if sync {
-                self.sync_active().map_err(as_append)?;
+            if sync && self.overlap.enabled && self.overlap.queued.load(Ordering::Relaxed) {
+                // Requests are queued: their work overlaps this sync, one sync in flight at a
+                // time (the one before covers the groups written before this one).
+                if let Err(e) = self.reap_sync(true) {
+                    let e = sync_append_error(e);
+                    self.fail_waiting(&e);
+                    return Err(e);
+                }
+                self.answer_covered();
+                self.start_sync();
+                self.overlap.deferred = true;
+            } else if sync {
+                self.sync_active().map_err(sync_append_error)?;
             } else {
-                self.reap_sync(false).map_err(as_append)?;
+                self.reap_sync(false).map_err(sync_append_error)?;
                 if self.active.len - self.active.synced > MAX_TORN / 2 {
                     self.start_sync();
                 }
@@ -691,7 +830,8 @@ impl Writer {
         self.tree.flush()
     }
 
-    /// Starts an `fdatasync` of the active segment on a thread of its own, so that a writer
+    /// Starts an `fdatasync` of the active segment on the writer's sync thread: for a durable
+    /// group when requests are queued behind it ([`Overlap`]), and so that a writer
     /// that is not asked for durability keeps writing while the torn-tail bound is kept
     /// (`MAX_TORN`: the sync starts at half of it; a write that would pass it waits for the
     /// sync, in [`Writer::sync_active`]). Measured: the blocking syncs were about a fifth of
@@ -700,20 +840,23 @@ impl Writer {
         if self.bg_sync.is_some() {
             return;
         }
-        let Some(mut handle) = self.active.file.sync_handle() else {
+        let Some(handle) = self.active.file.sync_handle() else {
             // An error here poisons the writer; the next call reports it.
             let _ = self.sync_active();
             return;
         };
-        let (bytes, entries) = (self.active.len, self.len);
-        match std::thread::Builder::new()
-            .name("provledger-sync".into())
-            .spawn(move || handle.sync_data())
-        {
-            Ok(thread) => self.bg_sync = Some(BgSync { bytes, entries, thread }),
-            Err(_) => {
-                let _ = self.sync_active();
-            }
+        if self.syncer.is_none() {
+            self.syncer = SyncThread::start().ok();
+        }
+        let sent = self.syncer.as_ref().is_some_and(|t| t.jobs.send(handle).is_ok());
+        if sent {
+            self.bg_sync = Some(BgSync {
+                bytes: self.active.len,
+                entries: self.len,
+            });
+        } else {
+            self.syncer = None;
+            let _ = self.sync_active();
         }
     }
 
@@ -724,22 +867,32 @@ impl Writer {
         let Some(bg) = self.bg_sync.take() else {
             return Ok(());
         };
-        if !wait && !bg.thread.is_finished() {
-            self.bg_sync = Some(bg);
-            return Ok(());
-        }
-        match bg.thread.join() {
-            Ok(Ok(())) => {
+        // `None`: the sync thread is gone (it panicked) without an answer.
+        let outcome = match &self.syncer {
+            Some(t) if wait => t.results.recv().ok(),
+            Some(t) => match t.results.try_recv() {
+                Ok(r) => Some(r),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    self.bg_sync = Some(bg);
+                    return Ok(());
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+            },
+            None => None,
+        };
+        match outcome {
+            Some(Ok(())) => {
                 self.active.synced = self.active.synced.max(bg.bytes);
                 self.durable_len = self.durable_len.max(bg.entries);
                 Ok(())
             }
-            Ok(Err(e)) => {
+            Some(Err(e)) => {
                 self.poisoned = true;
                 Err(io_err("sync", &self.active.path)(e).into())
             }
-            Err(_) => {
+            None => {
                 self.poisoned = true;
+                self.syncer = None;
                 Err(SyncError::Poisoned)
             }
         }
@@ -847,6 +1000,7 @@ impl Writer {
             sync: true,
             reply: Reply::Single(Arc::clone(&slot)),
         }]);
+        self.settle();
         super::Ticket::new(slot).wait()
     }
 }
@@ -855,13 +1009,10 @@ impl Writer {
 fn reply_all(result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)>) {
     match result {
         Ok(receipts) => {
-            let mut it = receipts.into_iter();
             // Every slot is filled before anyone is woken (`Slot::fill_later`): the waiters
-            // are woken as `wakes` is dropped, also if this loop panicked.
+            // are woken as `wakes` is dropped, also if filling panicked.
             let mut wakes = Vec::new();
-            for (reply, n) in outs {
-                wakes.extend(reply.fill_later(it.by_ref().take(n)));
-            }
+            fill_receipts(receipts, outs, &mut wakes);
             drop(wakes);
         }
         Err(e) => {
@@ -869,6 +1020,24 @@ fn reply_all(result: Result<Vec<Receipt>, AppendError>, outs: Vec<(Reply, usize)
                 reply.fill(Err(same_failure(&e)));
             }
         }
+    }
+}
+
+/// Fills each request's slot with its receipts (in order, `n` each), leaving the wake-ups to
+/// `wakes`.
+fn fill_receipts(receipts: Vec<Receipt>, outs: Vec<(Reply, usize)>, wakes: &mut Vec<super::ticket::Wake>) {
+    let mut it = receipts.into_iter();
+    for (reply, n) in outs {
+        wakes.extend(reply.fill_later(it.by_ref().take(n)));
+    }
+}
+
+/// A failed sync as the error of the appends it was to make durable.
+fn sync_append_error(e: SyncError) -> AppendError {
+    match e {
+        SyncError::Storage(s) => AppendError::Storage(s),
+        SyncError::Closed => AppendError::Closed,
+        _ => AppendError::Poisoned,
     }
 }
 
@@ -966,6 +1135,9 @@ pub(super) fn run(shared: &Shared) {
             q.bytes = 0;
             let space_waiters = q.space_waiters > 0;
             let items: Vec<Request> = q.items.drain(..).collect();
+            if let Some(w) = guard.as_ref() {
+                w.overlap.queued.store(false, Ordering::Relaxed);
+            }
             drop(q);
             if space_waiters {
                 shared.space.notify_all();
@@ -977,8 +1149,16 @@ pub(super) fn run(shared: &Shared) {
             break;
         }
         let Some(w) = guard.as_mut() else { break };
+        w.overlap.enabled = true;
         let replies: Vec<Failer> = batch.iter().map(Failer::of).collect();
-        let outcome = catch_unwind(AssertUnwindSafe(|| process(w, batch)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            let stop = process(w, batch);
+            // Nothing queued: a sync still in flight would overlap nothing; answer now.
+            if !stop && shared.lock_queue().items.is_empty() {
+                w.settle();
+            }
+            stop
+        }));
         if let Ok(stop) = outcome {
             w.publish();
             if stop {
@@ -990,11 +1170,20 @@ pub(super) fn run(shared: &Shared) {
             for r in &replies {
                 r.fail(Stop::Panicked);
             }
+            w.abandon_waiting();
             break;
         }
     }
-    // The writer (its files and directory lock) goes with the thread.
-    let writer = shared.lock_writer().take();
+    // The writer (its files and directory lock) goes with the thread; no group is left
+    // unanswered.
+    let mut writer = shared.lock_writer().take();
+    if let Some(w) = writer.as_mut() {
+        if w.poisoned {
+            w.abandon_waiting();
+        } else {
+            w.settle();
+        }
+    }
     let mut q = shared.lock_queue();
     q.closed = true;
     for r in q.items.drain(..) {
@@ -1022,12 +1211,20 @@ pub(super) fn run_inline(shared: &Shared, req: Request) -> Result<(), Request> {
     drop(q);
     let Some(w) = guard.as_mut() else { return Err(req) };
     let failer = Failer::of(&req);
-    if catch_unwind(AssertUnwindSafe(|| process(w, vec![req]))).is_ok() {
+    // The caller waits for its own answer: its sync would overlap nothing.
+    w.overlap.enabled = false;
+    if catch_unwind(AssertUnwindSafe(|| {
+        process(w, vec![req]);
+        w.settle();
+    }))
+    .is_ok()
+    {
         w.publish();
     } else {
         // As on the writer thread: the caller is answered, nothing more is accepted.
         w.poisoned = true;
         failer.fail(Stop::Panicked);
+        w.abandon_waiting();
     }
     Ok(())
 }
@@ -1108,12 +1305,14 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
             }),
             Request::Sync(s) => {
                 flush(w, &mut group);
+                w.settle();
                 let r = w.sync_active().map(|()| w.durable_len);
                 w.publish();
                 s.fill(r);
             }
             Request::Checkpoint(s) => {
                 flush(w, &mut group);
+                w.settle();
                 let r = w.checkpoint();
                 w.publish();
                 s.fill(r);
@@ -1125,12 +1324,14 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
                 reply,
             } => {
                 flush(w, &mut group);
+                w.settle();
                 let r = w.redact(seq, &reason, cosigners);
                 w.publish();
                 reply.fill(r);
             }
             Request::Close(s) => {
                 flush(w, &mut group);
+                w.settle();
                 s.fill(w.close());
                 return true;
             }
