@@ -435,3 +435,86 @@ impl StorageFile for SimHandle {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// A file `f` in a fresh directory of `disk`, its name durable, holding `bytes` synced.
+    fn synced_file(disk: &SimBackend, bytes: &[u8]) -> Box<dyn StorageFile> {
+        let dir = disk.open_dir(Path::new("/d"), true).unwrap();
+        let mut f = dir.open_write(Path::new("f"), true).unwrap();
+        dir.sync_dir(Path::new("")).unwrap();
+        f.write_all_at(bytes, 0).unwrap();
+        f.sync_data().unwrap();
+        f
+    }
+
+    /// Waits until `n` syncs of `/d/f` have started (the slow one is then running).
+    fn wait_started(disk: &SimBackend, n: u64) {
+        let started = || lock(&disk.state).files[Path::new("/d/f")].syncs_started;
+        while started() < n {
+            std::thread::sleep(Duration::from_micros(100));
+        }
+    }
+
+    #[test]
+    fn a_slow_sync_makes_durable_what_was_written_when_it_started() {
+        let disk = SimBackend::new();
+        let mut f = synced_file(&disk, b"a");
+        disk.set_sync_delay(Some(Duration::from_millis(200)));
+        f.write_all_at(b"b", 1).unwrap();
+        let mut h = f.sync_handle().unwrap();
+        let slow = std::thread::spawn(move || h.sync_data());
+        wait_started(&disk, 2);
+        // Written while the sync runs: not covered by it.
+        f.write_all_at(b"c", 2).unwrap();
+        slow.join().unwrap().unwrap();
+        disk.crash();
+        assert_eq!(disk.file_bytes(Path::new("/d/f")).unwrap(), b"ab");
+    }
+
+    #[test]
+    fn a_crash_or_failing_syncs_while_a_slow_sync_runs_make_it_fail() {
+        for fail_syncs in [false, true] {
+            let disk = SimBackend::new();
+            let mut f = synced_file(&disk, b"a");
+            disk.set_sync_delay(Some(Duration::from_millis(200)));
+            f.write_all_at(b"b", 1).unwrap();
+            let mut h = f.sync_handle().unwrap();
+            let slow = std::thread::spawn(move || h.sync_data());
+            wait_started(&disk, 2);
+            if fail_syncs {
+                disk.set_fail_sync(true);
+            } else {
+                disk.crash();
+            }
+            assert!(slow.join().unwrap().is_err(), "fail_syncs {fail_syncs}");
+            disk.set_fail_sync(false);
+            disk.crash();
+            assert_eq!(
+                disk.file_bytes(Path::new("/d/f")).unwrap(),
+                b"a",
+                "fail_syncs {fail_syncs}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_slow_sync_ending_after_a_later_one_keeps_the_later_ones_bytes() {
+        let disk = SimBackend::new();
+        let mut f = synced_file(&disk, b"a");
+        disk.set_sync_delay(Some(Duration::from_millis(200)));
+        f.write_all_at(b"b", 1).unwrap();
+        let mut h = f.sync_handle().unwrap();
+        let slow = std::thread::spawn(move || h.sync_data());
+        wait_started(&disk, 2);
+        f.write_all_at(b"c", 2).unwrap();
+        disk.set_sync_delay(Some(Duration::from_millis(1)));
+        f.sync_data().unwrap();
+        slow.join().unwrap().unwrap();
+        disk.crash();
+        assert_eq!(disk.file_bytes(Path::new("/d/f")).unwrap(), b"abc");
+    }
+}
