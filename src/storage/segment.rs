@@ -290,7 +290,15 @@ impl Scanner {
         loop {
             match self.read_chunk(max_frames) {
                 Err(stop @ ScanStop::Corrupt { offset, .. }) if self.newest => {
-                    let now = (offset, self.digest_from(offset)?);
+                    let digest = match self.digest_from(offset) {
+                        // Cut short while we looked again (see `shortened`): scan again.
+                        Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) => {
+                            self.shortened()?;
+                            continue;
+                        }
+                        other => other?,
+                    };
+                    let now = (offset, digest);
                     if settled == Some(now) || rereads == DAMAGE_REREADS {
                         return Err(stop);
                     }
@@ -298,20 +306,25 @@ impl Scanner {
                     settled = Some(now);
                     std::thread::yield_now();
                 }
-                Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) if self.newest => {
-                    // The newest segment got shorter while it was read: its writer cut the zeros
-                    // it had reserved (on leaving the segment) or a torn tail (on opening) —
-                    // bytes after the last seal, never frames handed out. Read on to the new
-                    // length, as if the file had had it when the scan started.
-                    let len = self.file.len().map_err(|e| ScanStop::Io(e.kind()))?;
-                    if len >= self.file_len || len < self.pos {
-                        return Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof));
-                    }
-                    self.file_len = len;
-                }
+                Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) if self.newest => self.shortened()?,
                 other => return other,
             }
         }
+    }
+
+    /// After a read of the newest segment found it shorter than the scan took it to be: its
+    /// writer cut the zeros it had reserved (on leaving the segment) or a torn tail (on
+    /// opening) — bytes after the last seal, never frames handed out. The scan reads on to the
+    /// new length, as if the file had had it when the scan started; the error stands if the
+    /// file is not shorter (each call shortens the scan, so a scan cannot loop on this) or is
+    /// shorter than what was handed out.
+    fn shortened(&mut self) -> Result<(), ScanStop> {
+        let len = self.file.len().map_err(|e| ScanStop::Io(e.kind()))?;
+        if len >= self.file_len || len < self.pos {
+            return Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof));
+        }
+        self.file_len = len;
+        Ok(())
     }
 
     /// BLAKE3 of the bytes a scan that found damage at `offset` looked at: from the next
