@@ -110,8 +110,8 @@ pub(super) struct BgSync {
 }
 
 /// The thread a writer's background syncs run on, one at a time, started with the first (a
-/// thread spawned and joined per sync costs tens of µs of CPU, as much as preparing a small
-/// group). It ends when the writer drops it; a sync in flight then still ends.
+/// thread spawned and joined per sync costs tens of µs of CPU each time). It ends when the
+/// writer drops it; a sync in flight then still ends.
 pub(super) struct SyncThread {
     jobs: std::sync::mpsc::Sender<Box<dyn StorageFile>>,
     results: std::sync::mpsc::Receiver<std::io::Result<()>>,
