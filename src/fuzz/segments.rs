@@ -324,7 +324,12 @@ pub fn decode_frame_and_segment(data: &[u8]) {
                     sealed_built(cut),
                     "cut at {cut}: not the frames up to the last seal"
                 );
-                let clean = cut == found.last().map_or(SEGMENT_HEADER_LEN as u64, |f| f.0 + f.1);
+                // Clean at the end of the last sealed frame found, or (§8 T1b) when only zeros
+                // follow it: a cut inside a frame that starts with zero bytes leaves exactly
+                // what reserved space looks like.
+                let sealed_end = found.last().map_or(SEGMENT_HEADER_LEN as u64, |f| f.0 + f.1);
+                let tail = usize::try_from(sealed_end).map_or(&[][..], |at| file.get(at..).unwrap_or(&[]));
+                let clean = cut == sealed_end || tail.iter().all(|&b| b == 0);
                 assert!(
                     matches!(spec_newest.1, Stop::End) == clean && !matches!(spec_newest.1, Stop::Damage(..)),
                     "cut at {cut}: {:?}",
