@@ -441,50 +441,46 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    /// A file `f` in a fresh directory of `disk`, its name durable, holding `bytes` synced.
-    fn synced_file(disk: &SimBackend, bytes: &[u8]) -> Box<dyn StorageFile> {
+    /// A file `/d/f` on `disk` holding `a` (synced), then `b` written; a 200 ms sync of it
+    /// started on another thread, running when this returns.
+    fn slow_sync_of_ab(disk: &SimBackend) -> (Box<dyn StorageFile>, std::thread::JoinHandle<io::Result<()>>) {
         let dir = disk.open_dir(Path::new("/d"), true).unwrap();
         let mut f = dir.open_write(Path::new("f"), true).unwrap();
         dir.sync_dir(Path::new("")).unwrap();
-        f.write_all_at(bytes, 0).unwrap();
+        f.write_all_at(b"a", 0).unwrap();
         f.sync_data().unwrap();
-        f
-    }
-
-    /// Waits until `n` syncs of `/d/f` have started (the slow one is then running).
-    fn wait_started(disk: &SimBackend, n: u64) {
+        disk.set_sync_delay(Some(Duration::from_millis(200)));
+        f.write_all_at(b"b", 1).unwrap();
+        let mut h = f.sync_handle().unwrap();
+        let slow = std::thread::spawn(move || h.sync_data());
         let started = || lock(&disk.state).files[Path::new("/d/f")].syncs_started;
-        while started() < n {
+        while started() < 2 {
             std::thread::sleep(Duration::from_micros(100));
         }
+        (f, slow)
+    }
+
+    /// The bytes of `/d/f` after a power loss.
+    fn after_power_loss(disk: &SimBackend) -> Vec<u8> {
+        disk.crash();
+        disk.file_bytes(Path::new("/d/f")).unwrap()
     }
 
     #[test]
     fn a_slow_sync_makes_durable_what_was_written_when_it_started() {
         let disk = SimBackend::new();
-        let mut f = synced_file(&disk, b"a");
-        disk.set_sync_delay(Some(Duration::from_millis(200)));
-        f.write_all_at(b"b", 1).unwrap();
-        let mut h = f.sync_handle().unwrap();
-        let slow = std::thread::spawn(move || h.sync_data());
-        wait_started(&disk, 2);
+        let (mut f, slow) = slow_sync_of_ab(&disk);
         // Written while the sync runs: not covered by it.
         f.write_all_at(b"c", 2).unwrap();
         slow.join().unwrap().unwrap();
-        disk.crash();
-        assert_eq!(disk.file_bytes(Path::new("/d/f")).unwrap(), b"ab");
+        assert_eq!(after_power_loss(&disk), b"ab");
     }
 
     #[test]
     fn a_crash_or_failing_syncs_while_a_slow_sync_runs_make_it_fail() {
         for fail_syncs in [false, true] {
             let disk = SimBackend::new();
-            let mut f = synced_file(&disk, b"a");
-            disk.set_sync_delay(Some(Duration::from_millis(200)));
-            f.write_all_at(b"b", 1).unwrap();
-            let mut h = f.sync_handle().unwrap();
-            let slow = std::thread::spawn(move || h.sync_data());
-            wait_started(&disk, 2);
+            let (_f, slow) = slow_sync_of_ab(&disk);
             if fail_syncs {
                 disk.set_fail_sync(true);
             } else {
@@ -492,29 +488,18 @@ mod tests {
             }
             assert!(slow.join().unwrap().is_err(), "fail_syncs {fail_syncs}");
             disk.set_fail_sync(false);
-            disk.crash();
-            assert_eq!(
-                disk.file_bytes(Path::new("/d/f")).unwrap(),
-                b"a",
-                "fail_syncs {fail_syncs}"
-            );
+            assert_eq!(after_power_loss(&disk), b"a", "fail_syncs {fail_syncs}");
         }
     }
 
     #[test]
     fn a_slow_sync_ending_after_a_later_one_keeps_the_later_ones_bytes() {
         let disk = SimBackend::new();
-        let mut f = synced_file(&disk, b"a");
-        disk.set_sync_delay(Some(Duration::from_millis(200)));
-        f.write_all_at(b"b", 1).unwrap();
-        let mut h = f.sync_handle().unwrap();
-        let slow = std::thread::spawn(move || h.sync_data());
-        wait_started(&disk, 2);
+        let (mut f, slow) = slow_sync_of_ab(&disk);
         f.write_all_at(b"c", 2).unwrap();
         disk.set_sync_delay(Some(Duration::from_millis(1)));
         f.sync_data().unwrap();
         slow.join().unwrap().unwrap();
-        disk.crash();
-        assert_eq!(disk.file_bytes(Path::new("/d/f")).unwrap(), b"abc");
+        assert_eq!(after_power_loss(&disk), b"abc");
     }
 }
