@@ -568,25 +568,25 @@ enum DiskFailure {
 
 /// Producers keep many synced entries in flight on a disk whose syncs are slow, so that the
 /// writer lets a group's sync run while it writes the groups queued behind it (and rotates
-/// small segments meanwhile); then, at an arbitrary moment, the disk fails. Every receipt
+/// small segments meanwhile) — with a window of thousands of entries, also groups it cut from
+/// one drained batch; then, at an arbitrary moment, the disk fails. Every receipt
 /// handed out says durable, each producer's receipts come in its order and never after an
 /// error, nothing is durable past a failed sync, and every entry reported durable is there
 /// after the power loss.
-fn synced_entries_in_flight_are_answered_durable_only_once_synced(failure: DiskFailure, cut: Duration) {
-    const PRODUCERS: u64 = 6;
-    const IN_FLIGHT: usize = 8;
+fn synced_entries_in_flight_are_answered_durable_only_once_synced(failure: DiskFailure, window: Window, cut: Duration) {
+    let Window(threads, window, warm) = window;
     let disk = common::new_disk();
     disk.set_sync_delay(Some(Duration::from_micros(400)));
     let opts = || sim_opts(&disk, Durability::Buffered, MIN_SEGMENT);
     let ledger = Arc::new(Ledger::create(sim_dir(), key(1), "overlap", opts()).unwrap());
-    let producers: Vec<_> = (0..PRODUCERS)
+    let producers: Vec<_> = (0..threads)
         .map(|t| {
             let l = Arc::clone(&ledger);
             std::thread::spawn(move || {
                 let mut out: Vec<Result<Receipt, AppendError>> = Vec::new();
                 let mut in_flight = std::collections::VecDeque::new();
                 for i in 0..1_000_000u64 {
-                    if in_flight.len() == IN_FLIGHT {
+                    if in_flight.len() == window {
                         let t: provledger::Ticket<Receipt> = in_flight.pop_front().unwrap();
                         out.push(t.wait());
                         if out.last().is_some_and(Result::is_err) {
@@ -608,7 +608,7 @@ fn synced_entries_in_flight_are_answered_durable_only_once_synced(failure: DiskF
         .collect();
     // Some entries durable first, then the failure `cut` later.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ledger.durable_len() < 50 && Instant::now() < deadline {
+    while ledger.durable_len() < warm && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(200));
     }
     std::thread::sleep(cut);
@@ -655,7 +655,7 @@ fn synced_entries_in_flight_are_answered_durable_only_once_synced(failure: DiskF
         assert!(error.is_some(), "producer {t} never saw the failure ({failure:?})");
     }
     assert!(
-        durable.len() >= 2 * PRODUCERS as usize,
+        durable.len() >= 2 * threads as usize,
         "{} durable before the failure",
         durable.len()
     );
@@ -676,11 +676,29 @@ fn synced_entries_in_flight_are_answered_durable_only_once_synced(failure: DiskF
     common::assert_verifies(&disk, &sim_dir(), &key(1));
 }
 
+/// Producers, synced entries each keeps in flight, and entries durable before the disk fails.
+#[derive(Clone, Copy, Debug)]
+struct Window(u64, usize, u64);
+
+/// Six producers with eight entries in flight: groups overlap the syncs of the ones before.
+const NARROW: Window = Window(6, 8, 50);
+/// Eight producers with 512 in flight: the writer drains batches of thousands of synced
+/// entries and cuts them into groups whose syncs overlap the rest of the batch.
+const WIDE: Window = Window(8, 512, 10_000);
+
 #[test]
 fn synced_entries_in_flight_survive_a_power_loss_at_any_moment() {
     for ms in [0, 1, 3, 6, 10, 15] {
         synced_entries_in_flight_are_answered_durable_only_once_synced(
             DiskFailure::PowerLoss,
+            NARROW,
+            Duration::from_millis(ms),
+        );
+    }
+    for ms in [0, 2, 5, 9] {
+        synced_entries_in_flight_are_answered_durable_only_once_synced(
+            DiskFailure::PowerLoss,
+            WIDE,
             Duration::from_millis(ms),
         );
     }
@@ -691,6 +709,14 @@ fn synced_entries_in_flight_are_not_durable_past_a_failed_sync() {
     for ms in [0, 2, 7] {
         synced_entries_in_flight_are_answered_durable_only_once_synced(
             DiskFailure::FailingSyncs,
+            NARROW,
+            Duration::from_millis(ms),
+        );
+    }
+    for ms in [0, 4] {
+        synced_entries_in_flight_are_answered_durable_only_once_synced(
+            DiskFailure::FailingSyncs,
+            WIDE,
             Duration::from_millis(ms),
         );
     }

@@ -114,7 +114,7 @@ pub(super) struct BgSync {
 /// writer drops it; a sync in flight then still ends.
 pub(super) struct SyncThread {
     jobs: std::sync::mpsc::Sender<Box<dyn StorageFile>>,
-    results: std::sync::mpsc::Receiver<std::io::Result<()>>,
+    results: std::sync::mpsc::Receiver<(std::io::Result<()>, std::time::Duration)>,
 }
 
 impl SyncThread {
@@ -125,7 +125,9 @@ impl SyncThread {
             .name("provledger-sync".into())
             .spawn(move || {
                 for mut file in todo {
-                    if done.send(file.sync_data()).is_err() {
+                    let started = std::time::Instant::now();
+                    let r = file.sync_data();
+                    if done.send((r, started.elapsed())).is_err() {
                         break;
                     }
                 }
@@ -136,8 +138,9 @@ impl SyncThread {
 
 /// A durable group's sync may run in the background while the writer thread prepares and
 /// writes the next group (two groups in flight); the group is answered once that sync ended.
-/// Only when requests are already queued behind it — the sync then overlaps their work; with
-/// nothing queued it would overlap nothing, and the sync runs in line as before.
+/// Only when requests are already queued behind it, or follow it in the batch the writer
+/// drained ([`process`] cuts large synced batches into groups) — the sync then overlaps their
+/// work; with nothing behind it, it would overlap nothing, and the sync runs in line as before.
 #[derive(Default)]
 pub(super) struct Overlap {
     /// Set by the `Ledger` when it queues a request, cleared by the writer thread as it drains
@@ -151,6 +154,69 @@ pub(super) struct Overlap {
     waiting: VecDeque<Waiting>,
     /// The group just written had its sync started in the background, not waited for.
     deferred: bool,
+    /// More appends of the batch the writer thread drained follow the group being written
+    /// ([`process`] cut the group at [`Pace::cut`]): its sync overlaps them, as it would
+    /// requests still queued.
+    pub behind: bool,
+    /// How long syncs and synced groups take here, for where [`process`] cuts groups.
+    pub pace: Pace,
+}
+
+/// Recent durations of this writer's syncs and of its work per synced entry (moving
+/// averages), from which [`process`] sizes the synced groups it cuts ([`Pace::cut`]).
+#[derive(Default)]
+pub(super) struct Pace {
+    /// Nanoseconds per `fdatasync` of the active segment (0: none measured yet).
+    sync_ns: u64,
+    /// Nanoseconds of the writer's work per entry of a synced group, from its start until it
+    /// is written (0: none measured yet).
+    entry_ns: u64,
+    /// When the synced group being written started, and its entries.
+    group: Option<(std::time::Instant, usize)>,
+}
+
+/// Fewest synced entries [`process`] cuts a group at. Smaller groups cost a sync, and a wake-up
+/// of their producers, each: on the 2-core VM of `benches/README.md` (syncs of ~0.3 ms,
+/// 64 producers with 64 entries in flight each), fixed cuts at 512, 1,024, 1,536, 2,048 and
+/// 3,072 entries gave 583–656, 724–764, 664–786, 628–774 and 613–676 k entries/s against
+/// 589–680 k without, and cutting where the work takes as long as a sync (~250 entries there)
+/// did no better than not cutting.
+const MIN_CUT: usize = 2048;
+
+impl Pace {
+    /// `avg` moved a quarter of the way to `x` (or set to it, the first time).
+    fn average(avg: &mut u64, x: u64) {
+        *avg = if *avg == 0 { x.max(1) } else { (*avg / 4) * 3 + x / 4 };
+    }
+
+    /// A sync of the active segment took `took`.
+    fn synced(&mut self, took: std::time::Duration) {
+        Self::average(&mut self.sync_ns, u64::try_from(took.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// The synced group started (`Some`) has been written: its work per entry.
+    fn written(&mut self) {
+        if let Some((started, n)) = self.group.take() {
+            let ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if let Some(per) = u64::try_from(n).ok().and_then(|n| ns.checked_div(n)) {
+                Self::average(&mut self.entry_ns, per);
+            }
+        }
+    }
+
+    /// Synced entries after which [`process`] ends a group when more appends follow it: at
+    /// least [`MIN_CUT`], and at least as many as the writer prepares and writes in the time of
+    /// one sync, so that the sync is over by the time the next group is written. Every cut costs
+    /// a sync, and a group waits for the one before it: cutting pays only while a sync is
+    /// shorter than the work it overlaps; when syncs are slow next to the work, this is more
+    /// than producers keep in flight and nothing is cut (as before cuts existed). Nothing is
+    /// cut before both have been measured.
+    fn cut(&self) -> usize {
+        match self.sync_ns.checked_div(self.entry_ns) {
+            Some(n) if self.sync_ns > 0 => usize::try_from(n).unwrap_or(usize::MAX).max(MIN_CUT),
+            _ => usize::MAX,
+        }
+    }
 }
 
 /// A written group whose answer waits for a sync (or for an earlier group's).
@@ -270,6 +336,8 @@ impl Writer {
             }
             return;
         }
+        let n = jobs.iter().map(|j| j.drafts.len()).sum();
+        self.overlap.pace.group = jobs.iter().any(|j| j.sync).then(|| (std::time::Instant::now(), n));
         // (a) Cheap checks.
         let jobs: Vec<Job> = jobs
             .into_iter()
@@ -660,10 +728,14 @@ impl Writer {
         let result = self
             .write_sealed(staged, placed, bufs, &chains, ends, &roots, sync)
             .map_err(AppendError::Storage);
+        if sync {
+            self.overlap.pace.written();
+        }
         let result = result.and_then(|receipts| {
-            if sync && self.overlap.enabled && self.overlap.queued.load(Ordering::Relaxed) {
-                // Requests are queued: their work overlaps this sync, one sync in flight at a
-                // time (the one before covers the groups written before this one).
+            let behind = self.overlap.behind || self.overlap.queued.load(Ordering::Relaxed);
+            if sync && self.overlap.enabled && behind {
+                // Requests are queued or follow in the batch: their work overlaps this sync, one
+                // sync in flight at a time (the one before covers the groups written before it).
                 if let Err(e) = self.reap_sync(true) {
                     let e = sync_append_error(e);
                     self.fail_waiting(&e);
@@ -880,7 +952,10 @@ impl Writer {
             },
             None => None,
         };
-        match outcome {
+        if let Some((_, took)) = &outcome {
+            self.overlap.pace.synced(*took);
+        }
+        match outcome.map(|(r, _)| r) {
             Some(Ok(())) => {
                 self.active.synced = self.active.synced.max(bg.bytes);
                 self.durable_len = self.durable_len.max(bg.entries);
@@ -906,7 +981,10 @@ impl Writer {
         if a.synced == a.len && self.durable_len == self.len {
             return Ok(());
         }
-        if let Err(e) = a.file.sync_data() {
+        let started = std::time::Instant::now();
+        let synced = a.file.sync_data();
+        self.overlap.pace.synced(started.elapsed());
+        if let Err(e) = synced {
             // After a failed fdatasync the kernel may have dropped the dirty pages: never
             // report anything durable again until the ledger is reopened and recovered.
             self.poisoned = true;
@@ -1283,7 +1361,9 @@ impl Failer {
     }
 }
 
-/// Processes one batch of requests in order; `true` once a close was handled.
+/// Processes one batch of requests in order; `true` once a close was handled. Consecutive
+/// appends form one group, ended early once it holds [`Pace::cut`] synced entries and more
+/// appends follow (their work then overlaps its sync).
 fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
     let mut group = Vec::new();
     let flush = |w: &mut Writer, group: &mut Vec<Job>| {
@@ -1291,19 +1371,32 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
             w.append_group(std::mem::take(group));
         }
     };
-    for r in batch {
+    let mut batch = batch.into_iter().peekable();
+    let mut synced = 0;
+    let cut = w.overlap.pace.cut();
+    while let Some(r) = batch.next() {
         match r {
             Request::Append {
                 drafts,
                 durability,
                 reply,
                 ..
-            } => group.push(Job {
-                drafts,
-                sync: durability == Durability::Synced,
-                reply,
-            }),
+            } => {
+                let sync = durability == Durability::Synced;
+                if sync {
+                    synced += drafts.len();
+                }
+                group.push(Job { drafts, sync, reply });
+                let more = matches!(batch.peek(), Some(Request::Append { .. }));
+                if synced >= cut && more {
+                    w.overlap.behind = true;
+                    flush(w, &mut group);
+                    w.overlap.behind = false;
+                    synced = 0;
+                }
+            }
             Request::Sync(s) => {
+                synced = 0;
                 flush(w, &mut group);
                 w.settle();
                 let r = w.sync_active().map(|()| w.durable_len);
@@ -1311,6 +1404,7 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
                 s.fill(r);
             }
             Request::Checkpoint(s) => {
+                synced = 0;
                 flush(w, &mut group);
                 w.settle();
                 let r = w.checkpoint();
@@ -1323,6 +1417,7 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
                 cosigners,
                 reply,
             } => {
+                synced = 0;
                 flush(w, &mut group);
                 w.settle();
                 let r = w.redact(seq, &reason, cosigners);
@@ -1463,4 +1558,47 @@ fn frames_of<'b>(bufs: &'b mut [Vec<u8>], sizes: &[usize], ends: &[usize]) -> Ve
         start = end;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Pace, MIN_CUT};
+    use std::time::{Duration, Instant};
+
+    /// A synced group of `n` entries that took `took` to write.
+    fn group(p: &mut Pace, n: usize, took: Duration) {
+        let started = Instant::now().checked_sub(took).expect("a clock that far back");
+        p.group = Some((started, n));
+        p.written();
+    }
+
+    #[test]
+    fn nothing_is_cut_before_syncs_and_work_are_measured() {
+        let mut p = Pace::default();
+        assert_eq!(p.cut(), usize::MAX);
+        p.synced(Duration::from_micros(300));
+        assert_eq!(p.cut(), usize::MAX, "work not measured yet");
+        let mut q = Pace::default();
+        group(&mut q, 1000, Duration::from_millis(1));
+        assert_eq!(q.cut(), usize::MAX, "syncs not measured yet");
+    }
+
+    #[test]
+    fn cuts_follow_the_entries_written_in_one_sync_with_a_floor() {
+        let mut p = Pace::default();
+        p.synced(Duration::from_micros(300));
+        // 1 µs per entry: 300 entries per sync, below the floor.
+        group(&mut p, 4096, Duration::from_micros(4096));
+        assert_eq!(p.cut(), MIN_CUT);
+        // Syncs of 20 ms (moving average: it takes a few to get there): far more entries per
+        // sync than the floor, so groups are cut late or not at all.
+        for _ in 0..40 {
+            p.synced(Duration::from_millis(20));
+        }
+        let cut = p.cut();
+        assert!((18_000..=21_000).contains(&cut), "{cut}");
+        // A group with no entries measures nothing.
+        group(&mut p, 0, Duration::from_millis(5));
+        assert_eq!(p.cut(), cut);
+    }
 }
