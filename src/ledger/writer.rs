@@ -1369,6 +1369,8 @@ fn process(w: &mut Writer, batch: Vec<Request>) -> bool {
     let flush = |w: &mut Writer, group: &mut Vec<Job>| {
         if !group.is_empty() {
             w.append_group(std::mem::take(group));
+            // Measured when the group was written; a group that failed before is not timed.
+            w.overlap.pace.group = None;
         }
     };
     let mut batch = batch.into_iter().peekable();
