@@ -366,13 +366,18 @@ pub fn hash_empty() -> Digest {
 /// block — the same count for inputs of similar length — are compressed for up to 16 inputs at
 /// once by the crate's own SIMD kernel (`Platform::hash_many`, the routine `Hasher` uses for
 /// the chunks of one long input: it starts every lane from the key at counter 0 when told not
-/// to increment the counter), and only each input's last block is compressed alone.
+/// to increment the counter). Their last blocks, shorter than 64 bytes for nearly every input
+/// and so beyond `hash_many`, are compressed 16 at a time by `lanes.rs` where the CPU has
+/// AVX-512 (in a group of at least `SIMD_LAST_BLOCKS` inputs), else one by one.
 ///
 /// `blake3::platform` is public but undocumented and exempt from semver (its doc says "for
 /// benchmarks only"), so Cargo.toml holds blake3 to 1.8.x, and the tests here compare every
 /// length from 0 to 1,100 bytes, in batches of every size up to 40, with `blake3::keyed_hash`.
 /// Inputs longer than a chunk, or of one block or less, are hashed the usual way.
+mod lanes;
+
 mod many {
+    use super::lanes::{self as last_blocks, Lanes};
     use super::Digest;
     use blake3::platform::Platform;
     use blake3::{IncrementCounter, BLOCK_LEN, CHUNK_LEN};
@@ -384,7 +389,10 @@ mod many {
     const KEYED_HASH: u8 = 1 << 4;
     /// Inputs compressed together at most (the AVX-512 degree; narrower SIMD takes them in
     /// turns inside `hash_many`).
-    const LANES: usize = 16;
+    const LANES: usize = last_blocks::LANES;
+    /// Inputs of one group from which their last blocks are compressed in one SIMD pass rather
+    /// than one by one (a pass costs about as much as three single compressions here).
+    const SIMD_LAST_BLOCKS: usize = 4;
 
     pub(super) fn keyed_hash_each(key: &[u8; 32], inputs: &[&[u8]]) -> Vec<Digest> {
         const GROUPS: usize = CHUNK_LEN / BLOCK_LEN;
@@ -416,10 +424,23 @@ mod many {
         }
         let platform = Platform::detect();
         let key_words = words(key);
+        let simd = last_blocks::simd();
+        let mut last = Lanes::new();
         let mut cvs = [0u8; 32 * LANES];
         for (prefix_blocks, (&start, &end)) in starts.iter().zip(&ends).enumerate() {
             for lanes in order[start..end].chunks(LANES) {
                 prefix_many(platform, prefix_blocks, inputs, lanes, &key_words, &mut cvs);
+                if simd && lanes.len() >= SIMD_LAST_BLOCKS {
+                    for (n, &i) in lanes.iter().enumerate() {
+                        let cv = cvs[32 * n..32 * n + 32].try_into().expect("32 bytes");
+                        last.set(n, cv, &inputs[i][prefix_blocks * BLOCK_LEN..]);
+                    }
+                    last_blocks::compress(&mut last, KEYED_HASH | CHUNK_END | ROOT);
+                    for (n, &i) in lanes.iter().enumerate() {
+                        out[i] = Digest(last.get(n));
+                    }
+                    continue;
+                }
                 for (n, &i) in lanes.iter().enumerate() {
                     let input = inputs[i];
                     let mut cv = words(cvs[32 * n..32 * n + 32].try_into().expect("32 bytes"));

@@ -64,7 +64,10 @@
 //!
 //! The byte format is specified normatively in `docs/FORMAT.md`.
 
-#![forbid(unsafe_code)]
+// `unsafe` is allowed in one module, `hash::lanes` (AVX-512 BLAKE3 compressions of sixteen
+// inputs' last blocks: a measured 6–10% of unsigned audit and append); its docs say why each
+// block is sound.
+#![deny(unsafe_code)]
 #![deny(missing_docs, rustdoc::broken_intra_doc_links, clippy::unwrap_used)]
 #![deny(clippy::big_endian_bytes, clippy::host_endian_bytes)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]

@@ -1,8 +1,9 @@
 //! Shared by every fuzz target: an allocation cap.
 //!
 //! Long runs use binaries built without a sanitizer (`cargo +nightly fuzz build -s none`,
-//! about ten times faster here; the library is `#![forbid(unsafe_code)]`, so the sanitizer
-//! guards only dependencies). libFuzzer's `-malloc_limit_mb` needs a sanitizer's allocator
+//! about ten times faster here; the library denies `unsafe_code` outside `hash/lanes.rs`, whose
+//! only `unsafe` is an AVX-512 call after feature detection and array loads and stores, so the
+//! sanitizer guards mostly dependencies). libFuzzer's `-malloc_limit_mb` needs a sanitizer's allocator
 //! hooks, and `-rss_limit_mb` does not see a huge allocation that is never touched, so this
 //! allocator enforces the bound itself: once the bytes live at the same time would exceed
 //! [`LIMIT`], the allocation fails and the process aborts ("memory allocation of N bytes
