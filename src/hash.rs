@@ -390,6 +390,12 @@ mod many {
     /// Inputs compressed together at most (the AVX-512 degree; narrower SIMD takes them in
     /// turns inside `hash_many`).
     const LANES: usize = last_blocks::LANES;
+    /// Zero bytes after the last prefix `hash_many` is given: more than the 48 it reads past a
+    /// lane's last block (a whole block, so any vector load that starts inside the block ends
+    /// inside the pad).
+    const OVERREAD_PAD: usize = BLOCK_LEN;
+    /// Bytes of the staging buffer: sixteen prefixes of up to fifteen blocks, and the pad.
+    const STAGED_LEN: usize = LANES * (CHUNK_LEN - BLOCK_LEN) + OVERREAD_PAD;
     /// Inputs of one group from which their last blocks are compressed in one SIMD pass rather
     /// than one by one (the pass costs about two single compressions, plus ≈ 15 ns per lane
     /// to transpose: it wins from three inputs on).
@@ -428,9 +434,10 @@ mod many {
         let simd = last_blocks::simd();
         let mut last = Lanes::new();
         let mut cvs = [0u8; 32 * LANES];
+        let mut staged = vec![0u8; STAGED_LEN];
         for (prefix_blocks, (&start, &end)) in starts.iter().zip(&ends).enumerate() {
             for lanes in order[start..end].chunks(LANES) {
-                prefix_many(platform, prefix_blocks, inputs, lanes, &key_words, &mut cvs);
+                prefix_many(platform, prefix_blocks, inputs, lanes, &key_words, &mut cvs, &mut staged);
                 if simd && lanes.len() >= SIMD_LAST_BLOCKS {
                     for (n, &i) in lanes.iter().enumerate() {
                         let cv = cvs[32 * n..32 * n + 32].try_into().expect("32 bytes");
@@ -462,6 +469,14 @@ mod many {
 
     /// The chaining values after the first `prefix_blocks` blocks of each input of `lanes`,
     /// into `cvs` (32 bytes per lane, in order).
+    ///
+    /// The prefixes are copied, back to back, into `staged` (at least [`STAGED_LEN`] bytes)
+    /// and hashed from there: `hash_many`'s assembly loads whole 16-, 32- and 64-byte vectors
+    /// at offsets within a lane's last block, so it reads up to 48 bytes past the `N` bytes it
+    /// is given (the 4-way AVX-512 path; blake3 itself only ever hands it chunks followed by
+    /// more input). From the callers' slices that read could cross into an unmapped page — the
+    /// `hash_each` fuzz target crashed exactly so under AddressSanitizer. In `staged` it lands
+    /// in the next lane's prefix or in the [`OVERREAD_PAD`] zero bytes after the last one.
     fn prefix_many(
         platform: Platform,
         prefix_blocks: usize,
@@ -469,15 +484,20 @@ mod many {
         lanes: &[usize],
         key: &[u32; 8],
         cvs: &mut [u8; 32 * LANES],
+        staged: &mut [u8],
     ) {
         macro_rules! run {
             ($($p:literal)*) => {
                 match prefix_blocks {
                     $($p => {
                         const N: usize = $p * BLOCK_LEN;
+                        for (k, &i) in lanes.iter().enumerate() {
+                            staged[k * N..(k + 1) * N].copy_from_slice(&inputs[i][..N]);
+                        }
+                        staged[lanes.len() * N..lanes.len() * N + OVERREAD_PAD].fill(0);
                         let mut refs: [&[u8; N]; LANES] = [&[0; N]; LANES];
-                        for (r, &i) in refs.iter_mut().zip(lanes) {
-                            *r = inputs[i][..N].try_into().expect("input longer than its prefix");
+                        for (k, r) in refs.iter_mut().enumerate().take(lanes.len()) {
+                            *r = staged[k * N..(k + 1) * N].try_into().expect("N bytes");
                         }
                         platform.hash_many(
                             &refs[..lanes.len()],
@@ -553,6 +573,46 @@ mod many {
             let got = keyed_hash_each(&key, &inputs);
             for (j, input) in inputs.iter().enumerate() {
                 assert_eq!(got[j], Digest::from(blake3::keyed_hash(&key, input)), "mixed, input {j}");
+            }
+        }
+
+        /// Every input ends exactly where an unreadable page begins, in turn at every lane
+        /// position of groups of every size: `hash_many`'s assembly reads up to 48 bytes past
+        /// the prefix it is given, so hashing from the callers' slices would fault here (it
+        /// did, under the `hash_each` fuzz target); the staged copies keep every read inside
+        /// memory the crate owns, and the digests stay `blake3::keyed_hash`'s.
+        #[cfg(unix)]
+        #[test]
+        #[allow(unsafe_code)] // mapping a guard page; nothing else
+        fn inputs_ending_at_an_unreadable_page() {
+            use rustix::mm::{mmap_anonymous, mprotect, MapFlags, MprotectFlags, ProtFlags};
+            let page = rustix::param::page_size();
+            // SAFETY: a fresh private anonymous mapping of two pages, used only through the
+            // slice below (first page) and never unmapped while it lives (the test leaks it).
+            let base = unsafe {
+                mmap_anonymous(std::ptr::null_mut(), 2 * page, ProtFlags::READ | ProtFlags::WRITE, MapFlags::PRIVATE)
+            }
+            .expect("map two pages");
+            // SAFETY: the second page of the mapping just made; nothing refers to it.
+            unsafe { mprotect(base.cast::<u8>().add(page).cast(), page, MprotectFlags::empty()) }.expect("guard page");
+            // SAFETY: the first page is mapped, readable and writable, and only this slice uses it.
+            let first: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(base.cast::<u8>(), page) };
+            for (i, b) in first.iter_mut().enumerate() {
+                *b = (i % 251) as u8;
+            }
+            let key = [0x3c; 32];
+            let other: Vec<u8> = (0..1100).map(|i: usize| (i * 7) as u8).collect();
+            // Lengths whose last block is short (1 or 9 bytes), for 1 to 15 whole blocks before it.
+            for len in (1..=15).flat_map(|blocks| [blocks * BLOCK_LEN + 1, blocks * BLOCK_LEN + 9]) {
+                let guarded = &first[page - len..];
+                for group in 1..=LANES {
+                    for at in 0..group {
+                        let inputs: Vec<&[u8]> =
+                            (0..group).map(|k| if k == at { guarded } else { &other[..len] }).collect();
+                        let got = keyed_hash_each(&key, &inputs);
+                        assert_eq!(got[at], Digest::from(blake3::keyed_hash(&key, guarded)), "length {len}, lane {at} of {group}");
+                    }
+                }
             }
         }
 
