@@ -18,6 +18,7 @@ fn main() {
         "verify_proofs_against_real_tree" => provledger::fuzz::verify_proofs_against_real_tree,
         "decode_json" => provledger::fuzz::decode_json,
         "decode_records" => provledger::fuzz::decode_records,
+        "hash_each" => provledger::fuzz::hash_each,
         "open_arbitrary_ledger" => provledger::fuzz::open_arbitrary_ledger,
         "keyless_attacker" => provledger::fuzz::keyless_attacker,
         "model_ops" => provledger::fuzz::model_ops,

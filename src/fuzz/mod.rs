@@ -8,7 +8,8 @@
 //! --lib fuzz` runs every hook on its seeds (as `.ci/fuzz-smoke` does first).
 //!
 //! One submodule per family of targets: `decoders` (entries, checkpoints, notes, records),
-//! `segments`, `proofs`, `json` (with the `json` feature), `ledger_dir` (arbitrary ledger
+//! `segments`, `proofs`, `hashes` (batched hashing against one at a time), `json` (with the
+//! `json` feature), `ledger_dir` (arbitrary ledger
 //! directories), `keyless` (a keyless attacker's edits of a real ledger), `model` (operations
 //! against a model on a failing disk) and `seeds` (seed inputs from real ledgers).
 
@@ -76,6 +77,7 @@ pub fn fuzz_key() -> SigningKey {
 }
 
 mod decoders;
+mod hashes;
 #[cfg(feature = "json")]
 mod json;
 mod keyless;
@@ -86,6 +88,7 @@ mod seeds;
 mod segments;
 
 pub use decoders::{decode_checkpoint, decode_entry, decode_note, decode_records};
+pub use hashes::hash_each;
 #[cfg(feature = "json")]
 pub use json::decode_json;
 pub use keyless::keyless_attacker;
@@ -115,6 +118,7 @@ mod tests {
             ("open_arbitrary_ledger", open_arbitrary_ledger),
             ("keyless_attacker", keyless_attacker),
             ("model_ops", model_ops),
+            ("hash_each", hash_each),
         ];
         #[cfg(feature = "json")]
         hooks.push(("decode_json", decode_json));

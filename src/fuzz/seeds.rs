@@ -72,7 +72,32 @@ pub fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     }
     out.extend(model_seeds().into_iter().map(|s| ("model_ops", s)));
     out.extend(super::keyless::seeds().into_iter().map(|s| ("keyless_attacker", s)));
+    out.extend(hash_seeds().into_iter().map(|s| ("hash_each", s)));
     out
+}
+
+/// Batches for `hash_each` (layout in `hashes::hash_each`): 40 commitments of a 280-byte
+/// payload (312 bytes: two full passes of sixteen lanes and eight alone), and a mixed batch
+/// of 64 around 130 bytes (entry hash inputs) with lengths spread over every block count.
+fn hash_seeds() -> Vec<Vec<u8>> {
+    let mut same = vec![0u8, 40];
+    same.extend_from_slice(&312u16.to_le_bytes());
+    same.extend(std::iter::repeat_n(0u8, 40));
+    same.extend((0..40 * 312).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    let mut mixed = vec![2u8, 64];
+    mixed.extend_from_slice(&130u16.to_le_bytes());
+    for i in 0..64u16 {
+        match i % 4 {
+            0 | 1 => mixed.push(0),
+            2 => mixed.push(0x80 | u8::try_from(i % 64).unwrap_or(0)),
+            _ => {
+                mixed.push(0xc0);
+                mixed.extend_from_slice(&(i * 17 % 1101).to_le_bytes());
+            }
+        }
+    }
+    mixed.extend((0..4096u32).map(|i| (i * 7 + 3) as u8));
+    vec![same, mixed]
 }
 
 /// Operation sequences for `model_ops` (see `model::Model::step` for the codes): appends of
