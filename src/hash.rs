@@ -394,8 +394,6 @@ mod many {
     /// lane's last block (a whole block, so any vector load that starts inside the block ends
     /// inside the pad).
     const OVERREAD_PAD: usize = BLOCK_LEN;
-    /// Bytes of the staging buffer: sixteen prefixes of up to fifteen blocks, and the pad.
-    const STAGED_LEN: usize = LANES * (CHUNK_LEN - BLOCK_LEN) + OVERREAD_PAD;
     /// Inputs of one group from which their last blocks are compressed in one SIMD pass rather
     /// than one by one (the pass costs about two single compressions, plus ≈ 15 ns per lane
     /// to transpose: it wins from three inputs on).
@@ -434,7 +432,8 @@ mod many {
         let simd = last_blocks::simd();
         let mut last = Lanes::new();
         let mut cvs = [0u8; 32 * LANES];
-        let mut staged = vec![0u8; STAGED_LEN];
+        // Grown to what the largest group needs (at most 16 prefixes of 15 blocks and the pad).
+        let mut staged = Vec::new();
         for (prefix_blocks, (&start, &end)) in starts.iter().zip(&ends).enumerate() {
             for lanes in order[start..end].chunks(LANES) {
                 prefix_many(platform, prefix_blocks, inputs, lanes, &key_words, &mut cvs, &mut staged);
@@ -470,7 +469,7 @@ mod many {
     /// The chaining values after the first `prefix_blocks` blocks of each input of `lanes`,
     /// into `cvs` (32 bytes per lane, in order).
     ///
-    /// The prefixes are copied, back to back, into `staged` (at least [`STAGED_LEN`] bytes)
+    /// The prefixes are copied, back to back, into `staged` (grown as needed)
     /// and hashed from there: `hash_many`'s assembly loads whole 16-, 32- and 64-byte vectors
     /// at offsets within a lane's last block, so it reads up to 48 bytes past the `N` bytes it
     /// is given (the 4-way AVX-512 path; blake3 itself only ever hands it chunks followed by
@@ -484,13 +483,17 @@ mod many {
         lanes: &[usize],
         key: &[u32; 8],
         cvs: &mut [u8; 32 * LANES],
-        staged: &mut [u8],
+        staged: &mut Vec<u8>,
     ) {
         macro_rules! run {
             ($($p:literal)*) => {
                 match prefix_blocks {
                     $($p => {
                         const N: usize = $p * BLOCK_LEN;
+                        let need = lanes.len() * N + OVERREAD_PAD;
+                        if staged.len() < need {
+                            staged.resize(need, 0);
+                        }
                         for (k, &i) in lanes.iter().enumerate() {
                             staged[k * N..(k + 1) * N].copy_from_slice(&inputs[i][..N]);
                         }
