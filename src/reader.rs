@@ -379,8 +379,9 @@ impl LedgerReader {
         if old == 0 || old > new {
             return Err(ReadError::OutOfRange("a consistency proof needs 0 < old ≤ new".into()));
         }
-        let root = |n| subtree_root(&self.tree, 0, n).map_err(build_error);
-        let path = consistency_proof(&self.tree, old, new).map_err(build_error)?;
+        let src = Prefetched::boundary(&self.tree, old);
+        let root = |n| subtree_root(&src, 0, n).map_err(build_error);
+        let path = consistency_proof(&src, old, new).map_err(build_error)?;
         Ok((root(old)?, root(new)?, path))
     }
 
@@ -422,11 +423,12 @@ impl LedgerReader {
             )));
         }
         let old = Self::checkpoint_for(&all, Some(from)).ok();
+        let src = Prefetched::boundary(&self.tree, from);
         let old_root = match &old {
             Some(c) => c.root,
-            None => subtree_root(&self.tree, 0, from).map_err(build_error)?,
+            None => subtree_root(&src, 0, from).map_err(build_error)?,
         };
-        let path = consistency_proof(&self.tree, from, new.tree_size).map_err(build_error)?;
+        let path = consistency_proof(&src, from, new.tree_size).map_err(build_error)?;
         Ok(ConsistencyProof {
             version: PROOF_VERSION,
             ledger_id: self.ledger_id,
@@ -491,16 +493,19 @@ pub(crate) fn decode(
     })
 }
 
-/// The stored tree, with the lower levels around one leaf's path read ahead: for each stored
-/// level below the ones held in memory, the four aligned nodes holding the path's sibling at
-/// that level and the two children of its sibling one level up — one read per two levels
-/// instead of one per node.
+/// The stored tree, with the lower levels around one leaf's path read ahead: for each stored level below the ones held in memory, the aligned group
+/// of four nodes holding the path's sibling at that level and the two children of its sibling
+/// one level up — one read per two levels instead of one per node. Nodes above come from a
+/// snapshot of the levels held in memory, without a lock per node.
 struct Prefetched<'t> {
     tree: &'t TreeReader,
     nodes: Vec<((u8, u64), Digest)>,
+    /// The levels the tree held in memory when the proof began.
+    held: crate::tree::HeldLevels,
 }
 
 impl<'t> Prefetched<'t> {
+    /// Read ahead for an inclusion proof of `leaf`.
     fn around(tree: &'t TreeReader, leaf: u64) -> Self {
         let mut nodes = Vec::new();
         let mut level = 0u8;
@@ -520,11 +525,28 @@ impl<'t> Prefetched<'t> {
             }
             level += 2;
         }
-        Prefetched { tree, nodes }
+        Prefetched {
+            tree,
+            nodes,
+            held: tree.held(),
+        }
     }
 
+    /// Read ahead for a consistency proof from size `old` (and for the root at `old`): below
+    /// the held levels, every node such a proof needs ends at the boundary between leaves
+    /// `old − 1` and `old`, starts at it, or is a sibling of an ancestor of leaf `old − 1` —
+    /// all in the groups read ahead for that leaf's inclusion proof.
+    fn boundary(tree: &'t TreeReader, old: u64) -> Self {
+        Self::around(tree, old.saturating_sub(1))
+    }
+
+    /// A node read ahead or held in memory.
     fn get(&self, level: u8, index: u64) -> Option<Digest> {
-        self.nodes.iter().find(|(k, _)| *k == (level, index)).map(|(_, d)| *d)
+        self.nodes
+            .iter()
+            .find(|(k, _)| *k == (level, index))
+            .map(|(_, d)| *d)
+            .or_else(|| self.held.get(level, index))
     }
 }
 
@@ -536,9 +558,12 @@ impl crate::merkle::NodeSource for Prefetched<'_> {
             return Ok(d);
         }
         if !crate::tree::is_stored_level(level) {
-            let children = index
-                .checked_mul(2)
-                .map(|c| (self.get(level - 1, c), self.get(level - 1, c + 1)));
+            let children = index.checked_mul(2).map(|c| {
+                (
+                    self.get(level - 1, c),
+                    c.checked_add(1).and_then(|c| self.get(level - 1, c)),
+                )
+            });
             if let Some((Some(l), Some(r))) = children {
                 return Ok(crate::hash::hash_node(&l, &r));
             }

@@ -1,8 +1,8 @@
 //! Proofs made by a long-lived `LedgerReader` while the ledger grows: its in-memory copy of the
 //! upper tree levels (levels of at most `tree::CACHED_NODES` nodes, odd levels computed from
-//! the even level below), its read-ahead around a leaf's path and the right edges it remembers
-//! must give the same proofs as the stored tree, before and after the levels grow past what
-//! was read.
+//! the even level below), its read-ahead around a leaf's path or a consistency proof's
+//! boundary, and the right edges it remembers must give the same proofs as the stored tree,
+//! before and after the levels grow past what was read.
 
 use provledger::merkle::{consistency_proof, inclusion_proof, verify_consistency, MemoryTree};
 use provledger::{Draft, Durability, Ledger, LedgerReader, Options, SigningKey};
@@ -64,10 +64,13 @@ fn proofs_from_a_growing_ledger_match_a_tree_in_memory() {
                 assert_eq!(p.path, want, "inclusion of {seq} in {size}, round {round}");
                 p.verify(&key.verifying_key()).expect("the proof verifies");
             }
-            for old in [1, 2, 3, 5, 4096, 65_537, sizes[0] - 1, sizes[0]] {
-                if old > size {
-                    continue;
-                }
+            // Every boundary position within the groups of four read ahead at levels 0 and 2
+            // (both sides of a group edge: 4k, 4k ± 1, 16k, 16k ± 1 …), near both ends.
+            let sweep = (1..=80).chain(size - 80..=size);
+            let spread = [4096, 65_537, sizes[0] - 1, sizes[0]]
+                .into_iter()
+                .filter(|&o| o <= size);
+            for old in sweep.chain(spread) {
                 let (a, b, path) = r.consistency(old, size).expect("consistency");
                 assert_eq!(
                     path,

@@ -23,7 +23,8 @@ pub fn inclusion_proof<S: NodeSource + ?Sized>(
     if leaf_index >= tree_size {
         return Err(BuildError::Range("leaf index is not below the tree size"));
     }
-    let mut path = Vec::new();
+    // One node per level of the tree: ⌈log2(tree_size)⌉.
+    let mut path = Vec::with_capacity((u64::BITS - (tree_size - 1).leading_zeros()) as usize);
     let (mut start, mut end) = (0, tree_size);
     while end - start > 1 {
         let mid = start + largest_power_of_two_less_than(end - start);
@@ -60,7 +61,8 @@ pub fn consistency_proof<S: NodeSource + ?Sized>(
     if old_size > new_size {
         return Err(BuildError::Range("old tree size exceeds new tree size"));
     }
-    let mut path = Vec::new();
+    // At most one node per level of the new tree, plus the old root's.
+    let mut path = Vec::with_capacity((u64::BITS - new_size.leading_zeros()) as usize + 1);
     if old_size == new_size {
         return Ok(path);
     }
