@@ -84,3 +84,103 @@ fn proofs_from_a_growing_ledger_match_a_tree_in_memory() {
     }
     ledger.close().expect("close");
 }
+
+/// Two threads share one `LedgerReader` and prove while a writer appends and checkpoints:
+/// every proof must verify against its signed checkpoint and name the entry hash the writer
+/// acknowledged — whatever the reader held when a proof began (a snapshot of the upper
+/// levels, re-read as they grow; the checkpoint log, re-read when it grew).
+#[test]
+fn proofs_from_threads_sharing_a_reader_while_the_ledger_grows() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_seed(&[5; 32]);
+    let vk = key.verifying_key();
+    let ledger = Ledger::create(
+        dir.path(),
+        &key,
+        "proofs",
+        Options::default().durability(Durability::Buffered),
+    )
+    .expect("create");
+    let reader = LedgerReader::open(dir.path()).expect("reader");
+    let genesis = reader.get(0).expect("genesis").entry.hash;
+    // Acknowledged entry hashes (index = sequence number) and checkpoints, as published.
+    let hashes = Mutex::new(vec![genesis]);
+    let checkpoints = Mutex::new(Vec::new());
+    let append = |from: u64, to: u64| {
+        let receipts = ledger.append_batch((from..to).map(unsigned).collect()).expect("append");
+        hashes
+            .lock()
+            .expect("hashes")
+            .extend(receipts.iter().map(|r| r.entry_hash));
+        let cp = ledger.checkpoint().expect("checkpoint");
+        ledger.sync().expect("sync");
+        checkpoints.lock().expect("checkpoints").push(cp);
+    };
+    // Level 0 beyond what a reader holds whole (read ahead per proof), level 2 held and growing.
+    let mut next = 1u64;
+    while next < 68_000 {
+        append(next, next + 4_000);
+        next += 4_000;
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let provers: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (reader, hashes, checkpoints, done) = (&reader, &hashes, &checkpoints, &done);
+                s.spawn(move || {
+                    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ t;
+                    let mut rnd = move |n: u64| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        x % n
+                    };
+                    let mut proved = 0u32;
+                    while !done.load(Ordering::Acquire) || proved < 200 {
+                        let cps = checkpoints.lock().expect("checkpoints").clone();
+                        let cp = cps[cps.len() - 1 - rnd(cps.len().min(3) as u64) as usize];
+                        let seq = rnd(cp.tree_size);
+                        let p = reader
+                            .inclusion_proof(seq, Some(cp.tree_size))
+                            .expect("inclusion proof");
+                        p.verify(&vk).expect("inclusion proof verifies");
+                        assert_eq!(
+                            p.entry_hash,
+                            hashes.lock().expect("hashes")[seq as usize],
+                            "entry {seq}"
+                        );
+                        let older = cps[rnd(cps.len() as u64) as usize];
+                        if older.tree_size <= cp.tree_size {
+                            let c = reader
+                                .consistency_proof(older.tree_size, Some(cp.tree_size))
+                                .expect("consistency proof");
+                            c.verify(&vk).expect("consistency between checkpoints verifies");
+                        }
+                        let old = 1 + rnd(cp.tree_size);
+                        let (old_root, new_root, path) = reader.consistency(old, cp.tree_size).expect("consistency");
+                        assert_eq!(new_root, cp.root, "the root at {} is the checkpoint's", cp.tree_size);
+                        assert!(
+                            verify_consistency(old, cp.tree_size, &old_root, &new_root, &path).is_ok(),
+                            "{old}→{}",
+                            cp.tree_size
+                        );
+                        proved += 1;
+                    }
+                    proved
+                })
+            })
+            .collect();
+        while next < 100_000 {
+            append(next, next + 1_000);
+            next += 1_000;
+        }
+        done.store(true, Ordering::Release);
+        for p in provers {
+            assert!(p.join().expect("prover") >= 200);
+        }
+    });
+    ledger.close().expect("close");
+}
