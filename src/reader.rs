@@ -493,10 +493,11 @@ pub(crate) fn decode(
     })
 }
 
-/// The stored tree, with the lower levels around one leaf's path read ahead: for each stored level below the ones held in memory, the aligned group
-/// of four nodes holding the path's sibling at that level and the two children of its sibling
-/// one level up — one read per two levels instead of one per node. Nodes above come from a
-/// snapshot of the levels held in memory, without a lock per node.
+/// The stored tree, with the lower levels around one leaf's path read ahead: for each stored
+/// level below the ones held in memory, the aligned group of four nodes holding the path's
+/// sibling at that level and the two children of its sibling one level up — one read per two
+/// levels instead of one per node. Nodes above come from a snapshot of the levels held in
+/// memory, without a lock per node.
 struct Prefetched<'t> {
     tree: &'t TreeReader,
     nodes: Vec<((u8, u64), Digest)>,
