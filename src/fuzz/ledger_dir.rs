@@ -206,6 +206,7 @@ pub fn open_arbitrary_ledger(data: &[u8]) {
             "allow_uncovered_tail refused what the default accepts"
         );
     }
+    check_reader_proofs(&disk, dir, lenient.is_some(), flags);
     let durability = if flags & 0x40 == 0 {
         Durability::Synced
     } else {
@@ -244,6 +245,76 @@ pub fn open_arbitrary_ledger(data: &[u8]) {
     }
     let authentic = strict.is_some() || verifies_without_tree(&before, dir);
     append_and_checkpoint(&disk, dir, ledger, lenient.map(|r| r.entries), authentic);
+}
+
+/// Proofs a [`LedgerReader`] makes from the directory as it is, before any writer touched it,
+/// against the two newest logged checkpoints: the reader never panics. If `verify` accepted the
+/// ledger, every proof it hands out is accepted by the proof checks (a tree file that lacks
+/// nodes may make it refuse, as a missing node, never answer wrongly). Whatever the directory
+/// holds, an accepted inclusion proof names the entry hash `get` reads for that entry.
+fn check_reader_proofs(disk: &SimBackend, dir: &Path, verified: bool, pick: u8) {
+    let Ok(reader) = LedgerReader::open_with(Arc::new(disk.clone()), dir) else {
+        assert!(!verified, "a verified ledger does not open for reading");
+        return;
+    };
+    let Ok(cps) = reader.checkpoints() else {
+        assert!(!verified, "a verified ledger's checkpoint log does not read");
+        return;
+    };
+    let key = fuzz_key().verifying_key();
+    // A verified ledger may refuse only for want of a stored node.
+    let refused = |what: &str, e: &crate::error::ReadError| {
+        assert!(
+            !verified || matches!(e, crate::error::ReadError::MissingTreeNode { .. }),
+            "{what} of a verified ledger: {e}"
+        );
+    };
+    for cp in cps.iter().rev().take(2) {
+        let n = cp.tree_size;
+        if n == 0 {
+            continue;
+        }
+        for seq in [0, n / 2, n - 1, u64::from(pick) % n] {
+            match reader.inclusion_proof(seq, Some(n)) {
+                Ok(p) => {
+                    let accepted = p.verify(&key).is_ok();
+                    assert!(accepted || !verified, "inclusion of {seq} in {n} rejected: {p:?}");
+                    if let (true, Ok(e)) = (accepted, reader.get(seq)) {
+                        assert_eq!(e.entry.hash, p.entry_hash, "inclusion of {seq} in {n}");
+                    }
+                }
+                Err(e) => refused("inclusion proof", &e),
+            }
+        }
+        for from in [1, n / 2, n - 1, n, 1 + u64::from(pick) % n] {
+            if from == 0 {
+                continue;
+            }
+            match reader.consistency_proof(from, Some(n)) {
+                Ok(p) if verified => {
+                    let checked = if p.old_checkpoint.is_some() {
+                        p.verify(&key)
+                    } else {
+                        p.verify_extends(&key, None, from, &p.old_root)
+                    };
+                    assert!(checked.is_ok(), "consistency {from}→{n} rejected: {checked:?}");
+                }
+                Ok(_) => {}
+                Err(e) => refused("consistency proof", &e),
+            }
+            match reader.consistency(from, n) {
+                Ok((old_root, new_root, path)) if verified => {
+                    assert_eq!(new_root, cp.root, "the root at {n} is not the checkpoint's");
+                    assert!(
+                        crate::merkle::verify_consistency(from, n, &old_root, &new_root, &path).is_ok(),
+                        "consistency {from}→{n} does not check"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => refused("consistency", &e),
+            }
+        }
+    }
 }
 
 /// Whether the ledger in `files` verifies once its tree files (derived data) are set aside:
