@@ -11,17 +11,16 @@ fn unsigned(i: u64) -> Draft {
     Draft::application("application/octet-stream", i.to_le_bytes().to_vec()).without_position_signature()
 }
 
+/// A new ledger in `dir` whose appends are not synced one by one (the tests sync per checkpoint).
+fn buffered_ledger(dir: &std::path::Path, key: &SigningKey) -> Ledger {
+    Ledger::create(dir, key, "proofs", Options::default().durability(Durability::Buffered)).expect("create")
+}
+
 #[test]
 fn proofs_from_a_growing_ledger_match_a_tree_in_memory() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = SigningKey::from_seed(&[3; 32]);
-    let ledger = Ledger::create(
-        dir.path(),
-        &key,
-        "proofs",
-        Options::default().durability(Durability::Buffered),
-    )
-    .expect("create");
+    let ledger = buffered_ledger(dir.path(), &key);
     let mut mem = MemoryTree::new();
     let mut pushed = 0usize;
     let genesis = LedgerReader::open(dir.path())
@@ -97,13 +96,7 @@ fn proofs_from_threads_sharing_a_reader_while_the_ledger_grows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let key = SigningKey::from_seed(&[5; 32]);
     let vk = key.verifying_key();
-    let ledger = Ledger::create(
-        dir.path(),
-        &key,
-        "proofs",
-        Options::default().durability(Durability::Buffered),
-    )
-    .expect("create");
+    let ledger = buffered_ledger(dir.path(), &key);
     let reader = LedgerReader::open(dir.path()).expect("reader");
     let genesis = reader.get(0).expect("genesis").entry.hash;
     // Acknowledged entry hashes (index = sequence number) and checkpoints, as published.
