@@ -387,6 +387,8 @@ struct Ordered {
     key_problem: Option<Problem>,
     /// The chain value before the entry.
     prev: Digest,
+    /// The chain value after it, `chain_value(prev, E)` (computed once, in pass A).
+    chain: Digest,
     /// Indices into the chunk's signature jobs: position signature, then co-signatures.
     jobs: Range<usize>,
     /// Signers with what the registry knew of them (governance entries, policy on).
@@ -831,6 +833,7 @@ impl<'a> Verifier<'a> {
             ..Ordered::default()
         };
         self.chain = chain_value(&o.prev, &d.hash);
+        o.chain = self.chain;
         let Some(r) = record else {
             return o;
         };
@@ -948,7 +951,7 @@ impl<'a> Verifier<'a> {
         }
         self.observe(seq, &record, &d.hash, d.gov.as_deref(), o, d.erased)?;
         self.report.entries += 1;
-        self.report.head = chain_value(&o.prev, &d.hash);
+        self.report.head = o.chain;
         Ok(true)
     }
 
