@@ -383,11 +383,9 @@ fn decode_chunk(sc: &StreamChunk, ledger_id: LedgerId) -> Vec<Decoded> {
 /// What pass A (ledger order, before signatures) found for one entry.
 #[derive(Default)]
 struct Ordered {
-    /// A key problem (E5), if any.
-    key_problem: Option<Problem>,
-    /// The chain value before the entry.
-    prev: Digest,
-    /// The chain value after it, `chain_value(prev, E)` (computed once, in pass A).
+    /// A key problem (E5), if any (boxed: rare, and pass A moves one `Ordered` per entry).
+    key_problem: Option<Box<Problem>>,
+    /// The chain value after the entry, `chain_value(prev, E)` (computed once, in pass A).
     chain: Digest,
     /// Indices into the chunk's signature jobs: position signature, then co-signatures.
     jobs: Range<usize>,
@@ -827,13 +825,13 @@ impl<'a> Verifier<'a> {
     /// stands before the entry, apply enrollments and revocations, advance the chain (L1) and
     /// queue the signatures to verify (E6).
     fn order(&mut self, seq: u64, record: Option<RecordRef<'_>>, d: &Decoded, jobs: &mut Vec<SigJob>) -> Ordered {
+        let prev = self.chain;
+        self.chain = chain_value(&prev, &d.hash);
         let mut o = Ordered {
-            prev: self.chain,
+            chain: self.chain,
             jobs: jobs.len()..jobs.len(),
             ..Ordered::default()
         };
-        self.chain = chain_value(&o.prev, &d.hash);
-        o.chain = self.chain;
         let Some(r) = record else {
             return o;
         };
@@ -843,22 +841,22 @@ impl<'a> Verifier<'a> {
         let resolved = match self.keys.resolve(kind, position.as_ref(), &cosigs, seq) {
             Ok(x) => x,
             Err(p) => {
-                o.key_problem = Some(p);
+                o.key_problem = Some(Box::new(p));
                 return o;
             }
         };
         if seq >= self.trusted_until {
             if let (Some(p), Some(key)) = (position, resolved.position) {
                 jobs.push(SigJob {
-                    key,
-                    message: position_message(&o.prev, &d.hash).to_vec(),
+                    key: *key,
+                    message: position_message(&prev, &d.hash).to_vec(),
                     signature: p.signature,
                 });
             }
             let msg = cosignature_message(&d.digest);
             for (s, key) in cosigs.iter().zip(&resolved.cosigners) {
                 jobs.push(SigJob {
-                    key: *key,
+                    key: **key,
                     message: msg.to_vec(),
                     signature: s.signature,
                 });
@@ -870,7 +868,7 @@ impl<'a> Verifier<'a> {
             o.signers = position.iter().chain(&cosigs).filter_map(info).collect();
         }
         if let Some(rec) = &d.gov {
-            o.key_problem = self.keys.apply(seq, rec).err();
+            o.key_problem = self.keys.apply(seq, rec).err().map(Box::new);
         }
         o
     }
@@ -903,7 +901,7 @@ impl<'a> Verifier<'a> {
         if (seq == 0) != (record.kind() == EntryKind::Genesis) {
             return fail(self, Check::Chain, "only entry 0 is a genesis entry".into());
         }
-        if let Some((check, msg)) = o.key_problem.clone() {
+        if let Some((check, msg)) = o.key_problem.as_deref().cloned() {
             return fail(self, check, msg);
         }
         let mut results = o.jobs.clone().map(|j| ok[j]);

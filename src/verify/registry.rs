@@ -47,11 +47,11 @@ impl KeyInfo {
 
 /// The keys an entry's signatures resolved to.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Resolved {
+pub(crate) struct Resolved<'r> {
     /// The position signer's key.
-    pub position: Option<VerifyingKey>,
+    pub position: Option<&'r VerifyingKey>,
     /// The co-signers' keys, in record order.
-    pub cosigners: Vec<VerifyingKey>,
+    pub cosigners: Vec<&'r VerifyingKey>,
 }
 
 /// Enrolled keys by id.
@@ -111,7 +111,7 @@ impl Registry {
         position: Option<&AuthorSignature>,
         cosigs: &[AuthorSignature],
         seq: u64,
-    ) -> Result<Resolved, Problem> {
+    ) -> Result<Resolved<'_>, Problem> {
         let all = || position.into_iter().chain(cosigs);
         for (i, s) in all().enumerate() {
             if all().take(i).any(|o| o.key_id == s.key_id) {
@@ -146,13 +146,13 @@ impl Registry {
                         format!("position signed by key {} which lacks the operator role", p.key_id),
                     ));
                 }
-                Some(info.key)
+                Some(&info.key)
             }
             None => None,
         };
         let cosig_keys = cosigs
             .iter()
-            .map(|s| lookup(s).map(|k| k.key))
+            .map(|s| lookup(s).map(|k| &k.key))
             .collect::<Result<Vec<_>, _>>()?;
         let roles = required_roles(kind);
         let has_role = |s: &AuthorSignature| {
