@@ -508,37 +508,65 @@ struct Prefetched<'t> {
 impl<'t> Prefetched<'t> {
     /// Read ahead for an inclusion proof of `leaf`.
     fn around(tree: &'t TreeReader, leaf: u64) -> Self {
-        let mut nodes = Vec::new();
-        let mut level = 0u8;
-        while level < 64 && !tree.level_cached(level) {
-            let first = (leaf >> level) & !3;
-            match tree.nodes(level, first, 4) {
-                Ok(found) if !found.is_empty() => {
-                    nodes.extend(
-                        found
-                            .into_iter()
-                            .enumerate()
-                            .map(|(i, d)| ((level, first + i as u64), d)),
-                    );
-                }
-                // Missing or unreadable: the proof asks the tree itself, which says why.
-                _ => break,
-            }
-            level += 2;
-        }
-        Prefetched {
-            tree,
-            nodes,
-            held: tree.held(),
-        }
+        Self::read_ahead(tree, leaf, false)
     }
 
     /// Read ahead for a consistency proof from size `old` (and for the root at `old`): below
     /// the held levels, every node such a proof needs ends at the boundary between leaves
     /// `old − 1` and `old`, starts at it, or is a sibling of an ancestor of leaf `old − 1` —
-    /// all in the groups read ahead for that leaf's inclusion proof.
+    /// all in the groups read ahead for that leaf's inclusion proof (but for the newer tree's
+    /// last nodes when its size is within a few leaves of `old`). Consistency proofs come
+    /// from few sizes (each client's last checkpoint), so the tree remembers the groups of a
+    /// boundary asked for again ([`TreeReader::boundary_groups`]).
     fn boundary(tree: &'t TreeReader, old: u64) -> Self {
-        Self::around(tree, old.saturating_sub(1))
+        Self::read_ahead(tree, old.saturating_sub(1), true)
+    }
+
+    /// The aligned groups around `leaf` at each stored level below the held ones.
+    fn read_ahead(tree: &'t TreeReader, leaf: u64, boundary: bool) -> Self {
+        let mut held_from = 0u8;
+        while held_from < 64 && !tree.level_cached(held_from) {
+            held_from += 2;
+        }
+        let (known, keep) = if boundary {
+            tree.boundary_groups(leaf, held_from)
+        } else {
+            (None, false)
+        };
+        let nodes = known.unwrap_or_else(|| {
+            let mut nodes = Vec::new();
+            let mut whole = true;
+            for level in (0..held_from).step_by(2) {
+                let first = (leaf >> level) & !3;
+                match tree.nodes(level, first, 4) {
+                    Ok(found) if !found.is_empty() => {
+                        whole &= found.len() == 4;
+                        nodes.extend(
+                            found
+                                .into_iter()
+                                .enumerate()
+                                .map(|(i, d)| ((level, first + i as u64), d)),
+                        );
+                    }
+                    // Missing or unreadable: the proof asks the tree itself, which says why.
+                    _ => {
+                        whole = false;
+                        break;
+                    }
+                }
+            }
+            // A group cut short by the end of its level would leave the nodes a larger tree
+            // has there to single reads, every time: only whole read-aheads are kept.
+            if keep && whole {
+                tree.remember_boundary(leaf, held_from, &nodes);
+            }
+            nodes
+        });
+        Prefetched {
+            tree,
+            nodes,
+            held: tree.held(),
+        }
     }
 
     /// A node read ahead or held in memory.

@@ -96,6 +96,25 @@ pub struct TreeReader {
     /// Roots of right edges (ranges that are not one perfect subtree) folded for proofs:
     /// every proof against a tree size needs that size's edge; cleared when full.
     edges: Mutex<std::collections::HashMap<(u64, u64), Digest>>,
+    /// Groups read ahead around the boundaries consistency proofs start from.
+    boundaries: Mutex<Boundaries>,
+}
+
+/// Nodes read ahead around one leaf: ((level, index), node).
+type ReadAhead = Vec<((u8, u64), Digest)>;
+
+/// Most boundaries a [`TreeReader`] remembers the read-ahead of (a few hundred bytes each),
+/// and how many recent requests it looks back on to see one asked for again.
+const REMEMBERED_BOUNDARIES: usize = 1024;
+const RECENT_BOUNDARIES: usize = 64;
+
+/// Read-aheads of consistency proofs' boundaries, by (leaf, first held level): kept once a
+/// boundary is asked for a second time among the recent requests, so that proofs from sizes
+/// seen once (a monitor checking arbitrary sizes) cost no allocation; cleared when full.
+#[derive(Debug, Default)]
+struct Boundaries {
+    kept: std::collections::BTreeMap<(u64, u8), ReadAhead>,
+    recent: std::collections::VecDeque<(u64, u8)>,
 }
 
 /// Most nodes a [`TreeReader`] remembers outside the levels it holds whole.
@@ -152,7 +171,36 @@ impl TreeReader {
             cache: Mutex::new(Arc::new(vec![LevelCache::Unread; MAX_LEVELS])),
             recent: Mutex::new(std::collections::HashMap::new()),
             edges: Mutex::new(std::collections::HashMap::new()),
+            boundaries: Mutex::new(Boundaries::default()),
         }
+    }
+
+    /// The groups read ahead around `leaf` (with the levels from `held_from` up held) if
+    /// kept; else whether to keep them once read ([`TreeReader::remember_boundary`]): when
+    /// the boundary was asked for among the recent requests.
+    pub(crate) fn boundary_groups(&self, leaf: u64, held_from: u8) -> (Option<ReadAhead>, bool) {
+        let mut b = self.boundaries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = (leaf, held_from);
+        if let Some(nodes) = b.kept.get(&key) {
+            return (Some(nodes.clone()), false);
+        }
+        if b.recent.contains(&key) {
+            return (None, true);
+        }
+        if b.recent.len() >= RECENT_BOUNDARIES {
+            b.recent.pop_front();
+        }
+        b.recent.push_back(key);
+        (None, false)
+    }
+
+    /// Keeps the whole groups read ahead around `leaf` (stored nodes never change).
+    pub(crate) fn remember_boundary(&self, leaf: u64, held_from: u8, nodes: &[((u8, u64), Digest)]) {
+        let mut b = self.boundaries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if b.kept.len() >= REMEMBERED_BOUNDARIES {
+            b.kept.clear();
+        }
+        b.kept.insert((leaf, held_from), nodes.to_vec());
     }
 
     /// Node `index` of stored `level` from memory, reading the whole level first if it is small

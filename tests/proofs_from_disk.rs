@@ -4,7 +4,13 @@
 //! boundary, and the right edges it remembers must give the same proofs as the stored tree,
 //! before and after the levels grow past what was read.
 
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
 use provledger::merkle::{consistency_proof, inclusion_proof, verify_consistency, MemoryTree};
+use provledger::storage::{Backend, LedgerDir, LockGuard, StdBackend, StorageFile};
 use provledger::{Draft, Durability, Ledger, LedgerReader, Options, SigningKey};
 
 fn unsigned(i: u64) -> Draft {
@@ -175,5 +181,168 @@ fn proofs_from_threads_sharing_a_reader_while_the_ledger_grows() {
             assert!(p.join().expect("prover") >= 200);
         }
     });
+    ledger.close().expect("close");
+}
+
+/// The file system, counting the reads of tree level files.
+#[derive(Debug, Default)]
+struct CountingTreeReads(Arc<AtomicU64>);
+#[derive(Debug)]
+struct CountingDir(Arc<dyn LedgerDir>, Arc<AtomicU64>);
+#[derive(Debug)]
+struct CountingFile(Box<dyn StorageFile>, Arc<AtomicU64>);
+
+impl Backend for CountingTreeReads {
+    fn open_dir(&self, path: &Path, create: bool) -> io::Result<Arc<dyn LedgerDir>> {
+        Ok(Arc::new(CountingDir(
+            StdBackend.open_dir(path, create)?,
+            Arc::clone(&self.0),
+        )))
+    }
+}
+
+impl LedgerDir for CountingDir {
+    fn open_read(&self, rel: &Path) -> io::Result<Box<dyn StorageFile>> {
+        let f = self.0.open_read(rel)?;
+        Ok(if rel.starts_with("tree") {
+            Box::new(CountingFile(f, Arc::clone(&self.1)))
+        } else {
+            f
+        })
+    }
+    fn open_write(&self, rel: &Path, create_new: bool) -> io::Result<Box<dyn StorageFile>> {
+        self.0.open_write(rel, create_new)
+    }
+    fn list(&self, rel_dir: &Path) -> io::Result<Vec<String>> {
+        self.0.list(rel_dir)
+    }
+    fn remove(&self, rel: &Path) -> io::Result<()> {
+        self.0.remove(rel)
+    }
+    fn sync_dir(&self, rel_dir: &Path) -> io::Result<()> {
+        self.0.sync_dir(rel_dir)
+    }
+    fn create_subdir(&self, rel: &Path) -> io::Result<()> {
+        self.0.create_subdir(rel)
+    }
+    fn try_lock(&self) -> io::Result<Option<Box<dyn LockGuard>>> {
+        self.0.try_lock()
+    }
+    fn display_path(&self, rel: &Path) -> PathBuf {
+        self.0.display_path(rel)
+    }
+}
+
+impl StorageFile for CountingFile {
+    fn len(&self) -> io::Result<u64> {
+        self.0.len()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.read_exact_at(buf, offset)
+    }
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.0.write_all_at(buf, offset)
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.0.sync_data()
+    }
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+}
+
+/// Consistency proofs come from few sizes (each witness's or monitor's last checkpoint): a
+/// reader keeps the groups read ahead around a boundary asked for again among its recent
+/// requests, so that later proofs from that size read no tree node — and they must be the
+/// stored tree's proofs, also after the ledger grew past the size the groups were read at. A
+/// boundary whose groups the end of a level cut short is not kept (a larger tree has nodes
+/// there), nor is one asked for once.
+#[test]
+fn consistency_proofs_from_sizes_asked_again_read_no_tree_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_seed(&[5; 32]);
+    let ledger = buffered_ledger(dir.path(), &key);
+    let reads = Arc::new(AtomicU64::new(0));
+    let counting: Arc<dyn Backend> = Arc::new(CountingTreeReads(Arc::clone(&reads)));
+    let reader = LedgerReader::open_with(counting, dir.path()).expect("reader");
+    let mut hashes = vec![reader.get(0).expect("genesis").entry.hash];
+    let mut mem = MemoryTree::new();
+    let grow = |to: u64, hashes: &mut Vec<provledger::Digest>, mem: &mut MemoryTree| {
+        let from = hashes.len() as u64;
+        let receipts = ledger.append_batch((from..to).map(unsigned).collect()).expect("append");
+        for r in &receipts {
+            hashes.push(r.entry_hash);
+            mem.push(provledger::hash::hash_leaf(&r.entry_hash)).expect("push");
+        }
+        ledger.checkpoint().expect("checkpoint");
+        ledger.sync().expect("sync");
+    };
+    mem.push(provledger::hash::hash_leaf(&hashes[0])).expect("push");
+    // Level 0 beyond CACHED_NODES: proofs read groups of it around their boundary.
+    let size = 70_002;
+    grow(size, &mut hashes, &mut mem);
+    let check = |mem: &MemoryTree, old: u64, size: u64| {
+        let (a, b, path) = reader.consistency(old, size).expect("consistency");
+        assert_eq!(path, consistency_proof(mem, old, size).expect("memory"), "{old}→{size}");
+        assert_eq!((a, b), (mem.root_at(old).expect("old"), mem.root()), "{old}→{size}");
+        assert!(verify_consistency(old, size, &a, &b, &path).is_ok(), "{old}→{size}");
+    };
+    let reads_of = |f: &dyn Fn()| {
+        let before = reads.load(Ordering::SeqCst);
+        f();
+        reads.load(Ordering::SeqCst) - before
+    };
+    // Boundaries whose groups are whole (both sides of group edges), away from the end of
+    // the tree (near it, a proof also needs the new tree's last nodes, outside the groups);
+    // and the last size, whose group at level 0 holds two nodes of four.
+    let kept = [1, 2, 4096, 4097, 65_537, 69_001];
+    let cut = size;
+    for old in kept.into_iter().chain([cut]) {
+        assert!(
+            reads_of(&|| check(&mem, old, size)) > 0,
+            "first proof from {old} reads its boundary"
+        );
+        assert!(
+            reads_of(&|| check(&mem, old, size)) > 0,
+            "asked once before: read again, then kept"
+        );
+        let third = reads_of(&|| check(&mem, old, size));
+        if old == cut {
+            assert!(third > 0, "a boundary cut short by the end of level 0 is not kept");
+        } else {
+            assert_eq!(third, 0, "the boundary of {old} is kept");
+        }
+    }
+    // Asked once among the recent requests: not kept.
+    for old in [12_345, 23_456] {
+        check(&mem, old, size);
+    }
+    for old in [12_345, 23_456] {
+        check(&mem, old, size);
+        assert!(reads_of(&|| check(&mem, old, size)) == 0, "asked twice: kept");
+    }
+    let once = 34_567;
+    check(&mem, once, size);
+    for old in 40_000..40_100 {
+        check(&mem, old, size);
+    }
+    assert!(
+        reads_of(&|| check(&mem, once, size)) > 0,
+        "asked once, 100 requests ago: not kept"
+    );
+    // The ledger grows: the kept groups (read at 70,002) serve proofs to the larger size.
+    let larger = 140_003;
+    grow(larger, &mut hashes, &mut mem);
+    for old in kept.into_iter().chain([cut]) {
+        check(&mem, old, larger);
+    }
+    for old in kept {
+        assert_eq!(
+            reads_of(&|| check(&mem, old, larger)),
+            0,
+            "{old}→{larger} from the kept groups"
+        );
+    }
     ledger.close().expect("close");
 }
