@@ -528,7 +528,8 @@ impl<'t> Prefetched<'t> {
         while held_from < 64 && !tree.level_cached(held_from) {
             held_from += 2;
         }
-        let (known, keep) = if boundary {
+        // (Nothing to read ahead, or keep, when every stored level is held.)
+        let (known, keep) = if boundary && held_from > 0 {
             tree.boundary_groups(leaf, held_from)
         } else {
             (None, false)
