@@ -4,13 +4,16 @@
 //! boundary, and the right edges it remembers must give the same proofs as the stored tree,
 //! before and after the levels grow past what was read.
 
+mod common;
+
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use common::ReadThrough;
 use provledger::merkle::{consistency_proof, inclusion_proof, verify_consistency, MemoryTree};
-use provledger::storage::{Backend, LedgerDir, LockGuard, StdBackend, StorageFile};
+use provledger::storage::{Backend, StorageFile};
 use provledger::{Draft, Durability, Ledger, LedgerReader, Options, SigningKey};
 
 fn unsigned(i: u64) -> Draft {
@@ -184,54 +187,9 @@ fn proofs_from_threads_sharing_a_reader_while_the_ledger_grows() {
     ledger.close().expect("close");
 }
 
-/// The file system, counting the reads of tree level files.
-#[derive(Debug, Default)]
-struct CountingTreeReads(Arc<AtomicU64>);
-#[derive(Debug)]
-struct CountingDir(Arc<dyn LedgerDir>, Arc<AtomicU64>);
+/// A tree level file whose reads are counted.
 #[derive(Debug)]
 struct CountingFile(Box<dyn StorageFile>, Arc<AtomicU64>);
-
-impl Backend for CountingTreeReads {
-    fn open_dir(&self, path: &Path, create: bool) -> io::Result<Arc<dyn LedgerDir>> {
-        Ok(Arc::new(CountingDir(
-            StdBackend.open_dir(path, create)?,
-            Arc::clone(&self.0),
-        )))
-    }
-}
-
-impl LedgerDir for CountingDir {
-    fn open_read(&self, rel: &Path) -> io::Result<Box<dyn StorageFile>> {
-        let f = self.0.open_read(rel)?;
-        Ok(if rel.starts_with("tree") {
-            Box::new(CountingFile(f, Arc::clone(&self.1)))
-        } else {
-            f
-        })
-    }
-    fn open_write(&self, rel: &Path, create_new: bool) -> io::Result<Box<dyn StorageFile>> {
-        self.0.open_write(rel, create_new)
-    }
-    fn list(&self, rel_dir: &Path) -> io::Result<Vec<String>> {
-        self.0.list(rel_dir)
-    }
-    fn remove(&self, rel: &Path) -> io::Result<()> {
-        self.0.remove(rel)
-    }
-    fn sync_dir(&self, rel_dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(rel_dir)
-    }
-    fn create_subdir(&self, rel: &Path) -> io::Result<()> {
-        self.0.create_subdir(rel)
-    }
-    fn try_lock(&self) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.0.try_lock()
-    }
-    fn display_path(&self, rel: &Path) -> PathBuf {
-        self.0.display_path(rel)
-    }
-}
 
 impl StorageFile for CountingFile {
     fn len(&self) -> io::Result<u64> {
@@ -241,14 +199,15 @@ impl StorageFile for CountingFile {
         self.1.fetch_add(1, Ordering::SeqCst);
         self.0.read_exact_at(buf, offset)
     }
-    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, offset)
+    // Opened for reading: a reader never writes.
+    fn write_all_at(&mut self, _: &[u8], _: u64) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
     }
     fn sync_data(&mut self) -> io::Result<()> {
-        self.0.sync_data()
+        Err(io::ErrorKind::Unsupported.into())
     }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
+    fn set_len(&mut self, _: u64) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
     }
 }
 
@@ -264,7 +223,14 @@ fn consistency_proofs_from_sizes_asked_again_read_no_tree_node() {
     let key = SigningKey::from_seed(&[5; 32]);
     let ledger = buffered_ledger(dir.path(), &key);
     let reads = Arc::new(AtomicU64::new(0));
-    let counting: Arc<dyn Backend> = Arc::new(CountingTreeReads(Arc::clone(&reads)));
+    let counted = Arc::clone(&reads);
+    let counting: Arc<dyn Backend> = Arc::new(ReadThrough(Arc::new(move |rel: &Path, f| {
+        if rel.starts_with("tree") {
+            Box::new(CountingFile(f, Arc::clone(&counted)))
+        } else {
+            f
+        }
+    })));
     let reader = LedgerReader::open_with(counting, dir.path()).expect("reader");
     let mut hashes = vec![reader.get(0).expect("genesis").entry.hash];
     let mut mem = MemoryTree::new();

@@ -12,12 +12,12 @@
 mod common;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 
-use common::anchor;
-use provledger::storage::{Backend, LedgerDir, LockGuard, StdBackend, StorageFile};
+use common::{anchor, ReadThrough};
+use provledger::storage::StorageFile;
 use provledger::{verify, verify_with, Draft, Durability, Ledger, LedgerReader, Options, SigningKey};
 
 /// How the header of the frame at `offset` looks to the next reads.
@@ -39,51 +39,18 @@ struct View {
 }
 
 #[derive(Debug)]
-struct Racing(Arc<View>);
-#[derive(Debug)]
-struct RacingDir(Arc<dyn LedgerDir>, Arc<View>);
-#[derive(Debug)]
 struct RacingFile(Box<dyn StorageFile>, Arc<View>);
 
-impl Backend for Racing {
-    fn open_dir(&self, path: &Path, create: bool) -> io::Result<Arc<dyn LedgerDir>> {
-        Ok(Arc::new(RacingDir(
-            StdBackend.open_dir(path, create)?,
-            Arc::clone(&self.0),
-        )))
-    }
-}
-
-impl LedgerDir for RacingDir {
-    fn open_read(&self, rel: &Path) -> io::Result<Box<dyn StorageFile>> {
-        let f = self.0.open_read(rel)?;
-        Ok(if rel.starts_with("segments") {
-            Box::new(RacingFile(f, Arc::clone(&self.1)))
+/// The file system, its segments read through [`RacingFile`].
+fn racing(view: &Arc<View>) -> ReadThrough {
+    let view = Arc::clone(view);
+    ReadThrough(Arc::new(move |rel: &Path, f| {
+        if rel.starts_with("segments") {
+            Box::new(RacingFile(f, Arc::clone(&view)))
         } else {
             f
-        })
-    }
-    fn open_write(&self, rel: &Path, create_new: bool) -> io::Result<Box<dyn StorageFile>> {
-        self.0.open_write(rel, create_new)
-    }
-    fn list(&self, rel_dir: &Path) -> io::Result<Vec<String>> {
-        self.0.list(rel_dir)
-    }
-    fn remove(&self, rel: &Path) -> io::Result<()> {
-        self.0.remove(rel)
-    }
-    fn sync_dir(&self, rel_dir: &Path) -> io::Result<()> {
-        self.0.sync_dir(rel_dir)
-    }
-    fn create_subdir(&self, rel: &Path) -> io::Result<()> {
-        self.0.create_subdir(rel)
-    }
-    fn try_lock(&self) -> io::Result<Option<Box<dyn LockGuard>>> {
-        self.0.try_lock()
-    }
-    fn display_path(&self, rel: &Path) -> PathBuf {
-        self.0.display_path(rel)
-    }
+        }
+    }))
 }
 
 impl StorageFile for RacingFile {
@@ -200,7 +167,7 @@ fn verify_racing_cut(
         cut_next: AtomicBool::new(false),
         cut: AtomicBool::new(false),
     });
-    let r = verify_with(&Racing(Arc::clone(&v)), dir, &anchor(key)).expect("verify");
+    let r = verify_with(&racing(&v), dir, &anchor(key)).expect("verify");
     (r, v)
 }
 

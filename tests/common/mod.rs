@@ -17,7 +17,7 @@ use std::sync::Arc;
 use provledger::encoding::crc;
 use provledger::entry::{commit_payload, RecordRef};
 use provledger::storage::segment::{parse_segment_file_name, SEGMENT_HEADER_LEN};
-use provledger::storage::{SimBackend, SEGMENTS_DIR};
+use provledger::storage::{Backend, LedgerDir, LockGuard, SimBackend, StdBackend, StorageFile, SEGMENTS_DIR};
 use provledger::{
     Digest, Draft, Durability, Ledger, LedgerId, Options, Receipt, SigningKey, TrustAnchor, VerifyReport,
 };
@@ -508,5 +508,64 @@ pub fn record_fields(record: &[u8]) -> RecordFields {
         cosig_count: count,
         position,
         cosignatures,
+    }
+}
+
+/// Wraps a file a reader opened (given its path relative to the ledger directory).
+pub type WrapRead = Arc<dyn Fn(&Path, Box<dyn StorageFile>) -> Box<dyn StorageFile> + Send + Sync>;
+
+/// The file system, with every file opened for reading passed through a wrapper: for tests
+/// that watch or disturb what a reader or verifier reads (files opened for writing are not
+/// wrapped).
+#[derive(Clone)]
+pub struct ReadThrough(pub WrapRead);
+
+impl std::fmt::Debug for ReadThrough {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReadThrough")
+    }
+}
+
+struct ReadThroughDir(Arc<dyn LedgerDir>, WrapRead);
+
+impl std::fmt::Debug for ReadThroughDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ReadThroughDir").field(&self.0).finish()
+    }
+}
+
+impl Backend for ReadThrough {
+    fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
+        Ok(Arc::new(ReadThroughDir(
+            StdBackend.open_dir(path, create)?,
+            Arc::clone(&self.0),
+        )))
+    }
+}
+
+impl LedgerDir for ReadThroughDir {
+    fn open_read(&self, rel: &Path) -> std::io::Result<Box<dyn StorageFile>> {
+        Ok((self.1)(rel, self.0.open_read(rel)?))
+    }
+    fn open_write(&self, rel: &Path, create_new: bool) -> std::io::Result<Box<dyn StorageFile>> {
+        self.0.open_write(rel, create_new)
+    }
+    fn list(&self, rel_dir: &Path) -> std::io::Result<Vec<String>> {
+        self.0.list(rel_dir)
+    }
+    fn remove(&self, rel: &Path) -> std::io::Result<()> {
+        self.0.remove(rel)
+    }
+    fn sync_dir(&self, rel_dir: &Path) -> std::io::Result<()> {
+        self.0.sync_dir(rel_dir)
+    }
+    fn create_subdir(&self, rel: &Path) -> std::io::Result<()> {
+        self.0.create_subdir(rel)
+    }
+    fn try_lock(&self) -> std::io::Result<Option<Box<dyn LockGuard>>> {
+        self.0.try_lock()
+    }
+    fn display_path(&self, rel: &Path) -> PathBuf {
+        self.0.display_path(rel)
     }
 }
