@@ -41,11 +41,16 @@ struct View {
 #[derive(Debug)]
 struct RacingFile(Box<dyn StorageFile>, Arc<View>);
 
-/// The file system, its segments read through [`RacingFile`].
+/// The file system, its segment files read through [`RacingFile`]. Only those: a writer
+/// reserves space ahead (and cuts it on leaving) in segment files, never in their index files,
+/// and the index check reads an index on another thread while the next chunk of the segment is
+/// read, so an index shown with the reserved zeros would be cut in the middle of that check at
+/// a moment the threads decide (which is how this test once failed in CI, one run in hundreds:
+/// "unexpected end of file" reading the `.idx`).
 fn racing(view: &Arc<View>) -> ReadThrough {
     let view = Arc::clone(view);
     ReadThrough(Arc::new(move |rel: &Path, f| {
-        if rel.starts_with("segments") {
+        if rel.starts_with("segments") && rel.extension().is_some_and(|e| e == "seg") {
             Box::new(RacingFile(f, Arc::clone(&view)))
         } else {
             f
