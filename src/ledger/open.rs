@@ -541,8 +541,13 @@ pub(super) fn rebuild_index(
     let mut have = vec![0u8; usize::try_from(len.min(want.len() as u64)).unwrap_or(0)];
     let same = len == want.len() as u64 && file.read_exact_at(&mut have, 0).is_ok() && have == want;
     if !same {
-        file.set_len(0).map_err(io_err("truncate", &path))?;
+        // Written over in place, then cut: a verifier reading the index meanwhile (it takes no
+        // lock) sees its header throughout and slots that are either the old ones or right,
+        // never an empty file it would report as damage.
         file.write_all_at(&want, 0).map_err(io_err("write", &path))?;
+        if len > want.len() as u64 {
+            file.set_len(want.len() as u64).map_err(io_err("truncate", &path))?;
+        }
         file.sync_data().map_err(io_err("sync", &path))?;
     }
     Ok((file, path, !same))

@@ -511,14 +511,19 @@ pub fn record_fields(record: &[u8]) -> RecordFields {
     }
 }
 
-/// Wraps a file a reader opened (given its path relative to the ledger directory).
-pub type WrapRead = Arc<dyn Fn(&Path, Box<dyn StorageFile>) -> Box<dyn StorageFile> + Send + Sync>;
+/// Wraps a file opened in a ledger directory (given its path relative to that directory).
+pub type WrapFile = Arc<dyn Fn(&Path, Box<dyn StorageFile>) -> Box<dyn StorageFile> + Send + Sync>;
 
 /// The file system, with every file opened for reading passed through a wrapper: for tests
 /// that watch or disturb what a reader or verifier reads (files opened for writing are not
 /// wrapped).
 #[derive(Clone)]
-pub struct ReadThrough(pub WrapRead);
+pub struct ReadThrough(pub WrapFile);
+
+/// The file system, with every file opened for writing passed through a wrapper: for tests
+/// that watch or interrupt what a writer changes (files opened for reading are not wrapped).
+#[derive(Clone)]
+pub struct WriteThrough(pub WrapFile);
 
 impl std::fmt::Debug for ReadThrough {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -526,46 +531,73 @@ impl std::fmt::Debug for ReadThrough {
     }
 }
 
-struct ReadThroughDir(Arc<dyn LedgerDir>, WrapRead);
-
-impl std::fmt::Debug for ReadThroughDir {
+impl std::fmt::Debug for WriteThrough {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("ReadThroughDir").field(&self.0).finish()
+        f.write_str("WriteThrough")
+    }
+}
+
+/// A directory of [`ReadThrough`] (`writes` false) or [`WriteThrough`] (`writes` true).
+struct ThroughDir {
+    inner: Arc<dyn LedgerDir>,
+    wrap: WrapFile,
+    writes: bool,
+}
+
+impl std::fmt::Debug for ThroughDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThroughDir")
+            .field("inner", &self.inner)
+            .field("writes", &self.writes)
+            .finish()
     }
 }
 
 impl Backend for ReadThrough {
     fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
-        Ok(Arc::new(ReadThroughDir(
-            StdBackend.open_dir(path, create)?,
-            Arc::clone(&self.0),
-        )))
+        Ok(Arc::new(ThroughDir {
+            inner: StdBackend.open_dir(path, create)?,
+            wrap: Arc::clone(&self.0),
+            writes: false,
+        }))
     }
 }
 
-impl LedgerDir for ReadThroughDir {
+impl Backend for WriteThrough {
+    fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
+        Ok(Arc::new(ThroughDir {
+            inner: StdBackend.open_dir(path, create)?,
+            wrap: Arc::clone(&self.0),
+            writes: true,
+        }))
+    }
+}
+
+impl LedgerDir for ThroughDir {
     fn open_read(&self, rel: &Path) -> std::io::Result<Box<dyn StorageFile>> {
-        Ok((self.1)(rel, self.0.open_read(rel)?))
+        let f = self.inner.open_read(rel)?;
+        Ok(if self.writes { f } else { (self.wrap)(rel, f) })
     }
     fn open_write(&self, rel: &Path, create_new: bool) -> std::io::Result<Box<dyn StorageFile>> {
-        self.0.open_write(rel, create_new)
+        let f = self.inner.open_write(rel, create_new)?;
+        Ok(if self.writes { (self.wrap)(rel, f) } else { f })
     }
     fn list(&self, rel_dir: &Path) -> std::io::Result<Vec<String>> {
-        self.0.list(rel_dir)
+        self.inner.list(rel_dir)
     }
     fn remove(&self, rel: &Path) -> std::io::Result<()> {
-        self.0.remove(rel)
+        self.inner.remove(rel)
     }
     fn sync_dir(&self, rel_dir: &Path) -> std::io::Result<()> {
-        self.0.sync_dir(rel_dir)
+        self.inner.sync_dir(rel_dir)
     }
     fn create_subdir(&self, rel: &Path) -> std::io::Result<()> {
-        self.0.create_subdir(rel)
+        self.inner.create_subdir(rel)
     }
     fn try_lock(&self) -> std::io::Result<Option<Box<dyn LockGuard>>> {
-        self.0.try_lock()
+        self.inner.try_lock()
     }
     fn display_path(&self, rel: &Path) -> PathBuf {
-        self.0.display_path(rel)
+        self.inner.display_path(rel)
     }
 }
