@@ -393,3 +393,252 @@ fn a_ledger_repaired_at_open_never_reads_as_damaged() {
         assert!(now == intact, "{what}: the open did not bring every file back");
     }
 }
+
+/// A segment file that, on the first read starting at the frame at `offset` (`len` bytes; the
+/// read a scan parses that frame from, entry 1 following the genesis entry, which is read as a
+/// chunk alone), has the writer erase that entry's payload first (a redaction entry appended and synced, then the
+/// payload overwritten): a verifier part-way through a long verification while a live writer
+/// appends and erases. With `fill`, the writer first fills the segment it appends to and goes
+/// on in a new one; with `torn`, that read shows the erasure half done (the erased payload
+/// section, the frame's checksum not yet rewritten), as a read racing the write can.
+#[derive(Debug)]
+struct ErasedWhileRead {
+    file: Box<dyn StorageFile>,
+    offset: u64,
+    len: usize,
+    fill: bool,
+    torn: bool,
+    writer: Arc<Mutex<(Ledger, Option<u64>)>>,
+}
+
+impl StorageFile for ErasedWhileRead {
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut old_crc = None;
+        if offset == self.offset && self.len <= buf.len() {
+            let mut w = self.writer.lock().expect("lock");
+            if let Some(seq) = w.1.take() {
+                let mut crc = [0u8; 4];
+                self.file.read_exact_at(&mut crc, self.offset + self.len as u64 - 4)?;
+                old_crc = self.torn.then_some(crc);
+                // 24 entries of 64 KiB: more than a 1 MiB segment holds.
+                for i in 0..if self.fill { 24u8 } else { 0 } {
+                    w.0.append(Draft::application("text/plain", vec![i; 64 << 10]))
+                        .expect("append");
+                }
+                w.0.redact(seq, "erasure request").expect("redact");
+            }
+        }
+        self.file.read_exact_at(buf, offset)?;
+        if let Some(crc) = old_crc {
+            let at = usize::try_from(self.offset + self.len as u64 - 4 - offset).expect("in the buffer");
+            buf[at..at + 4].copy_from_slice(&crc);
+        }
+        Ok(())
+    }
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.file.write_all_at(buf, offset)
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+}
+
+/// `verify` of the ledger in `dir` while the writer `l` erases the payload of entry `target`
+/// (see [`ErasedWhileRead`]); the writer is closed after.
+fn verify_while_erasing(
+    dir: &Path,
+    key: &SigningKey,
+    l: Ledger,
+    target: u64,
+    fill: bool,
+    torn: bool,
+) -> provledger::VerifyReport {
+    let (seg, f) = common::std_layout(dir)
+        .into_iter()
+        .find_map(|s| {
+            let f = *s.frames.iter().find(|f| f.seq == target)?;
+            Some((s.path, f))
+        })
+        .expect("the target's frame");
+    let writer = Arc::new(Mutex::new((l, Some(target))));
+    let w = Arc::clone(&writer);
+    let (offset, len) = (f.offset as u64, f.len());
+    let backend = ReadThrough(Arc::new(move |rel: &Path, file| {
+        if rel.file_name() == seg.file_name() {
+            Box::new(ErasedWhileRead {
+                file,
+                offset,
+                len,
+                fill,
+                torn,
+                writer: Arc::clone(&w),
+            })
+        } else {
+            file
+        }
+    }));
+    let r = verify_with(&backend, dir, &anchor(key)).expect("verify");
+    drop(backend);
+    let (l, pending) = Arc::try_unwrap(writer).expect("one owner").into_inner().expect("lock");
+    assert_eq!(pending, None, "the erasure ran while verify read");
+    l.close().expect("close");
+    let after = verify(dir, &anchor(key)).expect("verify");
+    assert!(after.is_ok() && after.redacted == vec![target], "{after:?}");
+    r
+}
+
+/// A payload erased while a verifier reads the ledger: the verifier listed the segments before
+/// the writer went on to a new one and appended the redaction entry there, and it reads the
+/// erased frame after its payload was overwritten. The ledger is intact (the redaction entry
+/// was durable before the payload was touched), so `verify` must not report "erased but no
+/// authorised redaction entry names it".
+#[test]
+fn a_payload_erased_while_verify_reads_is_not_reported_as_unauthorised() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_seed(&[9; 32]);
+    let opts = Options::default().segment_size(1 << 20);
+    let l = Ledger::create(tmp.path(), &key, "racing", opts).expect("create");
+    let target = l
+        .append(Draft::application("text/plain", vec![7; 40]))
+        .expect("append")
+        .seq;
+    l.append_batch(
+        (0..3u8)
+            .map(|i| Draft::application("text/plain", vec![i; 40]))
+            .collect(),
+    )
+    .expect("append");
+    let r = verify_while_erasing(tmp.path(), &key, l, target, true, false);
+    assert!(r.is_ok(), "{:?}", r.failure);
+    assert!(r.redacted.contains(&target), "{r:?}");
+}
+
+/// A payload erased in a sealed segment while a verifier reads it, the read seeing the
+/// erasure half done (the erased section there, the frame's checksum not yet rewritten): not
+/// damage; the verifier reads again and finds the erasure complete. Before, only the newest
+/// segment's damage was read again, and this was reported as a checksum mismatch.
+#[test]
+fn an_erasure_seen_half_done_in_a_sealed_segment_is_read_again_not_reported() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_seed(&[9; 32]);
+    let opts = Options::default().segment_size(1 << 20);
+    let l = Ledger::create(tmp.path(), &key, "racing", opts).expect("create");
+    let target = l
+        .append(Draft::application("text/plain", vec![7; 40]))
+        .expect("append")
+        .seq;
+    for i in 0..24u8 {
+        l.append(Draft::application("text/plain", vec![i; 64 << 10]))
+            .expect("append");
+    }
+    assert!(
+        common::std_layout(tmp.path()).len() > 1,
+        "the target's segment is sealed"
+    );
+    let r = verify_while_erasing(tmp.path(), &key, l, target, false, true);
+    assert!(r.is_ok(), "{:?}", r.failure);
+    assert!(r.redacted.contains(&target), "{r:?}");
+}
+
+/// A segment file whose reads from the frame at `offset` (entry 1: the chunk after the genesis
+/// entry starts there, one such read per verification) first have a writer append an entry
+/// (the ledger grows while every verification reads it), counting those reads.
+#[derive(Debug)]
+struct GrowsWhileRead {
+    file: Box<dyn StorageFile>,
+    offset: u64,
+    dir: PathBuf,
+    key: SigningKey,
+    reads: Arc<AtomicU32>,
+}
+
+impl StorageFile for GrowsWhileRead {
+    fn len(&self) -> io::Result<u64> {
+        self.file.len()
+    }
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        if offset == self.offset {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let l = Ledger::open(&self.dir, &self.key, Options::default()).expect("open");
+            l.append(Draft::application("text/plain", vec![1; 40])).expect("append");
+            l.close().expect("close");
+        }
+        self.file.read_exact_at(buf, offset)
+    }
+    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+        self.file.write_all_at(buf, offset)
+    }
+    fn sync_data(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+    fn set_len(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+}
+
+/// The other side of the test above: a payload erased by someone without a key (the section
+/// rewritten as erased, with the true commitment, and the checksums fixed) is reported even
+/// when the ledger grows during every verification, after a bounded number of them.
+#[test]
+fn a_payload_erased_without_redaction_is_reported_though_the_ledger_keeps_growing() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_seed(&[9; 32]);
+    let l = Ledger::create(tmp.path(), &key, "racing", Options::default()).expect("create");
+    let target = l
+        .append(Draft::application("text/plain", vec![7; 40]))
+        .expect("append")
+        .seq;
+    l.append(Draft::application("text/plain", vec![8; 40])).expect("append");
+    l.close().expect("close");
+    let seg = &common::std_layout(tmp.path())[0];
+    let mut bytes = std::fs::read(&seg.path).expect("segment");
+    let f = *seg.frames.iter().find(|f| f.seq == target).expect("frame");
+    let s = f.section();
+    let salt: [u8; 32] = bytes[s.start + 1..s.start + 33].try_into().expect("salt");
+    let c = provledger::entry::commit_payload(&salt, &bytes[f.payload()]);
+    bytes[s.start] = 1;
+    bytes[s.start + 1..s.start + 33].copy_from_slice(c.as_bytes());
+    bytes[f.payload()].fill(0);
+    common::fix_frame_crcs(&mut bytes, &f);
+    std::fs::write(&seg.path, &bytes).expect("write");
+    let found = verify(tmp.path(), &anchor(&key))
+        .expect("verify")
+        .failure
+        .expect("reported");
+    assert_eq!(
+        (found.seq, found.check),
+        (Some(target), provledger::Check::Redaction),
+        "{found:?}"
+    );
+
+    let reads = Arc::new(AtomicU32::new(0));
+    let (dir, k, r) = (tmp.path().to_path_buf(), key.clone(), Arc::clone(&reads));
+    let offset = f.offset as u64;
+    let backend = ReadThrough(Arc::new(move |rel: &Path, file| {
+        if rel.extension().is_some_and(|x| x == "seg") {
+            Box::new(GrowsWhileRead {
+                file,
+                offset,
+                dir: dir.clone(),
+                key: k.clone(),
+                reads: Arc::clone(&r),
+            })
+        } else {
+            file
+        }
+    }));
+    let report = verify_with(&backend, tmp.path(), &anchor(&key)).expect("verify");
+    let f = report.failure.expect("still reported");
+    assert_eq!((f.seq, f.check), (Some(target), provledger::Check::Redaction), "{f:?}");
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        3,
+        "one verification and two more, not more"
+    );
+}

@@ -304,6 +304,11 @@ impl<'b> SegmentStream<'b> {
         self.segments.last().copied().unwrap_or(0)
     }
 
+    /// The first sequence numbers of the segments listed when the stream was opened.
+    pub(crate) fn segments(&self) -> &[u64] {
+        &self.segments
+    }
+
     /// Gives back the data buffer of a chunk this stream returned, to be reused for the next.
     pub fn recycle(&mut self, data: Vec<u8>) {
         if let Some(sc) = self.scanner.as_mut() {

@@ -279,20 +279,23 @@ impl Scanner {
     /// # Errors
     /// [`ScanStop`] at a torn tail, at damage, or on a read error.
     pub fn next_chunk(&mut self, max_frames: usize) -> Result<Chunk, ScanStop> {
-        // Damage in the newest segment is reported only once the bytes it was found in read
-        // the same before and after a scan that found it: a writer may be appending while we
-        // read, and a read racing a write can see part of it (page-cache copies are not atomic
-        // against reads) — a seal already there, the frames before it not yet — which is not
-        // damage. Written bytes only go from reserved zeros to their final value, so two equal
-        // reads around a scan mean that scan saw settled bytes.
+        // Damage is reported only once the bytes it was found in read the same before and
+        // after a scan that found it: a writer may be appending to the newest segment or
+        // erasing a payload in any segment while we read, and a read racing a write can see
+        // part of it (page-cache copies are not atomic against reads) — a seal already there,
+        // the frames before it not yet; an erased payload section, its new checksum not yet —
+        // which is not damage. Written bytes change once (reserved zeros to their final value,
+        // a payload to its erased state), so two equal reads around a scan mean that scan saw
+        // settled bytes.
         let mut settled: Option<(u64, [u8; 32])> = None;
         let mut rereads = 0;
         loop {
             match self.read_chunk(max_frames) {
-                Err(stop @ ScanStop::Corrupt { offset, .. }) if self.newest => {
+                Err(stop @ ScanStop::Corrupt { offset, .. }) => {
                     let digest = match self.digest_from(offset) {
-                        // Cut short while we looked again (see `shortened`): scan again.
-                        Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) => {
+                        // The newest segment cut short while we looked again (see
+                        // `shortened`): scan again.
+                        Err(ScanStop::Io(std::io::ErrorKind::UnexpectedEof)) if self.newest => {
                             self.shortened()?;
                             continue;
                         }

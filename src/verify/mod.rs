@@ -22,6 +22,7 @@ mod tree_check;
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
 
@@ -156,7 +157,9 @@ impl VerifyOptions {
 
     /// Calls `f` with the number of entries verified so far after each chunk of up to 4096
     /// entries (from the verifying thread; keep it cheap). For a progress display: the CLI's
-    /// `verify` shows one on a terminal.
+    /// `verify` shows one on a terminal. The count starts again from the beginning when a
+    /// verification is made again (a payload erased while it read a ledger being written:
+    /// docs/FORMAT.md §9, step 0).
     ///
     /// ```
     /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -204,7 +207,9 @@ pub fn verify_with(backend: &dyn Backend, dir: &Path, anchor: &TrustAnchor) -> R
 }
 
 /// Verifies the ledger in `dir` through `backend`. Needs no lock: it may run while a writer
-/// appends, and reports an incomplete final write as [`VerifyReport::torn_tail`].
+/// appends, and reports an incomplete final write as [`VerifyReport::torn_tail`]. When it
+/// fails only for an erased payload whose redaction entry was written while it read, it
+/// verifies again (at most twice more; docs/FORMAT.md §9, step 0).
 ///
 /// # Errors
 /// As [`verify`].
@@ -218,11 +223,67 @@ pub fn verify_opts(
     verify_dir(root.as_ref(), anchor, opts)
 }
 
+/// Verifications made again, at most, when one failed only for an erased payload whose
+/// redaction entry it did not reach while the ledger grew (see [`verify_dir`]).
+const ERASURE_REREADS: u32 = 2;
+
 /// Verifies the ledger opened as `root` (see [`verify_opts`]).
+///
+/// Erasure is the one write that changes bytes already written, and a writer makes its
+/// redaction entry durable before it overwrites the payload (docs/FORMAT.md §7.6). A
+/// verification that reads one state of a ledger being written (see [`verify_view`]) can read
+/// a payload already erased while the redaction entry lies past that state: in a segment
+/// started after the listing, or past the length it read of the newest segment. So when the
+/// failure is an erased payload no redaction entry explained (step 5.2) and the ledger's
+/// extent (its segments and the newest one's length) changed since the verification listed
+/// the segments, the ledger is verified again from the start, at most [`ERASURE_REREADS`]
+/// times; the new state holds the redaction entry. A ledger that did not change, or still
+/// fails, is reported as found.
 pub(crate) fn verify_dir(
     root: &dyn LedgerDir,
     anchor: &TrustAnchor,
     opts: &VerifyOptions,
+) -> Result<VerifyReport, VerifyError> {
+    let mut again = 0;
+    loop {
+        let mut view = View::default();
+        let report = verify_view(root, anchor, opts, &mut view)?;
+        if !view.unexplained.load(Ordering::Relaxed) || again == ERASURE_REREADS || view.extent.is_none() {
+            return Ok(report);
+        }
+        let now = crate::storage::list_segments(root)
+            .ok()
+            .and_then(|segments| extent(root, &segments));
+        if now == view.extent {
+            return Ok(report);
+        }
+        again += 1;
+    }
+}
+
+/// What one verification saw of the ledger's extent, and whether it failed for an erased
+/// payload that no redaction entry explained.
+#[derive(Default)]
+struct View {
+    /// The segments it listed and the newest one's length right after (`None` if that
+    /// length could not be read).
+    extent: Option<(Vec<u64>, u64)>,
+    unexplained: AtomicBool,
+}
+
+/// `segments` and the length of the newest of them (`None` if it cannot be read).
+fn extent(root: &dyn LedgerDir, segments: &[u64]) -> Option<(Vec<u64>, u64)> {
+    let newest = crate::storage::segment_rel(*segments.last()?);
+    let len = root.open_read(&newest).and_then(|f| f.len()).ok()?;
+    Some((segments.to_vec(), len))
+}
+
+/// One verification of the ledger opened as `root`, of one state of it; fills in `view`.
+fn verify_view(
+    root: &dyn LedgerDir,
+    anchor: &TrustAnchor,
+    opts: &VerifyOptions,
+    view: &mut View,
 ) -> Result<VerifyReport, VerifyError> {
     // A consistent view of a ledger a writer may be appending to: the checkpoint log's length
     // first (a writer makes entries durable before it logs a checkpoint of them, so every
@@ -231,10 +292,11 @@ pub(crate) fn verify_dir(
     // segments added later are not part of this verification.
     let log_len = crate::checkpoint::log_len(root)?;
     if let Some(state) = &opts.resume {
-        return verify_resumed(root, anchor, opts, state, log_len);
+        return verify_resumed(root, anchor, opts, state, log_len, view);
     }
     let mut stream = SegmentStream::open(root)?;
-    let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len);
+    view.extent = extent(root, stream.segments());
+    let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len, &view.unexplained);
     // The genesis entry alone first: the checkpoint log (read once the ledger id is known)
     // says where the chunks after it must end (see `Verifier::limit`).
     let Some(first) = v.next(&mut stream, 1)? else {
@@ -274,6 +336,7 @@ fn verify_resumed(
     opts: &VerifyOptions,
     state: &VerifierState,
     log_len: u64,
+    view: &mut View,
 ) -> Result<VerifyReport, VerifyError> {
     use crate::checkpoint::{CHECKPOINT_HEADER_LEN, CHECKPOINT_RECORD_LEN};
     let body = state.body()?;
@@ -297,7 +360,8 @@ fn verify_resumed(
     let (last_hash, log_hash, log_records) = (body.last_hash, body.log_hash, body.log_records);
     let checkpoint = body.checkpoint;
     let mut stream = SegmentStream::open_from(root, size - 1)?;
-    let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len);
+    view.extent = extent(root, stream.segments());
+    let mut v = Verifier::new(root, anchor, opts, stream.newest_segment(), log_len, &view.unexplained);
     v.restore(body);
     let mut tree = TreeCheck::with_frontier(root, ledger_id, frontier);
     // The last entry the state covers must still be there, unchanged.
@@ -451,6 +515,8 @@ struct Verifier<'a> {
     /// Where the state a passing verification returns is taken: the newest checkpoint's size
     /// (chunks end there, so that pass A has not run ahead of it).
     snapshot_at: Option<u64>,
+    /// Set when the verification fails for an erased payload no redaction entry explained.
+    unexplained: &'a AtomicBool,
 }
 
 impl<'a> Verifier<'a> {
@@ -460,6 +526,7 @@ impl<'a> Verifier<'a> {
         opts: &'a VerifyOptions,
         newest_segment: u64,
         log_len: u64,
+        unexplained: &'a AtomicBool,
     ) -> Self {
         Verifier {
             dir,
@@ -484,6 +551,7 @@ impl<'a> Verifier<'a> {
             chain: Digest::ZERO,
             log_records: 0,
             snapshot_at: None,
+            unexplained,
         }
     }
 
@@ -1125,6 +1193,7 @@ impl<'a> Verifier<'a> {
         if let Some((&seq, _)) = self.erased.iter().next() {
             let msg = format!("the payload of entry {seq} was erased but no authorised redaction entry names it");
             self.fail(Some(seq), Check::Redaction, msg);
+            self.unexplained.store(true, Ordering::Relaxed);
             return;
         }
         self.report.root = tree.root();
