@@ -21,8 +21,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::{anchor, ReadThrough, WriteThrough};
-use provledger::storage::StorageFile;
-use provledger::{verify, verify_with, Draft, Durability, Ledger, LedgerReader, Options, SigningKey, TrustAnchor};
+use provledger::storage::{StdBackend, StorageFile};
+use provledger::{
+    verify, verify_opts, verify_with, Draft, Durability, Ledger, LedgerReader, Options, SigningKey, TrustAnchor,
+    VerifyOptions,
+};
 
 /// How the header of the frame at `offset` looks to the next reads.
 #[derive(Debug)]
@@ -255,7 +258,10 @@ struct Watched {
 
 impl Watched {
     fn look(&self, change: &str) {
-        let r = verify(&self.dir, &self.anchor).expect("verify");
+        // Unsigned entries appended before the checkpoint that covers them are what
+        // `allow_uncovered_tail` is for (a live ledger between checkpoints).
+        let opts = VerifyOptions::default().allow_uncovered_tail(true);
+        let r = verify_opts(&StdBackend, &self.dir, &self.anchor, &opts).expect("verify");
         let what = match &r.failure {
             None => format!("after {change} in {}: ok, {} entries", self.rel.display(), r.entries),
             Some(f) => format!("after {change} in {}: FAILED {f:?}", self.rel.display()),
@@ -287,8 +293,9 @@ impl StorageFile for Watched {
 }
 
 /// What a verifier reading the ledger in `dir` reports after each change a writer opening it
-/// makes to a file (each line names the change; "ok, N entries" when it passed).
-fn open_watched(dir: &Path, key: &SigningKey) -> Vec<String> {
+/// with `opts` and doing `work` makes to a file (each line names the change; "ok, N entries"
+/// when it passed).
+fn watched(dir: &Path, key: &SigningKey, opts: Options, work: impl FnOnce(&Ledger)) -> Vec<String> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let (d, a, s) = (dir.to_path_buf(), anchor(key), Arc::clone(&seen));
     let watching = WriteThrough(Arc::new(move |rel: &Path, file| {
@@ -303,10 +310,72 @@ fn open_watched(dir: &Path, key: &SigningKey) -> Vec<String> {
         w.look("opening it");
         Box::new(w)
     }));
-    let l = Ledger::open(dir, key, Options::default().backend(Arc::new(watching))).expect("open");
+    let l = Ledger::open(dir, key, opts.backend(Arc::new(watching))).expect("open");
+    work(&l);
     l.close().expect("close");
     let seen = std::mem::take(&mut *seen.lock().expect("lock"));
     seen
+}
+
+/// As [`watched`], for an open alone.
+fn open_watched(dir: &Path, key: &SigningKey) -> Vec<String> {
+    watched(dir, key, Options::default(), |_| {})
+}
+
+/// A writer at work — appends one at a time and in batches, co-signed and not, checkpoints,
+/// segment rotations, an erasure — while a verifier may read at any moment: after every
+/// change the writer makes to any file, `verify` of the ledger passes.
+#[test]
+fn a_ledger_being_written_reads_as_intact_after_every_change() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let key = SigningKey::from_seed(&[9; 32]);
+    let opts = || Options::default().segment_size(1 << 20);
+    Ledger::create(tmp.path(), &key, "live", opts())
+        .expect("create")
+        .close()
+        .expect("close");
+    let mut erased = 0;
+    let seen = watched(tmp.path(), &key, opts(), |l| {
+        erased = l
+            .append(Draft::application("text/plain", vec![7; 40]))
+            .expect("append")
+            .seq;
+        l.append_batch(
+            (0..5u8)
+                .map(|i| Draft::application("text/plain", vec![i; 40]))
+                .collect(),
+        )
+        .expect("batch");
+        l.checkpoint().expect("checkpoint");
+        // Five entries of 300 KiB: the segment is full after three, the writer goes on in a
+        // new one.
+        for i in 0..5u8 {
+            l.append(Draft::application("text/plain", vec![i; 300 << 10]))
+                .expect("big");
+        }
+        l.redact(erased, "erasure request").expect("redact");
+        l.append_batch(
+            (0..3u8)
+                .map(|i| Draft::application("text/plain", vec![i; 40]).without_position_signature())
+                .collect(),
+        )
+        .expect("unsigned batch");
+        l.checkpoint().expect("checkpoint");
+    });
+    let failed: Vec<_> = seen.iter().filter(|s| !s.contains(": ok, ")).collect();
+    assert!(
+        failed.is_empty(),
+        "{} of {} looks failed: {failed:#?}",
+        failed.len(),
+        seen.len()
+    );
+    assert!(seen.len() > 20, "the writer's changes were watched: {seen:#?}");
+    assert!(common::std_layout(tmp.path()).len() > 1, "the writer rotated");
+    let end = verify(tmp.path(), &anchor(&key)).expect("verify");
+    assert!(
+        end.is_ok() && end.redacted == vec![erased] && end.entries == 16,
+        "{end:?}"
+    );
 }
 
 /// Every file under `dir` with its bytes.
