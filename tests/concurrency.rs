@@ -857,6 +857,53 @@ fn verify_sees_one_state_while_a_writer_rotates_and_checkpoints() {
     verify_sees_one_state(true);
 }
 
+/// A rotation a crash cut short leaves a newest segment shorter than its header; `verify`
+/// reads it as a torn tail. A writer opening the ledger removes that segment, and if it does so
+/// right after a verifier listed the segments, the verifier finds it gone: that is the ledger
+/// as a listing a moment later shows it, not an error. (Before, `verify` failed with an I/O
+/// error, "no such file", on an intact ledger.)
+#[test]
+fn verify_reads_on_when_the_newest_segment_it_listed_is_removed_by_a_writer_opening() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().to_path_buf();
+    let k = key(1);
+    let ledger = Ledger::create(&dir, k.clone(), "cut", std_opts(Durability::Synced, MIN_SEGMENT)).expect("create");
+    for n in 1..=3 {
+        ledger.append(draft(n)).expect("append");
+    }
+    ledger.close().expect("close");
+    let cut = dir.join("segments").join(format!("{:020}.seg", 4));
+    std::fs::write(&cut, [0u8; 20]).expect("a segment cut short");
+    let torn = verify(&dir, &anchor(&k)).expect("verify");
+    assert!(
+        torn.is_ok() && torn.entries == 4 && torn.torn_tail.is_some(),
+        "{torn:?}"
+    );
+
+    let (d, key_) = (dir.clone(), k.clone());
+    let hook = Arc::new(Hook(Mutex::new(Some(Box::new(move || {
+        let l = Ledger::open(&d, key_, Options::default()).expect("open");
+        assert!(
+            l.recovery().removed_segment.is_some(),
+            "the writer removed the short segment"
+        );
+        l.close().expect("close");
+    })))));
+    let r = provledger::verify_opts(
+        &ActAfterListing(Arc::clone(&hook)),
+        &dir,
+        &anchor(&k),
+        &provledger::VerifyOptions::default(),
+    )
+    .expect("verify runs");
+    assert!(
+        hook.0.lock().expect("hook").is_none(),
+        "the writer opened during verify"
+    );
+    assert!(!cut.exists());
+    assert!(r.is_ok() && r.entries == 4 && r.torn_tail.is_none(), "{r:?}");
+}
+
 /// A blocking `append` runs on the caller's thread when the writer is idle, and is queued
 /// otherwise: either way each producer's entries are appended in the order it made its calls —
 /// an `append` never passes a `submit` the same thread made before it, though both may be

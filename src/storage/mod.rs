@@ -411,7 +411,13 @@ impl<'b> SegmentStream<'b> {
         let newest = self.next_segment == self.segments.len();
         let rel = segment_rel(first_seq);
         let path = self.dir.display_path(&rel);
-        let file = open_read(self.dir, &rel)?;
+        let file = match self.dir.open_read(&rel) {
+            // The newest segment listed, gone since the listing: a writer opening the ledger
+            // removes a newest segment shorter than its header (a rotation a crash cut short).
+            // The ledger ends before it, as a listing taken a moment later shows.
+            Err(e) if newest && e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            r => r.map_err(io_err("open", &path))?,
+        };
         let len = file.len().map_err(io_err("stat", &path))?;
         check_segment_len(&path, len, self.next_seq)?;
         let Some(header) = read_segment_header(file.as_ref(), &path, len, newest)? else {
