@@ -562,6 +562,18 @@ fn verify_while_erasing(
     r
 }
 
+/// A live ledger in `dir` (segments of 1 MiB) whose entry 1, returned, is an application entry
+/// to erase.
+fn ledger_to_erase_in(dir: &Path, key: &SigningKey) -> (Ledger, u64) {
+    let opts = Options::default().segment_size(1 << 20);
+    let l = Ledger::create(dir, key, "racing", opts).expect("create");
+    let target = l
+        .append(Draft::application("text/plain", vec![7; 40]))
+        .expect("append")
+        .seq;
+    (l, target)
+}
+
 /// A payload erased while a verifier reads the ledger: the verifier listed the segments before
 /// the writer went on to a new one and appended the redaction entry there, and it reads the
 /// erased frame after its payload was overwritten. The ledger is intact (the redaction entry
@@ -571,12 +583,7 @@ fn verify_while_erasing(
 fn a_payload_erased_while_verify_reads_is_not_reported_as_unauthorised() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let key = SigningKey::from_seed(&[9; 32]);
-    let opts = Options::default().segment_size(1 << 20);
-    let l = Ledger::create(tmp.path(), &key, "racing", opts).expect("create");
-    let target = l
-        .append(Draft::application("text/plain", vec![7; 40]))
-        .expect("append")
-        .seq;
+    let (l, target) = ledger_to_erase_in(tmp.path(), &key);
     l.append_batch(
         (0..3u8)
             .map(|i| Draft::application("text/plain", vec![i; 40]))
@@ -596,12 +603,7 @@ fn a_payload_erased_while_verify_reads_is_not_reported_as_unauthorised() {
 fn an_erasure_seen_half_done_in_a_sealed_segment_is_read_again_not_reported() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let key = SigningKey::from_seed(&[9; 32]);
-    let opts = Options::default().segment_size(1 << 20);
-    let l = Ledger::create(tmp.path(), &key, "racing", opts).expect("create");
-    let target = l
-        .append(Draft::application("text/plain", vec![7; 40]))
-        .expect("append")
-        .seq;
+    let (l, target) = ledger_to_erase_in(tmp.path(), &key);
     for i in 0..24u8 {
         l.append(Draft::application("text/plain", vec![i; 64 << 10]))
             .expect("append");
