@@ -27,6 +27,22 @@ use provledger::{
     VerifyOptions,
 };
 
+/// The writing methods of a [`StorageFile`] wrapper that only changes reads: passed to the
+/// wrapped file in `self.$inner`.
+macro_rules! forward_writes {
+    ($inner:tt) => {
+        fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
+            self.$inner.write_all_at(buf, offset)
+        }
+        fn sync_data(&mut self) -> io::Result<()> {
+            self.$inner.sync_data()
+        }
+        fn set_len(&mut self, len: u64) -> io::Result<()> {
+            self.$inner.set_len(len)
+        }
+    };
+}
+
 /// How the header of the frame at `offset` looks to the next reads.
 #[derive(Debug)]
 struct View {
@@ -123,15 +139,7 @@ impl StorageFile for RacingFile {
         }
         Ok(())
     }
-    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.0.write_all_at(buf, offset)
-    }
-    fn sync_data(&mut self) -> io::Result<()> {
-        self.0.sync_data()
-    }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.0.set_len(len)
-    }
+    forward_writes!(0);
 }
 
 /// A ledger whose newest write is a batch of three entries; the offset of its first frame.
@@ -507,15 +515,7 @@ impl StorageFile for ErasedWhileRead {
         }
         Ok(())
     }
-    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.file.write_all_at(buf, offset)
-    }
-    fn sync_data(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
-    }
+    forward_writes!(file);
 }
 
 /// `verify` of the ledger in `dir` while the writer `l` erases the payload of entry `target`
@@ -642,15 +642,7 @@ impl StorageFile for GrowsWhileRead {
         }
         self.file.read_exact_at(buf, offset)
     }
-    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> io::Result<()> {
-        self.file.write_all_at(buf, offset)
-    }
-    fn sync_data(&mut self) -> io::Result<()> {
-        self.file.sync_data()
-    }
-    fn set_len(&mut self, len: u64) -> io::Result<()> {
-        self.file.set_len(len)
-    }
+    forward_writes!(file);
 }
 
 /// The other side of the test above: a payload erased by someone without a key (the section
