@@ -142,15 +142,18 @@ impl StorageFile for RacingFile {
     forward_writes!(0);
 }
 
+/// Three application entries of 40 bytes without position signatures (a checkpoint covers
+/// them).
+fn unsigned_drafts() -> Vec<Draft> {
+    (0..3u8)
+        .map(|i| Draft::application("text/plain", vec![i; 40]).without_position_signature())
+        .collect()
+}
+
 /// A ledger whose newest write is a batch of three entries; the offset of its first frame.
 fn ledger(dir: &Path, key: &SigningKey) -> u64 {
     let l = Ledger::create(dir, key, "racing", Options::default().durability(Durability::Buffered)).expect("create");
-    l.append_batch(
-        (0..3u8)
-            .map(|i| Draft::application("text/plain", vec![i; 40]).without_position_signature())
-            .collect(),
-    )
-    .expect("append");
+    l.append_batch(unsigned_drafts()).expect("append");
     l.checkpoint().expect("checkpoint");
     l.close().expect("close");
     LedgerReader::open(dir).expect("reader").get(1).expect("entry 1").offset
@@ -362,12 +365,7 @@ fn a_ledger_being_written_reads_as_intact_after_every_change() {
                 .expect("big");
         }
         l.redact(erased, "erasure request").expect("redact");
-        l.append_batch(
-            (0..3u8)
-                .map(|i| Draft::application("text/plain", vec![i; 40]).without_position_signature())
-                .collect(),
-        )
-        .expect("unsigned batch");
+        l.append_batch(unsigned_drafts()).expect("unsigned batch");
         l.checkpoint().expect("checkpoint");
     });
     let failed: Vec<_> = seen.iter().filter(|s| !s.contains(": ok, ")).collect();

@@ -553,23 +553,26 @@ impl std::fmt::Debug for ThroughDir {
     }
 }
 
-impl Backend for ReadThrough {
-    fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
+impl ThroughDir {
+    /// The directory at `path` on the real file system, its files passed through `wrap`.
+    fn open(path: &Path, create: bool, wrap: &WrapFile, writes: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
         Ok(Arc::new(ThroughDir {
             inner: StdBackend.open_dir(path, create)?,
-            wrap: Arc::clone(&self.0),
-            writes: false,
+            wrap: Arc::clone(wrap),
+            writes,
         }))
+    }
+}
+
+impl Backend for ReadThrough {
+    fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
+        ThroughDir::open(path, create, &self.0, false)
     }
 }
 
 impl Backend for WriteThrough {
     fn open_dir(&self, path: &Path, create: bool) -> std::io::Result<Arc<dyn LedgerDir>> {
-        Ok(Arc::new(ThroughDir {
-            inner: StdBackend.open_dir(path, create)?,
-            wrap: Arc::clone(&self.0),
-            writes: true,
-        }))
+        ThroughDir::open(path, create, &self.0, true)
     }
 }
 
